@@ -1,0 +1,1 @@
+"""sleeplm.encoder"""
