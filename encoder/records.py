@@ -183,7 +183,7 @@ class MappedRecording:
 
     @property
     def missing(self) -> list[str]:
-        return [c for c in SLEEPLM_CHANNELS if c not in self.channels]
+        return [c for c in SLEEPLM_CHANNELS if c not in self.sources]
 
 
 @dataclass

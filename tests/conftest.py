@@ -16,3 +16,54 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (real-data tests need ../shared beside the repo)")
     return SHARED_DATA
+
+
+def write_edf(
+    path: Path,
+    signals: dict[str, tuple["np.ndarray", float, str]],
+    annotations: list[tuple[float, float, str]] = (),
+    transducers: dict[str, str] | None = None,
+) -> Path:
+    """Write a small EDF+ file with pyedflib: ``signals`` maps label -> (data, fs_hz, unit)."""
+    import numpy as np
+    import pyedflib
+
+    transducers = transducers or {}
+    headers = []
+    for label, (data, fs, unit) in signals.items():
+        lo, hi = float(np.min(data)), float(np.max(data))
+        if hi == lo:
+            lo, hi = lo - 1, hi + 1
+        pad = 0.01 * (hi - lo)
+        headers.append(
+            {
+                "label": label,
+                "dimension": unit,
+                "sample_frequency": fs,
+                "physical_min": round(lo - pad, 3),
+                "physical_max": round(hi + pad, 3),
+                "digital_min": -32768,
+                "digital_max": 32767,
+                "transducer": transducers.get(label, ""),
+                "prefilter": "",
+            }
+        )
+    w = pyedflib.EdfWriter(str(path), len(signals), file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        w.setSignalHeaders(headers)
+        w.writeSamples([np.asarray(d, dtype=np.float64) for d, _, _ in signals.values()])
+        for onset, duration, text in annotations:
+            w.writeAnnotation(onset, duration, text)
+    finally:
+        w.close()
+    return path
+
+
+@pytest.fixture
+def make_edf(tmp_path: Path):
+    """Factory fixture: ``make_edf(name, signals, annotations=(), transducers=None) -> Path``."""
+
+    def factory(name: str, signals, annotations=(), transducers=None) -> Path:
+        return write_edf(tmp_path / name, signals, annotations, transducers)
+
+    return factory
