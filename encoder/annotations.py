@@ -7,7 +7,7 @@ Formats:
   ``SleepStages`` list of integer codes);
 * **EDF+ annotations** (TAL) inside the recording (``Sleep stage W``, ``Sleep stage N2``,
   ``Obstructive Apnea``...);
-* **plain hypnograms**: one stage per line (``W N1 N2 N3 R``, AASM/R&K words, or YASA
+* **plain hypnograms**: one stage per line, ``#`` comment lines skipped (``W N1 N2 N3 R``, AASM/R&K words, or YASA
   integers 0 W, 1 N1, 2 N2, 3 N3, 4 REM, −1 unscored); a first line ``[Hypnogram]`` marks the
   DREAMS format (R&K integers 5 W, 4 REM, 3 S1, 2 S2, 1 S3, 0 S4, one per 5 s);
 * **CSV** with ``onset``, ``duration`` and ``label`` (or ``stage``/``event``) columns, seconds.
@@ -158,7 +158,8 @@ def _read_xml(path: Path) -> Annotations:
 
 
 def _read_hypnogram_txt(path: Path, epoch_s: float | None) -> Annotations:
-    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise PSGError(path, "empty hypnogram file")
     if lines[0].lower() == "[hypnogram]":  # DREAMS: R&K integers, one per 5 s

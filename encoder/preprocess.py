@@ -87,6 +87,16 @@ def epoch_onsets(duration_s: float, first_onset_s: float = 0.0) -> np.ndarray:
     return first_onset_s + EPOCH_S * np.arange(max(n, 0))
 
 
+def flat_epochs(x: np.ndarray, fs_hz: float, onset_s: np.ndarray) -> np.ndarray:
+    """Boolean [N]: the native-rate signal is constant (or absent) over each epoch."""
+    n_per = int(round(EPOCH_S * fs_hz))
+    out = np.ones(len(onset_s), bool)
+    for i, t0 in enumerate(onset_s):
+        seg = x[int(round(t0 * fs_hz)) : int(round(t0 * fs_hz)) + n_per]
+        out[i] = seg.size == 0 or float(np.ptp(seg)) == 0.0
+    return out
+
+
 def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None) -> Epochs:
     """Preprocess a mapped recording into model-ready epochs.
 
@@ -128,7 +138,7 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None)
         if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
             seg = np.concatenate([seg, np.full(n * EPOCH_SAMPLES - seg.size, pad_value, np.float32)])
         x[:, c, :] = seg.reshape(n, EPOCH_SAMPLES)
-        mask[:, c] = True if name == "POS" else x[:, c, :].std(axis=1) > 1e-6
+        mask[:, c] = True if name == "POS" else ~flat_epochs(sig.data, sig.fs_hz, onsets)
     stages = ["UNKNOWN"] * n
     if annotations is not None:
         for i in range(min(n, len(annotations.stages))):
