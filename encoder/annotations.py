@@ -54,7 +54,8 @@ _EVENT_RULES: tuple[tuple[str, str], ...] = (
 
 #: Annotation file names tried next to a recording ``X.edf``, in order.
 SIDECAR_PATTERNS = ("{stem}-nsrr.xml", "{stem}.xml", "{stem}-profusion.xml", "{stem}.edf.xml",
-                    "{stem}-hypnogram.txt", "{stem}_hypno.txt", "{stem}.hypno.txt", "{stem}.csv", "{stem}.txt")
+                    "{stem}-hypnogram.txt", "{stem}_hypno.txt", "{stem}.hypno.txt", "{stem}.csv", "{stem}.txt",
+                    "Hypnogram_{stem}.txt")
 
 
 def normalise_stage(label: str, rk_numeric: bool = False) -> str | None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .edf_lenient import parse_header, read_lenient, sniff_file_type
 from .records import PSGError, Recording, Signal
+from .textsig import is_text_signal, read_text_signal
 
 #: The reader only loads these labels' samples when asked to (see ``labels=``).
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
@@ -35,7 +36,8 @@ def read_recording(
     Parameters
     ----------
     path : str or Path
-        An EDF, EDF+ (continuous) or BDF file.
+        An EDF, EDF+ (continuous) or BDF file, or a DREAMS-style text signal
+        (see :mod:`sleeplm.encoder.textsig`).
     labels : iterable of str, optional
         Source labels whose samples to load (all when None). Other signals are
         listed with empty data, so a caller can map channels first and then load
@@ -55,6 +57,12 @@ def read_recording(
     path = Path(path)
     if not path.is_file():
         raise PSGError(path, "no such file")
+    if path.suffix.lower() == ".txt" and is_text_signal(path):
+        rec = read_text_signal(path)
+        if header_only or (labels is not None and not set(labels) & set(rec.labels)):
+            for s in rec.signals:
+                s.data = np.zeros(0, np.float32)
+        return rec
     file_type = sniff_file_type(path)  # raises PSGError for non-EDF content
     header = parse_header(path)  # raises for a truncated header, EDF+D, zero records
     wanted = None if labels is None else set(labels)

@@ -153,3 +153,21 @@ def test_real_nox_file_is_read_leniently(shared_data: Path) -> None:
     assert rec.duration_s == pytest.approx(120.0)
     assert len(rec.signals) == 89
     assert any("lenient" in r for r in rec.repairs)
+
+
+def test_text_signal_rate_from_duration(tmp_path: Path) -> None:
+    path = tmp_path / "excerpt9.txt"
+    path.write_text("[C3-A1]\n" + "\n".join(f"{v:.3f}" for v in _sine(1800, 50)) + "\n")
+    rec = read_recording(path)
+    assert rec.file_type == "text" and rec.labels == ["C3-A1"]
+    assert rec.signals[0].fs_hz == 50.0 and rec.duration_s == 1800.0
+
+
+def test_real_dreams_excerpt_with_its_hypnogram(shared_data: Path) -> None:
+    from sleeplm.encoder.psg import load_psg
+
+    psg = load_psg(shared_data / "real/dreams-eeg/excerpt6.txt")
+    assert psg.mapped.sources["EEG_C3"].is_substitute
+    assert psg.mapped.channels["EEG_C3"].fs_hz == 200.0
+    assert any("+140 samples" in r for r in psg.mapped.recording.repairs)
+    assert psg.annotations is not None and len(psg.annotations.stages) == 60
