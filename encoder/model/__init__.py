@@ -1,0 +1,37 @@
+"""SleepLM model (ReCoCa): configs, network, checkpoint loading, generation and the public API.
+
+>>> from sleeplm.encoder.model import load_model
+>>> m = load_model("/path/to/sleeplm_base.pt", config="sleeplm-base")   # doctest: +SKIP
+>>> m.encode_signal(x)            # [N, 512], L2-normalised              # doctest: +SKIP
+>>> m.generate(x, "brain")        # list of captions                      # doctest: +SKIP
+"""
+
+from .api import TRACKS, SleepLM, load_model, track_index
+from .checkpoint import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_checkpoint
+from .config import BiosignalsConfig, MultimodalConfig, ReCoCaConfig, TextConfig
+from .factory import create_model, get_config, list_configs, load_recoca
+from .generation import greedy_generate, greedy_generate_reference
+from .recoca import ReCoCa
+
+__all__ = [
+    "TRACKS",
+    "BiosignalsConfig",
+    "CheckpointError",
+    "LoadReport",
+    "MultimodalConfig",
+    "ReCoCa",
+    "ReCoCaConfig",
+    "SleepLM",
+    "TextConfig",
+    "create_model",
+    "get_config",
+    "greedy_generate",
+    "greedy_generate_reference",
+    "list_configs",
+    "load_checkpoint",
+    "load_model",
+    "load_recoca",
+    "read_state_dict",
+    "save_checkpoint",
+    "track_index",
+]

@@ -1,0 +1,147 @@
+"""The user-facing model: numpy in, embeddings and captions out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..tokenizer import ClipTokenizer, get_tokenizer
+from .config import ReCoCaConfig
+from .factory import load_recoca
+from .generation import greedy_generate, greedy_generate_reference
+from .recoca import ReCoCa
+
+#: Caption tracks -> the official modality indices of the released checkpoint (spec §5).
+TRACKS: dict[str, int] = {"brain": 0, "cardiac": 1, "respiratory": 2, "somatic": 3, "stage_event": 4}
+#: The official notebook's names for the same indices.
+TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic", "respiration": "respiratory"}
+
+
+def track_index(track: str) -> int:
+    """Modality index of a caption track (official names accepted too)."""
+    name = TRACK_ALIASES.get(track, track)
+    if name not in TRACKS:
+        raise ValueError(f"unknown track {track!r}; expected one of {sorted(TRACKS)}")
+    return TRACKS[name]
+
+
+class SleepLM:
+    """A loaded ReCoCa model with its tokenizer; every method runs under ``torch.inference_mode``.
+
+    Parameters
+    ----------
+    model
+        The network (put in eval mode here).
+    tokenizer
+        Tokenizer matching ``model.cfg.tokenizer``; the default is built from the config.
+    """
+
+    def __init__(self, model: ReCoCa, tokenizer: ClipTokenizer | None = None) -> None:
+        self.model = model.eval()
+        self.config: ReCoCaConfig = model.cfg
+        self.tokenizer = tokenizer or get_tokenizer(self.config.tokenizer, self.config.text_cfg.context_length)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.logit_scale.device
+
+    @property
+    def embed_dim(self) -> int:
+        return self.config.embed_dim
+
+    def _signals(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+        if t.ndim == 2:
+            t = t[None]
+        b = self.config.biosignals_cfg
+        if t.ndim != 3 or tuple(t.shape[1:]) != (b.input_channels, b.signal_length):
+            raise ValueError(f"expected signals [N, {b.input_channels}, {b.signal_length}], got {list(t.shape)}")
+        if not torch.isfinite(t).all():
+            raise ValueError("signals contain NaN or inf; zero-fill missing channels instead")
+        return t.to(dtype=torch.float32)
+
+    @torch.inference_mode()
+    def encode_signal(self, x: np.ndarray | torch.Tensor, batch_size: int = 32) -> np.ndarray:
+        """L2-normalised signal embeddings ``[N, embed_dim]`` (float32) for epochs ``[N, 10, 1920]``."""
+        t = self._signals(x)
+        out = [
+            self.model.encode_image(t[i : i + batch_size].to(self.device)).float().cpu()
+            for i in range(0, len(t), batch_size)
+        ]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), dtype=np.float32)
+
+    @torch.inference_mode()
+    def encode_text(self, texts: list[str] | str, batch_size: int = 64) -> np.ndarray:
+        """L2-normalised text embeddings ``[N, embed_dim]`` (float32)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        out = [
+            self.model.encode_text(self.tokenizer(texts[i : i + batch_size]).to(self.device)).float().cpu()
+            for i in range(0, len(texts), batch_size)
+        ]
+        return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), dtype=np.float32)
+
+    @torch.inference_mode()
+    def generate_ids(
+        self,
+        x: np.ndarray | torch.Tensor,
+        track: str,
+        max_len: int = 256,
+        min_len: int = 16,
+        batch_size: int = 16,
+        use_cache: bool = True,
+    ) -> list[list[int]]:
+        """Greedy token ids per epoch (SOT first, EOS last when reached)."""
+        t, m = self._signals(x), track_index(track)
+        fn = greedy_generate if use_cache else greedy_generate_reference
+        ids: list[list[int]] = []
+        for i in range(0, len(t), batch_size):
+            ids.extend(fn(self.model, t[i : i + batch_size].to(self.device), m, max_len=max_len, min_len=min_len))
+        return ids
+
+    def generate(
+        self,
+        x: np.ndarray | torch.Tensor,
+        track: str,
+        max_len: int = 256,
+        min_len: int = 16,
+        batch_size: int = 16,
+        use_cache: bool = True,
+    ) -> list[str]:
+        """One caption per epoch for ``track`` in ``{"brain", "cardiac", "respiratory", "somatic", "stage_event"}``.
+
+        Numbers come back joined (``"39.05"``, not ``"3 9 . 0 5"``).
+        """
+        ids = self.generate_ids(x, track, max_len, min_len, batch_size, use_cache)
+        return [self.tokenizer.decode(row) for row in ids]
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.model.parameters())
+        return f"SleepLM(params={n:,}, embed_dim={self.embed_dim}, device={self.device})"
+
+
+def load_model(
+    name_or_path: str | Path,
+    config: str | Path | dict[str, Any] | ReCoCaConfig | None = None,
+    device: str | torch.device = "cpu",
+) -> SleepLM:
+    """Load a SleepLM model.
+
+    Parameters
+    ----------
+    name_or_path
+        A checkpoint file (``.pt`` / ``.pth`` / ``.bin`` torch state dict, bare or under
+        ``"state_dict"``, or ``.safetensors``), a folder holding one, or the name of a model whose
+        weights ship in ``sleeplm/encoder/assets`` (``<name>.safetensors``). ``"sleeplm-base"``
+        needs the user's own checkpoint path: the official weights are not bundled.
+    config
+        A config name (``"sleeplm-base"``, ``"sleeplm-mini"``, ``"sleeplm-tiny"``), a JSON path,
+        a dict or a ``ReCoCaConfig``. By default it comes from the safetensors header, then
+        ``<checkpoint stem>.json`` or ``config.json`` beside the checkpoint.
+    device
+        Where the model runs.
+    """
+    return SleepLM(load_recoca(name_or_path, config=config, device=device))
