@@ -1,0 +1,18 @@
+"""Captions per epoch (five tracks), their parser, night metrics and the caption corpus."""
+
+from sleeplm.encoder.captions.facts import (
+    TRACK_SECTIONS,
+    TRACKS,
+    CaptionFacts,
+    EventFact,
+    events_in_epochs,
+    facts_from_features,
+)
+from sleeplm.encoder.captions.corpus import CorpusNight, build_caption_corpus
+from sleeplm.encoder.captions.night import NightMetrics, night_metrics, night_summary, segment_summary, segment_table
+from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.captions.render import render_captions, render_facts, render_night
+
+__all__ = ["CorpusNight", "NightMetrics", "build_caption_corpus", "night_metrics", "night_summary",
+           "segment_summary", "segment_table", "TRACKS", "TRACK_SECTIONS", "CaptionFacts", "EventFact", "events_in_epochs",
+           "facts_from_features", "parse_caption", "render_captions", "render_facts", "render_night"]

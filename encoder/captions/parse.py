@@ -1,0 +1,130 @@
+"""Read facts back from a caption (ours, the official checkpoint's, or a model's output).
+
+Robust to case and to the CLIP tokenizer's decoding ("3 9 . 0 5 %", "( c 4 - a 1 ):"):
+the text is lower-cased and all whitespace is removed before matching, so digit runs are
+re-joined and phrases match whatever the spacing. Sections may come in any order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sleeplm.encoder.captions.facts import (
+    EVENT_NAMES,
+    POSITIONS,
+    TRACK_SECTIONS,
+    CaptionFacts,
+    EventFact,
+    PositionChange,
+    PositionFacts,
+    SectionFacts,
+    Trend,
+    canonical_track,
+)
+
+_NUM = r"(\d+(?:\.\d+)?)"
+_POS = "|".join(sorted(POSITIONS, key=len, reverse=True))  # "upright" before "right"
+
+
+def squash(text: str) -> str:
+    """Lower-case and drop all whitespace ("3 9 . 0 5" -> "39.05")."""
+    return re.sub(r"\s+", "", text.lower())
+
+
+def _key(s: str) -> str:
+    return squash(s)
+
+
+_STAGE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("(n1)", "N1"), ("(n2)", "N2"), ("(n3)", "N3"), ("(n4)", "N3"),
+    ("unscored", "UNKNOWN"), ("wake", "W"), ("rem", "REM"),
+    ("n1", "N1"), ("n2", "N2"), ("n3", "N3"), ("deepsleep", "N3"), ("slowwave", "N3"),
+)
+_EVENT_KEYS: list[tuple[str, str]] = sorted(
+    [(_key(name), t) for t, name in EVENT_NAMES.items()], key=lambda kv: -len(kv[0]))
+_EVENT_RE = re.compile(
+    "(" + "|".join(re.escape(k) for k, _ in _EVENT_KEYS) + r")event[a-z]*?from" + _NUM + "to" + _NUM
+    + "second")
+_TREND_RE = re.compile(r"(increasing|decreasing|stable)[a-z]*?from" + _NUM + "to" + _NUM + "second")
+_CHANGE_RE = re.compile(f"from({_POS})to({_POS})at" + _NUM + "second")
+
+
+def _parse_stage(s: str) -> str | None:
+    first = re.split(r"\.(?!\d)", s, maxsplit=1)[0]
+    for pat, stage in _STAGE_PATTERNS:
+        if pat in first:
+            return stage
+    return None
+
+
+def _parse_events(s: str) -> list[EventFact]:
+    matches = list(_EVENT_RE.finditer(s))
+    out = []
+    for i, m in enumerate(matches):
+        etype = dict(_EVENT_KEYS)[m.group(1)]
+        tail_end = matches[i + 1].start() if i + 1 < len(matches) else len(s)
+        nadir = re.search(r"nadir[a-z]*" + _NUM, s[m.end():tail_end])
+        out.append(EventFact(etype, float(m.group(2)), float(m.group(3)),
+                             float(nadir.group(1)) if nadir else None))
+    return out
+
+
+def _field_value(body: str, phrase: str) -> float | None:
+    m = re.search(re.escape(_key(phrase)) + r"[^0-9]{0,24}?" + _NUM, body)
+    return float(m.group(1)) if m else None
+
+
+def _parse_position(s: str) -> PositionFacts | None:
+    m = re.search(r"(thepatient|bodyposition)", s)
+    if not m:
+        return None
+    body = s[m.start():]
+    if "undetermined" in body[:60] or "unknown" in body[:60]:
+        return PositionFacts("unknown")
+    head = re.split(r"moving|changing|\.(?!\d)", body, maxsplit=1)[0]
+    p = re.search(f"({_POS})", head)
+    if not p:
+        return None
+    changes = [PositionChange(a, b, float(t)) for a, b, t in _CHANGE_RE.findall(body)]
+    return PositionFacts(p.group(1), changes)
+
+
+def parse_caption(text: str, track: str) -> CaptionFacts:
+    """Facts stated by a caption of ``track`` (sections in any order, missing ones absent).
+
+    Numbers come back as rendered (rounded); unknown phrases are ignored.
+    """
+    track = canonical_track(track)
+    s = squash(text)
+    facts = CaptionFacts(track)
+    if track == "stage_event":
+        facts.stage = _parse_stage(s)
+        facts.events = _parse_events(s)
+        return facts
+    specs = TRACK_SECTIONS[track]
+    marks: list[tuple[int, int, str]] = []
+    for spec in specs:
+        for m in re.finditer(re.escape(_key(spec.title)) + ":", s):
+            marks.append((m.start(), m.end(), spec.key))
+    if track == "somatic":
+        for m in re.finditer(r"thepatient|bodyposition", s):
+            marks.append((m.start(), m.start(), "_position"))
+    marks.sort()
+    by_key = {spec.key: spec for spec in specs}
+    for i, (_, end, key) in enumerate(marks):
+        body = s[end: marks[i + 1][0] if i + 1 < len(marks) else len(s)]
+        if key == "_position":
+            facts.position = _parse_position(s[marks[i][0]:])
+            continue
+        spec = by_key[key]
+        vals = {}
+        for f in spec.fields:
+            v = _field_value(body, f.phrase)
+            if v is not None:
+                vals[f.key] = v
+        trends = []
+        if spec.trend_column:
+            trends = [Trend(d, float(a), float(b)) for d, a, b in _TREND_RE.findall(body)]
+        if vals or trends:
+            facts.sections[key] = SectionFacts(vals, trends)
+    return facts
