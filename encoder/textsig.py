@@ -21,10 +21,11 @@ _LABEL = re.compile(r"^\s*\[(.+)\]\s*$")
 
 
 def is_text_signal(path: Path) -> bool:
-    """True when the file starts with a bracketed channel label."""
+    """True when the file starts with a bracketed channel label (``[Hypnogram]`` is not one)."""
     with open(path, "rb") as f:
         first = f.readline(200).decode("latin-1", errors="replace")
-    return bool(_LABEL.match(first))
+    m = _LABEL.match(first)
+    return bool(m) and m.group(1).strip().lower() != "hypnogram"
 
 
 def read_text_signal(path: str | Path, duration_s: float = DREAMS_DURATION_S) -> Recording:

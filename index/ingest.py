@@ -1,0 +1,329 @@
+"""Ingest a cohort folder into a workspace, one night at a time.
+
+For each recording: read + map + pair annotations → 30-s epochs → features → reference captions
+(5 tracks) → night metrics → epoch embeddings → night vector, then ONE DuckDB transaction writes
+all of the night's rows. A crash or Ctrl-C loses at most the night in flight; running the same
+command again skips nights already stored with the same content hash (recording and annotation
+file), re-ingests changed files, and retries failed ones. The FAISS indexes and the manifest are
+rebuilt from DuckDB at the end, atomically. A file that fails gets a row in ``ingest_errors`` and
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_metrics, night_summary, render_night
+from sleeplm.encoder.features import compute_epoch_features
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.preprocess import PREPROCESSING_VERSION, make_epochs
+from sleeplm.encoder.psg import PSG, load_psg
+from sleeplm.encoder.records import PSGError
+from sleeplm.encoder.textsig import is_text_signal
+
+from . import vectors as vec
+from .models import ModelRef, resolve_model, sha256_file
+from .nights import night_vector
+from .workspace import Manifest, Workspace, now_iso, rebuild_indexes
+
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did."""
+
+    ingested: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    epochs_added: int = 0
+    seconds: float = 0.0
+    index_kinds: dict[str, str] = field(default_factory=dict)
+    device: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass
+class NightRows:
+    """Everything one night writes (built before any write, so a failure writes nothing)."""
+
+    name: str
+    path: Path
+    sha256: str
+    annotation_path: Path | None
+    annotation_sha256: str | None
+    psg: PSG
+    onset_s: np.ndarray
+    stages: list[str]
+    channel_mask: np.ndarray
+    features: pd.DataFrame
+    captions: dict[str, list[str]]
+    metrics: dict[str, float]
+    summary: str
+    vectors: np.ndarray
+    night_vec: np.ndarray
+
+
+def discover(cohort_dir: Path) -> list[Path]:
+    """Recordings under a folder (EDF/BDF, and DREAMS-style text signals), sorted."""
+    cohort_dir = Path(cohort_dir)
+    if not cohort_dir.is_dir():
+        raise FileNotFoundError(f"{cohort_dir}: no such cohort folder")
+    found = [p for p in cohort_dir.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES]
+    found += [p for p in cohort_dir.rglob("*.txt") if p.is_file() and is_text_signal(p)]
+    return sorted(found)
+
+
+def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
+    """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns."""
+    if path is None or not Path(path).is_file():
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rec = row.get("recording") or row.get("subject_id")
+            if rec:
+                out[rec] = row
+    return out
+
+
+def build_night(path: Path, model: SleepLM, batch_size: int = 32,
+                on_batch: Callable[[int], None] | None = None) -> NightRows:
+    """Read, featurise, caption and embed one recording (no writes)."""
+    psg = load_psg(path)
+    ann = psg.annotations
+    epochs = make_epochs(psg.mapped, ann)
+    features = compute_epoch_features(psg.mapped, ann, epochs.onset_s)
+    events = ann.events if ann is not None else []
+    per_epoch_events = events_in_epochs(events, epochs.onset_s)
+    captions = {track: render_night(features, per_epoch_events, track) for track in TRACKS}
+    nm = night_metrics(ann, features) if ann is not None and ann.stages else None
+    metrics = nm.to_dict() if nm is not None else {}
+    summary = night_summary(nm) if nm is not None else ""
+    chunks = []
+    for i in range(0, len(epochs), batch_size):
+        chunks.append(model.encode_signal(epochs.x[i : i + batch_size], batch_size=batch_size))
+        if on_batch:
+            on_batch(min(batch_size, len(epochs) - i))
+    vectors = np.concatenate(chunks).astype(np.float32)
+    ann_path = ann.path if ann is not None and ann.path is not None and ann.path != path else None
+    return NightRows(
+        name=path.stem,
+        path=path,
+        sha256=sha256_file(path),
+        annotation_path=ann_path,
+        annotation_sha256=sha256_file(ann_path) if ann_path else None,
+        psg=psg,
+        onset_s=epochs.onset_s,
+        stages=epochs.stages,
+        channel_mask=epochs.channel_mask,
+        features=features,
+        captions=captions,
+        metrics=metrics,
+        summary=summary,
+        vectors=vectors,
+        night_vec=night_vector(vectors, epochs.stages, metrics),
+    )
+
+
+def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str) -> pa.Table:
+    flat = pa.array(np.ascontiguousarray(mat, np.float32).reshape(-1))
+    return pa.table({key: pa.array(ids, pa.int64()), "vec": pa.ListArray.from_arrays(
+        pa.array(np.arange(0, mat.size + 1, mat.shape[1], dtype=np.int32)), flat)})
+
+
+def delete_recording(con: duckdb.DuckDBPyConnection, recording_id: int) -> None:
+    """Remove every row of a recording (used before re-ingesting a changed file)."""
+    ids = "SELECT epoch_id FROM epochs WHERE recording_id = ?"
+    for table in ("captions", "epoch_vectors"):
+        con.execute(f"DELETE FROM {table} WHERE epoch_id IN ({ids})", [recording_id])
+    if _has_table(con, "features"):
+        con.execute(f"DELETE FROM features WHERE epoch_id IN ({ids})", [recording_id])
+    for table in ("epochs", "events", "night_vectors"):
+        con.execute(f"DELETE FROM {table} WHERE recording_id = ?", [recording_id])
+    if _has_table(con, "night_metrics"):
+        con.execute("DELETE FROM night_metrics WHERE recording_id = ?", [recording_id])
+    con.execute("DELETE FROM recordings WHERE recording_id = ?", [recording_id])
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def _next_id(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
+    return int(con.execute(f"SELECT coalesce(max({key}), -1) + 1 FROM {table}").fetchone()[0])
+
+
+def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[str, object] | None) -> int:
+    """Write one night in a single transaction; returns its recording_id."""
+    rec = night.psg.mapped.recording
+    con.execute("BEGIN TRANSACTION")
+    try:
+        old = con.execute("SELECT recording_id FROM recordings WHERE name = ?", [night.name]).fetchone()
+        if old is not None:
+            delete_recording(con, old[0])
+        rid = _next_id(con, "recordings", "recording_id")
+        first_epoch = _next_id(con, "epochs", "epoch_id")
+        n = len(night.onset_s)
+        epoch_ids = np.arange(first_epoch, first_epoch + n, dtype=np.int64)
+        subject_id = str(subject.get("subject_id")) if subject else night.name
+        if subject:
+            known = {"subject_id", "recording", "age", "sex", "bmi", "phenotype", "site"}
+            con.execute(
+                "INSERT OR REPLACE INTO subjects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [subject_id, _num(subject.get("age")), subject.get("sex"), _num(subject.get("bmi")),
+                 subject.get("phenotype"), subject.get("site"),
+                 json.dumps({k: v for k, v in subject.items() if k not in known})],
+            )
+        sources = night.psg.mapped.sources
+        con.execute(
+            "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [rid, night.name, subject_id, str(night.path.resolve()), night.sha256,
+             str(night.annotation_path.resolve()) if night.annotation_path else None, night.annotation_sha256,
+             night.psg.annotations.source if night.psg.annotations else None, rec.start_time, rec.duration_s, n,
+             json.dumps({ch: {"labels": list(s.labels), "derivation": s.derivation, "note": s.note}
+                         for ch, s in sources.items()}),
+             night.psg.mapped.missing, night.psg.mapped.position_coding, rec.repairs, datetime.now()],
+        )
+        per_epoch = events_in_epochs(night.psg.annotations.events if night.psg.annotations else [], night.onset_s)
+        clock = [rec.start_time + timedelta(seconds=float(t)) if rec.start_time else None for t in night.onset_s]
+        epochs_df = pd.DataFrame({
+            "epoch_id": epoch_ids, "recording_id": rid, "epoch_index": np.arange(n, dtype=np.int32),
+            "onset_s": night.onset_s, "clock_time": pd.to_datetime(pd.Series(clock)), "stage": night.stages,
+            "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
+            "event_types": [sorted({e.type for e in evs}) for evs in per_epoch],
+        })
+        con.execute("INSERT INTO epochs BY NAME SELECT * FROM epochs_df")
+        evs = night.psg.annotations.events if night.psg.annotations else []
+        if evs:
+            first_event = _next_id(con, "events", "event_id")
+            events_df = pd.DataFrame({
+                "event_id": np.arange(first_event, first_event + len(evs)), "recording_id": rid,
+                "type": [e.type for e in evs], "onset_s": [e.onset_s for e in evs],
+                "duration_s": [e.duration_s for e in evs], "label": [e.label for e in evs],
+                "spo2_nadir": [e.spo2_nadir for e in evs],
+            })
+            con.execute("INSERT INTO events BY NAME SELECT * FROM events_df")
+        feats = night.features.copy()
+        feats.insert(0, "epoch_id", epoch_ids)
+        if not _has_table(con, "features"):
+            con.execute("CREATE TABLE features AS SELECT * FROM feats LIMIT 0")
+        con.execute("INSERT INTO features BY NAME SELECT * FROM feats")
+        captions_df = pd.DataFrame({
+            "epoch_id": np.concatenate([epoch_ids] * len(night.captions)),
+            "track": np.repeat(list(night.captions), n),
+            "text": np.concatenate([night.captions[t] for t in night.captions]),
+        })
+        con.execute("INSERT INTO captions BY NAME SELECT * FROM captions_df")
+        ev_tab = _vector_table(epoch_ids, night.vectors, "epoch_id")
+        con.execute("INSERT INTO epoch_vectors SELECT * FROM ev_tab")
+        nv_tab = _vector_table(np.array([rid]), night.night_vec[None], "recording_id")
+        con.execute("INSERT INTO night_vectors SELECT * FROM nv_tab")
+        metrics_df = pd.DataFrame([{"recording_id": rid, **night.metrics, "summary": night.summary}])
+        if not _has_table(con, "night_metrics"):
+            con.execute("CREATE TABLE night_metrics AS SELECT * FROM metrics_df LIMIT 0")
+        con.execute("INSERT INTO night_metrics BY NAME SELECT * FROM metrics_df")
+        con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(night.path.resolve())])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return rid
+
+
+def _num(v: object) -> float | None:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _stored(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
+    rows = con.execute("SELECT path, sha256, annotation_sha256 FROM recordings").fetchall()
+    return {p: (s, a) for p, s, a in rows}
+
+
+def _unchanged(path: Path, stored: dict[str, tuple[str, str | None]]) -> bool:
+    key = str(path.resolve())
+    if key not in stored:
+        return False
+    sha, ann_sha = stored[key]
+    if sha256_file(path) != sha:
+        return False
+    from sleeplm.encoder.annotations import find_annotations
+
+    ann = find_annotations(path)
+    return (sha256_file(ann) if ann else None) == ann_sha
+
+
+def ingest(
+    cohort_dir: Path,
+    workspace: Path,
+    model: str | Path | None = None,
+    model_config: str | None = None,
+    subjects_csv: Path | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+    files: Iterable[Path] | None = None,
+) -> IngestReport:
+    """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc)."""
+    t0 = time.perf_counter()
+    ws = Workspace(workspace)
+    ref: ModelRef = resolve_model(model, model_config)
+    if ws.manifest_path.is_file():
+        ws.require_model(ref.name, ref.sha256)
+    net = ref.load()
+    paths = sorted(files) if files is not None else discover(cohort_dir)
+    subjects = read_subjects(subjects_csv or (Path(cohort_dir) / "subjects.csv"))
+    report = IngestReport(device=vec.device_report())
+    con = ws.connect()
+    try:
+        stored = _stored(con)
+        created = ws.manifest().created if ws.manifest_path.is_file() else now_iso()
+        bar = tqdm(paths, desc="nights", unit="night", disable=not progress)
+        for path in bar:
+            bar.set_postfix_str(path.name)
+            if _unchanged(path, stored):
+                report.skipped.append(path.name)
+                continue
+            try:
+                with tqdm(desc=f"  {path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
+                    night = build_night(path, net, batch_size, on_batch=ebar.update)
+                write_night(con, night, subjects.get(night.name))
+            except (PSGError, ValueError, OSError, RuntimeError) as exc:
+                message = str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
+                con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(path.resolve())])
+                con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)",
+                            [str(path.resolve()), "ingest", message, datetime.now()])
+                report.failed.append((str(path), message))
+                continue
+            report.ingested.append(path.name)
+            report.epochs_added += len(night.onset_s)
+        report.index_kinds = rebuild_indexes(ws, con)
+        counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("recordings", "epochs", "events", "subjects", "ingest_errors")}
+        Manifest(
+            model_name=ref.name, model_sha256=ref.sha256, embed_dim=net.embed_dim,
+            preprocessing_version=PREPROCESSING_VERSION, created=created, updated=now_iso(), counts=counts,
+            faiss={**report.index_kinds, "device": report.device},
+        ).write(ws.manifest_path)
+    finally:
+        con.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+

@@ -1,0 +1,43 @@
+"""Which model a workspace uses: its name, weights file, and the file's sha256."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sleeplm.encoder.model import load_model
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.model.factory import resolve_checkpoint
+
+DEFAULT_MODEL = "sleeplm-tiny"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model spec resolved to its weights file (``config`` is a name or JSON path, or None)."""
+
+    name: str
+    weights: Path
+    sha256: str
+    config: str | None = None
+
+    def load(self, device: str = "cpu") -> SleepLM:
+        """Load the model (callers keep the instance; loading is not cached here)."""
+        return load_model(self.weights, config=self.config, device=device)
+
+
+def resolve_model(spec: str | Path | None = None, config: str | None = None) -> ModelRef:
+    """Resolve a model name or checkpoint path (default: the bundled :data:`DEFAULT_MODEL`)."""
+    spec = spec or DEFAULT_MODEL
+    weights, _ = resolve_checkpoint(spec, config)
+    name = str(spec) if not Path(str(spec)).exists() else Path(str(spec)).stem
+    return ModelRef(name=name, weights=Path(weights), sha256=sha256_file(Path(weights)), config=config)
