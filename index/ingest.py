@@ -320,7 +320,8 @@ def ingest(
         Manifest(
             model_name=ref.name, model_sha256=ref.sha256, embed_dim=net.embed_dim,
             preprocessing_version=PREPROCESSING_VERSION, created=created, updated=now_iso(), counts=counts,
-            faiss={**report.index_kinds, "device": report.device},
+            faiss={**report.index_kinds, "device": report.device}, model_weights=str(ref.weights.resolve()),
+            model_config=ref.config,
         ).write(ws.manifest_path)
     finally:
         con.close()

@@ -39,6 +39,8 @@ class Manifest:
     updated: str
     counts: dict[str, int] = field(default_factory=dict)
     faiss: dict[str, str] = field(default_factory=dict)
+    model_weights: str = ""  # the weights file used (a bundled name resolves without it)
+    model_config: str | None = None
     manifest_version: int = MANIFEST_VERSION
 
     @classmethod
