@@ -92,6 +92,226 @@ def simulate(
     console.print(f"wrote {len(paths)} nights to {out}")
 
 
+# ------------------------------------------------------------------------------------------ workspace
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _emit(obj: Any, as_json: bool, render) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    else:
+        render(obj)
+
+
+def _open_cohort(workspace: Path, model: str | None, model_config: str | None):
+    from sleeplm.index.models import resolve_model
+    from sleeplm.index.queries import Cohort
+    from sleeplm.index.workspace import WorkspaceError
+
+    try:
+        ref = resolve_model(model, model_config) if model else None
+        return Cohort(workspace, model=ref.load() if ref else None, model_ref=ref)
+    except (WorkspaceError, FileNotFoundError) as exc:
+        _fail(exc)
+
+
+def _table(columns: list[str], rows: list[Any], title: str | None = None) -> None:
+    t = Table(*columns, title=title)
+    for r in rows:
+        t.add_row(*["" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
+    console.print(t)
+
+
+@app.command()
+def ingest(
+    cohort: Annotated[Path, typer.Argument(help="folder of EDF/BDF recordings and their annotations")],
+    workspace: WorkspaceOpt,
+    model: Annotated[str | None, typer.Option(help="model name or checkpoint path (default: bundled sleeplm-tiny)")] = None,
+    model_config: Annotated[str | None, typer.Option(help="config name/JSON for a checkpoint without one")] = None,
+    subjects: Annotated[Path | None, typer.Option(help="subjects CSV (default: COHORT/subjects.csv)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+) -> None:
+    """Embed every epoch of a cohort into a workspace (resumable; bad files are listed, not fatal)."""
+    from sleeplm.index.ingest import ingest as run_ingest
+    from sleeplm.index.workspace import WorkspaceError
+
+    try:
+        report = run_ingest(cohort, workspace, model, model_config, subjects, batch_size)
+    except (WorkspaceError, FileNotFoundError) as exc:
+        _fail(exc)
+    console.print(
+        f"ingested {len(report.ingested)} nights ({report.epochs_added} epochs), skipped {len(report.skipped)} "
+        f"unchanged, {len(report.failed)} failed, in {report.seconds:.1f} s; {report.device}; "
+        f"indexes {report.index_kinds}"
+    )
+    for path, message in report.failed:
+        err_console.print(f"[red]failed:[/] {message}", soft_wrap=True, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(workspace: WorkspaceOpt) -> None:
+    """Verify a workspace: FAISS ids == DuckDB ids, counts, manifest."""
+    from sleeplm.index.workspace import Workspace, check_workspace
+
+    problems = check_workspace(Workspace(workspace))
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]problem:[/] {p}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{workspace}: consistent")
+
+
+def _filters(recording, stage, event, phenotype, sex, age_min, age_max, hours_min, hours_max):
+    from sleeplm.index.queries import EpochFilter
+
+    return EpochFilter(recordings=recording or None, stages=stage or None, event_types=event or None,
+                       phenotype=phenotype or None, sex=sex or None, age_min=age_min, age_max=age_max,
+                       hours_min=hours_min, hours_max=hours_max)
+
+
+def _print_hits(hits: list[dict[str, Any]]) -> None:
+    _table(["score", "recording", "epoch", "clock", "stage", "events", "reference caption"],
+           [(h["score"], h["recording"], h["epoch_index"], (h["clock_time"] or "")[11:19], h["stage"],
+             ",".join(h["event_types"]), h["caption"][:80]) for h in hits])
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to find, e.g. 'obstructive apnea in REM'")],
+    workspace: WorkspaceOpt,
+    k: Annotated[int, typer.Option("-k", min=1)] = 10,
+    recording: Annotated[list[str] | None, typer.Option(help="only these recordings")] = None,
+    stage: Annotated[list[str] | None, typer.Option(help="only these stages (W N1 N2 N3 REM)")] = None,
+    event: Annotated[list[str] | None, typer.Option(help="only epochs overlapping these event types")] = None,
+    phenotype: Annotated[list[str] | None, typer.Option()] = None,
+    sex: Annotated[list[str] | None, typer.Option()] = None,
+    age_min: Annotated[float | None, typer.Option()] = None,
+    age_max: Annotated[float | None, typer.Option()] = None,
+    hours_min: Annotated[float | None, typer.Option(help="hours since recording start, from")] = None,
+    hours_max: Annotated[float | None, typer.Option(help="hours since recording start, to")] = None,
+    model: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Text → epochs: the epochs whose signals best match a description."""
+    from dataclasses import asdict
+
+    cohort = _open_cohort(workspace, model, None)
+    hits = cohort.search_text(query, k, _filters(recording, stage, event, phenotype, sex, age_min, age_max,
+                                                 hours_min, hours_max))
+    _emit([asdict(h) for h in hits], as_json, _print_hits)
+
+
+@app.command("similar-epochs")
+def similar_epochs(
+    recording: Annotated[str, typer.Argument()],
+    epoch: Annotated[int, typer.Argument(help="epoch index within the recording")],
+    workspace: WorkspaceOpt,
+    k: Annotated[int, typer.Option("-k", min=1)] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Epoch → the most similar epochs in the cohort."""
+    from dataclasses import asdict
+
+    cohort = _open_cohort(workspace, None, None)
+    try:
+        hits = cohort.similar_epochs(cohort.epoch_id(recording, epoch), k)
+    except KeyError as exc:
+        _fail(exc)
+    _emit([asdict(h) for h in hits], as_json, _print_hits)
+
+
+@app.command("similar-nights")
+def similar_nights(
+    recording: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt,
+    k: Annotated[int, typer.Option("-k", min=1)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Night → the most similar nights, with their metrics side by side."""
+    from dataclasses import asdict
+
+    cohort = _open_cohort(workspace, None, None)
+    try:
+        me, others = cohort.similar_nights(recording, k)
+    except KeyError as exc:
+        _fail(exc)
+    keys = ["phenotype", "age", "ahi_per_h", "odi_per_h", "sleep_efficiency_pct", "n3_pct", "rem_pct", "waso_min"]
+
+    def render(obj: dict[str, Any]) -> None:
+        rows = []
+        for n in [obj["night"], *obj["similar"]]:
+            vals = {**n["subject"], **n["metrics"]}
+            rows.append((n["recording"], n["score"], *[vals.get(k_) for k_ in keys]))
+        _table(["night", "score", *keys], rows)
+
+    _emit({"night": asdict(me), "similar": [asdict(o) for o in others]}, as_json, render)
+
+
+@app.command()
+def localize(
+    recording: Annotated[str, typer.Argument()],
+    query: Annotated[str, typer.Argument(help="the event to find, e.g. 'obstructive apnea'")],
+    workspace: WorkspaceOpt,
+    z_threshold: Annotated[float, typer.Option(help="robust z above which an epoch is found")] = 2.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where in a night a described event happens: intervals and their match with annotations."""
+    cohort = _open_cohort(workspace, None, None)
+    try:
+        loc = cohort.localize(recording, query, z_threshold)
+    except KeyError as exc:
+        _fail(exc)
+    obj = {"recording": loc.recording, "query": loc.query, "event_types": loc.event_types,
+           "intervals": [vars(i) for i in loc.intervals], "n_annotated": len(loc.annotated),
+           "epoch_precision": loc.epoch_precision, "epoch_recall": loc.epoch_recall}
+
+    def render(o: dict[str, Any]) -> None:
+        _table(["start_s", "end_s", "peak score", "matches annotation"],
+               [(i["start_s"], i["end_s"], i["peak_score"], i["matches_annotation"]) for i in o["intervals"]],
+               title=f"{o['recording']}: {o['query']}")
+        console.print(f"annotated comparable events: {o['n_annotated']}; epoch precision {o['epoch_precision']}, "
+                      f"recall {o['epoch_recall']}")
+
+    _emit(obj, as_json, render)
+
+
+@app.command()
+def stats(
+    workspace: WorkspaceOpt,
+    what: Annotated[str, typer.Argument(help="nights | stages | events | metric | count")] = "nights",
+    metric: Annotated[str | None, typer.Option(help="night metric for 'metric', e.g. ahi_per_h")] = None,
+    by: Annotated[str, typer.Option(help="phenotype | sex | site | age_band | recording | stage")] = "phenotype",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cohort questions: per-night table, stage distribution, events, a metric by group, counts."""
+    from sleeplm.index import stats as st
+    from sleeplm.index.workspace import Workspace, WorkspaceError
+
+    try:
+        con = Workspace(workspace).connect(read_only=True)
+    except WorkspaceError as exc:
+        _fail(exc)
+    try:
+        if what == "nights":
+            table = st.nights_table(con)
+        elif what == "stages":
+            table = st.stage_distribution(con, by)
+        elif what == "events":
+            table = st.event_counts(con, by)
+        elif what == "metric":
+            table = st.compare_metric(con, metric or "ahi_per_h", by)
+        elif what == "count":
+            table = st.count_epochs(con, by=by)
+        else:
+            raise ValueError(f"unknown statistic {what!r}: nights, stages, events, metric or count")
+    except ValueError as exc:
+        _fail(exc)
+    _emit(table.to_records(), as_json, lambda _: _table(table.columns, table.rows))
+
+
 def main() -> None:
     app()
 
