@@ -94,3 +94,49 @@ def test_missing_channel_gives_nan_and_no_sentence(night) -> None:
     caps = render_night(d2, None, "respiratory")
     assert all("Air Flow" not in c and "Thoracic Respiration" in c for c in caps)
     assert all("Electrocardiogram" not in c for c in render_night(d2, None, "cardiac"))
+
+
+# --- the same physiology through the disk path: EDF+ writer -> load_psg (labels, units, position
+# codings of the three simulated sites) -> features, against <stem>.truth.npz, same tolerances.
+
+@pytest.fixture(scope="module")
+def disk_nights(tmp_path_factory):
+    """Three 1-h nights, one per site (shhs, aasm, ref), written and read back."""
+    cohort = pytest.importorskip("sleeplm.encoder.simulate.cohort")
+    from sleeplm.encoder.psg import load_psg
+
+    out = tmp_path_factory.mktemp("disk")
+    nights = []
+    for path in cohort.simulate_cohort(out, 3, seed=0, duration_h=1.0, progress=False):
+        truth = dict(np.load(path.with_name(path.stem + ".truth.npz")))
+        psg = load_psg(path)
+        df = compute_epoch_features(psg.mapped, psg.annotations, default_onsets_s(psg.mapped, psg.annotations))
+        nights.append((path, truth, psg, df))
+    return nights
+
+
+def test_disk_path_preserves_physiology(disk_nights) -> None:
+    assert sorted(str(t["site"]) for _, t, _, _ in disk_nights) == ["aasm", "ref", "shhs"]
+    for path, truth, psg, df in disk_nights:
+        name = f"{path.name} ({truth['site']})"
+        missing = set(map(str, truth["missing_channels"]))
+        assert psg.annotations is not None and psg.annotations.source == "nsrr-xml", name
+        assert len(df) == len(truth["stage"]) and list(df.stage) == list(truth["stage"]), name
+        assert len(psg.annotations.events) == len(truth["event_type"]), name
+        assert _frac_within(df.ecg_hr_bpm, truth["heart_rate_bpm"], 2.0) >= 0.98, name
+        assert _frac_within(df.hr_mean_bpm, truth["heart_rate_bpm"], 2.0) >= 0.98, name
+        ev = events_in_epochs(psg.annotations.events, df.onset_s.to_numpy())
+        free = np.array([not any(e.type in RESP for e in x) for x in ev])
+        for ch in ("thx", "abd", "af"):
+            if ch.upper() in missing:
+                assert df[f"{ch}_rate_bpm"].isna().all(), (name, ch)
+                continue
+            got = _frac_within(df[f"{ch}_rate_bpm"][free], truth["resp_rate_bpm"][free], 1.5)
+            assert got >= 0.95, (name, ch, got)
+        assert _frac_within(df.spo2_min_pct, truth["spo2_min"], 1.0) == 1.0, name
+        assert _frac_within(df.spo2_mean_pct, truth["spo2_mean"], 1.0) == 1.0, name
+        assert np.array_equal(df.position_code.to_numpy(), truth["position_code"].astype(float)), name
+        for b in ("delta", "theta", "alpha", "sigma", "beta"):
+            t = np.asarray(truth[f"eeg_rel_power_{b}"], float)
+            t = t * 100 if np.nanmax(t) <= 1.0 else t
+            assert _frac_within(df[f"eeg_c3_{b}_rel_pct"], t, 2.0) >= 0.98, (name, b)

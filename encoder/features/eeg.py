@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import signal as sps
+from scipy.ndimage import uniform_filter1d
 
 from sleeplm.encoder.features._common import (
     band_limited,
@@ -64,9 +65,9 @@ def spindle_onsets_s(x_uv: np.ndarray, fs_hz: float) -> np.ndarray:
     sigma = band_limited(x_uv, fs_hz, 12.0, 16.0, order=3)
     broad = band_limited(x_uv, fs_hz, 1.0, 30.0, order=2)
     win = max(1, int(round(0.3 * fs_hz)))
-    kern = np.ones(win) / win
-    p_sigma = sps.fftconvolve(sigma**2, kern, mode="same")
-    p_broad = sps.fftconvolve(broad**2, kern, mode="same")
+    # 0.3-s moving averages in O(n) (a whole-night FFT convolution took ~1.5 s per channel)
+    p_sigma = uniform_filter1d(sigma**2, win, mode="constant")
+    p_broad = uniform_filter1d(broad**2, win, mode="constant")
     env = np.sqrt(np.clip(p_sigma, 0, None))
     thr = 3.0 * np.median(env)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -49,7 +49,7 @@ _COLUMN_DOC: dict[str, tuple[str, str]] = {
     "spo2_min_pct": ("%", "minimum SpO2"),
     "spo2_mean_pct": ("%", "mean SpO2"),
     "spo2_trend": ("s", "SpO2 phases 'decreasing a-b' (s within the epoch)"),
-    "emg_median_freq_hz": ("Hz", "chin EMG median frequency (0.5-32 Hz)"),
+    "emg_median_freq_hz": ("Hz", "chin EMG median frequency, >= 10-Hz high-passed, within 10-32 Hz"),
     "emg_burst_ratio": ("ratio", "95th percentile / median of the 0.1-s EMG envelope"),
     "emg_burst_mod_hz": ("Hz", "spectral centroid of the EMG envelope, 0.2-5 Hz"),
     "emg_tone_rel_pct": ("%", "EMG RMS relative to the night's median"),
