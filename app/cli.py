@@ -92,6 +92,38 @@ def simulate(
     console.print(f"wrote {len(paths)} nights to {out}")
 
 
+@app.command()
+def caption(
+    file: Annotated[Path, typer.Argument(help="EDF/EDF+/BDF recording")],
+    epoch: Annotated[int, typer.Option(help="epoch index (0-based, 30-s epochs from the annotation clock)")],
+    track: Annotated[list[str] | None, typer.Option(help="stage_event, brain, cardiac, respiratory, somatic")] = None,
+    model: Annotated[str | None, typer.Option(help="also generate with this model (name or checkpoint path)")] = None,
+    model_config: Annotated[str | None, typer.Option(help="config for a checkpoint without one")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="annotation file (default: sidecar or EDF+)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reference captions of an epoch (and the model's, with --model), with its stage, events and features."""
+    from sleeplm.encoder.captions import caption_epoch, epoch_caption_to_dict
+    from sleeplm.encoder.model import load_model
+
+    try:
+        net = load_model(model, config=model_config) if model else None
+        ec = caption_epoch(file, epoch, track or None, model=net, annotations=annotations)
+    except (PSGError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    obj = epoch_caption_to_dict(ec)
+
+    def render(o: dict[str, Any]) -> None:
+        console.print(f"[bold]{o['path']}[/] epoch {o['epoch']} of {o['n_epochs']} "
+                      f"(onset {o['onset_s']:.0f} s{', ' + o['clock_time'] if o['clock_time'] else ''}), stage {o['stage']}")
+        for t, text in o["captions"].items():
+            console.print(f"[cyan]{t}[/] reference: {text}", soft_wrap=True)
+            if o["generated"]:
+                console.print(f"[magenta]{t}[/] model:     {o['generated'][t]}", soft_wrap=True)
+
+    _emit(obj, as_json, render)
+
+
 # ------------------------------------------------------------------------------------------ workspace
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
