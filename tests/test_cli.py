@@ -35,3 +35,18 @@ def test_inspect_bad_file_exits_2_with_message_and_no_traceback(tmp_path: Path) 
     assert result.exit_code == 2
     assert "bad.edf: not an EDF/BDF file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_simulated_nights_read_back_with_their_stages_and_events(tmp_path: Path) -> None:
+    out = tmp_path / "cohort"
+    result = runner.invoke(app, ["simulate", "--out", str(out), "--nights", "3", "--seed", "3", "--hours", "0.5"])
+    assert result.exit_code == 0, result.output
+    for edf in sorted(out.glob("*.edf")):
+        truth = np.load(edf.with_suffix(".truth.npz"))
+        report = json.loads(runner.invoke(app, ["inspect", str(edf), "--json"]).output)
+        expected_missing = [str(c) for c in np.atleast_1d(truth["missing_channels"]) if str(c)]
+        assert sorted(report["missing"]) == sorted(c for c in expected_missing if c != "SPO2")
+        stages, counts = np.unique(truth["stage"], return_counts=True)
+        assert report["annotations"]["stage_counts"] == dict(zip(stages.tolist(), counts.tolist()))
+        types, n = np.unique(truth["event_type"], return_counts=True) if truth["event_type"].size else ([], [])
+        assert report["annotations"]["event_counts"] == dict(zip(list(types), [int(x) for x in n]))
