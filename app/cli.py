@@ -163,14 +163,17 @@ def ingest(
     model_config: Annotated[str | None, typer.Option(help="config name/JSON for a checkpoint without one")] = None,
     subjects: Annotated[Path | None, typer.Option(help="subjects CSV (default: COHORT/subjects.csv)")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    engine: Annotated[str, typer.Option(help="local (one process) or ray (pip install 'sleeplm[ray]')")] = "local",
+    ray_cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray started by this command")] = None,
 ) -> None:
     """Embed every epoch of a cohort into a workspace (resumable; bad files are listed, not fatal)."""
     from sleeplm.index.ingest import ingest as run_ingest
     from sleeplm.index.workspace import WorkspaceError
 
     try:
-        report = run_ingest(cohort, workspace, model, model_config, subjects, batch_size)
-    except (WorkspaceError, FileNotFoundError) as exc:
+        report = run_ingest(cohort, workspace, model, model_config, subjects, batch_size, engine=engine,
+                            ray_num_cpus=ray_cpus)
+    except (WorkspaceError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(exc)
     console.print(
         f"ingested {len(report.ingested)} nights ({report.epochs_added} epochs), skipped {len(report.skipped)} "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,17 +25,14 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_metrics, night_summary, render_night
-from sleeplm.encoder.features import compute_epoch_features
-from sleeplm.encoder.model.api import SleepLM
-from sleeplm.encoder.preprocess import PREPROCESSING_VERSION, make_epochs
-from sleeplm.encoder.psg import PSG, load_psg
+from sleeplm.encoder.captions import events_in_epochs
+from sleeplm.encoder.preprocess import PREPROCESSING_VERSION
 from sleeplm.encoder.records import PSGError
 from sleeplm.encoder.textsig import is_text_signal
 
 from . import vectors as vec
 from .models import ModelRef, resolve_model, sha256_file
-from .nights import night_vector
+from .night_rows import NightRows, embed_night, prepare_night
 from .workspace import Manifest, Workspace, now_iso, rebuild_indexes
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
@@ -56,27 +53,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-@dataclass
-class NightRows:
-    """Everything one night writes (built before any write, so a failure writes nothing)."""
-
-    name: str
-    path: Path
-    sha256: str
-    annotation_path: Path | None
-    annotation_sha256: str | None
-    psg: PSG
-    onset_s: np.ndarray
-    stages: list[str]
-    channel_mask: np.ndarray
-    features: pd.DataFrame
-    captions: dict[str, list[str]]
-    metrics: dict[str, float]
-    summary: str
-    vectors: np.ndarray
-    night_vec: np.ndarray
 
 
 def discover(cohort_dir: Path) -> list[Path]:
@@ -102,45 +78,6 @@ def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
     return out
 
 
-def build_night(path: Path, model: SleepLM, batch_size: int = 32,
-                on_batch: Callable[[int], None] | None = None) -> NightRows:
-    """Read, featurise, caption and embed one recording (no writes)."""
-    psg = load_psg(path)
-    ann = psg.annotations
-    epochs = make_epochs(psg.mapped, ann)
-    features = compute_epoch_features(psg.mapped, ann, epochs.onset_s)
-    events = ann.events if ann is not None else []
-    per_epoch_events = events_in_epochs(events, epochs.onset_s)
-    captions = {track: render_night(features, per_epoch_events, track) for track in TRACKS}
-    nm = night_metrics(ann, features) if ann is not None and ann.stages else None
-    metrics = nm.to_dict() if nm is not None else {}
-    summary = night_summary(nm) if nm is not None else ""
-    chunks = []
-    for i in range(0, len(epochs), batch_size):
-        chunks.append(model.encode_signal(epochs.x[i : i + batch_size], batch_size=batch_size))
-        if on_batch:
-            on_batch(min(batch_size, len(epochs) - i))
-    vectors = np.concatenate(chunks).astype(np.float32)
-    ann_path = ann.path if ann is not None and ann.path is not None and ann.path != path else None
-    return NightRows(
-        name=path.stem,
-        path=path,
-        sha256=sha256_file(path),
-        annotation_path=ann_path,
-        annotation_sha256=sha256_file(ann_path) if ann_path else None,
-        psg=psg,
-        onset_s=epochs.onset_s,
-        stages=epochs.stages,
-        channel_mask=epochs.channel_mask,
-        features=features,
-        captions=captions,
-        metrics=metrics,
-        summary=summary,
-        vectors=vectors,
-        night_vec=night_vector(vectors, epochs.stages, metrics),
-    )
-
-
 def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str) -> pa.Table:
     flat = pa.array(np.ascontiguousarray(mat, np.float32).reshape(-1))
     return pa.table({key: pa.array(ids, pa.int64()), "vec": pa.ListArray.from_arrays(
@@ -162,19 +99,18 @@ def delete_recording(con: duckdb.DuckDBPyConnection, recording_id: int) -> None:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def _next_id(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
-    return int(con.execute(f"SELECT coalesce(max({key}), -1) + 1 FROM {table}").fetchone()[0])
+    return int(con.execute(f"SELECT coalesce(max({key}), -1) + 1 FROM {table}").fetchall()[0][0])
 
 
 def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[str, object] | None) -> int:
     """Write one night in a single transaction; returns its recording_id."""
-    rec = night.psg.mapped.recording
     con.execute("BEGIN TRANSACTION")
     try:
-        old = con.execute("SELECT recording_id FROM recordings WHERE name = ?", [night.name]).fetchone()
+        old = next(iter(con.execute("SELECT recording_id FROM recordings WHERE name = ?", [night.name]).fetchall()), None)
         if old is not None:
             delete_recording(con, old[0])
         rid = _next_id(con, "recordings", "recording_id")
@@ -190,60 +126,58 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
                  subject.get("phenotype"), subject.get("site"),
                  json.dumps({k: v for k, v in subject.items() if k not in known})],
             )
-        sources = night.psg.mapped.sources
         con.execute(
             "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [rid, night.name, subject_id, str(night.path.resolve()), night.sha256,
              str(night.annotation_path.resolve()) if night.annotation_path else None, night.annotation_sha256,
-             night.psg.annotations.source if night.psg.annotations else None, rec.start_time, rec.duration_s, n,
-             json.dumps({ch: {"labels": list(s.labels), "derivation": s.derivation, "note": s.note}
-                         for ch, s in sources.items()}),
-             night.psg.mapped.missing, night.psg.mapped.position_coding, rec.repairs, datetime.now()],
+             night.annotation_source, night.start_time, night.duration_s, n, json.dumps(night.channel_map),
+             night.missing, night.position_coding, night.repairs, datetime.now()],
         )
-        per_epoch = events_in_epochs(night.psg.annotations.events if night.psg.annotations else [], night.onset_s)
-        clock = [rec.start_time + timedelta(seconds=float(t)) if rec.start_time else None for t in night.onset_s]
-        epochs_df = pd.DataFrame({
+        per_epoch = events_in_epochs(night.events, night.onset_s)
+        clock = [night.start_time + timedelta(seconds=float(t)) if night.start_time else None for t in night.onset_s]
+        _insert(con, "epochs", pd.DataFrame({
             "epoch_id": epoch_ids, "recording_id": rid, "epoch_index": np.arange(n, dtype=np.int32),
             "onset_s": night.onset_s, "clock_time": pd.to_datetime(pd.Series(clock)), "stage": night.stages,
             "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
             "event_types": [sorted({e.type for e in evs}) for evs in per_epoch],
-        })
-        con.execute("INSERT INTO epochs BY NAME SELECT * FROM epochs_df")
-        evs = night.psg.annotations.events if night.psg.annotations else []
-        if evs:
+        }))
+        if night.events:
             first_event = _next_id(con, "events", "event_id")
-            events_df = pd.DataFrame({
-                "event_id": np.arange(first_event, first_event + len(evs)), "recording_id": rid,
-                "type": [e.type for e in evs], "onset_s": [e.onset_s for e in evs],
-                "duration_s": [e.duration_s for e in evs], "label": [e.label for e in evs],
-                "spo2_nadir": [e.spo2_nadir for e in evs],
-            })
-            con.execute("INSERT INTO events BY NAME SELECT * FROM events_df")
+            _insert(con, "events", pd.DataFrame({
+                "event_id": np.arange(first_event, first_event + len(night.events)), "recording_id": rid,
+                "type": [e.type for e in night.events], "onset_s": [e.onset_s for e in night.events],
+                "duration_s": [e.duration_s for e in night.events], "label": [e.label for e in night.events],
+                "spo2_nadir": [e.spo2_nadir for e in night.events],
+            }))
         feats = night.features.copy()
         feats.insert(0, "epoch_id", epoch_ids)
-        if not _has_table(con, "features"):
-            con.execute("CREATE TABLE features AS SELECT * FROM feats LIMIT 0")
-        con.execute("INSERT INTO features BY NAME SELECT * FROM feats")
-        captions_df = pd.DataFrame({
+        _insert(con, "features", feats, create=True)
+        _insert(con, "captions", pd.DataFrame({
             "epoch_id": np.concatenate([epoch_ids] * len(night.captions)),
             "track": np.repeat(list(night.captions), n),
             "text": np.concatenate([night.captions[t] for t in night.captions]),
-        })
-        con.execute("INSERT INTO captions BY NAME SELECT * FROM captions_df")
-        ev_tab = _vector_table(epoch_ids, night.vectors, "epoch_id")
-        con.execute("INSERT INTO epoch_vectors SELECT * FROM ev_tab")
-        nv_tab = _vector_table(np.array([rid]), night.night_vec[None], "recording_id")
-        con.execute("INSERT INTO night_vectors SELECT * FROM nv_tab")
-        metrics_df = pd.DataFrame([{"recording_id": rid, **night.metrics, "summary": night.summary}])
-        if not _has_table(con, "night_metrics"):
-            con.execute("CREATE TABLE night_metrics AS SELECT * FROM metrics_df LIMIT 0")
-        con.execute("INSERT INTO night_metrics BY NAME SELECT * FROM metrics_df")
+        }))
+        _insert(con, "epoch_vectors", _vector_table(epoch_ids, night.vectors, "epoch_id"))
+        _insert(con, "night_vectors", _vector_table(np.array([rid]), night.night_vec[None], "recording_id"))
+        _insert(con, "night_metrics", pd.DataFrame([{"recording_id": rid, **night.metrics, "summary": night.summary}]),
+                create=True)
         con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(night.path.resolve())])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return rid
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame | pa.Table, create: bool = False) -> None:
+    """INSERT rows BY NAME; ``create`` makes the table from the rows' columns the first time."""
+    con.register("_sleeplm_rows", rows)
+    try:
+        if create and not _has_table(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _sleeplm_rows LIMIT 0")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _sleeplm_rows")
+    finally:
+        con.unregister("_sleeplm_rows")
 
 
 def _num(v: object) -> float | None:
@@ -271,6 +205,31 @@ def _unchanged(path: Path, stored: dict[str, tuple[str, str | None]]) -> bool:
     return (sha256_file(ann) if ann else None) == ann_sha
 
 
+def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, exc: BaseException) -> None:
+    message = str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
+    con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(Path(path).resolve())])
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)",
+                [str(Path(path).resolve()), "ingest", message, datetime.now()])
+    report.failed.append((str(path), message))
+
+
+#: Errors that fail one file (and are recorded) rather than the run.
+FILE_ERRORS = (PSGError, ValueError, OSError, RuntimeError, KeyError, IndexError)
+
+
+def _local_nights(paths: list[Path], ref: ModelRef, batch_size: int, progress: bool):
+    """Single-process engine: yields (path, NightRows | exception) one night at a time."""
+    net = ref.load()
+    for path in paths:
+        try:
+            with tqdm(desc=f"  {path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
+                night = prepare_night(path)
+                ebar.total = len(night.onset_s)
+                yield path, embed_night(night, net, batch_size, on_batch=ebar.update)
+        except FILE_ERRORS as exc:
+            yield path, exc
+
+
 def ingest(
     cohort_dir: Path,
     workspace: Path,
@@ -280,45 +239,56 @@ def ingest(
     batch_size: int = 32,
     progress: bool = True,
     files: Iterable[Path] | None = None,
+    engine: str = "local",
+    ray_num_cpus: int | None = None,
 ) -> IngestReport:
-    """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc)."""
+    """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc).
+
+    ``engine`` "local" processes one night at a time in this process; "ray" runs reading,
+    preprocessing and embedding on Ray (:mod:`sleeplm.index.ray_engine`); both write the same rows.
+    """
     t0 = time.perf_counter()
     ws = Workspace(workspace)
     ref: ModelRef = resolve_model(model, model_config)
     if ws.manifest_path.is_file():
         ws.require_model(ref.name, ref.sha256)
-    net = ref.load()
-    paths = sorted(files) if files is not None else discover(cohort_dir)
+    paths = sorted(Path(p) for p in files) if files is not None else discover(cohort_dir)
     subjects = read_subjects(subjects_csv or (Path(cohort_dir) / "subjects.csv"))
     report = IngestReport(device=vec.device_report())
     con = ws.connect()
     try:
         stored = _stored(con)
         created = ws.manifest().created if ws.manifest_path.is_file() else now_iso()
-        bar = tqdm(paths, desc="nights", unit="night", disable=not progress)
-        for path in bar:
-            bar.set_postfix_str(path.name)
-            if _unchanged(path, stored):
-                report.skipped.append(path.name)
+        todo = []
+        for path in paths:
+            (report.skipped.append(path.name) if _unchanged(path, stored) else todo.append(path))
+        if engine == "local":
+            nights = _local_nights(todo, ref, batch_size, progress)
+        elif engine == "ray":
+            from .ray_engine import ray_nights
+
+            nights = ray_nights(todo, ref, ws.root / "shards", batch_size, ray_num_cpus)
+        else:
+            raise ValueError(f"unknown engine {engine!r}: 'local' or 'ray'")
+        bar = tqdm(nights, total=len(todo), desc="nights", unit="night", disable=not progress)
+        for path, night in bar:
+            bar.set_postfix_str(Path(path).name)
+            if isinstance(night, BaseException):
+                _record_failure(con, report, path, night)
                 continue
             try:
-                with tqdm(desc=f"  {path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
-                    night = build_night(path, net, batch_size, on_batch=ebar.update)
                 write_night(con, night, subjects.get(night.name))
-            except (PSGError, ValueError, OSError, RuntimeError) as exc:
-                message = str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
-                con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(path.resolve())])
-                con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)",
-                            [str(path.resolve()), "ingest", message, datetime.now()])
-                report.failed.append((str(path), message))
+            except FILE_ERRORS as exc:
+                _record_failure(con, report, path, exc)
                 continue
-            report.ingested.append(path.name)
+            report.ingested.append(Path(path).name)
             report.epochs_added += len(night.onset_s)
         report.index_kinds = rebuild_indexes(ws, con)
-        counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+        counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
                   for t in ("recordings", "epochs", "events", "subjects", "ingest_errors")}
+        dim = next(iter(con.execute("SELECT len(vec) FROM epoch_vectors LIMIT 1").fetchall()), None)
         Manifest(
-            model_name=ref.name, model_sha256=ref.sha256, embed_dim=net.embed_dim,
+            model_name=ref.name, model_sha256=ref.sha256, embed_dim=int(dim[0]) if dim else 0,
             preprocessing_version=PREPROCESSING_VERSION, created=created, updated=now_iso(), counts=counts,
             faiss={**report.index_kinds, "device": report.device}, model_weights=str(ref.weights.resolve()),
             model_config=ref.config,
@@ -327,4 +297,3 @@ def ingest(
         con.close()
     report.seconds = time.perf_counter() - t0
     return report
-

@@ -147,7 +147,6 @@ def _graphoelements(rng: np.random.Generator, stages: np.ndarray, events: list[S
                     fs_hz: float, n: int, params: PhenotypeParams) -> np.ndarray:
     """[2, n] sum of spindles, K-complexes, vertex waves, sawtooth waves and arousal bursts (µV)."""
     out = np.zeros((2, n))
-    n_ep = len(stages)
 
     def onsets(stage: str, per_min: float) -> np.ndarray:
         ep = np.flatnonzero(stages == stage)

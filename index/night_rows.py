@@ -1,0 +1,173 @@
+"""One night's rows, built before anything is written, and their Parquet shard form.
+
+:func:`prepare_night` does the CPU work (read, map, preprocess, features, captions, metrics);
+:func:`embed_night` adds the epoch vectors and the night vector. Both engines (single process
+and Ray) go through these two functions, and both write with
+:func:`sleeplm.index.ingest.write_night`, so they store the same rows. The Ray engine hands
+nights from workers to the driver as Parquet shards (:func:`write_shard` / :func:`read_shard`),
+which the driver reads with DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_metrics, night_summary, render_night
+from sleeplm.encoder.features import compute_epoch_features
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.preprocess import make_epochs
+from sleeplm.encoder.psg import load_psg
+from sleeplm.encoder.records import Event
+
+from .models import sha256_file
+from .nights import night_vector
+
+
+@dataclass
+class NightRows:
+    """Everything one night writes. ``x`` (model input) is dropped once the night is embedded."""
+
+    name: str
+    path: Path
+    sha256: str
+    annotation_path: Path | None
+    annotation_sha256: str | None
+    annotation_source: str | None
+    start_time: datetime | None
+    duration_s: float
+    repairs: list[str]
+    channel_map: dict[str, dict[str, Any]]
+    missing: list[str]
+    position_coding: str | None
+    events: list[Event]
+    onset_s: np.ndarray
+    stages: list[str]
+    channel_mask: np.ndarray
+    features: pd.DataFrame
+    captions: dict[str, list[str]]
+    metrics: dict[str, float]
+    summary: str
+    x: np.ndarray | None = None
+    vectors: np.ndarray | None = None
+    night_vec: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_night(path: Path) -> NightRows:
+    """Read, preprocess, featurise and caption one recording (no model, no writes)."""
+    path = Path(path)
+    psg = load_psg(path)
+    ann = psg.annotations
+    rec = psg.mapped.recording
+    epochs = make_epochs(psg.mapped, ann)
+    features = compute_epoch_features(psg.mapped, ann, epochs.onset_s)
+    events = list(ann.events) if ann is not None else []
+    per_epoch_events = events_in_epochs(events, epochs.onset_s)
+    captions = {track: render_night(features, per_epoch_events, track) for track in TRACKS}
+    nm = night_metrics(ann, features) if ann is not None and ann.stages else None
+    ann_path = ann.path if ann is not None and ann.path is not None and ann.path != path else None
+    return NightRows(
+        name=path.stem,
+        path=path,
+        sha256=sha256_file(path),
+        annotation_path=ann_path,
+        annotation_sha256=sha256_file(ann_path) if ann_path else None,
+        annotation_source=ann.source if ann is not None else None,
+        start_time=rec.start_time,
+        duration_s=rec.duration_s,
+        repairs=list(rec.repairs),
+        channel_map={ch: {"labels": list(s.labels), "derivation": s.derivation, "note": s.note}
+                     for ch, s in psg.mapped.sources.items()},
+        missing=psg.mapped.missing,
+        position_coding=psg.mapped.position_coding,
+        events=events,
+        onset_s=epochs.onset_s,
+        stages=epochs.stages,
+        channel_mask=epochs.channel_mask,
+        features=features,
+        captions=captions,
+        metrics=nm.to_dict() if nm is not None else {},
+        summary=night_summary(nm) if nm is not None else "",
+        x=epochs.x,
+    )
+
+
+def embed_night(night: NightRows, model: SleepLM, batch_size: int = 32,
+                on_batch: Callable[[int], None] | None = None) -> NightRows:
+    """Add epoch vectors and the night vector; drops ``x``."""
+    if night.x is None:
+        raise ValueError(f"{night.path}: night has no model input to embed")
+    chunks = []
+    for i in range(0, len(night.x), batch_size):
+        chunks.append(model.encode_signal(night.x[i : i + batch_size], batch_size=batch_size))
+        if on_batch:
+            on_batch(min(batch_size, len(night.x) - i))
+    night.vectors = np.concatenate(chunks).astype(np.float32)
+    night.night_vec = night_vector(night.vectors, night.stages, night.metrics)
+    night.x = None
+    return night
+
+
+# ----------------------------------------------------------------------------- Parquet shards
+def write_shard(night: NightRows, folder: Path) -> Path:
+    """Write an embedded night as Parquet files in ``folder/<name>/`` (returns that folder)."""
+    if night.vectors is None or night.night_vec is None:
+        raise ValueError(f"{night.path}: embed the night before writing its shard")
+    out = Path(folder) / night.name
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": night.name, "path": str(night.path), "sha256": night.sha256,
+        "annotation_path": str(night.annotation_path) if night.annotation_path else None,
+        "annotation_sha256": night.annotation_sha256, "annotation_source": night.annotation_source,
+        "start_time": night.start_time.isoformat() if night.start_time else None, "duration_s": night.duration_s,
+        "repairs": night.repairs, "channel_map": night.channel_map, "missing": night.missing,
+        "position_coding": night.position_coding, "metrics": night.metrics, "summary": night.summary,
+        "night_vec": night.night_vec.tolist(),
+        "events": [[e.type, e.onset_s, e.duration_s, e.label, e.spo2_nadir] for e in night.events],
+    }
+    pd.DataFrame({"meta": [json.dumps(meta)]}).to_parquet(out / "night.parquet")
+    pd.DataFrame({
+        "onset_s": night.onset_s, "stage": night.stages,
+        "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
+        "vec": [v for v in night.vectors],
+        **{f"caption_{t}": night.captions[t] for t in night.captions},
+    }).to_parquet(out / "epochs.parquet")
+    night.features.to_parquet(out / "features.parquet")
+    return out
+
+
+def read_shard(folder: Path) -> NightRows:
+    """Read a night written by :func:`write_shard` (DuckDB reads the Parquet files)."""
+    folder = Path(folder)
+    con = duckdb.connect()
+    try:
+        meta = json.loads(con.execute("SELECT meta FROM read_parquet(?)", [str(folder / "night.parquet")]).fetchone()[0])
+        epochs = con.execute("SELECT * FROM read_parquet(?)", [str(folder / "epochs.parquet")]).df()
+        features = con.execute("SELECT * FROM read_parquet(?)", [str(folder / "features.parquet")]).df()
+    finally:
+        con.close()
+    tracks = [c.removeprefix("caption_") for c in epochs.columns if c.startswith("caption_")]
+    return NightRows(
+        name=meta["name"], path=Path(meta["path"]), sha256=meta["sha256"],
+        annotation_path=Path(meta["annotation_path"]) if meta["annotation_path"] else None,
+        annotation_sha256=meta["annotation_sha256"], annotation_source=meta["annotation_source"],
+        start_time=datetime.fromisoformat(meta["start_time"]) if meta["start_time"] else None,
+        duration_s=meta["duration_s"], repairs=meta["repairs"], channel_map=meta["channel_map"],
+        missing=meta["missing"], position_coding=meta["position_coding"],
+        events=[Event(t, on, du, lab, nadir) for t, on, du, lab, nadir in meta["events"]],
+        onset_s=epochs["onset_s"].to_numpy(np.float64), stages=epochs["stage"].tolist(),
+        channel_mask=np.array([list(m) for m in epochs["channel_mask"]], bool),
+        features=features, captions={t: epochs[f"caption_{t}"].tolist() for t in tracks},
+        metrics=meta["metrics"], summary=meta["summary"],
+        vectors=np.stack([np.asarray(v, np.float32) for v in epochs["vec"]]),
+        night_vec=np.asarray(meta["night_vec"], np.float32),
+    )

@@ -1,0 +1,105 @@
+"""Ingestion on Ray: the same per-night work, spread over a cluster.
+
+``ray.data`` runs :func:`~sleeplm.index.night_rows.prepare_night` (read, preprocess, features,
+captions) as CPU tasks, then the embedding in a pool of model actors — one per GPU when the
+cluster has GPUs (``num_gpus=1`` each), else CPU actors — and writes each embedded night as a
+Parquet shard (``WORKSPACE/shards/<night>/``). The driver reads the shards with DuckDB and
+writes them with the same :func:`~sleeplm.index.ingest.write_night` as the single-process
+engine, one transaction per night, so the workspace is the same whichever engine built it.
+
+Ray is an optional extra: ``pip install "sleeplm[ray]"``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sleeplm.encoder.records import PSGError
+
+from .models import ModelRef
+from .night_rows import NightRows, embed_night, prepare_night, read_shard, write_shard
+
+
+def _require_ray():
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError('the Ray engine needs Ray: pip install "sleeplm[ray]"') from exc
+    return ray
+
+
+def _prepare(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        night = prepare_night(Path(row["path"]))
+        return {"path": row["path"], "night": night, "error": ""}
+    except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
+        return {"path": row["path"], "night": None, "error": _message(row["path"], exc)}
+
+
+def _message(path: str, exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
+
+
+class _Embedder:
+    """A Ray actor holding one model replica."""
+
+    def __init__(self, weights: str, config: str | None, shard_dir: str, batch_size: int) -> None:
+        import torch
+
+        from sleeplm.encoder.model import load_model
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = load_model(weights, config=config, device=device)
+        self.shard_dir = Path(shard_dir)
+        self.batch_size = batch_size
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row["error"]:
+            return {"path": row["path"], "shard": "", "error": row["error"]}
+        try:
+            night: NightRows = embed_night(row["night"], self.model, self.batch_size)
+            return {"path": row["path"], "shard": str(write_shard(night, self.shard_dir)), "error": ""}
+        except Exception as exc:  # noqa: BLE001
+            return {"path": row["path"], "shard": "", "error": _message(row["path"], exc)}
+
+
+def ray_nights(paths: list[Path], ref: ModelRef, shard_dir: Path, batch_size: int = 32,
+               num_cpus: int | None = None) -> Iterator[tuple[Path, NightRows | BaseException]]:
+    """Yield (path, NightRows or error) for each night, processed on Ray."""
+    if not paths:
+        return
+    ray = _require_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        n_gpus = int(ray.cluster_resources().get("GPU", 0))
+        shard_dir = Path(shard_dir)
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        ds = ray.data.from_items([{"path": str(p)} for p in paths], override_num_blocks=len(paths))
+        ds = ds.map(_prepare, num_cpus=1)
+        # different resources keep the CPU stage and the model actors apart (no operator fusion),
+        # so nights are prepared in parallel while the actors embed
+        ds = ds.map(
+            _Embedder,
+            fn_constructor_args=(str(ref.weights), ref.config, str(shard_dir), batch_size),
+            compute=ray.data.ActorPoolStrategy(size=max(1, n_gpus)),
+            num_gpus=1 if n_gpus else 0,
+            num_cpus=0 if n_gpus else 0.5,
+        )
+        for row in ds.iter_rows():
+            path = Path(row["path"])
+            if row["error"]:
+                prefix = f"{row['path']}: "
+                problem = row["error"][len(prefix):] if row["error"].startswith(prefix) else row["error"]
+                yield path, PSGError(row["path"], problem)
+                continue
+            night = read_shard(Path(row["shard"]))
+            yield path, night
+            shutil.rmtree(row["shard"], ignore_errors=True)
+    finally:
+        if started_here:
+            ray.shutdown()
