@@ -347,6 +347,37 @@ def stats(
     _emit(table.to_records(), as_json, lambda _: _table(table.columns, table.rows))
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="a question about the cohort")],
+    workspace: WorkspaceOpt,
+    llm: Annotated[str | None, typer.Option(help="router (default), openai:MODEL or ollama:MODEL; env SLEEPLM_LLM")] = None,
+    llm_base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL; env SLEEPLM_LLM_BASE_URL")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One chat turn from the terminal: the tool calls and the answer."""
+    from sleeplm.agent import BackendError, ask as run_ask, load_llm, turn_to_dict
+    from sleeplm.index.workspace import WorkspaceError
+
+    try:
+        model = load_llm(llm, llm_base_url) if (llm or llm_base_url) else None
+        turn = run_ask(workspace, question, llm=model)
+    except (BackendError, WorkspaceError, FileNotFoundError) as exc:
+        _fail(exc)
+
+    def render(o: dict[str, Any]) -> None:
+        for step in o["steps"]:
+            status = f"[red]error: {step['error']}[/]" if step["error"] else step["summary"]
+            console.print(f"[dim]tool[/] {step['name']}({json.dumps(step['args'])}) {step['seconds']:.2f} s: {status}",
+                          soft_wrap=True, highlight=False)
+        console.print(o["answer"], soft_wrap=True)
+        for f in o["figures"]:
+            console.print(f"[dim]figure:[/] {f}")
+        console.print(f"[dim]answered by {o['model']}[/]")
+
+    _emit(turn_to_dict(turn), as_json, render)
+
+
 def main() -> None:
     app()
 

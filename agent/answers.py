@@ -1,0 +1,242 @@
+"""Plain, precise markdown answers composed from tool results, each pointing to its evidence
+(recording, epoch index, clock time). Used by the router; any loop can use it as a fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sleeplm.encoder.captions.night import ahi_severity
+
+from .vocab import metric_label
+
+
+def num(v: Any, digits: int = 1) -> str:
+    """A number for an answer ("25.5"); "n/a" for missing values."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _where(e: dict[str, Any]) -> str:
+    clock = f" ({e['clock_time']})" if e.get("clock_time") else ""
+    return f"{e['recording']} epoch {e['epoch_index']}{clock}" if "recording" in e else \
+        f"epoch {e['epoch_index']}{clock}"
+
+
+def _events(types: list[str]) -> str:
+    return ", ".join(t.replace("_", " ") for t in types) if types else "no scored events"
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
+    body = "\n".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows)
+    return f"{head}\n{body}" if rows else "(no rows: nothing matches)"
+
+
+def _cell(v: Any) -> str:
+    return f"{round(v, 2):g}" if isinstance(v, float) else num(v)
+
+
+def _subject(s: dict[str, Any]) -> str:
+    if not s:
+        return "subject unknown"
+    parts = [f"{num(s.get('age'), 0)} y" if s.get("age") is not None else None, s.get("sex"), s.get("phenotype"),
+             f"site {s['site']}" if s.get("site") else None]
+    return f"subject {s.get('subject_id')} ({', '.join(p for p in parts if p)})"
+
+
+def _metric_value(col: str, v: Any, metrics: dict[str, Any]) -> str:
+    label = metric_label(col)
+    if v is None:
+        why = " — no sleep was scored, so per-hour indices are undefined" if (
+            col.endswith("_per_h") and metrics.get("tst_min") in (0, 0.0)) else ""
+        return f"**{label}: not available**{why}"
+    text = f"**{label}: {num(v)}**"
+    if col == "ahi_per_h":
+        text += f" ({ahi_severity(float(v))})"
+    return text
+
+
+def describe_night(r: dict[str, Any]) -> str:
+    end = f" → {r['end_time']}" if r.get("end_time") else ""
+    lines = [f"**{r['recording']}** — {_subject(r['subject'])}; recorded {r['start_time'] or 'at an unknown time'}"
+             + f"{end}, {r['n_epochs']} epochs ({num(r['duration_h'], 2)} h)."]
+    for col, v in r["requested_metrics"].items():
+        lines.append(_metric_value(col, v, r["all_metrics"]))
+    if not r["requested_metrics"]:
+        key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
+        if key:
+            lines.append(f"Key metrics: {key}.")
+        if r["night_summary"]:
+            lines.append(f"Summary: {r['night_summary']}")
+    stages = ", ".join(f"{k} {v}" for k, v in r["stage_epochs"].items())
+    events = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["event_counts"].items()) or "none"
+    lines.append(f"Stages (epochs): {stages}. Scored events: {events}.")
+    if r["events"]:
+        shown = "; ".join(f"{e['type'].replace('_', ' ')} at epoch {e['epoch_index']} ({e['clock_time']})"
+                          for e in r["events"][:5])
+        lines.append(f"First events: {shown}{' …' if r['n_events'] > 5 else ''}.")
+    if r["missing_channels"]:
+        lines.append(f"Missing channels: {', '.join(r['missing_channels'])}.")
+    lines.append(f"Evidence: {r['recording']}, epochs 0–{r['n_epochs'] - 1}"
+                 f"{' (' + r['start_time'][11:19] + '–' + r['end_time'] + ')' if r.get('end_time') else ''}"
+                 f"{'; figure: hypnogram with scored events' if r['figures'] else ''}.")
+    return "\n\n".join(lines)
+
+
+def caption_epochs(r: dict[str, Any]) -> str:
+    out = []
+    for e in r["epochs"]:
+        out.append(f"**{r['recording']} epoch {e['epoch_index']}** ({e['clock_time'] or 'no clock time'}) — "
+                   f"stage {e['stage']}, {_events(e['event_types'])}.")
+        for t in r["tracks"]:
+            line = f"- *{t}* — reference: {e['reference'].get(t) or '(none)'}"
+            if e["model"] is not None:
+                line += f"\n  - model: {e['model'].get(t) or '(empty)'}"
+            out.append(line)
+    if r.get("model_note"):
+        out.append(f"Model captions unavailable: {r['model_note']}")
+    if r.get("range_clipped_to"):
+        out.append(f"(Range cut to {r['range_clipped_to']} epochs.)")
+    return "\n".join(out)
+
+
+def show_epoch(r: dict[str, Any]) -> str:
+    head = f"**{r['recording']} epoch {r['epoch_index']}** ({r['clock_time'] or 'no clock time'}, "
+    lines = [head + f"{num(r['onset_s'], 0)} s from the start) — stage {r['stage']}, {_events(r['event_types'])}."]
+    for e in r["events"]:
+        lines.append(f"- {e['type'].replace('_', ' ')} from {num(e['start_s'])} to {num(e['end_s'])} s of the epoch "
+                     f"(event began {e['event_onset_clock']})")
+    if r["reference_caption"]:
+        lines.append(f"Reference caption: “{r['reference_caption']}”")
+    absent = [c["name"] for c in r["channels"] if not c["present"]]
+    if r["figures"]:
+        lines.append("Figure: the 10 model channels" + (f" (absent: {', '.join(absent)})" if absent else "") + ".")
+    if r.get("signal_note"):
+        lines.append(f"No signal plot: {r['signal_note']}")
+    return "\n\n".join(lines)
+
+
+def localize_events(r: dict[str, Any]) -> str:
+    lines = [f"In **{r['recording']}**, epochs most like “{r['description']}” (robust z > {num(r['z_threshold'])}):"]
+    if not r["intervals"]:
+        lines.append("no epochs stood out above the threshold.")
+    for i, iv in enumerate(r["intervals"][:8], 1):
+        match = {True: " — overlaps an annotated event", False: " — no annotated event there", None: ""}[
+            iv["matches_annotation"]]
+        lines.append(f"{i}. epochs {iv['start_epoch']}–{iv['end_epoch']} ({iv['start_clock']}–{iv['end_clock']}), "
+                     f"peak epoch {iv['peak_epoch']} ({iv['peak_clock']}, cosine {num(iv['peak_score'], 3)}){match}")
+    if r["event_types"]:
+        names = _events(r["event_types"])
+        if r["annotated"]:
+            shown = "; ".join(f"{a['type'].replace('_', ' ')} at epoch {a['epoch_index']} ({a['clock_time']})"
+                              for a in r["annotated"][:10])
+            lines.append(f"Annotated {names} in this night ({len(r['annotated'])}): {shown}"
+                         f"{' …' if len(r['annotated']) > 10 else ''}.")
+        else:
+            lines.append(f"This night has no annotated {names}.")
+        if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
+            lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
+                         f"recall {num(r['epoch_recall'], 2)}.")
+    lines.append("Figure: similarity timeline with the intervals found.")
+    return "\n\n".join(lines)
+
+
+def _hit_line(h: dict[str, Any]) -> str:
+    return f"{h['rank']}. {_where(h)} — {h['stage']}, {_events(h['event_types'])}; cosine {num(h['score'], 3)}"
+
+
+def search_epochs(r: dict[str, Any]) -> str:
+    flt = ", ".join(f"{k} {v}" for k, v in r["filters"].items())
+    lines = [f"Top {len(r['hits'])} epochs for “{r['description']}”"
+             + (f" (filters: {flt})" if flt else "") + ":"]
+    lines += [_hit_line(h) for h in r["hits"]] or ["no epochs matched the filters."]
+    a = r["annotation_agreement"]
+    checks = []
+    if a["hits_in_named_stage"] is not None:
+        checks.append(f"{a['hits_in_named_stage']} of {len(r['hits'])} are annotated {'/'.join(a['named_stages'])}")
+    if a["hits_with_named_event"] is not None:
+        checks.append(f"{a['hits_with_named_event']} of {len(r['hits'])} overlap a scored {_events(a['named_events'])}")
+    if checks:
+        lines.append("Annotation check: " + "; ".join(checks) + ".")
+    return "\n".join(lines)
+
+
+def similar_epochs(r: dict[str, Any]) -> str:
+    q = r["query_epoch"]
+    lines = [f"Epochs most like **{_where(q)}** ({q['stage']}, {_events(q['event_types'])}):"]
+    lines += [_hit_line(h) for h in r["hits"]]
+    lines.append(f"{r['same_stage']} of {len(r['hits'])} share its annotated stage.")
+    return "\n".join(lines)
+
+
+def similar_nights(r: dict[str, Any]) -> str:
+    me = r["night"]
+    if not r["hits"]:
+        return f"No other nights to compare with {me['recording']}."
+    cols = [me["recording"]] + [h["recording"] for h in r["hits"]]
+    head = "| | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols)
+    rows = ["| similarity | 1 | " + " | ".join(num(h["score"], 3) for h in r["hits"]) + " |",
+            "| phenotype | " + " | ".join(str(x["subject"].get("phenotype")) for x in [me, *r["hits"]]) + " |"]
+    for m in me["metrics"]:
+        rows.append(f"| {metric_label(m)} | {num(me['metrics'].get(m))} | "
+                    + " | ".join(num(h["metrics"].get(m)) for h in r["hits"]) + " |")
+    why = "; ".join(f"{h['recording']}: closest on {', '.join(metric_label(m) for m in h['closest_metrics'])}"
+                    + (" (same phenotype)" if h["same_phenotype"] else "") for h in r["hits"])
+    return (f"Nights most like **{me['recording']}** ({_subject(me['subject'])}), metrics side by side:\n\n"
+            f"{head}\n" + "\n".join(rows) + f"\n\nWhy: {why}.")
+
+
+def cohort_stats(r: dict[str, Any]) -> str:
+    q, by = r["question"], r["by"]
+    if q == "count_nights":
+        text = f"There are **{r['n_nights']} nights** in this cohort: {', '.join(r['recordings'][:30])}" \
+               f"{' …' if r['n_nights'] > 30 else ''}."
+        if by:
+            text += f"\n\nBy {by}:\n\n" + _table(r["columns"], r["rows"])
+        return text
+    title = {"count_epochs": "Epoch counts", "stage_distribution": "Stage distribution (% of scored epochs)",
+             "event_counts": "Scored events", "list_nights": "Nights",
+             "compare_metric": metric_label(r["metric"] or "")}[q]
+    flt = ", ".join(f"{k} {v}" for k, v in r["filters"].items())
+    lines = [f"**{title}**{' by ' + by if by else ''}{' (' + flt + ')' if flt else ''}:", _table(r["columns"], r["rows"])]
+    if q == "compare_metric":
+        ranked = [x for x in r["rows"] if x.get("mean") is not None]
+        if ranked:
+            top = max(ranked, key=lambda x: x["mean"])
+            lines.append(f"Highest mean: {top[by]} ({num(top['mean'], 2)}, n = {top['nights']}).")
+        per = r.get("per_night") or []
+        if per:
+            lines.append("Per night: " + "; ".join(f"{p['recording']} {_cell(p[r['metric']])}" for p in per[:12])
+                         + (" …" if len(per) > 12 else "") + ".")
+    groups = r.get("nights_per_group")
+    if groups:
+        lines.append("Nights in each group: " + "; ".join(f"{g}: {', '.join(v[:8])}{' …' if len(v) > 8 else ''}"
+                                                         for g, v in groups.items()) + ".")
+    return "\n\n".join(lines)
+
+
+COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "describe_night": describe_night, "caption_epochs": caption_epochs, "show_epoch": show_epoch,
+    "localize_events": localize_events, "search_epochs": search_epochs, "similar_epochs": similar_epochs,
+    "similar_nights": similar_nights, "cohort_stats": cohort_stats,
+}
+
+
+def compose(tool: str, result: dict[str, Any] | None, error: str | None = None) -> str:
+    """The answer for one tool result (or its error)."""
+    if error is not None or result is None:
+        text = (error or "it returned nothing").removeprefix("Error: ")
+        return f"I could not run `{tool}`: {text}"
+    composer = COMPOSERS.get(tool)
+    if composer is None:
+        return str(result.get("summary", result))
+    return composer(result)

@@ -1,0 +1,271 @@
+"""Read a researcher's question: what it names (nights, epochs, clock times, stages, events,
+phenotypes, metrics, groupings) and which tool answers it, with which arguments.
+
+Deterministic rules, tried in order; "this night", "like this one", "that epoch", "next epoch"
+and bare follow-ups ("what about epoch 12?") resolve against the conversation's
+:class:`Context` (current night / epoch and the last tool used).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sleeplm.index.querytext import parse_query
+
+from .vocab import CohortNames, find_groups, find_metrics, find_sexes, find_tracks
+
+EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
+NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events")
+
+HELP = (
+    "I answer questions about this cohort's nights with tools over the workspace. Try:\n"
+    "- *how many nights are there?* · *list the nights*\n"
+    "- *describe sim-0001* · *what is the AHI of sim-0002?*\n"
+    "- *show epoch 10 of sim-0001* · *caption epoch 5* · *what happens at 02:30?*\n"
+    "- *where are the hypopneas in sim-0002?* · *find epochs like obstructive apnea in REM*\n"
+    "- *find nights like this one* · *compare AHI by phenotype* · *stage distribution by sex*"
+)
+
+_RE_EPOCH = re.compile(r"\bepochs?\s*(?:number|no\.?|#)?\s*(\d+)(?:\s*(?:-|–|to|through|until)\s*(?:epoch\s*)?(\d+))?")
+_RE_CLOCK = re.compile(r"\b(\d{1,2}[:h]\d{2}(?::\d{2})?(?:\s*[ap]m)?)")
+_RE_LIKE_REC = re.compile(r"\b([a-z][a-z0-9]*[-_]\d[a-z0-9_-]*)\b")
+_RE_SUBJECT = re.compile(r"\b(s\d{3,})\b")
+_RE_K = re.compile(r"\b(?:top|first|best)\s+(\d+)\b|\b(\d+)\s+(?:epochs|nights|examples|results|matches|hits)\b")
+_THIS_NIGHT = re.compile(r"\b(this|that|the same|current) (night|recording|one|patient|subject|study)\b|"
+                         r"\blike (this|it)\b|\b(it|its)\b")
+_THIS_EPOCH = re.compile(r"\b(this|that|the same|current) epoch\b|\b(next|previous|prior|following) epoch\b")
+
+
+@dataclass
+class Context:
+    """What the conversation is about before this question."""
+
+    recording: str | None = None
+    epoch: int | None = None
+    last_tool: str | None = None
+    last_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    """Everything a question names."""
+
+    text: str
+    recordings: list[str] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    clocks: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    phenotypes: list[str] = field(default_factory=list)
+    sexes: list[str] = field(default_factory=list)
+    sites: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    tracks: list[str] = field(default_factory=list)
+    k: int | None = None
+    this_night: bool = False
+    this_epoch: bool = False
+    epoch_step: int = 0  # +1 next epoch, -1 previous epoch
+
+    def has(self, *patterns: str) -> bool:
+        return any(re.search(p, self.text) for p in patterns)
+
+
+@dataclass
+class Plan:
+    """A tool call to make, or a direct answer."""
+
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+def parse(question: str, names: CohortNames) -> Parsed:
+    """What a question names (recording names and subject ids resolved with ``names``)."""
+    t = question.lower().strip()
+    p = Parsed(text=t)
+    known = {r.lower(): r for r in names.recordings}
+    subjects = {s.lower(): recs for s, recs in names.subjects.items()}
+    for m in re.finditer(r"[a-z0-9][a-z0-9_.-]*[a-z0-9]", t):
+        tok = m.group(0)
+        if tok in known and known[tok] not in p.recordings:
+            p.recordings.append(known[tok])
+        elif tok in subjects and subjects[tok] and subjects[tok][0] not in p.recordings:
+            p.recordings.append(subjects[tok][0])
+    if not p.recordings:  # something that looks like a name: passed on, the tool says if it is unknown
+        for rx in (_RE_LIKE_REC, _RE_SUBJECT):
+            for m in rx.finditer(t):
+                if not re.fullmatch(r"(n|s|stage)[-_]?\d", m.group(1)) and m.group(1) not in p.recordings:
+                    p.recordings.append(m.group(1))
+    for m in _RE_EPOCH.finditer(t):
+        p.epochs.append(int(m.group(1)))
+        if m.group(2):
+            p.epochs.append(int(m.group(2)))
+    p.clocks = [c.replace("h", ":") for c in _RE_CLOCK.findall(t)]
+    terms = parse_query(t)
+    p.stages, p.events = terms.stages, terms.events
+    p.phenotypes = names.find_phenotypes(t)
+    p.sites = names.find_sites(t)
+    p.sexes = find_sexes(t)
+    p.metrics = find_metrics(t)
+    p.groups = find_groups(t)
+    p.tracks = find_tracks(t)
+    m = _RE_K.search(t)
+    if m:
+        p.k = int(m.group(1) or m.group(2))
+    p.this_night = bool(_THIS_NIGHT.search(t))
+    p.this_epoch = bool(_THIS_EPOCH.search(t))
+    p.epoch_step = 1 if re.search(r"\b(next|following) epoch", t) else -1 if re.search(r"\b(previous|prior) epoch", t) else 0
+    return p
+
+
+def _night(p: Parsed, ctx: Context) -> str | None:
+    return p.recordings[0] if p.recordings else ctx.recording
+
+
+def _epoch_args(p: Parsed, ctx: Context) -> dict[str, Any]:
+    args: dict[str, Any] = {"recording": _night(p, ctx)}
+    if p.epochs:
+        args["epoch"] = p.epochs[0]
+    elif p.clocks:
+        args["clock_time"] = p.clocks[0]
+    elif ctx.epoch is not None and (not p.recordings or p.recordings[0] == ctx.recording):
+        args["epoch"] = max(ctx.epoch + p.epoch_step, 0)
+    return args
+
+
+def _has_epoch_ref(p: Parsed) -> bool:
+    return bool(p.epochs or p.clocks or p.this_epoch)
+
+
+def _describe(p: Parsed) -> str:
+    """The event/stage phrase of a question, in words ("obstructive apnea in REM")."""
+    words = " and ".join(e.replace("_", " ") for e in p.events)
+    if p.stages:
+        words = f"{words} in {' or '.join(p.stages)}" if words else f"{' or '.join(p.stages)} sleep"
+    return words
+
+
+def _search_text(p: Parsed, question: str) -> str:
+    text = re.sub(r"^\s*(please\s+)?(can you\s+)?(find|search( for)?|show( me)?|look for|give me|list|get)\s+"
+                  r"(some\s+|the\s+|all\s+)?(epochs?|examples?|segments?|moments?)?\s*"
+                  r"(that\s+(look|looks)\s+like|like|with|of|showing|containing|that show|where)?\s*", "",
+                  question.strip(), flags=re.IGNORECASE)
+    for r in p.recordings:
+        text = re.sub(rf"\s*\b(in|from|of)?\s*{re.escape(r)}\b", "", text, flags=re.IGNORECASE)
+    text = text.strip(" ?.!")
+    return text or _describe(p) or question
+
+
+def _filters(p: Parsed) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if p.recordings:
+        out["recordings"] = p.recordings
+    if p.phenotypes:
+        out["phenotype"] = p.phenotypes
+    if p.sexes:
+        out["sex"] = p.sexes
+    if p.sites:
+        out["site"] = p.sites
+    m = re.search(r"\b(over|above|older than|aged over)\s+(\d{2})\b", p.text)
+    if m:
+        out["age_min"] = float(m.group(2))
+    m = re.search(r"\b(under|below|younger than)\s+(\d{2})\b", p.text)
+    if m:
+        out["age_max"] = float(m.group(2))
+    return out
+
+
+def route(question: str, names: CohortNames, ctx: Context) -> Plan:
+    """The tool call (or direct answer) for a question, given the conversation so far."""
+    p = parse(question, names)
+    t = p.text
+    by = p.groups[0] if p.groups else None
+
+    if not t or p.has(r"^(help|hi|hello|hey)\b", r"what can you do", r"how do i use"):
+        return Plan(text=HELP)
+    if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",
+             r"count (the )?(nights|recordings)"):
+        return Plan("cohort_stats", {"question": "count_nights", **({"by": by} if by else {})})
+    if p.has(r"how many epochs", r"number of epochs", r"count (the )?epochs"):
+        args: dict[str, Any] = {"question": "count_epochs", **_filters(p)}
+        args.update({"stages": p.stages} if p.stages else {})
+        args.update({"event_types": p.events} if p.events else {})
+        return Plan("cohort_stats", {**args, **({"by": by} if by else {})})
+    if p.has(r"stage distribution", r"distribution of (sleep )?stages", r"time in (each )?stages?",
+             r"stage (percent|proportion|breakdown)", r"sleep architecture"):
+        if by:
+            return Plan("cohort_stats", {"question": "stage_distribution", "by": by, **_filters(p)})
+        night = _night(p, ctx) if (p.recordings or p.this_night) else None
+        if night:
+            return Plan("cohort_stats", {"question": "stage_distribution", "by": "recording", "recordings": [night]})
+        return Plan("cohort_stats", {"question": "stage_distribution", "by": "phenotype"})
+    if p.has(r"event counts?", r"events (by|per|across)", r"number of events", r"how many events") and \
+            not p.recordings and not p.this_night:
+        return Plan("cohort_stats", {"question": "event_counts", "by": by or "phenotype"})
+    if p.metrics and (by or p.has(r"\bcompare\b", r"\bacross\b", r"\baverage\b", r"\bmean\b", r"which (phenotype|group|sex|site)")) \
+            and not p.recordings and not p.this_night:
+        return Plan("cohort_stats", {"question": "compare_metric", "metric": p.metrics[0], "by": by or "phenotype"})
+    similar = p.has(r"\bsimilar\b", r"\blike\b", r"\bresembl", r"\bclosest\b", r"\bmatch(es|ing)?\b")
+    if similar and (p.has(r"\bnights?\b", r"\brecordings?\b", r"\bpatients?\b", r"\bsubjects?\b", r"like this one",
+                          r"like (it|this)\b") and not p.has(r"\bepochs?\b")):
+        return Plan("similar_nights", {"recording": _night(p, ctx), **({"k": p.k} if p.k else {})})
+    if similar and p.has(r"\bepochs?\b") and _has_epoch_ref(p) and not p.events:
+        return Plan("similar_epochs", {**_epoch_args(p, ctx), **({"k": p.k} if p.k else {})})
+    if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
+            p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
+            not _has_epoch_ref(p):
+        return Plan("localize_events", {"description": _describe(p), "recording": _night(p, ctx)})
+    if _has_epoch_ref(p) and p.has(r"caption", r"what happen", r"what('s| is) (going on|happening)", r"explain",
+                                   r"describe (this |that |the )?epoch", r"interpret"):
+        args = _epoch_args(p, ctx)
+        if len(p.epochs) > 1:
+            args["end_epoch"] = p.epochs[1]
+        elif len(p.clocks) > 1:
+            args["end_clock_time"] = p.clocks[1]
+        if p.tracks:
+            args["tracks"] = p.tracks
+        return Plan("caption_epochs", args)
+    if p.has(r"\bcaption") and (ctx.epoch is not None or p.recordings):
+        return Plan("caption_epochs", _epoch_args(p, ctx))
+    if _has_epoch_ref(p) and p.has(r"\bshow\b", r"\bplot\b", r"\bdisplay\b", r"\bsignals?\b", r"\bview\b", r"\bsee\b",
+                                   r"\bopen\b", r"\blook at\b"):
+        return Plan("show_epoch", _epoch_args(p, ctx))
+    if p.has(r"\bfind\b", r"\bsearch\b", r"\bshow me\b", r"\blook for\b", r"\bexamples?\b", r"\bepochs? (with|of|like|showing)\b",
+             r"\bwhich epochs\b", r"\bretriev"):
+        return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
+                                      **({"k": p.k} if p.k else {})})
+    if p.metrics and (p.recordings or p.this_night or ctx.recording):
+        return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
+    if p.recordings and p.has(r"how many", r"number of") and p.events:
+        return Plan("describe_night", {"recording": p.recordings[0], "plot": False})
+    if p.has(r"\bdescribe\b", r"\bsummar", r"\boverview\b", r"tell me about", r"how did .* sleep", r"\breport\b",
+             r"hypnogram") and (p.recordings or p.this_night or ctx.recording):
+        return Plan("describe_night", {"recording": _night(p, ctx)})
+    if p.has(r"\blist\b", r"which nights", r"all (the )?nights", r"show (me )?(the )?nights", r"what nights"):
+        return Plan("cohort_stats", {"question": "list_nights"})
+    return _follow_up(p, ctx)
+
+
+def _follow_up(p: Parsed, ctx: Context) -> Plan:
+    """Bare follow-ups: "what about epoch 12?", "and sim-0003?", "and the ODI?"."""
+    if _has_epoch_ref(p):
+        tool = ctx.last_tool if ctx.last_tool in EPOCH_TOOLS else "show_epoch"
+        args = _epoch_args(p, ctx)
+        if tool == "caption_epochs" and ctx.last_args.get("tracks"):
+            args["tracks"] = ctx.last_args["tracks"]
+        return Plan(tool, args)
+    if p.recordings:
+        if ctx.last_tool in NIGHT_TOOLS:
+            keep = {k: v for k, v in ctx.last_args.items() if k not in ("recording",)}
+            return Plan(ctx.last_tool, {**keep, "recording": p.recordings[0]})
+        return Plan("describe_night", {"recording": p.recordings[0]})
+    if p.events and ctx.recording:
+        return Plan("localize_events", {"description": _describe(p), "recording": ctx.recording})
+    if p.events or p.stages:
+        return Plan("search_epochs", {"description": _describe(p), **_filters(p)})
+    if p.this_night and ctx.recording:
+        return Plan("describe_night", {"recording": ctx.recording})
+    return Plan(text="I did not understand that question.\n\n" + HELP)

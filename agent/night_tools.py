@@ -1,0 +1,203 @@
+"""The tools about one night: describe it, caption or show its epochs, localize events in it.
+
+Each function takes the session's :class:`~sleeplm.agent.context.ToolContext` and plain
+arguments and returns a JSON-ready dict with ``summary`` (one line), ``focus`` (the night /
+epoch it is about), ``figures`` (PNG paths) and the evidence: recording, epoch indices and
+clock times.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sleeplm.encoder.captions.facts import TRACKS, canonical_track
+from sleeplm.encoder.records import EPOCH_S, SLEEPLM_CHANNELS
+
+from . import lookup, plots
+from .context import ToolContext
+from .vocab import KEY_METRICS, metric_label, resolve_metric
+
+MAX_EVENTS_LISTED = 12
+
+
+def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list[str] | None = None,
+                   plot: bool = True) -> dict[str, Any]:
+    """Subject, night metrics, the rendered night summary, stage and event counts, a hypnogram."""
+    n = ctx.night(recording)
+    all_metrics, summary = lookup.metrics(ctx.cohort, n)
+    requested = {}
+    for m in metrics or []:
+        col = resolve_metric(m, [k for k, v in all_metrics.items() if isinstance(v, (int, float)) or v is None])
+        requested[col] = all_metrics.get(col)
+    rows = lookup.epochs(ctx.cohort, n)
+    evs = lookup.events(ctx.cohort, n)
+    counts: dict[str, int] = {}
+    for e in evs:
+        counts[e["type"]] = counts.get(e["type"], 0) + 1
+    start = lookup.hhmmss(n.start_time)
+    figures = []
+    if plot:
+        figures.append(str(plots.hypnogram(
+            ctx.figure_path("hypnogram", n.recording), [r["onset_s"] for r in rows], [r["stage"] for r in rows],
+            [(e["type"], e["onset_s"], e["duration_s"]) for e in evs],
+            title=f"{n.recording} — hypnogram and scored events", start_clock=start)))
+    key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
+    shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
+    line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
+    return {
+        "recording": n.recording,
+        "subject": lookup.subject(ctx.cohort, n.subject_id),
+        "start_time": lookup.jsonable(n.start_time),
+        "end_time": lookup.hhmmss(n.clock_at(n.duration_s)),
+        "duration_h": round(n.duration_s / 3600.0, 2),
+        "n_epochs": n.n_epochs,
+        "missing_channels": n.missing_channels,
+        "requested_metrics": requested,
+        "key_metrics": key,
+        "all_metrics": all_metrics,
+        "night_summary": summary,
+        "stage_epochs": lookup.stage_counts(rows),
+        "event_counts": counts,
+        "events": evs[:MAX_EVENTS_LISTED],
+        "n_events": len(evs),
+        "figures": figures,
+        "focus": {"recording": n.recording},
+        "summary": f"{n.recording}: {line}" if line else f"{n.recording}: {n.n_epochs} epochs",
+    }
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _tracks(tracks: list[str] | None, default: tuple[str, ...]) -> list[str]:
+    if not tracks:
+        return list(default)
+    out = []
+    for t in tracks:
+        c = canonical_track(t)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | None = None,
+                   clock_time: str | None = None, end_epoch: int | None = None, end_clock_time: str | None = None,
+                   tracks: list[str] | None = None, generate: bool = True) -> dict[str, Any]:
+    """Reference caption per track beside the model's caption, for one epoch or a range."""
+    n = ctx.night(recording)
+    first = ctx.epoch_index(n, epoch, clock_time)
+    last = first
+    if end_epoch is not None or end_clock_time:
+        last = ctx.epoch_index(n, end_epoch, end_clock_time)
+    if last < first:
+        first, last = last, first
+    limit = ctx.config.max_range_epochs
+    clipped = last - first + 1 > limit
+    last = min(last, first + limit - 1)
+    track_list = _tracks(tracks, TRACKS if first == last else ("stage_event",))
+    infos = [lookup.epoch(ctx.cohort, n, i) for i in range(first, last + 1)]
+    generated: dict[str, list[str]] | None = None
+    note = None
+    if generate:
+        try:
+            x = ctx.signals(n).x[first:last + 1]
+            max_len = ctx.config.caption_max_len
+            generated = {t: ctx.cohort.model.generate(x, t, max_len=max_len, min_len=min(16, max_len))
+                         for t in track_list}
+        except ValueError as exc:
+            note = str(exc)
+    out_epochs = []
+    for j, info in enumerate(infos):
+        out_epochs.append({
+            "epoch_index": info["epoch_index"], "clock_time": info["clock_time"], "onset_s": info["onset_s"],
+            "stage": info["stage"], "event_types": info["event_types"],
+            "reference": {t: info["reference_captions"].get(t, "") for t in track_list},
+            "model": {t: generated[t][j] for t in track_list} if generated else None,
+        })
+    span = f"epoch {first}" if first == last else f"epochs {first}–{last}"
+    return {
+        "recording": n.recording, "tracks": track_list, "epochs": out_epochs,
+        "model_note": note, "range_clipped_to": limit if clipped else None,
+        "figures": [], "focus": {"recording": n.recording, "epoch_index": first},
+        "summary": f"captions of {n.recording} {span} ({infos[0]['clock_time'] or 'no clock'}), "
+                   f"{len(track_list)} track(s){'' if generated else ', reference only'}",
+    }
+
+
+def show_epoch(ctx: ToolContext, recording: str | None = None, epoch: int | None = None,
+               clock_time: str | None = None) -> dict[str, Any]:
+    """The 10 channels of one epoch (plot), with its stage, events and reference caption."""
+    n = ctx.night(recording)
+    k = ctx.epoch_index(n, epoch, clock_time)
+    info = lookup.epoch(ctx.cohort, n, k)
+    onset = info["onset_s"]
+    inside = []
+    for e in lookup.events(ctx.cohort, n):
+        a, b = e["onset_s"] - onset, e["onset_s"] + e["duration_s"] - onset
+        if b > 0 and a < EPOCH_S:
+            inside.append({"type": e["type"], "start_s": round(max(a, 0.0), 1), "end_s": round(min(b, EPOCH_S), 1),
+                           "event_onset_clock": e["clock_time"]})
+    figures, note = [], None
+    try:
+        ep = ctx.signals(n)
+        title = f"{n.recording} epoch {k} ({info['clock_time'] or 'no clock'}) — {info['stage']}"
+        figures.append(str(plots.epoch_signals(
+            ctx.figure_path("epoch", n.recording, k), ep.x[k], SLEEPLM_CHANNELS, ep.channel_mask[k],
+            [(e["type"], e["start_s"], e["end_s"]) for e in inside], title=title)))
+    except ValueError as exc:
+        note = str(exc)
+    mask = info["channel_mask"] or [True] * len(SLEEPLM_CHANNELS)
+    return {
+        "recording": n.recording, "epoch_index": k, "clock_time": info["clock_time"], "onset_s": onset,
+        "stage": info["stage"], "event_types": info["event_types"], "events": inside,
+        "reference_caption": info["reference_captions"].get("stage_event", ""),
+        "channels": [{"name": c, "present": bool(p)} for c, p in zip(SLEEPLM_CHANNELS, mask)],
+        "signal_note": note, "figures": figures,
+        "focus": {"recording": n.recording, "epoch_index": k},
+        "summary": f"{n.recording} epoch {k} ({info['clock_time'] or 'no clock'}): {info['stage']}"
+                   f"{', ' + ', '.join(info['event_types']) if info['event_types'] else ''}",
+    }
+
+
+def localize_events(ctx: ToolContext, description: str, recording: str | None = None,
+                    z_threshold: float = 2.0) -> dict[str, Any]:
+    """Where in a night a described event happens: intervals, annotated events, a timeline plot."""
+    n = ctx.night(recording)
+    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold)
+    first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0
+
+    def ep(t: float) -> int:
+        return lookup.epoch_index_at(n, first, t)
+
+    intervals = []
+    for iv in sorted(loc.intervals, key=lambda i: -i.peak_score):
+        intervals.append({
+            "start_epoch": ep(iv.start_s), "end_epoch": ep(iv.end_s - 1e-6), "peak_epoch": iv.peak_epoch,
+            "start_clock": lookup.hhmmss(n.clock_at(iv.start_s)), "end_clock": lookup.hhmmss(n.clock_at(iv.end_s)),
+            "peak_clock": lookup.hhmmss(n.clock_at(float(loc.onset_s[iv.peak_epoch]))),
+            "start_s": iv.start_s, "end_s": iv.end_s, "peak_score": round(iv.peak_score, 4),
+            "matches_annotation": iv.matches_annotation,
+        })
+    annotated = [{"type": t, "epoch_index": ep(a), "clock_time": lookup.hhmmss(n.clock_at(a)),
+                  "onset_s": round(a, 1), "end_s": round(b, 1)} for a, b, t in loc.annotated]
+    fig = plots.similarity_timeline(
+        ctx.figure_path("timeline", n.recording, description[:30]), loc.onset_s, loc.scores, loc.z,
+        [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated, z_threshold,
+        title=f"{n.recording} — similarity to “{description}”")
+    focus: dict[str, Any] = {"recording": n.recording}
+    if intervals:
+        focus["epoch_index"] = intervals[0]["peak_epoch"]
+    return {
+        "recording": n.recording, "description": description, "event_types": loc.event_types,
+        "z_threshold": z_threshold, "intervals": intervals, "annotated": annotated,
+        "epoch_precision": loc.epoch_precision, "epoch_recall": loc.epoch_recall,
+        "figures": [str(fig)], "focus": focus,
+        "summary": f"{len(intervals)} interval(s) in {n.recording} for “{description}”; "
+                   f"{len(annotated)} annotated event(s) of the named types",
+    }
+

@@ -1,0 +1,139 @@
+"""The embedded default "model": a deterministic router that is a langchain-core chat model.
+
+It needs no LLM and no network. Given a conversation whose last message is a question, it
+answers with an :class:`~langchain_core.messages.AIMessage` carrying one tool call (chosen by
+:func:`sleeplm.agent.intents.route`); once the last messages are the tools' ToolMessages, it
+composes the final answer from them (:mod:`sleeplm.agent.answers`). The current night / epoch
+come from the system prompt's ``Current night:`` / ``Current epoch:`` lines (see
+:meth:`SessionState.describe`), else from the last tool call of the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field
+
+from .answers import compose
+from .intents import Context, route
+from .vocab import CohortNames
+
+ROUTER_NAME = "sleeplm-router"
+
+
+def _tool_result(msg: ToolMessage) -> dict[str, Any] | None:
+    if isinstance(msg.artifact, dict):
+        return msg.artifact
+    try:
+        value = json.loads(msg.content if isinstance(msg.content, str) else msg.text)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def context_from(messages: Sequence[BaseMessage]) -> Context:
+    """Current night / epoch and the last tool call, read from a conversation."""
+    ctx = Context()
+    for msg in reversed(messages[:-1]):
+        if isinstance(msg, AIMessage) and msg.tool_calls and ctx.last_tool is None:
+            call = msg.tool_calls[-1]
+            ctx.last_tool, ctx.last_args = call["name"], dict(call.get("args") or {})
+        if isinstance(msg, ToolMessage) and ctx.recording is None:
+            result = _tool_result(msg)
+            focus = (result or {}).get("focus") or {}
+            if focus.get("recording"):
+                ctx.recording, ctx.epoch = focus["recording"], focus.get("epoch_index")
+    for msg in messages:
+        if isinstance(msg, SystemMessage):
+            text = msg.text
+            m = re.search(r"^Current night: (\S+)\s*$", text, re.MULTILINE)
+            if m:
+                ctx.recording = None if m.group(1) == "none" else m.group(1)
+                ctx.epoch = None
+            m = re.search(r"^Current epoch: (\d+)\s*$", text, re.MULTILINE)
+            if m and ctx.recording:
+                ctx.epoch = int(m.group(1))
+    return ctx
+
+
+class SleepRouter(BaseChatModel):
+    """Deterministic tool-calling chat model for cohort questions.
+
+    Parameters
+    ----------
+    names : the cohort's recording names, subjects, phenotypes and sites (see
+        :meth:`CohortNames.from_cohort`); recordings not listed are still passed on to tools,
+        which say when a name is unknown.
+    """
+
+    names: CohortNames = Field(default_factory=CohortNames)
+    model_name: str = ROUTER_NAME
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @classmethod
+    def for_cohort(cls, cohort: Any) -> SleepRouter:
+        """A router that knows a cohort's names."""
+        return cls(names=CohortNames.from_cohort(cohort))
+
+    @property
+    def _llm_type(self) -> str:
+        return ROUTER_NAME
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name}
+
+    def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,
+                   tool_choice: str | None = None, **kwargs: Any) -> Runnable[Any, AIMessage]:
+        """Bind tools (any form langchain accepts); only their names matter to the router."""
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        available = {t["function"]["name"] for t in kwargs.get("tools") or []}
+        return ChatResult(generations=[ChatGeneration(message=self.reply(messages, available))])
+
+    def reply(self, messages: Sequence[BaseMessage], available: set[str]) -> AIMessage:
+        """The next message: a tool call for a new question, an answer after tool results."""
+        if not messages:
+            return AIMessage(content="Ask me about the cohort.")
+        if isinstance(messages[-1], ToolMessage):
+            return AIMessage(content=self._answer(messages))
+        question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+        if question is None:
+            return AIMessage(content="Ask me about the cohort.")
+        plan = route(question.text, self.names, context_from(messages))
+        if plan.tool is None:
+            return AIMessage(content=plan.text or "")
+        if available and plan.tool not in available:
+            return AIMessage(content=f"That needs the `{plan.tool}` tool, which is not available here.")
+        args = {k: v for k, v in plan.args.items() if v is not None}
+        return AIMessage(content="", tool_calls=[{"name": plan.tool, "args": args, "id": f"call_{len(messages)}",
+                                                 "type": "tool_call"}])
+
+    def _answer(self, messages: Sequence[BaseMessage]) -> str:
+        results: list[ToolMessage] = []
+        for msg in reversed(messages):
+            if not isinstance(msg, ToolMessage):
+                break
+            results.insert(0, msg)
+        parts = []
+        for msg in results:
+            name = msg.name or "tool"
+            if msg.status == "error":
+                parts.append(compose(name, None, msg.text))
+            else:
+                result = _tool_result(msg)
+                parts.append(compose(name, result) if result is not None else msg.text)
+        return "\n\n---\n\n".join(parts)

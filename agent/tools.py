@@ -1,0 +1,169 @@
+"""The agent's tools: langchain-core tools with typed (pydantic) arguments over one :class:`Cohort`.
+
+:func:`make_tools` closes the tools over a cohort and a session (its state supplies "this
+night" / "that epoch" when a recording or an epoch is left out). Every tool returns its result
+twice, as ``content_and_artifact``: the JSON text a language model reads (long lists cut) and
+the full dict as the ToolMessage's ``artifact`` (with ``figures``: PNG paths, ``focus``: the
+night/epoch it is about, ``summary``: one line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.tools import BaseTool, tool
+from pydantic import BaseModel, Field
+from sleeplm.index.queries import Cohort
+
+from . import cohort_tools, night_tools
+from .context import ToolContext, to_content
+from .state import SessionState, ToolConfig
+
+Stage = Literal["W", "N1", "N2", "N3", "REM"]
+EventType = Literal["obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea", "oxygen_desaturation",
+                    "arousal", "limb_movement"]
+Group = Literal["phenotype", "sex", "site", "age_band", "stage", "recording"]
+
+_RECORDING = "Recording name (e.g. 'sim-0003') or subject id (e.g. 'S0003'); omit for the current night."
+_EPOCH = "0-based 30-s epoch index within the night; omit to use clock_time or the current epoch."
+_CLOCK = "Wall-clock time inside the night, 'HH:MM' or 'HH:MM:SS' (e.g. '02:30'); used when epoch is omitted."
+
+
+class DescribeNightArgs(BaseModel):
+    recording: str | None = Field(None, description=_RECORDING)
+    metrics: list[str] | None = Field(
+        None, description="Night metrics to report first, by column or common name "
+                          "(e.g. 'ahi_per_h' or 'AHI', 'sleep efficiency', 'tst_min', 'n3_pct').")
+    plot: bool = Field(True, description="Draw the hypnogram with scored events.")
+
+
+class CaptionArgs(BaseModel):
+    recording: str | None = Field(None, description=_RECORDING)
+    epoch: int | None = Field(None, ge=0, description=_EPOCH)
+    clock_time: str | None = Field(None, description=_CLOCK)
+    end_epoch: int | None = Field(None, ge=0, description="Last epoch of a range (inclusive); at most 10 epochs.")
+    end_clock_time: str | None = Field(None, description="End of a clock-time range ('HH:MM').")
+    tracks: list[Literal["stage_event", "brain", "cardiac", "respiratory", "somatic"]] | None = Field(
+        None, description="Caption tracks; default all five for one epoch, stage_event for a range.")
+
+
+class EpochArgs(BaseModel):
+    recording: str | None = Field(None, description=_RECORDING)
+    epoch: int | None = Field(None, ge=0, description=_EPOCH)
+    clock_time: str | None = Field(None, description=_CLOCK)
+
+
+class LocalizeArgs(BaseModel):
+    description: str = Field(description="What to find, in words (e.g. 'hypopnea', 'obstructive apnea in REM').")
+    recording: str | None = Field(None, description=_RECORDING)
+    z_threshold: float = Field(2.0, gt=0, description="Robust z above which epochs form an interval.")
+
+
+class SearchArgs(BaseModel):
+    description: str = Field(description="What the epochs should look like, in words "
+                                          "(e.g. 'obstructive apnea in REM with desaturation').")
+    k: int = Field(5, ge=1, le=50, description="Number of epochs to return.")
+    recordings: list[str] | None = Field(None, description="Only these recordings (names or subject ids).")
+    stages: list[Stage] | None = Field(None, description="Only epochs annotated with these stages.")
+    event_types: list[EventType] | None = Field(None, description="Only epochs overlapping these scored events.")
+    phenotype: list[str] | None = Field(None, description="Only subjects with these phenotypes.")
+    sex: list[Literal["M", "F"]] | None = Field(None, description="Only subjects of this sex.")
+    site: list[str] | None = Field(None, description="Only these sites.")
+    age_min: float | None = Field(None, description="Youngest subject age (years).")
+    age_max: float | None = Field(None, description="Oldest subject age (years).")
+
+
+class SimilarEpochsArgs(EpochArgs):
+    k: int = Field(5, ge=1, le=50, description="Number of epochs to return.")
+    other_nights_only: bool = Field(False, description="Exclude epochs of the same night.")
+
+
+class SimilarNightsArgs(BaseModel):
+    recording: str | None = Field(None, description=_RECORDING)
+    k: int = Field(3, ge=1, le=20, description="Number of nights to return.")
+
+
+class StatsArgs(BaseModel):
+    question: cohort_tools.StatsQuestion = Field(
+        description="count_nights: how many nights (optionally per group); count_epochs: epochs matching "
+                    "filters; stage_distribution: % of epochs per stage per group; event_counts: scored events "
+                    "per type per group; compare_metric: a night metric per group (mean, sd, min, max); "
+                    "list_nights: one row per night with key metrics.")
+    by: Group | None = Field(None, description="Group by this subject attribute (or stage / recording).")
+    metric: str | None = Field(None, description="Night metric for compare_metric (e.g. 'ahi_per_h' or 'AHI').")
+    recordings: list[str] | None = Field(None, description="Restrict epoch counts to these recordings.")
+    stages: list[Stage] | None = Field(None, description="Restrict epoch counts to these stages.")
+    event_types: list[EventType] | None = Field(None, description="Restrict epoch counts to these events.")
+    phenotype: list[str] | None = Field(None, description="Restrict epoch counts to these phenotypes.")
+    sex: list[Literal["M", "F"]] | None = Field(None, description="Restrict epoch counts to this sex.")
+    site: list[str] | None = Field(None, description="Restrict epoch counts to these sites.")
+
+
+def _wrap(ctx: ToolContext, fn: Callable[..., dict[str, Any]]) -> Callable[..., tuple[str, dict[str, Any]]]:
+    def run(**kwargs: Any) -> tuple[str, dict[str, Any]]:
+        result = fn(ctx, **kwargs)
+        return to_content(result), result
+
+    return run
+
+
+#: name -> (implementation, argument schema, description an LLM reads).
+TOOL_SPECS: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str]] = {
+    "describe_night": (night_tools.describe_night, DescribeNightArgs, (
+                       "Describe one night: subject (age, sex, phenotype, site), AASM night metrics (AHI, TST, "
+                       "sleep efficiency, stage percentages, ODI, SpO2...), the written night summary, stage and "
+                       "event counts, the first scored events (epoch index and clock time), and a hypnogram plot. "
+                       "Use it for 'describe X', 'what is the AHI of X', 'how did X sleep'.")),
+    "caption_epochs": (night_tools.caption_epochs, CaptionArgs, (
+                       "Caption one epoch or a short range of epochs (by index or clock time): the reference "
+                       "caption of each track beside the SleepLM model's own caption, with stage and events.")),
+    "show_epoch": (night_tools.show_epoch, EpochArgs, (
+                   "Show one epoch's signals: a plot of the 10 model channels (ECG, ABD, THX, airflow, EOGs, "
+                   "EEGs, chin EMG, position) with scored events shaded, plus stage, events and reference caption.")),
+    "localize_events": (night_tools.localize_events, LocalizeArgs, (
+                        "Find where in one night a described event happens: the similarity of every epoch to the "
+                        "description, intervals above a z threshold (epochs and clock times), the annotated events "
+                        "of the named types for comparison, and a similarity-timeline plot.")),
+    "search_epochs": (cohort_tools.search_epochs, SearchArgs, (
+                      "Search the whole cohort for epochs matching a description (text-to-signal retrieval), "
+                      "optionally filtered by recording, annotated stage or event, phenotype, sex, site, age. "
+                      "Returns ranked epochs with recording, epoch index, clock time, stage and events.")),
+    "similar_epochs": (cohort_tools.similar_epochs, SimilarEpochsArgs, (
+                       "Find epochs whose signals are most like a given epoch (by recording and epoch index or "
+                       "clock time; default the current epoch).")),
+    "similar_nights": (cohort_tools.similar_nights, SimilarNightsArgs, (
+                       "Find the nights most like a given night, with both nights' metrics side by side and the "
+                       "metrics on which they agree best.")),
+    "cohort_stats": (cohort_tools.cohort_stats, StatsArgs, (
+                     "Answer cohort questions from the database: number of nights, epoch counts, stage "
+                     "distributions, event counts, and night metrics compared by phenotype, sex, site or age band.")),
+}
+
+
+def make_tools(cohort: Cohort, state: SessionState | None = None, config: ToolConfig | None = None,
+               figure_dir: Path | None = None) -> list[BaseTool]:
+    """The agent's tools over ``cohort``.
+
+    Parameters
+    ----------
+    cohort : the opened workspace.
+    state : the session's state ("this night"); a fresh one when omitted.
+    config : figure folder, caption length, range and search sizes.
+    figure_dir : where PNGs go (overrides ``config.figure_dir``; default a new temporary folder).
+
+    Returns
+    -------
+    list of BaseTool
+        ``describe_night``, ``caption_epochs``, ``show_epoch``, ``localize_events``, ``search_epochs``,
+        ``similar_epochs``, ``similar_nights``, ``cohort_stats``.
+    """
+    config = config or ToolConfig()
+    ctx = ToolContext(cohort, state if state is not None else SessionState(), config,
+                      Path(figure_dir) if figure_dir else None)
+    tools = []
+    for name, (fn, schema, description) in TOOL_SPECS.items():
+        make = tool(name, description=description, args_schema=schema, response_format="content_and_artifact")
+        tools.append(make(_wrap(ctx, fn)))
+    return tools

@@ -1,0 +1,206 @@
+"""Words researchers use for night metrics, groupings and caption tracks, and the cohort's own names.
+
+Shared by the tools (which accept a synonym wherever they take a metric) and the router (which
+finds them in a question). Everything here is read-only data plus pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sleeplm.index.queries import Cohort
+
+#: Night-metric column -> phrases (regular expressions, lower case) that name it. Longer,
+#: more specific phrases come first so that "rem latency" is not read as "rem".
+METRIC_WORDS: dict[str, tuple[str, ...]] = {
+    "supine_ahi_per_h": (r"supine ahi",),
+    "non_supine_ahi_per_h": (r"non[- ]?supine ahi",),
+    "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index", r"\brdi\b"),
+    "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
+    "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
+    "hypopnea_index_per_h": (r"hypopn(o)?ea index",),
+    "odi_per_h": (r"\bodi\b", r"desaturation index"),
+    "arousal_index_per_h": (r"arousal index",),
+    "limb_movement_index_per_h": (r"\bplmi?\b", r"limb movement index", r"leg movement index"),
+    "sleep_efficiency_pct": (r"sleep efficiency", r"\bse\b", r"efficiency"),
+    "rem_latency_min": (r"rem latency",),
+    "sleep_latency_min": (r"sleep latency", r"sleep onset latency", r"\bsol\b"),
+    "tst_min": (r"total sleep time", r"\btst\b", r"how long .*slept", r"sleep duration"),
+    "tib_min": (r"time in bed", r"\btib\b"),
+    "waso_min": (r"\bwaso\b", r"wake after sleep onset"),
+    "n1_pct": (r"\bn1 (percent|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n1\b"),
+    "n2_pct": (r"\bn2 (percent|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n2\b"),
+    "n3_pct": (r"\bn3 (percent|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n3\b",
+               r"slow[- ]wave sleep", r"deep sleep"),
+    "rem_pct": (r"\brem (percent|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?rem\b"),
+    "spo2_min_pct": (r"(min(imum)?|lowest|nadir) (spo2|saturation|oxygen)", r"spo2 nadir", r"oxygen nadir"),
+    "spo2_mean_pct": (r"(mean|average) (spo2|saturation|oxygen)",),
+    "supine_pct": (r"time supine", r"supine (percent|%|time)"),
+    "n_apneas": (r"number of apn(o)?eas",),
+    "n_hypopneas": (r"number of hypopn(o)?eas",),
+    "n_arousals": (r"number of arousals",),
+}
+
+#: What each metric is called in answers, with its unit.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "ahi_per_h": ("AHI", "events/h"), "oai_per_h": ("obstructive apnea index", "events/h"),
+    "cai_per_h": ("central apnea index", "events/h"), "hypopnea_index_per_h": ("hypopnea index", "events/h"),
+    "odi_per_h": ("ODI", "events/h"), "arousal_index_per_h": ("arousal index", "events/h"),
+    "limb_movement_index_per_h": ("limb movement index", "events/h"),
+    "supine_ahi_per_h": ("supine AHI", "events/h"), "non_supine_ahi_per_h": ("non-supine AHI", "events/h"),
+    "sleep_efficiency_pct": ("sleep efficiency", "%"), "tst_min": ("total sleep time", "min"),
+    "tib_min": ("time in bed", "min"), "waso_min": ("WASO", "min"), "sleep_latency_min": ("sleep latency", "min"),
+    "rem_latency_min": ("REM latency", "min"), "n1_pct": ("N1", "% of TST"), "n2_pct": ("N2", "% of TST"),
+    "n3_pct": ("N3", "% of TST"), "rem_pct": ("REM", "% of TST"), "spo2_min_pct": ("SpO2 nadir", "%"),
+    "spo2_mean_pct": ("mean SpO2", "%"), "supine_pct": ("time supine", "% of TST"),
+    "n_apneas": ("apneas", ""), "n_hypopneas": ("hypopneas", ""), "n_arousals": ("arousals", ""),
+    "n_desaturations": ("desaturations", ""),
+}
+
+#: The metrics shown when a night is described or compared.
+KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",
+                                "n2_pct", "n3_pct", "rem_pct", "ahi_per_h", "odi_per_h", "arousal_index_per_h",
+                                "spo2_min_pct")
+
+#: Grouping attributes (those of :mod:`sleeplm.index.stats`) and the words that ask for them.
+GROUP_WORDS: dict[str, tuple[str, ...]] = {
+    "phenotype": (r"phenotype", r"diagnos", r"condition", r"group"),
+    "sex": (r"\bsex\b", r"gender", r"\bmen\b.*\bwomen\b", r"male.*female"),
+    "site": (r"\bsites?\b", r"\bcent(er|re)s?\b", r"\bclinics?\b"),
+    "age_band": (r"\bage\b", r"age band", r"age group"),
+    "stage": (r"\bstages?\b",),
+    "recording": (r"\bnights?\b", r"\brecordings?\b"),
+}
+
+#: Caption tracks and the words that name them.
+TRACK_WORDS: dict[str, tuple[str, ...]] = {
+    "stage_event": (r"stage[_ ]event", r"\bstaging\b"),
+    "brain": (r"\bbrain\b", r"\beeg\b", r"\beog\b"),
+    "cardiac": (r"\bcardiac\b", r"\bheart\b", r"\becg\b", r"\bekg\b"),
+    "respiratory": (r"\brespirat", r"\bbreathing\b", r"\bairflow\b"),
+    "somatic": (r"\bsomatic\b", r"\bmuscle\b", r"\bemg\b", r"\bposition\b"),
+}
+
+SEX_WORDS: dict[str, tuple[str, ...]] = {
+    "F": (r"\bwomen\b", r"\bfemales?\b", r"\bwoman\b"),
+    "M": (r"(?<!wo)\bmen\b", r"(?<!fe)\bmales?\b", r"(?<!wo)\bman\b"),
+}
+
+
+def _find(table: dict[str, tuple[str, ...]], text: str) -> list[str]:
+    t = text.lower()
+    hits = []
+    for key, patterns in table.items():
+        if any(re.search(p, t) for p in patterns):
+            hits.append(key)
+    return hits
+
+
+def find_metrics(text: str) -> list[str]:
+    """Night-metric columns a text names, in the order they appear.
+
+    Phrases are tried most specific first and a matched span is not matched again, so
+    "supine AHI" names only ``supine_ahi_per_h``.
+
+    Examples
+    --------
+    >>> find_metrics("what is the AHI and sleep efficiency?")
+    ['ahi_per_h', 'sleep_efficiency_pct']
+    """
+    t = text.lower()
+    taken = [False] * len(t)
+    found: list[tuple[int, str]] = []
+    order = ["non_supine_ahi_per_h", *[k for k in METRIC_WORDS if k != "non_supine_ahi_per_h"]]
+    for key in order:
+        for pattern in METRIC_WORDS[key]:
+            for m in re.finditer(pattern, t):
+                if any(taken[m.start():m.end()]):
+                    continue
+                taken[m.start():m.end()] = [True] * (m.end() - m.start())
+                if key not in [k for _, k in found]:
+                    found.append((m.start(), key))
+    return [k for _, k in sorted(found)]
+
+
+def find_groups(text: str) -> list[str]:
+    """Grouping attributes asked for with "by X", "per X", "across X" or "between X"."""
+    t = text.lower()
+    out = []
+    for m in re.finditer(r"\b(by|per|across|between|among|for each|in each|of each)\s+(the\s+|each\s+)?([a-z ]{2,20})", t):
+        out += [g for g in _find(GROUP_WORDS, m.group(3)) if g not in out]
+    return out
+
+
+def find_tracks(text: str) -> list[str]:
+    return _find(TRACK_WORDS, text)
+
+
+def find_sexes(text: str) -> list[str]:
+    return _find(SEX_WORDS, text)
+
+
+def resolve_metric(name: str, available: list[str]) -> str:
+    """A metric column from its column name or a synonym ("AHI" -> ``ahi_per_h``).
+
+    Raises
+    ------
+    ValueError
+        Naming the metric and the available ones.
+    """
+    if name in available:
+        return name
+    key = name.strip().lower().replace("-", " ")
+    if key.replace(" ", "_") in available:
+        return key.replace(" ", "_")
+    found = [m for m in find_metrics(key) if m in available]
+    if found:
+        return found[0]
+    raise ValueError(f"unknown night metric {name!r}; available: {', '.join(available)}")
+
+
+def metric_label(column: str) -> str:
+    """"AHI (events/h)" for ``ahi_per_h``; the column name itself when unknown."""
+    label, unit = METRIC_LABELS.get(column, (column, ""))
+    return f"{label} ({unit})" if unit else label
+
+
+@dataclass
+class CohortNames:
+    """The names a cohort uses: recordings, subjects (-> their recordings) and attribute values."""
+
+    recordings: list[str] = field(default_factory=list)
+    subjects: dict[str, list[str]] = field(default_factory=dict)
+    phenotypes: list[str] = field(default_factory=list)
+    sites: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_cohort(cls, cohort: Cohort) -> CohortNames:
+        con = cohort.con
+        rows = con.execute("SELECT name, subject_id FROM recordings ORDER BY name").fetchall()
+        subjects: dict[str, list[str]] = {}
+        for name, sid in rows:
+            if sid:
+                subjects.setdefault(str(sid), []).append(name)
+
+        def distinct(col: str) -> list[str]:
+            return [r[0] for r in con.execute(
+                f"SELECT DISTINCT {col} FROM subjects WHERE {col} IS NOT NULL ORDER BY 1").fetchall()]
+
+        return cls([r[0] for r in rows], subjects, distinct("phenotype"), distinct("site"))
+
+    def find_phenotypes(self, text: str) -> list[str]:
+        """Phenotype values named in a text ("osa_severe", "osa severe", "severe osa", "insomnia")."""
+        t = text.lower().replace("_", " ").replace("-", " ")
+        out = []
+        for p in self.phenotypes:
+            words = p.lower().replace("_", " ").split()
+            if " ".join(words) in t or (len(words) == 2 and f"{words[1]} {words[0]}" in t):
+                out.append(p)
+        return out
+
+    def find_sites(self, text: str) -> list[str]:
+        t = text.lower()
+        return [s for s in self.sites if re.search(rf"\b{re.escape(s.lower())}\b", t)]
