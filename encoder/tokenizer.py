@@ -147,9 +147,57 @@ class ClipTokenizer:
         return join_digit_runs(text) if join_digits else text
 
 
+class DomainTokenizer:
+    """A small ``tokenizers`` (Hugging Face) tokenizer file with the ``ClipTokenizer`` interface.
+
+    Trained on the caption corpus by :mod:`sleeplm.encoder.training.domain_tokenizer`: byte-level
+    BPE, lower-case, digits one per token; ``<pad>`` = 0, ``<start_of_text>`` and ``<end_of_text>``.
+    """
+
+    def __init__(self, path: str | Path, context_length: int = 256, pad_id: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        self.tok = Tokenizer.from_file(str(path))
+        self.context_length = context_length
+        self.pad_id = pad_id
+        self.sot_token_id = self.tok.token_to_id(SOT_TOKEN)
+        self.eot_token_id = self.tok.token_to_id(EOT_TOKEN)
+        self.vocab_size = self.tok.get_vocab_size()
+        if self.tok.id_to_token(pad_id) != "<pad>" or self.sot_token_id is None or self.eot_token_id is None:
+            raise ValueError(f"{path}: expected <pad> at id {pad_id} and {SOT_TOKEN} / {EOT_TOKEN} tokens")
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``text`` without SOT / EOT."""
+        return self.tok.encode(clean_text(text), add_special_tokens=False).ids
+
+    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
+        if isinstance(texts, str):
+            texts = [texts]
+        n = context_length or self.context_length
+        out = torch.full((len(texts), n), self.pad_id, dtype=torch.long)
+        encoded = self.tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
+        for row, enc in enumerate(encoded):
+            ids = [self.sot_token_id, *enc.ids, self.eot_token_id]
+            if len(ids) > n:
+                ids = ids[:n]
+                ids[-1] = self.eot_token_id
+            out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return out
+
+    def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
+        """Text of ``ids`` without SOT, EOT and pad (``join_digits`` kept for interface parity)."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        skip = {self.sot_token_id, self.eot_token_id, self.pad_id}
+        return " ".join(self.tok.decode([i for i in ids if i not in skip], skip_special_tokens=True).split())
+
+
 @lru_cache(maxsize=4)
-def get_tokenizer(name: str = "clip", context_length: int = 256) -> ClipTokenizer:
-    """A cached tokenizer by name (only ``"clip"`` exists so far)."""
-    if name != "clip":
-        raise ValueError(f"unknown tokenizer {name!r} (available: 'clip')")
-    return ClipTokenizer(context_length=context_length)
+def get_tokenizer(name: str = "clip", context_length: int = 256) -> ClipTokenizer | DomainTokenizer:
+    """A cached tokenizer: ``"clip"``, a domain tokenizer ``assets/<name>.json``, or a ``.json`` path."""
+    if name == "clip":
+        return ClipTokenizer(context_length=context_length)
+    path = Path(name) if name.endswith(".json") else DEFAULT_BPE_PATH.parent / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown tokenizer {name!r} (available: 'clip' or a tokenizer file {path})")
+    return DomainTokenizer(path, context_length=context_length)

@@ -124,7 +124,7 @@ class SleepLM:
 
 
 def load_model(
-    name_or_path: str | Path,
+    name_or_path: str | Path = "sleeplm-tiny",
     config: str | Path | dict[str, Any] | ReCoCaConfig | None = None,
     device: str | torch.device = "cpu",
 ) -> SleepLM:
@@ -136,7 +136,8 @@ def load_model(
         A checkpoint file (``.pt`` / ``.pth`` / ``.bin`` torch state dict, bare or under
         ``"state_dict"``, or ``.safetensors``), a folder holding one, or the name of a model whose
         weights ship in ``sleeplm/encoder/assets`` (``<name>.safetensors``). ``"sleeplm-base"``
-        needs the user's own checkpoint path: the official weights are not bundled.
+        needs the user's own checkpoint path: the official weights are not bundled. The default is
+        the bundled ``"sleeplm-tiny"`` (trained on simulated nights, see ``assets/sleeplm-tiny.md``).
     config
         A config name (``"sleeplm-base"``, ``"sleeplm-mini"``, ``"sleeplm-tiny"``), a JSON path,
         a dict or a ``ReCoCaConfig``. By default it comes from the safetensors header, then

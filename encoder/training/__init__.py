@@ -1,0 +1,1 @@
+"""SleepLM pretraining on simulated nights: data, losses, loop, held-out report."""
