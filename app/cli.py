@@ -378,6 +378,96 @@ def ask(
     _emit(turn_to_dict(turn), as_json, render)
 
 
+@app.command()
+def serve(
+    workspace: WorkspaceOpt,
+    host: Annotated[str, typer.Option(help="interface to bind (default loopback only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 7860,
+    auth: Annotated[str | None, typer.Option(help="user:password required to open the page")] = None,
+    llm: Annotated[str | None, typer.Option(help="router (default), openai:MODEL or ollama:MODEL")] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="largest accepted upload (MB)")] = 2048,
+) -> None:
+    """The chat page for a workspace."""
+    from sleeplm.agent import BackendError
+    from sleeplm.app.web import serve as run_serve
+    from sleeplm.index.workspace import WorkspaceError
+
+    try:
+        run_serve(workspace, host=host, port=port, auth=auth, llm=llm, max_upload_bytes=max_upload_mb * 2**20)
+    except (WorkspaceError, BackendError, ValueError) as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(
+    cache_dir: Annotated[Path | None, typer.Option(help="where the demo cohort is kept (default ~/.cache/sleeplm/demo)")] = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 7860,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="do not open a browser")] = False,
+    llm: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Simulate a dozen varied nights, ingest them with the bundled model (cached), open the chat page."""
+    from sleeplm.agent import BackendError
+    from sleeplm.app.demo import DemoError, demo as run_demo
+
+    try:
+        run_demo(cache_dir, host=host, port=port, open_browser=not no_browser, llm=llm)
+    except (DemoError, BackendError, ValueError) as exc:
+        _fail(exc)
+
+
+@app.command("eval")
+def evaluate(
+    workspace: Annotated[list[Path], typer.Option("--workspace", "-w", help="workspace(s) to evaluate on")],
+    out: Annotated[Path, typer.Option(help="output folder: report.md, summary.json, one JSON per task")],
+    model: Annotated[list[str] | None, typer.Option(help="model(s); default each workspace's own")] = None,
+    tasks: Annotated[str, typer.Option(help="comma-separated task names; empty = all")] = "",
+    seed: Annotated[int, typer.Option()] = 0,
+    limit_epochs: Annotated[int | None, typer.Option(help="cap epochs per task (quick runs)")] = None,
+) -> None:
+    """Batch evaluation: tasks × models × workspaces, with baselines, a report and plots."""
+    from sleeplm.eval import list_tasks, run_eval
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    unknown = sorted(set(names) - set(list_tasks()))
+    if unknown:
+        _fail(ValueError(f"unknown tasks {unknown}; available: {', '.join(list_tasks())}"))
+    res = run_eval(list(workspace), list(model) if model else [None], names, out, seed, limit_epochs)
+    rows = res.comparison()
+    if rows:
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        _table(cols, [[r.get(c) for c in cols] for r in rows], title="main score per task")
+    console.print(f"report: {out / 'report.md'}")
+    if not res.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="run folder: checkpoints, curves, model.safetensors")],
+    config: Annotated[str, typer.Option(help="model config name or JSON")] = "sleeplm-tiny",
+    train_nights: Annotated[int, typer.Option()] = 48,
+    val_nights: Annotated[int, typer.Option()] = 9,
+    hours: Annotated[float, typer.Option(help="length of each simulated night")] = 6.0,
+    data_root: Annotated[Path | None, typer.Option(help="dataset cache folder")] = None,
+    steps: Annotated[int, typer.Option()] = 1000,
+    batch_size: Annotated[int, typer.Option()] = 16,
+    lr: Annotated[float, typer.Option()] = 5e-4,
+    seed: Annotated[int, typer.Option()] = 0,
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
+) -> None:
+    """Pretrain a SleepLM model on simulated nights (the recipe of the bundled sleeplm-tiny)."""
+    from sleeplm.encoder.training.loop import train as run_train
+    from sleeplm.encoder.training.losses import LossWeights
+
+    path = run_train(config, out, n_train_nights=train_nights, n_val_nights=val_nights, seed=seed, steps=steps,
+                     batch_size=batch_size, resume=resume, data_root=data_root, hours=hours, lr=lr,
+                     warmup_steps=30, checkpoint_every=50, val_batches=1, grad_clip=1.0, p_stage_only=1.0,
+                     canonical_contrastive=True, dedupe_texts=True,
+                     weights=LossWeights(contrastive=1.0, caption=1.0, reconstruction=0.25))
+    console.print(f"weights: {path}")
+
+
 def main() -> None:
     app()
 

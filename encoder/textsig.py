@@ -21,11 +21,20 @@ _LABEL = re.compile(r"^\s*\[(.+)\]\s*$")
 
 
 def is_text_signal(path: Path) -> bool:
-    """True when the file starts with a bracketed channel label (``[Hypnogram]`` is not one)."""
+    """True when the file starts with a bracketed channel label followed by one sample a line.
+
+    ``[Hypnogram]`` files and the DREAMS spindle scorings (``[vis1_Spindles/C3-A1]`` then
+    onset/duration pairs) are not signals.
+    """
     with open(path, "rb") as f:
         first = f.readline(200).decode("latin-1", errors="replace")
     m = _LABEL.match(first)
-    return bool(m) and m.group(1).strip().lower() != "hypnogram"
+    if not m or m.group(1).strip().lower() == "hypnogram":
+        return False
+    with open(path, "rb") as f:  # a signal file has one number a line; scoring files have two columns
+        f.readline()
+        second = f.readline(200).decode("latin-1", errors="replace").split()
+    return len(second) == 1
 
 
 def read_text_signal(path: str | Path, duration_s: float = DREAMS_DURATION_S) -> Recording:

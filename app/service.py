@@ -1,0 +1,225 @@
+"""The cohort behind the web page: one read-only :class:`Cohort` shared by every browser session.
+
+Thread safety (the page serves many sessions at once, each event in a worker thread):
+
+* DuckDB connections are not safe to share across threads. Every session therefore gets its own
+  :meth:`SharedCohort.view`: a shallow copy of the shared :class:`Cohort` whose ``con`` is its own
+  DuckDB cursor (``con.cursor()``, a separate connection to the same database). The model and the
+  FAISS indexes are shared read-only; FAISS CPU searches and a torch forward pass under
+  ``no_grad`` are safe to run concurrently. A GPU FAISS index is not, so when the shared cohort
+  searches on a GPU every call of a view is serialised by one lock.
+* Uploading a recording writes to the workspace. DuckDB refuses a writing connection while
+  read-only ones are open in the same process, so :meth:`SharedCohort.ingest` takes the write side
+  of a readers-writer lock (every use of the cohort holds the read side: :meth:`SharedCohort.reading`), closes every view's cursor and the
+  shared connection, ingests, reopens the cohort and bumps :attr:`SharedCohort.generation`.
+  Sessions notice the new generation and rebuild their view before their next turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sleeplm.index import stats
+from sleeplm.index import vectors as vec
+from sleeplm.index.ingest import IngestReport, ingest
+from sleeplm.index.models import ModelRef, resolve_model
+from sleeplm.index.queries import Cohort
+from sleeplm.index.workspace import Manifest, WorkspaceError
+
+
+class RWLock:
+    """A writer-preferring readers-writer lock: many readers, or one writer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class _SerialisedMethods:
+    """Wraps a cohort view so that each method call holds ``lock`` (for GPU FAISS indexes)."""
+
+    def __init__(self, inner: Cohort, lock: threading.Lock):
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_lock", lock)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+
+def workspace_model_ref(manifest: Manifest) -> ModelRef:
+    """The model that built a workspace (bundled name first, then the weights path), checked by sha256."""
+    for spec in (manifest.model_name, manifest.model_weights):
+        if not spec:
+            continue
+        try:
+            ref = resolve_model(spec, manifest.model_config)
+        except (FileNotFoundError, ValueError, KeyError):
+            continue
+        if ref.sha256 == manifest.model_sha256:
+            return ref
+    raise WorkspaceError(
+        f"the model that built this workspace ({manifest.model_name}, sha256 {manifest.model_sha256[:12]}…) "
+        "is not available on this machine"
+    )
+
+
+@dataclass
+class SharedCohort:
+    """The workspace opened once for the whole server; sessions use :meth:`view`.
+
+    ``opener`` builds the :class:`Cohort` (tests may pass a lighter one); by default the
+    workspace's own model is loaded once and reused when the cohort is reopened after an upload.
+    """
+
+    workspace: Path
+    opener: Callable[[Path, Any], Cohort] | None = None
+    generation: int = 0
+    lock: RWLock = field(default_factory=RWLock)
+    _cohort: Cohort | None = field(default=None, repr=False)
+    _views: weakref.WeakSet = field(default_factory=weakref.WeakSet, repr=False)
+    _gpu_lock: threading.Lock | None = field(default=None, repr=False)
+    _ingest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.workspace = Path(self.workspace)
+        self._open(model=None)
+
+    # ------------------------------------------------------------------ opening
+    def _open(self, model: Any) -> None:
+        if self.opener is not None:
+            self._cohort = self.opener(self.workspace, model)
+        elif model is None:
+            self._cohort = Cohort(self.workspace)
+        else:  # reopening after an upload: same model, already checked against the manifest by ingest
+            self._cohort = Cohort(self.workspace, model=model)
+        self._gpu_lock = threading.Lock() if vec.n_gpus() > 0 else None
+
+    @property
+    def cohort(self) -> Cohort:
+        assert self._cohort is not None, "the shared cohort is closed (an ingest is running)"
+        return self._cohort
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.cohort.manifest
+
+    def reading(self):
+        """Hold this around any use of the cohort or its views (the read side of :attr:`lock`)."""
+        return self.lock.read()
+
+    def view(self) -> Cohort:
+        """A per-session cohort: shared model and indexes, its own DuckDB cursor. Call under :meth:`reading`."""
+        view = copy.copy(self.cohort)
+        view.con = self.cohort.con.cursor()
+        with self._views_lock:
+            self._views.add(view)
+        if self._gpu_lock is not None:
+            return _SerialisedMethods(view, self._gpu_lock)  # type: ignore[return-value]
+        return view
+
+    # ------------------------------------------------------------------ reading
+    def nights_table(self) -> stats.Table:
+        """One row per night (subject attributes and key metrics), on a fresh cursor. Call under :meth:`reading`."""
+        cur = self.cohort.con.cursor()
+        try:
+            return stats.nights_table(cur)
+        finally:
+            cur.close()
+
+    # ------------------------------------------------------------------ writing
+    def ingest(self, files: Iterable[Path], cohort_dir: Path,
+               on_file: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Ingest ``files`` (found in ``cohort_dir``) with the workspace's own model, then reopen.
+
+        One file at a time, calling ``on_file(i, n, name)`` before each (for a progress bar); the
+        reports are merged. Waits for running chat turns to finish; new turns wait until the
+        cohort is reopened. One ingest at a time.
+        """
+        files = [Path(f) for f in files]
+        total = IngestReport()
+        with self._ingest_lock:
+            ref = workspace_model_ref(self.manifest)
+            with self.lock.write():
+                model = self.cohort.model
+                self._close_all()
+                try:
+                    for i, path in enumerate(files):
+                        if on_file is not None:
+                            on_file(i, len(files), path.name)
+                        report = ingest(cohort_dir, self.workspace, model=str(ref.weights), model_config=ref.config,
+                                        progress=False, files=[path])
+                        total.ingested += report.ingested
+                        total.skipped += report.skipped
+                        total.failed += report.failed
+                        total.epochs_added += report.epochs_added
+                        total.seconds += report.seconds
+                        total.index_kinds, total.device = report.index_kinds, report.device
+                finally:
+                    self._open(model=model)
+                    self.generation += 1
+        return total
+
+    def _close_all(self) -> None:
+        with self._views_lock:
+            views = list(self._views)
+        for view in views:
+            with contextlib.suppress(Exception):  # a cursor already closed by its session
+                view.con.close()
+        self._views = weakref.WeakSet()
+        self.cohort.close()
+        self._cohort = None
+
+    def close(self) -> None:
+        with self.lock.write():
+            if self._cohort is not None:
+                self._close_all()

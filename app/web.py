@@ -1,0 +1,355 @@
+"""The web page: chat with a cohort workspace (Gradio Blocks).
+
+``serve(workspace)`` opens the workspace once (:class:`~sleeplm.app.service.SharedCohort`) and
+serves a page with
+
+* the chat: each tool call of the agent is a collapsed "🔧 tool" message (arguments, result, time),
+  then the answer, then the turn's figures inline; the figures also fill a gallery beside the chat;
+* the cohort panel: one row per night with its metrics; clicking a row makes that night "this
+  night" for the session (``ChatSession.set_current_night``);
+* an upload box for an EDF/BDF recording and its annotation file, ingested into the workspace
+  with a progress bar, after which the night appears in the cohort panel;
+* a line naming the model that answers and the SleepLM model that built the workspace.
+
+Security: the server binds to 127.0.0.1 unless told otherwise, can require ``user:password``,
+accepts only recording/annotation file types up to a size limit, and never executes code or SQL
+from a message: a message only ever reaches ``ChatSession.respond``.
+
+Sessions: every browser session keeps its own :class:`WebSession` (its own ``ChatSession`` over its
+own cohort view and DuckDB cursor) in a ``gr.State``; sessions never see each other's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from . import chat_view as cv
+from .service import SharedCohort
+from .uploads import ALLOWED_TYPES, DEFAULT_MAX_UPLOAD_BYTES, UploadError, stage_uploads
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+EXAMPLES = [
+    "How many nights are in the cohort, and what are their phenotypes?",
+    "Show the hypnogram of this night with its events.",
+    "Compare AHI between phenotypes.",
+    "Find epochs with obstructive apnea in REM sleep.",
+]
+CSS = """
+#nights-table { font-size: 0.85em; }
+.model-line p { font-size: 0.85em; opacity: 0.85; margin: 0; }
+"""
+
+SessionFactory = Callable[[Any, Any], Any]  # (cohort view, llm) -> ChatSession
+
+
+def _default_session_factory(cohort: Any, llm: Any) -> Any:
+    from sleeplm.agent import ChatSession
+
+    return ChatSession(cohort, llm=llm)
+
+
+@dataclass
+class WebSession:
+    """One browser session: its chat session over its own cohort view (own DuckDB cursor)."""
+
+    chat: Any
+    view: Any
+    generation: int
+    current_night: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def close(self) -> None:
+        """Close the session's cursor (also done by an ingest, hence tolerant)."""
+        with contextlib.suppress(Exception):  # already closed
+            self.view.con.close()
+
+
+@dataclass
+class ChatApp:
+    """The page's handlers, independent of the Blocks layout (tests call them directly).
+
+    Lock order, everywhere: the shared cohort's read lock, then the session's lock; no handler
+    yields while holding either (a generator left unfinished by a closed tab must not hold them).
+    """
+
+    shared: SharedCohort
+    llm: Any = None
+    session_factory: SessionFactory = _default_session_factory
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    figure_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sleeplm-figures-")))
+
+    # ------------------------------------------------------------------ sessions
+    def _new_session(self) -> WebSession:
+        view = self.shared.view()
+        return WebSession(self.session_factory(view, self.llm), view, self.shared.generation)
+
+    def _ensure(self, session: WebSession | None) -> WebSession:
+        """Under the read lock: the session, created on first use, rebuilt on the new cohort after an upload."""
+        if session is None:
+            return self._new_session()
+        if session.generation != self.shared.generation:
+            fresh = self._new_session()
+            if session.current_night:
+                try:
+                    fresh.chat.set_current_night(session.current_night)
+                except Exception as exc:  # noqa: BLE001 - a night that is no longer there
+                    log.warning("could not restore this night %s: %s", session.current_night, exc)
+            session.close()
+            session.chat, session.view, session.generation = fresh.chat, fresh.view, fresh.generation
+        return session
+
+    def ensure_session(self, session: WebSession | None) -> WebSession:
+        with self.shared.reading():
+            return self._ensure(session)
+
+    # ------------------------------------------------------------------ panels
+    def model_line(self, session: WebSession) -> str:
+        m = self.shared.manifest
+        counts = m.counts or {}
+        return (f"Answers by **{getattr(session.chat, 'model_name', 'unknown')}** · workspace built with SleepLM "
+                f"**{m.model_name}** (weights sha256 `{m.model_sha256[:12]}`) · "
+                f"{counts.get('recordings', '?')} nights, {counts.get('epochs', '?')} epochs")
+
+    def nights_value(self) -> pd.DataFrame:
+        with self.shared.reading():
+            table = self.shared.nights_table()
+        return pd.DataFrame(table.rows, columns=list(table.columns))
+
+    @staticmethod
+    def night_line(session: WebSession | None) -> str:
+        night = session.current_night if session else None
+        return f"**This night:** {night}" if night else "**This night:** none yet (click a night in the cohort table)"
+
+    def on_load(self, session: WebSession | None) -> tuple[WebSession, str, pd.DataFrame, str]:
+        with self.shared.reading():
+            session = self._ensure(session)
+            line = self.model_line(session)
+        return session, line, self.nights_value(), self.night_line(session)
+
+    # ------------------------------------------------------------------ chat
+    def ask(self, message: str, history: list[dict[str, Any]] | None, session: WebSession | None
+            ) -> Iterator[tuple[list[dict[str, Any]], str, list[str], WebSession | None, str]]:
+        """One chat turn; yields (history, cleared textbox, gallery, session, this-night line).
+
+        The message goes to ``ChatSession.respond`` and nowhere else.
+        """
+        history = list(history or [])
+        message = (message or "").strip()
+        if not message:
+            yield history, "", [], session, self.night_line(session)
+            return
+        history.append(cv.user_message(message))
+        yield [*history, cv.pending_message()], "", [], session, self.night_line(session)
+        turn, failure = None, None
+        with self.shared.reading():
+            session = self._ensure(session)
+            with session.lock:
+                try:
+                    turn = session.chat.respond(message)
+                except Exception as exc:
+                    log.exception("chat turn failed")
+                    failure = f"the agent failed: {type(exc).__name__}: {exc}"
+                self._sync_night(session)
+        if turn is None:
+            history.append(cv.error_message(failure or "no answer"))
+            yield history, "", [], session, self.night_line(session)
+            return
+        figures = cv.publish_figures([Path(p) for p in turn.figures or []], self.figure_dir)
+        history += cv.turn_messages(turn, figures)
+        yield history, "", [str(p) for p in figures], session, self.night_line(session)
+
+    @staticmethod
+    def _sync_night(session: WebSession) -> None:
+        """Follow the agent when a turn moved "this night"."""
+        night = getattr(getattr(session.chat, "state", None), "recording", None)
+        if isinstance(night, str) and night:
+            session.current_night = night
+
+    def select_night(self, recording: str, session: WebSession | None) -> tuple[WebSession, str]:
+        """Make ``recording`` "this night" for the session (ValueError for an unknown night)."""
+        with self.shared.reading():
+            session = self._ensure(session)
+            if recording:
+                with session.lock:
+                    session.chat.set_current_night(recording)
+                    session.current_night = recording
+        return session, self.night_line(session)
+
+    def reset(self, session: WebSession | None) -> tuple[WebSession | None, str, list[str]]:
+        """The chat was cleared: the agent forgets the conversation and "this night" too."""
+        if session is not None:
+            with self.shared.reading(), session.lock:
+                reset = getattr(session.chat, "reset", None)
+                if reset is not None:
+                    reset()
+                session.current_night = None
+        return session, self.night_line(session), []
+
+    # ------------------------------------------------------------------ upload
+    def upload(self, files: list[str] | None, progress: Any = None) -> tuple[str, pd.DataFrame]:
+        """Check, stage and ingest uploaded files; returns (a markdown report, the nights table).
+
+        Chat turns wait while the workspace is written (see :class:`SharedCohort`).
+        """
+        paths = [Path(f) for f in (files or [])]
+        try:
+            staged = stage_uploads(paths, self.shared.workspace, self.max_upload_bytes)
+        except UploadError as exc:
+            return f"⚠️ upload refused: {exc}", self.nights_value()
+
+        def on_file(i: int, n: int, name: str) -> None:
+            if progress is not None:
+                progress(i / n, desc=f"ingesting {name} ({i + 1} of {n}): reading, captioning, embedding")
+
+        report = self.shared.ingest(staged.recordings, staged.folder, on_file)
+        lines = []
+        if report.ingested:
+            lines.append(f"✅ ingested {', '.join(report.ingested)} ({report.epochs_added} epochs, "
+                         f"{report.seconds:.0f} s)")
+        if report.skipped:
+            lines.append(f"already in the workspace (unchanged): {', '.join(report.skipped)}")
+        lines += [f"⚠️ failed: {message}" for _, message in report.failed]
+        return "\n\n".join(lines) or "nothing ingested", self.nights_value()
+
+
+def _selected_recording(evt: gr.SelectData) -> str:
+    row = evt.row_value or []
+    return str(row[0]) if row and row[0] not in (None, "") else ""
+
+
+def build_app(app: ChatApp) -> gr.Blocks:
+    """The Blocks page around ``app``'s handlers."""
+    with gr.Blocks(title="SleepLM · chat with a sleep cohort") as blocks:
+        state = gr.State(None, delete_callback=lambda s: s.close() if isinstance(s, WebSession) else None)
+        gr.Markdown("## 🌙 SleepLM — chat with a sleep cohort")
+        model_line = gr.Markdown("", elem_classes=["model-line"], elem_id="model-line")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", height=600, elem_id="chat", buttons=["copy"],
+                                     placeholder="Ask about the cohort, a night, or an epoch.")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="e.g. Show the hypnogram of this night", show_label=False,
+                                     scale=6, elem_id="question", submit_btn=False, lines=1, max_lines=4)
+                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=[box], label="Try")
+            with gr.Column(scale=2):
+                night_line = gr.Markdown(ChatApp.night_line(None), elem_id="night-line")
+                gallery = gr.Gallery(label="Figures of the last answer", columns=1, height="auto", format="png",
+                                     elem_id="figures", object_fit="contain")
+        with gr.Accordion("Cohort: one row per night (click a row to make it “this night”)", open=True):
+            nights = gr.Dataframe(interactive=False, elem_id="nights-table", max_height=420, wrap=False)
+        with gr.Accordion("Add a recording (EDF/BDF + annotation file)", open=False):
+            files = gr.File(file_count="multiple", file_types=list(ALLOWED_TYPES), type="filepath",
+                            label=f"recording and annotations ({', '.join(ALLOWED_TYPES)}; "
+                                  f"≤ {human_size(app.max_upload_bytes)} each)", elem_id="upload")
+            ingest_btn = gr.Button("Ingest into the workspace", elem_id="ingest")
+            ingest_log = gr.Markdown("", elem_id="ingest-log")
+
+        blocks.load(app.on_load, [state], [state, model_line, nights, night_line], api_visibility="private")
+        outputs = [chatbot, box, gallery, state, night_line]
+        ask.click(app.ask, [box, chatbot, state], outputs, api_name="ask", concurrency_id="chat")
+        box.submit(app.ask, [box, chatbot, state], outputs, api_visibility="private", concurrency_id="chat")
+        chatbot.clear(app.reset, [state], [state, night_line, gallery], api_visibility="private")
+
+        def on_select(evt: gr.SelectData, session: WebSession | None) -> tuple[WebSession | None, str]:
+            try:
+                return app.select_night(_selected_recording(evt), session)
+            except (KeyError, ValueError) as exc:  # an unknown night
+                return session, f"⚠️ {exc.args[0] if exc.args else exc}"
+
+        nights.select(on_select, [state], [state, night_line], api_visibility="private")
+
+        def on_ingest(
+            paths: list[str] | None,
+            session: WebSession | None,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects its progress bar
+        ) -> tuple[str, pd.DataFrame, None, WebSession, str]:
+            report, table = app.upload(paths, progress)
+            session, line, _, _ = app.on_load(session)  # counts changed; the session moves to the new cohort
+            return report, table, None, session, line
+
+        ingest_btn.click(on_ingest, [files, state], [ingest_log, nights, files, state, model_line],
+                         concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
+    return blocks
+
+
+def human_size(n: int) -> str:
+    """2147483648 → '2 GiB'."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """``"user:password"`` → (user, password); None stays None."""
+    if auth is None:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("auth must be 'user:password' with both parts non-empty")
+    return user, password
+
+
+def load_llm_once(llm: Any) -> Any:
+    """A back-end spec (``"openai:MODEL"``...) loaded once for all sessions; None stays the agent's default.
+
+    A chat model object is shared by the sessions (its calls are independent); the embedded
+    router (spec None / ``"router"`` with ``$SLEEPLM_LLM`` unset) is built per session.
+    """
+    if llm is None or not isinstance(llm, str):
+        return llm
+    from sleeplm.agent.backends import load_llm
+
+    return load_llm(llm)
+
+
+def make_app(workspace: Path, llm: Any = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+             session_factory: SessionFactory | None = None) -> tuple[ChatApp, gr.Blocks]:
+    """Open the workspace and build the page (not launched)."""
+    llm = load_llm_once(llm)
+    shared = SharedCohort(Path(workspace))
+    app = ChatApp(shared, llm=llm, max_upload_bytes=max_upload_bytes,
+                  session_factory=session_factory or _default_session_factory)
+    return app, build_app(app)
+
+
+def launch(blocks: gr.Blocks, app: ChatApp, host: str = "127.0.0.1", port: int = 7860,
+           auth: str | None = None, open_browser: bool = False, concurrency: int = 4,
+           block: bool = True) -> Any:
+    """Queue and launch: ``concurrency`` chat turns at once, one ingest at a time."""
+    credentials = parse_auth(auth)
+    if host not in LOOPBACK and credentials is None:
+        print(f"warning: serving on {host} without --auth: anyone who can reach this address can use the page "
+              "and add recordings to the workspace", file=sys.stderr)
+    blocks.queue(default_concurrency_limit=concurrency, max_size=256)
+    return blocks.launch(
+        server_name=host, server_port=port, auth=credentials, inbrowser=open_browser,
+        max_file_size=app.max_upload_bytes, allowed_paths=[str(app.figure_dir)], show_error=False,
+        ssr_mode=False, mcp_server=False, prevent_thread_lock=not block, quiet=not block,
+        theme=gr.themes.Soft(), css=CSS,
+    )
+
+
+def serve(workspace: Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+          llm: str | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+          open_browser: bool = False, concurrency: int = 4) -> None:
+    """Serve the chat page for ``workspace`` until interrupted (loopback unless ``host`` says otherwise)."""
+    app, blocks = make_app(workspace, llm=llm, max_upload_bytes=max_upload_bytes)
+    try:
+        launch(blocks, app, host, port, auth, open_browser, concurrency, block=True)
+    finally:
+        app.shared.close()

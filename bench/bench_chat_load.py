@@ -1,0 +1,193 @@
+"""Chat page under load: concurrent sessions asking mixed questions through the server's API.
+
+Starts ``sleeplm.app.web.serve`` for a workspace on a free loopback port (or uses ``--url``, which
+must be a loopback address), then
+
+1. single turn: one session asks ``--single`` questions one after another (p50 latency);
+2. load: ``--sessions`` sessions at once, each with its own gradio_client (its own server-side
+   session state), ask ``--turns`` questions each from a mixed list; p50/p95/max latency,
+   errors, throughput.
+
+Bounded: at most sessions x turns + single requests, and a wall-clock ``--budget`` after which no new
+request starts. Loopback only.
+
+    python bench/bench_chat_load.py --workspace WS [--sessions 4 --turns 3 --llm NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import urlopen
+
+QUESTIONS = [
+    "How many nights are in the cohort?",
+    "Compare AHI between phenotypes.",
+    "Show the hypnogram of sim-0001 with its events.",
+    "Which nights have the lowest sleep efficiency?",
+    "Find epochs with obstructive apnea in REM sleep.",
+    "What is the stage distribution by sex?",
+    "Which nights are most similar to sim-0002?",
+    "Show the signals of epoch 40 of sim-0003.",
+]
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class Result:
+    label: str
+    latencies_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def summary(self) -> dict[str, object]:
+        lat = sorted(self.latencies_s)
+
+        def q(p: float) -> float | None:
+            return round(lat[min(len(lat) - 1, round(p * (len(lat) - 1)))], 3) if lat else None
+
+        return {"label": self.label, "requests": len(lat) + len(self.errors), "ok": len(lat),
+                "errors": len(self.errors), "p50_s": q(0.5), "p95_s": q(0.95), "max_s": q(1.0),
+                "mean_s": round(statistics.fmean(lat), 3) if lat else None, "wall_s": round(self.wall_s, 2),
+                "turns_per_s": round(len(lat) / self.wall_s, 3) if self.wall_s else None,
+                "first_errors": self.errors[:3]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workspace: Path, port: int, llm: str | None, log: Path) -> subprocess.Popen:
+    code = ("import sys; from pathlib import Path; from sleeplm.app.web import serve; "
+            f"serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+
+
+def wait_ready(url: str, proc: subprocess.Popen | None, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        try:
+            with urlopen(url + "config", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {timeout_s} s")
+
+
+def ask(client, question: str) -> float:
+    t0 = time.perf_counter()
+    history, *_ = client.predict(question, [], api_name="/ask")
+    dt = time.perf_counter() - t0
+    if not history or history[-1]["role"] != "assistant":
+        raise RuntimeError("no answer in the chat")
+    texts = [c.get("text") or "" for m in history for c in (m.get("content") or []) if isinstance(c, dict)]
+    failed = [t for t in texts if t.startswith("⚠️ the agent failed")]
+    if failed:
+        raise RuntimeError(failed[0][:200])
+    return dt
+
+
+def run_session(url: str, questions: list[str], deadline: float, result: Result, lock: threading.Lock) -> None:
+    from gradio_client import Client
+
+    try:
+        client = Client(url, verbose=False, download_files=False)
+    except Exception as exc:  # noqa: BLE001 - counted as an error, the run goes on
+        with lock:
+            result.errors.append(f"connect: {type(exc).__name__}: {exc}")
+        return
+    for q in questions:
+        if time.monotonic() > deadline:
+            break
+        try:
+            dt = ask(client, q)
+            with lock:
+                result.latencies_s.append(dt)
+        except Exception as exc:  # noqa: BLE001
+            with lock:
+                result.errors.append(f"{q!r}: {type(exc).__name__}: {exc}")
+
+
+def run(url: str, label: str, sessions: int, turns: int, budget_s: float, offset: int = 0) -> Result:
+    result, lock = Result(label), threading.Lock()
+    deadline = time.monotonic() + budget_s
+    threads = []
+    t0 = time.perf_counter()
+    for s in range(sessions):
+        qs = [QUESTIONS[(offset + s * turns + i) % len(QUESTIONS)] for i in range(turns)]
+        threads.append(threading.Thread(target=run_session, args=(url, qs, deadline, result, lock), daemon=True))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 120)
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workspace", type=Path, help="workspace to serve (started here on a free loopback port)")
+    ap.add_argument("--url", help="an already running page on loopback, e.g. http://127.0.0.1:7860/")
+    ap.add_argument("--llm", default=None, help="the agent's model (default: the agent's own default)")
+    ap.add_argument("--sessions", type=int, default=4)
+    ap.add_argument("--turns", type=int, default=3, help="questions per session under load")
+    ap.add_argument("--single", type=int, default=5, help="sequential questions for the single-turn latency")
+    ap.add_argument("--budget", type=float, default=300.0, help="seconds after which no new request starts")
+    ap.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
+    args = ap.parse_args()
+    if bool(args.workspace) == bool(args.url):
+        ap.error("give exactly one of --workspace or --url")
+
+    proc = None
+    if args.url:
+        url = args.url.rstrip("/") + "/"
+        if urlparse(url).hostname not in LOOPBACK_HOSTS:
+            ap.error("--url must be a loopback address (127.0.0.1, localhost, ::1)")
+    else:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
+        proc = start_server(args.workspace, port, args.llm, log)
+        print(f"server log: {log}", flush=True)
+    try:
+        t0 = time.perf_counter()
+        wait_ready(url, proc, 180)
+        print(f"server ready at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
+        single = run(url, "single session, sequential", 1, args.single, args.budget / 3)
+        load = run(url, f"{args.sessions} concurrent sessions", args.sessions, args.turns, args.budget, offset=3)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    out = {"url": url, "cpu_count": os.cpu_count(), "single": single.summary(), "load": load.summary()}
+    for r in (out["single"], out["load"]):
+        print(f"{r['label']:<32} requests {r['requests']:>3}  errors {r['errors']}  p50 {r['p50_s']} s  "
+              f"p95 {r['p95_s']} s  max {r['max_s']} s  ({r['turns_per_s']} turns/s over {r['wall_s']} s)")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
+    if load.errors or single.errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

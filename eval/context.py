@@ -1,0 +1,228 @@
+"""What a task sees: one workspace, one model, and the data both give (:class:`EvalContext`).
+
+Which vectors are used
+----------------------
+* the model is the workspace's own (same weights sha256 as ``manifest.json``): the stored epoch
+  and night vectors are read from DuckDB;
+* another model: epoch vectors are **recomputed from the recordings** (``recordings.path``, read
+  with ``load_psg`` + ``make_epochs``, the same preprocessing as ingest) and night vectors are
+  rebuilt from them with :func:`sleeplm.index.nights.night_vector`; nothing is written to the
+  workspace. A recording file that is no longer there makes the run refuse with
+  :class:`EvalError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.index.models import ModelRef, resolve_model
+from sleeplm.index.nights import night_vector
+from sleeplm.index.workspace import Manifest, Workspace, WorkspaceError, load_vectors
+
+SCORED_STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
+
+
+class EvalError(RuntimeError):
+    """The evaluation cannot run as asked (missing workspace, model or recordings)."""
+
+
+class TaskSkipped(Exception):
+    """Raised by a task whose inputs are absent from the workspace; the message is the reason."""
+
+
+def manifest_model(ws: Workspace, manifest: Manifest) -> ModelRef:
+    """The model that built the workspace, found by name or weights path and checked by sha256."""
+    for spec in (manifest.model_name, manifest.model_weights):
+        if not spec:
+            continue
+        try:
+            ref = resolve_model(spec, manifest.model_config)
+        except (FileNotFoundError, ValueError):
+            continue
+        if ref.sha256 == manifest.model_sha256:
+            return ref
+    raise EvalError(f"{ws.root}: the model that built this workspace ({manifest.model_name}, sha256 "
+                    f"{manifest.model_sha256[:12]}…) is not available; pass --model explicitly")
+
+
+@dataclass
+class EvalContext:
+    """One (workspace, model) pair opened for evaluation.
+
+    Parameters
+    ----------
+    workspace : the workspace folder.
+    model_ref : the model's identity; ``model`` its loaded instance.
+    seed : every sampling and split draws from ``numpy.random.default_rng(seed)``-derived generators.
+    limit_epochs : cap on the epochs used by epoch-level tasks (a seeded random sample).
+    out_dir : where the tasks of this pair write their plots.
+    """
+
+    workspace: Path
+    model_ref: ModelRef
+    model: SleepLM
+    seed: int = 0
+    limit_epochs: int | None = None
+    out_dir: Path = Path(".")
+    con: duckdb.DuckDBPyConnection = field(init=False, repr=False)
+    manifest: Manifest = field(init=False)
+    recompute: bool = field(init=False)
+    _epochs: pd.DataFrame | None = field(default=None, init=False, repr=False)
+    _vectors: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _signals: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ws = Workspace(Path(self.workspace))
+        try:
+            self.con = ws.connect(read_only=True)
+            self.manifest = ws.manifest()
+        except WorkspaceError as exc:
+            raise EvalError(str(exc)) from exc
+        self.recompute = self.model_ref.sha256 != self.manifest.model_sha256
+        self.out_dir = Path(self.out_dir)  # created by the first plot written
+
+    @classmethod
+    def open(cls, workspace: Path, model: str | None = None, **kw: object) -> EvalContext:
+        """Open a workspace with ``model`` (a name or checkpoint path; None: the workspace's own)."""
+        ws = Workspace(Path(workspace))
+        if not ws.exists():
+            raise EvalError(f"{workspace}: no workspace here (cohort.duckdb is missing)")
+        try:
+            manifest = ws.manifest()
+        except WorkspaceError as exc:
+            raise EvalError(str(exc)) from exc
+        try:
+            ref = manifest_model(ws, manifest) if model is None else resolve_model(model)
+        except FileNotFoundError as exc:
+            raise EvalError(f"model {model!r}: {exc}") from exc
+        return cls(Path(workspace), ref, ref.load(), **kw)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.con.close()
+
+    @property
+    def vector_source(self) -> str:
+        if self.recompute:
+            return (f"recomputed from the recordings with {self.model_ref.name} (the workspace was built with "
+                    f"{self.manifest.model_name}); not written back")
+        return "stored in the workspace (same model)"
+
+    def rng(self, salt: int = 0) -> np.random.Generator:
+        return np.random.default_rng([self.seed, salt])
+
+    # ------------------------------------------------------------------ tables
+    def epochs(self) -> pd.DataFrame:
+        """Every epoch: epoch_id, recording_id, recording, epoch_index, onset_s, stage, event_types."""
+        if self._epochs is None:
+            self._epochs = self.con.execute(
+                "SELECT e.epoch_id, e.recording_id, r.name AS recording, e.epoch_index, e.onset_s, e.stage, "
+                "e.event_types FROM epochs e JOIN recordings r USING (recording_id) ORDER BY e.epoch_id").df()
+            self._epochs["event_types"] = [list(v) if v is not None else [] for v in self._epochs["event_types"]]
+        return self._epochs
+
+    def scored_epochs(self) -> pd.DataFrame:
+        e = self.epochs()
+        return e[e["stage"].isin(SCORED_STAGES)]
+
+    def sample(self, frame: pd.DataFrame, n: int | None, salt: int = 0) -> pd.DataFrame:
+        """A seeded random sample of at most ``n`` rows (and of ``limit_epochs``), in epoch order."""
+        caps = [c for c in (n, self.limit_epochs) if c is not None]
+        cap = min(caps) if caps else None
+        if cap is None or len(frame) <= cap:
+            return frame
+        idx = self.rng(salt).choice(len(frame), size=cap, replace=False)
+        return frame.iloc[np.sort(idx)]
+
+    def captions(self, epoch_ids: np.ndarray, track: str) -> list[str]:
+        """The reference caption of each epoch for ``track`` ("" where absent)."""
+        rows = dict(self.con.execute("SELECT epoch_id, text FROM captions WHERE track = ? AND epoch_id IN "
+                                     "(SELECT unnest(?))", [track, [int(i) for i in epoch_ids]]).fetchall())
+        return [rows.get(int(i), "") for i in epoch_ids]
+
+    def table(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                     [name]).fetchone()[0])
+
+    # ------------------------------------------------------------------ vectors and signals
+    def epoch_vectors(self, epoch_ids: np.ndarray) -> np.ndarray:
+        """Epoch vectors ``[len(epoch_ids), D]`` of this context's model (stored or recomputed)."""
+        ids = np.asarray(epoch_ids, np.int64)
+        missing = [int(i) for i in ids if int(i) not in self._vectors]
+        if missing and not self.recompute:
+            rows = self.con.execute("SELECT epoch_id, vec FROM epoch_vectors WHERE epoch_id IN (SELECT unnest(?))",
+                                    [missing]).fetchall()
+            self._vectors.update({int(i): np.asarray(v, np.float32) for i, v in rows})
+        elif missing:
+            x = self.signals(np.asarray(missing))
+            vecs = self.model.encode_signal(x)
+            self._vectors.update({i: v for i, v in zip(missing, vecs)})
+        if not len(ids):
+            return np.zeros((0, self.model.embed_dim), np.float32)
+        return np.stack([self._vectors[int(i)] for i in ids])
+
+    def signals(self, epoch_ids: np.ndarray) -> np.ndarray:
+        """Model input ``[N, 10, 1920]`` of epochs, read and preprocessed from their recordings."""
+        ids = np.asarray(epoch_ids, np.int64)
+        todo = [int(i) for i in ids if int(i) not in self._signals]
+        if todo:
+            from sleeplm.encoder.preprocess import make_epochs
+            from sleeplm.encoder.psg import load_psg
+
+            e = self.epochs().set_index("epoch_id").loc[todo]
+            for rid, grp in e.groupby("recording_id"):
+                path = self.con.execute("SELECT path FROM recordings WHERE recording_id = ?", [int(rid)]).fetchone()[0]
+                if not Path(path).is_file():
+                    raise EvalError(f"recording {grp['recording'].iloc[0]}: {path} is missing, so its epochs cannot be "
+                                    "re-read (needed for generation or for a model other than the workspace's)")
+                psg = load_psg(path)
+                x = make_epochs(psg.mapped, psg.annotations).x
+                for eid, k in zip(grp.index, grp["epoch_index"]):
+                    self._signals[int(eid)] = x[int(k)]
+                del x, psg
+        if not len(ids):
+            return np.zeros((0, 10, 1920), np.float32)
+        return np.stack([self._signals[int(i)] for i in ids])
+
+    def drop_signals(self) -> None:
+        """Free the signal cache (vectors stay)."""
+        self._signals.clear()
+
+    def night_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(recording_ids, night vectors) of this context's model, stored or rebuilt."""
+        if not self.recompute:
+            return load_vectors(self.con, "night_vectors", "recording_id")
+        e = self.epochs()
+        metrics = {}
+        if self.has_table("night_metrics"):
+            m = self.table("SELECT * FROM night_metrics")
+            metrics = {int(r["recording_id"]): {k: v for k, v in r.items() if k not in ("recording_id", "summary")}
+                       for r in m.to_dict("records")}
+        rids, out = [], []
+        for rid, grp in e.groupby("recording_id"):
+            vecs = self.epoch_vectors(grp["epoch_id"].to_numpy())
+            self.drop_signals()
+            out.append(night_vector(vecs, grp["stage"].tolist(), metrics.get(int(rid), {})))
+            rids.append(int(rid))
+        return np.asarray(rids, np.int64), np.stack(out) if out else np.zeros((0, 0), np.float32)
+
+    def describe(self) -> dict:
+        """Model, workspace and vector source, for result JSON files."""
+        return {
+            "workspace": str(Path(self.workspace).resolve()),
+            "manifest": json.loads(Path(Workspace(Path(self.workspace)).manifest_path).read_text()),
+            "model": {"name": self.model_ref.name, "sha256": self.model_ref.sha256,
+                      "weights": str(self.model_ref.weights), "embed_dim": self.model.embed_dim},
+            "vectors": self.vector_source,
+            "seed": self.seed,
+            "limit_epochs": self.limit_epochs,
+        }

@@ -1,0 +1,83 @@
+"""Captioning per track: generate for a sample of epochs and compare with the reference captions.
+
+The same seeded sample serves every track: at most ``n_per_track`` epochs, half of them (when
+there are enough) among epochs that overlap a scored event so that event facts get tested.
+Fact accuracy parses both captions with ``parse_caption`` (tolerances in
+:mod:`sleeplm.eval.metrics`: stage exact; event types F1; event start/end within
+``EVENT_TIME_TOL_S``; numeric values within ``max(VALUE_REL_TOL·|ref|, VALUE_ABS_TOL)``;
+body position exact), plus corpus BLEU-4 (sacrebleu) and mean ROUGE-L F (rouge-score).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sleeplm.encoder.captions import TRACKS
+
+from ..context import EvalContext, TaskSkipped
+from ..metrics import EVENT_TIME_TOL_S, VALUE_ABS_TOL, VALUE_REL_TOL, bleu4, caption_fact_scores, rouge_l
+from ..registry import TaskResult
+
+
+def caption_sample(ctx: EvalContext, n: int) -> pd.DataFrame:
+    """Seeded sample: up to n/2 epochs with events, the rest from all epochs, in epoch order."""
+    e = ctx.epochs()
+    if ctx.limit_epochs is not None:
+        n = min(n, ctx.limit_epochs)
+    rng = ctx.rng(3)
+    with_ev = np.flatnonzero(e["event_types"].map(len).to_numpy() > 0)
+    take = list(rng.choice(with_ev, min(len(with_ev), n // 2), replace=False)) if len(with_ev) else []
+    rest = np.setdiff1d(np.arange(len(e)), take)
+    take += list(rng.choice(rest, min(len(rest), n - len(take)), replace=False))
+    return e.iloc[np.sort(np.asarray(take, int))]
+
+
+@dataclass
+class Captioning:
+    name: str = "captioning"
+    main_score: str = "fact_accuracy"
+    description: str = "generated captions per track: fact accuracy via parse_caption, BLEU-4, ROUGE-L"
+    n_per_track: int = 50
+    tracks: tuple[str, ...] = TRACKS
+    max_len: int = 256
+
+    def run(self, ctx: EvalContext) -> TaskResult:
+        sample = caption_sample(ctx, self.n_per_track)
+        if len(sample) == 0:
+            raise TaskSkipped("no epochs")
+        ids = sample["epoch_id"].to_numpy()
+        x = ctx.signals(ids)
+        res = TaskResult(self.name, self.main_score, config={
+            "n_epochs": int(len(ids)), "max_len": self.max_len, "decoding": "greedy",
+            "event_time_tol_s": EVENT_TIME_TOL_S, "value_rel_tol": VALUE_REL_TOL, "value_abs_tol": VALUE_ABS_TOL})
+        rows, facts, examples = [], [], []
+        for track in self.tracks:
+            refs = ctx.captions(ids, track)
+            keep = [i for i, r in enumerate(refs) if r]
+            if not keep:
+                res.notes.append(f"{track}: no reference captions, skipped")
+                continue
+            preds = ctx.model.generate(x[keep], track, max_len=self.max_len)
+            refs = [refs[i] for i in keep]
+            fs = caption_fact_scores(preds, refs, track)
+            row = {"track": track, "n": len(keep), **fs, "BLEU-4": bleu4(preds, refs), "ROUGE-L": rouge_l(preds, refs)}
+            rows.append(row)
+            for k, v in row.items():
+                if k not in ("track",):
+                    res.scores[f"{track}/{k}"] = v
+            if fs["fact_accuracy"] is not None:
+                facts.append(fs["fact_accuracy"])
+            examples.append({"track": track, "epoch_id": int(ids[keep[0]]), "reference": refs[0], "generated": preds[0]})
+        ctx.drop_signals()
+        if not rows:
+            raise TaskSkipped("no reference captions in the workspace")
+        res.scores[self.main_score] = float(np.mean(facts)) if facts else None
+        res.tables["captioning"] = rows
+        res.tables["examples"] = examples
+        res.notes.append(f"fact tolerances: stage exact; event times ±{EVENT_TIME_TOL_S:g} s; numeric values within "
+                         f"max({VALUE_REL_TOL:.0%} relative, {VALUE_ABS_TOL:g} absolute); a value the caption omits is "
+                         "wrong; fact_accuracy = mean over the fact kinds a track has")
+        return res
