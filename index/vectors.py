@@ -1,7 +1,7 @@
 """FAISS indexes over L2-normalised vectors (cosine = inner product).
 
 * exact ``IndexFlatIP`` below :data:`IVF_THRESHOLD` vectors;
-* ``IndexIVFFlat`` (inner product, ``nlist ≈ 4·sqrt(n)``, k-means on 32·nlist samples × 10
+* ``IndexIVFFlat`` (inner product, ``nlist ≈ 4·sqrt(n)``, k-means on 40·nlist samples × 10
   iterations, ``nprobe`` 32) at and above it —
   recall against exact search is measured by ``bench/bench_search.py``;
 * the ids are the DuckDB ids (``IndexIDMap2`` for flat, native ids for IVF);
@@ -69,7 +69,7 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, kind: str = "auto", seed: 
     index.cp.niter = 10  # fewer k-means iterations than the default 25: build time; recall: bench_search
     index.cp.seed = seed
     rng = np.random.default_rng(seed)
-    train = x[rng.choice(len(x), size=min(len(x), 32 * nlist), replace=False)]
+    train = x[rng.choice(len(x), size=min(len(x), 40 * nlist), replace=False)]
     index.train(train)
     index.add_with_ids(x, ids)
     index.nprobe = DEFAULT_NPROBE
