@@ -147,3 +147,21 @@ def test_fact_scores_compare_parsed_captions():
     ref = parse_caption("Heart Rate: minimum value of 56.43, maximum value of 68.79, and mean of 60.91.", "cardiac")
     gen = parse_caption("heart rate: minimum value of 57.0, maximum value of 90.0, and mean of 61.5.", "cardiac")
     assert fact_scores(gen, ref)["numeric_within_tol"] == pytest.approx(2 / 3)
+
+
+def test_channel_drop_looks_like_missing_channels_after_preprocessing() -> None:
+    import numpy as np
+
+    from sleeplm.encoder.training.loop import drop_channels
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 10, 1920)).astype(np.float32)
+    x[:, 9] = 2.0  # POS: supine
+    changed = drop_channels(x, rng, p=0.5)
+    assert 10 < changed.sum() < 54 and not changed.all()
+    for i in np.flatnonzero(changed):
+        zero = (x[i, :9] == 0).all(axis=1)
+        assert zero.any() or x[i, 9, 0] == -1.0  # something dropped
+        assert not zero[[6, 7]].all()  # an EEG lead kept
+        assert x[i, 9, 0] in (2.0, -1.0)  # POS kept or unknown, never zero
+    assert not (x[~changed, :9] == 0).all(axis=2).any()

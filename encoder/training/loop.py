@@ -49,6 +49,11 @@ class TrainConfig:
     canonical_contrastive: bool = False
     #: Identical contrastive texts in a batch are shared positives (losses.contrastive_loss).
     dedupe_texts: bool = False
+    #: Probability that an example loses channels (see ``drop_channels``): teaches the model that real
+    #: recordings miss channels (a missing channel is zeros, POS -1, exactly as preprocessing writes it).
+    p_channel_drop: float = 0.0
+    #: Start from these weights (a fine-tune) instead of a random init; ignored when resuming.
+    init_from: str | None = None
     #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
     track_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     weights: LossWeights = field(default_factory=LossWeights)
@@ -73,9 +78,39 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
+#: Channel indices (SLEEPLM_CHANNELS order) kept in an "EEG only" recording, and the POS index.
+_EEG = (6, 7)
+_POS = 9
+
+
+def drop_channels(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Remove channels from a fraction ``p`` of the examples, as missing channels look after preprocessing.
+
+    A dropped example keeps either one or both central EEG leads only (half of the drops: the
+    single-EEG recordings of sleep-EDF/DREAMS style data) or loses each channel with probability 0.3
+    (at least one EEG lead kept, at least one channel lost). Returns a boolean [B] of the examples changed.
+    """
+    changed = np.zeros(len(x), bool)
+    for i in np.flatnonzero(rng.random(len(x)) < p):
+        if rng.random() < 0.5:
+            keep = np.zeros(x.shape[1], bool)
+            keep[list(rng.choice(_EEG, size=rng.integers(1, 3), replace=False))] = True
+        else:
+            keep = rng.random(x.shape[1]) >= 0.3
+            if not keep[list(_EEG)].any():
+                keep[rng.choice(_EEG)] = True
+            if keep.all():
+                keep[rng.choice([c for c in range(x.shape[1]) if c not in _EEG])] = False
+        x[i, ~keep] = 0.0
+        if not keep[_POS]:
+            x[i, _POS] = -1.0
+        changed[i] = True
+    return changed
+
+
 def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, batch_size: int,
                p_stage_only: float, track_weights: tuple[float, ...], canonical: bool = False,
-               canonical_contrastive: bool = False) -> dict[str, torch.Tensor]:
+               canonical_contrastive: bool = False, p_channel_drop: float = 0.0) -> dict[str, torch.Tensor]:
     """Sample a batch: epochs, one caption track and one caption variant per epoch.
 
     ``canonical`` uses variant 0 (the evaluation captions) and never the stage-only text.
@@ -85,13 +120,18 @@ def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, ba
     tracks = rng.choice(len(MODEL_TRACKS), size=len(idx), p=tw / tw.sum())
     variants = np.zeros(len(idx), int) if canonical else rng.integers(0, data.n_variants, len(idx))
     stage_only = np.zeros(len(idx), bool) if canonical else rng.random(len(idx)) < p_stage_only
+    x = np.array(data.signals(idx), dtype=np.float32)
+    dropped = drop_channels(x, rng, p_channel_drop) if p_channel_drop > 0 else np.zeros(len(idx), bool)
+    # the reference captions describe every channel: an example that lost channels trains the stage/event
+    # track only, so the decoder never learns to describe signals it cannot see
+    tracks = np.where(dropped, MODEL_TRACKS.index("stage_event"), tracks)
     con_texts, cap_texts = [], []
     for i, t, v, s in zip(idx, tracks, variants, stage_only):
         cv = 0 if canonical_contrastive else v
         con_texts.append(data.caption(i, "stage_event", cv) if s else data.retrieval_text(i, cv))
         cap_texts.append(data.caption(i, MODEL_TRACKS[t], v))
     return {
-        "x": torch.from_numpy(data.signals(idx)),
+        "x": torch.from_numpy(x),
         "contrastive_ids": tokenizer(con_texts),
         "caption_ids": tokenizer(cap_texts),
         "modality": torch.as_tensor(tracks, dtype=torch.long),
@@ -192,6 +232,8 @@ def run_training(
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=1e-6)
     start, elapsed = 0, 0.0
     last = latest_checkpoint(out_dir) if resume else None
+    if last is None and cfg.init_from:
+        load_checkpoint(model, cfg.init_from)
     if last is not None:
         start, pt = last
         stored = read_safetensors_config(pt.with_suffix(".safetensors"))
@@ -213,7 +255,8 @@ def run_training(
         for group in opt.param_groups:
             group["lr"] = lr
         batch = make_batch(train_data, tokenizer, np.random.default_rng([cfg.seed, step]), cfg.batch_size,
-                           cfg.p_stage_only, cfg.track_weights, canonical_contrastive=cfg.canonical_contrastive)
+                           cfg.p_stage_only, cfg.track_weights, canonical_contrastive=cfg.canonical_contrastive,
+                           p_channel_drop=cfg.p_channel_drop)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
                                        batch["modality"], cfg.weights, cfg.dedupe_texts)
