@@ -457,12 +457,13 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
     init_from: Annotated[Path | None, typer.Option(help="start from these weights (fine-tune)")] = None,
     channel_drop: Annotated[float, typer.Option(help="share of examples that lose channels (augmentation)")] = 0.0,
+    gist: Annotated[bool, typer.Option(help="contrastive texts without event times (captions.render.event_gist)")] = False,
 ) -> None:
     """Pretrain a SleepLM model on simulated nights (the recipe of the bundled sleeplm-tiny).
 
     The bundled weights: `sleeplm train --out runs/tiny-v2 --data-root runs/data-v1`, then
     `sleeplm train --out runs/tiny-v3 --data-root runs/data-v1 --init-from runs/tiny-v2/model.safetensors
-    --channel-drop 0.4 --steps 600 --lr 3e-4 --seed 1`.
+    --channel-drop 0.4 --steps 600 --lr 3e-4 --seed 1`, then the same from runs/tiny-v3 with `--seed 2 --gist`.
     """
     from sleeplm.encoder.training.loop import train as run_train
     from sleeplm.encoder.training.losses import LossWeights
@@ -470,7 +471,7 @@ def train(
     path = run_train(config, out, n_train_nights=train_nights, n_val_nights=val_nights, seed=seed, steps=steps,
                      batch_size=batch_size, resume=resume, data_root=data_root, hours=hours, lr=lr,
                      warmup_steps=20 if init_from else 30, checkpoint_every=50, val_batches=1, grad_clip=1.0, p_stage_only=1.0,
-                     canonical_contrastive=True, dedupe_texts=True, p_channel_drop=channel_drop,
+                     canonical_contrastive=True, dedupe_texts=True, p_channel_drop=channel_drop, contrastive_gist=gist,
                      init_from=str(init_from) if init_from else None,
                      weights=LossWeights(contrastive=1.0, caption=1.0, reconstruction=0.25))
     console.print(f"weights: {path}")

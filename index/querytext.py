@@ -1,4 +1,4 @@
-"""Turn a researcher's words into a query in the captions' own style.
+"""Turn a researcher's words into a query in the captions' own style (event times left out).
 
 SleepLM's text space was learned from templated captions ("Sleep stage evaluation reveals REM
 Sleep (REM) for this epoch. The Obstructive Apnea event is documented from 0.0 to 30.0
@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from sleeplm.encoder.captions import render_captions
+from sleeplm.encoder.captions.render import event_gist
 from sleeplm.encoder.captions.facts import EventFact
 
 STAGE_WORDS: dict[str, tuple[str, ...]] = {
@@ -64,7 +65,7 @@ def caption_style(text: str) -> str:
         return text
     stage = terms.stages[0] if terms.stages else "N2"
     events = [EventFact(kind, 0.0, 30.0, None) for kind in terms.events]
-    caption = render_captions({}, events, stage, "stage_event")
+    caption = event_gist(render_captions({}, events, stage, "stage_event"))
     if not terms.stages:  # no stage named: keep only the event sentences
         caption = caption.split(". ", 1)[1]
     return caption

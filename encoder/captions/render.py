@@ -9,6 +9,7 @@ The same facts and seed always give the same text.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -166,3 +167,17 @@ def render_night(features: pd.DataFrame, events_per_epoch: Sequence[Sequence[Eve
         s = None if seed is None else epoch_seed(seed, i, track, variant)
         out.append(render_captions(row, evs[i], stages[i], track, s))
     return out
+
+
+_EVENT_TIMES = re.compile(r" (?:is documented|occurs|lasts|is identified) from [\d. ]+ to [\d. ]+ seconds"
+                          r"(?:, with a nadir of [\d. ]+%)?", re.IGNORECASE)
+
+
+def event_gist(caption: str) -> str:
+    """A stage_event caption without event times and nadirs: what happens, not exactly when.
+
+    "... The Hypopnea event is documented from 0.0 to 5.6 seconds." → "... The Hypopnea event."
+    Used as the contrastive text of the tiny model and for caption-style queries, where exact
+    times within the epoch are noise.
+    """
+    return _EVENT_TIMES.sub("", caption)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..model.checkpoint import load_checkpoint, read_safetensors_config, save_checkpoint
 from ..model.config import ReCoCaConfig
 from ..model.recoca import ReCoCa
+from ..captions.render import event_gist
 from .data import MODEL_TRACKS, EpochCaptions
 from .losses import LossWeights, pretraining_loss
 
@@ -52,6 +53,8 @@ class TrainConfig:
     #: Probability that an example loses channels (see ``drop_channels``): teaches the model that real
     #: recordings miss channels (a missing channel is zeros, POS -1, exactly as preprocessing writes it).
     p_channel_drop: float = 0.0
+    #: Contrastive stage_event texts without event times/nadirs (captions.render.event_gist).
+    contrastive_gist: bool = False
     #: Start from these weights (a fine-tune) instead of a random init; ignored when resuming.
     init_from: str | None = None
     #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
@@ -110,7 +113,8 @@ def drop_channels(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarr
 
 def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, batch_size: int,
                p_stage_only: float, track_weights: tuple[float, ...], canonical: bool = False,
-               canonical_contrastive: bool = False, p_channel_drop: float = 0.0) -> dict[str, torch.Tensor]:
+               canonical_contrastive: bool = False, p_channel_drop: float = 0.0,
+               contrastive_gist: bool = False) -> dict[str, torch.Tensor]:
     """Sample a batch: epochs, one caption track and one caption variant per epoch.
 
     ``canonical`` uses variant 0 (the evaluation captions) and never the stage-only text.
@@ -129,6 +133,8 @@ def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, ba
     for i, t, v, s in zip(idx, tracks, variants, stage_only):
         cv = 0 if canonical_contrastive else v
         con_texts.append(data.caption(i, "stage_event", cv) if s else data.retrieval_text(i, cv))
+        if contrastive_gist:
+            con_texts[-1] = event_gist(con_texts[-1])
         cap_texts.append(data.caption(i, MODEL_TRACKS[t], v))
     return {
         "x": torch.from_numpy(x),
@@ -184,7 +190,8 @@ def validation_loss(model: ReCoCa, data: EpochCaptions, tokenizer: Any, cfg: Tra
     sums: dict[str, float] = {}
     for b in range(cfg.val_batches):
         batch = make_batch(data, tokenizer, np.random.default_rng([cfg.seed, 10**9 + b]), cfg.batch_size,
-                           1.0 if cfg.p_stage_only >= 1.0 else 0.0, cfg.track_weights, canonical=True)
+                           1.0 if cfg.p_stage_only >= 1.0 else 0.0, cfg.track_weights, canonical=True,
+                           contrastive_gist=cfg.contrastive_gist)
         _, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
                                     batch["modality"], cfg.weights, cfg.dedupe_texts)
         for k, v in parts.items():
@@ -256,7 +263,7 @@ def run_training(
             group["lr"] = lr
         batch = make_batch(train_data, tokenizer, np.random.default_rng([cfg.seed, step]), cfg.batch_size,
                            cfg.p_stage_only, cfg.track_weights, canonical_contrastive=cfg.canonical_contrastive,
-                           p_channel_drop=cfg.p_channel_drop)
+                           p_channel_drop=cfg.p_channel_drop, contrastive_gist=cfg.contrastive_gist)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
                                        batch["modality"], cfg.weights, cfg.dedupe_texts)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sleeplm.encoder.captions.render import event_gist
 from sleeplm.index.localize import find_intervals, robust_z
 
 from ..baselines import rule_scores
@@ -63,7 +64,9 @@ class EventLocalization:
             if ev.empty:
                 res.notes.append(f"{kind}: no annotated events, skipped")
                 continue
-            q = ctx.model.encode_text(spec["prompts"]).mean(axis=0)
+            # event times inside a prompt are noise for "where in the night": the query is the gist, as in
+            # sleeplm.index.querytext.caption_style
+            q = ctx.model.encode_text([event_gist(p) for p in spec["prompts"]]).mean(axis=0)
             q /= max(float(np.linalg.norm(q)), 1e-12)
             for method in ("SleepLM", "feature rule"):
                 truth_all, z_all, found_n, tp_found, det, n_ev = [], [], 0, 0, 0, 0
