@@ -71,3 +71,18 @@ def make_edf(tmp_path: Path):
         return write_edf(tmp_path / name, signals, annotations, transducers)
 
     return factory
+
+
+MINI_CHECKPOINT = Path(__file__).parent / "data" / "parity-mini" / "checkpoint.pt"
+
+
+@pytest.fixture(scope="session")
+def sim_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three simulated 30-min nights ingested with the parity-mini model, built once per test session."""
+    from sleeplm.encoder.simulate import simulate_cohort
+    from sleeplm.index.ingest import ingest
+
+    root = tmp_path_factory.mktemp("sim-cohort")
+    simulate_cohort(root / "edf", n_nights=3, seed=7, duration_h=0.5, progress=False)
+    ingest(root / "edf", root / "ws", model=str(MINI_CHECKPOINT), progress=False)
+    return root / "ws"

@@ -20,22 +20,8 @@ EVIDENCE = re.compile(r"(sim-\d{4}) epoch (\d+) \((\d\d:\d\d:\d\d)\)")
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three simulated 30-min nights, built once per test session (shared with test_agent_tools)."""
-    root = tmp_path_factory.getbasetemp() / "agent-cohort"
-    ws = root / "ws"
-    if not (ws / "manifest.json").is_file():
-        from sleeplm.encoder.simulate import simulate_cohort
-        from sleeplm.index.ingest import ingest
-
-        simulate_cohort(root / "edf", n_nights=3, seed=7, duration_h=0.5, progress=False)
-        ingest(root / "edf", ws, model=str(MINI), progress=False)
-    return ws
-
-
-@pytest.fixture(scope="module")
-def cohort(workspace: Path):
-    c = Cohort(workspace)
+def cohort(sim_workspace: Path):
+    c = Cohort(sim_workspace)
     yield c
     c.close()
 
@@ -175,9 +161,9 @@ def test_a_fake_llm_goes_through_the_same_loop(cohort, tmp_path) -> None:
     assert (s.state.recording, s.state.epoch) == ("sim-0002", 30)
 
 
-def test_ask_answers_one_question_as_json(workspace, monkeypatch, tmp_path) -> None:
+def test_ask_answers_one_question_as_json(sim_workspace, monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("SLEEPLM_LLM", raising=False)
-    turn = ask(workspace, "how many nights are there?", config=ToolConfig(figure_dir=tmp_path))
+    turn = ask(sim_workspace, "how many nights are there?", config=ToolConfig(figure_dir=tmp_path))
     d = json.loads(json.dumps(turn_to_dict(turn)))
     assert "**3 nights**" in d["answer"] and d["model"] == "sleeplm-router"
     assert d["steps"][0]["name"] == "cohort_stats" and d["steps"][0]["error"] is None

@@ -19,22 +19,8 @@ PNG = b"\x89PNG"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three simulated 30-min nights, built once per test session (shared with test_agent_chat)."""
-    root = tmp_path_factory.getbasetemp() / "agent-cohort"
-    ws = root / "ws"
-    if not (ws / "manifest.json").is_file():
-        from sleeplm.encoder.simulate import simulate_cohort
-        from sleeplm.index.ingest import ingest
-
-        simulate_cohort(root / "edf", n_nights=3, seed=7, duration_h=0.5, progress=False)
-        ingest(root / "edf", ws, model=str(MINI), progress=False)
-    return ws
-
-
-@pytest.fixture(scope="module")
-def cohort(workspace: Path):
-    c = Cohort(workspace)
+def cohort(sim_workspace: Path):
+    c = Cohort(sim_workspace)
     yield c
     c.close()
 
