@@ -127,14 +127,7 @@ class ClipTokenizer:
         if isinstance(texts, str):
             texts = [texts]
         n = context_length or self.context_length
-        out = torch.full((len(texts), n), self.pad_id, dtype=torch.long)
-        for row, text in enumerate(texts):
-            ids = [self.sot_token_id, *self.encode(text), self.eot_token_id]
-            if len(ids) > n:
-                ids = ids[:n]
-                ids[-1] = self.eot_token_id
-            out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
+        return pack_ids([self.encode(t) for t in texts], n, self.sot_token_id, self.eot_token_id, self.pad_id)
 
     def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
         """Text of ``ids`` without SOT, EOT and pad (0); digit runs re-joined unless ``join_digits=False``."""
@@ -145,6 +138,19 @@ class ClipTokenizer:
         raw = bytearray(self.byte_decoder[c] for c in symbols).decode("utf-8", errors="replace")
         text = " ".join(raw.replace("</w>", " ").split())
         return join_digit_runs(text) if join_digits else text
+
+
+def pack_ids(rows: list[list[int]], context_length: int, sot: int, eot: int, pad: int) -> torch.Tensor:
+    """``[SOT] + ids + [EOT]`` per row, padded with ``pad`` to ``context_length``; a row that is too long is
+    cut and its last kept token forced to EOT (the official tokenizer's rule)."""
+    out = torch.full((len(rows), context_length), pad, dtype=torch.long)
+    for row, body in enumerate(rows):
+        ids = [sot, *body, eot]
+        if len(ids) > context_length:
+            ids = ids[:context_length]
+            ids[-1] = eot
+        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
 
 
 class DomainTokenizer:
@@ -174,15 +180,8 @@ class DomainTokenizer:
         if isinstance(texts, str):
             texts = [texts]
         n = context_length or self.context_length
-        out = torch.full((len(texts), n), self.pad_id, dtype=torch.long)
         encoded = self.tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
-        for row, enc in enumerate(encoded):
-            ids = [self.sot_token_id, *enc.ids, self.eot_token_id]
-            if len(ids) > n:
-                ids = ids[:n]
-                ids[-1] = self.eot_token_id
-            out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
+        return pack_ids([e.ids for e in encoded], n, self.sot_token_id, self.eot_token_id, self.pad_id)
 
     def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
         """Text of ``ids`` without SOT, EOT and pad (``join_digits`` kept for interface parity)."""
