@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sleeplm.agent import AgentTurn, ToolStep
 from sleeplm.app import chat_view as cv
 from sleeplm.app.service import RWLock, SharedCohort
 from sleeplm.app.uploads import UploadError, check_uploads, stage_uploads
@@ -44,23 +45,6 @@ def workspace(cohort_dir: Path, tmp_path_factory) -> Path:
 
 
 @dataclass
-class Step:
-    name: str
-    args: dict[str, Any]
-    summary: str
-    seconds: float
-    error: str | None = None
-
-
-@dataclass
-class Turn:
-    answer: str
-    steps: list[Step]
-    figures: list[Path]
-    model_name: str = "fake-llm"
-
-
-@dataclass
 class State:
     recording: str | None = None
     epoch: int | None = None
@@ -80,14 +64,14 @@ class FakeChat:
             raise ValueError(f"no recording {recording!r}")  # like the agent
         self.state.recording = recording
 
-    def respond(self, message: str) -> Turn:
+    def respond(self, message: str) -> AgentTurn:
         t0 = time.perf_counter()
         names = [r[0] for r in self.cohort.con.execute("SELECT name FROM recordings ORDER BY name").fetchall()]
         fig = Path(self.cohort.ws.root).parent / f"fig-{threading.get_ident()}-{time.monotonic_ns()}.png"
         _png(fig)
-        steps = [Step("list_nights", {"limit": 5}, f"{len(names)} nights", time.perf_counter() - t0),
-                 Step("plot_hypnogram", {"recording": "nope"}, "", 0.01, error="no recording 'nope'")]
-        return Turn(f"{len(names)} nights; this night is {self.state.recording}.", steps, [fig])
+        steps = [ToolStep("list_nights", {"limit": 5}, f"{len(names)} nights", time.perf_counter() - t0),
+                 ToolStep("plot_hypnogram", {"recording": "nope"}, "", 0.01, error="no recording 'nope'")]
+        return AgentTurn(f"{len(names)} nights; this night is {self.state.recording}.", steps, [fig], "fake-llm")
 
 
 def _png(path: Path) -> None:
@@ -207,7 +191,7 @@ def test_figure_captions() -> None:
 
 
 def test_long_arguments_are_cut() -> None:
-    msg = cv.step_message(Step("search", {"q": "x" * 5000}, "ok", 1.234), 0)
+    msg = cv.step_message(ToolStep("search", {"q": "x" * 5000}, "ok", 1.234), 0)
     assert len(msg["content"]) < 2300 and msg["metadata"]["duration"] == 1.23
 
 
