@@ -16,6 +16,7 @@ from sleeplm.index.querytext import caption_style, parse_query
 from . import lookup
 from .context import ToolContext
 from .vocab import KEY_METRICS, resolve_metric
+from sleeplm.encoder.vocab import age_band
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
                         "list_nights"]
@@ -125,7 +126,7 @@ def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
     for name, subj, _ in ctx.cohort.night_info(ids).values():
         if by == "age_band":
             age = subj.get("age")
-            g = None if age is None else "<40" if age < 40 else "40-59" if age < 60 else "60+"
+            g = age_band(age)
         elif by == "recording":
             g = name
         else:

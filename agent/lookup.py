@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sleeplm.encoder.records import EPOCH_S
+from sleeplm.encoder.io.records import EPOCH_S
 from sleeplm.index.queries import Cohort
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
-from sleeplm.encoder.records import EPOCH_S, SLEEPLM_CHANNELS
+from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
 
 from . import lookup, plots
 from .context import ToolContext

@@ -20,8 +20,9 @@ from sleeplm.index.queries import Cohort
 from . import cohort_tools, night_tools
 from .context import ToolContext, to_content
 from .state import SessionState, ToolConfig
+from sleeplm.encoder.vocab import SCORED_STAGES
 
-Stage = Literal["W", "N1", "N2", "N3", "REM"]
+Stage = Literal[SCORED_STAGES]
 EventType = Literal["obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea", "oxygen_desaturation",
                     "arousal", "limb_movement"]
 Group = Literal["phenotype", "sex", "site", "age_band", "stage", "recording"]

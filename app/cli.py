@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sleeplm.encoder.records import PSGError
+from sleeplm.encoder.io.records import PSGError
 
 app = typer.Typer(
     name="sleeplm",
@@ -66,7 +66,7 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Channels, their SleepLM mapping, repairs, and the annotations of a recording."""
-    from sleeplm.encoder.psg import inspect_psg
+    from sleeplm.encoder.io.psg import inspect_psg
 
     try:
         report = inspect_psg(file, annotations)
@@ -86,7 +86,7 @@ def simulate(
     hours: Annotated[float | None, typer.Option(help="night length (h); default drawn per subject")] = None,
 ) -> None:
     """Simulate a cohort: EDF+ nights, NSRR XML annotations and subjects.csv."""
-    from sleeplm.encoder.simulate import simulate_cohort
+    from sleeplm.encoder.sim import simulate_cohort
 
     paths = simulate_cohort(out, n_nights=nights, seed=seed, duration_h=hours, progress=True)
     console.print(f"wrote {len(paths)} nights to {out}")
@@ -103,7 +103,7 @@ def caption(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Reference captions of an epoch (and the model's, with --model), with its stage, events and features."""
-    from sleeplm.encoder.captions import caption_epoch, epoch_caption_to_dict
+    from sleeplm.encoder.pipeline import caption_epoch, epoch_caption_to_dict
     from sleeplm.encoder.model import load_model
 
     try:
@@ -465,8 +465,8 @@ def train(
     `sleeplm train --out runs/tiny-v3 --data-root runs/data-v1 --init-from runs/tiny-v2/model.safetensors
     --channel-drop 0.4 --steps 600 --lr 3e-4 --seed 1`, then the same from runs/tiny-v3 with `--seed 2 --gist`.
     """
-    from sleeplm.encoder.training.loop import train as run_train
-    from sleeplm.encoder.training.losses import LossWeights
+    from sleeplm.encoder.train.loop import train as run_train
+    from sleeplm.encoder.train.losses import LossWeights
 
     path = run_train(config, out, n_train_nights=train_nights, n_val_nights=val_nights, seed=seed, steps=steps,
                      batch_size=batch_size, resume=resume, data_root=data_root, hours=hours, lr=lr,

@@ -67,7 +67,7 @@ def prepare_demo(cache_dir: Path | None = None, nights: int = DEMO_NIGHTS, hours
     nights, hours, seed : the simulated cohort.
     model : model name or checkpoint path (default: the bundled ``sleeplm-tiny``).
     """
-    from sleeplm.encoder.simulate import simulate_cohort
+    from sleeplm.encoder.sim import simulate_cohort
     from sleeplm.index.ingest import ingest
 
     cache = Path(cache_dir or DEFAULT_CACHE).expanduser()

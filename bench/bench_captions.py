@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_metrics, night_summary, render_night
-from sleeplm.encoder.features import table as T
-from sleeplm.encoder.features import compute_epoch_features, default_onsets_s
-from sleeplm.encoder.records import MappedRecording, Recording
+from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_summary, render_night
+from sleeplm.encoder.signals.night import night_metrics
+from sleeplm.encoder.signals import features as T
+from sleeplm.encoder.signals.features import compute_epoch_features, default_onsets_s
+from sleeplm.encoder.io.records import MappedRecording, Recording
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     ap.add_argument("--paraphrases", type=int, default=1)
     ap.add_argument("--seed", type=int, default=3)
     a = ap.parse_args()
-    from sleeplm.encoder.simulate.night import simulate_night
-    from sleeplm.encoder.simulate.phenotypes import draw_subject
+    from sleeplm.encoder.sim.night import simulate_night
+    from sleeplm.encoder.sim.phenotypes import draw_subject
 
     rng = np.random.default_rng(a.seed)
     t0 = time.perf_counter()

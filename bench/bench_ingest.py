@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from sleeplm.encoder.preprocess import make_epochs
-from sleeplm.encoder.psg import load_psg
-from sleeplm.encoder.simulate import simulate_cohort
+from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.io.psg import load_psg
+from sleeplm.encoder.sim import simulate_cohort
 from sleeplm.index.ingest import ingest
 from sleeplm.index.models import resolve_model
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pyedflib
 
-from sleeplm.encoder.channels import apply_plan, needed_labels, plan_channels
-from sleeplm.encoder.edf import read_recording
-from sleeplm.encoder.preprocess import make_epochs
-from sleeplm.encoder.records import MappedRecording
+from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels
+from sleeplm.encoder.io.edf import read_recording
+from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.io.records import MappedRecording
 
 CHANNELS = [  # label, fs_hz, unit
     ("C3-M2", 256, "uV"), ("C4-M1", 256, "uV"), ("F3-M2", 256, "uV"), ("O1-M2", 256, "uV"),

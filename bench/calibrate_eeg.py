@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleeplm.encoder.simulate.calibration import (eeg_calibration, hypnogram_comparison, hypnogram_markdown,
+from sleeplm.encoder.sim.calibration import (eeg_calibration, hypnogram_comparison, hypnogram_markdown,
                                                   markdown_table, suggest_gains)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "dreams-eeg-bandpower-by-stage.json"

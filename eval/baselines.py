@@ -50,8 +50,8 @@ def yasa_stages(path: Path | str, n_epochs: int) -> list[str]:
     import yasa
     from scipy.signal import resample_poly
 
-    from sleeplm.encoder.preprocess import resample_ratio
-    from sleeplm.encoder.psg import load_psg
+    from sleeplm.encoder.signals.preprocess import resample_ratio
+    from sleeplm.encoder.io.psg import load_psg
 
     psg = load_psg(path)
     ch = psg.mapped.channels

@@ -25,8 +25,8 @@ from sleeplm.encoder.model.api import SleepLM
 from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.nights import night_vector
 from sleeplm.index.workspace import Manifest, Workspace, WorkspaceError, load_vectors
+from sleeplm.encoder.vocab import SCORED_STAGES
 
-SCORED_STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
 
 
 class EvalError(RuntimeError):
@@ -175,8 +175,8 @@ class EvalContext:
         ids = np.asarray(epoch_ids, np.int64)
         todo = [int(i) for i in ids if int(i) not in self._signals]
         if todo:
-            from sleeplm.encoder.preprocess import make_epochs
-            from sleeplm.encoder.psg import load_psg
+            from sleeplm.encoder.signals.preprocess import make_epochs
+            from sleeplm.encoder.io.psg import load_psg
 
             e = self.epochs().set_index("epoch_id").loc[todo]
             for rid, grp in e.groupby("recording_id"):

@@ -26,9 +26,9 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from sleeplm.encoder.captions import events_in_epochs
-from sleeplm.encoder.preprocess import PREPROCESSING_VERSION
-from sleeplm.encoder.records import PSGError
-from sleeplm.encoder.textsig import is_text_signal
+from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
+from sleeplm.encoder.io.records import PSGError
+from sleeplm.encoder.io.textsig import is_text_signal
 
 from . import vectors as vec
 from .models import ModelRef, resolve_model, sha256_file
@@ -199,7 +199,7 @@ def _unchanged(path: Path, stored: dict[str, tuple[str, str | None]]) -> bool:
     sha, ann_sha = stored[key]
     if sha256_file(path) != sha:
         return False
-    from sleeplm.encoder.annotations import find_annotations
+    from sleeplm.encoder.io.annotations import find_annotations
 
     ann = find_annotations(path)
     return (sha256_file(ann) if ann else None) == ann_sha

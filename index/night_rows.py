@@ -21,12 +21,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_metrics, night_summary, render_night
-from sleeplm.encoder.features import compute_epoch_features
+from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_summary, render_night
+from sleeplm.encoder.signals.night import night_metrics
+from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.model.api import SleepLM
-from sleeplm.encoder.preprocess import make_epochs
-from sleeplm.encoder.psg import load_psg
-from sleeplm.encoder.records import Event
+from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.io.psg import load_psg
+from sleeplm.encoder.io.records import Event
 
 from .models import sha256_file
 from .nights import night_vector

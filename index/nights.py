@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sleeplm.encoder.vocab import SCORED_STAGES
 
-NIGHT_STAGES = ("W", "N1", "N2", "N3", "REM")
 
 #: metric -> (scale function input key, divisor, typical healthy value), all mapped to ~[0, 1].
 METRIC_SCALES: dict[str, tuple[str, float, float]] = {
@@ -58,10 +58,10 @@ def night_vector(epoch_vectors: np.ndarray, stages: list[str] | np.ndarray, metr
     """The night's vector (float32, L2-normalised), dimension ``5·D + len(METRIC_SCALES)``."""
     stages = np.asarray(stages)
     d = epoch_vectors.shape[1]
-    scored = np.isin(stages, NIGHT_STAGES)
+    scored = np.isin(stages, SCORED_STAGES)
     n_scored = max(int(scored.sum()), 1)
     blocks = []
-    for s in NIGHT_STAGES:
+    for s in SCORED_STAGES:
         sel = stages == s
         if not sel.any():
             blocks.append(np.zeros(d, np.float32))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sleeplm.encoder.records import PSGError
+from sleeplm.encoder.io.records import PSGError
 
 from .models import ModelRef
 from .night_rows import NightRows, embed_night, prepare_night, read_shard, write_shard

@@ -13,12 +13,12 @@ from typing import Any
 import duckdb
 
 from .queries import EPOCH_FROM, EpochFilter
+from sleeplm.encoder.vocab import age_band_sql
 
 GROUPS = ("phenotype", "sex", "site", "age_band", "stage", "recording")
 _GROUP_SQL = {
     "phenotype": "s.phenotype", "sex": "s.sex", "site": "s.site", "stage": "e.stage", "recording": "r.name",
-    "age_band": "CASE WHEN s.age IS NULL THEN NULL WHEN s.age < 40 THEN '<40' WHEN s.age < 60 THEN '40-59' "
-                "ELSE '60+' END",
+    "age_band": age_band_sql("s.age"),
 }
 
 

@@ -108,7 +108,7 @@ class Workspace:
 
     def require_model(self, model_name: str, model_sha256: str) -> Manifest:
         """The manifest, or WorkspaceError when it was built by another model/preprocessing."""
-        from sleeplm.encoder.preprocess import PREPROCESSING_VERSION
+        from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
 
         m = self.manifest()
         if m.model_sha256 != model_sha256:

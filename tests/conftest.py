@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from testdata import MINI_CHECKPOINT, SHARED_DATA
 
 if TYPE_CHECKING:
     import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +72,12 @@ def make_edf(tmp_path: Path):
     return factory
 
 
-MINI_CHECKPOINT = Path(__file__).parent / "data" / "parity-mini" / "checkpoint.pt"
 
 
 @pytest.fixture(scope="session")
 def sim_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three simulated 30-min nights ingested with the parity-mini model, built once per test session."""
-    from sleeplm.encoder.simulate import simulate_cohort
+    from sleeplm.encoder.sim import simulate_cohort
     from sleeplm.index.ingest import ingest
 
     root = tmp_path_factory.mktemp("sim-cohort")

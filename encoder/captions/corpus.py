@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from sleeplm.encoder.captions.facts import TRACKS, events_in_epochs
 from sleeplm.encoder.captions.render import render_night
-from sleeplm.encoder.records import EPOCH_S, Event
+from sleeplm.encoder.io.records import EPOCH_S, Event
 
 CORPUS_SCHEMA = pa.schema([
     ("night_id", pa.string()),

@@ -15,31 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sleeplm.encoder.features._common import parse_trend_string
-from sleeplm.encoder.records import EPOCH_S, Event
+from sleeplm.encoder.signals._common import parse_trend_string
+from sleeplm.encoder.io.records import EPOCH_S, Event
 
-TRACKS: tuple[str, ...] = ("stage_event", "brain", "cardiac", "respiratory", "somatic")
-#: Official checkpoint modality names -> our track names.
-TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic"}
-
-STAGE_NAMES: dict[str, str] = {
-    "W": "Wake",
-    "N1": "Light Sleep (N1)",
-    "N2": "Stable Light Sleep (N2)",
-    "N3": "Deep Sleep (N3)",
-    "REM": "REM Sleep",
-    "UNKNOWN": "Unscored Stage",
-}
-EVENT_NAMES: dict[str, str] = {
-    "obstructive_apnea": "Obstructive Apnea",
-    "central_apnea": "Central Apnea",
-    "mixed_apnea": "Mixed Apnea",
-    "hypopnea": "Hypopnea",
-    "oxygen_desaturation": "Oxygen Desaturation",
-    "arousal": "Arousal",
-    "limb_movement": "Limb Movement",
-}
-POSITIONS: tuple[str, ...] = ("right", "left", "supine", "prone", "upright")
+from sleeplm.encoder.vocab import EVENT_NAMES, POSITIONS, STAGE_NAMES, TRACK_ALIASES, TRACKS  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -214,7 +193,7 @@ def _position_facts(row: Mapping[str, object]) -> PositionFacts | None:
     changes = []
     ch = row.get("position_changes", "")
     if isinstance(ch, str) and ch:
-        from sleeplm.encoder.features.position import POSITION_NAMES
+        from sleeplm.encoder.signals.position_features import POSITION_NAMES
 
         for part in ch.split(","):
             codes, at = part.split("@")
@@ -228,7 +207,7 @@ def facts_from_features(row: Mapping[str, object], events_in_epoch: Iterable[Eve
                         stage: str | None, track: str) -> CaptionFacts:
     """The facts of one track for one epoch, values rounded as they will be rendered.
 
-    ``row`` is one row of :func:`sleeplm.encoder.features.compute_epoch_features`
+    ``row`` is one row of :func:`sleeplm.encoder.signals.features.compute_epoch_features`
     (a mapping column -> value); NaN values and absent columns yield no fact.
     """
     track = canonical_track(track)

@@ -6,12 +6,12 @@
 >>> m.generate(x, "brain")        # list of captions                      # doctest: +SKIP
 """
 
-from .api import TRACKS, SleepLM, load_model, track_index
-from .checkpoint import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_checkpoint
-from .config import BiosignalsConfig, MultimodalConfig, ReCoCaConfig, TextConfig
-from .factory import create_model, get_config, list_configs, load_recoca
-from .generation import greedy_generate, greedy_generate_reference
-from .recoca import ReCoCa
+from sleeplm.encoder.model.api import TRACKS, SleepLM, load_model, track_index
+from sleeplm.encoder.model.checkpoint import CheckpointError, LoadReport, load_checkpoint, read_state_dict, save_checkpoint
+from sleeplm.encoder.model.config import BiosignalsConfig, MultimodalConfig, ReCoCaConfig, TextConfig
+from sleeplm.encoder.model.factory import create_model, get_config, list_configs, load_recoca
+from sleeplm.encoder.model.generation import greedy_generate, greedy_generate_reference
+from sleeplm.encoder.model.recoca import ReCoCa
 
 __all__ = [
     "TRACKS",

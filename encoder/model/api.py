@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..tokenizer import ClipTokenizer, get_tokenizer
-from .config import ReCoCaConfig
-from .factory import load_recoca
-from .generation import greedy_generate, greedy_generate_reference
-from .recoca import ReCoCa
+from sleeplm.encoder.model.tokenizer import ClipTokenizer, get_tokenizer
+from sleeplm.encoder.model.config import ReCoCaConfig
+from sleeplm.encoder.model.factory import load_recoca
+from sleeplm.encoder.model.generation import greedy_generate, greedy_generate_reference
+from sleeplm.encoder.model.recoca import ReCoCa
 
 #: Caption tracks -> the official modality indices of the released checkpoint (spec §5).
 TRACKS: dict[str, int] = {"brain": 0, "cardiac": 1, "respiratory": 2, "somatic": 3, "stage_event": 4}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import MultimodalConfig
-from .layers import KV, ResidualAttentionBlock
+from sleeplm.encoder.model.config import MultimodalConfig
+from sleeplm.encoder.model.layers import KV, ResidualAttentionBlock
 
 
 def prefix_causal_mask(prefix: int, text: int, device: torch.device | None = None) -> torch.Tensor:

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, read_safetensors_config
-from .config import ReCoCaConfig
-from .recoca import ReCoCa
+from sleeplm.encoder.model.checkpoint import CheckpointError, load_checkpoint, read_safetensors_config
+from sleeplm.encoder.model.config import ReCoCaConfig
+from sleeplm.encoder.model.recoca import ReCoCa
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: Bundled weights live here as ``<name>.safetensors`` (config in the header or ``<name>.json``).

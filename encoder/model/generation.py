@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .recoca import ReCoCa
+from sleeplm.encoder.model.recoca import ReCoCa
 
 
 def _prefix_indices(modality: int | torch.Tensor, batch: int, prefix_len: int, device: torch.device) -> torch.Tensor:

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ReCoCaConfig
-from .decoder import MultimodalTransformer
-from .signal_encoder import BiosignalEncoder, SignalReconstructionDecoder
-from .text_tower import TextTransformer
+from sleeplm.encoder.model.config import ReCoCaConfig
+from sleeplm.encoder.model.decoder import MultimodalTransformer
+from sleeplm.encoder.model.signal_encoder import BiosignalEncoder, SignalReconstructionDecoder
+from sleeplm.encoder.model.text_tower import TextTransformer
 
 
 class ReCoCa(nn.Module):

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import BiosignalsConfig
-from .layers import AttnPooler, MultiheadAttention, RMSNorm, RotaryEmbedding, SwiGLUMLP, merge_heads, split_heads
+from sleeplm.encoder.model.config import BiosignalsConfig
+from sleeplm.encoder.model.layers import AttnPooler, MultiheadAttention, RMSNorm, RotaryEmbedding, SwiGLUMLP, merge_heads, split_heads
 
 
 class ChannelPatching(nn.Module):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import TextConfig
-from .layers import KV, ResidualAttentionBlock
+from sleeplm.encoder.model.config import TextConfig
+from sleeplm.encoder.model.layers import KV, ResidualAttentionBlock
 
 
 class Transformer(nn.Module):

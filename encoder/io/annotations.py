@@ -1,0 +1,267 @@
+"""Read sleep-scoring annotations and normalise stages and events.
+
+Formats:
+
+* **NSRR XML** (``<PSGAnnotation>``: ``ScoredEvent`` with ``EventConcept`` / ``Start`` / ``Duration``);
+* **Compumedics Profusion XML** (``<CMPStudyConfig>``: ``ScoredEvent`` with ``Name`` and a
+  ``SleepStages`` list of integer codes);
+* **EDF+ annotations** (TAL) inside the recording (``Sleep stage W``, ``Sleep stage N2``,
+  ``Obstructive Apnea``...);
+* **plain hypnograms**: one stage per line, ``#`` comment lines skipped (``W N1 N2 N3 R``, AASM/R&K words, or YASA
+  integers 0 W, 1 N1, 2 N2, 3 N3, 4 REM, −1 unscored); a first line ``[Hypnogram]`` marks the
+  DREAMS format (R&K integers 5 W, 4 REM, 3 S1, 2 S2, 1 S3, 0 S4, one per 5 s);
+* **CSV** with ``onset``, ``duration`` and ``label`` (or ``stage``/``event``) columns, seconds.
+
+Stages normalise to W, N1, N2, N3, REM, UNKNOWN (R&K S3 and S4 → N3). Events normalise to
+:data:`~sleeplm.encoder.io.records.EVENT_TYPES`; an apnea of unstated type counts as obstructive
+(the source label is kept in ``Event.label``). Labels that are neither are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording
+
+_STAGE_WORDS = {
+    "W": "W", "WAKE": "W", "STAGE W": "W", "SLEEP STAGE W": "W", "0": "W",
+    "N1": "N1", "S1": "N1", "STAGE 1": "N1", "STAGE 1 SLEEP": "N1", "NREM1": "N1", "SLEEP STAGE 1": "N1",
+    "SLEEP STAGE N1": "N1", "1": "N1",
+    "N2": "N2", "S2": "N2", "STAGE 2": "N2", "STAGE 2 SLEEP": "N2", "NREM2": "N2", "SLEEP STAGE 2": "N2",
+    "SLEEP STAGE N2": "N2", "2": "N2",
+    "N3": "N3", "S3": "N3", "S4": "N3", "STAGE 3": "N3", "STAGE 4": "N3", "STAGE 3 SLEEP": "N3",
+    "STAGE 4 SLEEP": "N3", "NREM3": "N3", "SLEEP STAGE 3": "N3", "SLEEP STAGE 4": "N3", "SLEEP STAGE N3": "N3",
+    "3": "N3",
+    "R": "REM", "REM": "REM", "REM SLEEP": "REM", "STAGE R": "REM", "SLEEP STAGE R": "REM", "5": "REM",
+    "4": "REM",
+}
+_UNKNOWN_STAGE = ("?", "UNSCORED", "MOVEMENT", "MT", "ARTEFACT", "ARTIFACT", "SLEEP STAGE ?", "U", "-1", "6", "9")
+
+_EVENT_RULES: tuple[tuple[str, str], ...] = (
+    (r"obstructive\s+apn(o)?ea|apn(o)?ea\s*[-(]?\s*obstructive|^oa$", "obstructive_apnea"),
+    (r"central\s+apn(o)?ea|apn(o)?ea\s*[-(]?\s*central|^ca$", "central_apnea"),
+    (r"mixed\s+apn(o)?ea|apn(o)?ea\s*[-(]?\s*mixed|^ma$", "mixed_apnea"),
+    (r"hypopn(o)?ea", "hypopnea"),
+    (r"desat", "oxygen_desaturation"),
+    (r"arousal|rera", "arousal"),
+    (r"limb\s+movement|leg\s+movement|\bplm\b|^lm$", "limb_movement"),
+    (r"^apn(o)?ea$", "obstructive_apnea"),
+)
+
+#: Annotation file names tried next to a recording ``X.edf``, in order.
+SIDECAR_PATTERNS = ("{stem}-nsrr.xml", "{stem}.xml", "{stem}-profusion.xml", "{stem}.edf.xml",
+                    "{stem}-hypnogram.txt", "{stem}_hypno.txt", "{stem}.hypno.txt", "{stem}.csv", "{stem}.txt",
+                    "Hypnogram_{stem}.txt")
+
+
+def normalise_stage(label: str, rk_numeric: bool = False) -> str | None:
+    """W/N1/N2/N3/REM/UNKNOWN for a stage label; None when the label is not a stage.
+
+    ``rk_numeric`` selects the NSRR/R&K integer reading (4 → N3, 5 → REM) over YASA's (4 → REM).
+    """
+    s = label.strip().upper()
+    if "|" in s:  # NSRR concept "Stage 2 sleep|2"
+        s = s.split("|")[0].strip()
+    if s in _UNKNOWN_STAGE:
+        return "UNKNOWN"
+    if rk_numeric and s == "4":
+        return "N3"
+    return _STAGE_WORDS.get(s)
+
+
+def normalise_event(label: str) -> str | None:
+    """The normalised event type of a scored label, or None when it is not an event we track."""
+    s = label.strip().lower()
+    if "|" in s:
+        s = s.split("|")[0].strip()
+    for pattern, kind in _EVENT_RULES:
+        if re.search(pattern, s):
+            return kind
+    return None
+
+
+def _stages_from_intervals(
+    items: list[tuple[float, float, str]], epoch_s: float
+) -> tuple[list[str], float]:
+    """Expand (onset_s, duration_s, stage) intervals into one stage per epoch."""
+    if not items:
+        return [], 0.0
+    items = sorted(items)
+    start = items[0][0]
+    end = max(o + d for o, d, _ in items)
+    n = int(round((end - start) / epoch_s))
+    stages = ["UNKNOWN"] * n
+    for onset, duration, stage in items:
+        first = int(round((onset - start) / epoch_s))
+        count = max(1, int(round(duration / epoch_s)))
+        for k in range(first, min(n, first + count)):
+            stages[k] = stage
+    return stages, start
+
+
+def _read_nsrr(root: ET.Element, path: Path) -> Annotations:
+    epoch_s = float(root.findtext("EpochLength") or EPOCH_S)
+    stage_items, events = [], []
+    for ev in root.iter("ScoredEvent"):
+        concept = (ev.findtext("EventConcept") or "").strip()
+        etype = (ev.findtext("EventType") or "").strip()
+        try:
+            onset = float(ev.findtext("Start") or "nan")
+            duration = float(ev.findtext("Duration") or "0")
+        except ValueError as exc:
+            raise PSGError(path, f"ScoredEvent {concept!r} has a non-numeric Start/Duration") from exc
+        if etype.lower().startswith("stages"):
+            stage = normalise_stage(concept, rk_numeric=True)
+            if stage is None:
+                raise PSGError(path, f"unknown stage concept {concept!r}")
+            stage_items.append((onset, duration, stage))
+            continue
+        kind = normalise_event(concept)
+        if kind is None:
+            continue
+        nadir = ev.findtext("SpO2Nadir")
+        events.append(Event(kind, onset, duration, concept, float(nadir) if nadir else None))
+    stages, start = _stages_from_intervals(stage_items, epoch_s)
+    return Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s))
+
+
+def _read_profusion(root: ET.Element, path: Path) -> Annotations:
+    epoch_s = float(root.findtext("EpochLength") or EPOCH_S)
+    stages = []
+    for el in root.iter("SleepStage"):
+        stages.append(normalise_stage((el.text or "").strip(), rk_numeric=True) or "UNKNOWN")
+    events = []
+    for ev in root.iter("ScoredEvent"):
+        name = (ev.findtext("Name") or "").strip()
+        kind = normalise_event(name)
+        if kind is None:
+            continue
+        nadir = ev.findtext("LowestSpO2")
+        events.append(Event(kind, float(ev.findtext("Start") or 0), float(ev.findtext("Duration") or 0), name,
+                            float(nadir) if nadir else None))
+    return Annotations("profusion-xml", path, stages, 0.0, epoch_s, sorted(events, key=lambda e: e.onset_s))
+
+
+def _read_xml(path: Path) -> Annotations:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise PSGError(path, f"not a well-formed XML annotation file ({exc})") from exc
+    if root.tag == "PSGAnnotation" or root.find("ScoredEvents/ScoredEvent/EventConcept") is not None:
+        return _read_nsrr(root, path)
+    if root.tag == "CMPStudyConfig" or root.find("SleepStages") is not None:
+        return _read_profusion(root, path)
+    raise PSGError(path, f"unknown XML annotation format (root element <{root.tag}>)")
+
+
+def _read_hypnogram_txt(path: Path, epoch_s: float | None) -> Annotations:
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise PSGError(path, "empty hypnogram file")
+    if lines[0].lower() == "[hypnogram]":  # DREAMS: R&K integers, one per 5 s
+        rk = {"5": "W", "4": "REM", "3": "N1", "2": "N2", "1": "N3", "0": "N3"}
+        raw = [rk.get(v, "UNKNOWN") for v in lines[1:]]
+        per = int(round(EPOCH_S / 5.0))
+        stages = []
+        for k in range(0, len(raw) - per + 1, per):
+            window = raw[k : k + per]
+            stage, n = Counter(window).most_common(1)[0]
+            stages.append(stage if n > per // 2 else "UNKNOWN")
+        return Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S)
+    stages = []
+    for i, value in enumerate(lines):
+        stage = normalise_stage(value)
+        if stage is None:
+            raise PSGError(path, f"line {i + 1}: {value!r} is not a sleep stage")
+        stages.append(stage)
+    return Annotations("hypnogram-txt", path, stages, 0.0, epoch_s or EPOCH_S)
+
+
+def _read_csv(path: Path) -> Annotations:
+    with open(path, newline="", errors="replace") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise PSGError(path, "empty CSV annotation file")
+    cols = {c.lower().strip(): c for c in rows[0]}
+    label_col = next((cols[c] for c in ("label", "description", "annotation", "stage", "event") if c in cols), None)
+    if "onset" not in cols or label_col is None:
+        raise PSGError(path, f"CSV needs 'onset' and 'label' columns (has {list(rows[0])})")
+    stage_items, events = [], []
+    for i, row in enumerate(rows):
+        try:
+            onset = float(row[cols["onset"]])
+            duration = float(row[cols["duration"]]) if "duration" in cols and row[cols["duration"]] else 0.0
+        except ValueError as exc:
+            raise PSGError(path, f"row {i + 2}: onset/duration is not a number") from exc
+        text = row[label_col]
+        stage = normalise_stage(text)
+        if stage is not None and not text.strip().isdigit():
+            stage_items.append((onset, duration or EPOCH_S, stage))
+        elif (kind := normalise_event(text)) is not None:
+            events.append(Event(kind, onset, duration, text))
+    stages, start = _stages_from_intervals(stage_items, EPOCH_S)
+    return Annotations("csv", path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+
+
+def from_tal(rec: Recording) -> Annotations | None:
+    """Annotations from a recording's EDF+ TAL, or None when it holds no stages or events."""
+    stage_items, events = [], []
+    for onset, duration, text in rec.annotations_tal:
+        stage = normalise_stage(text) if text.upper().startswith(("SLEEP STAGE", "STAGE")) else None
+        if stage is not None:
+            stage_items.append((onset, duration or EPOCH_S, stage))
+        elif (kind := normalise_event(text)) is not None:
+            events.append(Event(kind, onset, duration, text))
+    if not stage_items and not events:
+        return None
+    stages, start = _stages_from_intervals(stage_items, EPOCH_S)
+    return Annotations("edf+", rec.path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+
+
+def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotations:
+    """Read an annotation file in any supported format (see the module doc)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PSGError(path, "no such annotation file")
+    suffix = path.suffix.lower()
+    if suffix == ".xml":
+        return _read_xml(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix in (".txt", ".hyp", ".hypno", ""):
+        return _read_hypnogram_txt(path, epoch_s)
+    raise PSGError(path, f"unknown annotation format '{suffix}' (expected .xml, .csv or .txt)")
+
+
+def find_annotations(edf_path: str | Path) -> Path | None:
+    """The annotation file beside a recording (see :data:`SIDECAR_PATTERNS`), or None."""
+    edf_path = Path(edf_path)
+    for pattern in SIDECAR_PATTERNS:
+        candidate = edf_path.with_name(pattern.format(stem=edf_path.stem))
+        if candidate.is_file() and candidate != edf_path:
+            return candidate
+    return None
+
+
+def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S) -> None:
+    """Raise PSGError when annotations do not fit the recording they are paired with."""
+    stage_end = ann.stage_onset_s + len(ann.stages) * ann.epoch_s
+    where = f"{ann.path or rec.path}"
+    if ann.stages and stage_end > rec.duration_s + tolerance_s:
+        raise PSGError(
+            where,
+            f"stages cover {stage_end:.0f} s but the recording {rec.path.name} lasts {rec.duration_s:.0f} s: "
+            "annotations do not match the recording",
+        )
+    late = [e for e in ann.events if e.onset_s > rec.duration_s + tolerance_s]
+    if late:
+        raise PSGError(
+            where,
+            f"{len(late)} events start after the end of {rec.path.name} ({rec.duration_s:.0f} s), "
+            f"first at {late[0].onset_s:.0f} s: annotations do not match the recording",
+        )

@@ -1,0 +1,151 @@
+"""Read EDF, EDF+ and BDF recordings.
+
+:func:`read_recording` opens a file with pyedflib. Real clinical files are often
+not compliant (bad header fields, odd dates, non-ASCII labels, physical min ==
+max, a truncated last record); when pyedflib refuses such a file, a lenient reader
+(:mod:`sleeplm.encoder.io.edf_lenient`) parses the header itself, repairs what it can
+and lists every repair in ``Recording.repairs``.
+
+Whatever the path, problems that make a file unusable raise :class:`PSGError`
+naming the file and the problem: not an EDF, truncated header, zero duration,
+discontinuous EDF+D, non-finite samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from sleeplm.encoder.io.edf_lenient import parse_header, read_lenient, sniff_file_type
+from sleeplm.encoder.io.records import PSGError, Recording, Signal
+from sleeplm.encoder.io.textsig import is_text_signal, read_text_signal
+
+#: The reader only loads these labels' samples when asked to (see ``labels=``).
+ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+
+
+def read_recording(
+    path: str | Path,
+    labels: Iterable[str] | None = None,
+    header_only: bool = False,
+) -> Recording:
+    """Read a PSG file.
+
+    Parameters
+    ----------
+    path : str or Path
+        An EDF, EDF+ (continuous) or BDF file, or a DREAMS-style text signal
+        (see :mod:`sleeplm.encoder.io.textsig`).
+    labels : iterable of str, optional
+        Source labels whose samples to load (all when None). Other signals are
+        listed with empty data, so a caller can map channels first and then load
+        only what it needs.
+    header_only : bool
+        Load no samples at all (channel list, rates and duration only).
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    PSGError
+        When the file cannot be used; the message names the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PSGError(path, "no such file")
+    if path.suffix.lower() == ".txt" and is_text_signal(path):
+        rec = read_text_signal(path)
+        if header_only or (labels is not None and not set(labels) & set(rec.labels)):
+            for s in rec.signals:
+                s.data = np.zeros(0, np.float32)
+        return rec
+    file_type = sniff_file_type(path)  # raises PSGError for non-EDF content
+    header = parse_header(path)  # raises for a truncated header, EDF+D, zero records
+    wanted = None if labels is None else set(labels)
+
+    rec = _read_pyedflib(path, file_type, wanted, header_only)
+    if rec is None:
+        rec = read_lenient(path, header, wanted, header_only)
+    _validate(rec, header_only)
+    return rec
+
+
+def _read_pyedflib(
+    path: Path, file_type: str, wanted: set[str] | None, header_only: bool
+) -> Recording | None:
+    """Read with pyedflib; None when pyedflib refuses the file (the caller falls back)."""
+    import pyedflib
+
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    try:
+        n = reader.signals_in_file
+        duration_s = float(reader.getFileDuration())
+        try:
+            start = reader.getStartdatetime()
+        except (ValueError, OSError):
+            start = None
+        signals: list[Signal] = []
+        for i in range(n):
+            label = reader.getLabel(i).strip()
+            fs = float(reader.getSampleFrequency(i))
+            load = not header_only and (wanted is None or label in wanted)
+            data = (
+                reader.readSignal(i, digital=False).astype(np.float32)
+                if load
+                else np.zeros(0, np.float32)
+            )
+            signals.append(
+                Signal(
+                    label=label,
+                    data=data,
+                    fs_hz=fs,
+                    unit=reader.getPhysicalDimension(i).strip(),
+                    transducer=reader.getTransducer(i).strip(),
+                    prefilter=reader.getPrefilter(i).strip(),
+                )
+            )
+        onsets, durations, texts = reader.readAnnotations()
+        tal = [
+            (float(o), float(d) if d is not None and d >= 0 else 0.0, str(t).strip())
+            for o, d, t in zip(onsets, durations, texts)
+        ]
+    finally:
+        reader.close()
+    return Recording(
+        path=path,
+        start_time=start,
+        duration_s=duration_s,
+        signals=signals,
+        file_type=file_type,
+        annotations_tal=tal,
+    )
+
+
+def _validate(rec: Recording, header_only: bool) -> None:
+    """Raise for unusable content; add warnings for suspicious but usable signals."""
+    if rec.duration_s <= 0 or not np.isfinite(rec.duration_s):
+        raise PSGError(rec.path, f"zero duration (header gives {rec.duration_s} s of data)")
+    if not rec.signals:
+        raise PSGError(rec.path, "the file holds no signals")
+    if header_only:
+        return
+    for s in rec.signals:
+        if s.data.size == 0:
+            continue
+        finite = np.isfinite(s.data)
+        if not finite.all():
+            bad = int((~finite).sum())
+            raise PSGError(
+                rec.path,
+                f"signal '{s.label}' has {bad} non-finite samples (NaN/inf); check the header's "
+                "physical/digital ranges",
+            )
+        if float(np.ptp(s.data)) == 0.0:
+            rec.warnings.append(f"signal '{s.label}' is flat (constant {float(s.data[0]):g} {s.unit})")

@@ -1,0 +1,202 @@
+"""OpenAI CLIP byte-level BPE tokenizer, as SleepLM uses it (context 256, zero padding).
+
+Own implementation of the published algorithm; the vocabulary file
+``assets/bpe_simple_vocab_16e6.txt.gz`` is OpenAI's (MIT, see ``assets/NOTICE.md``).
+Cleaning: ftfy, HTML-unescape twice, collapse whitespace, lowercase. Digits are split one by one,
+so ``"39.05"`` encodes as ``3 9 . 0 5``; ``decode`` joins such runs back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+from functools import lru_cache
+from pathlib import Path
+
+import ftfy
+import regex
+import torch
+
+DEFAULT_BPE_PATH = Path(__file__).resolve().parents[1] / "assets" / "bpe_simple_vocab_16e6.txt.gz"
+SOT_TOKEN = "<start_of_text>"
+EOT_TOKEN = "<end_of_text>"
+NUM_MERGES = 49152 - 256 - 2  # merges used by CLIP: vocab 49408 = 512 byte symbols + merges + 2 specials
+
+_DIGIT_SPACE = regex.compile(r"(?<=\d) (?=\d)")
+_DIGIT_POINT = regex.compile(r"(?<=\d) \. (?=\d)")
+#: Sleep-domain names that the digit split breaks apart: stages (n 2), EEG derivations (c 4 - a 1), spo 2.
+_DOMAIN_NAMES = (
+    (regex.compile(r"\bn ([1-4])\b"), r"n\1"),
+    (regex.compile(r"\bc ([34]) - a ([12])\b"), r"c\1-a\2"),
+    (regex.compile(r"\bspo 2\b"), "spo2"),
+)
+
+
+@lru_cache()
+def bytes_to_unicode() -> dict[int, str]:
+    """Map every byte to a printable unicode character.
+
+    Printable Latin-1 bytes map to themselves and come first (in byte order); the other 68 bytes
+    follow, mapped to ``chr(256 + k)``. This dict order is the order of the 256 base vocab entries.
+    """
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    mapping = {b: chr(b) for b in keep}
+    others = [b for b in range(256) if b not in mapping]
+    mapping.update({b: chr(256 + k) for k, b in enumerate(others)})
+    return mapping
+
+
+def clean_text(text: str) -> str:
+    """ftfy fix, HTML-unescape twice, collapse whitespace, lowercase."""
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    return " ".join(text.split()).lower()
+
+
+def join_digit_runs(text: str) -> str:
+    """``"3 9 . 0 5 %"`` -> ``"39.05 %"``, ``"n 2"`` -> ``"n2"``, ``"c 4 - a 1"`` -> ``"c4-a1"``.
+
+    Other spacing is left as it is.
+    """
+    text = _DIGIT_SPACE.sub("", _DIGIT_POINT.sub(".", text))
+    for pattern, repl in _DOMAIN_NAMES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class ClipTokenizer:
+    """CLIP BPE tokenizer with SleepLM's conventions.
+
+    ``tokenizer(texts)`` returns ``[N, context_length]`` int64 ids: ``[SOT] + bpe + [EOT]``, zero-padded;
+    longer sequences are cut and their last kept token set to EOT.
+    """
+
+    def __init__(self, bpe_path: str | Path = DEFAULT_BPE_PATH, context_length: int = 256, pad_id: int = 0) -> None:
+        lines = gzip.open(bpe_path, "rt", encoding="utf-8").read().split("\n")
+        merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]
+        byte_symbols = list(bytes_to_unicode().values())
+        vocab = byte_symbols + [s + "</w>" for s in byte_symbols] + ["".join(m) for m in merges]
+        vocab += [SOT_TOKEN, EOT_TOKEN]
+        self.encoder = {tok: i for i, tok in enumerate(vocab)}
+        self.decoder = dict(enumerate(vocab))
+        self.bpe_ranks = {m: i for i, m in enumerate(merges)}
+        self.byte_encoder = bytes_to_unicode()
+        self.byte_decoder = {c: b for b, c in self.byte_encoder.items()}
+        self.pattern = regex.compile(
+            rf"{SOT_TOKEN}|{EOT_TOKEN}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+",
+            regex.IGNORECASE,
+        )
+        self.context_length = context_length
+        self.pad_id = pad_id
+        self.sot_token_id = self.encoder[SOT_TOKEN]
+        self.eot_token_id = self.encoder[EOT_TOKEN]
+        self.vocab_size = len(vocab)
+        self._cache: dict[str, tuple[str, ...]] = {SOT_TOKEN: (SOT_TOKEN,), EOT_TOKEN: (EOT_TOKEN,)}
+
+    def bpe(self, word: str) -> tuple[str, ...]:
+        """Merge the symbols of one pre-token (its last symbol carries ``</w>``) by merge rank."""
+        if word in self._cache:
+            return self._cache[word]
+        parts = [*word[:-1], word[-1] + "</w>"]
+        while len(parts) > 1:
+            pairs = {(a, b) for a, b in zip(parts, parts[1:])}
+            best = min(pairs, key=lambda p: self.bpe_ranks.get(p, float("inf")))
+            if best not in self.bpe_ranks:
+                break
+            merged, i = [], 0
+            while i < len(parts):
+                if i < len(parts) - 1 and (parts[i], parts[i + 1]) == best:
+                    merged.append(parts[i] + parts[i + 1])
+                    i += 2
+                else:
+                    merged.append(parts[i])
+                    i += 1
+            parts = merged
+        out = tuple(parts)
+        self._cache[word] = out
+        return out
+
+    def encode(self, text: str) -> list[int]:
+        """BPE ids of ``text`` without SOT / EOT."""
+        ids: list[int] = []
+        for piece in self.pattern.findall(clean_text(text)):
+            word = "".join(self.byte_encoder[b] for b in piece.encode("utf-8"))
+            ids.extend(self.encoder[tok] for tok in self.bpe(word))
+        return ids
+
+    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
+        if isinstance(texts, str):
+            texts = [texts]
+        n = context_length or self.context_length
+        return pack_ids([self.encode(t) for t in texts], n, self.sot_token_id, self.eot_token_id, self.pad_id)
+
+    def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
+        """Text of ``ids`` without SOT, EOT and pad (0); digit runs re-joined unless ``join_digits=False``."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        skip = {self.sot_token_id, self.eot_token_id, self.pad_id}
+        symbols = "".join(self.decoder[i] for i in ids if i not in skip)
+        raw = bytearray(self.byte_decoder[c] for c in symbols).decode("utf-8", errors="replace")
+        text = " ".join(raw.replace("</w>", " ").split())
+        return join_digit_runs(text) if join_digits else text
+
+
+def pack_ids(rows: list[list[int]], context_length: int, sot: int, eot: int, pad: int) -> torch.Tensor:
+    """``[SOT] + ids + [EOT]`` per row, padded with ``pad`` to ``context_length``; a row that is too long is
+    cut and its last kept token forced to EOT (the official tokenizer's rule)."""
+    out = torch.full((len(rows), context_length), pad, dtype=torch.long)
+    for row, body in enumerate(rows):
+        ids = [sot, *body, eot]
+        if len(ids) > context_length:
+            ids = ids[:context_length]
+            ids[-1] = eot
+        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+class DomainTokenizer:
+    """A small ``tokenizers`` (Hugging Face) tokenizer file with the ``ClipTokenizer`` interface.
+
+    Trained on the caption corpus by :mod:`sleeplm.encoder.train.domain_tokenizer`: byte-level
+    BPE, lower-case, digits one per token; ``<pad>`` = 0, ``<start_of_text>`` and ``<end_of_text>``.
+    """
+
+    def __init__(self, path: str | Path, context_length: int = 256, pad_id: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        self.tok = Tokenizer.from_file(str(path))
+        self.context_length = context_length
+        self.pad_id = pad_id
+        self.sot_token_id = self.tok.token_to_id(SOT_TOKEN)
+        self.eot_token_id = self.tok.token_to_id(EOT_TOKEN)
+        self.vocab_size = self.tok.get_vocab_size()
+        if self.tok.id_to_token(pad_id) != "<pad>" or self.sot_token_id is None or self.eot_token_id is None:
+            raise ValueError(f"{path}: expected <pad> at id {pad_id} and {SOT_TOKEN} / {EOT_TOKEN} tokens")
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``text`` without SOT / EOT."""
+        return self.tok.encode(clean_text(text), add_special_tokens=False).ids
+
+    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
+        if isinstance(texts, str):
+            texts = [texts]
+        n = context_length or self.context_length
+        encoded = self.tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
+        return pack_ids([e.ids for e in encoded], n, self.sot_token_id, self.eot_token_id, self.pad_id)
+
+    def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
+        """Text of ``ids`` without SOT, EOT and pad (``join_digits`` kept for interface parity)."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        skip = {self.sot_token_id, self.eot_token_id, self.pad_id}
+        return " ".join(self.tok.decode([i for i in ids if i not in skip], skip_special_tokens=True).split())
+
+
+@lru_cache(maxsize=4)
+def get_tokenizer(name: str = "clip", context_length: int = 256) -> ClipTokenizer | DomainTokenizer:
+    """A cached tokenizer: ``"clip"``, a domain tokenizer ``assets/<name>.json``, or a ``.json`` path."""
+    if name == "clip":
+        return ClipTokenizer(context_length=context_length)
+    path = Path(name) if name.endswith(".json") else DEFAULT_BPE_PATH.parent / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown tokenizer {name!r} (available: 'clip' or a tokenizer file {path})")
+    return DomainTokenizer(path, context_length=context_length)

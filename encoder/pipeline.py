@@ -1,0 +1,175 @@
+"""Everything about one epoch of one recording: stage, events, features, reference captions and,
+optionally, a model's captions (``sleeplm caption FILE --epoch K``).
+
+Epoch ``K`` is the ``K``-th 30-s epoch of the model's clock, exactly as
+:func:`sleeplm.encoder.signals.preprocess.make_epochs` cuts the night (from the annotations'
+``stage_onset_s``, else the recording start, to the last complete epoch), so the features,
+the reference captions and the model's input all describe the same 30 s.
+
+Features are computed for the whole night (some are relative to the night: EMG tone,
+respiratory amplitude, the spindle threshold), then epoch ``K``'s row is taken; for an 8-h
+night this costs a few seconds, dominated by R-peak detection.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleeplm.encoder.captions.facts import TRACKS, EventFact, canonical_track, events_in_epochs
+from sleeplm.encoder.captions.render import render_captions
+from sleeplm.encoder.signals.features import compute_epoch_features
+from sleeplm.encoder.signals.preprocess import epoch_onsets, make_epochs
+from sleeplm.encoder.io.psg import load_psg
+from sleeplm.encoder.io.records import EPOCH_S, PSGError
+
+
+@dataclass
+class EpochCaption:
+    """One epoch of one recording, with its reference (and optionally generated) captions.
+
+    Attributes
+    ----------
+    path : the recording.
+    epoch : epoch index (0-based, the model's epoch clock).
+    n_epochs : epochs in the night.
+    onset_s : epoch start (s) from the recording start.
+    clock_time : wall-clock start of the epoch, when the file has a start time.
+    stage : annotated stage (``W``, ``N1``, ``N2``, ``N3``, ``REM``; ``UNKNOWN`` when unscored).
+    events : annotated events overlapping the epoch, times (s) within the epoch, clipped to [0, 30].
+    captions : canonical reference caption per track, rendered from the features and annotations.
+    features : the epoch's row of :func:`sleeplm.encoder.signals.features.compute_epoch_features`
+        (units in the names; NaN where the channel is absent).
+    generated : the model's caption per track; None when no model was given.
+    """
+
+    path: Path
+    epoch: int
+    n_epochs: int
+    onset_s: float
+    clock_time: datetime | None
+    stage: str
+    events: list[EventFact] = field(default_factory=list)
+    captions: dict[str, str] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    generated: dict[str, str] | None = None
+
+
+def _track_list(tracks: Sequence[str] | str | None) -> list[str]:
+    if tracks is None:
+        return list(TRACKS)
+    if isinstance(tracks, str):
+        tracks = [tracks]
+    out: list[str] = []
+    for t in tracks:
+        c = canonical_track(t)  # ValueError naming the track and the valid ones
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """A feature value as a plain Python value (numpy scalars unwrapped)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return v
+
+
+def _load_model(model: Any) -> Any:
+    if isinstance(model, (str, Path)):
+        from sleeplm.encoder.model import load_model
+
+        return load_model(model)
+    return model
+
+
+def caption_epoch(
+    path: str | Path,
+    epoch: int,
+    tracks: Sequence[str] | str | None = None,
+    model: Any = None,
+    annotations: str | Path | None = None,
+) -> EpochCaption:
+    """Stage, events, features and captions of epoch ``epoch`` of a recording.
+
+    Parameters
+    ----------
+    path : EDF/EDF+/BDF (or DREAMS text) recording, read with :func:`sleeplm.encoder.io.psg.load_psg`.
+    epoch : 0-based epoch index (see the module docstring for the epoch clock).
+    tracks : caption tracks (``stage_event``, ``brain``, ``cardiac``/``heart``, ``respiratory``,
+        ``somatic``/``position_muscle``); default all five.
+    model : optional SleepLM (from :func:`sleeplm.encoder.model.load_model`) or a name/path to
+        load; when given, its greedy caption of the epoch is added per track.
+    annotations : annotation file; default the sidecar / EDF+ annotations that ``load_psg`` finds.
+
+    Raises
+    ------
+    PSGError
+        Naming the file, when it cannot be read, is shorter than one epoch, or ``epoch`` is out
+        of range ("epoch 5000 out of range: night has 960 epochs (0–959)").
+    ValueError
+        For an unknown track name.
+    """
+    track_list = _track_list(tracks)
+    try:
+        k = operator.index(epoch)
+    except TypeError:
+        raise TypeError(f"epoch must be an integer, got {epoch!r}") from None
+    path = Path(path)
+    psg = load_psg(path, annotations)
+    mapped, ann = psg.mapped, psg.annotations
+    rec = mapped.recording
+    onsets = epoch_onsets(rec.duration_s, ann.stage_onset_s if ann is not None else 0.0)
+    n = len(onsets)
+    if n == 0:
+        raise PSGError(path, f"shorter than one {EPOCH_S:.0f}-s epoch ({rec.duration_s:.1f} s)")
+    if not 0 <= k < n:
+        raise PSGError(path, f"epoch {k} out of range: night has {n} epochs (0–{n - 1})")
+
+    feats = compute_epoch_features(mapped, ann, onsets)
+    row = {c: _plain(v) for c, v in feats.iloc[k].items()}
+    stage = str(row.get("stage", "UNKNOWN"))
+    evs = events_in_epochs(ann.events if ann is not None else [], onsets[k : k + 1])[0]
+    captions = {t: render_captions(row, evs, stage, t) for t in track_list}
+    onset = float(onsets[k])
+    clock = rec.start_time + timedelta(seconds=onset) if rec.start_time is not None else None
+
+    generated = None
+    if model is not None:
+        m = _load_model(model)
+        x = make_epochs(mapped, ann).x[k : k + 1]
+        generated = {t: m.generate(x, t)[0] for t in track_list}
+
+    return EpochCaption(path=path, epoch=k, n_epochs=n, onset_s=onset, clock_time=clock, stage=stage,
+                        events=evs, captions=captions, features=row, generated=generated)
+
+
+def _json_value(v: Any) -> Any:
+    v = _plain(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def epoch_caption_to_dict(ec: EpochCaption) -> dict[str, Any]:
+    """A JSON-ready dict (NaN features become ``null``; clock time as ISO 8601)."""
+    return {
+        "path": str(ec.path),
+        "epoch": ec.epoch,
+        "n_epochs": ec.n_epochs,
+        "onset_s": ec.onset_s,
+        "clock_time": ec.clock_time.isoformat() if ec.clock_time is not None else None,
+        "stage": ec.stage,
+        "events": [{"type": e.type, "start_s": e.start_s, "end_s": e.end_s,
+                    "spo2_nadir_pct": e.spo2_nadir_pct} for e in ec.events],
+        "captions": dict(ec.captions),
+        "generated": dict(ec.generated) if ec.generated is not None else None,
+        "features": {c: _json_value(v) for c, v in ec.features.items()},
+    }

@@ -1,0 +1,206 @@
+"""Night- and segment-level metrics (AASM conventions); their text lives in captions/night.py.
+
+Conventions (AASM Scoring Manual terms):
+
+- Scored epochs are those with a stage other than ``UNKNOWN``; time in bed (TIB, "TRT") runs
+  from the first to the last scored epoch (lights off/on are not in the files).
+- Sleep onset: the first epoch of N1, N2, N3 or REM. Sleep latency: lights off -> sleep onset.
+  REM latency: sleep onset -> first REM epoch. WASO = TIB - sleep latency - TST.
+- Indices are events per hour of TST; an event counts when its onset lies in a sleep epoch.
+  AHI counts all apneas and hypopneas; OAI obstructive + mixed apneas; CAI central apneas;
+  ODI desaturation events; arousal index arousals; limb movement index limb movements.
+- Position shares are % of TST by the epoch's position; supine AHI is events in supine sleep
+  per hour of supine sleep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from sleeplm.encoder.io.records import Annotations, Event
+from sleeplm.encoder.vocab import APNEAS, EPOCH_S, SLEEP_STAGES
+from sleeplm.encoder.vocab import SCORED_STAGES
+
+
+
+@dataclass
+class NightMetrics:
+    """Whole-night metrics (NaN where the night lacks what a metric needs)."""
+
+    n_epochs: int
+    n_scored_epochs: int
+    tib_min: float
+    tst_min: float
+    sleep_efficiency_pct: float
+    sleep_latency_min: float
+    rem_latency_min: float
+    waso_min: float
+    n1_pct: float  # of TST
+    n2_pct: float
+    n3_pct: float
+    rem_pct: float
+    ahi_per_h: float
+    oai_per_h: float
+    cai_per_h: float
+    hypopnea_index_per_h: float
+    odi_per_h: float
+    arousal_index_per_h: float
+    limb_movement_index_per_h: float
+    n_apneas: int
+    n_hypopneas: int
+    n_desaturations: int
+    n_arousals: int
+    supine_pct: float  # of TST
+    left_pct: float
+    right_pct: float
+    prone_pct: float
+    upright_pct: float
+    supine_ahi_per_h: float
+    non_supine_ahi_per_h: float
+    hr_w_bpm: float
+    hr_n1_bpm: float
+    hr_n2_bpm: float
+    hr_n3_bpm: float
+    hr_rem_bpm: float
+    spo2_mean_pct: float  # over sleep epochs
+    spo2_min_pct: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _per_h(count: float, minutes: float) -> float:
+    return float(count) / (minutes / 60.0) if minutes > 0 else math.nan
+
+
+def _mean(x: pd.Series | np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else math.nan
+
+
+def _event_epochs(events: Iterable[Event], onset_s: np.ndarray, epoch_s: float) -> tuple[list[str], np.ndarray]:
+    evs = list(events)
+    t = np.array([e.onset_s for e in evs], dtype=np.float64)
+    k = np.searchsorted(onset_s, t, side="right") - 1
+    inside = (k >= 0) & (t < onset_s[np.clip(k, 0, None)] + epoch_s) if len(t) else np.zeros(0, bool)
+    return [e.type for e in evs], np.where(inside, k, -1)
+
+
+def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None) -> NightMetrics:
+    """Metrics of one night from its annotations and (optionally) its epoch features.
+
+    ``features`` (from ``compute_epoch_features``) supplies position, heart rate and SpO2; it
+    must hold the same epochs as the hypnogram (``onset_s`` column), else those metrics are NaN.
+    """
+    ep_s = annotations.epoch_s
+    stages = np.array(annotations.stages, dtype=object)
+    n = len(stages)
+    onset = annotations.stage_onset_s + ep_s * np.arange(n)
+    scored = np.flatnonzero(stages != "UNKNOWN")
+    sleep = np.isin(stages, SLEEP_STAGES)
+    m_ep = ep_s / 60.0
+    tst = float(sleep.sum() * m_ep)
+    nan = math.nan
+    if len(scored):
+        tib = float((scored[-1] - scored[0] + 1) * m_ep)
+        first = scored[0]
+    else:
+        tib, first = 0.0, 0
+    sl_idx = np.flatnonzero(sleep)
+    sl = float((sl_idx[0] - first) * m_ep) if len(sl_idx) else nan
+    rem_idx = np.flatnonzero(stages == "REM")
+    rl = float((rem_idx[0] - sl_idx[0]) * m_ep) if len(rem_idx) and len(sl_idx) else nan
+    waso = tib - sl - tst if len(sl_idx) else nan
+    pct = {s: (100.0 * float((stages == s).sum() * m_ep) / tst if tst > 0 else nan) for s in SLEEP_STAGES}
+
+    types, k = _event_epochs(annotations.events, onset, ep_s)
+    types_a = np.array(types, dtype=object)
+    in_sleep = (k >= 0) & sleep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
+
+    def count(tset: tuple[str, ...], mask: np.ndarray | None = None) -> int:
+        sel = in_sleep & np.isin(types_a, tset) if len(types_a) else np.zeros(0, bool)
+        if mask is not None and len(sel):
+            sel &= mask
+        return int(sel.sum())
+
+    resp = APNEAS + ("hypopnea",)
+    pos_pct = dict.fromkeys(("supine", "left", "right", "prone", "upright"), nan)
+    sup_ahi = non_sup_ahi = nan
+    hr = dict.fromkeys(SCORED_STAGES, nan)
+    spo2_mean = spo2_min = nan
+    if features is not None and len(features) == n and np.allclose(features["onset_s"], onset):
+        pos = features["position_code"].to_numpy(dtype=np.float64)
+        if np.isfinite(pos).any() and tst > 0:
+            for name, code in (("right", 0), ("left", 1), ("supine", 2), ("prone", 3), ("upright", 4)):
+                pos_pct[name] = 100.0 * float((sleep & (pos == code)).sum() * m_ep) / tst
+            supine_ep = sleep & (pos == 2)
+            known_non = sleep & np.isin(pos, (0, 1, 3, 4))
+            ev_sup = supine_ep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
+            ev_non = known_non[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
+            sup_ahi = _per_h(count(resp, ev_sup), float(supine_ep.sum() * m_ep))
+            non_sup_ahi = _per_h(count(resp, ev_non), float(known_non.sum() * m_ep))
+        for s in hr:
+            hr[s] = _mean(features["hr_mean_bpm"].to_numpy()[stages == s])
+        sp = features["spo2_mean_pct"].to_numpy(dtype=np.float64)[sleep]
+        spo2_mean = _mean(sp)
+        spm = features["spo2_min_pct"].to_numpy(dtype=np.float64)[sleep]
+        spo2_min = float(np.nanmin(spm)) if np.isfinite(spm).any() else nan
+
+    return NightMetrics(
+        n_epochs=n, n_scored_epochs=int(len(scored)), tib_min=tib, tst_min=tst,
+        sleep_efficiency_pct=100.0 * tst / tib if tib > 0 else nan,
+        sleep_latency_min=sl, rem_latency_min=rl, waso_min=waso,
+        n1_pct=pct["N1"], n2_pct=pct["N2"], n3_pct=pct["N3"], rem_pct=pct["REM"],
+        ahi_per_h=_per_h(count(resp), tst),
+        oai_per_h=_per_h(count(("obstructive_apnea", "mixed_apnea")), tst),
+        cai_per_h=_per_h(count(("central_apnea",)), tst),
+        hypopnea_index_per_h=_per_h(count(("hypopnea",)), tst),
+        odi_per_h=_per_h(count(("oxygen_desaturation",)), tst),
+        arousal_index_per_h=_per_h(count(("arousal",)), tst),
+        limb_movement_index_per_h=_per_h(count(("limb_movement",)), tst),
+        n_apneas=count(APNEAS), n_hypopneas=count(("hypopnea",)),
+        n_desaturations=count(("oxygen_desaturation",)), n_arousals=count(("arousal",)),
+        supine_pct=pos_pct["supine"], left_pct=pos_pct["left"], right_pct=pos_pct["right"],
+        prone_pct=pos_pct["prone"], upright_pct=pos_pct["upright"],
+        supine_ahi_per_h=sup_ahi, non_supine_ahi_per_h=non_sup_ahi,
+        hr_w_bpm=hr["W"], hr_n1_bpm=hr["N1"], hr_n2_bpm=hr["N2"], hr_n3_bpm=hr["N3"],
+        hr_rem_bpm=hr["REM"], spo2_mean_pct=spo2_mean, spo2_min_pct=spo2_min,
+    )
+
+
+def segment_table(features: pd.DataFrame, events: Iterable[Event], window_s: float = 300.0,
+                  epoch_s: float = EPOCH_S) -> pd.DataFrame:
+    """Per-window (default 5-min) summary of a night: stages, events, HR, breathing, SpO2, position."""
+    on = features["onset_s"].to_numpy(dtype=np.float64)
+    w = np.floor((on - on[0]) / window_s).astype(int) if len(on) else np.zeros(0, int)
+    types, k = _event_epochs(events, on, epoch_s)
+    ev_w = np.where(k >= 0, w[np.clip(k, 0, None)], -1) if len(k) else np.zeros(0, int)
+    types_a = np.array(types, dtype=object)
+    rr = features[["thx_rate_bpm", "abd_rate_bpm", "af_rate_bpm"]].bfill(axis=1).iloc[:, 0]
+    rows = []
+    for i in np.unique(w):
+        sel = w == i
+        st = features["stage"][sel].value_counts()
+        ev = types_a[ev_w == i] if len(ev_w) else types_a
+        pos = features["position"][sel]
+        pos = pos[pos != ""]
+        rows.append({
+            "onset_s": float(on[sel][0]), "duration_s": float(sel.sum() * epoch_s),
+            "stage": str(st.index[0]) if len(st) else "UNKNOWN",
+            "stage_share_pct": 100.0 * float(st.iloc[0]) / sel.sum() if len(st) else math.nan,
+            "n_resp_events": int(np.isin(ev, APNEAS + ("hypopnea",)).sum()),
+            "n_desaturations": int((ev == "oxygen_desaturation").sum()),
+            "n_arousals": int((ev == "arousal").sum()),
+            "hr_mean_bpm": _mean(features["hr_mean_bpm"][sel]),
+            "resp_rate_bpm": _mean(rr[sel]),
+            "spo2_min_pct": float(np.nanmin(features["spo2_min_pct"][sel]))
+            if np.isfinite(features["spo2_min_pct"][sel]).any() else math.nan,
+            "position": str(pos.mode().iloc[0]) if len(pos) else "",
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,146 @@
+"""From mapped native-rate channels to model-ready 30-s epochs (architecture §1).
+
+Per channel: a zero-phase Butterworth filter suited to the signal (table below),
+polyphase resampling to 64 Hz (``scipy.signal.resample_poly``, whose FIR is the
+anti-aliasing low-pass), then a z-score over the whole recording, clipped to
+±:data:`CLIP_Z`. POS is sampled-and-held (codes, never filtered or z-scored).
+Epochs are 30 s aligned to the annotation clock (``Annotations.stage_onset_s``).
+A missing channel is zeros with ``channel_mask`` False; an epoch where a channel is
+flat is masked too.
+
+=========  ==================  ==============================================
+channel    filter (Hz)         why
+=========  ==================  ==============================================
+EEG, EOG   high-pass 0.3       drifts; the resampler's low-pass ends at ~30 Hz
+EMG_CHIN   high-pass 10        tone and bursts (at 64 Hz only 10–32 Hz remains)
+ECG        high-pass 0.5       baseline wander
+ABD, THX   high-pass 0.05      slow drifts; breathing is 0.1–1 Hz
+AF         none                nasal pressure's flat tops are the information
+=========  ==================  ==============================================
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal as sps
+
+from sleeplm.encoder.io.records import (
+    EPOCH_S,
+    EPOCH_SAMPLES,
+    MODEL_FS_HZ,
+    SLEEPLM_CHANNELS,
+    Annotations,
+    Epochs,
+    MappedRecording,
+    PSGError,
+)
+
+#: Preprocessing version recorded in every workspace; bump when the output changes.
+PREPROCESSING_VERSION = "1"
+CLIP_Z = 20.0
+HIGHPASS_HZ = {"EEG_C3": 0.3, "EEG_C4": 0.3, "EOG_L": 0.3, "EOG_R": 0.3, "EMG_CHIN": 10.0, "ECG": 0.5,
+               "ABD": 0.05, "THX": 0.05}
+_MAX_DENOMINATOR = 1000
+
+
+def resample_ratio(fs_in_hz: float, fs_out_hz: float = MODEL_FS_HZ) -> tuple[int, int]:
+    """(up, down) integers with up/down == fs_out/fs_in exactly, else ValueError."""
+    if not np.isfinite(fs_in_hz) or fs_in_hz <= 0:
+        raise ValueError(f"sampling rate {fs_in_hz} Hz is not positive")
+    frac = Fraction(fs_out_hz / fs_in_hz).limit_denominator(_MAX_DENOMINATOR)
+    if abs(float(frac) * fs_in_hz - fs_out_hz) > 1e-9 * fs_out_hz:
+        raise ValueError(f"{fs_in_hz} Hz cannot be resampled to {fs_out_hz} Hz by a rational factor")
+    return frac.numerator, frac.denominator
+
+
+def to_model_rate(x: np.ndarray, fs_hz: float, channel: str) -> np.ndarray:
+    """Filter one channel and resample it to 64 Hz (float32)."""
+    if channel == "POS":
+        t_out = np.arange(int(np.floor(len(x) / fs_hz * MODEL_FS_HZ))) / MODEL_FS_HZ
+        idx = np.minimum((t_out * fs_hz).astype(np.int64), len(x) - 1)
+        return x[idx].astype(np.float32)
+    up, down = resample_ratio(fs_hz)
+    y = np.asarray(x, np.float64)
+    hp = HIGHPASS_HZ.get(channel)
+    if hp is not None and hp < fs_hz / 2:
+        sos = sps.butter(2, hp, btype="highpass", fs=fs_hz, output="sos")
+        y = sps.sosfiltfilt(sos, y)
+    if up != down:
+        y = sps.resample_poly(y, up, down)
+    return y.astype(np.float32)
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    """Whole-recording z-score, clipped to ±CLIP_Z; a constant signal becomes zeros."""
+    mu = float(np.mean(x, dtype=np.float64))
+    sd = float(np.std(x, dtype=np.float64))
+    if not np.isfinite(sd) or sd < 1e-12:
+        return np.zeros_like(x, np.float32)
+    return np.clip((x - mu) / sd, -CLIP_Z, CLIP_Z).astype(np.float32)
+
+
+def epoch_onsets(duration_s: float, first_onset_s: float = 0.0) -> np.ndarray:
+    """Onsets (s) of the complete 30-s epochs from ``first_onset_s`` to the end."""
+    n = int(np.floor((duration_s - first_onset_s) / EPOCH_S + 1e-9))
+    return first_onset_s + EPOCH_S * np.arange(max(n, 0))
+
+
+def flat_epochs(x: np.ndarray, fs_hz: float, onset_s: np.ndarray) -> np.ndarray:
+    """Boolean [N]: the native-rate signal is constant (or absent) over each epoch."""
+    n_per = int(round(EPOCH_S * fs_hz))
+    out = np.ones(len(onset_s), bool)
+    for i, t0 in enumerate(onset_s):
+        seg = x[int(round(t0 * fs_hz)) : int(round(t0 * fs_hz)) + n_per]
+        out[i] = seg.size == 0 or float(np.ptp(seg)) == 0.0
+    return out
+
+
+def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None) -> Epochs:
+    """Preprocess a mapped recording into model-ready epochs.
+
+    Parameters
+    ----------
+    mapped : MappedRecording
+        Native-rate SleepLM channels (see :func:`sleeplm.encoder.io.channels.map_channels`).
+    annotations : Annotations, optional
+        Fix the epoch clock (``stage_onset_s``) and give each epoch its stage.
+
+    Returns
+    -------
+    Epochs
+        ``x`` float32 [N, 10, 1920], ``channel_mask`` [N, 10], ``onset_s`` [N], ``stages``.
+    """
+    rec = mapped.recording
+    first = annotations.stage_onset_s if annotations is not None else 0.0
+    onsets = epoch_onsets(rec.duration_s, first)
+    n = len(onsets)
+    if n == 0:
+        raise PSGError(rec.path, f"shorter than one {EPOCH_S:.0f}-s epoch ({rec.duration_s:.1f} s)")
+    start = int(round(first * MODEL_FS_HZ))
+    x = np.zeros((n, len(SLEEPLM_CHANNELS), EPOCH_SAMPLES), np.float32)
+    mask = np.zeros((n, len(SLEEPLM_CHANNELS)), bool)
+    for c, name in enumerate(SLEEPLM_CHANNELS):
+        sig = mapped.channels.get(name)
+        if sig is None:
+            if name == "POS":
+                x[:, c, :] = -1.0
+            continue
+        try:
+            y = to_model_rate(sig.data, sig.fs_hz, name)
+        except ValueError as exc:
+            raise PSGError(rec.path, f"channel {name} ('{sig.label}'): {exc}") from exc
+        if name != "POS":
+            y = zscore(y)
+        seg = y[start : start + n * EPOCH_SAMPLES]
+        pad_value = -1.0 if name == "POS" else 0.0
+        if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
+            seg = np.concatenate([seg, np.full(n * EPOCH_SAMPLES - seg.size, pad_value, np.float32)])
+        x[:, c, :] = seg.reshape(n, EPOCH_SAMPLES)
+        mask[:, c] = True if name == "POS" else ~flat_epochs(sig.data, sig.fs_hz, onsets)
+    stages = ["UNKNOWN"] * n
+    if annotations is not None:
+        for i in range(min(n, len(annotations.stages))):
+            stages[i] = annotations.stages[i]
+    return Epochs(x=x, channel_mask=mask, onset_s=onsets, stages=stages)

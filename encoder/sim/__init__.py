@@ -1,0 +1,18 @@
+"""Synthetic PSG cohort: hypnograms, EEG/EOG/EMG/ECG/respiration/SpO2/position, events, phenotypes, sites.
+
+>>> from sleeplm.encoder.sim import simulate_cohort, simulate_night, draw_subject
+"""
+
+from __future__ import annotations
+
+from sleeplm.encoder.sim.cohort import night_rngs, simulate_cohort, write_night
+from sleeplm.encoder.sim.events import ScoredEvent
+from sleeplm.encoder.sim.night import SimulatedNight, simulate_night
+from sleeplm.encoder.sim.phenotypes import PHENOTYPES, SITES, PhenotypeParams, Subject, draw_subject
+from sleeplm.encoder.sim.writers import nsrr_xml, write_edf, write_nsrr_xml, write_subjects_csv, write_truth
+
+__all__ = [
+    "PHENOTYPES", "SITES", "PhenotypeParams", "ScoredEvent", "SimulatedNight", "Subject", "draw_subject",
+    "night_rngs", "nsrr_xml", "simulate_cohort", "simulate_night", "write_edf", "write_night",
+    "write_nsrr_xml", "write_subjects_csv", "write_truth",
+]

@@ -1,0 +1,204 @@
+"""Training data: simulated nights -> model-ready epochs + captions, built once and cached on disk.
+
+Each night follows the same path as a file read by :func:`sleeplm.encoder.io.psg.load_psg`, kept in
+memory: the simulator's site-labelled signals -> :func:`~sleeplm.encoder.io.channels.map_channels`
+-> :func:`~sleeplm.encoder.signals.preprocess.make_epochs` (model input ``[N, 10, 1920]``), and
+:func:`~sleeplm.encoder.signals.features.compute_epoch_features` -> captions (canonical = variant 0, plus
+seeded paraphrases) for the five tracks.
+
+A split folder holds
+
+- ``x.npy``           float16 ``[N, 10, 1920]`` (z-scored signals; fp16 halves the disk/page cache),
+- ``epochs.parquet``  one row per epoch: ``night_id, epoch, onset_s, stage, phenotype, site``,
+- ``captions.parquet`` one row per (epoch, track, variant) with ``idx`` (row of ``x``) and ``caption``,
+- ``info.json``       seeds, sizes and build time.
+
+Train and held-out splits use different root seeds, so no held-out night is ever trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from sleeplm.encoder.captions.corpus import CorpusNight, night_caption_table
+from sleeplm.encoder.io.channels import map_channels
+from sleeplm.encoder.signals.features import compute_epoch_features
+from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.io.records import Recording
+from sleeplm.encoder.vocab import MODEL_TRACKS
+
+#: The five caption tracks in model modality order (``api.TRACKS``: brain=0 ... stage_event=4).
+
+
+@dataclass
+class SplitSpec:
+    """How one split is simulated.
+
+    Attributes
+    ----------
+    n_nights
+        Number of nights (subjects); phenotypes cycle over all 9, sites over all 3 (every pairing).
+    seed
+        Root seed; night ``i`` depends only on ``(seed, i)``.
+    duration_h
+        Length of every night in hours.
+    n_paraphrases
+        Paraphrased captions per epoch and track, besides the canonical one.
+    """
+
+    n_nights: int
+    seed: int
+    duration_h: float = 6.0
+    n_paraphrases: int = 3
+
+
+def _night_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+
+
+def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int
+                  ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Simulate night ``index`` of root ``seed`` and return (x fp16, epoch table, caption table)."""
+    from sleeplm.encoder.sim import PHENOTYPES, SITES, draw_subject, simulate_night
+
+    rng = _night_rng(seed, index)
+    # phenotype cycles with period 9 and site with period 3: shift the site every 9 nights so that
+    # every phenotype meets every site (the default rotation pairs them rigidly).
+    site = SITES[(index + index // len(PHENOTYPES)) % len(SITES)]
+    subject = draw_subject(index, rng, site=site)
+    night = simulate_night(subject, rng, duration_h)
+    rec = Recording(Path(f"{night.stem}.edf"), night.start_time, night.duration_s, list(night.signals))
+    mapped = map_channels(rec)
+    ann = night.annotations()
+    ep = make_epochs(mapped, ann)
+    feats = compute_epoch_features(mapped, ann, ep.onset_s)
+    night_id = f"s{seed}-{index:04d}"
+    caps = night_caption_table(CorpusNight(night_id, feats, list(ann.events)), n_paraphrases,
+                               seed=seed * 100_003 + index)
+    meta = pd.DataFrame({
+        "night_id": night_id, "epoch": np.arange(len(ep.onset_s), dtype=np.int32), "onset_s": ep.onset_s,
+        "stage": [str(s) for s in ep.stages], "phenotype": subject.phenotype, "site": subject.site,
+    })
+    return ep.x.astype(np.float16), meta, caps[["epoch", "track", "variant", "caption"]]
+
+
+def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress: bool = True) -> Path:
+    """Simulate, preprocess and caption ``spec.n_nights`` nights into ``out_dir`` (see module doc)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases) for i in range(spec.n_nights)]
+    xs, metas, caps, offset = [], [], [], 0
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = pool.map(process_night, *zip(*args))
+            results = tqdm(results, total=len(args), desc=f"build {out_dir.name}", disable=not progress)
+            collected = list(results)
+    else:
+        collected = [process_night(*a) for a in tqdm(args, desc=f"build {out_dir.name}", disable=not progress)]
+    for x, meta, cap in collected:
+        cap = cap.assign(idx=cap["epoch"].to_numpy() + offset)
+        xs.append(x), metas.append(meta), caps.append(cap)
+        offset += len(x)
+    np.save(out_dir / "x.npy", np.concatenate(xs))
+    epochs = pd.concat(metas, ignore_index=True)
+    epochs.to_parquet(out_dir / "epochs.parquet", index=False)
+    cap_all = pd.concat(caps, ignore_index=True)[["idx", "track", "variant", "caption"]]
+    cap_all.astype({"idx": "int32", "variant": "int16"}).to_parquet(out_dir / "captions.parquet", index=False)
+    info = {**asdict(spec), "n_epochs": int(offset), "build_seconds": round(time.perf_counter() - t0, 1),
+            "workers": workers, "stage_counts": epochs["stage"].value_counts().to_dict(),
+            "phenotypes": sorted(epochs["phenotype"].unique()), "sites": sorted(epochs["site"].unique())}
+    (out_dir / "info.json").write_text(json.dumps(info, indent=1) + "\n")
+    return out_dir
+
+
+def build_dataset(root: str | Path, train: SplitSpec, val: SplitSpec, workers: int = 1,
+                  rebuild: bool = False) -> Path:
+    """Build ``root/train`` and ``root/val`` unless already there (``info.json`` present and matching)."""
+    if train.seed == val.seed:
+        raise ValueError("train and held-out splits need different root seeds")
+    root = Path(root)
+    for name, spec in (("train", train), ("val", val)):
+        info = root / name / "info.json"
+        if not rebuild and info.is_file():
+            have = json.loads(info.read_text())
+            if all(have.get(k) == v for k, v in asdict(spec).items()):
+                continue
+        build_split(root / name, spec, workers)
+    return root
+
+
+class EpochCaptions:
+    """A built split in memory: signals (memory-mapped) and captions ``[N, 5 tracks, V variants]``.
+
+    Parameters
+    ----------
+    split_dir
+        A folder written by :func:`build_split`.
+    """
+
+    def __init__(self, split_dir: str | Path) -> None:
+        split_dir = Path(split_dir)
+        self.dir = split_dir
+        self.x = np.load(split_dir / "x.npy", mmap_mode="r")
+        self.epochs = pd.read_parquet(split_dir / "epochs.parquet")
+        cap = pd.read_parquet(split_dir / "captions.parquet")
+        n, n_var = len(self.x), int(cap["variant"].max()) + 1
+        self.captions = np.empty((n, len(MODEL_TRACKS), n_var), dtype=object)
+        track_pos = {t: i for i, t in enumerate(MODEL_TRACKS)}
+        self.captions[cap["idx"].to_numpy(), cap["track"].map(track_pos).to_numpy(),
+                      cap["variant"].to_numpy()] = cap["caption"].to_numpy()
+        self.stages = self.epochs["stage"].to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def n_variants(self) -> int:
+        return self.captions.shape[2]
+
+    def signals(self, idx: np.ndarray) -> np.ndarray:
+        """float32 ``[len(idx), 10, 1920]``."""
+        order = np.argsort(idx)
+        out = np.empty((len(idx), *self.x.shape[1:]), np.float32)
+        out[order] = self.x[np.asarray(idx)[order]]
+        return out
+
+    def caption(self, i: int, track: str, variant: int = 0) -> str:
+        return str(self.captions[i, MODEL_TRACKS.index(track), variant])
+
+    def retrieval_text(self, i: int, variant: int = 0) -> str:
+        """The contrastive text: stage/event caption + " " + brain caption (the official demo's)."""
+        return self.caption(i, "stage_event", variant) + " " + self.caption(i, "brain", variant)
+
+    def all_texts(self) -> list[str]:
+        """Every caption of every track and variant (tokenizer training)."""
+        return [str(c) for c in self.captions.reshape(-1)]
+
+
+def main() -> None:  # pragma: no cover - command-line helper
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Build the cached simulated training set.")
+    ap.add_argument("--root", default="runs/data-v1")
+    ap.add_argument("--train-nights", type=int, default=48)
+    ap.add_argument("--val-nights", type=int, default=9)
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--paraphrases", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    build_dataset(a.root, SplitSpec(a.train_nights, a.seed, a.hours, a.paraphrases),
+                  SplitSpec(a.val_nights, a.seed + 1_000_000, a.hours, 0), workers=a.workers)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

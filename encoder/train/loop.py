@@ -1,0 +1,388 @@
+"""Training loop: AdamW, warmup + cosine schedule, clipping, safetensors checkpoints, resume.
+
+Everything random is a function of ``(seed, step)``: the batch (epochs, tracks, caption variants)
+comes from ``numpy.random.default_rng([seed, step])`` and dropout from ``torch.manual_seed``
+re-seeded each step, so a resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sleeplm.encoder.model.checkpoint import load_checkpoint, read_safetensors_config, save_checkpoint
+from sleeplm.encoder.model.config import ReCoCaConfig
+from sleeplm.encoder.model.recoca import ReCoCa
+from sleeplm.encoder.captions.render import event_gist
+from sleeplm.encoder.train.data import MODEL_TRACKS, EpochCaptions
+from sleeplm.encoder.train.losses import LossWeights, pretraining_loss
+from sleeplm.encoder.vocab import CHANNEL_INDEX, EEG_CHANNELS
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and sampling settings (stored as ``train_config.json`` in the run folder)."""
+
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 5e-4
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    val_batches: int = 2
+    #: Probability that the contrastive text is the stage/event caption alone (else stage/event + brain).
+    p_stage_only: float = 0.25
+    #: Contrastive text always the canonical (variant 0) caption; paraphrases still train the decoder.
+    canonical_contrastive: bool = False
+    #: Identical contrastive texts in a batch are shared positives (losses.contrastive_loss).
+    dedupe_texts: bool = False
+    #: Probability that an example loses channels (see ``drop_channels``): teaches the model that real
+    #: recordings miss channels (a missing channel is zeros, POS -1, exactly as preprocessing writes it).
+    p_channel_drop: float = 0.0
+    #: Contrastive stage_event texts without event times/nadirs (captions.render.event_gist).
+    contrastive_gist: bool = False
+    #: Start from these weights (a fine-tune) instead of a random init; ignored when resuming.
+    init_from: str | None = None
+    #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
+    track_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    weights: LossWeights = field(default_factory=LossWeights)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        if isinstance(d.get("weights"), dict):
+            d["weights"] = LossWeights(**d["weights"])
+        for k in ("betas", "track_weights"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr`` then cosine decay to ``lr * min_lr_ratio`` at ``steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    lo = cfg.lr * cfg.min_lr_ratio
+    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+#: Channel indices (SLEEPLM_CHANNELS order) kept in an "EEG only" recording, and the POS index.
+_EEG = tuple(CHANNEL_INDEX[c] for c in EEG_CHANNELS)
+_POS = CHANNEL_INDEX["POS"]
+
+
+def drop_channels(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Remove channels from a fraction ``p`` of the examples, as missing channels look after preprocessing.
+
+    A dropped example keeps either one or both central EEG leads only (half of the drops: the
+    single-EEG recordings of sleep-EDF/DREAMS style data) or loses each channel with probability 0.3
+    (at least one EEG lead kept, at least one channel lost). Returns a boolean [B] of the examples changed.
+    """
+    changed = np.zeros(len(x), bool)
+    for i in np.flatnonzero(rng.random(len(x)) < p):
+        if rng.random() < 0.5:
+            keep = np.zeros(x.shape[1], bool)
+            keep[list(rng.choice(_EEG, size=rng.integers(1, 3), replace=False))] = True
+        else:
+            keep = rng.random(x.shape[1]) >= 0.3
+            if not keep[list(_EEG)].any():
+                keep[rng.choice(_EEG)] = True
+            if keep.all():
+                keep[rng.choice([c for c in range(x.shape[1]) if c not in _EEG])] = False
+        x[i, ~keep] = 0.0
+        if not keep[_POS]:
+            x[i, _POS] = -1.0
+        changed[i] = True
+    return changed
+
+
+def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, batch_size: int,
+               p_stage_only: float, track_weights: tuple[float, ...], canonical: bool = False,
+               canonical_contrastive: bool = False, p_channel_drop: float = 0.0,
+               contrastive_gist: bool = False) -> dict[str, torch.Tensor]:
+    """Sample a batch: epochs, one caption track and one caption variant per epoch.
+
+    ``canonical`` uses variant 0 (the evaluation captions) and never the stage-only text.
+    """
+    idx = rng.choice(len(data), size=min(batch_size, len(data)), replace=False)
+    tw = np.asarray(track_weights, float)
+    tracks = rng.choice(len(MODEL_TRACKS), size=len(idx), p=tw / tw.sum())
+    variants = np.zeros(len(idx), int) if canonical else rng.integers(0, data.n_variants, len(idx))
+    stage_only = np.zeros(len(idx), bool) if canonical else rng.random(len(idx)) < p_stage_only
+    x = np.array(data.signals(idx), dtype=np.float32)
+    dropped = drop_channels(x, rng, p_channel_drop) if p_channel_drop > 0 else np.zeros(len(idx), bool)
+    # the reference captions describe every channel: an example that lost channels trains the stage/event
+    # track only, so the decoder never learns to describe signals it cannot see
+    tracks = np.where(dropped, MODEL_TRACKS.index("stage_event"), tracks)
+    con_texts, cap_texts = [], []
+    for i, t, v, s in zip(idx, tracks, variants, stage_only):
+        cv = 0 if canonical_contrastive else v
+        con_texts.append(data.caption(i, "stage_event", cv) if s else data.retrieval_text(i, cv))
+        if contrastive_gist:
+            con_texts[-1] = event_gist(con_texts[-1])
+        cap_texts.append(data.caption(i, MODEL_TRACKS[t], v))
+    return {
+        "x": torch.from_numpy(x),
+        "contrastive_ids": tokenizer(con_texts),
+        "caption_ids": tokenizer(cap_texts),
+        "modality": torch.as_tensor(tracks, dtype=torch.long),
+    }
+
+
+def param_groups(model: ReCoCa, weight_decay: float) -> list[dict[str, Any]]:
+    """Decay matrices; no decay for biases, norms, embeddings, ``logit_scale`` and prefix tokens."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.ndim < 2 or "embedding" in name or name.endswith(("cls_emb", "logit_scale")) or "freqs" in name
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    out = []
+    for p in folder.glob("step_*.pt"):
+        if p.with_suffix(".safetensors").is_file():
+            out.append((int(p.stem.split("_")[1]), p))
+    return sorted(out)
+
+
+def latest_checkpoint(out_dir: str | Path) -> tuple[int, Path] | None:
+    """``(step, path of step_XXXXXX.pt)`` of the newest complete checkpoint, or ``None``."""
+    found = _checkpoints(Path(out_dir) / "checkpoints")
+    return found[-1] if found else None
+
+
+def save_training_state(model: ReCoCa, opt: torch.optim.Optimizer, step: int, out_dir: Path, keep: int) -> Path:
+    """``checkpoints/step_XXXXXX.safetensors`` (weights + config) and ``.pt`` (optimizer, step)."""
+    folder = out_dir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"step_{step:06d}"
+    save_checkpoint(model, stem.with_suffix(".safetensors"), model.cfg.to_dict())
+    torch.save({"optimizer": opt.state_dict(), "step": step}, stem.with_suffix(".tmp"))
+    stem.with_suffix(".tmp").replace(stem.with_suffix(".pt"))  # the .pt marks the checkpoint complete
+    for _, old in _checkpoints(folder)[:-keep]:
+        old.unlink()
+        old.with_suffix(".safetensors").unlink(missing_ok=True)
+    return stem.with_suffix(".safetensors")
+
+
+@torch.no_grad()
+def validation_loss(model: ReCoCa, data: EpochCaptions, tokenizer: Any, cfg: TrainConfig) -> dict[str, float]:
+    """Mean loss terms on fixed held-out batches (canonical captions, tracks sampled)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    for b in range(cfg.val_batches):
+        batch = make_batch(data, tokenizer, np.random.default_rng([cfg.seed, 10**9 + b]), cfg.batch_size,
+                           1.0 if cfg.p_stage_only >= 1.0 else 0.0, cfg.track_weights, canonical=True,
+                           contrastive_gist=cfg.contrastive_gist)
+        _, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
+                                    batch["modality"], cfg.weights, cfg.dedupe_texts)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v / cfg.val_batches
+    model.train()
+    return sums
+
+
+def _read_history(path: Path, upto: int) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["step"] <= upto]
+
+
+def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def run_training(
+    model_cfg: ReCoCaConfig,
+    cfg: TrainConfig,
+    train_data: EpochCaptions,
+    tokenizer: Any,
+    out_dir: str | Path,
+    val_data: EpochCaptions | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    plot: bool = True,
+) -> Path:
+    """Train ``model_cfg`` from scratch (or from the last checkpoint with ``resume``).
+
+    Writes ``train_config.json``, ``history.jsonl`` (one row per step: loss terms, lr, grad norm,
+    wall time; ``val_*`` rows at checkpoints), ``loss_curves.png`` / ``loss_curves.json``,
+    checkpoints, and ``model.safetensors`` (final fp32 weights + config). Returns that path.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model = ReCoCa(model_cfg)
+    model.train()
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=1e-6)
+    start, elapsed = 0, 0.0
+    last = latest_checkpoint(out_dir) if resume else None
+    if last is None and cfg.init_from:
+        load_checkpoint(model, cfg.init_from)
+    if last is not None:
+        start, pt = last
+        stored = read_safetensors_config(pt.with_suffix(".safetensors"))
+        if stored is not None and ReCoCaConfig.from_dict(stored) != model_cfg:
+            raise ValueError(f"{pt}: checkpoint config differs from the requested model config")
+        load_checkpoint(model, pt.with_suffix(".safetensors"))
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+    history = _read_history(out_dir / "history.jsonl", start) if start else []
+    if history:
+        elapsed = float(history[-1].get("time_s", 0.0))
+    (out_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train", disable=not progress)
+    t_last = time.perf_counter()
+    for step in bar:
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        batch = make_batch(train_data, tokenizer, np.random.default_rng([cfg.seed, step]), cfg.batch_size,
+                           cfg.p_stage_only, cfg.track_weights, canonical_contrastive=cfg.canonical_contrastive,
+                           p_channel_drop=cfg.p_channel_drop, contrastive_gist=cfg.contrastive_gist)
+        torch.manual_seed(cfg.seed * 1_000_003 + step)
+        loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
+                                       batch["modality"], cfg.weights, cfg.dedupe_texts)
+        if not math.isfinite(parts["loss"]):
+            raise FloatingPointError(f"non-finite loss at step {step}: {parts}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+        opt.step()
+        now = time.perf_counter()
+        elapsed += now - t_last
+        t_last = now
+        row = {"step": step + 1, **{k: round(v, 5) for k, v in parts.items()}, "lr": lr,
+               "grad_norm": round(grad_norm, 4), "time_s": round(elapsed, 2)}
+        done = step + 1
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            if val_data is not None and cfg.val_batches > 0:
+                row |= {f"val_{k}": round(v, 5) for k, v in validation_loss(model, val_data, tokenizer, cfg).items()}
+            save_training_state(model, opt, done, out_dir, cfg.keep_checkpoints)
+            history.append(row)
+            _write_history(out_dir / "history.jsonl", history)
+            if plot:
+                from sleeplm.encoder.train.report import plot_history
+
+                plot_history(history, out_dir / "loss_curves.png", out_dir / "loss_curves.json")
+            t_last = time.perf_counter()  # do not count checkpoint/validation time as training time
+        else:
+            history.append(row)
+        bar.set_postfix(loss=f"{parts['loss']:.3f}", con=f"{parts['contrastive']:.3f}",
+                        cap=f"{parts['caption']:.3f}", lr=f"{lr:.1e}")
+    _write_history(out_dir / "history.jsonl", history)
+    final = out_dir / "model.safetensors"
+    save_checkpoint(model, final, model.cfg.to_dict())
+    return final
+
+
+def export_weights(src: str | Path, dst: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Copy a checkpoint with floating-point tensors stored as ``dtype`` (``load_model`` upcasts)."""
+    from safetensors.torch import load_file, save_file
+
+    from sleeplm.encoder.model.checkpoint import CONFIG_METADATA_KEY
+
+    sd = load_file(str(src))
+    cfg = read_safetensors_config(src)
+    sd = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
+    save_file(sd, str(dst), metadata={CONFIG_METADATA_KEY: json.dumps(cfg)} if cfg is not None else None)
+    return Path(dst)
+
+
+def resolve_tokenizer(model_cfg: ReCoCaConfig, train_data: EpochCaptions, out_dir: Path) -> tuple[ReCoCaConfig, Any]:
+    """The tokenizer named by ``model_cfg.tokenizer`` (trained into ``out_dir`` from the training
+    captions if it is neither ``"clip"`` nor a bundled file), and the config with its vocabulary."""
+    from dataclasses import replace
+
+    from sleeplm.encoder.model.tokenizer import get_tokenizer
+    from sleeplm.encoder.train.domain_tokenizer import train_domain_tokenizer
+
+    n_ctx = model_cfg.text_cfg.context_length
+    try:
+        tok = get_tokenizer(model_cfg.tokenizer, n_ctx)
+        name = model_cfg.tokenizer
+    except ValueError:
+        path = out_dir / f"{model_cfg.tokenizer}.json"
+        if not path.is_file():
+            train_domain_tokenizer(train_data.all_texts(), path)
+        name = str(path.resolve())
+        tok = get_tokenizer(name, n_ctx)
+    text_cfg = replace(model_cfg.text_cfg, vocab_size=tok.vocab_size)
+    cfg = replace(model_cfg, text_cfg=text_cfg, tokenizer=name, sot_token_id=tok.sot_token_id,
+                  eot_token_id=tok.eot_token_id)
+    return cfg, tok
+
+
+def train(
+    config_name: str,
+    out_dir: Path,
+    n_train_nights: int = 48,
+    n_val_nights: int = 9,
+    seed: int = 0,
+    steps: int = 2000,
+    batch_size: int = 16,
+    resume: bool = False,
+    data_root: Path | None = None,
+    hours: float = 6.0,
+    n_paraphrases: int = 3,
+    data_seed: int = 1,
+    workers: int = 2,
+    progress: bool = True,
+    **overrides: Any,
+) -> Path:
+    """Build (or reuse) the simulated dataset, then pretrain ``config_name``; returns the final weights.
+
+    Parameters
+    ----------
+    config_name
+        A model config name or JSON path (``"sleeplm-tiny"``).
+    out_dir
+        Run folder (checkpoints, history, curves, ``model.safetensors``).
+    n_train_nights, n_val_nights, hours, n_paraphrases, data_seed, workers
+        Dataset: training nights from root seed ``data_seed``, held-out nights from
+        ``data_seed + 1_000_000`` (never trained on), cached under ``data_root``
+        (default ``<out_dir>/../data-<...>``) and reused when the settings match.
+    seed, steps, batch_size, resume
+        Training seed, optimiser steps, batch size; ``resume`` continues from the last checkpoint.
+    overrides
+        Other :class:`TrainConfig` fields (``lr``, ``checkpoint_every``, ``weights`` ...).
+    """
+    from sleeplm.encoder.model.factory import get_config
+    from sleeplm.encoder.train.data import SplitSpec, build_dataset
+
+    out_dir = Path(out_dir)
+    tag = f"data-n{n_train_nights}-v{n_val_nights}-h{hours:g}-p{n_paraphrases}-s{data_seed}"
+    root = Path(data_root) if data_root is not None else out_dir.parent / tag
+    build_dataset(root, SplitSpec(n_train_nights, data_seed, hours, n_paraphrases),
+                  SplitSpec(n_val_nights, data_seed + 1_000_000, hours, 0), workers=workers)
+    train_data, val_data = EpochCaptions(root / "train"), EpochCaptions(root / "val")
+    model_cfg, tok = resolve_tokenizer(get_config(config_name), train_data, out_dir)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, **overrides)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "data.json").write_text(json.dumps({"root": str(root.resolve())}) + "\n")
+    return run_training(model_cfg, cfg, train_data, tok, out_dir, val_data, resume=resume, progress=progress)

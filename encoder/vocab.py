@@ -1,0 +1,103 @@
+"""The one vocabulary of sleeplm: channels, the model clock, stages, events, positions, tracks, age bands.
+
+Every package imports these names from here; nothing else defines them. Names follow the AASM manual and
+the SleepLM paper (Xu et al., arXiv 2602.23605).
+"""
+
+from __future__ import annotations
+
+import math
+
+# --- channels -------------------------------------------------------------------------------------------
+
+#: The ten SleepLM model inputs, in the model's channel order (architecture §1).
+SLEEPLM_CHANNELS: tuple[str, ...] = (
+    "ECG", "ABD", "THX", "AF", "EOG_L", "EOG_R", "EEG_C3", "EEG_C4", "EMG_CHIN", "POS",
+)
+#: Index of each model input in the channel axis of the model's input tensor.
+CHANNEL_INDEX: dict[str, int] = {c: i for i, c in enumerate(SLEEPLM_CHANNELS)}
+#: The central EEG leads (the channels every recording of sleep is expected to have).
+EEG_CHANNELS: tuple[str, ...] = ("EEG_C3", "EEG_C4")
+#: Channels that are not model inputs but that features, captions and night metrics use.
+AUX_CHANNELS: tuple[str, ...] = ("SPO2",)
+
+# --- the model clock ------------------------------------------------------------------------------------
+
+#: Sampling rate (Hz) and epoch length (s) the model expects.
+MODEL_FS_HZ: int = 64
+EPOCH_S: float = 30.0
+EPOCH_SAMPLES: int = int(MODEL_FS_HZ * EPOCH_S)
+
+# --- stages ---------------------------------------------------------------------------------------------
+
+#: Normalised sleep stages (AASM), with UNKNOWN for unscored epochs. R&K S3 and S4 map to N3.
+STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM", "UNKNOWN")
+#: The five scored stages (classification labels, hypnogram rows, per-stage night vectors).
+SCORED_STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
+#: The four sleep stages (total sleep time, sleep onset).
+SLEEP_STAGES: tuple[str, ...] = ("N1", "N2", "N3", "REM")
+#: Stage names as the captions (and the official SleepLM captions) write them.
+STAGE_NAMES: dict[str, str] = {
+    "W": "Wake",
+    "N1": "Light Sleep (N1)",
+    "N2": "Stable Light Sleep (N2)",
+    "N3": "Deep Sleep (N3)",
+    "REM": "REM Sleep",
+    "UNKNOWN": "Unscored Stage",
+}
+
+# --- events ---------------------------------------------------------------------------------------------
+
+#: Normalised event vocabulary.
+EVENT_TYPES: tuple[str, ...] = (
+    "obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea",
+    "oxygen_desaturation", "arousal", "limb_movement",
+)
+#: Apneas (the AHI's numerator with hypopneas).
+APNEAS: tuple[str, ...] = ("obstructive_apnea", "central_apnea", "mixed_apnea")
+#: Respiratory events counted by the AHI.
+RESPIRATORY_EVENTS: tuple[str, ...] = APNEAS + ("hypopnea",)
+#: Event names as the captions write them.
+EVENT_NAMES: dict[str, str] = {
+    "obstructive_apnea": "Obstructive Apnea",
+    "central_apnea": "Central Apnea",
+    "mixed_apnea": "Mixed Apnea",
+    "hypopnea": "Hypopnea",
+    "oxygen_desaturation": "Oxygen Desaturation",
+    "arousal": "Arousal",
+    "limb_movement": "Limb Movement",
+}
+
+# --- body position --------------------------------------------------------------------------------------
+
+#: SleepLM body-position codes (the POS input channel).
+POSITION_CODES: dict[str, int] = {"right": 0, "left": 1, "supine": 2, "prone": 3, "upright": 4, "unknown": -1}
+#: Known positions, in code order.
+POSITIONS: tuple[str, ...] = ("right", "left", "supine", "prone", "upright")
+
+# --- caption tracks -------------------------------------------------------------------------------------
+
+#: The five caption tracks, in the order captions are shown.
+TRACKS: tuple[str, ...] = ("stage_event", "brain", "cardiac", "respiratory", "somatic")
+#: The tracks in the order of the model's condition embedding (official checkpoint: index = position).
+MODEL_TRACKS: tuple[str, ...] = ("brain", "cardiac", "respiratory", "somatic", "stage_event")
+#: Official checkpoint modality names and common synonyms -> our track names.
+TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic", "respiration": "respiratory"}
+
+# --- subjects -------------------------------------------------------------------------------------------
+
+#: Age bands (label, lower bound inclusive, upper bound exclusive), years.
+AGE_BANDS: tuple[tuple[str, float, float], ...] = (("<40", 0.0, 40.0), ("40-59", 40.0, 60.0), ("60+", 60.0, math.inf))
+
+
+def age_band(age: float | None) -> str | None:
+    """The :data:`AGE_BANDS` label of an age in years, or None when the age is unknown."""
+    if age is None or (isinstance(age, float) and math.isnan(age)):
+        return None
+    return next(label for label, lo, hi in AGE_BANDS if lo <= age < hi)
+
+
+def age_band_sql(column: str) -> str:
+    """A SQL CASE expression mapping an age column to its :data:`AGE_BANDS` label (NULL when unknown)."""
+    whens = " ".join(f"WHEN {column} < {hi} THEN '{label}'" for label, _, hi in AGE_BANDS if math.isfinite(hi))
+    return f"CASE WHEN {column} IS NULL THEN NULL {whens} ELSE '{AGE_BANDS[-1][0]}' END"

@@ -1,0 +1,170 @@
+"""Chat sessions on a simulated workspace: the router answers realistic questions, with facts and
+evidence checked against DuckDB; a fake LLM goes through the same loop; sessions are separate."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from sleeplm.agent import ChatSession, ToolConfig, ask, turn_to_dict
+from sleeplm.index import stats
+from sleeplm.index.queries import Cohort
+from testdata import MINI_CHECKPOINT
+
+MINI = MINI_CHECKPOINT
+EVIDENCE = re.compile(r"(sim-\d{4}) epoch (\d+) \((\d\d:\d\d:\d\d)\)")
+
+
+@pytest.fixture(scope="module")
+def cohort(sim_workspace: Path):
+    c = Cohort(sim_workspace)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def session(cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ChatSession:
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    return ChatSession(cohort, config=ToolConfig(figure_dir=tmp_path, caption_max_len=4))
+
+
+def clock(cohort: Cohort, recording: str, epoch: int) -> str:
+    return cohort.con.execute(
+        "SELECT CAST(clock_time AS VARCHAR) FROM epochs JOIN recordings USING (recording_id) "
+        "WHERE name = ? AND epoch_index = ?", [recording, epoch]).fetchone()[0][11:19]
+
+
+def assert_evidence(cohort: Cohort, answer: str, at_least: int = 1) -> None:
+    """Every "sim-000N epoch K (HH:MM:SS)" an answer cites is a real epoch at that clock time."""
+    refs = EVIDENCE.findall(answer)
+    assert len(refs) >= at_least, answer
+    for rec, k, hhmmss in refs:
+        assert clock(cohort, rec, int(k)) == hhmmss
+
+
+def metric(cohort: Cohort, recording: str, column: str) -> Any:
+    return cohort.con.execute(f"SELECT {column} FROM night_metrics JOIN recordings USING (recording_id) "
+                              "WHERE name = ?", [recording]).fetchone()[0]
+
+
+def test_how_many_nights(session, cohort) -> None:
+    turn = session.respond("how many nights are there?")
+    n = cohort.con.execute("SELECT count(*) FROM recordings").fetchone()[0]
+    assert f"**{n} nights**" in turn.answer and all(r in turn.answer for r in cohort.recordings())
+    assert turn.model_name == "sleeplm-router" and turn.steps[0].name == "cohort_stats"
+
+
+def test_ahi_of_a_night(session, cohort) -> None:
+    turn = session.respond("what is the AHI of sim-0002?")
+    assert f"AHI (events/h): {metric(cohort, 'sim-0002', 'ahi_per_h'):.1f}" in turn.answer
+    assert session.state.recording == "sim-0002"
+
+
+def test_describe_a_night_with_hypnogram(session, cohort) -> None:
+    turn = session.respond("describe sim-0001")
+    subject, phenotype = cohort.con.execute(
+        "SELECT subject_id, phenotype FROM recordings JOIN subjects USING (subject_id) WHERE name = 'sim-0001'"
+    ).fetchone()
+    assert "**sim-0001**" in turn.answer and subject in turn.answer and phenotype in turn.answer
+    assert len(turn.figures) == 1 and turn.figures[0].is_file()
+
+
+def test_show_an_epoch_then_follow_up_on_this_night(session, cohort) -> None:
+    turn = session.respond("show epoch 10 of sim-0001")
+    assert f"**sim-0001 epoch 10** ({clock(cohort, 'sim-0001', 10)}" in turn.answer and turn.figures
+    turn = session.respond("what about epoch 12?")
+    assert turn.steps[0].args == {"recording": "sim-0001", "epoch": 12}
+    assert f"**sim-0001 epoch 12** ({clock(cohort, 'sim-0001', 12)}" in turn.answer
+    assert (session.state.recording, session.state.epoch) == ("sim-0001", 12)
+
+
+def test_caption_an_epoch_of_the_current_night(session, cohort) -> None:
+    session.set_current_night("sim-0002")
+    turn = session.respond("caption epoch 5")
+    ref = cohort.con.execute("SELECT text FROM captions WHERE epoch_id = ? AND track = 'stage_event'",
+                             [cohort.epoch_id("sim-0002", 5)]).fetchone()[0]
+    assert f"**sim-0002 epoch 5** ({clock(cohort, 'sim-0002', 5)})" in turn.answer
+    assert f"reference: {ref}" in turn.answer and "model:" in turn.answer
+
+
+def test_search_epochs_by_description(session, cohort) -> None:
+    turn = session.respond("find epochs like obstructive apnea in REM")
+    assert turn.steps[0].name == "search_epochs"
+    assert_evidence(cohort, turn.answer, at_least=5)
+    assert "Annotation check" in turn.answer
+
+
+def test_find_nights_like_this_one(session, cohort) -> None:
+    session.respond("describe sim-0002")
+    turn = session.respond("find nights like this one")
+    assert turn.steps[0].args["recording"] == "sim-0002"
+    tst = f"{metric(cohort, 'sim-0002', 'tst_min'):.1f}"
+    assert re.search(rf"\| total sleep time \(min\) \| {re.escape(tst)} \|", turn.answer)
+
+
+def test_where_are_the_hypopneas(session, cohort) -> None:
+    turn = session.respond("where are the hypopneas in sim-0002?")
+    n = cohort.con.execute("SELECT count(*) FROM events JOIN recordings USING (recording_id) "
+                           "WHERE name = 'sim-0002' AND type = 'hypopnea'").fetchone()[0]
+    assert f"Annotated hypopnea in this night ({n})" in turn.answer and turn.figures
+
+
+def test_compare_ahi_by_phenotype(session, cohort) -> None:
+    turn = session.respond("compare AHI by phenotype")
+    for row in stats.compare_metric(cohort.con, "ahi_per_h", "phenotype").to_records():
+        mean = "n/a" if row["mean"] is None else f"{row['mean']:g}"
+        assert f"| {row['phenotype']} | {row['nights']} | {mean} |" in turn.answer
+
+
+def test_stage_distribution_by_sex(session, cohort) -> None:
+    turn = session.respond("stage distribution by sex")
+    for row in stats.stage_distribution(cohort.con, "sex").to_records():
+        assert f"| {row['sex']} | {row['w_pct']:g} | {row['n1_pct']:g} | {row['n2_pct']:g} |" in turn.answer
+
+
+def test_unknown_recording_comes_back_as_a_clear_answer(session) -> None:
+    turn = session.respond("describe sim-0099")
+    assert "no recording or subject named 'sim-0099'" in turn.answer and "sim-0001" in turn.answer
+    assert turn.steps[0].error is not None
+
+
+def test_sessions_do_not_share_state(cohort, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    a = ChatSession(cohort, config=ToolConfig(figure_dir=tmp_path / "a"))
+    b = ChatSession(cohort, config=ToolConfig(figure_dir=tmp_path / "b"))
+    a.respond("describe sim-0003")
+    assert a.state.recording == "sim-0003" and b.state.recording is None and b.history == []
+    assert "no night chosen" in b.respond("what is the AHI of this night?").answer
+
+
+def test_a_fake_llm_goes_through_the_same_loop(cohort, tmp_path) -> None:
+    class ToolCallingFake(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    script = iter([
+        AIMessage(content="", tool_calls=[{"name": "describe_night", "args": {"recording": "sim-0002", "plot": False},
+                                           "id": "a", "type": "tool_call"}]),
+        AIMessage(content="", tool_calls=[{"name": "show_epoch", "args": {"epoch": 30}, "id": "b",
+                                           "type": "tool_call"}]),
+        AIMessage(content="sim-0002 epoch 30 shows a hypopnea."),
+    ])
+    s = ChatSession(cohort, ToolCallingFake(messages=script), config=ToolConfig(figure_dir=tmp_path))
+    turn = s.respond("tell me about sim-0002 and show epoch 30")
+    assert [st.name for st in turn.steps] == ["describe_night", "show_epoch"]
+    assert turn.steps[1].summary.startswith(f"sim-0002 epoch 30 ({clock(cohort, 'sim-0002', 30)})")
+    assert turn.answer == "sim-0002 epoch 30 shows a hypopnea." and len(turn.figures) == 1
+    assert (s.state.recording, s.state.epoch) == ("sim-0002", 30)
+
+
+def test_ask_answers_one_question_as_json(sim_workspace, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    turn = ask(sim_workspace, "how many nights are there?", config=ToolConfig(figure_dir=tmp_path))
+    d = json.loads(json.dumps(turn_to_dict(turn)))
+    assert "**3 nights**" in d["answer"] and d["model"] == "sleeplm-router"
+    assert d["steps"][0]["name"] == "cohort_stats" and d["steps"][0]["error"] is None

@@ -1,0 +1,167 @@
+"""Pretraining: losses, loop (determinism, resume), domain tokenizer and report metrics, at toy size."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sleeplm.encoder.model import ReCoCa, ReCoCaConfig
+from sleeplm.encoder.model.checkpoint import read_state_dict
+from sleeplm.encoder.model.tokenizer import DomainTokenizer
+from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
+from sleeplm.encoder.train.domain_tokenizer import train_domain_tokenizer
+from sleeplm.encoder.train.loop import TrainConfig, lr_at, make_batch, run_training
+from sleeplm.encoder.train.losses import LossWeights, pretraining_loss
+from sleeplm.encoder.train.report import classification_metrics, fact_scores, recall_at_k
+
+pytest.importorskip("sleeplm.encoder.sim")
+
+TOY = {
+    "embed_dim": 32,
+    "biosignals_cfg": {"conv_embed_dim": 16, "transformer_layers": 1, "transformer_width": 32,
+                       "transformer_heads": 2, "decoder_tokens": 4, "dropout": 0.1},
+    "text_cfg": {"context_length": 64, "vocab_size": 8, "layers": 1, "heads": 2, "width": 32},
+    "multimodal_cfg": {"width": 32, "context_length": 64, "layers": 1, "heads": 2},
+    "use_signal_decoder": True,
+}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    build_split(root / "train", SplitSpec(n_nights=2, seed=11, duration_h=0.25, n_paraphrases=1), progress=False)
+    data = EpochCaptions(root / "train")
+    tok_path = train_domain_tokenizer(data.all_texts(), root / "tok.json", vocab_size=600)
+    tok = DomainTokenizer(tok_path, context_length=64)
+    cfg = ReCoCaConfig.from_dict({**TOY, "text_cfg": {**TOY["text_cfg"], "vocab_size": tok.vocab_size},
+                                  "tokenizer": str(tok_path), "sot_token_id": tok.sot_token_id,
+                                  "eot_token_id": tok.eot_token_id})
+    return data, tok, cfg, root
+
+
+def _tcfg(**kw) -> TrainConfig:
+    base = dict(steps=4, batch_size=4, lr=1e-3, warmup_steps=2, checkpoint_every=2, val_batches=0, threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_split_has_signals_and_all_captions(toy):
+    data, *_ = toy
+    assert data.x.shape[1:] == (10, 1920) and len(data) == 60
+    assert data.captions.shape == (60, 5, 2) and all(isinstance(c, str) and c for c in data.captions.reshape(-1))
+    info = json.loads((data.dir / "info.json").read_text())
+    assert info["n_epochs"] == 60 and len(info["sites"]) == 2
+
+
+def test_domain_tokenizer_round_trip_and_single_digits(toy):
+    data, tok, *_ = toy
+    text = data.caption(3, "brain", 1)
+    ids = tok([text])[0]
+    assert ids[0] == tok.sot_token_id and tok.pad_id == 0
+    if (ids != 0).sum() < 64:  # not truncated
+        assert tok.decode(ids) == " ".join(text.lower().split())
+    pieces = [tok.tok.id_to_token(i) for i in tok.encode("power of 63.25%")]
+    assert sum(any(ch.isdigit() for ch in p) for p in pieces) == 4
+    assert all(sum(ch.isdigit() for ch in p) <= 1 for p in pieces)
+
+
+def test_losses_are_finite_and_fall_on_a_fixed_batch(toy):
+    data, tok, cfg, _ = toy
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # toy sizes: extra threads only add overhead on a shared machine
+    torch.manual_seed(0)
+    model = ReCoCa(cfg).train()
+    batch = make_batch(data, tok, np.random.default_rng(0), 6, 0.25, (1.0,) * 5)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(12):
+        loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
+                                       batch["modality"], LossWeights())
+        assert all(math.isfinite(v) for v in parts.values())
+        assert {"contrastive", "caption", "reconstruction", "loss"} <= set(parts)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(parts["loss"])
+    torch.set_num_threads(threads)
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_schedule_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(1e-4) and lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(99, cfg) < lr_at(50, cfg) < lr_at(10, cfg) and lr_at(100, cfg) == pytest.approx(1e-4)
+
+
+def test_training_is_deterministic_and_resume_continues_exactly(toy, tmp_path):
+    data, tok, cfg, _ = toy
+    full = run_training(cfg, _tcfg(steps=4), data, tok, tmp_path / "full", progress=False, plot=False)
+    again = run_training(cfg, _tcfg(steps=4), data, tok, tmp_path / "again", progress=False, plot=False)
+    a, b = read_state_dict(full), read_state_dict(again)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    run_training(cfg, _tcfg(steps=2), data, tok, tmp_path / "split", progress=False, plot=False)
+    assert (tmp_path / "split" / "checkpoints" / "step_000002.pt").is_file()
+    resumed = run_training(cfg, _tcfg(steps=4), data, tok, tmp_path / "split", resume=True, progress=False)
+    c = read_state_dict(resumed)
+    assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a)
+    hist = [json.loads(line) for line in (tmp_path / "split" / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in hist] == [1, 2, 3, 4]
+    assert (tmp_path / "split" / "loss_curves.png").is_file()
+
+
+def test_checkpoint_loads_with_load_model(toy, tmp_path):
+    from sleeplm.encoder.model import load_model
+    from sleeplm.encoder.train.loop import export_weights
+
+    data, tok, cfg, _ = toy
+    path = run_training(cfg, _tcfg(steps=2), data, tok, tmp_path / "run", progress=False, plot=False)
+    half = export_weights(path, tmp_path / "half.safetensors")
+    lm = load_model(half)
+    emb = lm.encode_signal(data.signals(np.arange(3)))
+    assert emb.shape == (3, 32) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)
+    assert len(lm.generate(data.signals(np.arange(2)), "stage_event", max_len=12)) == 2
+    assert isinstance(lm.encode_text("deep sleep"), np.ndarray)
+
+
+def test_report_metrics_on_known_values():
+    m = classification_metrics(["W", "W", "N2", "REM"], ["W", "N2", "N2", "REM"])
+    assert m["accuracy"] == 0.75 and m["confusion"][0][2] == 1
+    assert 0 < m["kappa"] < 1 and m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    e = np.eye(12, dtype=np.float32)
+    r = recall_at_k(e, e)
+    assert r["text_to_signal_R@1"] == 1.0 and r["signal_to_text_R@1"] == 1.0
+
+
+def test_fact_scores_compare_parsed_captions():
+    from sleeplm.encoder.captions import parse_caption
+
+    ref = parse_caption("Sleep stage evaluation reveals REM Sleep for this epoch. "
+                        "No sleep-disordered breathing events were detected.", "stage_event")
+    gen = parse_caption("sleep stage analysis shows rem sleep for this epoch. no events are scored in this epoch.",
+                        "stage_event")
+    assert fact_scores(gen, ref) == {"stage": 1.0, "event_types_exact": 1.0, "no_event_agreement": 1.0}
+    ref = parse_caption("Heart Rate: minimum value of 56.43, maximum value of 68.79, and mean of 60.91.", "cardiac")
+    gen = parse_caption("heart rate: minimum value of 57.0, maximum value of 90.0, and mean of 61.5.", "cardiac")
+    assert fact_scores(gen, ref)["numeric_within_tol"] == pytest.approx(2 / 3)
+
+
+def test_channel_drop_looks_like_missing_channels_after_preprocessing() -> None:
+    import numpy as np
+
+    from sleeplm.encoder.train.loop import drop_channels
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 10, 1920)).astype(np.float32)
+    x[:, 9] = 2.0  # POS: supine
+    changed = drop_channels(x, rng, p=0.5)
+    assert 10 < changed.sum() < 54 and not changed.all()
+    for i in np.flatnonzero(changed):
+        zero = (x[i, :9] == 0).all(axis=1)
+        assert zero.any() or x[i, 9, 0] == -1.0  # something dropped
+        assert not zero[[6, 7]].all()  # an EEG lead kept
+        assert x[i, 9, 0] in (2.0, -1.0)  # POS kept or unknown, never zero
+    assert not (x[~changed, :9] == 0).all(axis=2).any()
