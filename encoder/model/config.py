@@ -153,11 +153,6 @@ class ReCoCaConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_json(self, path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
-            fh.write("\n")
-
     @property
     def width(self) -> int:
         return self.multimodal_cfg.width

@@ -174,15 +174,6 @@ def simulate_events(rng: np.random.Generator, stages: np.ndarray, position: np.n
     return events
 
 
-def event_mask(events: list[ScoredEvent], types: tuple[str, ...], n: int, fs_hz: float) -> np.ndarray:
-    """Boolean per-sample mask of the given event types."""
-    m = np.zeros(n, dtype=bool)
-    for e in events:
-        if e.type in types:
-            m[int(e.onset_s * fs_hz):int(e.end_s * fs_hz)] = True
-    return m
-
-
 def ahi(events: list[ScoredEvent], stages: np.ndarray) -> float:
     """Apnea-hypopnea index: respiratory events per hour of sleep."""
     tst_h = np.isin(np.asarray(stages).astype(str), SLEEP_STAGES).sum() * EPOCH_S / 3600.0

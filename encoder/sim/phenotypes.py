@@ -87,10 +87,6 @@ class Subject:
     site: str
     params: PhenotypeParams = field(default_factory=PhenotypeParams)
 
-    @property
-    def ahi_target(self) -> float:
-        return self.params.ahi
-
 
 def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
