@@ -75,12 +75,21 @@ def make_edf(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def sim_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three simulated 30-min nights ingested with the parity-mini model, built once per test session."""
+def sim_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three simulated 30-min nights (EDF + NSRR XML + subjects.csv + truth), written once per test session."""
     from sleeplm.encoder.sim import simulate_cohort
+
+    out = tmp_path_factory.mktemp("sim-cohort")
+    simulate_cohort(out, n_nights=3, seed=7, duration_h=0.5, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_workspace(sim_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`sim_cohort_dir` ingested with the parity-mini model, once per test session (treat as read-only)."""
     from sleeplm.index.ingest import ingest
 
-    root = tmp_path_factory.mktemp("sim-cohort")
-    simulate_cohort(root / "edf", n_nights=3, seed=7, duration_h=0.5, progress=False)
-    ingest(root / "edf", root / "ws", model=str(MINI_CHECKPOINT), progress=False)
-    return root / "ws"
+    ws = tmp_path_factory.mktemp("sim-ws")
+    report = ingest(sim_cohort_dir, ws, model=str(MINI_CHECKPOINT), progress=False)
+    assert len(report.ingested) == 3
+    return ws

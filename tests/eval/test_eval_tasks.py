@@ -25,21 +25,13 @@ FAST = {"captioning": {"n_per_track": 4, "max_len": 24}, "zero_shot_staging": {"
 
 
 @pytest.fixture(scope="module")
-def cohort_dir(tmp_path_factory) -> Path:
-    from sleeplm.encoder.sim import simulate_cohort
-
-    out = tmp_path_factory.mktemp("evcohort")
-    simulate_cohort(out, n_nights=3, seed=7, duration_h=0.5, progress=False)
-    return out
+def cohort_dir(sim_cohort_dir: Path) -> Path:
+    return sim_cohort_dir
 
 
 @pytest.fixture(scope="module")
-def workspace(cohort_dir: Path, tmp_path_factory) -> Path:
-    from sleeplm.index.ingest import ingest
-
-    ws = tmp_path_factory.mktemp("evws")
-    assert len(ingest(cohort_dir, ws, model=str(MINI), progress=False).ingested) == 3
-    return ws
+def workspace(sim_workspace: Path) -> Path:
+    return sim_workspace
 
 
 @pytest.fixture(scope="module")
