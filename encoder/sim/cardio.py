@@ -2,7 +2,8 @@
 
 Heart rate (bpm) = subject base + stage offset + slow LF fluctuation + respiratory
 sinus arrhythmia (stronger in deep NREM) − mild bradycardia during apneas +
-tachycardia bursts at the end of respiratory events and at arousals. Beats are
+a surge after each respiratory event's end (large when the event ends in an arousal) and at
+spontaneous arousals. Beats are
 placed where the integrated rate crosses whole numbers; the ECG (mV) is a sum of
 Gaussian P, Q, R, S and T waves at each beat (vectorised with ``bincount``), with
 respiratory amplitude modulation and baseline wander.
@@ -42,9 +43,10 @@ def heart_rate(rng: np.random.Generator, stages: np.ndarray, events: list[Scored
     for e in events:
         if e.type in RESPIRATORY_TYPES:
             i0, i1 = int(e.onset_s * HR_GRID_HZ), int(e.end_s * HR_GRID_HZ)
-            bumps[i0:i1] -= 4.0
-            peak, amp = e.end_s + 3.0, rng.uniform(8.0, 18.0)
-        elif e.type == "arousal":
+            bumps[i0:i1] -= 4.0 if e.type != "hypopnea" else 2.0  # bradycardia while breathing stops
+            # Surge after the event end, large when the event ends in an arousal.
+            peak, amp = e.end_s + 3.0, rng.uniform(8.0, 18.0) if e.with_arousal else rng.uniform(2.0, 6.0)
+        elif e.type == "arousal" and e.cause < 0:
             peak, amp = e.onset_s + 4.0, rng.uniform(5.0, 12.0)
         else:
             continue

@@ -5,7 +5,7 @@ irregular in W and REM). Respiratory events modulate the flow and effort envelop
 obstructive apnea (flow ≈ 0, effort continues with paradoxical THX/ABD), central
 apnea (flow and effort stop), mixed apnea (central then obstructive), hypopnea
 (flow −40 to −70 %, effort −30 %); each ends with a few large recovery breaths.
-SpO2 (%) falls by the depth of each scored desaturation, lagging the event.
+SpO2 (%) falls by each event's ``spo2_drop`` (scored as a desaturation when ≥ 3 %), lagging the event.
 """
 
 from __future__ import annotations
@@ -53,21 +53,22 @@ def simulate_breathing(rng: np.random.Generator, stages: np.ndarray, events: lis
         if i1 <= i0:
             continue
         ramp = np.linspace(1.0, 1.3, i1 - i0)
+        left = e.flow_fraction  # drawn with the event (events.FLOW_FRACTION); None for hand-made events
         if e.type == "obstructive_apnea":
-            flow_env[i0:i1] = rng.uniform(0.0, 0.08)
+            flow_env[i0:i1] = rng.uniform(0.0, 0.08) if left is None else left
             effort_env[i0:i1] = ramp
             paradox[i0:i1] = 1.0
         elif e.type == "central_apnea":
-            flow_env[i0:i1] = rng.uniform(0.0, 0.05)
+            flow_env[i0:i1] = rng.uniform(0.0, 0.05) if left is None else left
             effort_env[i0:i1] = rng.uniform(0.0, 0.05)
         elif e.type == "mixed_apnea":
             im = i0 + (i1 - i0) // 2
-            flow_env[i0:i1] = rng.uniform(0.0, 0.06)
+            flow_env[i0:i1] = rng.uniform(0.0, 0.06) if left is None else left
             effort_env[i0:im] = 0.04
             effort_env[im:i1] = ramp[: i1 - im]
             paradox[im:i1] = 1.0
         else:  # hypopnea
-            flow_env[i0:i1] = rng.uniform(0.3, 0.6)
+            flow_env[i0:i1] = rng.uniform(0.3, 0.6) if left is None else left
             effort_env[i0:i1] = rng.uniform(0.6, 0.8)
         r1 = min(i1 + int(rng.uniform(6.0, 12.0) * fs_hz), n)
         big = rng.uniform(1.5, 2.2)
@@ -90,25 +91,33 @@ def simulate_breathing(rng: np.random.Generator, stages: np.ndarray, events: lis
 
 def simulate_spo2(rng: np.random.Generator, n_epochs: int, stages: np.ndarray, events: list[ScoredEvent],
                   fs_hz: float, params: PhenotypeParams) -> np.ndarray:
-    """SpO2 (%) at ``fs_hz``: baseline with slow drift, minus each scored desaturation.
+    """SpO2 (%) at ``fs_hz``: baseline with slow drift, minus the fall each respiratory event causes.
 
-    A desaturation falls linearly from its onset to its nadir (at onset + 75 % of
-    its duration) and recovers over the rest, reaching ``spo2_nadir`` exactly.
+    Every respiratory event with a ``spo2_drop`` lowers SpO2, scored (≥ 3 %) or not: the fall
+    starts ``desat_lag_s`` after the event onset, lasts the event's duration + 8 s, falls
+    linearly to the nadir (at 75 % of that span) and recovers over the rest (the geometry of the
+    scored ``oxygen_desaturation`` events, whose ``spo2_nadir`` it reaches). Desaturations
+    without a respiratory cause (``cause`` < 0) are drawn from their own nadir.
     """
     n = int(n_epochs * EPOCH_S * fs_hz)
     t = np.arange(n) / fs_hz
     base = params.spo2_baseline + 0.3 * slow_noise(rng, n, fs_hz, 120.0)
     base -= epochs_to_samples(stage_lookup(np.asarray(stages).astype(str), {"REM": 0.4, "W": -0.2}),
                               fs_hz, n, ramp_s=30.0)
-    drop = np.zeros(n)
+    dips: list[tuple[float, float, float]] = []  # onset_s, duration_s, depth (%)
     for e in events:
-        if e.type != "oxygen_desaturation" or e.spo2_nadir is None:
+        if e.type in RESPIRATORY_TYPES and e.spo2_drop is not None:
+            dips.append((e.onset_s + (e.desat_lag_s or 25.0), e.duration_s + 8.0, e.spo2_drop))
+        elif e.type == "oxygen_desaturation" and e.spo2_nadir is not None and e.cause < 0:
+            dips.append((e.onset_s, e.duration_s, (e.spo2_baseline or params.spo2_baseline) - e.spo2_nadir))
+    drop = np.zeros(n)
+    for onset_s, duration_s, depth in dips:
+        i0, i1 = int(onset_s * fs_hz), min(int(np.ceil((onset_s + duration_s) * fs_hz)) + 1, n)
+        if i1 <= i0:
             continue
-        depth = (e.spo2_baseline or params.spo2_baseline) - e.spo2_nadir
-        i0, i1 = int(e.onset_s * fs_hz), min(int(np.ceil(e.end_s * fs_hz)) + 1, n)
-        tt = t[i0:i1] - e.onset_s
-        tn = 0.75 * e.duration_s
-        shape = np.where(tt < tn, tt / tn, np.clip(1.0 - (tt - tn) / (e.duration_s - tn + 1e-9), 0.0, 1.0))
+        tt = t[i0:i1] - onset_s
+        tn = 0.75 * duration_s
+        shape = np.where(tt < tn, tt / tn, np.clip(1.0 - (tt - tn) / (duration_s - tn + 1e-9), 0.0, 1.0))
         drop[i0:i1] = np.maximum(drop[i0:i1], depth * shape)
     spo2 = base - drop + 0.15 * rng.standard_normal(n)
     return np.clip(spo2, 50.0, 100.0)

@@ -81,8 +81,80 @@ def test_event_placement_and_mix():
     types = [e.type for e in cen if e.type in RESPIRATORY_TYPES]
     assert types.count("central_apnea") > types.count("obstructive_apnea")
     desat = [e for e in ev if e.type == "oxygen_desaturation"]
-    assert len(desat) >= 0.9 * len(resp)
+    assert 0.3 * len(resp) < len(desat) < len(resp)  # ODI below the AHI: not every event desaturates
     assert sum(e.type == "arousal" for e in ev) >= 0.5 * len(resp)
+
+
+def _pooled_events(phenotype: str, seeds=range(4), **param_changes):
+    """(stages, position, events) of several 8-h nights, optionally with changed phenotype params."""
+    from dataclasses import replace
+    out = []
+    for seed in seeds:
+        rng, sub, h = _hyp(phenotype, seed)
+        params = replace(sub.params, **param_changes)
+        pos = simulate_position(rng, N_EP, params)
+        out.append((h, pos, simulate_events(rng, h, pos, params)))
+    return out
+
+
+def test_apneas_desaturate_more_often_than_hypopneas():
+    share = {"apnea": [0, 0], "hypopnea": [0, 0]}
+    for _, _, ev in _pooled_events("osa_moderate"):
+        caused = {e.cause for e in ev if e.type == "oxygen_desaturation"}
+        resp = [e for e in ev if e.type in RESPIRATORY_TYPES]
+        for i, e in enumerate(resp):
+            k = "hypopnea" if e.type == "hypopnea" else "apnea"
+            share[k][0] += i in caused
+            share[k][1] += 1
+    apnea, hypopnea = (share[k][0] / share[k][1] for k in ("apnea", "hypopnea"))
+    assert apnea > hypopnea + 0.2
+    assert hypopnea > 0.1
+
+
+def test_lower_baseline_spo2_gives_more_desaturations():
+    def odi_over_ahi(baseline: float) -> float:
+        nights = _pooled_events("osa_moderate", spo2_baseline=baseline)
+        n_desat = sum(e.type == "oxygen_desaturation" for _, _, ev in nights for e in ev)
+        n_resp = sum(e.type in RESPIRATORY_TYPES for _, _, ev in nights for e in ev)
+        return n_desat / n_resp
+    assert odi_over_ahi(92.0) > odi_over_ahi(98.0) + 0.1
+
+
+def test_rem_events_are_more_frequent_and_longer():
+    rate_rem, rate_nrem, dur_rem, dur_nrem = [], [], [], []
+    for h, _, ev in _pooled_events("osa_moderate"):
+        resp = [e for e in ev if e.type in RESPIRATORY_TYPES]
+        in_rem = np.array([h[int(e.onset_s // 30)] == "REM" for e in resp])
+        d = np.array([e.duration_s for e in resp])
+        rate_rem.append(in_rem.sum() / (np.sum(h == "REM") / 120))
+        rate_nrem.append((~in_rem).sum() / (np.sum(np.isin(h, ["N1", "N2", "N3"])) / 120))
+        dur_rem += list(d[in_rem])
+        dur_nrem += list(d[~in_rem])
+    assert np.mean(rate_rem) > 1.3 * np.mean(rate_nrem)
+    assert np.median(dur_rem) > 1.1 * np.median(dur_nrem)
+
+
+def test_hypopnea_without_desaturation_ends_in_arousal():
+    for _, _, ev in _pooled_events("osa_mild", seeds=range(2)):
+        resp = [e for e in ev if e.type in RESPIRATORY_TYPES]
+        caused = {e.cause for e in ev if e.type == "oxygen_desaturation"}
+        aroused = {e.cause for e in ev if e.type == "arousal" and e.cause >= 0}
+        for i, e in enumerate(resp):
+            if e.type == "hypopnea" and i not in caused:
+                assert i in aroused  # AASM 1A: scored only with a desaturation or an arousal
+            assert e.with_arousal == (i in aroused)
+
+
+def test_position_moves_the_event_rate():
+    sup, other = [0, 0.0], [0, 0.0]
+    for h, pos, ev in _pooled_events("osa_moderate"):
+        sleep = np.isin(h, ["N1", "N2", "N3", "REM"])
+        on_back = np.array([pos[int(e.onset_s // 30)] == 2 for e in ev if e.type in RESPIRATORY_TYPES])
+        sup[0] += on_back.sum()
+        other[0] += (~on_back).sum()
+        sup[1] += np.sum(sleep & (pos == 2)) / 120
+        other[1] += np.sum(sleep & (pos != 2)) / 120
+    assert sup[0] / sup[1] > 1.5 * other[0] / other[1]
 
 
 def test_spo2_dips_and_breathing_during_events():
@@ -117,3 +189,21 @@ def test_spo2_dips_and_breathing_during_events():
     assert checked > 5
     assert np.median(dips) >= 3.0
     assert n.epoch_truth["spo2_min"].min() < base - 3
+
+
+def test_heart_rate_surges_after_events_that_end_in_arousal():
+    from sleeplm.encoder.sim.cardio import HR_GRID_HZ, heart_rate
+    from sleeplm.encoder.sim.events import ScoredEvent
+    rng, sub, _ = _hyp("osa_moderate", 0)
+    stages = np.array(["N2"] * 120)  # one hour of N2
+    quiet = [ScoredEvent("obstructive_apnea", 60.0 + 120.0 * k, 20.0, with_arousal=False) for k in range(14)]
+    loud = [ScoredEvent("obstructive_apnea", 60.0 + 120.0 * k, 20.0, with_arousal=True) for k in range(14)]
+    phase = np.zeros(120 * 30 * 32)
+
+    def surge(events) -> float:
+        hr = heart_rate(np.random.default_rng(1), stages, events, phase, 32.0, sub.params)
+        during = [hr[int((e.onset_s + 5) * HR_GRID_HZ):int(e.end_s * HR_GRID_HZ)].mean() for e in events]
+        after = [hr[int(e.end_s * HR_GRID_HZ):int((e.end_s + 10) * HR_GRID_HZ)].max() for e in events]
+        return float(np.mean(np.subtract(after, during)))
+    assert surge(loud) > surge(quiet) + 5.0
+    assert surge(quiet) > 0.0
