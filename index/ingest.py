@@ -1,20 +1,32 @@
-"""Ingest a cohort folder into a workspace, one night at a time.
+"""Ingest a cohort folder into a workspace, one night at a time; one bad file never stops the run.
 
-For each recording: read + map + pair annotations → 30-s epochs → features → reference captions
-(5 tracks) → night metrics → epoch embeddings → night vector, then ONE DuckDB transaction writes
-all of the night's rows. A crash or Ctrl-C loses at most the night in flight; running the same
-command again skips nights already stored with the same content hash (recording and annotation
-file), re-ingests changed files, and retries failed ones. The FAISS indexes and the manifest are
-rebuilt from DuckDB at the end, atomically. A file that fails gets a row in ``ingest_errors`` and
-the run goes on.
+For each recording, inside ONE guard: fingerprint (sha256 of the recording and its annotation
+file) → name → read + map + pair annotations → 30-s epochs → features → reference captions
+(5 tracks) → night metrics → epoch embeddings → night vector → ONE DuckDB transaction that writes
+all of the night's rows. Any exception in any of these becomes an ``ingest_errors`` row naming the
+file (the recording, or its annotation file when that is at fault), the stage of work and the
+problem in words, and the run goes on with the next file. A crash or ``kill -9`` loses at most
+the night in flight: running the same command again skips nights already stored with the same
+content hashes, re-ingests changed files, and retries failed ones. The FAISS indexes and the
+manifest are rebuilt from DuckDB at the end, atomically.
+
+Night identity: a night's name is its file stem, or its path relative to the cohort folder
+(without the suffix) when several files share a stem. A name is unique in a workspace; a file
+whose name is taken by a *different* night (other path, other content) is refused with a message,
+never merged into or substituted for it, unless the caller names it in ``replace``. Ids only grow
+(``id_counters``), so an id is never reused.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import math
+import os
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,16 +38,20 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from sleeplm.encoder.captions import events_in_epochs
-from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
+from sleeplm.encoder.io.annotations import find_annotations
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.encoder.io.textsig import is_text_signal
+from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
 
 from . import vectors as vec
+from .errors import WorkspaceError
+from .failures import describe_failure
 from .models import ModelRef, resolve_model, sha256_file
 from .night_rows import NightRows, embed_night, prepare_night
-from .workspace import Manifest, Workspace, now_iso, rebuild_indexes
+from .workspace import Workspace, now_iso, open_error, rebuild_indexes, workspace_info, write_manifest
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+SUBJECTS_CSV = "subjects.csv"
 
 
 @dataclass
@@ -45,6 +61,7 @@ class IngestReport:
     ingested: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    conflicts: list[str] = field(default_factory=list)  # names refused because another night has them
     epochs_added: int = 0
     seconds: float = 0.0
     index_kinds: dict[str, str] = field(default_factory=dict)
@@ -55,29 +72,106 @@ class IngestReport:
         return not self.failed
 
 
-def discover(cohort_dir: Path) -> list[Path]:
-    """Recordings under a folder (EDF/BDF, and DREAMS-style text signals), sorted."""
+# ----------------------------------------------------------------------------------------- finding
+def scan(cohort_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
+    """Recordings under a folder, and the entries that look like recordings but cannot be one.
+
+    Returns
+    -------
+    (paths, problems)
+        ``paths`` sorted; ``problems`` as (path, stage, message): folders named ``x.edf``, links
+        that loop or point nowhere, entries that cannot be read.
+    """
     cohort_dir = Path(cohort_dir)
     if not cohort_dir.is_dir():
         raise FileNotFoundError(f"{cohort_dir}: no such cohort folder")
-    found = [p for p in cohort_dir.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES]
-    found += [p for p in cohort_dir.rglob("*.txt") if p.is_file() and is_text_signal(p)]
-    return sorted(found)
+    found: list[Path] = []
+    problems: list[tuple[Path, str, str]] = []
+
+    def on_error(exc: OSError) -> None:
+        problems.append((Path(exc.filename or cohort_dir), "scanning",
+                         f"{exc.filename}: this folder cannot be read ({exc.strerror}); its files were not ingested"))
+
+    for root, dirs, files in os.walk(cohort_dir, onerror=on_error):
+        base = Path(root)
+        for d in dirs:
+            p = base / d
+            if p.suffix.lower() in RECORDING_SUFFIXES:
+                problems.append((p, "scanning", f"{p}: is a folder, not a recording file"))
+            elif p.is_symlink():
+                problems.append((p, "scanning", f"{p}: is a link to a folder; links to folders are not followed"))
+        for f in files:
+            p = base / f
+            is_rec = p.suffix.lower() in RECORDING_SUFFIXES
+            try:
+                p.stat()
+            except OSError as exc:
+                if is_rec or p.is_symlink():
+                    why = ("is a symbolic link that loops back on itself" if exc.errno == errno.ELOOP
+                           else "is a link to nothing" if exc.errno == errno.ENOENT
+                           else f"cannot be read ({exc.strerror})")
+                    problems.append((p, "scanning", f"{p}: {why}"))
+                continue
+            if is_rec:
+                found.append(p)
+            elif p.suffix.lower() == ".txt":
+                try:
+                    if is_text_signal(p):
+                        found.append(p)
+                except (OSError, ValueError):
+                    continue  # an annotation .txt that cannot be read is reported with its recording
+    return sorted(found), sorted(problems)
 
 
-def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
-    """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns."""
-    if path is None or not Path(path).is_file():
-        return {}
-    out: dict[str, dict[str, object]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rec = row.get("recording") or row.get("subject_id")
-            if rec:
-                out[rec] = row
+def discover(cohort_dir: Path) -> list[Path]:
+    """Recordings under a folder (EDF/BDF, and DREAMS-style text signals), sorted."""
+    return scan(cohort_dir)[0]
+
+
+def night_names(paths: Iterable[Path], cohort_dir: Path) -> dict[Path, str]:
+    """path -> night name: the stem, or the path relative to ``cohort_dir`` (no suffix) when stems collide."""
+    paths = list(paths)
+    stems = Counter(p.stem for p in paths)
+    out = {}
+    for p in paths:
+        if stems[p.stem] == 1:
+            out[p] = p.stem
+            continue
+        try:
+            rel = p.resolve().relative_to(Path(cohort_dir).resolve())
+        except ValueError:
+            rel = p
+        out[p] = rel.with_suffix("").as_posix()
     return out
 
 
+def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
+    """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns.
+
+    Raises
+    ------
+    PSGError
+        The file is not UTF-8 text or not a readable CSV (naming the file).
+    """
+    if path is None or not Path(path).is_file():
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                rec = row.get("recording") or row.get("subject_id")
+                if rec:
+                    out[rec] = row
+    except UnicodeDecodeError as exc:
+        raise PSGError(path, f"the subjects table is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                             f"position {exc.start}); save it as UTF-8. No subject attributes were stored") from exc
+    except csv.Error as exc:
+        raise PSGError(path, f"the subjects table is not a readable CSV ({exc}); no subject attributes were "
+                             "stored") from exc
+    return out
+
+
+# ----------------------------------------------------------------------------------------- writing
 def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str) -> pa.Table:
     flat = pa.array(np.ascontiguousarray(mat, np.float32).reshape(-1))
     return pa.table({key: pa.array(ids, pa.int64()), "vec": pa.ListArray.from_arrays(
@@ -87,44 +181,65 @@ def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str) -> pa.Table:
 def delete_recording(con: duckdb.DuckDBPyConnection, recording_id: int) -> None:
     """Remove every row of a recording (used before re-ingesting a changed file)."""
     ids = "SELECT epoch_id FROM epochs WHERE recording_id = ?"
-    for table in ("captions", "epoch_vectors"):
+    for table in ("captions", "epoch_vectors", "features"):
         con.execute(f"DELETE FROM {table} WHERE epoch_id IN ({ids})", [recording_id])
-    if _has_table(con, "features"):
-        con.execute(f"DELETE FROM features WHERE epoch_id IN ({ids})", [recording_id])
-    for table in ("epochs", "events", "night_vectors"):
+    for table in ("epochs", "events", "night_vectors", "night_metrics"):
         con.execute(f"DELETE FROM {table} WHERE recording_id = ?", [recording_id])
-    if _has_table(con, "night_metrics"):
-        con.execute("DELETE FROM night_metrics WHERE recording_id = ?", [recording_id])
     con.execute("DELETE FROM recordings WHERE recording_id = ?", [recording_id])
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0])
+def _take_ids(con: duckdb.DuckDBPyConnection, kind: str, table: str, key: str, n: int) -> int:
+    """Reserve ``n`` ids of ``kind`` (inside the caller's transaction); returns the first. Ids only grow."""
+    counter = con.execute("SELECT next_id FROM id_counters WHERE kind = ?", [kind]).fetchone()
+    highest = con.execute(f"SELECT coalesce(max({key}), -1) + 1 FROM {table}").fetchone()[0]
+    first = max(int(counter[0]) if counter else 0, int(highest))
+    con.execute("INSERT OR REPLACE INTO id_counters VALUES (?, ?)", [kind, first + n])
+    return first
 
 
-def _next_id(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
-    return int(con.execute(f"SELECT coalesce(max({key}), -1) + 1 FROM {table}").fetchall()[0][0])
+def _existing(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str, str, str | None] | None:
+    return con.execute("SELECT recording_id, path, sha256, annotation_sha256 FROM recordings WHERE name = ?",
+                       [name]).fetchone()
 
 
-def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[str, object] | None) -> int:
-    """Write one night in a single transaction; returns its recording_id."""
+class NameTaken(Exception):
+    """Another night (other file, other content) already has this name in the workspace."""
+
+    def __init__(self, name: str, path: Path, other_path: str) -> None:
+        self.name, self.path, self.other_path = name, path, other_path
+        super().__init__(
+            f"{path}: a different night named '{name}' is already in the workspace (from {other_path}); "
+            "it was not replaced. Rename this file, or confirm the replacement (the page asks; "
+            "Python: ingest(..., replace=[name]))"
+        )
+
+
+def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[str, object] | None,
+                replace: bool = False) -> int:
+    """Write one night in a single transaction; returns its recording_id.
+
+    A stored night of the same name is replaced only when it came from the same file (a changed
+    file) or ``replace`` is set; otherwise :class:`NameTaken` is raised and nothing is written.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
-        old = next(iter(con.execute("SELECT recording_id FROM recordings WHERE name = ?", [night.name]).fetchall()), None)
+        old = _existing(con, night.name)
         if old is not None:
+            if old[1] != str(night.path.resolve()) and not replace:
+                raise NameTaken(night.name, night.path, old[1])
             delete_recording(con, old[0])
-        rid = _next_id(con, "recordings", "recording_id")
-        first_epoch = _next_id(con, "epochs", "epoch_id")
         n = len(night.onset_s)
+        rid = _take_ids(con, "recording", "recordings", "recording_id", 1)
+        first_epoch = _take_ids(con, "epoch", "epochs", "epoch_id", n)
         epoch_ids = np.arange(first_epoch, first_epoch + n, dtype=np.int64)
-        subject_id = str(subject.get("subject_id")) if subject else night.name
+        subject_id = str(subject.get("subject_id") or night.name) if subject else night.name
         if subject:
             known = {"subject_id", "recording", "age", "sex", "bmi", "phenotype", "site"}
             con.execute(
                 "INSERT OR REPLACE INTO subjects VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [subject_id, _num(subject.get("age")), subject.get("sex"), _num(subject.get("bmi")),
                  subject.get("phenotype"), subject.get("site"),
-                 json.dumps({k: v for k, v in subject.items() if k not in known})],
+                 json.dumps({k: v for k, v in subject.items() if k not in known and k is not None})],
             )
         con.execute(
             "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -137,12 +252,12 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
         clock = [night.start_time + timedelta(seconds=float(t)) if night.start_time else None for t in night.onset_s]
         _insert(con, "epochs", pd.DataFrame({
             "epoch_id": epoch_ids, "recording_id": rid, "epoch_index": np.arange(n, dtype=np.int32),
-            "onset_s": night.onset_s, "clock_time": pd.to_datetime(pd.Series(clock)), "stage": night.stages,
-            "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
+            "onset_s": night.onset_s, "clock_time": pd.to_datetime(pd.Series(clock, dtype=object)),
+            "stage": night.stages, "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
             "event_types": [sorted({e.type for e in evs}) for evs in per_epoch],
         }))
         if night.events:
-            first_event = _next_id(con, "events", "event_id")
+            first_event = _take_ids(con, "event", "events", "event_id", len(night.events))
             _insert(con, "events", pd.DataFrame({
                 "event_id": np.arange(first_event, first_event + len(night.events)), "recording_id": rid,
                 "type": [e.type for e in night.events], "onset_s": [e.onset_s for e in night.events],
@@ -151,7 +266,7 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
             }))
         feats = night.features.copy()
         feats.insert(0, "epoch_id", epoch_ids)
-        _insert(con, "features", feats, create=True)
+        _insert(con, "features", feats)
         _insert(con, "captions", pd.DataFrame({
             "epoch_id": np.concatenate([epoch_ids] * len(night.captions)),
             "track": np.repeat(list(night.captions), n),
@@ -159,75 +274,165 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
         }))
         _insert(con, "epoch_vectors", _vector_table(epoch_ids, night.vectors, "epoch_id"))
         _insert(con, "night_vectors", _vector_table(np.array([rid]), night.night_vec[None], "recording_id"))
-        _insert(con, "night_metrics", pd.DataFrame([{"recording_id": rid, **night.metrics, "summary": night.summary}]),
-                create=True)
+        metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in night.metrics.items()}
+        _insert(con, "night_metrics", pd.DataFrame([{"recording_id": rid, **metrics,
+                                                     "summary": night.summary or None}]))
         con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(night.path.resolve())])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the transaction is already gone
         raise
     return rid
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame | pa.Table, create: bool = False) -> None:
-    """INSERT rows BY NAME; ``create`` makes the table from the rows' columns the first time."""
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame | pa.Table) -> None:
+    """INSERT rows BY NAME into a declared table (columns the rows lack stay NULL)."""
     con.register("_sleeplm_rows", rows)
     try:
-        if create and not _has_table(con, table):
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _sleeplm_rows LIMIT 0")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _sleeplm_rows")
     finally:
-        con.unregister("_sleeplm_rows")
+        try:
+            con.unregister("_sleeplm_rows")
+        except duckdb.Error:
+            pass  # an aborted transaction refuses even this; the caller rolls back
 
 
 def _num(v: object) -> float | None:
     try:
-        return float(v)  # type: ignore[arg-type]
+        x = float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+    return x if math.isfinite(x) else None
 
 
-def _stored(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
-    rows = con.execute("SELECT path, sha256, annotation_sha256 FROM recordings").fetchall()
-    return {p: (s, a) for p, s, a in rows}
-
-
-def _unchanged(path: Path, stored: dict[str, tuple[str, str | None]]) -> bool:
-    key = str(path.resolve())
-    if key not in stored:
-        return False
-    sha, ann_sha = stored[key]
-    if sha256_file(path) != sha:
-        return False
-    from sleeplm.encoder.io.annotations import find_annotations
-
-    ann = find_annotations(path)
-    return (sha256_file(ann) if ann else None) == ann_sha
-
-
-def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, exc: BaseException) -> None:
-    message = str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
-    con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(Path(path).resolve())])
-    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)",
-                [str(Path(path).resolve()), "ingest", message, datetime.now()])
+def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, stage: str,
+                    message: str) -> None:
+    key = str(Path(path).absolute())
+    try:
+        key = str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        pass
+    con.execute("DELETE FROM ingest_errors WHERE path = ?", [key])
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [key, stage, message, datetime.now()])
     report.failed.append((str(path), message))
 
 
-#: Errors that fail one file (and are recorded) rather than the run.
-FILE_ERRORS = (PSGError, ValueError, OSError, RuntimeError, KeyError, IndexError)
+# ------------------------------------------------------------------------------------- one file
+@dataclass
+class _Job:
+    """One recording on its way through the stages (``stage`` = where it is now)."""
+
+    path: Path
+    name: str
+    stage: str = "hashing"
+    annotation_path: Path | None = None
+
+    def at(self, stage: str) -> None:
+        self.stage = stage
+
+    def message(self, exc: BaseException) -> str:
+        return describe_failure(self.path, self.stage, exc, self.annotation_path)
 
 
-def _local_nights(paths: list[Path], ref: ModelRef, batch_size: int, progress: bool):
-    """Single-process engine: yields (path, NightRows | exception) one night at a time."""
-    net = ref.load()
-    for path in paths:
+def _fingerprint(job: _Job) -> tuple[str, str, str | None]:
+    """(path key, sha256, annotation sha256) of a recording and its sidecar annotation file."""
+    job.at("hashing")
+    key = str(job.path.resolve())
+    sha = sha256_file(job.path)
+    job.annotation_path = find_annotations(job.path)
+    job.at("annotations")
+    ann_sha = sha256_file(job.annotation_path) if job.annotation_path else None
+    job.at("hashing")
+    return key, sha, ann_sha
+
+
+def _triage(con: duckdb.DuckDBPyConnection, job: _Job, replace: bool) -> str:
+    """"skip" (stored and unchanged), "same" (this content is stored under this name from another
+    file), or "ingest"; raises :class:`NameTaken` for a different night with this name."""
+    key, sha, ann_sha = _fingerprint(job)
+    by_path = con.execute("SELECT sha256, annotation_sha256 FROM recordings WHERE path = ?", [key]).fetchone()
+    if by_path is not None and tuple(by_path) == (sha, ann_sha):
+        return "skip"
+    job.at("naming")
+    old = _existing(con, job.name)
+    if old is not None and old[1] != key:
+        if (old[2], old[3]) == (sha, ann_sha):
+            return "same"
+        if not replace:
+            raise NameTaken(job.name, job.path, old[1])
+    job.at("reading")
+    return "ingest"
+
+
+def _require_model(ws: Workspace, con: duckdb.DuckDBPyConnection, ref: ModelRef) -> None:
+    """Refuse to mix models; record this model in a new workspace."""
+    info = workspace_info(con)
+    if info.get("model_sha256"):
+        if info["model_sha256"] != ref.sha256:
+            raise WorkspaceError(
+                f"{ws.root} was built with model {info.get('model_name')} (weights sha256 "
+                f"{info['model_sha256'][:12]}…), not {ref.name} ({ref.sha256[:12]}…): vectors would not be "
+                "comparable. Use the same model or ingest into a new workspace.")
+        if info.get("preprocessing_version") != PREPROCESSING_VERSION:
+            raise WorkspaceError(
+                f"{ws.root} was preprocessed with version {info.get('preprocessing_version')}, this sleeplm uses "
+                f"{PREPROCESSING_VERSION}: re-ingest into a new workspace")
+        return
+    created = now_iso()
+    if ws.manifest_path.is_file():
         try:
-            with tqdm(desc=f"  {path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
-                night = prepare_night(path)
-                ebar.total = len(night.onset_s)
-                yield path, embed_night(night, net, batch_size, on_batch=ebar.update)
-        except FILE_ERRORS as exc:
-            yield path, exc
+            m = ws.require_model(ref.name, ref.sha256)
+            created = m.created
+        except WorkspaceError as exc:
+            if "comparable" in str(exc) or "preprocessed" in str(exc):
+                raise
+    rows = {"model_name": ref.name, "model_sha256": ref.sha256, "model_weights": str(ref.weights.resolve()),
+            "model_config": ref.config or "", "preprocessing_version": PREPROCESSING_VERSION, "created": created}
+    con.execute("BEGIN TRANSACTION")
+    for k, v in rows.items():
+        con.execute("INSERT OR REPLACE INTO workspace_info VALUES (?, ?)", [k, v])
+    con.execute("COMMIT")
+
+
+NightSource = Callable[[list[_Job]], Iterator[tuple[_Job, NightRows | BaseException]]]
+
+
+def _local_nights(ref: ModelRef, batch_size: int, progress: bool) -> NightSource:
+    """Single-process engine: prepares and embeds one night at a time, each inside its own guard."""
+    state: dict[str, object] = {}
+
+    def run(jobs: list[_Job]) -> Iterator[tuple[_Job, NightRows | BaseException]]:
+        for job in jobs:
+            try:
+                with tqdm(desc=f"  {job.path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
+                    night = prepare_night(job.path, job.name, on_stage=job.at)
+                    ebar.total = len(night.onset_s)
+                    job.at("embedding")
+                    if "net" not in state:
+                        state["net"] = ref.load()
+                    yield job, embed_night(night, state["net"], batch_size, on_batch=ebar.update)
+            except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is recorded
+                yield job, exc
+
+    return run
+
+
+def _ray_nights(ref: ModelRef, ws: Workspace, batch_size: int, num_cpus: int | None) -> NightSource:
+    def run(jobs: list[_Job]) -> Iterator[tuple[_Job, NightRows | BaseException]]:
+        from .ray_engine import ray_nights
+
+        by_path = {j.path: j for j in jobs}
+        for path, night in ray_nights([j.path for j in jobs], ref, ws.root / "shards", batch_size, num_cpus,
+                                      names={j.path: j.name for j in jobs}):
+            job = by_path[Path(path)]
+            if isinstance(night, BaseException):
+                job.at(getattr(night, "stage", job.stage))
+            yield job, night
+
+    return run
 
 
 def ingest(
@@ -241,58 +446,89 @@ def ingest(
     files: Iterable[Path] | None = None,
     engine: str = "local",
     ray_num_cpus: int | None = None,
+    replace: Collection[str] = (),
 ) -> IngestReport:
     """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc).
 
     ``engine`` "local" processes one night at a time in this process; "ray" runs reading,
     preprocessing and embedding on Ray (:mod:`sleeplm.index.ray_engine`); both write the same rows.
+    ``replace``: night names that may replace a different stored night of the same name.
+
+    Raises
+    ------
+    WorkspaceError
+        The workspace cannot be used (busy, read-only, another model or version); no file is touched.
     """
     t0 = time.perf_counter()
     ws = Workspace(workspace)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}: 'local' or 'ray'")
     ref: ModelRef = resolve_model(model, model_config)
-    if ws.manifest_path.is_file():
-        ws.require_model(ref.name, ref.sha256)
-    paths = sorted(Path(p) for p in files) if files is not None else discover(cohort_dir)
-    subjects = read_subjects(subjects_csv or (Path(cohort_dir) / "subjects.csv"))
+    if files is not None:
+        paths, problems = sorted(Path(p) for p in files), []
+    else:
+        paths, problems = scan(cohort_dir)
+    names = night_names(paths, cohort_dir)
+    stem_count = Counter(p.stem for p in paths)
     report = IngestReport(device=vec.device_report())
     con = ws.connect()
     try:
-        stored = _stored(con)
-        created = ws.manifest().created if ws.manifest_path.is_file() else now_iso()
-        todo = []
+        _require_model(ws, con, ref)
+        for path, stage, message in problems:
+            _record_failure(con, report, path, stage, message)
+        subjects_path = Path(subjects_csv) if subjects_csv else Path(cohort_dir) / SUBJECTS_CSV
+        try:
+            subjects = read_subjects(subjects_path)
+        except PSGError as exc:
+            subjects = {}
+            _record_failure(con, report, subjects_path, "subjects", str(exc))
+        todo: list[_Job] = []
         for path in paths:
-            (report.skipped.append(path.name) if _unchanged(path, stored) else todo.append(path))
-        if engine == "local":
-            nights = _local_nights(todo, ref, batch_size, progress)
-        elif engine == "ray":
-            from .ray_engine import ray_nights
-
-            nights = ray_nights(todo, ref, ws.root / "shards", batch_size, ray_num_cpus)
-        else:
-            raise ValueError(f"unknown engine {engine!r}: 'local' or 'ray'")
-        bar = tqdm(nights, total=len(todo), desc="nights", unit="night", disable=not progress)
-        for path, night in bar:
-            bar.set_postfix_str(Path(path).name)
-            if isinstance(night, BaseException):
-                _record_failure(con, report, path, night)
-                continue
+            job = _Job(path, names[path])
             try:
-                write_night(con, night, subjects.get(night.name))
-            except FILE_ERRORS as exc:
-                _record_failure(con, report, path, exc)
+                verdict = _triage(con, job, replace=job.name in replace)
+            except NameTaken as exc:
+                report.conflicts.append(job.name)
+                _record_failure(con, report, path, "naming", str(exc))
                 continue
-            report.ingested.append(Path(path).name)
+            except Exception as exc:  # noqa: BLE001 - e.g. an unreadable annotation file on a re-run
+                _record_failure(con, report, path, job.stage, job.message(exc))
+                continue
+            if verdict == "ingest":
+                todo.append(job)
+            else:
+                report.skipped.append(path.name)
+        source = (_local_nights(ref, batch_size, progress) if engine == "local"
+                  else _ray_nights(ref, ws, batch_size, ray_num_cpus))
+        bar = tqdm(source(todo), total=len(todo), desc="nights", unit="night", disable=not progress)
+        for job, night in bar:
+            bar.set_postfix_str(job.path.name)
+            if isinstance(night, BaseException):
+                written = getattr(night, "message", None) if type(night).__name__ == "RayNightError" else None
+                _record_failure(con, report, job.path, job.stage, written or job.message(night))
+                continue
+            job.at("writing")
+            subject = subjects.get(job.name) or (subjects.get(job.path.stem) if stem_count[job.path.stem] == 1 else None)
+            try:
+                write_night(con, night, subject, replace=job.name in replace)
+            except NameTaken as exc:
+                report.conflicts.append(job.name)
+                _record_failure(con, report, job.path, "naming", str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001
+                _record_failure(con, report, job.path, "writing", job.message(exc))
+                continue
+            report.ingested.append(job.path.name)
             report.epochs_added += len(night.onset_s)
-        report.index_kinds = rebuild_indexes(ws, con)
-        counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
-                  for t in ("recordings", "epochs", "events", "subjects", "ingest_errors")}
-        dim = next(iter(con.execute("SELECT len(vec) FROM epoch_vectors LIMIT 1").fetchall()), None)
-        Manifest(
-            model_name=ref.name, model_sha256=ref.sha256, embed_dim=int(dim[0]) if dim else 0,
-            preprocessing_version=PREPROCESSING_VERSION, created=created, updated=now_iso(), counts=counts,
-            faiss={**report.index_kinds, "device": report.device}, model_weights=str(ref.weights.resolve()),
-            model_config=ref.config,
-        ).write(ws.manifest_path)
+        try:
+            report.index_kinds = rebuild_indexes(ws, con)
+            write_manifest(ws, con, report.index_kinds, report.device)
+        except OSError as exc:
+            raise WorkspaceError(f"{ws.root}: the nights are stored in cohort.duckdb, but the FAISS indexes or "
+                                 f"the manifest could not be written ({exc.strerror or exc}); free space or fix "
+                                 f"permissions, then run `sleeplm check -w {ws.root} --repair`") from exc
+    except duckdb.Error as exc:
+        raise open_error(ws.root, exc, writing=True) from exc
     finally:
         con.close()
     report.seconds = time.perf_counter() - t0

@@ -63,21 +63,32 @@ class NightRows:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def prepare_night(path: Path) -> NightRows:
-    """Read, preprocess, featurise and caption one recording (no model, no writes)."""
+def prepare_night(path: Path, name: str | None = None,
+                  on_stage: Callable[[str], None] | None = None) -> NightRows:
+    """Read, preprocess, featurise and caption one recording (no model, no writes).
+
+    ``name`` is the night's name in the workspace (default: the file stem); ``on_stage(stage)`` is
+    called as each stage of work starts ("reading", "annotations", "epochs", "features",
+    "captions", "metrics"), so a failure can say where it happened.
+    """
+    stage = on_stage or (lambda _s: None)
     path = Path(path)
-    psg = load_psg(path)
+    psg = load_psg(path, on_stage=stage)
     ann = psg.annotations
     rec = psg.mapped.recording
+    stage("epochs")
     epochs = make_epochs(psg.mapped, ann)
+    stage("features")
     features = compute_epoch_features(psg.mapped, ann, epochs.onset_s)
     events = list(ann.events) if ann is not None else []
+    stage("captions")
     per_epoch_events = events_in_epochs(events, epochs.onset_s)
     captions = {track: render_night(features, per_epoch_events, track) for track in TRACKS}
+    stage("metrics")
     nm = night_metrics(ann, features) if ann is not None and ann.stages else None
     ann_path = ann.path if ann is not None and ann.path is not None and ann.path != path else None
     return NightRows(
-        name=path.stem,
+        name=name or path.stem,
         path=path,
         sha256=sha256_file(path),
         annotation_path=ann_path,

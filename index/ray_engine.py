@@ -32,15 +32,35 @@ def _require_ray():
 
 
 def _prepare(row: dict[str, Any]) -> dict[str, Any]:
+    stage = ["reading"]
     try:
-        night = prepare_night(Path(row["path"]))
-        return {"path": row["path"], "night": night, "error": ""}
+        night = prepare_night(Path(row["path"]), row["name"] or None, on_stage=lambda s: stage.__setitem__(0, s))
+        return {"path": row["path"], "night": night, "error": "", "stage": ""}
     except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
-        return {"path": row["path"], "night": None, "error": _message(row["path"], exc)}
+        return {"path": row["path"], "night": None, "error": _message(row["path"], stage[0], exc), "stage": stage[0]}
 
 
-def _message(path: str, exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, PSGError) else f"{path}: {type(exc).__name__}: {exc}"
+def _message(path: str, stage: str, exc: BaseException) -> str:
+    from sleeplm.encoder.io.annotations import find_annotations
+
+    from .failures import describe_failure
+
+    try:
+        ann = find_annotations(path)
+    except OSError:
+        ann = None
+    return describe_failure(Path(path), stage, exc, ann)
+
+
+class RayNightError(PSGError):
+    """A night that failed on a Ray worker: the message is already written; ``stage`` says where."""
+
+    def __init__(self, path: str, message: str, stage: str) -> None:
+        super().__init__(path, message)
+        self.message, self.stage = message, stage
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class _Embedder:
@@ -58,17 +78,19 @@ class _Embedder:
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["error"]:
-            return {"path": row["path"], "shard": "", "error": row["error"]}
+            return {"path": row["path"], "shard": "", "error": row["error"], "stage": row["stage"]}
         try:
             night: NightRows = embed_night(row["night"], self.model, self.batch_size)
-            return {"path": row["path"], "shard": str(write_shard(night, self.shard_dir)), "error": ""}
+            return {"path": row["path"], "shard": str(write_shard(night, self.shard_dir)), "error": "", "stage": ""}
         except Exception as exc:  # noqa: BLE001
-            return {"path": row["path"], "shard": "", "error": _message(row["path"], exc)}
+            return {"path": row["path"], "shard": "", "error": _message(row["path"], "embedding", exc),
+                    "stage": "embedding"}
 
 
 def ray_nights(paths: list[Path], ref: ModelRef, shard_dir: Path, batch_size: int = 32,
-               num_cpus: int | None = None) -> Iterator[tuple[Path, NightRows | BaseException]]:
-    """Yield (path, NightRows or error) for each night, processed on Ray."""
+               num_cpus: int | None = None, names: dict[Path, str] | None = None,
+               ) -> Iterator[tuple[Path, NightRows | BaseException]]:
+    """Yield (path, NightRows or error) for each night, processed on Ray (``names``: path -> night name)."""
     if not paths:
         return
     ray = _require_ray()
@@ -79,7 +101,8 @@ def ray_nights(paths: list[Path], ref: ModelRef, shard_dir: Path, batch_size: in
         n_gpus = int(ray.cluster_resources().get("GPU", 0))
         shard_dir = Path(shard_dir)
         shard_dir.mkdir(parents=True, exist_ok=True)
-        ds = ray.data.from_items([{"path": str(p)} for p in paths], override_num_blocks=len(paths))
+        ds = ray.data.from_items([{"path": str(p), "name": (names or {}).get(p, "")} for p in paths],
+                                 override_num_blocks=len(paths))
         ds = ds.map(_prepare, num_cpus=1)
         # different resources keep the CPU stage and the model actors apart (no operator fusion),
         # so nights are prepared in parallel while the actors embed
@@ -93,11 +116,13 @@ def ray_nights(paths: list[Path], ref: ModelRef, shard_dir: Path, batch_size: in
         for row in ds.iter_rows():
             path = Path(row["path"])
             if row["error"]:
-                prefix = f"{row['path']}: "
-                problem = row["error"][len(prefix):] if row["error"].startswith(prefix) else row["error"]
-                yield path, PSGError(row["path"], problem)
+                yield path, RayNightError(row["path"], row["error"], row["stage"])
                 continue
-            night = read_shard(Path(row["shard"]))
+            try:
+                night = read_shard(Path(row["shard"]))
+            except Exception as exc:  # noqa: BLE001 - a shard that cannot be read fails its night only
+                yield path, RayNightError(row["path"], _message(row["path"], "writing", exc), "writing")
+                continue
             yield path, night
             shutil.rmtree(row["shard"], ignore_errors=True)
     finally:

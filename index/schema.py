@@ -1,29 +1,76 @@
-"""The DuckDB schema of a cohort workspace (``cohort.duckdb``).
+"""The DuckDB schema of a cohort workspace (``cohort.duckdb``), declared and versioned.
 
 ==============  ===================================================================================
 table           one row per
 ==============  ===================================================================================
+workspace_info  key/value: schema version, the model that built the workspace, preprocessing version
+id_counters     id kind (``recording``, ``epoch``, ``event``): the next id to hand out; ids only grow,
+                so an id is never reused after a night is deleted or replaced
 subjects        subject (``subject_id`` text; age, sex, bmi, phenotype, site, other attributes JSON)
-recordings      ingested night (``recording_id`` = id in ``nights.faiss``): file, sha256, clock, duration,
-                channel map, missing channels, annotation source, status
+recordings      ingested night (``recording_id`` = id in ``nights.faiss``): unique name, file, sha256,
+                clock, duration, channel map, missing channels, annotation source
 epochs          30-s epoch (``epoch_id`` = id in ``epochs.faiss``): recording, index, onset, clock time,
                 stage, channel mask (10 booleans in SleepLM order), event types overlapping the epoch
 events          scored event: type, onset/duration (s from recording start), source label, SpO2 nadir
-features        epoch (``epoch_id``) × the caption pipeline's feature columns (units in the names)
+features        epoch (``epoch_id``) × :data:`~sleeplm.encoder.signals.features.FEATURE_COLUMNS`
 captions        epoch × track: the reference (canonical) caption
-night_metrics   night: AASM night metrics as columns, plus the rendered summary
+night_metrics   night: :class:`~sleeplm.encoder.signals.night.NightMetrics` as columns, plus the rendered
+                summary; a night without stage scoring has a row of NULLs ("not scored", never 0)
 epoch_vectors   epoch: its embedding (FLOAT[]); the FAISS index is rebuilt from this table
 night_vectors   night: its vector (FLOAT[])
-ingest_errors   file that failed: path, stage, message, time
+ingest_errors   file that failed: path, stage of work, message, time
 ==============  ===================================================================================
 
-``features`` and ``night_metrics`` are created from the first batch written (their columns follow
-the caption pipeline); everything else is fixed here.
+Every column is declared here: ``features`` follows the caption pipeline's
+``FEATURE_COLUMNS`` and ``night_metrics`` the ``NightMetrics`` fields, both fixed by the
+encoder version, so no table takes its columns from the first night written.
+:data:`SCHEMA_VERSION` changes whenever a table changes; a workspace with another version is
+refused with "made by an older (or newer) version: re-ingest".
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+from sleeplm.encoder.signals.features import FEATURE_COLUMNS
+from sleeplm.encoder.signals.night import NightMetrics
+
+#: Bump when any table below changes (workspaces with another version are refused).
+SCHEMA_VERSION = 2
+
+#: Feature columns that hold text (everything else in ``FEATURE_COLUMNS`` is a number).
+FEATURE_TEXT_COLUMNS = ("stage", "hr_trend", "spo2_trend", "position", "position_changes")
+
+#: Kinds of id handed out by ``id_counters``.
+ID_KINDS = ("recording", "epoch", "event")
+
+
+def _features_ddl() -> str:
+    cols = ",\n    ".join(f"{name} {'VARCHAR' if name in FEATURE_TEXT_COLUMNS else 'DOUBLE'}"
+                          for name in FEATURE_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS features (\n    epoch_id BIGINT PRIMARY KEY,\n    {cols}\n);"
+
+
+def night_metric_columns() -> dict[str, str]:
+    """Column name -> DuckDB type of ``night_metrics`` (without ``recording_id`` and ``summary``)."""
+    return {f.name: ("INTEGER" if f.type in ("int", int) else "DOUBLE") for f in dataclasses.fields(NightMetrics)}
+
+
+def _night_metrics_ddl() -> str:
+    cols = ",\n    ".join(f"{name} {kind}" for name, kind in night_metric_columns().items())
+    return (f"CREATE TABLE IF NOT EXISTS night_metrics (\n    recording_id INTEGER PRIMARY KEY,\n    {cols},\n"
+            "    summary VARCHAR\n);")
+
+
 DDL = """
+CREATE TABLE IF NOT EXISTS workspace_info (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS id_counters (
+    kind VARCHAR PRIMARY KEY,
+    next_id BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subjects (
     subject_id VARCHAR PRIMARY KEY,
     age DOUBLE,
@@ -90,7 +137,11 @@ CREATE TABLE IF NOT EXISTS ingest_errors (
     message VARCHAR NOT NULL,
     occurred_at TIMESTAMP NOT NULL
 );
-"""
+""" + _features_ddl() + "\n" + _night_metrics_ddl() + "\n"
+
+#: Every table of the schema, in the order above.
+TABLES = ("workspace_info", "id_counters", "subjects", "recordings", "epochs", "events", "captions",
+          "epoch_vectors", "night_vectors", "ingest_errors", "features", "night_metrics")
 
 #: Tables keyed by recording: what deleting a recording (re-ingest of a changed file) removes.
 PER_RECORDING = ("events", "night_metrics", "night_vectors")

@@ -19,6 +19,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .errors import WorkspaceError
+
 IVF_THRESHOLD = 200_000
 DEFAULT_NPROBE = 32
 
@@ -91,8 +93,43 @@ def save_index(index: faiss.Index, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_index(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
+def load_index(path: Path, hint: str = "") -> faiss.Index:
+    """Read a FAISS file; a missing, empty or damaged one is a :class:`WorkspaceError` (``hint``: what to do)."""
+    path = Path(path)
+    hint = hint or f"rebuild it with `sleeplm check -w {path.parent} --repair`"
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise WorkspaceError(f"{path}: the FAISS index cannot be read ({exc.strerror}); {hint}") from exc
+    if size == 0:
+        raise WorkspaceError(f"{path}: the FAISS index is empty (0 bytes, an interrupted copy?); {hint}")
+    try:
+        return faiss.read_index(str(path))
+    except (RuntimeError, MemoryError, OSError) as exc:  # faiss raises RuntimeError on a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkspaceError(f"{path}: the FAISS index is damaged ({first[:200]}); {hint}") from exc
+
+
+def index_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N], stored vectors [N, D]) of a flat (IDMap) or IVF-flat index, sorted by id."""
+    if hasattr(index, "id_map"):
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        inner = faiss.downcast_index(index.index)
+        mat = inner.reconstruct_n(0, inner.ntotal) if inner.ntotal else np.zeros((0, index.d), np.float32)
+    else:
+        ivf = faiss.extract_index_ivf(index)
+        inv = ivf.invlists
+        id_parts, vec_parts = [], []
+        for list_no in range(ivf.nlist):
+            n = inv.list_size(list_no)
+            if n:
+                id_parts.append(faiss.rev_swig_ptr(inv.get_ids(list_no), n).copy())
+                codes = faiss.rev_swig_ptr(inv.get_codes(list_no), n * inv.code_size).copy()
+                vec_parts.append(codes.view(np.float32).reshape(n, index.d))
+        ids = np.concatenate(id_parts).astype(np.int64) if id_parts else np.zeros(0, np.int64)
+        mat = np.concatenate(vec_parts) if vec_parts else np.zeros((0, index.d), np.float32)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], np.ascontiguousarray(mat[order], np.float32)
 
 
 def index_ids(index: faiss.Index) -> np.ndarray:

@@ -9,12 +9,14 @@ that the two fit. :func:`inspect_psg` turns that into the report printed by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations
-from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels
+from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels, recognised_montage
+from sleeplm.encoder.io.position import detect_position_coding
 from sleeplm.encoder.io.edf import read_recording
 from sleeplm.encoder.io.records import AUX_CHANNELS, SLEEPLM_CHANNELS, Annotations, MappedRecording
 
@@ -36,6 +38,7 @@ def load_psg(
     annotations: str | Path | None = None,
     position_coding: str = "auto",
     header_only: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PSG:
     """Read a recording and its annotations.
 
@@ -50,6 +53,8 @@ def load_psg(
         Position coding (see :mod:`sleeplm.encoder.io.position`); "auto" detects it.
     header_only : bool
         Map channels without loading samples (for ``inspect``).
+    on_stage : callable, optional
+        Called with "reading", then "annotations", as each part starts (error reports say where).
 
     Raises
     ------
@@ -57,20 +62,25 @@ def load_psg(
         Naming the file (recording or annotations) and the problem.
     """
     path = Path(path)
+    if on_stage is not None:
+        on_stage("reading")
     header = read_recording(path, header_only=True)
     sources, unmapped = plan_channels(header)
     if header_only:
         rec = header
         channels, coding = {}, None
-        if "POS" in sources:
-            from sleeplm.encoder.io.position import detect_position_coding
-
-            coding = detect_position_coding(header.signal(sources["POS"].labels[0]))
+        if "POS" in sources:  # judge the position coding by its values (a 1-Hz channel: cheap to read)
+            pos_label = sources["POS"].labels[0]
+            coding, warning = detect_position_coding(read_recording(path, labels={pos_label}).signal(pos_label))
+            if warning:
+                rec.warnings.append(warning)
     else:
         rec = read_recording(path, labels=needed_labels(sources))
         channels, coding = apply_plan(rec, sources, position_coding)
     mapped = MappedRecording(rec, channels, sources, unmapped, coding)
 
+    if on_stage is not None:
+        on_stage("annotations")
     ann_path = Path(annotations) if annotations is not None else find_annotations(path)
     if ann_path is not None:
         ann = read_annotations(ann_path)
@@ -82,13 +92,19 @@ def load_psg(
 
 
 def inspect_psg(path: str | Path, annotations: str | Path | None = None) -> dict[str, Any]:
-    """The ``sleeplm inspect`` report as a JSON-ready dict (keys documented in the README)."""
+    """The ``sleeplm inspect`` report as a JSON-ready dict (keys documented in the README).
+
+    Every source label gets a ``status``: ``recognised`` (fills a SleepLM channel as the documented /
+    AASM derivation), ``substituted`` (fills it with a neighbouring derivation or a second sensor),
+    ``reference`` (the reference electrode of a derived pair) or ``left out``, with ``reason``.
+    """
     psg = load_psg(path, annotations, header_only=True)
     rec, mapped = psg.mapped.recording, psg.mapped
     where: dict[str, str] = {}
     for ch, src in mapped.sources.items():
-        for lab in src.labels:
+        for lab in src.labels[:1]:
             where.setdefault(lab, ch)
+    refs = {src.labels[1]: ch for ch, src in mapped.sources.items() if src.derivation == "bipolar"}
     channels = []
     for s in rec.signals:
         entry: dict[str, Any] = {"label": s.label, "fs_hz": s.fs_hz, "unit": s.unit}
@@ -96,10 +112,21 @@ def inspect_psg(path: str | Path, annotations: str | Path | None = None) -> dict
             src = mapped.sources[where[s.label]]
             entry["maps_to"] = where[s.label]
             entry["derivation"] = src.derivation
+            entry["lead"] = src.lead
+            entry["status"] = "substituted" if src.is_substitute else "recognised"
+            if src.note:
+                entry["reason"] = src.note
+        elif s.label in refs:
+            entry["maps_to"] = refs[s.label]
+            entry["derivation"] = "bipolar"
+            entry["status"] = "reference"
+            entry["reason"] = f"reference electrode of {refs[s.label]} ({mapped.sources[refs[s.label]].lead})"
         else:
             entry["maps_to"] = None
+            entry["status"] = "left out"
             entry["reason"] = mapped.unmapped.get(s.label, "")
         channels.append(entry)
+    montage = recognised_montage(rec)
     ann = psg.annotations
     return {
         "path": str(rec.path),
@@ -107,9 +134,10 @@ def inspect_psg(path: str | Path, annotations: str | Path | None = None) -> dict
         "start_time": rec.start_time.isoformat() if rec.start_time else None,
         "duration_s": rec.duration_s,
         "n_signals": len(rec.signals),
+        "montage": None if montage is None else {"source": montage[0], "coverage": round(montage[1], 3)},
         "channels": channels,
         "sleeplm_channels": {
-            ch: {"labels": list(src.labels), "derivation": src.derivation, "note": src.note}
+            ch: {"labels": list(src.labels), "derivation": src.derivation, "lead": src.lead, "note": src.note}
             for ch, src in mapped.sources.items()
             if ch in SLEEPLM_CHANNELS or ch in AUX_CHANNELS
         },
