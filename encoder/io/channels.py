@@ -2,35 +2,27 @@
 
 How a channel is found, in order (first hit wins):
 
+0. **Documented montage** — when the file's label set is that of a cohort whose labels only make
+   sense with its documentation (SHHS, MESA, MrOS, CFS, CHAT, CCSHS, WSC: ``C3`` is C3-A2 in CFS
+   but C3-Fpz in MrOS), the montage is recognised (:func:`~sleeplm.encoder.io.montages.identify_montage`)
+   and its documented entries are used, with the derivation each label actually records.
 1. **Direct** — a label in the channel's alias list (matching ignores case, spaces,
-   ``:``/``/``/``_`` versus ``-``, a leading ``EEG``/``EOG``/``EMG`` word, and treats
-   mastoid ``M1``/``M2`` and auricular ``A1``/``A2`` references alike).
+   ``:``/``/``/``_`` versus ``-``, a modality word around a derivation, and treats
+   mastoid ``M1``/``M2`` and auricular ``A1``/``A2`` references alike; ``EMG Chin1`` also matches
+   ``CHIN1``).
 2. **Bipolar** — the two referential electrodes of the derivation (e.g. ``C3`` and
-   ``M2`` → ``C3 − M2``), when both exist at the same rate.
+   ``M2`` → ``C3 − M2``), when both exist at the same rate. A bare electrode label that is also
+   an alias (``LOC``) is only used alone when its reference is absent.
 3. **Substitute** — a neighbouring derivation (``C3-A1`` or ``Fpz-Cz`` for C3-A2,
-   ``Pz-Oz`` for C4-A1, a horizontal EOG for the left EOG, ...). Substitutions are
-   recorded in ``ChannelSource.note`` and reported by ``sleeplm inspect``.
+   ``Pz-Oz`` for C4-A1, a horizontal EOG for the left EOG, a second airflow sensor...). Substitutions
+   are recorded in ``ChannelSource.note`` and reported by ``sleeplm inspect``.
 
-Labels that look like impedance, rate or quality traces (``Imp``, ``Impedance``,
-``Rate``, ``Cal``) are never used as signals.
-
-Alias table (normalised spellings; the source of truth is :data:`ALIASES`):
-
-=========  =============================================================================
-ECG        ECG, EKG, ECG II, ECG1, ECG2, ECG I, ECG L, ECG LA-RA, EKG1-EKG2
-ABD        ABD, ABDO, ABDOMEN, ABDO RES, ABDOMINAL, ABD EFFORT, RIP ABD, EFFORT ABD
-THX        THX, THOR, THORAX, THOR RES, THORACIC, CHEST, RIP THOR, EFFORT THO
-AF         AIRFLOW, FLOW, NASALP, NASAL PRESSURE, NASAL, PFLOW, CANNULA, THERM, THERMISTOR
-EOG_L      E1-M2, LOC, LOC-M2, EOG(L), EOG-L, EOGL, EOG LEFT, L-EOG, E1
-EOG_R      E2-M1, E2-M2, ROC, ROC-M1, EOG(R), EOG-R, EOGR, EOG RIGHT, R-EOG, E2
-EEG_C3     C3-M2, EEG(SEC), EEG2, EEG 2;   bipolar C3 − M2;  substitutes C3-M1, C3, CZ-M1, FPZ-CZ, F3-M2
-EEG_C4     C4-M1, EEG, EEG1, EEG 1;        bipolar C4 − M1;  substitutes C4-M2, C4, CZ-M2, PZ-OZ, F4-M1
-EMG_CHIN   CHIN1-CHIN2, CHIN, CHIN EMG, EMG, EMG CHIN, SUBMENTAL, 1-2 (Nox); bipolar CHIN1 − CHIN2
-POS        POSITION, POS, BODY POSITION, BODY, POSANGLE, POS ANGLE
-SPO2       SPO2, SAO2, SATURATION, OSAT, OXYGEN SATURATION, SPO2 B-B
-=========  =============================================================================
-
-(``A1``/``A2`` spellings of every derivation match too.)
+The alias table is :data:`BASE_ALIASES` (common spellings) plus the labels of the documented
+sources in ``montages.json`` (Sleep-EDF, MASS, MIT-BIH slpdb, NSRR harmonized names, Nox, clinical
+exports, DREAMS); see :mod:`sleeplm.encoder.io.montages`. Every label left out gets a reason:
+impedance / derived traces, documented non-SleepLM sensors (leg EMG, snore, light...), a second
+sensor for a channel already filled, the reference electrode of a derived pair, or a rate too low
+for the signal (a 1-Hz EMG envelope is not an EMG).
 """
 
 from __future__ import annotations
@@ -40,66 +32,139 @@ from dataclasses import replace
 
 import numpy as np
 
+from sleeplm.encoder.io.montages import Montage, generic_tables, identify_montage, normalise_label
 from sleeplm.encoder.io.position import detect_position_coding, to_sleeplm_codes
 from sleeplm.encoder.io.records import AUX_CHANNELS, SLEEPLM_CHANNELS, ChannelSource, MappedRecording, PSGError, Recording, Signal
 
-#: Direct aliases per channel, in order of preference (normalised spellings).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "ECG": ("ECG", "EKG", "ECG II", "ECGII", "ECG1", "ECG2", "ECG I", "ECG L", "ECG LA-RA", "EKG1-EKG2", "ECG1-ECG2"),
-    "ABD": ("ABD", "ABDO", "ABDOMEN", "ABDO RES", "ABDOMINAL", "ABD EFFORT", "RIP ABD", "EFFORT ABD", "ABDOMEN CAL",
-            "INDUCTANCE ABDOM"),
+__all__ = ["ALIASES", "BIPOLAR", "SUBSTITUTES", "apply_plan", "map_channels", "needed_labels", "normalise_label",
+           "plan_channels"]
+
+#: Common spellings per channel, in order of preference (normalised).
+BASE_ALIASES: dict[str, tuple[str, ...]] = {
+    "ECG": ("ECG", "EKG", "ECG II", "ECGII", "ECG1", "ECG2", "ECG I", "ECG LA-RA", "EKG1-EKG2", "ECG1-ECG2", "ECGI"),
+    "ABD": ("ABD", "ABDO", "ABDOMEN", "ABDO RES", "ABDOMINAL", "ABD EFFORT", "ABDO EFFORT", "RIP ABD", "EFFORT ABD",
+            "ABDOMEN CAL", "RESP (ABDOMINAL)", "RESP (ABDOMEN)"),
     "THX": ("THX", "THOR", "THORAX", "THOR RES", "THORACIC", "CHEST", "RIP THOR", "EFFORT THO", "EFFORT THOR",
-            "INDUCTANCE THORA"),
+            "THOR EFFORT", "RESP (CHEST)", "RIBCAGE"),
     "AF": ("AIRFLOW", "AIR FLOW", "FLOW", "NASALP", "NASAL PRESSURE", "NASAL PRES", "NASAL", "PFLOW", "CANNULA",
-           "CANNULA FLOW", "THERM", "THERMISTOR", "ORONASAL THERM", "NEW AIR"),
-    "EOG_L": ("E1-M2", "LOC-M2", "LOC", "EOG(L)", "EOG-L", "EOGL", "EOG LEFT", "L-EOG", "LEFT EOG", "EOG1"),
-    "EOG_R": ("E2-M1", "E2-M2", "ROC-M1", "ROC", "EOG(R)", "EOG-R", "EOGR", "EOG RIGHT", "R-EOG", "RIGHT EOG", "EOG2"),
-    "EEG_C3": ("C3-M2", "EEG(SEC)", "EEG2", "EEG 2"),
-    "EEG_C4": ("C4-M1", "EEG", "EEG1", "EEG 1"),
+           "CANNULA FLOW", "THERM", "THERMISTOR", "ORONASAL THERM", "NEW AIR", "RESP (NASAL)", "NAS-PRES"),
+    "EOG_L": ("E1-M2", "LOC-M2", "LOC", "EOG(L)", "EOG-L", "EOGL", "EOG LEFT", "L-EOG", "LEFT EOG", "EOG1", "LEFTEYE"),
+    "EOG_R": ("E2-M1", "E2-M2", "ROC-M1", "ROC-M2", "ROC", "EOG(R)", "EOG-R", "EOGR", "EOG RIGHT", "R-EOG",
+              "RIGHT EOG", "EOG2", "EOG(RIGHT)", "RIGHTEYE"),
+    "EEG_C3": ("C3-M2", "EEG(SEC)"),
+    "EEG_C4": ("C4-M1", "EEG"),
     "EMG_CHIN": ("CHIN1-CHIN2", "CHIN", "CHIN EMG", "EMG CHIN", "CHIN-EMG", "EMG", "SUBMENTAL", "EMG SUBMENTAL",
-                 "CHIN1-CHIN3", "CHIN2-CHIN3", "1-2"),
-    "POS": ("POSITION", "POS", "BODY POSITION", "BODY", "POSANGLE", "POS ANGLE", "POSITION SENSOR"),
-    "SPO2": ("SPO2", "SAO2", "SATURATION", "OSAT", "OXYGEN SATURATION", "SPO2 B-B"),
+                 "CHIN1-CHIN3", "CHIN2-CHIN3", "CCHIN-L"),
+    "POS": ("POSITION", "POS", "BODY POSITION", "BODY", "POSANGLE", "POS ANGLE", "POSITION SENSOR", "BODYPOS"),
+    "SPO2": ("SPO2", "SAO2", "SATURATION", "OSAT", "OXYGEN SATURATION", "SO2"),
 }
 
 #: Referential electrode pairs a bipolar derivation is built from: (active, reference).
-BIPOLAR: dict[str, tuple[tuple[str, str], ...]] = {
+BASE_BIPOLAR: dict[str, tuple[tuple[str, str], ...]] = {
     "EEG_C3": (("C3", "M2"),),
     "EEG_C4": (("C4", "M1"),),
     "EOG_L": (("E1", "M2"), ("LOC", "M2")),
-    "EOG_R": (("E2", "M1"), ("E2", "M2"), ("ROC", "M1")),
-    "EMG_CHIN": (("CHIN1", "CHIN2"), ("CHIN1", "CHIN3"), ("CHIN2", "CHIN3")),
+    "EOG_R": (("E2", "M1"), ("E2", "M2"), ("ROC", "M1"), ("ROC", "M2")),
+    "EMG_CHIN": (("CHIN1", "CHIN2"), ("CHIN1", "CHIN3"), ("CHIN2", "CHIN3"), ("LCHIN", "CCHIN"), ("RCHIN", "CCHIN"),
+                 ("L CHIN", "R CHIN"), ("EMG1", "EMG2")),
+    "ECG": (("ECG L", "ECG R"), ("ECG1", "ECG2")),
 }
 
 #: Substitutes, in order of preference, with the reason printed by ``inspect``.
-SUBSTITUTES: dict[str, tuple[str, ...]] = {
-    "EEG_C3": ("C3-M1", "CZ-M1", "CZ-M2", "FPZ-CZ", "F3-M2", "C3"),
+BASE_SUBSTITUTES: dict[str, tuple[str, ...]] = {
+    "EEG_C3": ("C3-M1", "CZ-M1", "CZ-M2", "FPZ-CZ", "F3-M2", "C3-O1", "C3"),
     "EEG_C4": ("C4-M2", "CZ-M2", "PZ-OZ", "F4-M1", "C4", "O2-M1"),
     "EOG_L": ("EOG HORIZONTAL", "HEOG", "E1"),
     "EOG_R": ("E2",),
+    "ECG": ("ECG L", "ECG R"),
 }
 
+
+def _merge(base: dict[str, tuple], extra: dict[str, tuple]) -> dict[str, tuple]:
+    out = {k: tuple(v) for k, v in base.items()}
+    for k, v in extra.items():
+        out[k] = tuple(dict.fromkeys((*out.get(k, ()), *v)))
+    return out
+
+
+_GENERIC = generic_tables()
+#: Direct aliases per channel: the common spellings, then the documented sources' labels.
+ALIASES: dict[str, tuple[str, ...]] = _merge(BASE_ALIASES, _GENERIC.aliases)
+BIPOLAR: dict[str, tuple[tuple[str, str], ...]] = _merge(BASE_BIPOLAR, _GENERIC.bipolar)
+SUBSTITUTES: dict[str, tuple[str, ...]] = _merge(BASE_SUBSTITUTES, _GENERIC.substitutes)
+#: Active electrodes of bipolar pairs: as direct aliases they are tried only after the pair.
+_BARE = {a for pairs in BIPOLAR.values() for a, _ in pairs}
+
 #: Labels that are never signals (impedance, derived rates, calibrations).
-_EXCLUDE = re.compile(r"IMP|IMPEDANCE|\bRATE\b|\bHR\b|PULSE|PHASE|LIMITATION|VOLTAGE|AUDIO|LIGHT|SNOR", re.I)
+_EXCLUDE = re.compile(r"IMP|IMPEDANCE|\bRATE\b|\bHR\b|\bDHR\b|PULSE|PHASE|LIMITATION|VOLTAGE|AUDIO|LIGHT|SNOR|\bCAL\b",
+                      re.I)
+#: Families of labels SleepLM has no input for, and what they are.
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    (r"LEG|TIBIAL|\bPLM", "leg EMG (limb movements are read from annotations, not a SleepLM input)"),
+    (r"^(FP[12Z]?|F[3478Z]|T[3-6]|P[34Z]|O[12Z])(-|$)", "another EEG site (SleepLM uses the central leads)"),
+    (r"PLETH", "plethysmogram"), (r"STAT", "oximeter status flag"), (r"ETCO2|\bCAP\b|CO2", "capnography"),
+    (r"\bSUM\b", "sum of the RIP belts"), (r"TEMP", "temperature"), (r"MARKER|EVENT", "event marker"),
+    (r"^(X|Y|Z) AXIS|ACTIVITY|ELEVATION", "accelerometer trace"), (r"\bBP\b", "blood pressure"),
+)
 
 #: Physical units per channel family the mapper converts to.
 _UNIT_SCALE = {"V": 1e6, "MV": 1e3, "UV": 1.0, "µV".upper(): 1.0, "MICROV": 1.0}
 _ELECTRO = {"EOG_L", "EOG_R", "EEG_C3", "EEG_C4", "EMG_CHIN"}
-
-
-def normalise_label(label: str) -> str:
-    """Canonical spelling for matching: upper case, ``-`` separators, M1/M2 for A1/A2."""
-    s = label.strip().upper()
-    s = re.sub(r"\s+", " ", s)
-    s = re.sub(r"\s*[:/_]\s*|\s+-\s*|\s*-\s+", "-", s)
-    # a leading modality word before an electrode derivation: "EEG C3-A2" -> "C3-A2"
-    s = re.sub(r"^(EEG|EOG|EMG)\s+(?=[A-Z0-9]+\d*-)", "", s)
-    s = re.sub(r"\bA([12])\b", r"M\1", s)
-    return s
+#: Electrophysiology sampled below this is an envelope or a trend, not the signal (Hz).
+MIN_ELECTRO_FS_HZ = 32.0
+_MODALITY_WORD = re.compile(r"^(EEG|EOG|EMG|ECG|RESP)\s+")
 
 
 def _eligible(label: str) -> bool:
     return not _EXCLUDE.search(label)
+
+
+def _keys(label: str) -> list[str]:
+    """Normalised spellings a label answers to: itself, then without a leading modality word."""
+    k = normalise_label(label)
+    stripped = _MODALITY_WORD.sub("", k)
+    return [k] if stripped == k or not re.search(r"[A-Z]", stripped) else [k, stripped]
+
+
+def _lead(ch: str, labels: tuple[str, ...], derivation: str) -> str:
+    """The derivation actually recorded, as the caption should name it."""
+    known = _GENERIC.leads.get(normalise_label(labels[0]))
+    if known:
+        return known
+    if derivation == "bipolar":
+        return f"{labels[0]}-{labels[1]}"
+    s = normalise_label(labels[0])
+    return re.sub(r"\bM([12])\b", r"A\1", s) if ch in _ELECTRO and "-" in s else labels[0]
+
+
+def _plan_montage(m: Montage, by_norm: dict[str, str], fs: dict[str, float]) -> dict[str, ChannelSource]:
+    """Sources from a recognised montage's documented entries (primary entries first, then alternates)."""
+    sources: dict[str, ChannelSource] = {}
+    tag = f"{m.title} montage"
+    for pick_alternates in (False, True):
+        for key, e in m.entries.items():
+            lab = by_norm.get(key)
+            ch = e.alternate if pick_alternates else e.use
+            if lab is None or ch is None or ch in sources:
+                continue
+            if ch in _ELECTRO and fs[lab] < MIN_ELECTRO_FS_HZ:
+                continue
+            lead = e.lead or _lead(ch, (lab,), "direct")
+            if e.minus:
+                ref = by_norm.get(normalise_label(e.minus))
+                if ref is None or fs[ref] != fs[lab]:
+                    continue  # the generic rules will try the channel
+                sources[ch] = ChannelSource(ch, (lab, ref), "bipolar", f"derived {lab} - {ref} ({tag})", lead=lead)
+            elif pick_alternates and ch not in _ELECTRO:  # a second sensor of the same kind
+                sources[ch] = ChannelSource(ch, (lab,), "direct", f"{lab} ({tag}; {e.note or 'alternate sensor'})",
+                                            lead=lead)
+            elif e.substitute or pick_alternates:
+                why = e.note or "documented alternative"
+                sources[ch] = ChannelSource(ch, (lab,), "substitute", f"{lab} ({lead}) used for {ch} ({tag}; {why})",
+                                            lead=lead)
+            else:
+                sources[ch] = ChannelSource(ch, (lab,), "direct", f"{lab} is {lead} ({tag})" if e.lead else "", lead=lead)
+    return sources
 
 
 def plan_channels(rec: Recording) -> tuple[dict[str, ChannelSource], dict[str, str]]:
@@ -108,52 +173,111 @@ def plan_channels(rec: Recording) -> tuple[dict[str, ChannelSource], dict[str, s
     Returns
     -------
     sources : dict
-        channel -> :class:`ChannelSource`.
+        channel -> :class:`ChannelSource` (``note`` says why a substitute or montage entry was used,
+        ``lead`` the derivation actually recorded).
     unmapped : dict
         source label -> why it was not used.
     """
-    by_norm: dict[str, str] = {}
+    full: dict[str, str] = {}
+    stripped: dict[str, str] = {}  # the same labels without a leading modality word ("EMG CHIN1" -> "CHIN1")
     for s in rec.signals:
         if _eligible(s.label):
-            by_norm.setdefault(normalise_label(s.label), s.label)
+            keys = _keys(s.label)
+            full.setdefault(keys[0], s.label)
+            for k in keys[1:]:
+                stripped.setdefault(k, s.label)
+    by_norm = {**stripped, **full}
     fs = {s.label: s.fs_hz for s in rec.signals}
-    used: set[str] = set()
-    sources: dict[str, ChannelSource] = {}
+    too_slow = {lab for lab, f in fs.items() if f < MIN_ELECTRO_FS_HZ}
+
+    found = identify_montage(set(by_norm))
+    montage = found[0] if found else None
+    sources: dict[str, ChannelSource] = _plan_montage(montage, by_norm, fs) if montage else {}
+    used: set[str] = {lab for s in sources.values() if s.derivation != "bipolar" for lab in s.labels}
+
+    def free(lab: str | None, ch: str) -> bool:
+        return bool(lab) and lab not in used and not (ch in _ELECTRO and lab in too_slow)
 
     for ch in (*SLEEPLM_CHANNELS, *AUX_CHANNELS):
+        if ch in sources:
+            continue
         src = None
-        for alias in ALIASES.get(ch, ()):
-            lab = by_norm.get(alias)
-            if lab and lab not in used:
-                src = ChannelSource(ch, (lab,), "direct")
-                break
+        aliases = ALIASES.get(ch, ())
+        for table in (full, stripped):  # whole labels before labels stripped of their modality word
+            for alias in (a for a in aliases if a not in _BARE):
+                lab = table.get(alias)
+                if src is None and free(lab, ch):
+                    src = ChannelSource(ch, (lab,), "direct", lead=_lead(ch, (lab,), "direct"))
         if src is None:
             for active, ref in BIPOLAR.get(ch, ()):
                 a, r = by_norm.get(active), by_norm.get(ref)
-                if a and r and fs[a] == fs[r]:
-                    src = ChannelSource(ch, (a, r), "bipolar", f"derived {a} - {r}")
+                if a and r and a != r and fs[a] == fs[r] and free(a, ch):
+                    src = ChannelSource(ch, (a, r), "bipolar", f"derived {a} - {r}", lead=_lead(ch, (a, r), "bipolar"))
                     break
         if src is None:
-            for alias in SUBSTITUTES.get(ch, ()):
+            for alias in (a for a in aliases if a in _BARE):
                 lab = by_norm.get(alias)
-                if lab and lab not in used:
-                    src = ChannelSource(ch, (lab,), "substitute", f"{lab} used for {ch}")
+                if free(lab, ch):
+                    src = ChannelSource(ch, (lab,), "direct", lead=_lead(ch, (lab,), "direct"))
                     break
+        for table in (full, stripped):
+            for alias in SUBSTITUTES.get(ch, ()):
+                lab = table.get(alias)
+                if src is None and free(lab, ch):
+                    lead = _lead(ch, (lab,), "substitute")
+                    src = ChannelSource(ch, (lab,), "substitute", f"{lab} used for {ch}" +
+                                        (f" ({lead})" if lead != lab else ""), lead=lead)
         if src is not None:
             sources[ch] = src
             if src.derivation != "bipolar":
                 used.update(src.labels)
 
-    taken = {lab for s in sources.values() for lab in s.labels}
-    unmapped: dict[str, str] = {}
+    return sources, _reasons(rec, sources, montage, by_norm, too_slow)
+
+
+def _candidate_channel(key: str) -> str | None:
+    for table in (ALIASES, SUBSTITUTES):
+        for ch, labels in table.items():
+            if key in labels:
+                return ch
+    for ch, pairs in BIPOLAR.items():
+        if any(key == a for a, _ in pairs):
+            return ch
+    return None
+
+
+def _reasons(rec: Recording, sources: dict[str, ChannelSource], montage: Montage | None,
+             by_norm: dict[str, str], too_slow: set[str]) -> dict[str, str]:
+    """Why each label that no channel uses was left out."""
+    taken = {lab: ch for ch, s in sources.items() for lab in s.labels}
+    refs = {s.labels[1]: ch for ch, s in sources.items() if s.derivation == "bipolar"}
+    out: dict[str, str] = {}
     for s in rec.signals:
-        if s.label in taken:
+        lab = s.label
+        if lab in taken:
             continue
-        if not _eligible(s.label):
-            unmapped[s.label] = "not a signal SleepLM uses (impedance / derived trace)"
+        key = normalise_label(lab)
+        entry = montage.entries.get(key) if montage else None
+        ch = (entry.channel if entry else None) or _candidate_channel(key)
+        if not _eligible(lab):
+            out[lab] = "not a signal SleepLM uses (impedance / derived trace)"
+        elif ch in _ELECTRO and lab in too_slow:
+            out[lab] = (f"sampled at {s.fs_hz:g} Hz: too slow for {ch} (an envelope, not the signal; "
+                        f"needs >= {MIN_ELECTRO_FS_HZ:g} Hz)")
+        elif entry is not None and entry.ignore:
+            out[lab] = f"{entry.ignore} ({montage.name} montage)"
+        elif entry is not None and entry.reference:
+            out[lab] = f"reference electrode ({montage.name} montage)"
+        elif ch is not None and ch in sources:
+            out[lab] = f"a second source for {ch}, which comes from {' - '.join(sources[ch].labels)}"
+        elif key in _GENERIC.ignore:
+            out[lab] = _GENERIC.ignore[key]
+        elif lab in refs:
+            out[lab] = f"reference of {refs[lab]}"
         else:
-            unmapped[s.label] = "no SleepLM channel for this label"
-    return sources, unmapped
+            fam = next((why for pat, why in _FAMILIES if re.search(pat, key)), None)
+            out[lab] = fam or "no SleepLM channel for this label"
+    return out
 
 
 def _to_unit(ch: str, sig: Signal) -> tuple[np.ndarray, str]:
@@ -169,7 +293,11 @@ def _to_unit(ch: str, sig: Signal) -> tuple[np.ndarray, str]:
 def apply_plan(
     rec: Recording, sources: dict[str, ChannelSource], position_coding: str = "auto"
 ) -> tuple[dict[str, Signal], str | None]:
-    """Build the mapped signals (derivations, unit scaling, position codes)."""
+    """Build the mapped signals (derivations, unit scaling, position codes).
+
+    A position channel whose coding cannot be told from its values becomes unknown (−1) and a
+    warning naming the channel and what was seen is added to ``rec.warnings``.
+    """
     out: dict[str, Signal] = {}
     coding = None
     for ch, src in sources.items():
@@ -184,13 +312,25 @@ def apply_plan(
             continue
         sig = sigs[0]
         if ch == "POS":
-            coding = detect_position_coding(sig) if position_coding == "auto" else position_coding
+            if position_coding == "auto":
+                coding, warning = detect_position_coding(sig)
+                if warning:
+                    rec.warnings.append(warning)
+            else:
+                coding = position_coding
             codes = to_sleeplm_codes(sig.data, coding, sig)
             out[ch] = Signal(sig.label, codes.astype(np.float32), sig.fs_hz, "code")
             continue
         data, unit = _to_unit(ch, sig)
         out[ch] = Signal(sig.label, np.asarray(data, np.float32), sig.fs_hz, unit, sig.transducer, sig.prefilter)
     return out, coding
+
+
+def recognised_montage(rec: Recording) -> tuple[str, float] | None:
+    """(source name, share of its documented labels present) when the file's montage is recognised."""
+    keys = {k for s in rec.signals if _eligible(s.label) for k in _keys(s.label)}
+    found = identify_montage(keys)
+    return (found[0].name, found[1]) if found else None
 
 
 def map_channels(rec: Recording, position_coding: str = "auto") -> MappedRecording:

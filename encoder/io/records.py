@@ -119,6 +119,7 @@ class ChannelSource:
     labels: tuple[str, ...]  # source label(s); two for a derived bipolar pair (a - b)
     derivation: str  # "direct", "bipolar", "substitute", ...
     note: str = ""  # e.g. "C3-A1 used for C3-A2"
+    lead: str = ""  # the derivation actually recorded, as captions name it ("C3-A1", "Fpz-Cz")
 
     @property
     def is_substitute(self) -> bool:
