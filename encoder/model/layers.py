@@ -25,6 +25,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32 and self.weight.dtype == torch.float32:
+            # one fused kernel; same formula, bit-identical to the three-pass version in float32
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return h.type_as(x) * self.weight
@@ -48,16 +51,53 @@ class RotaryEmbedding(nn.Module):
             freqs = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
             self.register_buffer("freqs", freqs)
 
+    def cos_sin(self, seq_len: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cos, sin`` tables ``[T, dim/2]`` (float32) for positions ``0..T-1``.
+
+        Fixed frequencies: computed once per (length, device) and reused. Learned frequencies:
+        recomputed on every call (they may change during training; the table is tiny).
+        """
+        key = (seq_len, str(device))
+        cache = self.__dict__.setdefault("_table_cache", {})
+        use_cache = not self.learned_freq and not torch.is_grad_enabled() and not self.freqs.is_inference()
+        if use_cache and key in cache and cache[key][0] is self.freqs and cache[key][1] == self.freqs._version:
+            return cache[key][2]
+        positions = torch.arange(seq_len, device=device, dtype=torch.float32)
+        angles = positions[:, None] * self.freqs.float()[None, :]  # [T, dim/2]
+        table = (angles.cos(), angles.sin())
+        if use_cache:
+            cache[key] = (self.freqs, self.freqs._version, table)
+        return table
+
     def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Rotate ``x`` of shape ``[B, H, T, dim]``; positions default to ``0..T-1``."""
         seq_len = x.shape[-2]
         if positions is None:
-            positions = torch.arange(seq_len, device=x.device, dtype=torch.float32)
-        angles = positions.float()[:, None] * self.freqs.float()[None, :]  # [T, dim/2]
-        cos, sin = angles.cos(), angles.sin()
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-        return out.flatten(-2).type_as(x)
+            cos, sin = self.cos_sin(seq_len, x.device)
+        else:
+            angles = positions.float()[:, None] * self.freqs.float()[None, :]  # [T, dim/2]
+            cos, sin = angles.cos(), angles.sin()
+        return apply_rope(x, cos, sin)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Interleaved rotation of ``x [..., T, dim]`` by tables ``[T, dim/2]``; output is contiguous.
+
+    Computes ``(x1*cos - x2*sin, x1*sin + x2*cos)`` per pair, written straight into one output
+    buffer (no stack / flatten copy). In float32 the result is bit-identical to the textbook form.
+    """
+    x32 = x if x.dtype == torch.float32 else x.float()
+    x1, x2 = x32[..., 0::2], x32[..., 1::2]
+    if torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad):  # training: autograd-friendly form
+        out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+        return out.type_as(x)
+    out = torch.empty(x32.shape, dtype=torch.float32, device=x.device)
+    o1, o2 = out[..., 0::2], out[..., 1::2]
+    torch.mul(x1, cos, out=o1)
+    o1.sub_(x2 * sin)
+    torch.mul(x1, sin, out=o2)
+    o2.add_(x2 * cos)
+    return out if x.dtype == torch.float32 else out.to(x.dtype)
 
 
 class SwiGLU(nn.Module):
@@ -69,6 +109,10 @@ class SwiGLU(nn.Module):
         self.w2 = nn.Linear(dim_in, dim_out, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.w1.bias is None and type(self.w1) is nn.Linear and type(self.w2) is nn.Linear:
+            # one GEMM for both projections (same dot products as two separate ones)
+            a, b = F.linear(x, torch.cat([self.w1.weight, self.w2.weight])).chunk(2, dim=-1)
+            return F.silu(a).mul_(b)
         return F.silu(self.w1(x)) * self.w2(x)
 
 

@@ -41,12 +41,23 @@ class DualRoPEAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
         self.rotary_emb = rotary_emb  # may be a module shared with other blocks
 
+    def _fusable(self) -> bool:
+        return all(type(m) is nn.Linear and m.bias is None for m in (self.q_proj, self.k_proj, self.v_proj))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = self.rotary_emb(split_heads(self.q_proj(x), self.heads))
-        k = self.rotary_emb(split_heads(self.k_proj(x), self.heads))
-        v = split_heads(self.v_proj(x), self.heads)
         p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        if not self._fusable():  # e.g. dynamically quantised projections
+            q = self.rotary_emb(split_heads(self.q_proj(x), self.heads))
+            k = self.rotary_emb(split_heads(self.k_proj(x), self.heads))
+            v = split_heads(self.v_proj(x), self.heads)
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            return self.out_proj(merge_heads(out))
+        # one GEMM for q, k, v; RoPE on q and k in one pass
+        n, t, d = x.shape
+        w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+        qkv = F.linear(x, w).view(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [3, N, H, T, hd]
+        qk = self.rotary_emb(qkv[:2])
+        out = F.scaled_dot_product_attention(qk[0], qk[1], qkv[2], dropout_p=p)
         return self.out_proj(merge_heads(out))
 
 
