@@ -26,8 +26,16 @@ def write_night(night: SimulatedNight, out_dir: Path) -> Path:
     return edf
 
 
+def _simulate_one(out_dir: Path, index: int, seed_seq: np.random.SeedSequence,
+                  duration_h: float | None) -> tuple[Path, dict[str, object]]:
+    """Simulate and write night ``index`` (a top-level function, so worker processes can run it)."""
+    rng = np.random.default_rng(seed_seq)
+    night = simulate_night(draw_subject(index, rng), rng, duration_h)
+    return write_night(night, out_dir), subject_row(night)
+
+
 def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float | None = None,
-                    progress: bool = True) -> list[Path]:
+                    progress: bool = True, workers: int = 1) -> list[Path]:
     """Simulate ``n_nights`` nights (one per subject) into ``out_dir``.
 
     Parameters
@@ -37,11 +45,13 @@ def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float |
         ``sim-0001.truth.npz``, ... and ``subjects.csv``.
     n_nights : int
     seed : int
-        Same seed, same files (night i depends only on seed and i).
+        Same seed, same files (night i depends only on seed and i, whatever ``workers``).
     duration_h : float, optional
         Length of every night in hours; default drawn per night in 7-8.5 h.
     progress : bool
         Show a tqdm progress bar.
+    workers : int
+        Nights simulated in parallel processes (1: in this process).
 
     Returns
     -------
@@ -50,12 +60,22 @@ def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float |
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, paths = [], []
-    for i, rng in enumerate(tqdm(night_rngs(seed, n_nights), desc="simulate", unit="night", disable=not progress)):
-        subject = draw_subject(i, rng)
-        night = simulate_night(subject, rng, duration_h)
-        paths.append(write_night(night, out_dir))
-        rows.append(subject_row(night))
-        del night
-    write_subjects_csv(rows, out_dir / "subjects.csv")
-    return paths
+    seqs = np.random.SeedSequence(seed).spawn(n_nights)
+    bar = tqdm(total=n_nights, desc="simulate", unit="night", disable=not progress)
+    if workers <= 1 or n_nights <= 1:
+        results = []
+        for i, ss in enumerate(seqs):
+            results.append(_simulate_one(out_dir, i, ss, duration_h))
+            bar.update()
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(workers, n_nights)) as pool:
+            futures = [pool.submit(_simulate_one, out_dir, i, ss, duration_h) for i, ss in enumerate(seqs)]
+            results = []
+            for f in futures:
+                results.append(f.result())
+                bar.update()
+    bar.close()
+    write_subjects_csv([row for _, row in results], out_dir / "subjects.csv")
+    return [path for path, _ in results]

@@ -100,6 +100,33 @@ class SimulatedNight:
         return out
 
 
+@dataclass(frozen=True)
+class NightLabels:
+    """What a night's scoring holds: start, hypnogram, position per epoch and scored events."""
+
+    start_time: datetime
+    stages: np.ndarray
+    position: np.ndarray
+    events: list[ScoredEvent]
+
+
+def simulate_night_labels(subject: Subject, rng: np.random.Generator, duration_h: float | None = None) -> NightLabels:
+    """The first, cheap part of :func:`simulate_night`: hypnogram, body position and events, no signals.
+
+    ``simulate_night`` calls it first with the same ``rng``, so a night's labels are the same
+    whether or not its signals are generated (calibration and checks of whole cohorts use it).
+    """
+    if duration_h is None:
+        duration_h = float(rng.uniform(7.0, 8.5))
+    n_ep = max(int(round(duration_h * 3600.0 / EPOCH_S)), 1)
+    idx = int(subject.stem.split("-")[-1]) if subject.stem.split("-")[-1].isdigit() else 0
+    start = datetime(2024, 1, 1, 22, 0, 0) + timedelta(days=idx, minutes=int(rng.integers(0, 90)))
+    stages = simulate_hypnogram(rng, n_ep, subject.params)
+    position = simulate_position(rng, n_ep, subject.params)
+    events = simulate_events(rng, stages, position, subject.params)
+    return NightLabels(start, stages, position, events)
+
+
 def simulate_night(subject: Subject, rng: np.random.Generator, duration_h: float | None = None) -> SimulatedNight:
     """Simulate one night of PSG for a subject.
 
@@ -117,16 +144,10 @@ def simulate_night(subject: Subject, rng: np.random.Generator, duration_h: float
     SimulatedNight
     """
     p = subject.params
-    if duration_h is None:
-        duration_h = float(rng.uniform(7.0, 8.5))
-    n_ep = max(int(round(duration_h * 3600.0 / EPOCH_S)), 1)
+    labels = simulate_night_labels(subject, rng, duration_h)
+    start, stages, pos_ep, events = labels.start_time, labels.stages, labels.position, labels.events
+    n_ep = len(stages)
     dur_s = n_ep * EPOCH_S
-    idx = int(subject.stem.split("-")[-1]) if subject.stem.split("-")[-1].isdigit() else 0
-    start = datetime(2024, 1, 1, 22, 0, 0) + timedelta(days=idx, minutes=int(rng.integers(0, 90)))
-
-    stages = simulate_hypnogram(rng, n_ep, p)
-    pos_ep = simulate_position(rng, n_ep, p)
-    events = simulate_events(rng, stages, pos_ep, p)
 
     fs = CANONICAL_FS_HZ
     c3, c4 = simulate_eeg(rng, stages, events, fs["EEG_C3"], p)
