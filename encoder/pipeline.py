@@ -29,6 +29,7 @@ from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.signals.preprocess import epoch_onsets, make_epochs
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import EPOCH_S, PSGError
+from sleeplm.encoder.vocab import SCORING_KINDS
 
 
 @dataclass
@@ -137,7 +138,13 @@ def caption_epoch(
     row = {c: _plain(v) for c, v in feats.iloc[k].items()}
     stage = str(row.get("stage", "UNKNOWN"))
     evs = events_in_epochs(ann.events if ann is not None else [], onsets[k : k + 1])[0]
-    captions = {t: render_captions(row, evs, stage, t) for t in track_list}
+    scoring = {k: ann.status(k).state for k in SCORING_KINDS} if ann is not None else dict.fromkeys(
+        SCORING_KINDS, "not scored")
+    leads = {ch: src.lead for ch, src in mapped.sources.items() if src.lead}
+    conf = ann.stage_confidence if ann is not None and ann.stage_confidence else None
+    conf_k = conf[k] if conf is not None and k < len(conf) else None
+    captions = {t: render_captions(row, evs, stage, t, scoring=scoring, leads=leads, stage_confidence=conf_k)
+                for t in track_list}
     onset = float(onsets[k])
     clock = rec.start_time + timedelta(seconds=onset) if rec.start_time is not None else None
 

@@ -68,6 +68,24 @@ EVENT_NAMES: dict[str, str] = {
     "limb_movement": "Limb Movement",
 }
 
+# --- scoring provenance ---------------------------------------------------------------------------------
+
+#: The kinds of annotation a night records provenance for, and the event types each kind covers.
+SCORING_KINDS: dict[str, tuple[str, ...]] = {
+    "stages": (),
+    "respiratory": RESPIRATORY_EVENTS,
+    "desaturation": ("oxygen_desaturation",),
+    "arousal": ("arousal",),
+    "limb_movement": ("limb_movement",),
+}
+#: Who scored a kind: a person, an algorithm (the method is named), or nobody.
+SCORING_STATES: tuple[str, ...] = ("manual", "automatic", "not scored")
+#: Kind names as text writes them.
+SCORING_KIND_NAMES: dict[str, str] = {
+    "stages": "sleep stages", "respiratory": "respiratory events", "desaturation": "oxygen desaturations",
+    "arousal": "arousals", "limb_movement": "limb movements",
+}
+
 # --- body position --------------------------------------------------------------------------------------
 
 #: SleepLM body-position codes (the POS input channel).

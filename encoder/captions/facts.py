@@ -18,7 +18,9 @@ import numpy as np
 from sleeplm.encoder.signals._common import parse_trend_string
 from sleeplm.encoder.io.records import EPOCH_S, Event
 
-from sleeplm.encoder.vocab import EVENT_NAMES, POSITIONS, STAGE_NAMES, TRACK_ALIASES, TRACKS  # noqa: E402,F401
+from sleeplm.encoder.vocab import (  # noqa: E402,F401
+    EVENT_NAMES, POSITIONS, SCORING_KIND_NAMES, SCORING_KINDS, STAGE_NAMES, TRACK_ALIASES, TRACKS,
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,33 @@ class CaptionFacts:
     events: list[EventFact] = field(default_factory=list)
     sections: dict[str, SectionFacts] = field(default_factory=dict)
     position: PositionFacts | None = None
+    #: stage_event: event kinds (SCORING_KINDS keys) nobody scored in this night -> "not scored", never "none"
+    not_scored: tuple[str, ...] = ()
+    #: stage_event: kinds scored by an algorithm (their events / stage say so)
+    automatic: tuple[str, ...] = ()
+    #: stage_event: confidence of an automatic stage (0-1)
+    stage_confidence: float | None = None
+    #: section key -> the lead actually recorded, when it is not the section's AASM derivation
+    leads: dict[str, str] = field(default_factory=dict)
+
+
+#: Section keys whose title names an AASM derivation, with that derivation and the SleepLM channel.
+SECTION_LEADS: dict[str, tuple[str, str]] = {"eeg_c3": ("C3-A2", "EEG_C3"), "eeg_c4": ("C4-A1", "EEG_C4")}
+
+
+def section_leads(channel_leads: Mapping[str, str] | None) -> dict[str, str]:
+    """Section key -> recorded lead, for the sections whose recorded lead is not the AASM one.
+
+    ``channel_leads`` maps a SleepLM channel to the derivation actually recorded (``ChannelSource.lead``);
+    mastoid (M1/M2) and auricular (A1/A2) references count as the same lead.
+    """
+    out: dict[str, str] = {}
+    for key, (aasm, ch) in SECTION_LEADS.items():
+        lead = (channel_leads or {}).get(ch)
+        same = {aasm.upper(), aasm.upper().replace("A", "M")}
+        if lead and lead.strip().upper().replace(" ", "") not in same:
+            out[key] = lead
+    return out
 
 
 def canonical_track(track: str) -> str:
@@ -204,18 +233,27 @@ def _position_facts(row: Mapping[str, object]) -> PositionFacts | None:
 
 
 def facts_from_features(row: Mapping[str, object], events_in_epoch: Iterable[EventFact] | None,
-                        stage: str | None, track: str) -> CaptionFacts:
+                        stage: str | None, track: str, scoring: Mapping[str, str] | None = None,
+                        leads: Mapping[str, str] | None = None,
+                        stage_confidence: float | None = None) -> CaptionFacts:
     """The facts of one track for one epoch, values rounded as they will be rendered.
 
     ``row`` is one row of :func:`sleeplm.encoder.signals.features.compute_epoch_features`
-    (a mapping column -> value); NaN values and absent columns yield no fact.
+    (a mapping column -> value); NaN values and absent columns yield no fact. ``scoring`` maps a
+    kind of annotation (``SCORING_KINDS``) to who scored it ("manual", "automatic", "not scored";
+    None = all scored by a person); ``leads`` maps a SleepLM channel to the derivation recorded.
     """
     track = canonical_track(track)
-    facts = CaptionFacts(track)
+    facts = CaptionFacts(track, leads=section_leads(leads))
     if track == "stage_event":
         facts.stage = stage if stage in STAGE_NAMES else "UNKNOWN"
         facts.events = [EventFact(e.type, e.start_s, e.end_s, e.spo2_nadir_pct)
                         for e in (events_in_epoch or []) if e.type in EVENT_NAMES]
+        scoring = scoring or {}
+        facts.not_scored = tuple(k for k in SCORING_KINDS if k != "stages" and scoring.get(k) == "not scored")
+        facts.automatic = tuple(k for k in SCORING_KINDS if scoring.get(k) == "automatic")
+        if "stages" in facts.automatic and _finite(stage_confidence):
+            facts.stage_confidence = round(float(stage_confidence), 2)  # type: ignore[arg-type]
         return facts
     for sec in TRACK_SECTIONS[track]:
         vals = {f.key: round(float(row[f.column]), f.decimals)  # type: ignore[arg-type]

@@ -3,30 +3,51 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
-from sleeplm.encoder.vocab import STAGE_NAMES
+from sleeplm.encoder.io.records import Scoring
 from sleeplm.encoder.signals.night import NightMetrics
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, STAGE_NAMES
 
 
-def _f(v: float, d: int = 1) -> str | None:
+def _f(v: float | None, d: int = 1) -> str | None:
     return None if v is None or not math.isfinite(v) else f"{v:.{d}f}"
 
 
-def ahi_severity(ahi: float) -> str:
+def ahi_severity(ahi: float | None) -> str:
     """AASM adult severity: normal < 5, mild 5-15, moderate 15-30, severe >= 30 events/h."""
-    if not math.isfinite(ahi):
+    if ahi is None or not math.isfinite(ahi):
         return "unknown"
     return "normal" if ahi < 5 else "mild" if ahi < 15 else "moderate" if ahi < 30 else "severe"
 
 
-def night_summary(m: NightMetrics) -> str:
-    """A paragraph summarising the night; metrics that are NaN are left out."""
+def _provenance(kind: str, scoring: Mapping[str, Scoring] | None) -> Scoring:
+    return (scoring or {}).get(kind) or Scoring("manual")
+
+
+def _auto_note(sc: Scoring) -> str:
+    return f"; automatic scoring: {sc.method}" if sc.state == "automatic" and sc.method else (
+        "; automatic scoring" if sc.state == "automatic" else "")
+
+
+def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None) -> str:
+    """A paragraph summarising the night; metrics that are NaN are left out.
+
+    ``scoring`` (``Annotations.scoring``: kind -> :class:`Scoring`; None = everything scored by a
+    person) decides what is said about each kind: an unscored kind is "not scored" with its reason,
+    never "none" or an index of 0; an automatically scored one names its method.
+    """
     s = []
-    if m.tst_min > 0:
+    stages = _provenance("stages", scoring)
+    if not stages.scored:
+        s.append(f"Sleep stages were not scored ({stages.reason or 'no stage annotations'}), so total sleep time "
+                 "and the indices per hour of sleep are unknown.")
+    elif m.tst_min > 0:
+        auto = f" (stages from automatic staging: {stages.method})" if stages.state == "automatic" else ""
         s.append(f"Total sleep time was {m.tst_min:.1f} minutes out of {m.tib_min:.1f} minutes in bed "
-                 f"(sleep efficiency {m.sleep_efficiency_pct:.1f}%).")
+                 f"(sleep efficiency {m.sleep_efficiency_pct:.1f}%){auto}.")
     else:
         s.append("No sleep was scored in this recording.")
     lat = [f"sleep latency {v} minutes" if k == "sl" else f"REM latency {v} minutes"
@@ -38,12 +59,26 @@ def night_summary(m: NightMetrics) -> str:
     if m.tst_min > 0:
         s.append(f"Stage distribution: N1 {m.n1_pct:.1f}%, N2 {m.n2_pct:.1f}%, N3 {m.n3_pct:.1f}%, "
                  f"REM {m.rem_pct:.1f}% of total sleep time.")
-        s.append(f"The apnea-hypopnea index was {m.ahi_per_h:.1f} events per hour "
-                 f"({ahi_severity(m.ahi_per_h)}; obstructive apnea index {m.oai_per_h:.1f}, central apnea "
-                 f"index {m.cai_per_h:.1f}, hypopnea index {m.hypopnea_index_per_h:.1f}), with "
-                 f"{m.n_apneas} apneas and {m.n_hypopneas} hypopneas.")
-        s.append(f"The oxygen desaturation index was {m.odi_per_h:.1f} per hour and the arousal index "
-                 f"{m.arousal_index_per_h:.1f} per hour.")
+        resp = _provenance("respiratory", scoring)
+        if resp.scored and _f(m.ahi_per_h):
+            s.append(f"The apnea-hypopnea index was {m.ahi_per_h:.1f} events per hour "
+                     f"({ahi_severity(m.ahi_per_h)}{_auto_note(resp)}; obstructive apnea index {m.oai_per_h:.1f}, "
+                     f"central apnea index {m.cai_per_h:.1f}, hypopnea index {m.hypopnea_index_per_h:.1f}), with "
+                     f"{m.n_apneas} apneas and {m.n_hypopneas} hypopneas.")
+        elif not resp.scored:
+            s.append(f"Respiratory events were not scored ({resp.reason or 'no respiratory annotations'}), so the "
+                     "apnea-hypopnea index is unknown.")
+        rest = []
+        for kind, value, what in (("desaturation", m.odi_per_h, "the oxygen desaturation index"),
+                                  ("arousal", m.arousal_index_per_h, "the arousal index")):
+            sc = _provenance(kind, scoring)
+            if sc.scored and _f(value):
+                auto = f" ({_auto_note(sc).lstrip('; ')})" if sc.state == "automatic" else ""
+                rest.append(f"{what} was {value:.1f} per hour{auto}")
+            elif not sc.scored:
+                rest.append(f"{what} is unknown ({SCORING_KIND_NAMES[kind]} not scored)")
+        if rest:
+            s.append(rest[0][0].upper() + rest[0][1:] + "".join(f" and {x}" for x in rest[1:]) + ".")
     if _f(m.supine_pct):
         pos = ", ".join(f"{n} {v:.1f}%" for n, v in (("supine", m.supine_pct), ("left", m.left_pct),
                         ("right", m.right_pct), ("prone", m.prone_pct), ("upright", m.upright_pct)) if v > 0)

@@ -89,6 +89,15 @@ def _parse_position(s: str) -> PositionFacts | None:
     return PositionFacts(p.group(1), changes)
 
 
+def _title_pattern(title: str) -> str:
+    """A section title, also when it names the recorded lead: "(C3-A1 in place of C3-A2)"."""
+    key = _key(title)
+    m = re.match(r"(.*)\((.*)\)$", key)
+    if not m:
+        return re.escape(key) + ":"
+    return re.escape(m.group(1)) + r"\((?:[^()]*?inplaceof)?" + re.escape(m.group(2)) + r"\):"
+
+
 def parse_caption(text: str, track: str) -> CaptionFacts:
     """Facts stated by a caption of ``track`` (sections in any order, missing ones absent).
 
@@ -104,7 +113,7 @@ def parse_caption(text: str, track: str) -> CaptionFacts:
     specs = TRACK_SECTIONS[track]
     marks: list[tuple[int, int, str]] = []
     for spec in specs:
-        for m in re.finditer(re.escape(_key(spec.title)) + ":", s):
+        for m in re.finditer(_title_pattern(spec.title), s):
             marks.append((m.start(), m.end(), spec.key))
     if track == "somatic":
         for m in re.finditer(r"thepatient|bodyposition", s):

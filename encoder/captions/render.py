@@ -17,6 +17,9 @@ import pandas as pd
 
 from sleeplm.encoder.captions.facts import (
     EVENT_NAMES,
+    SCORING_KIND_NAMES,
+    SCORING_KINDS,
+    SECTION_LEADS,
     STAGE_NAMES,
     TRACK_SECTIONS,
     TRACKS,
@@ -72,17 +75,44 @@ def _pick(rng: random.Random | None, options: Sequence[str]) -> str:
     return options[0] if rng is None else rng.choice(options)
 
 
+def _kinds_text(kinds: Sequence[str]) -> str:
+    names = [SCORING_KIND_NAMES[k] for k in kinds]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _stage_event(facts: CaptionFacts, rng: random.Random | None) -> str:
     s = STAGE_NAMES[facts.stage or "UNKNOWN"]
     parts = [_pick(rng, STAGE_TEMPLATES).format(s=s, A=_article(s))]
+    if "stages" in facts.automatic and facts.stage not in (None, "UNKNOWN"):
+        conf = "" if facts.stage_confidence is None else f", confidence {facts.stage_confidence:.2f}"
+        parts.append(f"The stage is from automatic staging{conf}.")
+    event_kinds = [k for k in SCORING_KINDS if k != "stages"]
+    scored = [k for k in event_kinds if k not in facts.not_scored]
     if not facts.events:
-        parts.append(_pick(rng, NO_EVENT_TEMPLATES))
+        if not facts.not_scored:
+            parts.append(_pick(rng, NO_EVENT_TEMPLATES))
+        elif scored:
+            parts.append(f"No {_kinds_text(scored)} are scored in this epoch.")
     for ev in facts.events:
         e = EVENT_NAMES[ev.type]
         x = "" if ev.spo2_nadir_pct is None else f", with a nadir of {ev.spo2_nadir_pct:.1f}%"
         parts.append(_pick(rng, EVENT_TEMPLATES).format(
             e=e, A=_article(e), a=f"{ev.start_s:.1f}", b=f"{ev.end_s:.1f}", x=x))
+    auto_events = [k for k in facts.automatic if k != "stages"]
+    if auto_events:
+        parts.append(f"{_kinds_text(auto_events).capitalize()} are from automatic scoring.")
+    if facts.not_scored:
+        parts.append(f"{_kinds_text(facts.not_scored).capitalize()} were not scored in this recording.")
     return " ".join(parts)
+
+
+def _title(spec_key: str, title: str, facts: CaptionFacts) -> str:
+    """A section title naming the lead actually recorded when it is not the title's AASM derivation."""
+    lead = facts.leads.get(spec_key)
+    if lead and spec_key in SECTION_LEADS:
+        aasm = SECTION_LEADS[spec_key][0]
+        return title.replace(f"({aasm})", f"({lead} in place of {aasm})")
+    return title
 
 
 def _section(title: str, spec_fields, sec: SectionFacts, rng: random.Random | None) -> str:
@@ -126,7 +156,7 @@ def render_facts(facts: CaptionFacts, seed: int | None = None) -> str:
     parts = []
     for spec in TRACK_SECTIONS[track]:
         if spec.key in facts.sections:
-            parts.append(_section(spec.title, spec.fields, facts.sections[spec.key], rng))
+            parts.append(_section(_title(spec.key, spec.title, facts), spec.fields, facts.sections[spec.key], rng))
     if facts.position is not None:
         parts.append(_position(facts.position, rng))
     if rng is not None:
@@ -135,7 +165,9 @@ def render_facts(facts: CaptionFacts, seed: int | None = None) -> str:
 
 
 def render_captions(features_row: Mapping[str, object], events_in_epoch: Iterable[EventFact] | None,
-                    stage: str | None, track: str, seed: int | None = None) -> str:
+                    stage: str | None, track: str, seed: int | None = None,
+                    scoring: Mapping[str, str] | None = None, leads: Mapping[str, str] | None = None,
+                    stage_confidence: float | None = None) -> str:
     """Caption of one track for one epoch.
 
     Parameters
@@ -146,8 +178,14 @@ def render_captions(features_row: Mapping[str, object], events_in_epoch: Iterabl
     track : ``stage_event``, ``brain``, ``cardiac`` (``heart``), ``respiratory`` or
         ``somatic`` (``position_muscle``).
     seed : None for the canonical caption, an int for a paraphrase.
+    scoring : kind of annotation -> "manual" / "automatic" / "not scored" (None: all manual); an
+        unscored kind is said to be "not scored", never "none".
+    leads : SleepLM channel -> the derivation actually recorded (``ChannelSource.lead``); a central
+        EEG section names it when it is not the AASM lead ("C3-A1 in place of C3-A2").
+    stage_confidence : confidence of an automatic stage.
     """
-    return render_facts(facts_from_features(features_row, events_in_epoch, stage, track), seed)
+    return render_facts(facts_from_features(features_row, events_in_epoch, stage, track, scoring, leads,
+                                            stage_confidence), seed)
 
 
 def epoch_seed(seed: int, epoch: int, track: str, variant: int) -> int:
@@ -157,15 +195,22 @@ def epoch_seed(seed: int, epoch: int, track: str, variant: int) -> int:
 
 
 def render_night(features: pd.DataFrame, events_per_epoch: Sequence[Sequence[EventFact]] | None,
-                 track: str, seed: int | None = None, variant: int = 1) -> list[str]:
-    """Captions of one track for every epoch of a night (canonical when ``seed`` is None)."""
+                 track: str, seed: int | None = None, variant: int = 1,
+                 scoring: Mapping[str, str] | None = None, leads: Mapping[str, str] | None = None,
+                 stage_confidence: Sequence[float] | None = None) -> list[str]:
+    """Captions of one track for every epoch of a night (canonical when ``seed`` is None).
+
+    ``scoring``, ``leads`` and ``stage_confidence`` (one per epoch) as in :func:`render_captions`.
+    """
     rows = features.to_dict("records")
     stages = features["stage"].tolist() if "stage" in features else ["UNKNOWN"] * len(rows)
     evs = events_per_epoch if events_per_epoch is not None else [[] for _ in rows]
+    conf = list(stage_confidence) if stage_confidence is not None else [None] * len(rows)
     out = []
     for i, row in enumerate(rows):
         s = None if seed is None else epoch_seed(seed, i, track, variant)
-        out.append(render_captions(row, evs[i], stages[i], track, s))
+        out.append(render_captions(row, evs[i], stages[i], track, s, scoring, leads,
+                                   conf[i] if i < len(conf) else None))
     return out
 
 

@@ -15,17 +15,24 @@ Formats:
 Stages normalise to W, N1, N2, N3, REM, UNKNOWN (R&K S3 and S4 → N3). Events normalise to
 :data:`~sleeplm.encoder.io.records.EVENT_TYPES`; an apnea of unstated type counts as obstructive
 (the source label is kept in ``Event.label``). Labels that are neither are ignored.
+
+Every reader also records, per kind of annotation (stages, respiratory events, desaturations, arousals,
+limb movements), who scored it (``Annotations.scoring``): a clinical scoring export (NSRR / Profusion
+XML) was scored by a person for every kind; a plain list (EDF+, CSV, hypnogram files) only for the kinds
+it mentions, the others are "not scored", never "none".
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording
+from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording, Scoring
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS
 
 _STAGE_WORDS = {
     "W": "W", "WAKE": "W", "STAGE W": "W", "SLEEP STAGE W": "W", "0": "W",
@@ -84,10 +91,74 @@ def normalise_event(label: str) -> str | None:
     return None
 
 
+def full_export_scoring(ann: Annotations, what: str) -> dict[str, Scoring]:
+    """Provenance of a clinical scoring export (NSRR / Profusion XML): every kind was scored by a person.
+
+    A scoring export lists what the scorer found; an empty list of a kind there means none was found.
+    Stages count as scored only when the file holds stages.
+    """
+    out = {kind: Scoring("manual", what) for kind in SCORING_KINDS}
+    if not any(s != "UNKNOWN" for s in ann.stages):
+        out["stages"] = Scoring("not scored", reason=f"the {what} file holds no scored stages")
+    return out
+
+
+def event_list_scoring(ann: Annotations, what: str) -> dict[str, Scoring]:
+    """Provenance of a plain list of annotations (EDF+ TAL, CSV, hypnogram files).
+
+    Such a list says nothing about kinds it does not mention, so a kind counts as scored only when at
+    least one of its events is present: an absent kind is "not scored", never "none".
+    """
+    present = {e.type for e in ann.events}
+    out: dict[str, Scoring] = {}
+    for kind, types in SCORING_KINDS.items():
+        if kind == "stages":
+            scored = any(s != "UNKNOWN" for s in ann.stages)
+            out[kind] = (Scoring("manual", what) if scored
+                         else Scoring("not scored", reason=f"the {what} annotations hold no stages"))
+        elif present & set(types):
+            out[kind] = Scoring("manual", what)
+        else:
+            out[kind] = Scoring("not scored", reason=f"the {what} annotations list no {SCORING_KIND_NAMES[kind]}")
+    return out
+
+
+def _with_scoring(ann: Annotations, full_export: bool, what: str) -> Annotations:
+    ann.scoring = full_export_scoring(ann, what) if full_export else event_list_scoring(ann, what)
+    return ann
+
+
+#: Longest span of annotations accepted (7 days): a time beyond it is an error in the file.
+MAX_ANNOTATION_SPAN_S = 7 * 24 * 3600.0
+
+
+class _BadAnnotation(ValueError):
+    """A value in an annotation file that cannot be right (the reader adds the file's name)."""
+
+
+def _check_times(items: list[tuple[float, float, str]], epoch_s: float) -> None:
+    if not math.isfinite(epoch_s) or epoch_s <= 0:
+        raise _BadAnnotation(f"the epoch length is {epoch_s:g} s; it must be a positive number of seconds")
+    for onset, duration, label in items:
+        if not math.isfinite(onset):
+            raise _BadAnnotation(f"'{label}' has no usable start time ({onset}): a Start/onset is missing "
+                                 "or not a number")
+        if not math.isfinite(duration) or duration < 0:
+            raise _BadAnnotation(f"'{label}' at {onset:g} s has a duration of {duration} s; it must be a finite "
+                                 "number of seconds, 0 or more")
+    if items:
+        first = min(o for o, _, _ in items)
+        last = max(o + d for o, d, _ in items)
+        if last - first > MAX_ANNOTATION_SPAN_S:
+            raise _BadAnnotation(f"the annotations span {last - first:.3g} s (from {first:g} s to {last:g} s), "
+                                 "more than 7 days: a start time or duration in the file is wrong")
+
+
 def _stages_from_intervals(
     items: list[tuple[float, float, str]], epoch_s: float
 ) -> tuple[list[str], float]:
     """Expand (onset_s, duration_s, stage) intervals into one stage per epoch."""
+    _check_times(items, epoch_s)
     if not items:
         return [], 0.0
     items = sorted(items)
@@ -126,7 +197,8 @@ def _read_nsrr(root: ET.Element, path: Path) -> Annotations:
         nadir = ev.findtext("SpO2Nadir")
         events.append(Event(kind, onset, duration, concept, float(nadir) if nadir else None))
     stages, start = _stages_from_intervals(stage_items, epoch_s)
-    return Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s)),
+                         True, "NSRR XML")
 
 
 def _read_profusion(root: ET.Element, path: Path) -> Annotations:
@@ -143,7 +215,8 @@ def _read_profusion(root: ET.Element, path: Path) -> Annotations:
         nadir = ev.findtext("LowestSpO2")
         events.append(Event(kind, float(ev.findtext("Start") or 0), float(ev.findtext("Duration") or 0), name,
                             float(nadir) if nadir else None))
-    return Annotations("profusion-xml", path, stages, 0.0, epoch_s, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("profusion-xml", path, stages, 0.0, epoch_s,
+                                     sorted(events, key=lambda e: e.onset_s)), True, "Profusion XML")
 
 
 def _read_xml(path: Path) -> Annotations:
@@ -172,14 +245,14 @@ def _read_hypnogram_txt(path: Path, epoch_s: float | None) -> Annotations:
             window = raw[k : k + per]
             stage, n = Counter(window).most_common(1)[0]
             stages.append(stage if n > per // 2 else "UNKNOWN")
-        return Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S)
+        return _with_scoring(Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S), False, "DREAMS hypnogram")
     stages = []
     for i, value in enumerate(lines):
         stage = normalise_stage(value)
         if stage is None:
             raise PSGError(path, f"line {i + 1}: {value!r} is not a sleep stage")
         stages.append(stage)
-    return Annotations("hypnogram-txt", path, stages, 0.0, epoch_s or EPOCH_S)
+    return _with_scoring(Annotations("hypnogram-txt", path, stages, 0.0, epoch_s or EPOCH_S), False, "hypnogram")
 
 
 def _read_csv(path: Path) -> Annotations:
@@ -205,7 +278,8 @@ def _read_csv(path: Path) -> Annotations:
         elif (kind := normalise_event(text)) is not None:
             events.append(Event(kind, onset, duration, text))
     stages, start = _stages_from_intervals(stage_items, EPOCH_S)
-    return Annotations("csv", path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("csv", path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s)),
+                         False, "CSV")
 
 
 def from_tal(rec: Recording) -> Annotations | None:
@@ -219,8 +293,13 @@ def from_tal(rec: Recording) -> Annotations | None:
             events.append(Event(kind, onset, duration, text))
     if not stage_items and not events:
         return None
-    stages, start = _stages_from_intervals(stage_items, EPOCH_S)
-    return Annotations("edf+", rec.path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+    try:
+        _check_times([(e.onset_s, e.duration_s, e.label) for e in events], EPOCH_S)
+        stages, start = _stages_from_intervals(stage_items, EPOCH_S)
+    except _BadAnnotation as exc:
+        raise PSGError(rec.path, f"EDF+ annotations: {exc}") from exc
+    return _with_scoring(Annotations("edf+", rec.path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s)),
+                         False, "EDF+")
 
 
 def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotations:
@@ -229,13 +308,26 @@ def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotati
     if not path.is_file():
         raise PSGError(path, "no such annotation file")
     suffix = path.suffix.lower()
-    if suffix == ".xml":
-        return _read_xml(path)
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix in (".txt", ".hyp", ".hypno", ""):
-        return _read_hypnogram_txt(path, epoch_s)
-    raise PSGError(path, f"unknown annotation format '{suffix}' (expected .xml, .csv or .txt)")
+    readers = {".xml": _read_xml, ".csv": _read_csv}
+    reader = readers.get(suffix) or (
+        (lambda p: _read_hypnogram_txt(p, epoch_s)) if suffix in (".txt", ".hyp", ".hypno", "") else None)
+    if reader is None:
+        raise PSGError(path, f"unknown annotation format '{suffix}' (expected .xml, .csv or .txt)")
+    try:
+        ann = reader(path)
+        _check_times([(e.onset_s, e.duration_s, e.label) for e in ann.events], ann.epoch_s)
+    except PSGError:
+        raise
+    except _BadAnnotation as exc:
+        raise PSGError(path, str(exc)) from exc
+    except csv.Error as exc:
+        raise PSGError(path, f"not a readable CSV annotation file ({exc}; a field over "
+                             f"{csv.field_size_limit() // 1024} kB usually means a binary or mis-quoted file)") from exc
+    except UnicodeDecodeError as exc:
+        raise PSGError(path, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})") from exc
+    except (ValueError, OverflowError) as exc:
+        raise PSGError(path, f"a number in the file cannot be read ({exc})") from exc
+    return ann
 
 
 def find_annotations(edf_path: str | Path) -> Path | None:
@@ -243,7 +335,11 @@ def find_annotations(edf_path: str | Path) -> Path | None:
     edf_path = Path(edf_path)
     for pattern in SIDECAR_PATTERNS:
         candidate = edf_path.with_name(pattern.format(stem=edf_path.stem))
-        if candidate.is_file() and candidate != edf_path:
+        try:
+            found = candidate.is_file()
+        except OSError:  # e.g. the sidecar's name would be too long for the file system
+            continue
+        if found and candidate != edf_path:
             return candidate
     return None
 

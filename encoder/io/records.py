@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from sleeplm.encoder.vocab import (  # noqa: F401  (re-exported: the records' vocabulary)
-    AUX_CHANNELS, EPOCH_S, EPOCH_SAMPLES, EVENT_TYPES, MODEL_FS_HZ, POSITION_CODES, SLEEPLM_CHANNELS, STAGES,
+    AUX_CHANNELS, EPOCH_S, EPOCH_SAMPLES, EVENT_TYPES, MODEL_FS_HZ, POSITION_CODES, SCORING_KINDS, SLEEPLM_CHANNELS,
+    STAGES,
 )
 
 
@@ -88,6 +89,22 @@ class Event:
 
 
 @dataclass
+class Scoring:
+    """Who scored one kind of annotation (:data:`~sleeplm.encoder.vocab.SCORING_KINDS`) in a night."""
+
+    state: str  # "manual", "automatic" or "not scored"
+    method: str = ""  # how: "NSRR XML", "YASA 0.6.5 (automatic staging)", "AASM 2012 rules, 3 % (sleeplm)"
+    reason: str = ""  # why it is not scored (or what limits the automatic scoring)
+
+    @property
+    def scored(self) -> bool:
+        return self.state != "not scored"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"state": self.state, "method": self.method, "reason": self.reason}
+
+
+@dataclass
 class Annotations:
     """Stages (one per 30-s epoch from ``stage_onset_s``) and events for one recording."""
 
@@ -97,6 +114,19 @@ class Annotations:
     stage_onset_s: float = 0.0
     epoch_s: float = EPOCH_S
     events: list[Event] = field(default_factory=list)
+    #: per kind of annotation, who scored it; readers fill every kind. Empty = not stated (legacy
+    #: records built in code): every kind is taken as scored by a person.
+    scoring: dict[str, Scoring] = field(default_factory=dict)
+    #: per-epoch confidence of automatic stages (aligned with ``stages``), else None
+    stage_confidence: list[float] | None = None
+
+    def status(self, kind: str) -> Scoring:
+        """Who scored ``kind`` (see :data:`~sleeplm.encoder.vocab.SCORING_KINDS`)."""
+        if kind not in SCORING_KINDS:
+            raise KeyError(f"unknown annotation kind {kind!r}; known: {list(SCORING_KINDS)}")
+        if not self.scoring:
+            return Scoring("manual", self.source)
+        return self.scoring.get(kind, Scoring("not scored", reason="the annotations do not cover it"))
 
     def stage_counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

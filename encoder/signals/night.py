@@ -11,6 +11,8 @@ Conventions (AASM Scoring Manual terms):
   ODI desaturation events; arousal index arousals; limb movement index limb movements.
 - Position shares are % of TST by the epoch's position; supine AHI is events in supine sleep
   per hour of supine sleep.
+- A kind of annotation that was not scored (``Annotations.status(kind)``) gives NaN / None for every
+  metric built on it (:data:`KIND_METRICS`): an unscored night has no AHI, never an AHI of 0.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ class NightMetrics:
     odi_per_h: float
     arousal_index_per_h: float
     limb_movement_index_per_h: float
-    n_apneas: int
-    n_hypopneas: int
-    n_desaturations: int
-    n_arousals: int
+    n_apneas: int | None  # None when the kind was not scored
+    n_hypopneas: int | None  # None when the kind was not scored
+    n_desaturations: int | None  # None when the kind was not scored
+    n_arousals: int | None  # None when the kind was not scored
     supine_pct: float  # of TST
     left_pct: float
     right_pct: float
@@ -72,6 +74,16 @@ class NightMetrics:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+#: The metrics each kind of annotation supports (NaN / None when that kind was not scored).
+KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "respiratory": ("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "n_apneas", "n_hypopneas",
+                    "supine_ahi_per_h", "non_supine_ahi_per_h"),
+    "desaturation": ("odi_per_h", "n_desaturations"),
+    "arousal": ("arousal_index_per_h", "n_arousals"),
+    "limb_movement": ("limb_movement_index_per_h",),
+}
 
 
 def _per_h(count: float, minutes: float) -> float:
@@ -152,7 +164,7 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         spm = features["spo2_min_pct"].to_numpy(dtype=np.float64)[sleep]
         spo2_min = float(np.nanmin(spm)) if np.isfinite(spm).any() else nan
 
-    return NightMetrics(
+    m = NightMetrics(
         n_epochs=n, n_scored_epochs=int(len(scored)), tib_min=tib, tst_min=tst,
         sleep_efficiency_pct=100.0 * tst / tib if tib > 0 else nan,
         sleep_latency_min=sl, rem_latency_min=rl, waso_min=waso,
@@ -172,6 +184,11 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         hr_w_bpm=hr["W"], hr_n1_bpm=hr["N1"], hr_n2_bpm=hr["N2"], hr_n3_bpm=hr["N3"],
         hr_rem_bpm=hr["REM"], spo2_mean_pct=spo2_mean, spo2_min_pct=spo2_min,
     )
+    for kind, names in KIND_METRICS.items():
+        if not annotations.status(kind).scored:
+            for name in names:
+                setattr(m, name, None if name.startswith("n_") else nan)
+    return m
 
 
 def segment_table(features: pd.DataFrame, events: Iterable[Event], window_s: float = 300.0,
