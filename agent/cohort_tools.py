@@ -121,7 +121,7 @@ def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -
 
 def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
     """Group value → recordings, from subject attributes (the same bands as :mod:`stats`)."""
-    ids = [r[0] for r in ctx.cohort.con.execute("SELECT recording_id FROM recordings").fetchall()]
+    ids = ctx.cohort.recording_ids()
     out: dict[str, list[str]] = {}
     for name, subj, _ in ctx.cohort.night_info(ids).values():
         if by == "age_band":

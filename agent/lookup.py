@@ -1,20 +1,20 @@
 """Evidence lookups the tools need: one night, one epoch, a clock time → epoch, JSON-safe values.
 
-All SQL here is fixed text with bound parameters (names, indices); nothing a message says is
-pasted into SQL. Cohort-level statistics live in :mod:`sleeplm.index.stats`.
+The reads themselves are typed methods of :class:`~sleeplm.index.queries.Cohort` (see
+:mod:`sleeplm.index.cohort`); this module turns their records into JSON-ready dicts for the tools.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sleeplm.encoder.io.records import EPOCH_S
+from sleeplm.index.cohort import NightRecord
 from sleeplm.index.queries import Cohort
 
 
@@ -45,21 +45,8 @@ def hhmmss(clock: datetime | str | None) -> str | None:
     return text[11:19] if len(text) >= 19 else text
 
 
-@dataclass
-class Night:
-    """One recording's identity and clock."""
-
-    recording_id: int
-    recording: str
-    subject_id: str | None
-    path: str
-    start_time: datetime | None
-    duration_s: float
-    n_epochs: int
-    missing_channels: list[str]
-
-    def clock_at(self, onset_s: float) -> datetime | None:
-        return self.start_time + timedelta(seconds=float(onset_s)) if self.start_time else None
+#: One recording's identity and clock (the index's typed record).
+Night = NightRecord
 
 
 def resolve_recording(cohort: Cohort, name: str) -> str:
@@ -70,54 +57,27 @@ def resolve_recording(cohort: Cohort, name: str) -> str:
     ValueError
         When neither matches, listing some known recordings.
     """
-    name = name.strip()
-    row = cohort.con.execute("SELECT name FROM recordings WHERE lower(name) = lower(?)", [name]).fetchone()
-    if row is None:
-        row = cohort.con.execute("SELECT name FROM recordings WHERE lower(subject_id) = lower(?) ORDER BY name LIMIT 1",
-                                 [name]).fetchone()
-    if row is None:
-        known = [r[0] for r in cohort.con.execute("SELECT name FROM recordings ORDER BY name LIMIT 12").fetchall()]
-        raise ValueError(f"no recording or subject named {name!r} in this cohort; known recordings: "
-                         f"{', '.join(known)}{' …' if len(known) == 12 else ''}")
-    return str(row[0])
+    return cohort.resolve_recording(name)
 
 
 def night(cohort: Cohort, recording: str) -> Night:
-    name = resolve_recording(cohort, recording)
-    r = cohort.con.execute(
-        """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels
-           FROM recordings WHERE name = ?""", [name]).fetchone()
-    return Night(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0), list(r[7] or []))
+    return cohort.night_record(recording)
 
 
 def subject(cohort: Cohort, subject_id: str | None) -> dict[str, Any]:
-    if subject_id is None:
-        return {}
-    rel = cohort.con.execute("SELECT subject_id, age, sex, bmi, phenotype, site FROM subjects WHERE subject_id = ?",
-                             [subject_id])
-    row = rel.fetchone()
-    return jsonable(dict(zip([d[0] for d in rel.description], row))) if row else {"subject_id": subject_id}
+    return jsonable(cohort.subject_attributes(subject_id))
 
 
 def metrics(cohort: Cohort, n: Night) -> tuple[dict[str, Any], str]:
     """(night metrics, rendered summary) of a night; empty when the night has none."""
-    rel = cohort.con.execute("SELECT * EXCLUDE (recording_id) FROM night_metrics WHERE recording_id = ?",
-                             [n.recording_id])
-    row = rel.fetchone()
-    if row is None:
-        return {}, ""
-    d = dict(zip([c[0] for c in rel.description], row))
-    summary = str(d.pop("summary", "") or "")
-    return jsonable(d), summary
+    values, summary = cohort.night_metrics_of(n.recording_id)
+    return jsonable(values), summary
 
 
 def epochs(cohort: Cohort, n: Night) -> list[dict[str, Any]]:
     """Every epoch of a night in order: index, onset, clock time, stage, event types."""
-    rows = cohort.con.execute(
-        """SELECT epoch_index, onset_s, clock_time, stage, event_types FROM epochs
-           WHERE recording_id = ? ORDER BY epoch_index""", [n.recording_id]).fetchall()
-    return [{"epoch_index": int(i), "onset_s": float(o), "clock_time": hhmmss(c), "stage": s,
-             "event_types": list(e or [])} for i, o, c, s, e in rows]
+    return [{"epoch_index": e.epoch_index, "onset_s": e.onset_s, "clock_time": hhmmss(e.clock_time),
+             "stage": e.stage, "event_types": e.event_types} for e in cohort.night_epochs(n.recording_id)]
 
 
 def epoch_index_at(n: Night, first_onset_s: float, onset_s: float) -> int:
@@ -126,17 +86,14 @@ def epoch_index_at(n: Night, first_onset_s: float, onset_s: float) -> int:
 
 def events(cohort: Cohort, n: Night, types: list[str] | None = None) -> list[dict[str, Any]]:
     """Scored events of a night with the epoch each starts in and its clock time."""
-    first = cohort.con.execute("SELECT min(onset_s) FROM epochs WHERE recording_id = ?", [n.recording_id]).fetchone()[0]
-    rows = cohort.con.execute(
-        "SELECT type, onset_s, duration_s, spo2_nadir FROM events WHERE recording_id = ? ORDER BY onset_s",
-        [n.recording_id]).fetchall()
+    _, first = cohort.first_epoch(n.recording_id)
     out = []
-    for t, on, du, nadir in rows:
-        if types and t not in types:
+    for e in cohort.night_events(n.recording_id):
+        if types and e.type not in types:
             continue
-        out.append(jsonable({"type": t, "onset_s": round(float(on), 1), "duration_s": round(float(du), 1),
-                             "epoch_index": epoch_index_at(n, float(first or 0.0), float(on)),
-                             "clock_time": hhmmss(n.clock_at(on)), "spo2_nadir_pct": nadir}))
+        out.append(jsonable({"type": e.type, "onset_s": round(e.onset_s, 1), "duration_s": round(e.duration_s, 1),
+                             "epoch_index": epoch_index_at(n, float(first or 0.0), e.onset_s),
+                             "clock_time": hhmmss(n.clock_at(e.onset_s)), "spo2_nadir_pct": e.spo2_nadir}))
     return out
 
 
@@ -148,17 +105,12 @@ def epoch(cohort: Cohort, n: Night, index: int) -> dict[str, Any]:
     ValueError
         When the night has no such epoch (naming the valid range).
     """
-    row = cohort.con.execute(
-        """SELECT epoch_id, epoch_index, onset_s, clock_time, stage, event_types, channel_mask FROM epochs
-           WHERE recording_id = ? AND epoch_index = ?""", [n.recording_id, int(index)]).fetchone()
-    if row is None:
+    d = cohort.epoch_detail(n.recording_id, int(index))
+    if d is None:
         raise ValueError(f"{n.recording} has no epoch {index}: its epochs are 0–{n.n_epochs - 1}")
-    eid = int(row[0])
-    caps = dict(cohort.con.execute("SELECT track, text FROM captions WHERE epoch_id = ? ORDER BY track",
-                                   [eid]).fetchall())
-    return {"epoch_id": eid, "recording": n.recording, "epoch_index": int(row[1]), "onset_s": float(row[2]),
-            "clock_time": hhmmss(row[3]), "stage": row[4], "event_types": list(row[5] or []),
-            "channel_mask": [bool(b) for b in (row[6] or [])], "reference_captions": caps}
+    return {"epoch_id": d.epoch_id, "recording": n.recording, "epoch_index": d.epoch_index, "onset_s": d.onset_s,
+            "clock_time": hhmmss(d.clock_time), "stage": d.stage, "event_types": d.event_types,
+            "channel_mask": d.channel_mask, "reference_captions": d.captions}
 
 
 _CLOCK = re.compile(r"^\s*(\d{1,2})[:h.](\d{2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
@@ -192,11 +144,9 @@ def epoch_at_clock(cohort: Cohort, n: Night, clock: str) -> int:
         When the night has no start time or the time falls outside it.
     """
     tod = parse_clock(clock)
-    first = cohort.con.execute("SELECT min(clock_time), min(onset_s) FROM epochs WHERE recording_id = ?",
-                               [n.recording_id]).fetchone()
-    if first is None or first[0] is None:
+    start, _ = cohort.first_epoch(n.recording_id)
+    if start is None:
         raise ValueError(f"{n.recording} has no clock time (its file has no start date/time); use an epoch number")
-    start: datetime = first[0]
     target = datetime.combine(start.date(), tod)
     if target < start - timedelta(hours=12):
         target += timedelta(days=1)

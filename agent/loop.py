@@ -165,7 +165,7 @@ class ChatSession:
         self.cohort = cohort
         self.state = SessionState()
         chosen = llm if isinstance(llm, BaseChatModel) else load_llm(llm)
-        self.llm: BaseChatModel = chosen if chosen is not None else SleepRouter.for_cohort(cohort)
+        self.llm: BaseChatModel = chosen if chosen is not None else SleepRouter.for_cohort(cohort, self.state)
         self.model_name = model_label(self.llm)
         config = config or ToolConfig()
         self.figure_dir = Path(config.figure_dir) if config.figure_dir else \

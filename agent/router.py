@@ -4,20 +4,19 @@ It needs no LLM and no network. Given a conversation whose last message is a que
 answers with an :class:`~langchain_core.messages.AIMessage` carrying one tool call (chosen by
 :func:`sleeplm.agent.intents.route`); once the last messages are the tools' ToolMessages, it
 composes the final answer from them (:mod:`sleeplm.agent.answers`). The current night / epoch
-come from the system prompt's ``Current night:`` / ``Current epoch:`` lines (see
-:meth:`SessionState.describe`), else from the last tool call of the conversation.
+come from the session's :class:`~sleeplm.agent.state.SessionState`, which the router holds (a
+structure, not prompt text), else from the focus of the conversation's latest tool result.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -26,6 +25,7 @@ from pydantic import ConfigDict, Field
 
 from .answers import compose
 from .intents import Context, route
+from .state import SessionState
 from .vocab import CohortNames
 
 ROUTER_NAME = "sleeplm-router"
@@ -41,28 +41,26 @@ def _tool_result(msg: ToolMessage) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def context_from(messages: Sequence[BaseMessage]) -> Context:
-    """Current night / epoch and the last tool call, read from a conversation."""
+def context_from(messages: Sequence[BaseMessage], state: SessionState | None = None) -> Context:
+    """Current night / epoch and the last tool call of a conversation.
+
+    The current night / epoch is the session's :class:`SessionState` when one is given (the structure
+    the loop keeps, never text parsed back out of a prompt); without one, the focus of the latest tool
+    result in the conversation.
+    """
     ctx = Context()
     for msg in reversed(messages[:-1]):
         if isinstance(msg, AIMessage) and msg.tool_calls and ctx.last_tool is None:
             call = msg.tool_calls[-1]
             ctx.last_tool, ctx.last_args = call["name"], dict(call.get("args") or {})
-        if isinstance(msg, ToolMessage) and ctx.recording is None:
+        if state is None and isinstance(msg, ToolMessage) and ctx.recording is None:
             result = _tool_result(msg)
             focus = (result or {}).get("focus") or {}
             if focus.get("recording"):
                 ctx.recording, ctx.epoch = focus["recording"], focus.get("epoch_index")
-    for msg in messages:
-        if isinstance(msg, SystemMessage):
-            text = msg.text
-            m = re.search(r"^Current night: (\S+)\s*$", text, re.MULTILINE)
-            if m:
-                ctx.recording = None if m.group(1) == "none" else m.group(1)
-                ctx.epoch = None
-            m = re.search(r"^Current epoch: (\d+)\s*$", text, re.MULTILINE)
-            if m and ctx.recording:
-                ctx.epoch = int(m.group(1))
+    if state is not None:
+        ctx.recording = state.recording
+        ctx.epoch = state.epoch if state.recording else None
     return ctx
 
 
@@ -74,17 +72,20 @@ class SleepRouter(BaseChatModel):
     names : the cohort's recording names, subjects, phenotypes and sites (see
         :meth:`CohortNames.from_cohort`); recordings not listed are still passed on to tools,
         which say when a name is unknown.
+    state : the session's state (current night / epoch), read directly; without it the router
+        follows the focus of the conversation's latest tool result.
     """
 
     names: CohortNames = Field(default_factory=CohortNames)
+    state: SessionState | None = None
     model_name: str = ROUTER_NAME
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @classmethod
-    def for_cohort(cls, cohort: Any) -> SleepRouter:
-        """A router that knows a cohort's names."""
-        return cls(names=CohortNames.from_cohort(cohort))
+    def for_cohort(cls, cohort: Any, state: SessionState | None = None) -> SleepRouter:
+        """A router that knows a cohort's names (and reads the session's ``state``)."""
+        return cls(names=CohortNames.from_cohort(cohort), state=state)
 
     @property
     def _llm_type(self) -> str:
@@ -113,7 +114,7 @@ class SleepRouter(BaseChatModel):
         question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         if question is None:
             return AIMessage(content="Ask me about the cohort.")
-        plan = route(question.text, self.names, context_from(messages))
+        plan = route(question.text, self.names, context_from(messages, self.state))
         if plan.tool is None:
             return AIMessage(content=plan.text or "")
         if available and plan.tool not in available:

@@ -36,7 +36,7 @@ class SessionState:
             self.epoch = int(focus["epoch_index"])
 
     def describe(self) -> str:
-        """Lines for the system prompt (parsed back by the router)."""
+        """Lines for a language model's system prompt (the router reads the state itself)."""
         lines = [f"Current night: {self.recording or 'none'}"]
         if self.recording and self.epoch is not None:
             lines.append(f"Current epoch: {self.epoch}")

@@ -178,18 +178,12 @@ class CohortNames:
 
     @classmethod
     def from_cohort(cls, cohort: Cohort) -> CohortNames:
-        con = cohort.con
-        rows = con.execute("SELECT name, subject_id FROM recordings ORDER BY name").fetchall()
+        rows = cohort.recording_subjects()
         subjects: dict[str, list[str]] = {}
         for name, sid in rows:
             if sid:
                 subjects.setdefault(str(sid), []).append(name)
-
-        def distinct(col: str) -> list[str]:
-            return [r[0] for r in con.execute(
-                f"SELECT DISTINCT {col} FROM subjects WHERE {col} IS NOT NULL ORDER BY 1").fetchall()]
-
-        return cls([r[0] for r in rows], subjects, distinct("phenotype"), distinct("site"))
+        return cls([r[0] for r in rows], subjects, cohort.subject_values("phenotype"), cohort.subject_values("site"))
 
     def find_phenotypes(self, text: str) -> list[str]:
         """Phenotype values named in a text ("osa_severe", "osa severe", "severe osa", "insomnia")."""

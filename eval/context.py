@@ -23,6 +23,7 @@ import pandas as pd
 
 from sleeplm.encoder.model.api import SleepLM
 from sleeplm.index.models import ModelRef, resolve_model
+from sleeplm.index import tables
 from sleeplm.index.nights import night_vector
 from sleeplm.index.workspace import Manifest, Workspace, WorkspaceError, load_vectors
 from sleeplm.encoder.vocab import SCORED_STAGES
@@ -121,10 +122,7 @@ class EvalContext:
     def epochs(self) -> pd.DataFrame:
         """Every epoch: epoch_id, recording_id, recording, epoch_index, onset_s, stage, event_types."""
         if self._epochs is None:
-            self._epochs = self.con.execute(
-                "SELECT e.epoch_id, e.recording_id, r.name AS recording, e.epoch_index, e.onset_s, e.stage, "
-                "e.event_types FROM epochs e JOIN recordings r USING (recording_id) ORDER BY e.epoch_id").df()
-            self._epochs["event_types"] = [list(v) if v is not None else [] for v in self._epochs["event_types"]]
+            self._epochs = tables.epochs_frame(self.con)
         return self._epochs
 
     def scored_epochs(self) -> pd.DataFrame:
@@ -142,16 +140,31 @@ class EvalContext:
 
     def captions(self, epoch_ids: np.ndarray, track: str) -> list[str]:
         """The reference caption of each epoch for ``track`` ("" where absent)."""
-        rows = dict(self.con.execute("SELECT epoch_id, text FROM captions WHERE track = ? AND epoch_id IN "
-                                     "(SELECT unnest(?))", [track, [int(i) for i in epoch_ids]]).fetchall())
+        rows = tables.captions_of(self.con, epoch_ids, track)
         return [rows.get(int(i), "") for i in epoch_ids]
 
-    def table(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        return self.con.execute(sql, params or []).df()
-
     def has_table(self, name: str) -> bool:
-        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                                     [name]).fetchone()[0])
+        return tables.has_table(self.con, name)
+
+    def events(self) -> pd.DataFrame:
+        """Every scored event: recording_id, recording, type, onset_s, duration_s, spo2_nadir, stage."""
+        return tables.events_frame(self.con)
+
+    def features(self) -> pd.DataFrame:
+        """The per-epoch feature table (empty when the workspace has none)."""
+        return tables.features_frame(self.con)
+
+    def night_metrics(self) -> pd.DataFrame:
+        """The night-metrics table, one row per recording_id."""
+        return tables.night_metrics_frame(self.con)
+
+    def nights(self) -> pd.DataFrame:
+        """One row per night: subject attributes and every night metric (see :func:`tables.nights_frame`)."""
+        return tables.nights_frame(self.con)
+
+    def recording_file(self, recording_id: int) -> tuple[str, int]:
+        """(path, n_epochs) of a recording."""
+        return tables.recording_file(self.con, recording_id)
 
     # ------------------------------------------------------------------ vectors and signals
     def epoch_vectors(self, epoch_ids: np.ndarray) -> np.ndarray:
@@ -159,9 +172,7 @@ class EvalContext:
         ids = np.asarray(epoch_ids, np.int64)
         missing = [int(i) for i in ids if int(i) not in self._vectors]
         if missing and not self.recompute:
-            rows = self.con.execute("SELECT epoch_id, vec FROM epoch_vectors WHERE epoch_id IN (SELECT unnest(?))",
-                                    [missing]).fetchall()
-            self._vectors.update({int(i): np.asarray(v, np.float32) for i, v in rows})
+            self._vectors.update(tables.epoch_vectors_of(self.con, missing))
         elif missing:
             x = self.signals(np.asarray(missing))
             vecs = self.model.encode_signal(x)
@@ -180,7 +191,7 @@ class EvalContext:
 
             e = self.epochs().set_index("epoch_id").loc[todo]
             for rid, grp in e.groupby("recording_id"):
-                path = self.con.execute("SELECT path FROM recordings WHERE recording_id = ?", [int(rid)]).fetchone()[0]
+                path, _ = self.recording_file(int(rid))
                 if not Path(path).is_file():
                     raise EvalError(f"recording {grp['recording'].iloc[0]}: {path} is missing, so its epochs cannot be "
                                     "re-read (needed for generation or for a model other than the workspace's)")
@@ -204,7 +215,7 @@ class EvalContext:
         e = self.epochs()
         metrics = {}
         if self.has_table("night_metrics"):
-            m = self.table("SELECT * FROM night_metrics")
+            m = self.night_metrics()
             metrics = {int(r["recording_id"]): {k: v for k, v in r.items() if k not in ("recording_id", "summary")}
                        for r in m.to_dict("records")}
         rids, out = [], []

@@ -25,6 +25,7 @@ import numpy as np
 from sleeplm.encoder.model.api import SleepLM
 
 from . import vectors as vec
+from .cohort import CohortLookups
 from .localize import Localization, localize_scores
 from .models import ModelRef, resolve_model
 from .querytext import caption_style
@@ -117,8 +118,8 @@ class NightHit:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-class Cohort:
-    """A workspace opened for questions.
+class Cohort(CohortLookups):
+    """A workspace opened for questions (typed night/epoch lookups: :class:`~sleeplm.index.cohort.CohortLookups`).
 
     Parameters
     ----------
@@ -271,7 +272,7 @@ class Cohort:
         return make(rid, 1.0), others
 
     def recordings(self) -> list[str]:
-        return [r[0] for r in self.con.execute("SELECT name FROM recordings ORDER BY name").fetchall()]
+        return self.recording_names()
 
     # ---------------------------------------------------------------- localization
     def night_vectors(self, recording: str) -> tuple[np.ndarray, np.ndarray, list[str]]:

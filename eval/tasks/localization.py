@@ -47,13 +47,13 @@ class EventLocalization:
 
     def run(self, ctx: EvalContext) -> TaskResult:
         kinds = load_event_prompts(self.prompts_path)
-        events = ctx.table("SELECT recording_id, type, onset_s, duration_s FROM events")
+        events = ctx.events()
         if events.empty:
             raise TaskSkipped("the workspace has no scored events")
         epochs = ctx.epochs()
         feats = None
         if ctx.has_table("features"):  # aligned row by row with ``epochs``
-            feats = ctx.table("SELECT * FROM features").set_index("epoch_id").reindex(epochs["epoch_id"]).reset_index()
+            feats = ctx.features().set_index("epoch_id").reindex(epochs["epoch_id"]).reset_index()
         vecs = ctx.epoch_vectors(epochs["epoch_id"].to_numpy())
         res = TaskResult(self.name, self.main_score, config={"z_threshold": self.z_threshold, "kinds": kinds,
                                                              "score": "cosine, robust z within night"})

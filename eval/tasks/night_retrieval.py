@@ -33,11 +33,8 @@ def age_band(age: float | None) -> str | None:
 
 def night_labels(ctx: EvalContext) -> pd.DataFrame:
     """recording_id -> phenotype, ahi_class, age_band (None where unknown)."""
-    has_metrics = ctx.has_table("night_metrics") and "ahi_per_h" in ctx.table("SELECT * FROM night_metrics LIMIT 0").columns
-    ahi = "m.ahi_per_h" if has_metrics else "NULL"
-    join = "LEFT JOIN night_metrics m USING (recording_id)" if has_metrics else ""
-    df = ctx.table(f"SELECT r.recording_id, s.phenotype, s.age, {ahi} AS ahi FROM recordings r "
-                   f"LEFT JOIN subjects s USING (subject_id) {join} ORDER BY r.recording_id")
+    df = ctx.nights().sort_values("recording_id").reset_index(drop=True)
+    df["ahi"] = df["ahi_per_h"] if "ahi_per_h" in df.columns else None
     return pd.DataFrame({"recording_id": df["recording_id"],
                          "phenotype": [p if isinstance(p, str) and p else None for p in df["phenotype"]],
                          "ahi_class": [ahi_class(None if pd.isna(a) else a) for a in df["ahi"]],

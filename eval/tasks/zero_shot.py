@@ -96,7 +96,7 @@ class ZeroShotStaging:
         out = np.empty(len(epochs), dtype=object)
         pos = {eid: i for i, eid in enumerate(epochs["epoch_id"])}
         for rid, grp in epochs.groupby("recording_id"):
-            path, n = ctx.con.execute("SELECT path, n_epochs FROM recordings WHERE recording_id = ?", [int(rid)]).fetchone()
+            path, n = ctx.recording_file(int(rid))
             if not Path(path).is_file():
                 raise OSError(f"{path} is missing")
             pred = yasa_stages(path, int(n))

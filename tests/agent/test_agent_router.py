@@ -6,6 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from sleeplm.agent.intents import Context, parse, route
 from sleeplm.agent.router import SleepRouter, context_from
+from sleeplm.agent.state import SessionState
 from sleeplm.agent.vocab import CohortNames, find_metrics, resolve_metric
 
 NAMES = CohortNames(recordings=["sim-0001", "sim-0002", "sim-0003"],
@@ -77,9 +78,9 @@ def test_metric_words_resolve_to_columns() -> None:
         resolve_metric("bogus", ["ahi_per_h"])
 
 
-def test_context_comes_from_the_system_prompt_lines() -> None:
-    msgs = [SystemMessage("...\nCurrent night: sim-0003\nCurrent epoch: 7"), HumanMessage("and epoch 9?")]
-    ctx = context_from(msgs)
+def test_context_comes_from_the_session_state_not_the_prompt_text() -> None:
+    msgs = [SystemMessage("...\nCurrent night: sim-0001\nCurrent epoch: 2"), HumanMessage("and epoch 9?")]
+    ctx = context_from(msgs, SessionState(recording="sim-0003", epoch=7))
     assert (ctx.recording, ctx.epoch) == ("sim-0003", 7)
 
 

@@ -1,0 +1,202 @@
+"""Typed lookups of one night, one epoch and the cohort's names: the part of the :class:`Cohort` API the
+agent's tools use for evidence (recording, epoch index, clock time).
+
+:class:`CohortLookups` is mixed into :class:`sleeplm.index.queries.Cohort`; it needs only ``self.con``
+(the workspace's read-only DuckDB connection). SQL here is fixed text with bound parameters; a column
+name a caller chooses is checked against a fixed list first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from . import tables
+
+
+@dataclass(frozen=True)
+class NightRecord:
+    """One recording's identity and clock."""
+
+    recording_id: int
+    recording: str
+    subject_id: str | None
+    path: str
+    start_time: datetime | None
+    duration_s: float
+    n_epochs: int
+    missing_channels: list[str] = field(default_factory=list)
+
+    def clock_at(self, onset_s: float) -> datetime | None:
+        """Wall-clock time ``onset_s`` seconds after the start (None when the file has no start time)."""
+        return self.start_time + timedelta(seconds=float(onset_s)) if self.start_time else None
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    """One epoch of a night as stored: index, onset, clock time, annotated stage and overlapping events."""
+
+    epoch_index: int
+    onset_s: float
+    clock_time: datetime | None
+    stage: str
+    event_types: list[str]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One scored event: type, onset and duration (s from the recording start), SpO2 nadir (% or None)."""
+
+    type: str
+    onset_s: float
+    duration_s: float
+    spo2_nadir: float | None
+
+
+@dataclass(frozen=True)
+class EpochDetail:
+    """One epoch with its channel mask and reference caption per track."""
+
+    epoch_id: int
+    epoch_index: int
+    onset_s: float
+    clock_time: datetime | None
+    stage: str
+    event_types: list[str]
+    channel_mask: list[bool]
+    captions: dict[str, str]
+
+
+class CohortLookups:
+    """Lookups by name and index; see the module docstring."""
+
+    con: duckdb.DuckDBPyConnection
+
+    # ---------------------------------------------------------------- names
+    def recording_names(self, limit: int | None = None) -> list[str]:
+        """Recording names in order (the first ``limit`` when given)."""
+        sql = "SELECT name FROM recordings ORDER BY name" + (" LIMIT ?" if limit else "")
+        return [r[0] for r in self.con.execute(sql, [int(limit)] if limit else []).fetchall()]
+
+    def recording_subjects(self) -> list[tuple[str, str | None]]:
+        """(recording name, subject id) of every night, by name."""
+        return [(r[0], r[1]) for r in self.con.execute(
+            "SELECT name, subject_id FROM recordings ORDER BY name").fetchall()]
+
+    def subject_values(self, column: str) -> list[str]:
+        """Distinct non-null values of a subject attribute (``phenotype``, ``sex`` or ``site``).
+
+        Raises
+        ------
+        ValueError
+            For any other column.
+        """
+        if column not in ("phenotype", "sex", "site"):
+            raise ValueError(f"no distinct values for subject column {column!r}")
+        return [r[0] for r in self.con.execute(
+            f"SELECT DISTINCT {column} FROM subjects WHERE {column} IS NOT NULL ORDER BY 1").fetchall()]
+
+    def recording_ids(self) -> list[int]:
+        return [int(r[0]) for r in self.con.execute("SELECT recording_id FROM recordings ORDER BY 1").fetchall()]
+
+    def find_recording(self, name: str) -> str | None:
+        """The recording a name means: a recording name or a subject id (its first night), case-insensitive."""
+        name = name.strip()
+        row = self.con.execute("SELECT name FROM recordings WHERE lower(name) = lower(?)", [name]).fetchone()
+        if row is None:
+            row = self.con.execute("SELECT name FROM recordings WHERE lower(subject_id) = lower(?) ORDER BY name "
+                                   "LIMIT 1", [name]).fetchone()
+        return None if row is None else str(row[0])
+
+    def resolve_recording(self, name: str) -> str:
+        """:meth:`find_recording`, or an error that lists some known recordings.
+
+        Raises
+        ------
+        ValueError
+            When neither a recording nor a subject has that name.
+        """
+        found = self.find_recording(name)
+        if found is None:
+            known = self.recording_names(12)
+            raise ValueError(f"no recording or subject named {name.strip()!r} in this cohort; known recordings: "
+                             f"{', '.join(known)}{' …' if len(known) == 12 else ''}")
+        return found
+
+    # ---------------------------------------------------------------- one night
+    def night_record(self, name: str) -> NightRecord:
+        """A night by recording name or subject id (see :meth:`resolve_recording`)."""
+        r = self.con.execute(
+            """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels
+               FROM recordings WHERE name = ?""", [self.resolve_recording(name)]).fetchone()
+        return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0), list(r[7] or []))
+
+    def subject_attributes(self, subject_id: str | None) -> dict[str, Any]:
+        """Age, sex, BMI, phenotype and site of a subject ({} for None; only the id when unknown)."""
+        if subject_id is None:
+            return {}
+        rel = self.con.execute(f"SELECT {', '.join(tables.SUBJECT_COLUMNS)} FROM subjects WHERE subject_id = ?",
+                               [subject_id])
+        row = rel.fetchone()
+        return dict(zip(tables.SUBJECT_COLUMNS, row)) if row else {"subject_id": subject_id}
+
+    def night_metrics_of(self, recording_id: int) -> tuple[dict[str, Any], str]:
+        """(night metrics, rendered night summary) of a night; ({}, "") when it has none."""
+        if not tables.has_table(self.con, "night_metrics"):
+            return {}, ""
+        rel = self.con.execute("SELECT * EXCLUDE (recording_id) FROM night_metrics WHERE recording_id = ?",
+                               [int(recording_id)])
+        row = rel.fetchone()
+        if row is None:
+            return {}, ""
+        d = dict(zip([c[0] for c in rel.description], row))
+        return d, str(d.pop("summary", "") or "")
+
+    def night_epochs(self, recording_id: int) -> list[EpochRow]:
+        """Every epoch of a night, in order."""
+        rows = self.con.execute(
+            """SELECT epoch_index, onset_s, clock_time, stage, event_types FROM epochs
+               WHERE recording_id = ? ORDER BY epoch_index""", [int(recording_id)]).fetchall()
+        return [EpochRow(int(i), float(o), c, s, list(e or [])) for i, o, c, s, e in rows]
+
+    def night_events(self, recording_id: int) -> list[EventRow]:
+        """Every scored event of a night, by onset."""
+        rows = self.con.execute(
+            "SELECT type, onset_s, duration_s, spo2_nadir FROM events WHERE recording_id = ? ORDER BY onset_s",
+            [int(recording_id)]).fetchall()
+        return [EventRow(t, float(o), float(d), n) for t, o, d, n in rows]
+
+    def first_epoch(self, recording_id: int) -> tuple[datetime | None, float | None]:
+        """(clock time, onset s) of a night's first epoch; (None, None) for a night without epochs."""
+        row = self.con.execute("SELECT min(clock_time), min(onset_s) FROM epochs WHERE recording_id = ?",
+                               [int(recording_id)]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def epoch_detail(self, recording_id: int, epoch_index: int) -> EpochDetail | None:
+        """One epoch with its reference captions; None when the night has no such epoch."""
+        row = self.con.execute(
+            """SELECT epoch_id, epoch_index, onset_s, clock_time, stage, event_types, channel_mask FROM epochs
+               WHERE recording_id = ? AND epoch_index = ?""", [int(recording_id), int(epoch_index)]).fetchone()
+        if row is None:
+            return None
+        caps = dict(self.con.execute("SELECT track, text FROM captions WHERE epoch_id = ? ORDER BY track",
+                                     [int(row[0])]).fetchall())
+        return EpochDetail(int(row[0]), int(row[1]), float(row[2]), row[3], row[4], list(row[5] or []),
+                           [bool(b) for b in (row[6] or [])], caps)
+
+    # ---------------------------------------------------------------- whole tables
+    def nights_frame(self) -> pd.DataFrame:
+        """One row per night with subject attributes and every night metric (:func:`tables.nights_frame`)."""
+        return tables.nights_frame(self.con)
+
+    def epochs_frame(self) -> pd.DataFrame:
+        """Every epoch (:func:`tables.epochs_frame`)."""
+        return tables.epochs_frame(self.con)
+
+    def events_frame(self) -> pd.DataFrame:
+        """Every scored event with the stage it starts in (:func:`tables.events_frame`)."""
+        return tables.events_frame(self.con)

@@ -1,0 +1,106 @@
+"""Whole workspace tables as pandas frames, and small lookups by id: what eval/ and the agent's planner read.
+
+Every function takes the workspace's (read-only) DuckDB connection; the SQL is fixed text with bound
+parameters. These are the only reads of ``cohort.duckdb`` outside :mod:`sleeplm.index` queries and stats,
+so the schema (:mod:`sleeplm.index.schema`) is a contract of this package alone.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sleeplm.encoder.vocab import age_band
+
+#: Subject attribute columns of the ``subjects`` table (``attributes`` JSON holds the rest).
+SUBJECT_COLUMNS: tuple[str, ...] = ("subject_id", "age", "sex", "bmi", "phenotype", "site")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the workspace has a table (``features`` and ``night_metrics`` appear with the first night)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """Column names of a table (empty when the table is absent)."""
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [name]).fetchall()]
+
+
+def epochs_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every epoch: epoch_id, recording_id, recording, epoch_index, onset_s, stage, event_types (lists)."""
+    df = con.execute(
+        "SELECT e.epoch_id, e.recording_id, r.name AS recording, e.epoch_index, e.onset_s, e.stage, "
+        "e.event_types FROM epochs e JOIN recordings r USING (recording_id) ORDER BY e.epoch_id").df()
+    df["event_types"] = [list(v) if v is not None else [] for v in df["event_types"]]
+    return df
+
+
+def events_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every scored event: recording_id, recording, type, onset_s, duration_s, spo2_nadir, and the stage of
+    the epoch it starts in (``stage``; UNKNOWN when it starts outside every epoch)."""
+    return con.execute(
+        """SELECT ev.recording_id, r.name AS recording, ev.type, ev.onset_s, ev.duration_s, ev.spo2_nadir,
+                  coalesce(e.stage, 'UNKNOWN') AS stage
+           FROM events ev JOIN recordings r USING (recording_id)
+           ASOF LEFT JOIN epochs e ON e.recording_id = ev.recording_id AND ev.onset_s >= e.onset_s
+           ORDER BY ev.recording_id, ev.onset_s""").df()
+
+
+def features_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The per-epoch feature table (empty frame when the workspace has none)."""
+    if not has_table(con, "features"):
+        return pd.DataFrame()
+    return con.execute("SELECT * FROM features ORDER BY epoch_id").df()
+
+
+def night_metrics_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The night-metrics table, one row per recording_id (empty frame when the workspace has none)."""
+    if not has_table(con, "night_metrics"):
+        return pd.DataFrame(columns=["recording_id"])
+    return con.execute("SELECT * FROM night_metrics ORDER BY recording_id").df()
+
+
+def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
+    subject attributes (``age_band`` added), extra attributes as ``attributes`` (JSON text), and every
+    night metric (``summary`` left out)."""
+    df = con.execute(
+        """SELECT r.recording_id, r.name AS recording, r.n_epochs, r.duration_s, r.missing_channels,
+                  r.subject_id, s.age, s.sex, s.bmi, s.phenotype, s.site, CAST(s.attributes AS VARCHAR) AS attributes
+           FROM recordings r LEFT JOIN subjects s USING (subject_id) ORDER BY r.name""").df()
+    df["missing_channels"] = [list(v) if v is not None else [] for v in df["missing_channels"]]
+    df["age_band"] = [age_band(a) for a in df["age"]]
+    metrics = night_metrics_frame(con).drop(columns=["summary"], errors="ignore")
+    return df.merge(metrics, on="recording_id", how="left")
+
+
+def captions_of(con: duckdb.DuckDBPyConnection, epoch_ids: np.ndarray, track: str) -> dict[int, str]:
+    """epoch_id -> reference caption of ``track`` for the given epochs (absent ones left out)."""
+    rows = con.execute("SELECT epoch_id, text FROM captions WHERE track = ? AND epoch_id IN (SELECT unnest(?))",
+                       [track, [int(i) for i in epoch_ids]]).fetchall()
+    return {int(i): t for i, t in rows}
+
+
+def epoch_vectors_of(con: duckdb.DuckDBPyConnection, epoch_ids: list[int]) -> dict[int, np.ndarray]:
+    """epoch_id -> stored epoch vector for the given epochs."""
+    rows = con.execute("SELECT epoch_id, vec FROM epoch_vectors WHERE epoch_id IN (SELECT unnest(?))",
+                       [[int(i) for i in epoch_ids]]).fetchall()
+    return {int(i): np.asarray(v, np.float32) for i, v in rows}
+
+
+def recording_file(con: duckdb.DuckDBPyConnection, recording_id: int) -> tuple[str, int]:
+    """(path of the recording file, number of epochs) of a recording.
+
+    Raises
+    ------
+    KeyError
+        When the workspace has no such recording.
+    """
+    row = con.execute("SELECT path, n_epochs FROM recordings WHERE recording_id = ?", [int(recording_id)]).fetchone()
+    if row is None:
+        raise KeyError(f"no recording with id {recording_id}")
+    return str(row[0]), int(row[1] or 0)
