@@ -22,6 +22,9 @@ from sleeplm.encoder.io.edf_lenient import parse_header, read_lenient, sniff_fil
 from sleeplm.encoder.io.records import PSGError, Recording, Signal
 from sleeplm.encoder.io.textsig import is_text_signal, read_text_signal
 
+#: Longest recording accepted (7 days); a longer one means a header field is wrong.
+MAX_RECORDING_S = 7 * 24 * 3600.0
+
 #: The reader only loads these labels' samples when asked to (see ``labels=``).
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
@@ -132,6 +135,12 @@ def _validate(rec: Recording, header_only: bool) -> None:
     """Raise for unusable content; add warnings for suspicious but usable signals."""
     if rec.duration_s <= 0 or not np.isfinite(rec.duration_s):
         raise PSGError(rec.path, f"zero duration (header gives {rec.duration_s} s of data)")
+    if rec.duration_s > MAX_RECORDING_S:
+        raise PSGError(rec.path, f"the header says the recording lasts {rec.duration_s:.3g} s ({rec.duration_s / 86400:.3g} "
+                                 "days), more than 7 days: its data-record duration or record count is wrong")
+    bad_fs = [s.label for s in rec.signals if not (np.isfinite(s.fs_hz) and s.fs_hz > 0)]
+    if bad_fs:
+        raise PSGError(rec.path, f"signals without a usable sampling rate: {bad_fs}")
     if not rec.signals:
         raise PSGError(rec.path, "the file holds no signals")
     if header_only:

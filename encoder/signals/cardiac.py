@@ -30,14 +30,19 @@ from sleeplm.encoder.io.records import EPOCH_S, Signal
 
 HR_GRID_HZ: float = 2.0
 MIN_BEATS_PER_EPOCH: int = 5
+#: Below this sampling rate an ECG cannot locate R peaks (a QRS lasts ~0.1 s): no beats, NaN features.
+MIN_ECG_FS_HZ: float = 32.0
 
 
 def detect_r_peaks_s(ecg: np.ndarray, fs_hz: float, method: str = "neurokit") -> np.ndarray:
-    """R-peak times (s) over a whole night with neurokit2 (cleaning + peak detection)."""
+    """R-peak times (s) over a whole night with neurokit2 (cleaning + peak detection).
+
+    Empty when the ECG is shorter than 10 s, flat, or sampled below :data:`MIN_ECG_FS_HZ`.
+    """
     import neurokit2 as nk  # heavy import, kept local
 
     x = np.nan_to_num(np.asarray(ecg, dtype=np.float64))
-    if len(x) < fs_hz * 10 or np.std(x) == 0:
+    if fs_hz < MIN_ECG_FS_HZ or len(x) < fs_hz * 10 or np.std(x) == 0:
         return np.empty(0)
     clean = nk.ecg_clean(x, sampling_rate=int(round(fs_hz)), method="neurokit")
     _, info = nk.ecg_peaks(clean, sampling_rate=int(round(fs_hz)), method=method,
