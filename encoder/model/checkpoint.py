@@ -32,21 +32,71 @@ class LoadReport:
     filled_aliases: list[str] = field(default_factory=list)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+_ST_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def _mmap_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.safetensors`` file as zero-copy views of a private (copy-on-write) memory map.
+
+    Pages are read from disk only when a tensor is first touched, and are shared with the page
+    cache, so loading costs about the file size once, not twice.
+    """
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+    header.pop("__metadata__", None)
+    size = path.stat().st_size
+    storage = torch.UntypedStorage.from_file(str(path), shared=False, nbytes=size)
+    base = torch.empty(0, dtype=torch.uint8).set_(storage)
+    start = 8 + n
+    out = {}
+    for key, info in header.items():
+        dtype = _ST_DTYPES[info["dtype"]]
+        a, b = info["data_offsets"]
+        flat = base[start + a : start + b]
+        shape = info["shape"]
+        if b == a:
+            t = torch.empty(0, dtype=dtype)
+        else:
+            try:
+                t = flat.view(dtype)
+            except RuntimeError:  # misaligned offset for this dtype: copy this one tensor
+                t = flat.clone().view(dtype)
+        out[key] = t.reshape(shape)
+    return out
+
+
+def read_state_dict(path: str | Path, mmap: bool = False) -> dict[str, torch.Tensor]:
     """Read a bare or ``{"state_dict": ...}`` torch file, or a ``.safetensors`` file, on the CPU.
 
-    A leading ``module.`` (DataParallel / DDP) is stripped from every key.
+    A leading ``module.`` (DataParallel / DDP) is stripped from every key. With ``mmap`` the
+    tensors are memory-mapped views of the file (``torch.load(mmap=True)`` / a safetensors map)
+    instead of copies; legacy (non-zip) torch files fall back to a plain read.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         if path.suffix in SAFETENSORS_SUFFIXES:
-            from safetensors.torch import load_file
+            if mmap:
+                sd: Any = _mmap_safetensors(path)
+            else:
+                from safetensors.torch import load_file
 
-            sd: Any = load_file(str(path), device="cpu")
+                sd = load_file(str(path), device="cpu")
         else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
+            sd = None
+            if mmap:
+                try:
+                    sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                except RuntimeError:  # e.g. a legacy (non-zip) file: no mmap possible
+                    sd = None
+            if sd is None:
+                sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - report any reader failure with the file name
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from exc
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
@@ -73,14 +123,20 @@ def alias_groups(model: nn.Module) -> list[list[str]]:
     return [keys for keys in groups.values() if len(keys) > 1]
 
 
-def load_checkpoint(model: nn.Module, path: str | Path) -> LoadReport:
+def load_checkpoint(model: nn.Module, path: str | Path, assign: bool | None = None) -> LoadReport:
     """Load ``path`` into ``model`` after a strict key / shape / dtype check.
 
     Floating-point tensors of another precision (e.g. fp16 for fp32 parameters) are converted.
     Of the aliased keys of one shared tensor, at least one must be present; the present ones
     must be equal. Raises ``CheckpointError`` listing missing, unexpected and mismatched keys.
+
+    ``assign`` (default: when the model lives on the ``meta`` device) memory-maps the file and
+    makes the file's tensors the model's parameters instead of copying them in: the lean path,
+    whose memory peak is about the file size (build the model with ``create_model(cfg, "meta")``).
     """
-    sd = read_state_dict(path)
+    if assign is None:
+        assign = any(t.is_meta for t in model.state_dict().values())
+    sd = read_state_dict(path, mmap=assign)
     expected = model.state_dict()
     report = LoadReport(path=str(path), num_tensors=len(sd))
     problems: list[str] = []
@@ -125,7 +181,11 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> LoadReport:
             report.upcast.append(k)
             t = t.to(v.dtype)
         converted[k] = t
-    model.load_state_dict(converted, strict=True)
+    model.load_state_dict(converted, strict=True, assign=assign)
+    if assign:
+        left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise CheckpointError(f"{path}: tensors left on the meta device after loading: {left[:10]}")
     return report
 
 

@@ -116,9 +116,13 @@ def load_recoca(
     config: str | Path | dict[str, Any] | ReCoCaConfig | None = None,
     device: str | torch.device = "cpu",
 ) -> ReCoCa:
-    """Build the model for the resolved config, load the weights (strict), move it, ``eval()``."""
+    """Build the model for the resolved config, load the weights (strict), move it, ``eval()``.
+
+    The model is built on the ``meta`` device (no random weights) and the checkpoint is
+    memory-mapped and assigned, so loading peaks near the file size instead of twice it.
+    """
     path, cfg = resolve_checkpoint(name_or_path, config)
-    model = create_model(cfg)
-    load_checkpoint(model, path)
+    model = create_model(cfg, device="meta")
+    load_checkpoint(model, path, assign=True)
     return model.to(device).eval()
 
