@@ -67,11 +67,14 @@ def inspect(
 ) -> None:
     """Channels, their SleepLM mapping, repairs, and the annotations of a recording."""
     from sleeplm.encoder.io.psg import inspect_psg
+    from sleeplm.index.failures import describe_failure
 
     try:
         report = inspect_psg(file, annotations)
     except PSGError as exc:
         _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the file does, a sentence, never a traceback
+        _fail(ValueError(describe_failure(file, "reading", exc, annotations)))
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
@@ -181,22 +184,34 @@ def ingest(
         f"indexes {report.index_kinds}"
     )
     for path, message in report.failed:
-        err_console.print(f"[red]failed:[/] {message}", soft_wrap=True, highlight=False)
+        err_console.print(f"[red]failed:[/] {message}", soft_wrap=True, highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
 
 
 @app.command()
-def check(workspace: WorkspaceOpt) -> None:
-    """Verify a workspace: FAISS ids == DuckDB ids, counts, manifest."""
-    from sleeplm.index.workspace import Workspace, check_workspace
+def check(
+    workspace: WorkspaceOpt,
+    repair: Annotated[bool, typer.Option(help="rebuild the FAISS files and the manifest from cohort.duckdb")] = False,
+    ids_only: Annotated[bool, typer.Option("--ids-only", help="compare ids only, not every vector (faster)")] = False,
+) -> None:
+    """Verify a workspace: FAISS ids and vectors == DuckDB's, counts, manifest (--repair rebuilds them)."""
+    from sleeplm.index.workspace import Workspace, WorkspaceError, check_workspace, repair_workspace
 
-    problems = check_workspace(Workspace(workspace))
+    ws = Workspace(workspace)
+    if repair:
+        try:
+            m = repair_workspace(ws)
+        except WorkspaceError as exc:
+            _fail(exc)
+        console.print(f"{workspace}: rebuilt epochs.faiss, nights.faiss and manifest.json from cohort.duckdb "
+                      f"({m.counts.get('recordings', 0)} nights, {m.counts.get('epochs', 0)} epochs)")
+    problems = check_workspace(ws, content=not ids_only)
     if problems:
         for p in problems:
-            err_console.print(f"[red]problem:[/] {p}", soft_wrap=True, highlight=False)
+            err_console.print(f"[red]problem:[/] {p}", soft_wrap=True, highlight=False, markup=False)
         raise typer.Exit(1)
-    console.print(f"{workspace}: consistent")
+    console.print(f"{workspace}: consistent ({'ids' if ids_only else 'ids and every vector'} checked)")
 
 
 def _filters(recording, stage, event, phenotype, sex, age_min, age_max, hours_min, hours_max):
@@ -383,17 +398,23 @@ def serve(
     workspace: WorkspaceOpt,
     host: Annotated[str, typer.Option(help="interface to bind (default loopback only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 7860,
-    auth: Annotated[str | None, typer.Option(help="user:password required to open the page")] = None,
+    auth_user: Annotated[str | None, typer.Option(help="require this user name to open the page; the password "
+                                                   "comes from $SLEEPLM_AUTH_PASSWORD or --auth-file")] = None,
+    auth_file: Annotated[Path | None, typer.Option(help="a file holding 'user:password' (keep it private)")] = None,
     llm: Annotated[str | None, typer.Option(help="router (default), openai:MODEL or ollama:MODEL")] = None,
     max_upload_mb: Annotated[int, typer.Option(help="largest accepted upload (MB)")] = 2048,
 ) -> None:
     """The chat page for a workspace."""
+    import os
+
     from sleeplm.agent import BackendError
+    from sleeplm.app.service import load_credentials
     from sleeplm.app.web import serve as run_serve
     from sleeplm.index.workspace import WorkspaceError
 
     try:
-        run_serve(workspace, host=host, port=port, auth=auth, llm=llm, max_upload_bytes=max_upload_mb * 2**20)
+        credentials = load_credentials(auth_user, auth_file, os.environ)
+        run_serve(workspace, host=host, port=port, auth=credentials, llm=llm, max_upload_bytes=max_upload_mb * 2**20)
     except (WorkspaceError, BackendError, ValueError) as exc:
         _fail(exc)
 
