@@ -21,7 +21,7 @@ import contextlib
 import copy
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,9 +177,20 @@ class SharedCohort:
             cur.close()
 
     # ------------------------------------------------------------------ writing
+    def describe_night(self, name: str) -> str:
+        """A stored night in a few words ("120 epochs, subject S-01"), for the page's questions."""
+        table = self.nights_table()
+        rows = [dict(zip(table.columns, r)) for r in table.rows if r[table.columns.index("recording")] == name]
+        if not rows:
+            return "no longer stored"
+        return f"{rows[0]['n_epochs']} epochs, subject {rows[0]['subject_id'] or 'unknown'}"
+
     def ingest(self, files: Iterable[Path], cohort_dir: Path,
-               on_file: Callable[[int, int, str], None] | None = None) -> IngestReport:
+               on_file: Callable[[int, int, str], None] | None = None,
+               replace: Collection[str] = ()) -> IngestReport:
         """Ingest ``files`` (found in ``cohort_dir``) with the workspace's own model, then reopen.
+
+        ``replace``: night names that may replace a different stored night (the user confirmed).
 
         One file at a time, calling ``on_file(i, n, name)`` before each (for a progress bar); the
         reports are merged. Waits for running chat turns to finish; new turns wait until the
@@ -197,10 +208,11 @@ class SharedCohort:
                         if on_file is not None:
                             on_file(i, len(files), path.name)
                         report = ingest(cohort_dir, self.workspace, model=str(ref.weights), model_config=ref.config,
-                                        progress=False, files=[path])
+                                        progress=False, files=[path], replace=replace)
                         total.ingested += report.ingested
                         total.skipped += report.skipped
                         total.failed += report.failed
+                        total.conflicts += report.conflicts
                         total.epochs_added += report.epochs_added
                         total.seconds += report.seconds
                         total.index_kinds, total.device = report.index_kinds, report.device
@@ -223,3 +235,48 @@ class SharedCohort:
         with self.lock.write():
             if self._cohort is not None:
                 self._close_all()
+
+
+#: Environment variables read by :func:`load_credentials`.
+AUTH_ENV = "SLEEPLM_AUTH"  # "user:password"
+AUTH_PASSWORD_ENV = "SLEEPLM_AUTH_PASSWORD"  # the password for --auth-user
+
+
+def load_credentials(user: str | None, auth_file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """``"user:password"`` for the page's login, never from the command line (``ps`` shows arguments).
+
+    From ``auth_file`` (one line ``user:password``), else ``user`` with the password in
+    ``$SLEEPLM_AUTH_PASSWORD``, else ``$SLEEPLM_AUTH`` (``user:password``); None when none is given.
+
+    Raises
+    ------
+    ValueError
+        A file that cannot be read or holds no ``user:password``, a user without a password.
+    """
+    if auth_file is not None:
+        try:
+            text = Path(auth_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--auth-file {auth_file}: cannot be read ({exc})") from exc
+        name, sep, password = text.partition(":")
+        if not sep or not name or not password or "\n" in text:
+            raise ValueError(f"--auth-file {auth_file}: must hold one line 'user:password'")
+        if user and user != name:
+            raise ValueError(f"--auth-user {user!r} differs from the user in --auth-file {auth_file}")
+        return text
+    if user:
+        password = environ.get(AUTH_PASSWORD_ENV, "")
+        if not password:
+            raise ValueError(f"--auth-user needs a password: set ${AUTH_PASSWORD_ENV} or use --auth-file "
+                             "(a password on the command line would show in `ps`)")
+        if ":" in user:
+            raise ValueError("--auth-user is a user name only; the password goes in "
+                             f"${AUTH_PASSWORD_ENV} or --auth-file")
+        return f"{user}:{password}"
+    env = environ.get(AUTH_ENV, "").strip()
+    if env:
+        name, sep, password = env.partition(":")
+        if not sep or not name or not password:
+            raise ValueError(f"${AUTH_ENV} must be 'user:password'")
+        return env
+    return None

@@ -123,6 +123,10 @@ class ChatApp:
                 f"**{m.model_name}** (weights sha256 `{m.model_sha256[:12]}`) · "
                 f"{counts.get('recordings', '?')} nights, {counts.get('epochs', '?')} epochs")
 
+    def _describe(self, name: str) -> str:
+        with self.shared.reading():
+            return self.shared.describe_night(name)
+
     def nights_value(self) -> pd.DataFrame:
         with self.shared.reading():
             table = self.shared.nights_table()
@@ -199,9 +203,13 @@ class ChatApp:
         return session, self.night_line(session), []
 
     # ------------------------------------------------------------------ upload
-    def upload(self, files: list[str] | None, progress: Any = None) -> tuple[str, pd.DataFrame]:
+    def upload(self, files: list[str] | None, progress: Any = None,
+               replace: bool = False) -> tuple[str, pd.DataFrame]:
         """Check, stage and ingest uploaded files; returns (a markdown report, the nights table).
 
+        A night whose name is taken by a different night of the cohort is not ingested: the report
+        asks the user to confirm, and only ``replace`` (the page's "replace" box, ticked for one
+        ingest) lets an uploaded night replace it. Messages name files, never server folders.
         Chat turns wait while the workspace is written (see :class:`SharedCohort`).
         """
         paths = [Path(f) for f in (files or [])]
@@ -214,14 +222,27 @@ class ChatApp:
             if progress is not None:
                 progress(i / n, desc=f"ingesting {name} ({i + 1} of {n}): reading, captioning, embedding")
 
-        report = self.shared.ingest(staged.recordings, staged.folder, on_file)
+        names = [p.stem for p in staged.recordings] if replace else []
+        report = self.shared.ingest(staged.recordings, staged.folder, on_file, replace=names)
         lines = []
         if report.ingested:
-            lines.append(f"✅ ingested {', '.join(report.ingested)} ({report.epochs_added} epochs, "
+            verb = "replaced" if replace and set(names) & {Path(n).stem for n in report.ingested} else "ingested"
+            lines.append(f"✅ {verb} {', '.join(report.ingested)} ({report.epochs_added} epochs, "
                          f"{report.seconds:.0f} s)")
         if report.skipped:
             lines.append(f"already in the workspace (unchanged): {', '.join(report.skipped)}")
-        lines += [f"⚠️ failed: {message}" for _, message in report.failed]
+        for name in report.conflicts:
+            lines.append(f"⚠️ a different night named **{name}** is already in the workspace "
+                         f"({self._describe(name)}); nothing was replaced. Rename the file, or tick "
+                         "“replace nights of the same name” and ingest again to replace it.")
+        hidden = [str(staged.folder.resolve()), str(staged.folder), str(Path(self.shared.workspace).resolve()),
+                  str(self.shared.workspace)]
+        for path, message in report.failed:
+            if Path(path).stem in report.conflicts:
+                continue
+            for prefix in hidden:
+                message = message.replace(prefix + "/", "").replace(prefix, "")
+            lines.append(f"⚠️ failed: {message}")
         return "\n\n".join(lines) or "nothing ingested", self.nights_value()
 
 
@@ -255,6 +276,8 @@ def build_app(app: ChatApp) -> gr.Blocks:
             files = gr.File(file_count="multiple", file_types=list(ALLOWED_TYPES), type="filepath",
                             label=f"recording and annotations ({', '.join(ALLOWED_TYPES)}; "
                                   f"≤ {human_size(app.max_upload_bytes)} each)", elem_id="upload")
+            replace_box = gr.Checkbox(False, label="replace nights of the same name (asked for when an uploaded "
+                                      "night has the name of a different night in the cohort)", elem_id="replace")
             ingest_btn = gr.Button("Ingest into the workspace", elem_id="ingest")
             ingest_log = gr.Markdown("", elem_id="ingest-log")
 
@@ -274,14 +297,16 @@ def build_app(app: ChatApp) -> gr.Blocks:
 
         def on_ingest(
             paths: list[str] | None,
+            replace: bool,
             session: WebSession | None,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects its progress bar
-        ) -> tuple[str, pd.DataFrame, None, WebSession, str]:
-            report, table = app.upload(paths, progress)
+        ) -> tuple[str, pd.DataFrame, None, bool, WebSession, str]:
+            report, table = app.upload(paths, progress, replace=bool(replace))
             session, line, _, _ = app.on_load(session)  # counts changed; the session moves to the new cohort
-            return report, table, None, session, line
+            return report, table, None, False, session, line  # the replace box is good for one ingest
 
-        ingest_btn.click(on_ingest, [files, state], [ingest_log, nights, files, state, model_line],
+        ingest_btn.click(on_ingest, [files, replace_box, state],
+                         [ingest_log, nights, files, replace_box, state, model_line],
                          concurrency_limit=1, concurrency_id="ingest", api_visibility="private")
     return blocks
 
@@ -333,7 +358,7 @@ def launch(blocks: gr.Blocks, app: ChatApp, host: str = "127.0.0.1", port: int =
     """Queue and launch: ``concurrency`` chat turns at once, one ingest at a time."""
     credentials = parse_auth(auth)
     if host not in LOOPBACK and credentials is None:
-        print(f"warning: serving on {host} without --auth: anyone who can reach this address can use the page "
+        print(f"warning: serving on {host} without --auth-user/--auth-file: anyone who can reach this address can use the page "
               "and add recordings to the workspace", file=sys.stderr)
     blocks.queue(default_concurrency_limit=concurrency, max_size=256)
     return blocks.launch(

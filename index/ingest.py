@@ -333,6 +333,11 @@ class _Job:
     def at(self, stage: str) -> None:
         self.stage = stage
 
+    @property
+    def shown(self) -> str:
+        """The file as reports list it: its name, or its path in the cohort when names collide."""
+        return self.path.name if self.name == self.path.stem else f"{self.name}{self.path.suffix}"
+
     def message(self, exc: BaseException) -> str:
         return describe_failure(self.path, self.stage, exc, self.annotation_path)
 
@@ -497,7 +502,7 @@ def ingest(
             if verdict == "ingest":
                 todo.append(job)
             else:
-                report.skipped.append(path.name)
+                report.skipped.append(job.shown)
         source = (_local_nights(ref, batch_size, progress) if engine == "local"
                   else _ray_nights(ref, ws, batch_size, ray_num_cpus))
         bar = tqdm(source(todo), total=len(todo), desc="nights", unit="night", disable=not progress)
@@ -518,7 +523,7 @@ def ingest(
             except Exception as exc:  # noqa: BLE001
                 _record_failure(con, report, job.path, "writing", job.message(exc))
                 continue
-            report.ingested.append(job.path.name)
+            report.ingested.append(job.shown)
             report.epochs_added += len(night.onset_s)
         try:
             report.index_kinds = rebuild_indexes(ws, con)

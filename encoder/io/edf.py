@@ -59,6 +59,10 @@ def read_recording(
     """
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise PSGError(path, "is a folder, not a recording file")
+        if path.is_symlink():
+            raise PSGError(path, "is a symbolic link to nothing (or one that loops back on itself)")
         raise PSGError(path, "no such file")
     if path.suffix.lower() == ".txt" and is_text_signal(path):
         rec = read_text_signal(path)
