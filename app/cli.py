@@ -465,37 +465,41 @@ def evaluate(
 
 @app.command()
 def train(
-    out: Annotated[Path, typer.Option(help="run folder: checkpoints, curves, model.safetensors")],
-    config: Annotated[str, typer.Option(help="model config name or JSON")] = "sleeplm-tiny",
-    train_nights: Annotated[int, typer.Option()] = 48,
-    val_nights: Annotated[int, typer.Option()] = 9,
-    hours: Annotated[float, typer.Option(help="length of each simulated night")] = 6.0,
-    data_root: Annotated[Path | None, typer.Option(help="dataset cache folder")] = None,
-    steps: Annotated[int, typer.Option()] = 1000,
-    batch_size: Annotated[int, typer.Option()] = 16,
-    lr: Annotated[float, typer.Option()] = 5e-4,
-    seed: Annotated[int, typer.Option()] = 0,
-    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
-    init_from: Annotated[Path | None, typer.Option(help="start from these weights (fine-tune)")] = None,
-    channel_drop: Annotated[float, typer.Option(help="share of examples that lose channels (augmentation)")] = 0.0,
-    gist: Annotated[bool, typer.Option(help="contrastive texts without event times (captions.render.event_gist)")] = False,
+    out: Annotated[Path, typer.Option(help="run folder: one folder per stage, model.safetensors, report.md")],
+    recipe: Annotated[str, typer.Option(help="recipe name (encoder/train/recipes/NAME.json) or a recipe JSON file")] = "sleeplm-tiny",
+    data_root: Annotated[Path | None, typer.Option(help="dataset cache folder (default beside --out)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out (finished stages are kept)")] = False,
+    report: Annotated[bool, typer.Option(help="held-out report with the evaluation harness's metrics")] = True,
+    eval_workspace: Annotated[list[Path] | None, typer.Option(help="also run `sleeplm eval` on these workspaces with the new weights")] = None,
+    eval_tasks: Annotated[str, typer.Option(help="tasks for --eval-workspace (comma-separated)")] = "zero_shot_staging,few_shot_staging",
 ) -> None:
-    """Pretrain a SleepLM model on simulated nights (the recipe of the bundled sleeplm-tiny).
+    """Train a SleepLM model on simulated nights by a recipe (default: the bundled sleeplm-tiny's).
 
-    The bundled weights: `sleeplm train --out runs/tiny-v2 --data-root runs/data-v1`, then
-    `sleeplm train --out runs/tiny-v3 --data-root runs/data-v1 --init-from runs/tiny-v2/model.safetensors
-    --channel-drop 0.4 --steps 600 --lr 3e-4 --seed 1`, then the same from runs/tiny-v3 with `--seed 2 --gist`.
+    `sleeplm train --recipe sleeplm-tiny --out runs/tiny` repeats the bundled weights' three stages.
     """
-    from sleeplm.encoder.train.loop import train as run_train
-    from sleeplm.encoder.train.losses import LossWeights
+    from sleeplm.encoder.train.recipe import RecipeError, load_recipe, train_recipe
 
-    path = run_train(config, out, n_train_nights=train_nights, n_val_nights=val_nights, seed=seed, steps=steps,
-                     batch_size=batch_size, resume=resume, data_root=data_root, hours=hours, lr=lr,
-                     warmup_steps=20 if init_from else 30, checkpoint_every=50, val_batches=1, grad_clip=1.0, p_stage_only=1.0,
-                     canonical_contrastive=True, dedupe_texts=True, p_channel_drop=channel_drop, contrastive_gist=gist,
-                     init_from=str(init_from) if init_from else None,
-                     weights=LossWeights(contrastive=1.0, caption=1.0, reconstruction=0.25))
-    console.print(f"weights: {path}")
+    names = [t.strip() for t in eval_tasks.split(",") if t.strip()]
+    if eval_workspace:
+        from sleeplm.eval import list_tasks
+
+        unknown = sorted(set(names) - set(list_tasks()))
+        if unknown:
+            _fail(ValueError(f"unknown tasks {unknown}; available: {', '.join(list_tasks())}"))
+    try:
+        run = train_recipe(load_recipe(recipe), out, data_root=data_root, resume=resume)
+    except RecipeError as exc:
+        _fail(exc)
+    console.print(f"weights: {run.weights}")
+    if report:
+        from sleeplm.eval.training_report import write_training_report
+
+        console.print(f"report: {write_training_report(run.weights, run.data_root / 'val', out)}")
+    if eval_workspace:
+        from sleeplm.eval import run_eval
+
+        res = run_eval(list(eval_workspace), [str(run.weights)], names, out / "eval")
+        console.print(f"evaluation: {res.report}")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,38 +29,46 @@ from sleeplm.encoder.vocab import CHANNEL_INDEX, EEG_CHANNELS
 
 @dataclass
 class TrainConfig:
-    """Optimisation and sampling settings (stored as ``train_config.json`` in the run folder)."""
+    """Optimisation and sampling settings (stored as ``train_config.json`` in the run folder).
 
-    steps: int = 2000
-    batch_size: int = 16
-    lr: float = 5e-4
-    min_lr_ratio: float = 0.05
-    warmup_steps: int = 100
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.98)
-    grad_clip: float = 1.0
-    seed: int = 0
-    threads: int = 2
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 1
-    val_batches: int = 2
+    Every setting that changes the weights has no default: a recipe
+    (``encoder/train/recipes/*.json``, :mod:`sleeplm.encoder.train.recipe`) states them all, so no
+    run silently trains with values other than the ones written down. The settings with defaults
+    only change how a run is carried out (threads, checkpoints, validation, logging), never the weights.
+    """
+
+    steps: int
+    batch_size: int
+    lr: float
+    #: Cosine decay ends at ``lr * min_lr_ratio``.
+    min_lr_ratio: float
+    warmup_steps: int
+    weight_decay: float
+    betas: tuple[float, float]
+    grad_clip: float
+    seed: int
     #: Probability that the contrastive text is the stage/event caption alone (else stage/event + brain).
-    p_stage_only: float = 0.25
+    p_stage_only: float
     #: Contrastive text always the canonical (variant 0) caption; paraphrases still train the decoder.
-    canonical_contrastive: bool = False
+    canonical_contrastive: bool
     #: Identical contrastive texts in a batch are shared positives (losses.contrastive_loss).
-    dedupe_texts: bool = False
+    dedupe_texts: bool
     #: Probability that an example loses channels (see ``drop_channels``): teaches the model that real
     #: recordings miss channels (a missing channel is zeros, POS -1, exactly as preprocessing writes it).
-    p_channel_drop: float = 0.0
+    p_channel_drop: float
     #: Contrastive stage_event texts without event times/nadirs (captions.render.event_gist).
-    contrastive_gist: bool = False
+    contrastive_gist: bool
+    #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
+    track_weights: tuple[float, ...]
+    weights: LossWeights
     #: Start from these weights (a fine-tune) instead of a random init; ignored when resuming.
     init_from: str | None = None
-    #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
-    track_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
-    weights: LossWeights = field(default_factory=LossWeights)
+    threads: int = 2
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    #: Held-out batches scored at each checkpoint (they do not touch the weights or the training batches).
+    val_batches: int = 1
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -287,7 +295,7 @@ def run_training(
             history.append(row)
             _write_history(out_dir / "history.jsonl", history)
             if plot:
-                from sleeplm.encoder.train.report import plot_history
+                from sleeplm.encoder.train.curves import plot_history
 
                 plot_history(history, out_dir / "loss_curves.png", out_dir / "loss_curves.json")
             t_last = time.perf_counter()  # do not count checkpoint/validation time as training time
@@ -336,53 +344,3 @@ def resolve_tokenizer(model_cfg: ReCoCaConfig, train_data: EpochCaptions, out_di
     cfg = replace(model_cfg, text_cfg=text_cfg, tokenizer=name, sot_token_id=tok.sot_token_id,
                   eot_token_id=tok.eot_token_id)
     return cfg, tok
-
-
-def train(
-    config_name: str,
-    out_dir: Path,
-    n_train_nights: int = 48,
-    n_val_nights: int = 9,
-    seed: int = 0,
-    steps: int = 2000,
-    batch_size: int = 16,
-    resume: bool = False,
-    data_root: Path | None = None,
-    hours: float = 6.0,
-    n_paraphrases: int = 3,
-    data_seed: int = 1,
-    workers: int = 2,
-    progress: bool = True,
-    **overrides: Any,
-) -> Path:
-    """Build (or reuse) the simulated dataset, then pretrain ``config_name``; returns the final weights.
-
-    Parameters
-    ----------
-    config_name
-        A model config name or JSON path (``"sleeplm-tiny"``).
-    out_dir
-        Run folder (checkpoints, history, curves, ``model.safetensors``).
-    n_train_nights, n_val_nights, hours, n_paraphrases, data_seed, workers
-        Dataset: training nights from root seed ``data_seed``, held-out nights from
-        ``data_seed + 1_000_000`` (never trained on), cached under ``data_root``
-        (default ``<out_dir>/../data-<...>``) and reused when the settings match.
-    seed, steps, batch_size, resume
-        Training seed, optimiser steps, batch size; ``resume`` continues from the last checkpoint.
-    overrides
-        Other :class:`TrainConfig` fields (``lr``, ``checkpoint_every``, ``weights`` ...).
-    """
-    from sleeplm.encoder.model.factory import get_config
-    from sleeplm.encoder.train.data import SplitSpec, build_dataset
-
-    out_dir = Path(out_dir)
-    tag = f"data-n{n_train_nights}-v{n_val_nights}-h{hours:g}-p{n_paraphrases}-s{data_seed}"
-    root = Path(data_root) if data_root is not None else out_dir.parent / tag
-    build_dataset(root, SplitSpec(n_train_nights, data_seed, hours, n_paraphrases),
-                  SplitSpec(n_val_nights, data_seed + 1_000_000, hours, 0), workers=workers)
-    train_data, val_data = EpochCaptions(root / "train"), EpochCaptions(root / "val")
-    model_cfg, tok = resolve_tokenizer(get_config(config_name), train_data, out_dir)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, seed=seed, **overrides)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "data.json").write_text(json.dumps({"root": str(root.resolve())}) + "\n")
-    return run_training(model_cfg, cfg, train_data, tok, out_dir, val_data, resume=resume, progress=progress)

@@ -35,6 +35,19 @@ def caption_sample(ctx: EvalContext, n: int) -> pd.DataFrame:
     return e.iloc[np.sort(np.asarray(take, int))]
 
 
+def caption_track_scores(model, x: np.ndarray, refs: list[str], track: str, max_len: int = 256
+                         ) -> tuple[dict, list[str]]:
+    """Generate ``track`` captions for ``x`` (greedy) and score them against ``refs``.
+
+    Returns the table row (track, n, the fact scores of :func:`caption_fact_scores`, BLEU-4, ROUGE-L)
+    and the generated captions.
+    """
+    preds = model.generate(x, track, max_len=max_len)
+    row = {"track": track, "n": len(refs), **caption_fact_scores(preds, refs, track),
+           "BLEU-4": bleu4(preds, refs), "ROUGE-L": rouge_l(preds, refs)}
+    return row, preds
+
+
 @dataclass
 class Captioning:
     name: str = "captioning"
@@ -60,16 +73,14 @@ class Captioning:
             if not keep:
                 res.notes.append(f"{track}: no reference captions, skipped")
                 continue
-            preds = ctx.model.generate(x[keep], track, max_len=self.max_len)
             refs = [refs[i] for i in keep]
-            fs = caption_fact_scores(preds, refs, track)
-            row = {"track": track, "n": len(keep), **fs, "BLEU-4": bleu4(preds, refs), "ROUGE-L": rouge_l(preds, refs)}
+            row, preds = caption_track_scores(ctx.model, x[keep], refs, track, self.max_len)
             rows.append(row)
             for k, v in row.items():
                 if k not in ("track",):
                     res.scores[f"{track}/{k}"] = v
-            if fs["fact_accuracy"] is not None:
-                facts.append(fs["fact_accuracy"])
+            if row["fact_accuracy"] is not None:
+                facts.append(row["fact_accuracy"])
             examples.append({"track": track, "epoch_id": int(ids[keep[0]]), "reference": refs[0], "generated": preds[0]})
         ctx.drop_signals()
         if not rows:

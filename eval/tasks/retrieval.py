@@ -29,6 +29,53 @@ KS = (1, 5, 10)
 
 
 @dataclass
+class DirectionRanks:
+    """The ranks of one retrieval direction of one track (what :func:`track_retrieval` measures)."""
+
+    track: str
+    direction: str  # "signal→text" or "text→signal"
+    ranks: np.ndarray  # 1-based rank of the best correct item, per query
+    n_correct: np.ndarray  # correct gallery items per query
+    n_gallery: int
+    n_epochs: int
+    n_distinct: int
+
+    def row(self) -> dict:
+        """Recall@k, median rank and their chance levels (a report table row)."""
+        return {"track": self.track, "direction": self.direction,
+                **{f"R@{k}": recall_at_k(self.ranks, k) for k in KS}, "median rank": float(np.median(self.ranks)),
+                **{f"chance R@{k}": chance_recall_at_k(self.n_correct, self.n_gallery, k) for k in KS},
+                "epochs": self.n_epochs, "distinct captions": self.n_distinct}
+
+
+def track_retrieval(model, signal_vectors: np.ndarray, texts: list[str], track: str) -> list[DirectionRanks]:
+    """Both directions of retrieval between epochs and their reference captions of one track.
+
+    Parameters
+    ----------
+    model : a loaded ``SleepLM`` (embeds the captions).
+    signal_vectors : ``[N, D]`` epoch vectors of the same model.
+    texts : the epochs' reference captions ("" where absent: those epochs are left out).
+    track : the captions' track (a label for the rows).
+
+    Returns an empty list when fewer than two epochs have a caption.
+    """
+    have = np.array([bool(t) for t in texts])
+    if have.sum() < 2:
+        return []
+    t_ids = np.flatnonzero(have)
+    distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
+    txt = model.encode_text([str(t) for t in distinct])
+    sim = np.asarray(signal_vectors)[t_ids] @ txt.T  # [epochs, distinct captions]
+    own = groups[:, None] == np.arange(len(distinct))[None, :]
+    sizes = np.bincount(groups, minlength=len(distinct))
+    return [DirectionRanks(track, "signal→text", retrieval_ranks(sim, own), np.ones(len(t_ids)), len(distinct),
+                           len(t_ids), len(distinct)),
+            DirectionRanks(track, "text→signal", retrieval_ranks(sim.T, own.T), sizes, len(t_ids),
+                           len(t_ids), len(distinct))]
+
+
+@dataclass
 class CrossModalRetrieval:
     name: str = "retrieval"
     main_score: str = "mean_recall@10"
@@ -46,34 +93,21 @@ class CrossModalRetrieval:
                                                              "correct": "identical reference caption"})
         rows, curves, chance_curves, r10 = [], {}, {}, []
         for track in self.tracks:
-            texts = ctx.captions(ids, track)
-            have = np.array([bool(t) for t in texts])
-            if have.sum() < 2:
+            directions = track_retrieval(ctx.model, sig, ctx.captions(ids, track), track)
+            if not directions:
                 res.notes.append(f"{track}: no reference captions, skipped")
                 continue
-            t_ids = np.flatnonzero(have)
-            distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
-            txt = ctx.model.encode_text([str(t) for t in distinct])
-            sim = sig[t_ids] @ txt.T  # [epochs, distinct captions]
-            own = groups[:, None] == np.arange(len(distinct))[None, :]
-            sizes = np.bincount(groups, minlength=len(distinct))
-            setups = (("signal→text", sim, own, np.ones(len(t_ids)), len(distinct)),
-                      ("text→signal", sim.T, own.T, sizes, len(t_ids)))
-            for direction, s, correct, n_correct, n_gallery in setups:
-                ranks = retrieval_ranks(s, correct)
-                row = {"track": track, "direction": direction, **{f"R@{k}": recall_at_k(ranks, k) for k in KS},
-                       "median rank": float(np.median(ranks)),
-                       **{f"chance R@{k}": chance_recall_at_k(n_correct, n_gallery, k) for k in KS},
-                       "epochs": int(len(t_ids)), "distinct captions": int(len(distinct))}
+            for d in directions:
+                row = d.row()
                 rows.append(row)
                 r10.append(row["R@10"])
                 for k in KS:
-                    res.scores[f"{track}/{direction}/R@{k}"] = row[f"R@{k}"]
-                res.scores[f"{track}/{direction}/median_rank"] = row["median rank"]
-                kgrid = np.unique(np.geomspace(1, n_gallery, 30).astype(int))
-                curves[f"{track} {direction}"] = (kgrid, np.array([recall_at_k(ranks, k) for k in kgrid]))
-                chance_curves[f"{track} {direction}"] = (kgrid, np.array([chance_recall_at_k(n_correct, n_gallery, k)
-                                                                          for k in kgrid]))
+                    res.scores[f"{track}/{d.direction}/R@{k}"] = row[f"R@{k}"]
+                res.scores[f"{track}/{d.direction}/median_rank"] = row["median rank"]
+                kgrid = np.unique(np.geomspace(1, d.n_gallery, 30).astype(int))
+                curves[f"{track} {d.direction}"] = (kgrid, np.array([recall_at_k(d.ranks, k) for k in kgrid]))
+                chance_curves[f"{track} {d.direction}"] = (
+                    kgrid, np.array([chance_recall_at_k(d.n_correct, d.n_gallery, k) for k in kgrid]))
         if not rows:
             raise TaskSkipped("no reference captions in the workspace")
         res.scores[self.main_score] = float(np.mean(r10))

@@ -1,14 +1,13 @@
 """Zero-shot sleep staging: each epoch gets the stage whose text prototype is most similar.
 
-Prompts are data (``eval/prompts/staging.json``): for each stage, captions in the reference
-style; a stage's prototype is the normalised mean of its prompts' text embeddings. Scored on
+Prompts are data (``eval/prompts/staging.json``); the prediction is :func:`sleeplm.eval.staging.predict_stages`
+(a stage's prototype is the normalised mean of its prompts' text embeddings). Scored on
 every epoch with a stage in W/N1/N2/N3/REM (``limit_epochs`` samples them). Baselines on the same
 epochs: uniform chance, the majority class of those epochs, and YASA automatic staging (optional).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,23 +18,7 @@ from ..context import SCORED_STAGES, EvalContext, TaskSkipped
 from ..metrics import classification_scores, majority_scores, uniform_chance_scores
 from ..plots import plot_confusion
 from ..registry import TaskResult
-
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts" / "staging.json"
-
-
-def load_prompts(path: Path = PROMPTS) -> dict[str, list[str]]:
-    """stage -> prompt texts (keys starting with ``_`` are comments)."""
-    data = json.loads(Path(path).read_text())
-    return {k: list(v) for k, v in data.items() if not k.startswith("_")}
-
-
-def stage_prototypes(ctx: EvalContext, prompts: dict[str, list[str]]) -> tuple[list[str], np.ndarray]:
-    stages = [s for s in SCORED_STAGES if s in prompts]
-    protos = []
-    for s in stages:
-        t = ctx.model.encode_text(prompts[s]).mean(axis=0)
-        protos.append(t / max(float(np.linalg.norm(t)), 1e-12))
-    return stages, np.stack(protos)
+from ..staging import PROMPTS, load_prompts, predict_stages
 
 
 @dataclass
@@ -52,9 +35,8 @@ class ZeroShotStaging:
         if len(epochs) == 0:
             raise TaskSkipped("no epoch has a scored stage (W/N1/N2/N3/REM)")
         prompts = load_prompts(self.prompts_path)
-        stages, protos = stage_prototypes(ctx, prompts)
-        vecs = ctx.epoch_vectors(epochs["epoch_id"].to_numpy())
-        pred = np.asarray(stages, dtype=object)[np.argmax(vecs @ protos.T, axis=1)]
+        stages = [s for s in SCORED_STAGES if s in prompts]
+        pred = predict_stages(ctx.model, ctx.epoch_vectors(epochs["epoch_id"].to_numpy()), prompts)
         truth = epochs["stage"].to_numpy(dtype=object)
         labels = list(SCORED_STAGES)
         model = classification_scores(truth, pred, labels)

@@ -104,3 +104,27 @@ def test_same_label_chance() -> None:
     assert M.same_label_chance(["a", "a", "b", "b"]) == pytest.approx(1 / 3)
     assert M.same_label_chance(["a", "b", "c"]) == 0.0
     assert M.same_label_chance(["a"] * 5) == 1.0
+
+
+def test_staging_scores_on_known_values() -> None:
+    m = M.classification_scores(["W", "W", "N2", "REM"], ["W", "N2", "N2", "REM"], STAGES)
+    assert m["accuracy"] == 0.75 and m["confusion"][0][2] == 1
+    assert 0 < m["kappa"] < 1 and m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    e = np.eye(12, dtype=np.float32)
+    sim, pairs = e @ e.T, np.eye(12, dtype=bool)
+    assert M.recall_at_k(M.retrieval_ranks(sim, pairs), 1) == 1.0  # signal -> text
+    assert M.recall_at_k(M.retrieval_ranks(sim.T, pairs.T), 1) == 1.0  # text -> signal
+
+
+def test_fact_comparison_of_paraphrased_and_numeric_captions() -> None:
+    from sleeplm.encoder.captions import parse_caption
+
+    ref = parse_caption("Sleep stage evaluation reveals REM Sleep for this epoch. "
+                        "No sleep-disordered breathing events were detected.", "stage_event")
+    gen = parse_caption("sleep stage analysis shows rem sleep for this epoch. no events are scored in this epoch.",
+                        "stage_event")
+    c = M.compare_facts(gen, ref)
+    assert c.stage_total == c.stage_correct == 1 and (c.event_tp, c.event_fp, c.event_fn) == (0, 0, 0)
+    ref = parse_caption("Heart Rate: minimum value of 56.43, maximum value of 68.79, and mean of 60.91.", "cardiac")
+    gen = parse_caption("heart rate: minimum value of 57.0, maximum value of 90.0, and mean of 61.5.", "cardiac")
+    assert M.compare_facts(gen, ref).scores()["value_accuracy"] == pytest.approx(2 / 3)
