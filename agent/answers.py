@@ -9,6 +9,7 @@ from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity
 
+from .query_answers import compose_query
 from .vocab import metric_label
 
 
@@ -53,11 +54,15 @@ def _subject(s: dict[str, Any]) -> str:
     return f"subject {s.get('subject_id')} ({', '.join(p for p in parts if p)})"
 
 
-def _metric_value(col: str, v: Any, metrics: dict[str, Any]) -> str:
+def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None) -> str:
     label = metric_label(col)
     if v is None:
+        stage = "REM" if col in ("rem_latency_min", "rem_pct") else col.split("_")[1].upper() \
+            if col.startswith("hr_") else None
         why = " — no sleep was scored, so per-hour indices are undefined" if (
             col.endswith("_per_h") and metrics.get("tst_min") in (0, 0.0)) else ""
+        if stage and stage_epochs is not None and not stage_epochs.get("W" if stage == "W" else stage):
+            why = f" — no epoch of this night is scored {stage}, so it is undefined"
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
     if col == "ahi_per_h":
@@ -70,7 +75,7 @@ def describe_night(r: dict[str, Any]) -> str:
     lines = [f"**{r['recording']}** — {_subject(r['subject'])}; recorded {r['start_time'] or 'at an unknown time'}"
              + f"{end}, {r['n_epochs']} epochs ({num(r['duration_h'], 2)} h)."]
     for col, v in r["requested_metrics"].items():
-        lines.append(_metric_value(col, v, r["all_metrics"]))
+        lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs")))
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:
@@ -227,7 +232,7 @@ def cohort_stats(r: dict[str, Any]) -> str:
 COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "describe_night": describe_night, "caption_epochs": caption_epochs, "show_epoch": show_epoch,
     "localize_events": localize_events, "search_epochs": search_epochs, "similar_epochs": similar_epochs,
-    "similar_nights": similar_nights, "cohort_stats": cohort_stats,
+    "similar_nights": similar_nights, "cohort_stats": cohort_stats, "query_cohort": compose_query,
 }
 
 

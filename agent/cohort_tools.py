@@ -55,7 +55,7 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     return {
         "description": description, "query_used": caption_style(description), "filters": filters,
         "hits": out, "annotation_agreement": agree, "figures": [],
-        "focus": {"recording": hits[0].recording, "epoch_index": hits[0].epoch_index} if hits else None,
+        "focus": None,  # a search never moves "this night": the user opens a hit by naming it
         "summary": f"{len(out)} epoch(s) for “{description}”" + (f"; best {hits[0].ref()}" if hits else ""),
     }
 

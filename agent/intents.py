@@ -159,12 +159,21 @@ def _search_text(p: Parsed, question: str) -> str:
     return text or _describe(p) or question
 
 
+def _named_phenotypes(p: Parsed) -> list[str]:
+    """Phenotypes the question filters on: a phenotype whose words are also the event asked for
+    ("central apnea") counts only when followed by patients / subjects / phenotype / group."""
+    events = " ".join(e.replace("_", " ") for e in p.events)
+    return [ph for ph in p.phenotypes if ph.replace("_", " ") not in events
+            or re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group|nights)", p.text)]
+
+
 def _filters(p: Parsed) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if p.recordings:
         out["recordings"] = p.recordings
-    if p.phenotypes:
-        out["phenotype"] = p.phenotypes
+    phenotypes = _named_phenotypes(p)
+    if phenotypes:
+        out["phenotype"] = phenotypes
     if p.sexes:
         out["sex"] = p.sexes
     if p.sites:
@@ -175,6 +184,18 @@ def _filters(p: Parsed) -> dict[str, Any]:
     m = re.search(r"\b(under|below|younger than)\s+(\d{2})\b", p.text)
     if m:
         out["age_max"] = float(m.group(2))
+    return out
+
+
+def _stages_named_as_filter(p: Parsed) -> list[str]:
+    """Stages a search restricts to: "during N2", "in REM", "in deep sleep" (not a stage that is the
+    thing searched for, as in "find REM sleep")."""
+    out = []
+    for stage in p.stages:
+        word = {"W": r"wake|awake", "N1": r"n1|stage 1", "N2": r"n2|stage 2|light sleep", "N3": r"n3|deep sleep|slow[- ]wave sleep|stage 3",
+                "REM": r"rem"}[stage]
+        if re.search(rf"\b(during|in|within|while in)\s+(the\s+)?({word})\b", p.text) and (p.events or len(p.stages) > 1):
+            out.append(stage)
     return out
 
 
@@ -235,8 +256,9 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan("show_epoch", _epoch_args(p, ctx))
     if p.has(r"\bfind\b", r"\bsearch\b", r"\bshow me\b", r"\blook for\b", r"\bexamples?\b", r"\bepochs? (with|of|like|showing)\b",
              r"\bwhich epochs\b", r"\bretriev"):
+        stages = _stages_named_as_filter(p)
         return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
-                                      **({"k": p.k} if p.k else {})})
+                                      **({"stages": stages} if stages else {}), **({"k": p.k} if p.k else {})})
     if p.metrics and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
     if p.recordings and p.has(r"how many", r"number of") and p.events:
@@ -262,10 +284,16 @@ def _follow_up(p: Parsed, ctx: Context) -> Plan:
             keep = {k: v for k, v in ctx.last_args.items() if k not in ("recording",)}
             return Plan(ctx.last_tool, {**keep, "recording": p.recordings[0]})
         return Plan("describe_night", {"recording": p.recordings[0]})
-    if p.events and ctx.recording:
-        return Plan("localize_events", {"description": _describe(p), "recording": ctx.recording})
-    if p.events or p.stages:
-        return Plan("search_epochs", {"description": _describe(p), **_filters(p)})
-    if p.this_night and ctx.recording:
+    if p.this_night and ctx.recording and not (p.events or p.stages or p.metrics):
         return Plan("describe_night", {"recording": ctx.recording})
+    understood = "; ".join(x for x in (
+        ", ".join(e.replace("_", " ") for e in p.events), "stage " + "/".join(p.stages) if p.stages else "",
+        ", ".join(p.metrics), ", ".join(p.recordings)) if x)
+    if understood:
+        what = _describe(p) or understood
+        near = (f"where are the {what}s in {ctx.recording}?" if p.events and ctx.recording else
+                f"find epochs like {what}" if (p.events or p.stages) else "compare AHI by phenotype")
+        return Plan(text=f"**I did not understand the whole question.** I understood: {understood}, but not what "
+                         f"to do with it (a count, a search, a comparison?).\n\nNearest question I can answer: "
+                         f"*{near}*\n\n" + HELP)
     return Plan(text="I did not understand that question.\n\n" + HELP)

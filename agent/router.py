@@ -2,7 +2,7 @@
 
 It needs no LLM and no network. Given a conversation whose last message is a question, it
 answers with an :class:`~langchain_core.messages.AIMessage` carrying one tool call (chosen by
-:func:`sleeplm.agent.intents.route`); once the last messages are the tools' ToolMessages, it
+:func:`sleeplm.agent.planner.decide`: a typed ``query_cohort`` plan, a decline, or a night / epoch tool); once the last messages are the tools' ToolMessages, it
 composes the final answer from them (:mod:`sleeplm.agent.answers`). The current night / epoch
 come from the session's :class:`~sleeplm.agent.state.SessionState`, which the router holds (a
 structure, not prompt text), else from the focus of the conversation's latest tool result.
@@ -24,7 +24,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
 from .answers import compose
-from .intents import Context, route
+from .intents import Context
+from .planner import decide
 from .state import SessionState
 from .vocab import CohortNames
 
@@ -114,7 +115,7 @@ class SleepRouter(BaseChatModel):
         question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         if question is None:
             return AIMessage(content="Ask me about the cohort.")
-        plan = route(question.text, self.names, context_from(messages, self.state))
+        plan = decide(question.text, self.names, context_from(messages, self.state))
         if plan.tool is None:
             return AIMessage(content=plan.text or "")
         if available and plan.tool not in available:

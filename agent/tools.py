@@ -17,7 +17,8 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 from sleeplm.index.queries import Cohort
 
-from . import cohort_tools, night_tools
+from . import cohort_tools, executor, night_tools
+from .query import Query, QueryArgs
 from .context import ToolContext, to_content
 from .state import SessionState, ToolConfig
 from sleeplm.encoder.vocab import SCORED_STAGES
@@ -102,6 +103,11 @@ class StatsArgs(BaseModel):
     site: list[str] | None = Field(None, description="Restrict epoch counts to these sites.")
 
 
+def query_cohort(ctx: ToolContext, **args: Any) -> dict[str, Any]:
+    """Run one typed cohort query (:mod:`sleeplm.agent.query`) with the shared executor."""
+    return executor.execute(ctx, Query.from_args(args))
+
+
 def _wrap(ctx: ToolContext, fn: Callable[..., dict[str, Any]]) -> Callable[..., tuple[str, dict[str, Any]]]:
     def run(**kwargs: Any) -> tuple[str, dict[str, Any]]:
         result = fn(ctx, **kwargs)
@@ -137,6 +143,14 @@ TOOL_SPECS: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str]
     "similar_nights": (cohort_tools.similar_nights, SimilarNightsArgs, (
                        "Find the nights most like a given night, with both nights' metrics side by side and the "
                        "metrics on which they agree best.")),
+    "query_cohort": (query_cohort, QueryArgs, (
+                     "Answer a cohort-data question as a typed query: a value per named night, an aggregate "
+                     "(mean/median/min/max/sum), a ranking, the night with the highest/lowest value (optionally "
+                     "followed by its description/hypnogram), counts and lists of nights meeting filters (subject "
+                     "attributes, metric thresholds, missing channels), group comparisons with a rank test, and "
+                     "trends with age. Measures: every night metric (incl. heart rate per stage hr_w_bpm.."
+                     "hr_rem_bpm), minutes per stage, scored event counts by type and stage. When the data cannot "
+                     "answer it returns a decline with the reason: report that, do not substitute another result.")),
     "cohort_stats": (cohort_tools.cohort_stats, StatsArgs, (
                      "Answer cohort questions from the database: number of nights, epoch counts, stage "
                      "distributions, event counts, and night metrics compared by phenotype, sex, site or age band.")),
@@ -158,7 +172,7 @@ def make_tools(cohort: Cohort, state: SessionState | None = None, config: ToolCo
     -------
     list of BaseTool
         ``describe_night``, ``caption_epochs``, ``show_epoch``, ``localize_events``, ``search_epochs``,
-        ``similar_epochs``, ``similar_nights``, ``cohort_stats``.
+        ``similar_epochs``, ``similar_nights``, ``query_cohort``, ``cohort_stats``.
     """
     config = config or ToolConfig()
     ctx = ToolContext(cohort, state if state is not None else SessionState(), config,

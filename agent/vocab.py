@@ -58,6 +58,11 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "spo2_mean_pct": ("mean SpO2", "%"), "supine_pct": ("time supine", "% of TST"),
     "n_apneas": ("apneas", ""), "n_hypopneas": ("hypopneas", ""), "n_arousals": ("arousals", ""),
     "n_desaturations": ("desaturations", ""),
+    "hr_w_bpm": ("heart rate in wake", "bpm"), "hr_n1_bpm": ("heart rate in N1", "bpm"),
+    "hr_n2_bpm": ("heart rate in N2", "bpm"), "hr_n3_bpm": ("heart rate in N3", "bpm"),
+    "hr_rem_bpm": ("heart rate in REM", "bpm"), "left_pct": ("time on the left side", "% of TST"),
+    "right_pct": ("time on the right side", "% of TST"), "prone_pct": ("time prone", "% of TST"),
+    "upright_pct": ("time upright", "% of TST"),
 }
 
 #: The metrics shown when a night is described or compared.

@@ -1,0 +1,356 @@
+"""Run a typed :class:`~sleeplm.agent.query.Query` over a cohort: the one executor that the router and any
+LLM back end share (through the ``query_cohort`` tool).
+
+Per-night values come from the index's frames (:meth:`Cohort.nights_frame`, ``events_frame``,
+``epochs_frame``); group comparisons use scipy's Mann-Whitney U (two groups) or Kruskal-Wallis (more), trends
+Spearman's rank correlation. When the data cannot answer (a measure the workspace lacks, a stage nobody
+reached, an unknown attribute) the result is a decline that says why, never another quantity.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from sleeplm.encoder.vocab import EPOCH_S, EVENT_TYPES, SCORED_STAGES, SLEEPLM_CHANNELS
+
+from . import lookup
+from .context import ToolContext
+from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query
+from .vocab import metric_label
+
+#: Below this many nights in a group, a comparison says its test has little power.
+SMALL_GROUP = 5
+STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
+
+
+class Unanswerable(Exception):
+    """The data cannot answer a query; carries the :class:`Decline` to show."""
+
+    def __init__(self, decline: Decline):
+        super().__init__(decline.reason)
+        self.decline = decline
+
+
+def measure_label(m: Measure) -> str:
+    """How a measure is named in answers ("AHI (events/h)", "obstructive apneas in REM")."""
+    if m.kind == "metric":
+        return metric_label(m.name)
+    if m.kind == "stage_minutes":
+        return f"{STAGE_WORDS.get(m.name, m.name)} time (min)"
+    if m.kind == "event_count":
+        what = f"{m.name.replace('_', ' ')}s" if m.name != "any" else "scored events"
+        return f"{what} in {m.stage}" if m.stage else what
+    if m.kind == "missing_channels":
+        return f"{m.name} missing" if m.name else "missing channels"
+    return m.name
+
+
+class Frames:
+    """The cohort tables one query reads (read once per query)."""
+
+    def __init__(self, ctx: ToolContext):
+        self.cohort = ctx.cohort
+        self.nights = ctx.cohort.nights_frame().set_index("recording", drop=False)
+        self._events: pd.DataFrame | None = None
+        self._stage_counts: pd.DataFrame | None = None
+
+    def events(self) -> pd.DataFrame:
+        if self._events is None:
+            self._events = self.cohort.events_frame()
+        return self._events
+
+    def stage_counts(self) -> pd.DataFrame:
+        """recording × stage epoch counts (every scored stage a column, zeros filled)."""
+        if self._stage_counts is None:
+            e = self.cohort.epochs_frame()
+            t = pd.crosstab(e["recording"], e["stage"]) if len(e) else pd.DataFrame()
+            self._stage_counts = t.reindex(index=self.nights.index, columns=list(SCORED_STAGES), fill_value=0)
+        return self._stage_counts
+
+
+def _decline(reason: str, understood: str = "", suggestion: str = "") -> Unanswerable:
+    return Unanswerable(Decline(reason, understood, suggestion))
+
+
+def values(fr: Frames, m: Measure) -> pd.Series:
+    """recording -> the measure's value (NaN where a night has none).
+
+    Raises
+    ------
+    Unanswerable
+        When the workspace has no such measure at all.
+    """
+    n = fr.nights
+    if m.kind == "metric":
+        if m.name not in n.columns:
+            have = "no night metrics" if "ahi_per_h" not in n.columns else f"no night metric {m.name!r}"
+            raise _decline(f"the workspace has {have}.", suggestion="list the nights")
+        return pd.to_numeric(n[m.name], errors="coerce")
+    if m.kind == "stage_minutes":
+        if m.name not in SCORED_STAGES:
+            raise _decline(f"{m.name!r} is not a sleep stage ({', '.join(SCORED_STAGES)}).")
+        return fr.stage_counts()[m.name].astype(float) * EPOCH_S / 60.0
+    if m.kind == "event_count":
+        if m.name != "any" and m.name not in EVENT_TYPES:
+            raise _decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort.",
+                           suggestion="how many hypopneas are there in each night?")
+        ev = fr.events()
+        sel = ev if m.name == "any" else ev[ev["type"] == m.name]
+        if m.stage:
+            sel = sel[sel["stage"] == m.stage]
+        return sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+    if m.kind == "attribute":
+        if m.name not in ATTRIBUTES or m.name not in n.columns:
+            raise _decline(f"no subject attribute {m.name!r} was recorded.")
+        return n[m.name]
+    if m.kind == "missing_channels":
+        if m.name:
+            return pd.Series([float(m.name in chans) for chans in n["missing_channels"]], index=n.index)
+        return pd.Series([float(len(chans)) for chans in n["missing_channels"]], index=n.index)
+    raise _decline(f"unknown measure kind {m.kind!r}.")
+
+
+def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
+    """Why a measure has no value for these nights, in a physician's words."""
+    stage = m.stage or (m.name.split("_")[1].upper() if m.name.startswith("hr_") else None)
+    if m.name in ("rem_latency_min",) or (stage == "REM" and m.kind == "metric"):
+        stage = "REM"
+    if stage in SCORED_STAGES:
+        n_ep = int(fr.stage_counts().loc[nights, stage].sum())
+        if n_ep == 0:
+            where = nights[0] if len(nights) == 1 else "this cohort" if len(nights) == len(fr.nights) else \
+                "these nights"
+            return f"no epoch of {where} is scored {stage}, so {measure_label(m)} is undefined"
+    if m.kind == "metric" and m.name.endswith("_per_h"):
+        tst = pd.to_numeric(fr.nights.loc[nights, "tst_min"], errors="coerce") if "tst_min" in fr.nights else None
+        if tst is not None and (tst.fillna(0) == 0).all():
+            return "no sleep was scored, so per-hour indices are undefined"
+    if m.name.startswith(("supine", "non_supine")):
+        return "the body-position channel gives no usable position for this, so it is undefined"
+    return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"
+
+
+def _apply(fr: Frames, flt: Filter) -> pd.Series:
+    n = fr.nights
+    if flt.field == "missing_channels":
+        want = flt.value if isinstance(flt.value, str) and flt.value in SLEEPLM_CHANNELS else None
+        return pd.Series([(want in c) if want else bool(c) for c in n["missing_channels"]], index=n.index)
+    if flt.field not in n.columns:
+        raise _decline(f"no subject attribute or night metric {flt.field!r} was recorded; attributes: "
+                       f"{', '.join(a for a in ATTRIBUTES if a in n.columns)}.")
+    col = n[flt.field]
+    if flt.op in ("==", "in"):
+        want = flt.value if isinstance(flt.value, (list, tuple)) else [flt.value]
+        return col.isin(want)
+    x = pd.to_numeric(col, errors="coerce")
+    v = float(flt.value)
+    return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v}[flt.op].fillna(False)
+
+
+def filter_text(flt: Filter) -> str:
+    field = metric_label(flt.field) if flt.field not in ATTRIBUTES and flt.field != "missing_channels" else flt.field
+    if flt.field == "missing_channels":
+        return f"missing {flt.value}" if isinstance(flt.value, str) and flt.value else "a missing channel"
+    v = ", ".join(map(str, flt.value)) if isinstance(flt.value, (list, tuple)) else flt.value
+    return f"{field} {'=' if flt.op in ('==', 'in') else flt.op} {v}"
+
+
+def selected(fr: Frames, q: Query) -> list[str]:
+    """The nights a query covers: the named ones, else every night that meets the filters."""
+    if q.nights:
+        return [fr.cohort.resolve_recording(r) for r in q.nights]
+    keep = pd.Series(True, index=fr.nights.index)
+    for f in q.filters:
+        keep &= _apply(fr, f)
+    return list(fr.nights.index[keep])
+
+
+def _f(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def execute(ctx: ToolContext, q: Query) -> dict[str, Any]:
+    """Run a query; a JSON-ready result with ``kind``, the rows behind the answer, ``summary`` and ``focus``."""
+    try:
+        return _execute(ctx, q)
+    except Unanswerable as exc:
+        return {"kind": "declined", "ask": q.ask, "decline": lookup.jsonable(vars(exc.decline)),
+                "figures": [], "focus": None, "summary": f"declined: {exc.decline.reason}"}
+
+
+def _execute(ctx: ToolContext, q: Query) -> dict[str, Any]:
+    fr = Frames(ctx)
+    nights = selected(fr, q)
+    base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
+                            "focus": None, "n_nights": len(nights)}
+    if q.ask in ("count", "list"):
+        return _count_list(fr, q, nights, base)
+    if not q.measures:
+        raise _decline("the question names no measure (e.g. AHI, sleep efficiency, heart rate in N2).",
+                       suggestion="what is the average AHI across the cohort?")
+    m = q.measures[0]
+    if not nights:
+        raise _decline("no night meets " + " and ".join(base["filters"]) + ".", suggestion="list the nights")
+    vals = values(fr, m).reindex(nights)
+    base.update({"measure": vars(m), "label": measure_label(m)})
+    if vals.isna().all() and m.kind != "attribute":
+        raise _decline(_why_empty(fr, m, nights) + ".", understood=f"{measure_label(m)}, {q.ask}",
+                       suggestion=_nearest(fr, m, nights))
+    if q.ask == "value":
+        return _value(fr, q, nights, base)
+    if q.ask == "aggregate":
+        x = pd.to_numeric(vals, errors="coerce").dropna()
+        fn = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}[q.stat]
+        base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": int(len(x)),
+                     "n_missing": [r for r in nights if pd.isna(vals[r])],
+                     "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],
+                     "summary": f"{q.stat} {measure_label(m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
+        return base
+    if q.ask in ("rank", "argmax", "argmin"):
+        return _rank(ctx, fr, q, vals, base)
+    if q.ask == "compare":
+        return _compare(fr, q, vals, base)
+    if q.ask == "trend":
+        return _trend(fr, q, vals, base)
+    raise _decline(f"unknown question kind {q.ask!r}.")
+
+
+def _nearest(fr: Frames, m: Measure, nights: list[str]) -> str:
+    if m.kind == "metric" and m.name.startswith("hr_"):
+        counts = fr.stage_counts().loc[nights].sum()
+        other = next((s for s in ("N2", "N3", "N1", "W") if counts.get(s, 0) > 0), None)
+        if other:
+            return f"what is the average heart rate during {other} across the cohort?"
+    if m.kind == "event_count" and m.stage:
+        return f"how many {m.name.replace('_', ' ')}s are there in each night?"
+    return "describe a night, or compare AHI by phenotype"
+
+
+def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
+    rows = []
+    for r in nights:
+        row: dict[str, Any] = {"recording": r}
+        for m in q.measures:
+            v = values(fr, m).get(r)
+            row[measure_label(m)] = v if m.kind == "attribute" else _f(v)
+            if m.kind != "attribute" and _f(v) is None:
+                row.setdefault("why_missing", {})[measure_label(m)] = _why_empty(fr, m, [r])
+        rows.append(row)
+    base.update({"labels": [measure_label(m) for m in q.measures], "rows": lookup.jsonable(rows),
+                 "focus": {"recording": nights[0]} if len(nights) == 1 else None,
+                 "summary": "; ".join(f"{r['recording']}: " + ", ".join(f"{k} {r[k]}" for k in
+                                                                         [measure_label(m) for m in q.measures])
+                                      for r in rows)})
+    return base
+
+
+def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+    x = pd.to_numeric(vals, errors="coerce")
+    have = x.dropna()
+    desc = q.ask == "argmax" or (q.ask == "rank" and q.descending)
+    order = have.sort_values(ascending=not desc, kind="stable")
+    rows = [{"recording": r, "value": float(v), "subject_id": fr.nights.at[r, "subject_id"]} for r, v in order.items()]
+    base.update({"rows": lookup.jsonable(rows), "missing": [r for r in x.index if pd.isna(x[r])],
+                 "descending": desc})
+    if q.ask == "rank":
+        base["rows"] = base["rows"][: q.k] if q.k else base["rows"]
+        base["summary"] = f"{len(base['rows'])} night(s) ranked by {base['label']}"
+        return base
+    best = order.iloc[0]
+    winners = [r for r, v in order.items() if v == best]
+    base.update({"night": winners[0], "ties": winners[1:], "value": float(best),
+                 "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
+                 "focus": {"recording": winners[0]},
+                 "extra": {measure_label(m): _f(values(fr, m).get(winners[0])) for m in q.measures[1:]},
+                 "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
+    if q.then:
+        from . import cohort_tools, night_tools
+
+        if q.then == "similar_nights":
+            base["then"] = {"tool": "similar_nights", "result": cohort_tools.similar_nights(ctx, winners[0])}
+        else:
+            res = night_tools.describe_night(ctx, winners[0], plot=True)
+            base["then"] = {"tool": "describe_night", "result": res}
+            base["figures"] = res["figures"]
+    return base
+
+
+def _groups(fr: Frames, by: str, nights: list[str]) -> pd.Series:
+    if by not in GROUPINGS or by not in fr.nights.columns:
+        raise _decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
+    return fr.nights.loc[nights, by]
+
+
+def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+    by = q.group_by or "phenotype"
+    g = _groups(fr, by, list(vals.index))
+    x = pd.to_numeric(vals, errors="coerce")
+    groups = []
+    samples = []
+    for name in sorted(g.dropna().unique(), key=str):
+        xs = x[(g == name).to_numpy()].dropna()
+        groups.append({"group": str(name), "n": int(len(xs)), "mean": _f(xs.mean()) if len(xs) else None,
+                       "median": _f(xs.median()) if len(xs) else None,
+                       "nights": sorted(x.index[(g == name).to_numpy()])})
+        if len(xs):
+            samples.append(xs.to_numpy())
+    test = None
+    if len(samples) >= 2 and all(len(s) >= 1 for s in samples) and sum(len(s) for s in samples) > len(samples):
+        if len(samples) == 2:
+            res = sps.mannwhitneyu(samples[0], samples[1], alternative="two-sided")
+            test = {"name": "Mann-Whitney U", "statistic": float(res.statistic), "p": _f(res.pvalue)}
+        else:
+            try:
+                res = sps.kruskal(*samples)
+                test = {"name": "Kruskal-Wallis H", "statistic": _f(res.statistic), "p": _f(res.pvalue)}
+            except ValueError:  # every value identical
+                test = None
+    diff = None
+    if len(groups) == 2 and groups[0]["mean"] is not None and groups[1]["mean"] is not None:
+        diff = groups[1]["mean"] - groups[0]["mean"]
+    small = [gr["group"] for gr in groups if gr["n"] < SMALL_GROUP]
+    base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
+                 "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
+                 "summary": f"{base['label']} by {by}: {len(groups)} group(s)"
+                            + (f", {test['name']} p = {test['p']:.3g}" if test and test["p"] is not None else "")})
+    return base
+
+
+def _trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+    against = q.group_by if q.group_by in ("age", "bmi") else "age"
+    a = pd.to_numeric(fr.nights.loc[vals.index, against], errors="coerce")
+    x = pd.to_numeric(vals, errors="coerce")
+    ok = a.notna() & x.notna()
+    if ok.sum() < 3:
+        raise _decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
+                       f"this cohort has {int(ok.sum())}.")
+    res = sps.spearmanr(a[ok], x[ok])
+    base.update({"against": against, "n": int(ok.sum()), "rho": _f(res.statistic), "p": _f(res.pvalue),
+                 "points": lookup.jsonable([{"recording": r, against: a[r], "value": x[r]} for r in x.index[ok]]),
+                 "summary": f"{base['label']} vs {against}: Spearman rho {_f(res.statistic) or float('nan'):.2f}"})
+    return base
+
+
+def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
+    n = fr.nights.loc[nights]
+    cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
+    extra = [f.field for f in q.filters if f.field in n.columns and f.field not in cols]
+    rows = n[cols + extra].copy()
+    rows["missing_channels"] = [", ".join(c) for c in n["missing_channels"]]
+    base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")),
+                 "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])
+                                                         if base["filters"] else "")})
+    if q.group_by:
+        g = _groups(fr, q.group_by, nights)
+        base["by"] = q.group_by
+        base["per_group"] = {str(k): sorted(v.index) for k, v in g.groupby(g, dropna=False)}
+    return base

@@ -1,0 +1,297 @@
+"""Read a researcher's question into a typed plan (:mod:`sleeplm.agent.query`), or an honest decline.
+
+:func:`plan` returns a :class:`Query` for cohort-data questions (values, aggregates, rankings, arg-max /
+arg-min, counts and lists with filters, group comparisons, trends, and multi-step "the night with the
+highest AHI → its hypnogram"), a :class:`Decline` when the question asks for something the workspace does
+not hold (an unrecorded attribute such as medication, an unscored event kind, another language), or None
+when the question is for the night / epoch / search tools (:mod:`sleeplm.agent.intents` routes those).
+Misspellings of the words it knows are corrected first ("higest" → "highest").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from sleeplm.encoder.vocab import SCORED_STAGES
+from sleeplm.index.querytext import parse_query
+
+from .intents import Context, Plan, parse, route
+from .query import Decline, Filter, Measure, Query
+from .vocab import CohortNames, METRIC_LABELS, find_groups, find_metrics
+
+#: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
+KEYWORDS: tuple[str, ...] = (
+    "which", "night", "nights", "highest", "lowest", "average", "median", "mean", "efficiency", "sleep",
+    "apnea", "apneas", "hypopnea", "hypopneas", "arousal", "arousals", "desaturation", "desaturations",
+    "obstructive", "central", "subject", "subjects", "patient", "patients", "women", "female", "females",
+    "male", "males", "phenotype", "compare", "comparison", "between", "across", "cohort", "recording",
+    "recordings", "heart", "rate", "during", "latency", "hypnogram", "oldest", "youngest", "missing",
+    "channel", "channels", "many", "number", "older", "younger", "above", "below", "greater", "total",
+    "minutes", "lower", "higher", "trend", "increase", "correlate", "correlation", "describe", "longest",
+    "shortest", "most", "fewest", "least", "maximum", "minimum", "phenotypes", "average", "across",
+)
+_PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
+
+#: Attributes nobody records in a PSG subjects table here: asked for, they are declined, not guessed.
+UNRECORDED = {
+    r"\bmedicat|\bdrugs?\b|\bmedicine|\bprescri|\bbenzodiazep|\bcpap\b|\bstatins?\b|\bantidepress": "medication",
+    r"\bsmok|\bcigar": "smoking", r"\balcohol|\bdrink": "alcohol use", r"\bcaffeine|\bcoffee": "caffeine intake",
+    r"\brace\b|\bethnic": "race / ethnicity", r"\bincome\b|\beducation\b|\binsurance\b": "socio-economic data",
+    r"\bblood pressure|\bhypertens": "blood pressure", r"\bdiabet|\bglucose": "diabetes status",
+    r"\bheight\b|\btall(est)?\b": "height", r"\bweight\b|\bweigh\b": "body weight (BMI is recorded)",
+    r"\bepworth|\bess score|\bpsqi\b|\bquestionnaire": "questionnaire scores",
+    r"\bsnor": "snoring (no snore channel or scoring)",
+}
+#: Event kinds that are not scored in this cohort's annotations.
+UNSCORED = {
+    r"\bspindles?\b": "sleep spindles", r"\bk[- ]?complex": "K-complexes", r"\bbrux": "bruxism",
+    r"\brera|respiratory effort related": "RERAs", r"\bcheyne|periodic breathing": "Cheyne-Stokes breathing",
+    r"\bseizure|\bepilep": "seizures", r"\balpha intrusion": "alpha intrusion",
+    r"\bmicro ?sleep": "microsleeps", r"\bsawtooth": "sawtooth waves",
+}
+#: Words of other languages that an English question would not contain.
+FOREIGN = {
+    "Spanish": r"\b(cu[aá]ntas?|cu[aá]l|noches?|sueño|d[oó]nde|qu[eé]|promedio|mujeres|hombres)\b",
+    "French": r"\b(combien|nuits?|quelle?|sommeil|moyenne|femmes|hommes|est-ce)\b",
+    "German": r"\b(wie viele|n[aä]chte|nacht|schlaf|welche|durchschnitt|frauen|m[aä]nner)\b",
+    "Italian": r"\b(quante|notti|sonno|quale|media|donne|uomini)\b",
+    "Portuguese": r"\b(quantas|noites|sono|qual|m[eé]dia|mulheres|homens)\b",
+}
+_NON_LATIN = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+
+_ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
+_ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest)\b"
+_AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
+              "mean": r"\b(average|mean|typical|avg)\b"}
+_STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
+_STAGE_TOKEN = {"rem": "REM", "n1": "N1", "n2": "N2", "n3": "N3", "wake": "W", "deep sleep": "N3",
+                "slow-wave sleep": "N3", "slow wave sleep": "N3", "light sleep": "N2"}
+_COMPARE_SEX = r"\b(women|females?)\b.*\b(men|males?)\b|\b(men|males?)\b.*\b(women|females?)\b|\bsex(es)?\b|\bgender"
+_THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (like|similar to) (it|that|this)",
+         "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
+
+
+def correct_spelling(text: str) -> str:
+    """The text with close misspellings of :data:`KEYWORDS` replaced ("avrage sleep efficency")."""
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if len(w) < 4 or w in KEYWORDS or _PROTECTED.match(w):
+            return w
+        close = difflib.get_close_matches(w, KEYWORDS, n=1, cutoff=0.8)
+        return close[0] if close else w
+    return re.sub(r"[a-z][a-z0-9'-]*", fix, text.lower())
+
+
+def _language(text: str) -> str | None:
+    if _NON_LATIN.search(text):
+        return "a non-Latin script"
+    for lang, rx in FOREIGN.items():
+        if len(re.findall(rx, text)) >= 1 and not re.search(r"\b(what|how|which|the|is|are|of)\b", text):
+            return lang
+    return None
+
+
+def _stage_of(text: str) -> str | None:
+    m = re.search(_STAGE_IN, text)
+    return _STAGE_TOKEN[m.group(2).replace("-", " ")] if m and m.group(2).replace("-", " ") in _STAGE_TOKEN \
+        else (_STAGE_TOKEN.get(m.group(2)) if m else None)
+
+
+def _measures(t: str, stage: str | None, events: list[str]) -> tuple[list[Measure], Decline | None]:
+    """The measures a question names (and a decline when one is ambiguous)."""
+    out: list[Measure] = []
+    if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
+        stages = [s for s in SCORED_STAGES if re.search(rf"\b{s.lower()}\b", t)] or ([stage] if stage else [])
+        if re.search(r"\bwake\b|\bawake\b", t) and "W" not in stages:
+            stages.append("W")
+        if not stages:
+            return [], Decline("heart rate is stored per sleep stage (W, N1, N2, N3, REM), not for the whole night.",
+                               "heart rate", "what is the average heart rate during N2 across the cohort?")
+        out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
+        return out, None
+    cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
+    out += [Measure("metric", c) for c in cols]
+    m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
+    if m and not out:
+        out.append(Measure("stage_minutes", _STAGE_TOKEN[m.group(2)]))
+    if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
+        out += [Measure("event_count", e, stage) for e in events]
+    if re.search(r"\b(oldest|youngest|age of|how old)\b", t):
+        out.insert(0, Measure("attribute", "age"))
+    elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and not any(m.kind == "metric" for m in out):
+        out.insert(0, Measure("attribute", "bmi"))
+    return out, None
+
+
+_NUM = r"(\d+(?:\.\d+)?)"
+_ABOVE = r"(above|over|greater than|more than|higher than|exceeding|>|>=|at least|of at least)"
+_BELOW = r"(below|under|less than|lower than|<|<=|at most|of at most)"
+
+
+def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list[Filter]:
+    out: list[Filter] = []
+    if compare_by != "sex" and not re.search(_COMPARE_SEX, t):
+        sexes = [s for s, rx in (("F", r"\b(women|woman|females?|female subjects)\b"),
+                                 ("M", r"(?<![a-z])(men|man|males?)\b")) if re.search(rx, t)]
+        if sexes:
+            out.append(Filter("sex", "in", sexes))
+    phenos = [ph for ph in p.phenotypes
+              if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
+                      and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
+    if phenos and compare_by != "phenotype":
+        out.append(Filter("phenotype", "in", phenos))
+    if p.sites and compare_by != "site":
+        out.append(Filter("site", "in", p.sites))
+    for rx, op in ((rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
+                   (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
+                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<")):
+        m = re.search(rx, t)
+        if m:
+            out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
+            break
+    for col in find_metrics(t):
+        words = "|".join(p_ for p_ in _metric_phrases(col))
+        for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
+                       (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<")):
+            m = re.search(rx, t)
+            if m:
+                sym = m.group("op")
+                real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") else op
+                out.append(Filter(col, real, float(m.group("num"))))
+    if re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
+        out.append(Filter("missing_channels", "==", ""))
+    return out
+
+
+def _metric_phrases(col: str) -> list[str]:
+    from .vocab import METRIC_WORDS
+
+    return [w.replace(r"\b", "") for w in METRIC_WORDS.get(col, ())] or [col]
+
+
+def _ask(t: str, measures: list[Measure], group_by: str | None) -> str | None:
+    if re.search(r"\b(trend|correlat\w*|relationship|associated|increase[sd]? with|decrease[sd]? with|"
+                 r"change[sd]? with|rise[sd]? with|with age)\b", t):
+        return "trend"
+    if group_by:
+        return "compare"
+    if re.search(r"\b(rank|sort|order)\w*\b|\btop \d+\b", t):
+        return "rank"
+    if re.search(_ARGMAX, t) and not re.search(r"\bat most\b", t):
+        return "argmax"
+    if re.search(_ARGMIN, t) and not re.search(r"\bat least\b", t):
+        return "argmin"
+    if any(re.search(rx, t) for rx in _AGGREGATE.values()) or re.search(r"\bacross (the )?(cohort|nights)", t):
+        return "aggregate"
+    return None
+
+
+def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | None:
+    """The plan for a question, a decline, or None for the tool router (see the module docstring)."""
+    raw = question.strip().lower()
+    lang = _language(raw)
+    if lang:
+        return Decline(f"the question seems to be in {lang}; I read questions in English only and would rather "
+                       "not guess.", suggestion="how many nights are there?")
+    t = correct_spelling(raw)
+    for rx, what in UNRECORDED.items():
+        if re.search(rx, t):
+            return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
+                           "phenotype and site.", _understood(t, names),
+                           "compare AHI by phenotype" if what == "medication" else "list the nights")
+    for rx, what in UNSCORED.items():
+        if re.search(rx, t):
+            return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
+                           "desaturations, arousals, limb movements).", _understood(t, names),
+                           "how many arousals are there in each night?")
+    if re.search(r"\bepochs?\b", t) or re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
+                                                 r"where|when|show epoch|caption|stage distribution|"
+                                                 r"sleep architecture)\b", t):
+        return None
+    p = parse(t, names)
+    stage = _stage_of(t)
+    measures, decline = _measures(t, stage, p.events)
+    if decline:
+        return decline
+    groups = [g for g in find_groups(t) if g in ("sex", "phenotype", "site", "age_band")]
+    group_by = groups[0] if groups else ("sex" if re.search(_COMPARE_SEX, t) and re.search(
+        r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
+    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by:
+        group_by = "phenotype" if measures else None
+    ask = _ask(t, measures, group_by)
+    filters = _filters(t, p, names, group_by)
+    nights = list(p.recordings)
+    if not nights and p.this_night and ctx.recording and ask not in ("argmax", "argmin"):
+        nights = [ctx.recording]
+    counting = re.search(r"\bhow many (nights|recordings|subjects|patients|people|studies|women|men|females|males)\b"
+                         r"|\bnumber of (nights|subjects|patients)\b", t)
+    listing = re.search(r"\b(which|list|what|show( me)?) (the )?(nights|recordings|subjects|patients)\b|\bwho\b", t)
+    if counting and measures and all(any(f.field == m.name for f in filters) for m in measures):
+        measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
+    if counting and not measures:
+        if not filters and not group_by:
+            return None  # "how many nights (per phenotype)?": the cohort_stats tool
+        return Query("count", filters=filters, group_by=group_by)
+    if not measures:
+        if listing and filters:
+            return Query("list", filters=filters)
+        if p.metrics or p.events or filters:
+            return None
+        return None
+    then = next((k for k, rx in _THEN.items() if re.search(rx, t)), None)
+    if ask is None:
+        if listing and filters:
+            return Query("list", filters=filters)
+        if nights:
+            return Query("value", measures, nights=nights)
+        if measures and measures[0].kind in ("event_count", "stage_minutes") and not nights:
+            return Query("value", measures, nights=[ctx.recording]) if ctx.recording and p.this_night else \
+                Query("rank", measures, filters=filters)
+        if ctx.recording and not filters:
+            return Query("value", measures, nights=[ctx.recording])
+        return Query("aggregate", measures, filters=filters)
+    stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, t)), "mean")
+    if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and re.search(r"\btotal\b", t):
+        stat = "sum"
+    k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
+    if ask in ("argmax", "argmin") and nights:
+        return Query("value", measures, nights=nights)
+    return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
+                 stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
+                 then=then if ask in ("argmax", "argmin") else None)
+
+
+def _understood(t: str, names: CohortNames) -> str:
+    p = parse(t, names)
+    bits = []
+    if p.recordings:
+        bits.append("night " + ", ".join(p.recordings))
+    if p.metrics:
+        bits.append(", ".join(METRIC_LABELS.get(m, (m, ""))[0] for m in p.metrics))
+    if p.events:
+        bits.append(", ".join(e.replace("_", " ") for e in p.events))
+    if p.stages:
+        bits.append("stage " + "/".join(p.stages))
+    return "; ".join(bits)
+
+
+def is_search_like(question: str) -> bool:
+    """Whether a question asks to find epochs (so a search is the answer, not a stand-in for one)."""
+    return bool(re.search(r"\b(find|search|look for|examples?|show me epochs|which epochs|retriev)", question.lower())
+                or parse_query(question).stages and re.search(r"\bepochs?\b", question.lower()))
+
+
+def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
+    """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
+    the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
+    decision = plan(question, names, ctx)
+    if isinstance(decision, Decline):
+        return Plan(text=decision.text())
+    if isinstance(decision, Query):
+        if decision.ask == "value" and len(decision.nights) == 1 and all(m.kind == "metric" for m in decision.measures):
+            return Plan("describe_night", {"recording": decision.nights[0],
+                                           "metrics": [m.name for m in decision.measures], "plot": False})
+        return Plan("query_cohort", decision.to_args())
+    return route(question, names, ctx)

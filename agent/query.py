@@ -1,0 +1,155 @@
+"""The typed query language of cohort questions: what a planner produces and the executor runs.
+
+A question becomes a :class:`Query` (what is asked, of which measures, over which nights, grouped how),
+possibly followed by further steps that act on its result ("the night with the highest AHI → its
+hypnogram"), or a :class:`Decline` that says what was understood, why the rest cannot be answered and the
+nearest question that can. The deterministic router and any LLM back end share these types: an LLM calls
+the ``query_cohort`` tool with the same fields (:class:`QueryArgs`, the pydantic mirror).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+#: What a question asks for.
+Ask = Literal["value", "aggregate", "rank", "argmax", "argmin", "count", "list", "compare", "trend"]
+#: How a measure is summarised across nights.
+Stat = Literal["mean", "median", "min", "max", "sum"]
+#: Comparison operators of a filter.
+Op = Literal["==", "in", ">", ">=", "<", "<="]
+#: Measure kinds: a night-metric column, epochs (minutes) of a stage, scored events of a type (optionally
+#: within a stage), a subject attribute, or whether a channel is missing.
+MeasureKind = Literal["metric", "stage_minutes", "event_count", "attribute", "missing_channels"]
+#: Steps a night result can be followed by.
+Then = Literal["describe", "hypnogram", "similar_nights"]
+
+#: Subject attributes a question can filter or group on (``age_band`` is derived from ``age``).
+ATTRIBUTES: tuple[str, ...] = ("age", "sex", "bmi", "phenotype", "site", "age_band")
+GROUPINGS: tuple[str, ...] = ("sex", "phenotype", "site", "age_band")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One quantity per night.
+
+    Attributes
+    ----------
+    kind : see :data:`MeasureKind`.
+    name : the metric column (``ahi_per_h``, ``hr_rem_bpm``), the event type, the stage (for
+        ``stage_minutes``), the attribute, or ``""`` / a channel name for ``missing_channels``.
+    stage : for ``event_count``: only events that start in an epoch of this stage.
+    """
+
+    kind: MeasureKind
+    name: str
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A condition on nights: a subject attribute, a metric threshold or a measure."""
+
+    field: str  # an attribute, a night-metric column, or "missing_channels"
+    op: Op
+    value: Any
+
+
+@dataclass
+class Query:
+    """One step of a plan.
+
+    Attributes
+    ----------
+    ask : what is asked (:data:`Ask`).
+    measures : the quantities (one for most asks; ``value`` may take several).
+    nights : nights named by the question (recording names); empty means the whole cohort.
+    filters : conditions every night must meet.
+    group_by : a subject attribute to compare (``compare``) or break a count down by.
+    stat : how ``aggregate`` summarises the nights.
+    k : how many nights ``rank`` shows (None: all).
+    descending : ``rank`` order.
+    then : what to do next with the single night this step names (``argmax`` / ``argmin``).
+    """
+
+    ask: Ask
+    measures: list[Measure] = field(default_factory=list)
+    nights: list[str] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
+    group_by: str | None = None
+    stat: Stat = "mean"
+    k: int | None = None
+    descending: bool = True
+    then: Then | None = None
+
+    def to_args(self) -> dict[str, Any]:
+        """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if v not in (None, [], "mean") or k == "ask"}
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> Query:
+        """The query a ``query_cohort`` call describes (dicts or :class:`QueryArgs` fields)."""
+        d = dict(args)
+        d["measures"] = [m if isinstance(m, Measure) else Measure(**_plain(m)) for m in d.get("measures") or []]
+        d["filters"] = [f if isinstance(f, Filter) else Filter(**_plain(f)) for f in d.get("filters") or []]
+        d["nights"] = list(d.get("nights") or [])
+        return cls(**{k: v for k, v in d.items() if v is not None})
+
+
+def _plain(x: Any) -> dict[str, Any]:
+    return x.model_dump() if isinstance(x, BaseModel) else dict(x)
+
+
+@dataclass
+class Decline:
+    """An honest non-answer: what was understood, why the question cannot be answered, what can be asked."""
+
+    reason: str
+    understood: str = ""
+    suggestion: str = ""
+
+    def text(self) -> str:
+        parts = [f"**I can't answer that from this cohort:** {self.reason}"]
+        if self.understood:
+            parts.append(f"What I understood: {self.understood}.")
+        if self.suggestion:
+            parts.append(f"Nearest question I can answer: *{self.suggestion}*")
+        return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------ the LLM-facing schema (same fields)
+class MeasureArgs(BaseModel):
+    kind: MeasureKind = Field(description="metric: a night-metric column (e.g. ahi_per_h, sleep_efficiency_pct, "
+                                          "tst_min, rem_pct, hr_rem_bpm = heart rate in REM); stage_minutes: "
+                                          "minutes of a stage (name = W/N1/N2/N3/REM); event_count: scored events "
+                                          "of a type (name = e.g. obstructive_apnea), optionally in a stage; "
+                                          "attribute: a subject attribute (age, bmi...); missing_channels: "
+                                          "channels absent from the recording (name = '' or a channel).")
+    name: str
+    stage: Literal["W", "N1", "N2", "N3", "REM"] | None = None
+
+
+class FilterArgs(BaseModel):
+    field: str = Field(description="age, sex (M/F), bmi, phenotype, site, age_band, a night-metric column, "
+                                   "or missing_channels")
+    op: Op
+    value: Any
+
+
+class QueryArgs(BaseModel):
+    ask: Ask = Field(description="value: per named night; aggregate: one statistic over nights; rank / argmax / "
+                                 "argmin: nights ordered by the first measure; count / list: nights meeting the "
+                                 "filters; compare: the first measure between groups (group_by) with a rank test; "
+                                 "trend: the first measure against age (Spearman).")
+    measures: list[MeasureArgs] = Field(default_factory=list)
+    nights: list[str] = Field(default_factory=list, description="Recording names or subject ids; empty = cohort.")
+    filters: list[FilterArgs] = Field(default_factory=list)
+    group_by: Literal["sex", "phenotype", "site", "age_band"] | None = None
+    stat: Stat = "mean"
+    k: int | None = Field(None, ge=1, le=100)
+    descending: bool = True
+    then: Then | None = Field(None, description="After argmax/argmin: describe the night, draw its hypnogram, or "
+                                                "find nights like it.")

@@ -1,0 +1,142 @@
+"""Markdown answers for ``query_cohort`` results (:mod:`sleeplm.agent.executor`): every number with its
+unit, the nights behind it, group sizes and the test used; a decline says why and what can be asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .query import Decline
+
+
+def _n(v: Any, digits: int = 1) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _g(v: Any) -> str:
+    return f"{round(v, 2):g}" if isinstance(v, float) else _n(v)
+
+
+def _scope(r: dict[str, Any]) -> str:
+    return f" (nights with {' and '.join(r['filters'])})" if r.get("filters") else ""
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def compose_query(r: dict[str, Any]) -> str:
+    """The answer for one executed query."""
+    kind = r["kind"]
+    if kind == "declined":
+        return Decline(**r["decline"]).text()
+    fn = {"value": _value, "aggregate": _aggregate, "rank": _rank, "argmax": _arg, "argmin": _arg,
+          "count": _count, "list": _list, "compare": _compare, "trend": _trend}[kind]
+    return fn(r)
+
+
+def _value(r: dict[str, Any]) -> str:
+    lines = []
+    for row in r["rows"]:
+        parts = []
+        for label in r["labels"]:
+            v = row.get(label)
+            if v is None and label in (row.get("why_missing") or {}):
+                parts.append(f"**{label}: not available** — {row['why_missing'][label]}")
+            else:
+                parts.append(f"**{label}: {_n(v)}**")
+        lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
+    lines.append("Evidence: the night's stored metrics and scored events.")
+    return "\n\n".join(lines)
+
+
+def _aggregate(r: dict[str, Any]) -> str:
+    word = {"mean": "Mean", "median": "Median", "min": "Minimum", "max": "Maximum", "sum": "Total"}[r["stat"]]
+    text = (f"**{word} {r['label']}: {_n(r['value'])}** over {r['n_with_value']} night(s){_scope(r)}.")
+    if r["n_missing"]:
+        text += f" Not available for: {', '.join(r['n_missing'])} (left out)."
+    per = "; ".join(f"{p['recording']} {_n(p['value'])}" for p in r["per_night"][:20])
+    return f"{text}\n\nPer night: {per}{' …' if len(r['per_night']) > 20 else ''}."
+
+
+def _rank(r: dict[str, Any]) -> str:
+    head = f"**Nights ranked by {r['label']}** ({'highest' if r['descending'] else 'lowest'} first){_scope(r)}:"
+    rows = "\n".join(f"{i}. {x['recording']} — {_n(x['value'])}" for i, x in enumerate(r["rows"], 1))
+    tail = f"\n\nNot available for: {', '.join(r['missing'])}." if r["missing"] else ""
+    return f"{head}\n\n{rows or '(no nights)'}{tail}"
+
+
+def _arg(r: dict[str, Any]) -> str:
+    word = "highest" if r["kind"] == "argmax" else "lowest"
+    subj = r.get("subject") or {}
+    who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex')}, " \
+          f"{subj.get('phenotype')})" if subj.get("subject_id") else ""
+    text = f"**{r['night']}** has the {word} {r['label']}: **{_n(r['value'])}**{who}{_scope(r)}."
+    for label, v in (r.get("extra") or {}).items():
+        text += f" Its {label}: **{_n(v)}**."
+    if r["ties"]:
+        text += f" Tied with: {', '.join(r['ties'])}."
+    others = [x for x in r["rows"] if x["recording"] != r["night"]][:3]
+    if others:
+        text += " Next: " + "; ".join(f"{x['recording']} {_n(x['value'])}" for x in others) + "."
+    if r.get("then"):
+        from .answers import compose
+
+        text += "\n\n" + compose(r["then"]["tool"], r["then"]["result"])
+    return text
+
+
+def _count(r: dict[str, Any]) -> str:
+    text = f"**{r['n_nights']} night(s)**{_scope(r)}: {', '.join(r['recordings']) or 'none'}."
+    if r.get("per_group"):
+        text += "\n\nBy " + r["by"] + ": " + "; ".join(f"{g}: {len(v)}" for g, v in r["per_group"].items()) + "."
+    if r["rows"] and len(r["rows"]) <= 30:
+        text += "\n\n" + _table(r["rows"])
+    return text
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    cols = [c for c in rows[0] if c != "missing_channels" or any(x["missing_channels"] for x in rows)]
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+    return head + "\n" + "\n".join("| " + " | ".join(_g(x.get(c)) for c in cols) + " |" for x in rows)
+
+
+def _list(r: dict[str, Any]) -> str:
+    if not r["rows"]:
+        return f"**No night**{_scope(r)} in this cohort."
+    return f"**{r['n_nights']} night(s)**{_scope(r)}:\n\n{_table(r['rows'])}"
+
+
+def _compare(r: dict[str, Any]) -> str:
+    by = r["by"]
+    head = f"| {by} | nights | mean | median |\n|---|---|---|---|"
+    body = "\n".join(f"| {g['group']} | {g['n']} | {_g(g['mean'])} | {_g(g['median'])} |" for g in r["groups"])
+    lines = [f"**{r['label']} by {by}**{_scope(r)}:", f"{head}\n{body}"]
+    if r["difference"] is not None:
+        a, b = r["groups"][0], r["groups"][1]
+        lines.append(f"Difference in means ({b['group']} − {a['group']}): {_n(r['difference'], 2)}.")
+    t = r["test"]
+    if t:
+        lines.append(f"{t['name']} test: p = {_p(t['p'])} ({'no ' if (t['p'] or 1) >= 0.05 else ''}"
+                     f"significant difference at the 0.05 level).")
+    else:
+        lines.append("No test: it needs at least two groups with values and more nights than groups.")
+    if r["small_groups"]:
+        lines.append(f"Caution: small groups ({', '.join(r['small_groups'])} with fewer than 5 nights); a test "
+                     "this small has little power, so no difference found is not evidence of none.")
+    lines.append("Nights: " + "; ".join(f"{g['group']}: {', '.join(g['nights'])}" for g in r["groups"]) + ".")
+    return "\n\n".join(lines)
+
+
+def _trend(r: dict[str, Any]) -> str:
+    rho, p = r["rho"], r["p"]
+    direction = "no clear" if p is None or p >= 0.05 else ("an increasing" if (rho or 0) > 0 else "a decreasing")
+    pts = "; ".join(f"{x['recording']} ({_n(x[r['against']], 0)}: {_n(x['value'])})" for x in r["points"][:20])
+    small = " With this few nights the test has little power." if r["n"] < 10 else ""
+    return (f"**{r['label']} against {r['against']}**{_scope(r)}: Spearman rho = {_n(rho, 2)}, p = {_p(p)}, "
+            f"n = {r['n']} nights — {direction} trend.{small}\n\nPoints: {pts}.")

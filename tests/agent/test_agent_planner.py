@@ -1,0 +1,128 @@
+"""The planner's typed plans (no workspace), the executor's comparisons, and where the focus goes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sleeplm.agent import ChatSession, ToolConfig
+from sleeplm.agent.intents import Context
+from sleeplm.agent.planner import correct_spelling, decide, plan
+from sleeplm.agent.query import Decline, Filter, Measure, Query
+from sleeplm.agent.vocab import CohortNames
+from sleeplm.index.queries import Cohort
+
+NAMES = CohortNames(recordings=["sim-0001", "sim-0002", "sim-0003"],
+                    subjects={"S0001": ["sim-0001"], "S0002": ["sim-0002"], "S0003": ["sim-0003"]},
+                    phenotypes=["healthy_young", "central_apnea", "osa_severe"], sites=["shhs", "aasm"])
+AT_1 = Context(recording="sim-0001")
+
+
+def test_highest_ahi_then_its_hypnogram_is_one_two_step_plan() -> None:
+    q = plan("Which night has the highest AHI? Show me its hypnogram.", NAMES, AT_1)
+    assert q == Query("argmax", [Measure("metric", "ahi_per_h")], then="hypnogram")
+
+
+def test_women_versus_men_is_a_comparison_by_sex_not_a_filter() -> None:
+    q = plan("Is sleep efficiency lower in women than in men?", NAMES, Context())
+    assert isinstance(q, Query) and (q.ask, q.group_by, q.filters) == ("compare", "sex", [])
+
+
+def test_heart_rate_in_a_stage_is_the_per_stage_metric() -> None:
+    q = plan("What is the average heart rate during N2 across the cohort?", NAMES, Context())
+    assert q == Query("aggregate", [Measure("metric", "hr_n2_bpm")])
+
+
+def test_metric_thresholds_and_ages_become_filters() -> None:
+    q = plan("how many nights have an AHI above 15?", NAMES, Context())
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">", 15.0)])
+    q = plan("which subjects are older than 50?", NAMES, Context())
+    assert q == Query("list", filters=[Filter("age", ">", 50.0)])
+
+
+def test_event_counts_can_be_restricted_to_a_stage() -> None:
+    q = plan("how many arousals during REM in sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("event_count", "arousal", "REM")], nights=["sim-0002"])
+
+
+@pytest.mark.parametrize("question, why", [
+    ("what medication is sim-0001 on?", "no medication was recorded"),
+    ("how many spindles are there?", "sleep spindles are not scored"),
+    ("¿cuántas noches hay?", "Spanish"),
+    ("what is the heart rate?", "stored per sleep stage"),
+])
+def test_questions_the_data_cannot_answer_are_declined_with_the_reason(question: str, why: str) -> None:
+    d = plan(question, NAMES, AT_1)
+    assert isinstance(d, Decline) and why in d.reason and d.suggestion
+
+
+def test_misspelled_keywords_are_corrected() -> None:
+    assert correct_spelling("whcih night has the higest AHI") == "which night has the highest ahi"
+
+
+def test_a_search_for_an_event_in_a_stage_filters_the_stage_and_no_phenotype() -> None:
+    step = decide("Find epochs that look like central apnea during N2 sleep", NAMES, AT_1)
+    assert step.tool == "search_epochs" and step.args["stages"] == ["N2"] and "phenotype" not in step.args
+
+
+def test_a_bare_event_word_is_not_answered_with_a_search() -> None:
+    step = decide("hypopneas?", NAMES, AT_1)
+    assert step.tool is None and "I did not understand the whole question" in (step.text or "")
+
+
+@pytest.fixture(scope="module")
+def cohort(sim_workspace: Path):
+    c = Cohort(sim_workspace)
+    yield c
+    c.close()
+
+
+def test_a_search_never_moves_the_current_night(cohort: Cohort, tmp_path: Path) -> None:
+    s = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path))
+    s.respond("describe sim-0002")
+    s.respond("find epochs like arousal")
+    assert s.state.recording == "sim-0002"
+
+
+def test_the_night_an_argmax_names_becomes_the_focus(cohort: Cohort, tmp_path: Path) -> None:
+    s = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path))
+    turn = s.respond("which night has the highest AHI?")
+    top = max(cohort.recordings(), key=lambda r: cohort.night_metrics_of(cohort.recording_id(r))[0]["ahi_per_h"])
+    assert f"**{top}** has the highest" in turn.answer and s.state.recording == top
+
+
+def test_a_comparison_reports_sizes_means_and_a_rank_test(cohort: Cohort, tmp_path: Path) -> None:
+    s = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path))
+    turn = s.respond("compare AHI between men and women")
+    assert turn.steps[0].name == "query_cohort" and "| sex | nights | mean | median |" in turn.answer
+    assert "Mann-Whitney U test: p = " in turn.answer or "No test" in turn.answer
+    assert "Caution: small groups" in turn.answer  # 3 nights: every group is small
+
+
+def test_no_rem_in_the_cohort_is_said_not_replaced_by_another_answer(cohort: Cohort, tmp_path: Path) -> None:
+    s = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path))
+    turn = s.respond("What is the average heart rate during REM across the cohort?")
+    assert "no epoch of this cohort is scored REM" in turn.answer
+    assert [st.name for st in turn.steps] == ["query_cohort"]
+
+
+def test_an_llm_back_end_runs_the_same_typed_plan_through_the_same_executor(cohort: Cohort, tmp_path: Path) -> None:
+    from typing import Any
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    class ToolCallingFake(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    args = plan("which night has the highest AHI?", NAMES, Context()).to_args()
+    script = iter([AIMessage(content="", tool_calls=[{"name": "query_cohort", "args": args, "id": "q",
+                                                      "type": "tool_call"}]),
+                   AIMessage(content="done")])
+    llm_turn = ChatSession(cohort, ToolCallingFake(messages=script),
+                           config=ToolConfig(figure_dir=tmp_path / "llm")).respond("which night has the highest AHI?")
+    router_turn = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path / "router")).respond(
+        "which night has the highest AHI?")
+    assert llm_turn.steps[0].summary == router_turn.steps[0].summary
+    assert llm_turn.steps[0].args == router_turn.steps[0].args
