@@ -55,7 +55,7 @@ def simulate_hypnogram(rng: np.random.Generator, n_epochs: int, params: Phenotyp
         kk = min(k, len(N3_MIN_BY_CYCLE) - 1)
         n3 = _ep(params.n3_scale * N3_MIN_BY_CYCLE[kk] * rng.lognormal(0.0, 0.25))
         rem = _ep(params.rem_scale * REM_MIN_BY_CYCLE[kk] * rng.lognormal(0.0, 0.2))
-        n1 = int(rng.integers(1, 4)) if k else 0
+        n1 = int(rng.integers(0, 4)) if k else 0  # a cycle may start straight in N2 (REM -> N2)
         n2 = max(cyc - n3 - rem - n1, 10)
         n2a = int(n2 * (rng.uniform(0.35, 0.6) if n3 > 0 else 0.5))
         seq += [("N1", n1), ("N2", n2a), ("N3", n3), ("N2", n2 - n2a), ("REM", rem)]
@@ -77,19 +77,25 @@ def simulate_hypnogram(rng: np.random.Generator, n_epochs: int, params: Phenotyp
     # Short N2 interruptions inside N3 (N3 bouts in real data are split by N2).
     n3_idx = np.flatnonzero(hyp == "N3")
     if len(n3_idx):
-        for s in rng.choice(n3_idx, size=rng.poisson(len(n3_idx) / 25.0), replace=True):
+        for s in rng.choice(n3_idx, size=rng.poisson(len(n3_idx) / 250.0), replace=True):
             _insert("N2", int(s), int(rng.integers(1, 4)))
+    # REM periods are interrupted by brief N2 (real REM bouts last minutes, not whole periods).
+    rem_idx = np.flatnonzero(hyp == "REM")
+    if len(rem_idx):
+        for s in rng.choice(rem_idx, size=rng.poisson(len(rem_idx) / 40.0), replace=True):
+            if 0 < s < n_epochs - 1 and hyp[s - 1] == "REM":
+                _insert("N2", int(s), int(rng.integers(1, 3)))
     # Isolated N1 shifts within N2 / REM.
     cand = np.flatnonzero(np.isin(hyp, ("N2", "REM")))
     cand = cand[cand > onset]
     if len(cand):
         for s in rng.choice(cand, size=rng.poisson(params.n1_shifts_per_h * hours), replace=True):
-            _insert("N1", int(s), int(rng.integers(1, 3)))
+            _insert("N1", int(s), int(rng.integers(1, 4)))
     # Brief awakenings, each followed by 1-2 N1 epochs.
     for s in rng.choice(sleep_period, size=rng.poisson(params.awakenings_per_h * hours), replace=True):
         length = 1 + rng.geometric(1.0 / max(params.wake_bout_epochs, 1.0)) - 1
         _insert("W", int(s), int(length))
-        _insert("N1", int(s) + int(length), int(rng.integers(1, 3)))
+        _insert("N1", int(s) + int(length), int(rng.integers(1, 5)))
     # Long awakenings (insomnia WASO): 10-30 min.
     for s in rng.choice(sleep_period, size=rng.poisson(params.long_wake_per_night), replace=True):
         length = _ep(rng.uniform(10, 30))

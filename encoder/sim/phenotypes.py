@@ -38,7 +38,7 @@ AHI_RANGES: dict[str, tuple[float, float]] = {
     "rem_without_atonia": (1.0, 4.5),
     "osa_mild": (6.0, 13.0),
     "osa_moderate": (17.0, 27.0),
-    "osa_severe": (38.0, 60.0),
+    "osa_severe": (35.0, 80.0),
     "central_apnea": (18.0, 35.0),
 }
 
@@ -135,13 +135,13 @@ def draw_subject(
     p = PhenotypeParams(
         latency_min=float(rng.lognormal(np.log(12.0), 0.4)),
         awakenings_per_h=_u(rng, 0.6, 1.4) * (1.0 + 1.2 * age_f),
-        wake_bout_epochs=1.5 + 2.0 * age_f,
+        wake_bout_epochs=2.0 + 2.0 * age_f,
         n3_scale=float(np.clip(1.25 - 0.9 * age_f + rng.normal(0, 0.1), 0.15, 1.4)),
-        rem_scale=_u(rng, 0.9, 1.1),
+        rem_scale=_u(rng, 1.0, 1.25),
         ahi=_u(rng, *AHI_RANGES[phenotype]),
         arousal_index_spont=_u(rng, 5, 10) * (1.0 + 0.5 * age_f),
         plm_index=_u(rng, 0, 4) + 10.0 * age_f * rng.random(),
-        spo2_baseline=float(np.clip(rng.normal(97.0 - 0.08 * (bmi - 25), 0.6), 91.0, 99.0)),
+        spo2_baseline=float(np.clip(rng.normal(96.5 - 0.08 * (bmi - 25), 1.0), 91.0, 99.0)),
         hr_base_bpm=float(rng.normal(62.0, 5.0)),
         hrv_scale=float(np.clip(1.3 - 0.8 * age_f + rng.normal(0, 0.1), 0.3, 1.5)),
         resp_rate_bpm=float(np.clip(rng.normal(14.0, 1.5), 10.0, 20.0)),
@@ -162,13 +162,15 @@ def draw_subject(
         p = replace(
             p, central_fraction=0.05, mixed_fraction=0.05 * sev, hypopnea_fraction=0.6 - 0.25 * sev,
             resp_arousal_prob=0.55 + 0.3 * sev, n3_scale=p.n3_scale * (1.0 - 0.5 * sev),
-            rem_scale=p.rem_scale * (1.0 - 0.3 * sev), n1_shifts_per_h=1.0 + 5.0 * sev,
+            rem_scale=p.rem_scale * (1.0 - 0.45 * sev), n1_shifts_per_h=1.0 + 5.0 * sev,
             desat_depth_scale=1.0 + 0.8 * sev, supine_preference=_u(rng, 0.45, 0.65),
+            # Apnea-related awakenings: more and longer with severity (real apneic nights, slpdb: ~30 % wake).
+            awakenings_per_h=p.awakenings_per_h + 3.0 * sev, wake_bout_epochs=p.wake_bout_epochs + 4.0 * sev,
             hr_base_bpm=p.hr_base_bpm + 4.0 * sev,
         )
     elif phenotype == "central_apnea":
         p = replace(p, central_fraction=0.7, mixed_fraction=0.05, hypopnea_fraction=0.15,
-                    resp_arousal_prob=0.5, n1_shifts_per_h=3.0, desat_depth_scale=0.9)
+                    resp_arousal_prob=0.5, n1_shifts_per_h=3.0, desat_depth_scale=1.3)
     elif phenotype == "healthy_older":
         p = replace(p, awakenings_per_h=p.awakenings_per_h * 1.3)
     if age >= 60 and phenotype != "healthy_young":

@@ -62,7 +62,7 @@ SITE_CHANNELS: dict[str, tuple[ChannelSpec, ...]] = {
         ChannelSpec("E2-M2", "EOG_R", "uV", 256, (-1000, 1000), transducer=_EEG_T, prefilter=_EEG_P),
         ChannelSpec("Chin1-Chin2", "EMG_CHIN", "uV", 256, (-500, 500), transducer=_EEG_T, prefilter="HP:10Hz"),
         ChannelSpec("ECG II", "ECG", "mV", 512, (-5, 5), transducer="ECG electrode"),
-        ChannelSpec("NasalP", "AF", "cmH2O", 32, (-3, 3), scale=0.3, transducer="Pressure transducer"),
+        ChannelSpec("NasalP", "AF", "cmH2O", 32, (-3, 3), scale=0.1, transducer="Pressure transducer"),
         ChannelSpec("Thor", "THX", "uV", 32, (-2000, 2000), scale=400.0, transducer=_RIP),
         ChannelSpec("Abdo", "ABD", "uV", 32, (-2000, 2000), scale=400.0, transducer=_RIP),
         ChannelSpec("SpO2", "SPO2", "%", 4, (0, 100), transducer="Pulse oximeter"),
