@@ -11,11 +11,15 @@ import torch
 from sleeplm.encoder.model.tokenizer import ClipTokenizer, get_tokenizer
 from sleeplm.encoder.model.config import ReCoCaConfig
 from sleeplm.encoder.model.factory import load_recoca
-from sleeplm.encoder.model.generation import greedy_generate, greedy_generate_reference
+from sleeplm.encoder.model.generation import generate_tracks, greedy_generate, greedy_generate_reference
 from sleeplm.encoder.model.recoca import ReCoCa
 
 #: Caption tracks -> the official modality indices of the released checkpoint (spec §5).
 TRACKS: dict[str, int] = {"brain": 0, "cardiac": 1, "respiratory": 2, "somatic": 3, "stage_event": 4}
+#: The demo's display order of the five caption tracks (``caption_batch`` default).
+CAPTION_TRACKS: tuple[str, ...] = ("stage_event", "brain", "cardiac", "respiratory", "somatic")
+#: ``SleepLM.to_precision`` modes: exact float32, and the opt-in fast modes.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": None}
 #: The official notebook's names for the same indices.
 TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic", "respiration": "respiratory"}
 
@@ -52,6 +56,42 @@ class SleepLM:
     def embed_dim(self) -> int:
         return self.config.embed_dim
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating-point type of the weights (inputs are cast to it)."""
+        return self.model.logit_scale.dtype
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"`` (exact, the default), or the fast mode set by ``to_precision``."""
+        return getattr(self, "_precision", "fp32")
+
+    def to_precision(self, precision: str = "fp32") -> "SleepLM":
+        """Switch to an opt-in fast mode, in place; returns ``self``.
+
+        ``"bf16"`` / ``"fp16"``: weights and activations in half precision (for GPUs; RMSNorm still
+        normalises in float32). ``"int8"``: dynamic int8 quantisation of every ``nn.Linear`` (CPU
+        only; the fused in-projections and vocabulary heads stay float32). Embeddings come back as
+        float32 either way. Agreement with float32 is measured by ``bench/bench_model_speed.py``.
+        Going back to ``"fp32"`` from ``"int8"`` is not possible (reload the model).
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {sorted(PRECISIONS)}")
+        if self.precision == "int8" and precision != "int8":
+            raise ValueError("an int8-quantised model cannot be converted back; reload it")
+        if precision == "int8":
+            if self.device.type != "cpu":
+                raise ValueError("int8 dynamic quantisation runs on the CPU only; use bf16/fp16 on a GPU")
+            from torch import nn
+            from torch.ao.quantization import quantize_dynamic
+
+            self.model.float()
+            quantize_dynamic(self.model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+        else:
+            self.model.to(PRECISIONS[precision])
+        self._precision = precision
+        return self
+
     def _signals(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         if t.ndim == 2:
@@ -68,7 +108,9 @@ class SleepLM:
         """L2-normalised signal embeddings ``[N, embed_dim]`` (float32) for epochs ``[N, 10, 1920]``."""
         t = self._signals(x)
         out = [
-            self.model.encode_image(t[i : i + batch_size].to(self.device)).float().cpu()
+            torch.nn.functional.normalize(
+                self.model.encode_image(t[i : i + batch_size].to(self.device, self.dtype), normalize=False).float(), dim=-1
+            ).cpu()
             for i in range(0, len(t), batch_size)
         ]
         return torch.cat(out).numpy() if out else np.zeros((0, self.embed_dim), dtype=np.float32)
@@ -99,7 +141,7 @@ class SleepLM:
         fn = greedy_generate if use_cache else greedy_generate_reference
         ids: list[list[int]] = []
         for i in range(0, len(t), batch_size):
-            ids.extend(fn(self.model, t[i : i + batch_size].to(self.device), m, max_len=max_len, min_len=min_len))
+            ids.extend(fn(self.model, t[i : i + batch_size].to(self.device, self.dtype), m, max_len=max_len, min_len=min_len))
         return ids
 
     def generate(
@@ -117,6 +159,47 @@ class SleepLM:
         """
         ids = self.generate_ids(x, track, max_len, min_len, batch_size, use_cache)
         return [self.tokenizer.decode(row) for row in ids]
+
+    @torch.inference_mode()
+    def caption_batch_ids(
+        self,
+        x: np.ndarray | torch.Tensor,
+        tracks: list[str] | tuple[str, ...] | None = None,
+        max_len: int = 256,
+        min_len: int = 16,
+        encode_batch: int = 32,
+        batch_rows: int = 64,
+    ) -> list[dict[str, list[int]]]:
+        """Token ids per epoch and track; see ``caption_batch``."""
+        names = list(tracks) if tracks is not None else list(CAPTION_TRACKS)
+        mods = [track_index(t) for t in names]
+        t = self._signals(x)
+        if len(t) == 0:
+            return []
+        memory = torch.cat(
+            [self.model.encode_memory(t[i : i + encode_batch].to(self.device, self.dtype)) for i in range(0, len(t), encode_batch)]
+        )
+        ids = generate_tracks(self.model, None, mods, max_len=max_len, min_len=min_len, batch_rows=batch_rows, memory=memory)
+        return [dict(zip(names, row)) for row in ids]
+
+    def caption_batch(
+        self,
+        x: np.ndarray | torch.Tensor,
+        tracks: list[str] | tuple[str, ...] | None = None,
+        max_len: int = 256,
+        min_len: int = 16,
+        encode_batch: int = 32,
+        batch_rows: int = 64,
+    ) -> list[dict[str, str]]:
+        """Captions for every epoch and every track, as ``[{track: caption}, ...]`` (one dict per epoch).
+
+        Each epoch is encoded once (decoder tokens only), then all ``epochs x tracks`` rows are
+        decoded together with a KV cache, ``batch_rows`` rows per batch. The captions equal
+        ``generate(x[i:i+1], track)[0]`` for every epoch ``i`` and track (same greedy tokens).
+        ``tracks`` defaults to ``CAPTION_TRACKS`` (all five); official names are accepted too.
+        """
+        ids = self.caption_batch_ids(x, tracks, max_len, min_len, encode_batch, batch_rows)
+        return [{k: self.tokenizer.decode(v) for k, v in row.items()} for row in ids]
 
     def __repr__(self) -> str:
         n = sum(p.numel() for p in self.model.parameters())

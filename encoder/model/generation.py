@@ -101,6 +101,44 @@ def greedy_generate(
 
 
 @torch.inference_mode()
+def generate_tracks(
+    model: ReCoCa,
+    biosignals: torch.Tensor,
+    modalities: list[int],
+    max_len: int = 256,
+    min_len: int = 16,
+    batch_rows: int = 64,
+    memory: torch.Tensor | None = None,
+) -> list[list[list[int]]]:
+    """Greedy captions for many epochs x many modality tracks: encode once, decode in big batches.
+
+    Each epoch is encoded once (decoder tokens only, no contrastive pooler); its memory is
+    repeated for every track, and the ``epochs x tracks`` rows run through the KV-cached greedy
+    decoder ``batch_rows`` rows at a time (rows that reach EOS drop out of the batch). The token
+    ids equal ``greedy_generate`` run one epoch and one track at a time.
+
+    Returns
+    -------
+    ``ids[epoch][track]``: token-id lists (SOT first, EOS last when reached), tracks in the order given.
+    """
+    if memory is None:
+        memory = model.encode_memory(biosignals)
+    n, t = memory.shape[0], len(modalities)
+    if n == 0 or t == 0:
+        return [[[] for _ in range(t)] for _ in range(n)]
+    mods = torch.as_tensor(list(modalities), dtype=torch.long, device=memory.device)
+    row_epoch = torch.arange(n, device=memory.device).repeat_interleave(t)  # epoch-major rows
+    row_mod = mods.repeat(n)
+    flat: list[list[int]] = []
+    for i in range(0, n * t, batch_rows):
+        ep, md = row_epoch[i : i + batch_rows], row_mod[i : i + batch_rows]
+        idx = torch.full((len(ep), model.cfg.prefix_len), -1, dtype=torch.long, device=memory.device)
+        idx[:, 0] = md
+        flat.extend(greedy_generate(model, None, idx, max_len=max_len, min_len=min_len, memory=memory[ep]))
+    return [flat[e * t : (e + 1) * t] for e in range(n)]
+
+
+@torch.inference_mode()
 def greedy_generate_reference(
     model: ReCoCa,
     biosignals: torch.Tensor,

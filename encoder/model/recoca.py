@@ -42,6 +42,10 @@ class ReCoCa(nn.Module):
         emb, tokens = self.biosignals(x)
         return (F.normalize(emb, dim=-1) if normalize else emb), tokens
 
+    def encode_memory(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder tokens ``[B, N_dec, D]`` only (for captioning; skips the retrieval poolers)."""
+        return self.biosignals.decoder_tokens(x)
+
     def encode_image(self, x: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """Signal embedding (official name kept: the signal plays CoCa's image role)."""
         return self.encode_biosignals(x, normalize)[0]

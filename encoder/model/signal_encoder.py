@@ -142,6 +142,11 @@ class BiosignalEncoder(nn.Module):
             h = block(h)
         return self.ln_final(h).reshape(b, c * t, d)
 
+    def decoder_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Only the decoder tokens ``[B, N_dec, D]`` (what captioning needs): the contrastive pooler,
+        ``attn_pool`` and ``proj_to_embed`` are skipped."""
+        return self.decoder_pooler(self.forward_features(x))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seq = self.forward_features(x)
         global_token = self.contrastive_pooler(seq)  # [B, 1, D]
