@@ -242,11 +242,11 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
                  json.dumps({k: v for k, v in subject.items() if k not in known and k is not None})],
             )
         con.execute(
-            "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [rid, night.name, subject_id, str(night.path.resolve()), night.sha256,
              str(night.annotation_path.resolve()) if night.annotation_path else None, night.annotation_sha256,
              night.annotation_source, night.start_time, night.duration_s, n, json.dumps(night.channel_map),
-             night.missing, night.position_coding, night.repairs, datetime.now()],
+             night.missing, night.position_coding, night.repairs, datetime.now(), json.dumps(night.scoring)],
         )
         per_epoch = events_in_epochs(night.events, night.onset_s)
         clock = [night.start_time + timedelta(seconds=float(t)) if night.start_time else None for t in night.onset_s]
@@ -263,6 +263,7 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
                 "type": [e.type for e in night.events], "onset_s": [e.onset_s for e in night.events],
                 "duration_s": [e.duration_s for e in night.events], "label": [e.label for e in night.events],
                 "spo2_nadir": [e.spo2_nadir for e in night.events],
+                "source": [night.event_source(e.type) for e in night.events],
             }))
         feats = night.features.copy()
         feats.insert(0, "epoch_id", epoch_ids)
@@ -277,7 +278,7 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
         metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in night.metrics.items()}
         _insert(con, "night_metrics", pd.DataFrame([{"recording_id": rid, **metrics,
                                                      "summary": night.summary or None}]))
-        con.execute("DELETE FROM ingest_errors WHERE path = ?", [str(night.path.resolve())])
+        con.execute("DELETE FROM ingest_errors WHERE path = ?", [error_key(night.path)])
         con.execute("COMMIT")
     except BaseException:
         try:
@@ -308,13 +309,14 @@ def _num(v: object) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def error_key(path: Path) -> str:
+    """The path of an ``ingest_errors`` row: absolute, links not followed (a dangling link is listed as itself)."""
+    return os.path.abspath(path)
+
+
 def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, stage: str,
                     message: str) -> None:
-    key = str(Path(path).absolute())
-    try:
-        key = str(Path(path).resolve())
-    except (OSError, RuntimeError):
-        pass
+    key = error_key(path)
     con.execute("DELETE FROM ingest_errors WHERE path = ?", [key])
     con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [key, stage, message, datetime.now()])
     report.failed.append((str(path), message))
@@ -405,7 +407,7 @@ def _require_model(ws: Workspace, con: duckdb.DuckDBPyConnection, ref: ModelRef)
 NightSource = Callable[[list[_Job]], Iterator[tuple[_Job, NightRows | BaseException]]]
 
 
-def _local_nights(ref: ModelRef, batch_size: int, progress: bool) -> NightSource:
+def _local_nights(ref: ModelRef, batch_size: int, progress: bool, score: str = "missing") -> NightSource:
     """Single-process engine: prepares and embeds one night at a time, each inside its own guard."""
     state: dict[str, object] = {}
 
@@ -413,7 +415,7 @@ def _local_nights(ref: ModelRef, batch_size: int, progress: bool) -> NightSource
         for job in jobs:
             try:
                 with tqdm(desc=f"  {job.path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
-                    night = prepare_night(job.path, job.name, on_stage=job.at)
+                    night = prepare_night(job.path, job.name, on_stage=job.at, score=score)
                     ebar.total = len(night.onset_s)
                     job.at("embedding")
                     if "net" not in state:
@@ -452,12 +454,15 @@ def ingest(
     engine: str = "local",
     ray_num_cpus: int | None = None,
     replace: Collection[str] = (),
+    score: str = "missing",
 ) -> IngestReport:
     """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc).
 
     ``engine`` "local" processes one night at a time in this process; "ray" runs reading,
     preprocessing and embedding on Ray (:mod:`sleeplm.index.ray_engine`); both write the same rows.
     ``replace``: night names that may replace a different stored night of the same name.
+    ``score``: automatic scoring (:func:`sleeplm.encoder.signals.scoring.auto_score`): "missing" (the
+    kinds nobody scored), "auto" (every kind it can) or "never"; the Ray engine does "missing" only.
 
     Raises
     ------
@@ -468,6 +473,10 @@ def ingest(
     ws = Workspace(workspace)
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}: 'local' or 'ray'")
+    if score not in ("missing", "auto", "never"):
+        raise ValueError(f"unknown scoring mode {score!r}: 'missing', 'auto' or 'never'")
+    if engine == "ray" and score != "missing":
+        raise ValueError(f"--score {score} is not available with the Ray engine yet (it scores 'missing')")
     ref: ModelRef = resolve_model(model, model_config)
     if files is not None:
         paths, problems = sorted(Path(p) for p in files), []
@@ -503,7 +512,7 @@ def ingest(
                 todo.append(job)
             else:
                 report.skipped.append(job.shown)
-        source = (_local_nights(ref, batch_size, progress) if engine == "local"
+        source = (_local_nights(ref, batch_size, progress, score) if engine == "local"
                   else _ray_nights(ref, ws, batch_size, ray_num_cpus))
         bar = tqdm(source(todo), total=len(todo), desc="nights", unit="night", disable=not progress)
         for job, night in bar:
