@@ -26,7 +26,7 @@ HR_GRID_HZ = 4.0
 
 #: (centre s relative to R, width s, amplitude mV)
 #: Widths fitted so that the 5-20 Hz share of ECG power matches a real lead (docs/calibration.md).
-_WAVES = ((-0.17, 0.025, 0.12), (-0.03, 0.012, -0.10), (0.0, 0.020, 1.0), (0.035, 0.014, -0.25),
+_WAVES = ((-0.17, 0.025, 0.12), (-0.03, 0.012, -0.10), (0.0, 0.024, 1.0), (0.035, 0.014, -0.25),
           (0.26, 0.05, 0.35))
 
 

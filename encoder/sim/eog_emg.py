@@ -41,7 +41,7 @@ def simulate_eog(rng: np.random.Generator, stages: np.ndarray, eeg_c3: np.ndarra
     bursts = _event_times(rng, stages, "REM", 2.5)
     rem_t = np.concatenate([b + np.cumsum(rng.uniform(0.3, 1.2, rng.integers(2, 8))) for b in bursts]) \
         if len(bursts) else np.empty(0)
-    for times, amp in ((sacc_w, 120.0), (rem_t, 180.0)):
+    for times, amp in ((sacc_w, 90.0), (rem_t, 180.0)):
         if len(times) == 0:
             continue
         steps = rng.uniform(0.4, 1.0, len(times)) * amp * rng.choice([-1.0, 1.0], len(times))
@@ -57,7 +57,7 @@ def simulate_eog(rng: np.random.Generator, stages: np.ndarray, eeg_c3: np.ndarra
     blink_t = _event_times(rng, stages, "W", 10.0)
     tb = np.arange(int(0.4 * fs_hz)) / fs_hz
     blink = np.exp(-0.5 * ((tb - 0.2) / 0.06) ** 2)
-    blinks = pulse_train(n, (blink_t * fs_hz).astype(int), blink, rng.uniform(80.0, 200.0, len(blink_t)))
+    blinks = pulse_train(n, (blink_t * fs_hz).astype(int), blink, rng.uniform(60.0, 160.0, len(blink_t)))
     # EEG leakage, resampled to the EOG rate.
     if eeg_fs_hz == fs_hz:
         leak = eeg_c3[:n]

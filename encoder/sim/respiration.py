@@ -41,7 +41,7 @@ def simulate_breathing(rng: np.random.Generator, stages: np.ndarray, events: lis
     amp_irr = epochs_to_samples(stage_lookup(stages, AMP_IRREG, 0.1), fs_hz, n, ramp_s=10.0)
     amp = np.clip(1.0 + amp_irr * slow_noise(rng, n, fs_hz, 6.0), 0.3, 2.0)
     # Volume: skewed cosine (inspiration shorter than expiration).
-    vol = -np.cos(phase + 0.35 * np.sin(phase))
+    vol = -np.cos(phase + 0.6 * np.sin(phase))
 
     flow_env = np.ones(n)
     effort_env = np.ones(n)
