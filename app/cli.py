@@ -168,6 +168,9 @@ def ingest(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     engine: Annotated[str, typer.Option(help="local (one process) or ray (pip install 'sleeplm[ray]')")] = "local",
     ray_cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray started by this command")] = None,
+    score: Annotated[str, typer.Option(help="automatic scoring (YASA stages, AASM respiratory rules), stored as "
+                                            "automatic: missing (kinds nobody scored), auto (every kind), never")
+                     ] = "missing",
 ) -> None:
     """Embed every epoch of a cohort into a workspace (resumable; bad files are listed, not fatal)."""
     from sleeplm.index.ingest import ingest as run_ingest
@@ -175,7 +178,7 @@ def ingest(
 
     try:
         report = run_ingest(cohort, workspace, model, model_config, subjects, batch_size, engine=engine,
-                            ray_num_cpus=ray_cpus)
+                            ray_num_cpus=ray_cpus, score=score)
     except (WorkspaceError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(exc)
     console.print(

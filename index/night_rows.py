@@ -22,12 +22,15 @@ import numpy as np
 import pandas as pd
 
 from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_summary, render_night
+from sleeplm.encoder.captions.night import unscored_night_summary
+from sleeplm.encoder.signals.scoring import auto_score
 from sleeplm.encoder.signals.night import night_metrics
 from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.model.api import SleepLM
 from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.encoder.io.psg import load_psg
-from sleeplm.encoder.io.records import Event
+from sleeplm.encoder.io.records import Event, Scoring
+from sleeplm.encoder.vocab import SCORING_KINDS
 
 from .models import sha256_file
 from .nights import night_vector
@@ -61,20 +64,33 @@ class NightRows:
     vectors: np.ndarray | None = None
     night_vec: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: per kind of annotation (SCORING_KINDS): {"state": manual|automatic|not scored, "method", "reason"}
+    scoring: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def event_source(self, event_type: str) -> str:
+        """"automatic" when the kind this event type belongs to was scored automatically, else "manual"."""
+        kind = next((k for k, types in SCORING_KINDS.items() if event_type in types), None)
+        return "automatic" if kind and self.scoring.get(kind, {}).get("state") == "automatic" else "manual"
 
 
 def prepare_night(path: Path, name: str | None = None,
-                  on_stage: Callable[[str], None] | None = None) -> NightRows:
+                  on_stage: Callable[[str], None] | None = None, score: str = "missing") -> NightRows:
     """Read, preprocess, featurise and caption one recording (no model, no writes).
 
     ``name`` is the night's name in the workspace (default: the file stem); ``on_stage(stage)`` is
-    called as each stage of work starts ("reading", "annotations", "epochs", "features",
-    "captions", "metrics"), so a failure can say where it happened.
+    called as each stage of work starts ("reading", "annotations", "scoring", "epochs", "features",
+    "captions", "metrics"), so a failure can say where it happened. ``score`` ("missing", "auto",
+    "never"): automatic scoring of the kinds nobody scored / of every kind / none
+    (:func:`sleeplm.encoder.signals.scoring.auto_score`).
     """
     stage = on_stage or (lambda _s: None)
     path = Path(path)
     psg = load_psg(path, on_stage=stage)
-    ann = psg.annotations
+    stage("scoring")
+    ann = auto_score(psg.mapped, psg.annotations, score)
+    scoring = ({k: ann.status(k) for k in SCORING_KINDS} if ann is not None
+               else {k: Scoring("not scored", reason="no annotation file") for k in SCORING_KINDS})
+    leads = {ch: s.lead for ch, s in psg.mapped.sources.items() if s.lead}
     rec = psg.mapped.recording
     stage("epochs")
     epochs = make_epochs(psg.mapped, ann)
@@ -83,7 +99,10 @@ def prepare_night(path: Path, name: str | None = None,
     events = list(ann.events) if ann is not None else []
     stage("captions")
     per_epoch_events = events_in_epochs(events, epochs.onset_s)
-    captions = {track: render_night(features, per_epoch_events, track) for track in TRACKS}
+    states = {k: sc.state for k, sc in scoring.items()}
+    conf = ann.stage_confidence if ann is not None else None
+    captions = {track: render_night(features, per_epoch_events, track, scoring=states, leads=leads,
+                                    stage_confidence=conf) for track in TRACKS}
     stage("metrics")
     nm = night_metrics(ann, features) if ann is not None and ann.stages else None
     ann_path = ann.path if ann is not None and ann.path is not None and ann.path != path else None
@@ -97,7 +116,7 @@ def prepare_night(path: Path, name: str | None = None,
         start_time=rec.start_time,
         duration_s=rec.duration_s,
         repairs=list(rec.repairs),
-        channel_map={ch: {"labels": list(s.labels), "derivation": s.derivation, "note": s.note}
+        channel_map={ch: {"labels": list(s.labels), "derivation": s.derivation, "note": s.note, "lead": s.lead}
                      for ch, s in psg.mapped.sources.items()},
         missing=psg.mapped.missing,
         position_coding=psg.mapped.position_coding,
@@ -108,8 +127,9 @@ def prepare_night(path: Path, name: str | None = None,
         features=features,
         captions=captions,
         metrics=nm.to_dict() if nm is not None else {},
-        summary=night_summary(nm) if nm is not None else "",
+        summary=night_summary(nm, scoring) if nm is not None else unscored_night_summary(scoring),
         x=epochs.x,
+        scoring={k: sc.to_dict() for k, sc in scoring.items()},
     )
 
 
@@ -143,7 +163,7 @@ def write_shard(night: NightRows, folder: Path) -> Path:
         "start_time": night.start_time.isoformat() if night.start_time else None, "duration_s": night.duration_s,
         "repairs": night.repairs, "channel_map": night.channel_map, "missing": night.missing,
         "position_coding": night.position_coding, "metrics": night.metrics, "summary": night.summary,
-        "night_vec": night.night_vec.tolist(),
+        "night_vec": night.night_vec.tolist(), "scoring": night.scoring,
         "events": [[e.type, e.onset_s, e.duration_s, e.label, e.spo2_nadir] for e in night.events],
     }
     pd.DataFrame({"meta": [json.dumps(meta)]}).to_parquet(out / "night.parquet")
@@ -181,5 +201,5 @@ def read_shard(folder: Path) -> NightRows:
         features=features, captions={t: epochs[f"caption_{t}"].tolist() for t in tracks},
         metrics=meta["metrics"], summary=meta["summary"],
         vectors=np.stack([np.asarray(v, np.float32) for v in epochs["vec"]]),
-        night_vec=np.asarray(meta["night_vec"], np.float32),
+        night_vec=np.asarray(meta["night_vec"], np.float32), scoring=meta.get("scoring", {}),
     )

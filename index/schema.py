@@ -8,10 +8,12 @@ id_counters     id kind (``recording``, ``epoch``, ``event``): the next id to ha
                 so an id is never reused after a night is deleted or replaced
 subjects        subject (``subject_id`` text; age, sex, bmi, phenotype, site, other attributes JSON)
 recordings      ingested night (``recording_id`` = id in ``nights.faiss``): unique name, file, sha256,
-                clock, duration, channel map, missing channels, annotation source
+                clock, duration, channel map, missing channels, annotation source, ``scoring`` (JSON: per
+                kind of annotation, ``{state: manual|automatic|not scored, method, reason}``)
 epochs          30-s epoch (``epoch_id`` = id in ``epochs.faiss``): recording, index, onset, clock time,
                 stage, channel mask (10 booleans in SleepLM order), event types overlapping the epoch
-events          scored event: type, onset/duration (s from recording start), source label, SpO2 nadir
+events          scored event: type, onset/duration (s from recording start), source label, SpO2 nadir,
+                ``source`` (``manual`` or ``automatic``)
 features        epoch (``epoch_id``) × :data:`~sleeplm.encoder.signals.features.FEATURE_COLUMNS`
 captions        epoch × track: the reference (canonical) caption
 night_metrics   night: :class:`~sleeplm.encoder.signals.night.NightMetrics` as columns, plus the rendered
@@ -36,7 +38,7 @@ from sleeplm.encoder.signals.features import FEATURE_COLUMNS
 from sleeplm.encoder.signals.night import NightMetrics
 
 #: Bump when any table below changes (workspaces with another version are refused).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: recordings.scoring, events.source (who scored what)
 
 #: Feature columns that hold text (everything else in ``FEATURE_COLUMNS`` is a number).
 FEATURE_TEXT_COLUMNS = ("stage", "hr_trend", "spo2_trend", "position", "position_changes")
@@ -53,7 +55,8 @@ def _features_ddl() -> str:
 
 def night_metric_columns() -> dict[str, str]:
     """Column name -> DuckDB type of ``night_metrics`` (without ``recording_id`` and ``summary``)."""
-    return {f.name: ("INTEGER" if f.type in ("int", int) else "DOUBLE") for f in dataclasses.fields(NightMetrics)}
+    return {f.name: ("INTEGER" if f.type in ("int", int, "int | None") else "DOUBLE")
+            for f in dataclasses.fields(NightMetrics)}
 
 
 def _night_metrics_ddl() -> str:
@@ -96,7 +99,8 @@ CREATE TABLE IF NOT EXISTS recordings (
     missing_channels VARCHAR[],
     position_coding VARCHAR,
     repairs VARCHAR[],
-    ingested_at TIMESTAMP
+    ingested_at TIMESTAMP,
+    scoring JSON
 );
 CREATE TABLE IF NOT EXISTS epochs (
     epoch_id BIGINT PRIMARY KEY,
@@ -115,7 +119,8 @@ CREATE TABLE IF NOT EXISTS events (
     onset_s DOUBLE NOT NULL,
     duration_s DOUBLE NOT NULL,
     label VARCHAR,
-    spo2_nadir DOUBLE
+    spo2_nadir DOUBLE,
+    source VARCHAR
 );
 CREATE TABLE IF NOT EXISTS captions (
     epoch_id BIGINT NOT NULL,

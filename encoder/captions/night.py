@@ -97,6 +97,17 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
     return " ".join(s)
 
 
+def unscored_night_summary(scoring: Mapping[str, Scoring]) -> str:
+    """The summary of a night without stages: what was not scored and why (no metrics are made up)."""
+    st = scoring.get("stages") or Scoring("not scored")
+    parts = [f"Sleep stages were not scored ({st.reason or 'no stage annotations'}), so no night metrics "
+             "(sleep time, AHI, indices per hour) can be given."]
+    done = [SCORING_KIND_NAMES[k] for k, sc in scoring.items() if k != "stages" and sc.scored]
+    if done:
+        parts.append(f"Scored without a hypnogram: {', '.join(done)}.")
+    return " ".join(parts)
+
+
 def segment_summary(row: pd.Series | dict) -> str:
     """One sentence for one row of :func:`segment_table`."""
     a, b = row["onset_s"], row["onset_s"] + row["duration_s"]
