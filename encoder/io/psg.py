@@ -17,6 +17,7 @@ from typing import Any
 from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations
 from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels, recognised_montage
 from sleeplm.encoder.io.position import detect_position_coding
+from sleeplm.encoder.vocab import SCORING_KINDS
 from sleeplm.encoder.io.edf import read_recording
 from sleeplm.encoder.io.records import AUX_CHANNELS, SLEEPLM_CHANNELS, Annotations, MappedRecording
 
@@ -155,5 +156,6 @@ def inspect_psg(path: str | Path, annotations: str | Path | None = None) -> dict
             "stage_onset_s": ann.stage_onset_s,
             "stage_counts": ann.stage_counts(),
             "event_counts": ann.event_counts(),
+            "scoring": {kind: ann.status(kind).to_dict() for kind in SCORING_KINDS},
         },
     }
