@@ -1,6 +1,6 @@
 """Agreement of the automatic scorers with the scoring of simulated nights, per phenotype.
 
-Run: ``python bench/bench_autoscore.py --seed 4242 --per-phenotype 2 --hours 2 --out eval/results/autoscore``.
+Run: ``python bench/bench_autoscore.py --seed 4242 --per-phenotype 2 --hours 2 --out bench/results/autoscore-seed4242.json``.
 Simulates nights (files on disk, read back as a user's would be: EDF+ and NSRR XML), then, ignoring the
 XML's events, scores each night with :func:`sleeplm.encoder.signals.scoring.score_respiratory` (no
 arousals given: an unscored night has none) and YASA staging, and compares with the XML:
@@ -15,7 +15,7 @@ A night without an airflow channel (or SpO2) cannot be scored for that kind: it 
 "no airflow" and left out of the F1 and AHI columns, not scored as "no events".
 
 The development of the rules used seeds 11 and 12; report numbers from a seed never used (default
-4242). Prints a table and writes ``results.json``. Not a timed test.
+4242). Prints a table and writes the JSON given by ``--out``. Not a timed test.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4242, help="simulation seed (4242: never used in development)")
     ap.add_argument("--per-phenotype", type=int, default=2)
     ap.add_argument("--hours", type=float, default=2.0)
-    ap.add_argument("--out", type=Path, default=None, help="folder for results.json")
+    ap.add_argument("--out", type=Path, default=None, help="JSON file for the results")
     a = ap.parse_args()
     from sleeplm.encoder.sim.cohort import simulate_cohort
     from sleeplm.encoder.sim.phenotypes import PHENOTYPES
@@ -146,9 +146,9 @@ def main() -> None:
     print(f"seed {a.seed}: {n} nights x {a.hours:g} h (simulated in {t_sim:.0f} s)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
         clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
-        (a.out / "results.json").write_text(json.dumps({
+        a.out.write_text(json.dumps({
             "seed": a.seed, "nights": n, "hours": a.hours,
             "summary": [{k: clean(v) for k, v in r.items()} for r in table.to_dict("records")],
             "per_night": [{k: clean(v) for k, v in r.items()} for r in df.to_dict("records")],
