@@ -43,6 +43,33 @@ def test_missing_bundled_model_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     assert not (tmp_path / "cohort").exists()  # nothing simulated for nothing
 
 
-def test_demo_defaults_fit_a_small_machine() -> None:
-    assert demo_mod.DEMO_NIGHTS == 12 and demo_mod.DEMO_HOURS <= 2.0
+def test_demo_defaults_are_whole_nights_across_the_phenotypes() -> None:
+    from sleeplm.encoder.sim import PHENOTYPES
+
+    assert 12 <= demo_mod.DEMO_NIGHTS <= 16 and 6.0 <= demo_mod.DEMO_HOURS <= 9.0
+    assert demo_mod.DEMO_NIGHTS >= len(PHENOTYPES)  # the rotation reaches every phenotype
     assert demo_mod.DEFAULT_CACHE == Path("~/.cache/sleeplm/demo")
+
+
+def test_demo_cohort_has_rem_every_night_and_odi_below_ahi() -> None:
+    """The demo's own nights (labels only: the same draws simulate_cohort makes before any signal)."""
+    import numpy as np
+
+    from sleeplm.encoder.sim import draw_subject, night_rngs
+    from sleeplm.encoder.sim.events import RESPIRATORY_TYPES
+    from sleeplm.encoder.sim.night import simulate_night_labels
+    from sleeplm.encoder.vocab import SLEEP_STAGES
+
+    ratios, rem_min, sleep_h = [], [], {}
+    for i, rng in enumerate(night_rngs(demo_mod.DEMO_SEED, demo_mod.DEMO_NIGHTS)):
+        sub = draw_subject(i, rng)
+        lab = simulate_night_labels(sub, rng, demo_mod.DEMO_HOURS)
+        rem_min.append(np.sum(lab.stages == "REM") / 2)
+        sleep_h[sub.phenotype] = np.sum(np.isin(lab.stages, SLEEP_STAGES)) / 120
+        n_resp = sum(e.type in RESPIRATORY_TYPES for e in lab.events)
+        n_desat = sum(e.type == "oxygen_desaturation" for e in lab.events)
+        if n_resp >= 20:
+            ratios.append(n_desat / n_resp)
+    assert min(rem_min) >= 20  # REM in every night, at least 20 min
+    assert ratios and all(0.1 < r < 1.0 for r in ratios)  # not every event desaturates
+    assert sleep_h["insomnia"] >= 3.0  # insomnia nights still sleep
