@@ -183,7 +183,7 @@ class Workspace:
             return  # a new workspace
         version = None
         if "workspace_info" in tables:
-            row = con.execute("SELECT value FROM workspace_info WHERE key = 'schema_version'").fetchone()
+            row = next(iter(con.execute("SELECT value FROM workspace_info WHERE key = 'schema_version'").fetchall()), None)
             version = int(row[0]) if row and str(row[0]).isdigit() else None
         if version == SCHEMA_VERSION:
             return
@@ -250,9 +250,9 @@ def write_manifest(ws: Workspace, con: duckdb.DuckDBPyConnection, index_kinds: d
                    device: str) -> Manifest:
     """Write ``manifest.json`` from DuckDB (the model recorded in ``workspace_info``, the counts)."""
     info = workspace_info(con)
-    counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+    counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])
               for t in ("recordings", "epochs", "events", "subjects", "ingest_errors")}
-    dim = con.execute("SELECT len(vec) FROM epoch_vectors LIMIT 1").fetchone()
+    dim = next(iter(con.execute("SELECT len(vec) FROM epoch_vectors LIMIT 1").fetchall()), None)
     m = Manifest(
         model_name=info.get("model_name", ""), model_sha256=info.get("model_sha256", ""),
         embed_dim=int(dim[0]) if dim else 0, preprocessing_version=info.get("preprocessing_version", ""),
@@ -267,16 +267,17 @@ def write_manifest(ws: Workspace, con: duckdb.DuckDBPyConnection, index_kinds: d
 def load_vectors(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(ids [N], vectors [N, D]) of a vector table, ordered by id."""
     tbl = con.sql(f"SELECT {key}, vec FROM {table} ORDER BY {key}").to_arrow_table()
-    return arrow_vectors(tbl, key)
+    return arrow_vectors(tbl, key, writable=True)
 
 
-def arrow_vectors(tbl: pa.Table, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, [N, D] float32) from an Arrow table with ``key`` and a ``vec`` list column."""
+def arrow_vectors(tbl: pa.Table, key: str, writable: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, [N, D] float32) from an Arrow table with ``key`` and a ``vec`` list column
+    (read-only views of Arrow's memory unless ``writable``)."""
     ids = tbl.column(key).to_numpy().astype(np.int64)
     if ids.size == 0:
         return ids, np.zeros((0, 0), np.float32)
     col = tbl.column("vec").combine_chunks()
-    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=writable)
     if flat.size % ids.size:
         raise WorkspaceError(f"vectors of unequal length in the vector table ({flat.size} values for {ids.size} rows)")
     return ids, flat.reshape(ids.size, -1)
@@ -323,7 +324,7 @@ def check_workspace(ws: Workspace, content: bool = True) -> list[str]:
         except WorkspaceError as exc:
             problems.append(str(exc))
             manifest = None
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
                   for t in ("recordings", "epochs", "events", "epoch_vectors", "night_vectors", "captions")}
         stale_total = 0
         for table, key, vtable, path in (
@@ -361,7 +362,7 @@ def check_workspace(ws: Workspace, content: bool = True) -> list[str]:
             problems.append(f"{counts['recordings']} recordings but {counts['night_vectors']} night vectors")
         orphan = con.execute(
             "SELECT count(*) FROM epochs e LEFT JOIN recordings r USING (recording_id) WHERE r.recording_id IS NULL"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if orphan:
             problems.append(f"{orphan} epochs belong to no recording")
         bad_n = con.execute(
