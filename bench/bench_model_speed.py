@@ -1,0 +1,274 @@
+"""SleepLM-Base speed: this tree vs the pre-optimisation commit (1e48198), in one run, as ratios.
+
+Every measurement runs in a fresh subprocess that imports either this tree or a ``git worktree``
+of the baseline commit (``--baseline-dir`` to reuse one), alternating old/new to share the
+machine's noise. Random weights with the sleeplm-base config, seed 0 in both trees (same
+construction order, so the same weights; speed does not depend on their values).
+
+    python bench/bench_model_speed.py                       # CPU, all sections
+    python bench/bench_model_speed.py --device cuda --sections encoder captions
+    python bench/bench_model_speed.py --sections load       # peak RSS of loading a 1.54 GB checkpoint
+
+Sections: ``encoder`` (epochs/s, old vs new fp32 + fast modes, with agreement), ``load`` (peak RSS
+vs file size), ``captions`` (epochs captioned per second: today's one-epoch-at-a-time path, the
+plain uncached greedy loop = the official generator's tokens, and the batched KV-cached path;
+tokens compared). Prints tables and writes JSON (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE_COMMIT = "1e48198"
+TRACKS = ["stage_event", "brain", "cardiac", "respiratory", "somatic"]
+
+
+# ----------------------------------------------------------------------------------------- worker
+def _rss_kb(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def _sync(dev: str) -> None:
+    import torch
+
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _base_model(dev: str):
+    from sleeplm.encoder.model import SleepLM
+
+    return SleepLM(_seeded("sleeplm-base").to(dev), tokenizer=object())  # ids only: no tokenizer needed
+
+
+def _seeded(name: str):
+    import torch
+
+    from sleeplm.encoder.model import create_model
+
+    torch.manual_seed(0)
+    return create_model(name)
+
+
+def _signals(n: int):
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal((n, 10, 1920)).astype(np.float32)
+
+
+def worker(task: str, a: dict) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(a.get("threads") or torch.get_num_threads())
+    dev = a.get("device", "cpu")
+    if task == "load":
+        base = _rss_kb("VmRSS")
+        from sleeplm.encoder.model import load_model
+
+        t0 = time.perf_counter()
+        lm = load_model(a["path"], config="sleeplm-base")
+        t_load = time.perf_counter() - t0
+        after_load = _rss_kb("VmHWM")
+        total = sum(float(p.double().sum()) for p in lm.model.parameters())  # touch every weight page
+        return {"baseline_rss_mb": base / 1024, "peak_after_load_mb": after_load / 1024,
+                "peak_after_touch_mb": _rss_kb("VmHWM") / 1024, "load_s": t_load, "checksum": total}
+    lm = _base_model(dev)
+    if task == "encode":
+        prec = a.get("precision", "fp32")
+        if prec != "fp32":
+            lm.to_precision(prec)
+        out = {}
+        x = _signals(max(a["batches"]))
+        emb = lm.encode_signal(x[: a["agree_n"]], batch_size=a["agree_n"]) if a.get("agree_n") else None
+        for b in a["batches"]:
+            lm.encode_signal(x[:b], batch_size=b)  # warm-up
+            _sync(dev)
+            reps, t0 = 0, time.perf_counter()
+            while reps < a["reps"]:
+                lm.encode_signal(x[:b], batch_size=b)
+                reps += 1
+            _sync(dev)
+            out[str(b)] = b * reps / (time.perf_counter() - t0)
+        if emb is not None:
+            np.save(a["emb_out"], emb)
+        return {"epochs_per_s": out}
+    if task == "captions":
+        from sleeplm.encoder.model.api import track_index
+
+        x = _signals(a["epochs"])
+        ml = a["max_len"]
+        _sync(dev)
+        t0 = time.perf_counter()
+        if a["mode"] == "per_epoch":  # today's caption_epoch: one epoch, one track at a time
+            ids = [[lm.generate_ids(x[i : i + 1], t, max_len=ml)[0] for t in TRACKS] for i in range(len(x))]
+        elif a["mode"] == "uncached":  # re-run the whole model on the prefix every step
+            ids = [[lm.generate_ids(x[i : i + 1], t, max_len=ml, use_cache=False)[0] for t in TRACKS] for i in range(len(x))]
+        else:
+            if a.get("precision", "fp32") != "fp32":
+                lm.to_precision(a["precision"])
+            rows = lm.caption_batch_ids(x, TRACKS, max_len=ml, batch_rows=a.get("batch_rows", 64))
+            ids = [[r[t] for t in TRACKS] for r in rows]
+        _sync(dev)
+        dt = time.perf_counter() - t0
+        assert all(track_index(t) >= 0 for t in TRACKS)
+        return {"seconds": dt, "epochs_per_s": len(x) / dt, "ids": ids,
+                "tokens": sum(len(r) - 1 for e in ids for r in e)}
+    raise ValueError(task)
+
+
+# ----------------------------------------------------------------------------------------- driver
+def run_worker(tree: Path, task: str, args: dict, timeout: float = 3600) -> dict:
+    pkg = Path(tempfile.mkdtemp(prefix="sleeplm-pkg-"))
+    (pkg / "sleeplm").symlink_to(tree)
+    extra = os.environ.get("PYTHONPATH", "")
+    env = dict(os.environ, PYTHONPATH=str(pkg) + (os.pathsep + extra if extra else ""), PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", task, json.dumps(args)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(pkg))
+    if p.returncode:
+        raise RuntimeError(f"worker {task} in {tree} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def baseline_tree(arg: str | None) -> Path:
+    if arg:
+        return Path(arg).resolve()
+    d = Path(tempfile.mkdtemp(prefix="sleeplm-1e48198-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(d), BASELINE_COMMIT],
+                   check=True, capture_output=True)
+    return d
+
+
+def section_encoder(a, old: Path, res: dict) -> None:
+    import numpy as np
+
+    tmp = Path(tempfile.mkdtemp())
+    rows = []
+    common = {"device": a.device, "threads": a.threads, "batches": a.enc_batches, "reps": a.enc_reps, "agree_n": a.agree_n}
+    best = {}
+    for r in range(a.rounds):
+        for name, tree, prec in [("today fp32", old, "fp32"), ("new fp32", ROOT, "fp32")]:
+            out = run_worker(tree, "encode", {**common, "precision": prec, "emb_out": str(tmp / f"{name}.npy")})
+            for b, v in out["epochs_per_s"].items():
+                best[(name, b)] = max(best.get((name, b), 0), v)
+    fast = ["bf16"] + (["int8"] if a.device == "cpu" else [])
+    for prec in fast:
+        out = run_worker(ROOT, "encode", {**common, "precision": prec, "emb_out": str(tmp / f"new {prec}.npy")})
+        for b, v in out["epochs_per_s"].items():
+            best[(f"new {prec}", b)] = v
+    ref = np.load(tmp / "today fp32.npy")
+    agree = {}
+    for name in ["new fp32"] + [f"new {p}" for p in fast]:
+        e = np.load(tmp / f"{name}.npy")
+        cos = (ref * e).sum(1)
+        sims_r, sims_e = ref @ ref.T, e @ e.T
+        top_r, top_e = np.argsort(-sims_r, 1)[:, :10], np.argsort(-sims_e, 1)[:, :10]
+        same = np.mean([set(x) == set(y) for x, y in zip(top_r, top_e)])
+        agree[name] = {"max_abs_diff": float(np.abs(ref - e).max()), "min_cosine": float(cos.min()),
+                       "mean_cosine": float(cos.mean()), "identical_top10_share": float(same)}
+    for (name, b), v in sorted(best.items(), key=lambda kv: (int(kv[0][1]), kv[0][0])):
+        rows.append({"impl": name, "batch": int(b), "epochs_per_s": v,
+                     "ratio_vs_today": v / best[("today fp32", b)], "gflop_per_s": v * 118.0, **agree.get(name, {})})
+    res["encoder"] = rows
+    print(f"\n## encoder ({a.device}, sleeplm-base, 118 GFLOP/epoch)\n| impl | batch | epochs/s | x today | GFLOP/s | max|d| vs today | min cos | top-10 same |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['impl']} | {r['batch']} | {r['epochs_per_s']:.3f} | {r['ratio_vs_today']:.2f} | {r['gflop_per_s']:.0f} | "
+              f"{r.get('max_abs_diff', float('nan')):.2e} | {r.get('min_cosine', float('nan')):.5f} | {r.get('identical_top10_share', float('nan')):.2f} |")
+
+
+def section_load(a, old: Path, res: dict) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="sleeplm-ckpt-"))
+    ck = tmp / "sleeplm_base.pt"
+    code = ("import torch; from sleeplm.encoder.model import create_model, save_checkpoint; torch.manual_seed(0); "
+            f"save_checkpoint(create_model('sleeplm-base'), {str(ck)!r})")
+    pkg = Path(tempfile.mkdtemp()); (pkg / "sleeplm").symlink_to(ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=str(pkg)), cwd=str(pkg))
+    size_mb = ck.stat().st_size / 2**20
+    rows = []
+    for name, tree in [("today", old), ("new (meta + mmap + assign)", ROOT)]:
+        r = run_worker(tree, "load", {"path": str(ck)})
+        r.update(impl=name, file_mb=size_mb, peak_over_file=r["peak_after_touch_mb"] / size_mb,
+                 added_over_file=(r["peak_after_touch_mb"] - r["baseline_rss_mb"]) / size_mb)
+        rows.append(r)
+    ck.unlink()
+    res["load"] = rows
+    print(f"\n## load (checkpoint {size_mb:.0f} MiB, peak RSS in a subprocess)\n| impl | before load MiB | peak after load MiB | peak after touching all weights MiB | peak / file | (peak - before) / file | load s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['impl']} | {r['baseline_rss_mb']:.0f} | {r['peak_after_load_mb']:.0f} | {r['peak_after_touch_mb']:.0f} | "
+              f"{r['peak_over_file']:.2f} | {r['added_over_file']:.2f} | {r['load_s']:.2f} |")
+
+
+def section_captions(a, old: Path, res: dict) -> None:
+    common = {"device": a.device, "threads": a.threads, "max_len": a.max_len}
+    today = run_worker(old, "captions", {**common, "mode": "per_epoch", "epochs": a.cap_single_epochs})
+    unc = run_worker(old, "captions", {**common, "mode": "uncached", "epochs": a.cap_single_epochs})
+    rows = [("today: one epoch x one track at a time (cached)", today), ("plain uncached greedy loop (= official tokens)", unc)]
+    for prec in ["fp32"] + (["bf16"] if a.device != "cpu" else []):
+        for n in a.cap_epochs:
+            r = run_worker(ROOT, "captions", {**common, "mode": "batched", "epochs": n, "precision": prec, "batch_rows": a.batch_rows})
+            rows.append((f"new batched {prec}: {n} epochs x 5 tracks", r))
+    k = a.cap_single_epochs
+    out = []
+    for name, r in rows:
+        same = r["ids"][:k] == today["ids"][:k]
+        same_unc = r["ids"][:k] == unc["ids"][:k]
+        out.append({"impl": name, "epochs_per_s": r["epochs_per_s"], "seconds": r["seconds"], "tokens": r["tokens"],
+                    "x_today": r["epochs_per_s"] / today["epochs_per_s"], "x_uncached": r["epochs_per_s"] / unc["epochs_per_s"],
+                    "tokens_identical_to_today": same, "tokens_identical_to_uncached": same_unc})
+    res["captions"] = out
+    print(f"\n## captions ({a.device}, sleeplm-base random weights, 5 tracks per epoch, max_len {a.max_len})")
+    print("| path | epochs/s | x today | x uncached | same tokens as today | same as uncached |\n|---|---:|---:|---:|---|---|")
+    for r in out:
+        print(f"| {r['impl']} | {r['epochs_per_s']:.4f} | {r['x_today']:.1f} | {r['x_uncached']:.1f} | "
+              f"{r['tokens_identical_to_today']} | {r['tokens_identical_to_uncached']} |")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        print(json.dumps(worker(sys.argv[2], json.loads(sys.argv[3]))))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--sections", nargs="+", default=["encoder", "load", "captions"])
+    ap.add_argument("--baseline-dir", default=None, help="a checkout of 1e48198 (default: git worktree add)")
+    ap.add_argument("--enc-batches", nargs="+", type=int, default=[2])
+    ap.add_argument("--enc-reps", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--agree-n", type=int, default=64, help="epochs used for the agreement metrics")
+    ap.add_argument("--max-len", type=int, default=32)
+    ap.add_argument("--cap-single-epochs", type=int, default=1)
+    ap.add_argument("--cap-epochs", nargs="+", type=int, default=[2])
+    ap.add_argument("--batch-rows", type=int, default=64)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "model_speed.json")
+    a = ap.parse_args()
+    old = baseline_tree(a.baseline_dir)
+    res: dict = {"meta": {"device": a.device, "machine": platform.machine(), "cpus": os.cpu_count(),
+                          "baseline": BASELINE_COMMIT, "args": {k: str(v) for k, v in vars(a).items()}}}
+    if a.device.startswith("cuda"):
+        import torch
+
+        res["meta"]["gpu"] = torch.cuda.get_device_name(0)
+    for s in a.sections:
+        {"encoder": section_encoder, "load": section_load, "captions": section_captions}[s](a, old, res)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(res, indent=1))
+    print(f"\nwrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
