@@ -20,9 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from sleeplm.encoder.sim.calibration import (CalibrationRow, eeg_calibration, healthy_night_comparison,
-                                                  nox_comparison, slpdb_comparison)
+from sleeplm.encoder.sim.calibration import (
+    CalibrationRow,
+    eeg_calibration,
+    healthy_night_comparison,
+    nox_comparison,
+    slpdb_comparison,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 BEGIN, END = "<!-- generated: begin -->", "<!-- generated: end -->"

@@ -14,14 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from sleeplm.encoder.sim.eeg import BAND_NAMES, CALIBRATION_GAIN, TARGET_REL_POWER, relative_band_power, simulate_eeg
+from sleeplm.encoder.sim.eeg import (
+    BAND_NAMES,
+    CALIBRATION_GAIN,
+    TARGET_REL_POWER,
+    relative_band_power,
+    simulate_eeg,
+)
 from sleeplm.encoder.sim.events import simulate_events, simulate_position
 from sleeplm.encoder.sim.hypnogram import simulate_hypnogram
-from sleeplm.encoder.sim.phenotypes import draw_subject
 from sleeplm.encoder.sim.night_stats import KEY_TRANSITIONS, ScoredNight
+from sleeplm.encoder.sim.phenotypes import draw_subject
 from sleeplm.encoder.vocab import EPOCH_S, SCORED_STAGES
-
 
 
 def load_real_bandpower(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
@@ -63,7 +67,7 @@ def eeg_calibration(real_json: Path, n_nights: int = 4, seed: int = 0,
             sm = float(np.mean(x)) if len(x) else float("nan")
             rows.append({"stage": s, "band": b, "real_mean": rm, "real_sd": rsd, "real_n": real[s]["n_epochs"],
                          "sim_mean": sm, "sim_sd": float(np.std(x)) if len(x) else float("nan"),
-                         "sim_n": int(len(x)), "z": (sm - rm) / rsd if rsd > 0 else float("nan")})
+                         "sim_n": len(x), "z": (sm - rm) / rsd if rsd > 0 else float("nan")})
     return rows
 
 
@@ -193,7 +197,7 @@ def _summary(values: list[float]) -> tuple[float, float, float, int]:
     if not len(v):
         return np.nan, np.nan, np.nan, 0
     lo, med, hi = np.percentile(v, [10, 50, 90])
-    return float(med), float(lo), float(hi), int(len(v))
+    return float(med), float(lo), float(hi), len(v)
 
 
 def compare_statistics(section: str, real: list[dict[str, float]], sim: list[dict[str, float]],

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from sleeplm.encoder.vocab import EPOCH_S, SCORED_STAGES, SLEEP_STAGES
 
 #: Transitions reported besides the five "stay" probabilities (epoch to next epoch).

@@ -56,7 +56,6 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy import signal as ssig
-
 from sleeplm.encoder.io.records import Signal
 from sleeplm.encoder.sim._util import slow_noise
 
@@ -165,7 +164,7 @@ def randomize_with_report(signals: dict[str, Signal], rng: np.random.Generator,
     x = {name: np.array(s.data, dtype=float, copy=True) for name, s in signals.items()}
     fs = {name: float(s.fs_hz) for name, s in signals.items()}
     done: list[dict[str, object]] = []
-    have = lambda names: [c for c in names if c in x]  # noqa: E731
+    have = lambda names: [c for c in names if c in x]
 
     # Montage first: it decides what the EEG leads are before the amplifier touches them.
     if rng.random() < k.p_montage and len(have(EEG)) == 2:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from sleeplm.encoder.sim.night_stats import ScoredNight
 
 #: slpdb stage codes (R&K) -> AASM stages; movement time counts as wake.

@@ -6,9 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sleeplm.encoder.sim.night_stats import ScoredNight, event_statistics, heart_statistics, hypnogram_statistics
-from sleeplm.encoder.sim.slpdb import SlpdbError, read_annotations, read_beats, read_record
+from sleeplm.encoder.sim.night_stats import (
+    ScoredNight,
+    event_statistics,
+    heart_statistics,
+    hypnogram_statistics,
+)
+from sleeplm.encoder.sim.slpdb import (
+    SlpdbError,
+    read_annotations,
+    read_beats,
+    read_record,
+)
 
 
 def test_hypnogram_statistics_of_a_hand_scored_night():

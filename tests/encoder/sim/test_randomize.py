@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import signal as ssig
-
 from sleeplm.encoder.sim import draw_subject, simulate_night
-from sleeplm.encoder.sim.randomize import KNOB_NAMES, Knobs, randomize, randomize_with_report, randomized_file_signals
+from sleeplm.encoder.sim.randomize import (
+    KNOB_NAMES,
+    Knobs,
+    randomize,
+    randomize_with_report,
+    randomized_file_signals,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +95,7 @@ def test_knob_polarity_flips_the_sign(night):
 
 
 def test_knob_impedance_noise_adds_noise_of_the_stated_rms(night):
-    out, rep = _run(night, Knobs.only("impedance_noise", impedance_noise_uv=(5.0, 5.0)))
+    out, _ = _run(night, Knobs.only("impedance_noise", impedance_noise_uv=(5.0, 5.0)))
     for c in ("EEG_C3", "EOG_L", "EMG_CHIN"):
         added = out[c].data - night.canonical[c].data
         assert np.std(added) == pytest.approx(5.0, rel=0.25)
@@ -130,7 +135,7 @@ def test_knob_movement_hits_every_electrode_at_once(night):
 
 
 def test_knob_sweat_adds_slow_sway(night):
-    out, rep = _run(night, Knobs.only("sweat", sweat_uv=(100.0, 100.0)))
+    out, _ = _run(night, Knobs.only("sweat", sweat_uv=(100.0, 100.0)))
     fs = night.canonical["EEG_C3"].fs_hz
     before, after = night.canonical["EEG_C3"].data, out["EEG_C3"].data
     assert _band_power(after, fs, 0.0, 0.5) > 2.0 * _band_power(before, fs, 0.0, 0.5)
