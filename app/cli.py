@@ -252,8 +252,13 @@ def search(
     from dataclasses import asdict
 
     cohort = _open_cohort(workspace, model, None)
-    hits = cohort.search_text(query, k, _filters(recording, stage, event, phenotype, sex, age_min, age_max,
-                                                 hours_min, hours_max))
+    from sleeplm.index.workspace import WorkspaceError
+
+    try:
+        hits = cohort.search_text(query, k, _filters(recording, stage, event, phenotype, sex, age_min, age_max,
+                                                     hours_min, hours_max))
+    except WorkspaceError as exc:  # e.g. a stale index: the message says how to repair it
+        _fail(exc)
     _emit([asdict(h) for h in hits], as_json, _print_hits)
 
 
@@ -271,7 +276,7 @@ def similar_epochs(
     cohort = _open_cohort(workspace, None, None)
     try:
         hits = cohort.similar_epochs(cohort.epoch_id(recording, epoch), k)
-    except KeyError as exc:
+    except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
     _emit([asdict(h) for h in hits], as_json, _print_hits)
 
@@ -289,7 +294,7 @@ def similar_nights(
     cohort = _open_cohort(workspace, None, None)
     try:
         me, others = cohort.similar_nights(recording, k)
-    except KeyError as exc:
+    except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
     keys = ["phenotype", "age", "ahi_per_h", "odi_per_h", "sleep_efficiency_pct", "n3_pct", "rem_pct", "waso_min"]
 
@@ -315,7 +320,7 @@ def localize(
     cohort = _open_cohort(workspace, None, None)
     try:
         loc = cohort.localize(recording, query, z_threshold)
-    except KeyError as exc:
+    except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
     obj = {"recording": loc.recording, "query": loc.query, "event_types": loc.event_types,
            "intervals": [vars(i) for i in loc.intervals], "n_annotated": len(loc.annotated),

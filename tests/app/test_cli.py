@@ -50,3 +50,14 @@ def test_simulated_nights_read_back_with_their_stages_and_events(tmp_path: Path)
         assert report["annotations"]["stage_counts"] == dict(zip(stages.tolist(), counts.tolist()))
         types, n = np.unique(truth["event_type"], return_counts=True) if truth["event_type"].size else ([], [])
         assert report["annotations"]["event_counts"] == dict(zip(list(types), [int(x) for x in n]))
+
+
+def test_serve_refuses_a_user_without_a_password_before_opening_anything(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "-w", str(tmp_path / "none"), "--auth-user", "ana"], env={})
+    assert result.exit_code == 2 and "SLEEPLM_AUTH_PASSWORD" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_of_a_folder_without_workspace_is_one_problem_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "-w", str(tmp_path)])
+    assert result.exit_code == 1 and "no workspace here" in result.output and "Traceback" not in result.output

@@ -183,4 +183,31 @@ def test_kill_minus_nine_then_rerun_gives_the_same_workspace(cohort_dir: Path, w
     proc.wait()
     subprocess.run(cmd, check=False, capture_output=True)
     assert _counts(ws) == _counts(workspace)
+    assert _content(ws) == _content(workspace)
     assert check_workspace(Workspace(ws)) == []
+
+
+#: Every stored row that does not depend on when or where the run happened (times and folders left out).
+_CONTENT_SQL = {
+    "recordings": "SELECT recording_id, name, subject_id, sha256, annotation_sha256, annotation_source, start_time, "
+                  "duration_s, n_epochs, CAST(channel_map AS VARCHAR), missing_channels, position_coding, repairs "
+                  "FROM recordings ORDER BY recording_id",
+    "epochs": "SELECT * FROM epochs ORDER BY epoch_id",
+    "events": "SELECT * FROM events ORDER BY event_id",
+    "captions": "SELECT * FROM captions ORDER BY epoch_id, track",
+    "features": "SELECT * FROM features ORDER BY epoch_id",
+    "night_metrics": "SELECT * FROM night_metrics ORDER BY recording_id",
+    "epoch_vectors": "SELECT * FROM epoch_vectors ORDER BY epoch_id",
+    "night_vectors": "SELECT * FROM night_vectors ORDER BY recording_id",
+    "subjects": "SELECT * FROM subjects ORDER BY subject_id",
+    "ingest_errors": "SELECT regexp_extract(path, '[^/]+$'), stage, regexp_extract(message, '[^/]+$') "
+                     "FROM ingest_errors ORDER BY 1",
+}
+
+
+def _content(ws: Path) -> dict[str, str]:
+    con = duckdb.connect(str(Workspace(ws).db_path), read_only=True)
+    try:
+        return {t: repr(con.execute(sql).fetchall()) for t, sql in _CONTENT_SQL.items()}
+    finally:
+        con.close()
