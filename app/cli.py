@@ -313,16 +313,18 @@ def localize(
     recording: Annotated[str, typer.Argument()],
     query: Annotated[str, typer.Argument(help="the event to find, e.g. 'obstructive apnea'")],
     workspace: WorkspaceOpt,
-    z_threshold: Annotated[float, typer.Option(help="robust z above which an epoch is found")] = 2.0,
+    z_threshold: Annotated[float, typer.Option(help="robust z above which an epoch is found (--outlier)")] = 2.0,
+    outlier: Annotated[bool, typer.Option("--outlier", help="within-night outliers instead of the calibrated "
+                                                           "score against the no-event caption")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Where in a night a described event happens: intervals and their match with annotations."""
     cohort = _open_cohort(workspace, None, None)
     try:
-        loc = cohort.localize(recording, query, z_threshold)
+        loc = cohort.localize(recording, query, z_threshold, calibrated=not outlier)
     except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
-    obj = {"recording": loc.recording, "query": loc.query, "event_types": loc.event_types,
+    obj = {"recording": loc.recording, "query": loc.query, "method": loc.method, "event_types": loc.event_types,
            "intervals": [vars(i) for i in loc.intervals], "n_annotated": len(loc.annotated),
            "epoch_precision": loc.epoch_precision, "epoch_recall": loc.epoch_recall}
 

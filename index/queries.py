@@ -26,7 +26,7 @@ from sleeplm.encoder.model.api import SleepLM
 
 from . import vectors as vec
 from .cohort import CohortLookups
-from .localize import Localization, localize_scores
+from .localize import NEGATION, Localization, localize_scores
 from .models import ModelRef, resolve_model
 from .querytext import caption_style
 from .workspace import Workspace, WorkspaceError
@@ -286,11 +286,17 @@ class Cohort(CohortLookups):
         return onset, mat, [r[2] for r in rows]
 
     def localize(self, recording: str, query: str, z_threshold: float = 2.0, smooth_epochs: int = 1,
-                 rewrite: bool = True) -> Localization:
-        """Where in a night a described event happens (see :mod:`sleeplm.index.localize`)."""
+                 rewrite: bool = True, calibrated: bool = True) -> Localization:
+        """Where in a night a described event happens (see :mod:`sleeplm.index.localize`).
+
+        ``calibrated`` (default): each epoch against the no-event caption, intervals where the
+        probability > 0.5; else within-night outliers above ``z_threshold``.
+        """
         onset, mat, _ = self.night_vectors(recording)
         scores = mat @ self.embed_query(query, rewrite)
+        reference = mat @ self.embed_query(NEGATION, rewrite=False) if calibrated else None
         events = self.con.execute(
             "SELECT type, onset_s, duration_s FROM events WHERE recording_id = ? ORDER BY onset_s",
             [self.recording_id(recording)]).fetchall()
-        return localize_scores(recording, query, onset, scores, [tuple(e) for e in events], z_threshold, smooth_epochs)
+        return localize_scores(recording, query, onset, scores, [tuple(e) for e in events], z_threshold, smooth_epochs,
+                               reference_scores=reference)

@@ -9,6 +9,9 @@ as ``Cohort.localize``). Reported:
   of this kind" (all nights pooled);
 * event-level precision / recall / F1 of the intervals found (runs of z > ``z_threshold``,
   :func:`sleeplm.index.localize.find_intervals`) against the annotated events, by overlap;
+* the same for the calibrated score (:func:`sleeplm.index.localize.calibrated_probability`: the event
+  text against the no-event caption, per epoch, intervals where the probability > 0.5), which does
+  not need the event to stand out within its night;
 * the same for the rule baseline (:func:`sleeplm.eval.baselines.rule_scores`) on the reference
   feature table.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sleeplm.encoder.captions.render import event_gist
-from sleeplm.index.localize import find_intervals, robust_z
+from sleeplm.index.localize import NEGATION, calibrated_probability, find_intervals, robust_z
 
 from ..baselines import rule_scores
 from ..context import EvalContext, TaskSkipped
@@ -68,22 +71,26 @@ class EventLocalization:
             # sleeplm.index.querytext.caption_style
             q = ctx.model.encode_text([event_gist(p) for p in spec["prompts"]]).mean(axis=0)
             q /= max(float(np.linalg.norm(q)), 1e-12)
-            for method in ("SleepLM", "feature rule"):
+            neg = ctx.model.encode_text([NEGATION])[0]
+            for method in ("SleepLM", "SleepLM calibrated", "feature rule"):
                 truth_all, z_all, found_n, tp_found, det, n_ev = [], [], 0, 0, 0, 0
                 for rid, grp in epochs.groupby("recording_id"):
                     idx = grp.index.to_numpy()
                     if method == "SleepLM":
                         raw = vecs[idx] @ q
+                    elif method == "SleepLM calibrated":  # event text vs the no-event caption, per epoch
+                        raw = calibrated_probability(vecs[idx] @ q, vecs[idx] @ neg)
                     else:
                         if feats is None:
                             break
                         raw = rule_scores(feats.iloc[idx].reset_index(drop=True), kind)
                         if raw is None:
                             continue
-                    z = robust_z(raw)
+                    z = raw if method == "SleepLM calibrated" else robust_z(raw)
                     onset = grp["onset_s"].to_numpy()
                     truth = np.array([bool(types & set(t)) for t in grp["event_types"]])
-                    intervals = find_intervals(z, onset, raw, self.z_threshold)
+                    threshold = 0.5 if method == "SleepLM calibrated" else self.z_threshold
+                    intervals = find_intervals(z, onset, raw, threshold)
                     night_ev = ev[ev["recording_id"] == rid]
                     spans = list(zip(night_ev["onset_s"], night_ev["onset_s"] + night_ev["duration_s"]))
                     found = [(iv.start_s, iv.end_s) for iv in intervals]
@@ -106,7 +113,7 @@ class EventLocalization:
                 rows.append({"kind": kind, "method": method, "AUROC": a, "precision": p, "recall": r, "F1": f1,
                              "intervals": found_n, "events": n_ev,
                              "positive epochs": int(np.concatenate(truth_all).sum())})
-                key = "model" if method == "SleepLM" else "rule"
+                key = {"SleepLM": "model", "SleepLM calibrated": "model_calibrated"}.get(method, "rule")
                 res.scores[f"{kind}/{key}/auroc"] = a
                 res.scores[f"{kind}/{key}/event_f1"] = f1
                 if method == "SleepLM" and a is not None:
