@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Annotations, Event
 from sleeplm.encoder.signals.night import night_metrics
@@ -147,7 +146,7 @@ def main() -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
-        clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
+        clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
         a.out.write_text(json.dumps({
             "seed": a.seed, "nights": n, "hours": a.hours,
             "summary": [{k: clean(v) for k, v in r.items()} for r in table.to_dict("records")],

@@ -15,6 +15,11 @@ Formats:
 Stages normalise to W, N1, N2, N3, REM, UNKNOWN (R&K S3 and S4 → N3). Events normalise to
 :data:`~sleeplm.encoder.io.records.EVENT_TYPES`; an apnea of unstated type counts as obstructive
 (the source label is kept in ``Event.label``). Labels that are neither are ignored.
+
+Every reader also records, per kind of annotation (stages, respiratory events, desaturations, arousals,
+limb movements), who scored it (``Annotations.scoring``): a clinical scoring export (NSRR / Profusion
+XML) was scored by a person for every kind; a plain list (EDF+, CSV, hypnogram files) only for the kinds
+it mentions, the others are "not scored", never "none".
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording
+from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording, Scoring
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS
 
 _STAGE_WORDS = {
     "W": "W", "WAKE": "W", "STAGE W": "W", "SLEEP STAGE W": "W", "0": "W",
@@ -83,6 +89,43 @@ def normalise_event(label: str) -> str | None:
         if re.search(pattern, s):
             return kind
     return None
+
+
+def full_export_scoring(ann: Annotations, what: str) -> dict[str, Scoring]:
+    """Provenance of a clinical scoring export (NSRR / Profusion XML): every kind was scored by a person.
+
+    A scoring export lists what the scorer found; an empty list of a kind there means none was found.
+    Stages count as scored only when the file holds stages.
+    """
+    out = {kind: Scoring("manual", what) for kind in SCORING_KINDS}
+    if not any(s != "UNKNOWN" for s in ann.stages):
+        out["stages"] = Scoring("not scored", reason=f"the {what} file holds no scored stages")
+    return out
+
+
+def event_list_scoring(ann: Annotations, what: str) -> dict[str, Scoring]:
+    """Provenance of a plain list of annotations (EDF+ TAL, CSV, hypnogram files).
+
+    Such a list says nothing about kinds it does not mention, so a kind counts as scored only when at
+    least one of its events is present: an absent kind is "not scored", never "none".
+    """
+    present = {e.type for e in ann.events}
+    out: dict[str, Scoring] = {}
+    for kind, types in SCORING_KINDS.items():
+        if kind == "stages":
+            scored = any(s != "UNKNOWN" for s in ann.stages)
+            out[kind] = (Scoring("manual", what) if scored
+                         else Scoring("not scored", reason=f"the {what} annotations hold no stages"))
+        elif present & set(types):
+            out[kind] = Scoring("manual", what)
+        else:
+            out[kind] = Scoring("not scored", reason=f"the {what} annotations list no {SCORING_KIND_NAMES[kind]}")
+    return out
+
+
+def _with_scoring(ann: Annotations, full_export: bool, what: str) -> Annotations:
+    ann.scoring = full_export_scoring(ann, what) if full_export else event_list_scoring(ann, what)
+    return ann
 
 
 #: Longest span of annotations accepted (7 days): a time beyond it is an error in the file.
@@ -154,7 +197,8 @@ def _read_nsrr(root: ET.Element, path: Path) -> Annotations:
         nadir = ev.findtext("SpO2Nadir")
         events.append(Event(kind, onset, duration, concept, float(nadir) if nadir else None))
     stages, start = _stages_from_intervals(stage_items, epoch_s)
-    return Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s)),
+                         True, "NSRR XML")
 
 
 def _read_profusion(root: ET.Element, path: Path) -> Annotations:
@@ -171,7 +215,8 @@ def _read_profusion(root: ET.Element, path: Path) -> Annotations:
         nadir = ev.findtext("LowestSpO2")
         events.append(Event(kind, float(ev.findtext("Start") or 0), float(ev.findtext("Duration") or 0), name,
                             float(nadir) if nadir else None))
-    return Annotations("profusion-xml", path, stages, 0.0, epoch_s, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("profusion-xml", path, stages, 0.0, epoch_s,
+                                     sorted(events, key=lambda e: e.onset_s)), True, "Profusion XML")
 
 
 def _read_xml(path: Path) -> Annotations:
@@ -200,14 +245,14 @@ def _read_hypnogram_txt(path: Path, epoch_s: float | None) -> Annotations:
             window = raw[k : k + per]
             stage, n = Counter(window).most_common(1)[0]
             stages.append(stage if n > per // 2 else "UNKNOWN")
-        return Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S)
+        return _with_scoring(Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S), False, "DREAMS hypnogram")
     stages = []
     for i, value in enumerate(lines):
         stage = normalise_stage(value)
         if stage is None:
             raise PSGError(path, f"line {i + 1}: {value!r} is not a sleep stage")
         stages.append(stage)
-    return Annotations("hypnogram-txt", path, stages, 0.0, epoch_s or EPOCH_S)
+    return _with_scoring(Annotations("hypnogram-txt", path, stages, 0.0, epoch_s or EPOCH_S), False, "hypnogram")
 
 
 def _read_csv(path: Path) -> Annotations:
@@ -233,7 +278,8 @@ def _read_csv(path: Path) -> Annotations:
         elif (kind := normalise_event(text)) is not None:
             events.append(Event(kind, onset, duration, text))
     stages, start = _stages_from_intervals(stage_items, EPOCH_S)
-    return Annotations("csv", path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("csv", path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s)),
+                         False, "CSV")
 
 
 def from_tal(rec: Recording) -> Annotations | None:
@@ -252,7 +298,8 @@ def from_tal(rec: Recording) -> Annotations | None:
         stages, start = _stages_from_intervals(stage_items, EPOCH_S)
     except _BadAnnotation as exc:
         raise PSGError(rec.path, f"EDF+ annotations: {exc}") from exc
-    return Annotations("edf+", rec.path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s))
+    return _with_scoring(Annotations("edf+", rec.path, stages, start, EPOCH_S, sorted(events, key=lambda e: e.onset_s)),
+                         False, "EDF+")
 
 
 def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotations:

@@ -31,10 +31,22 @@ import re
 from dataclasses import replace
 
 import numpy as np
-
-from sleeplm.encoder.io.montages import Montage, generic_tables, identify_montage, normalise_label
+from sleeplm.encoder.io.montages import (
+    Montage,
+    generic_tables,
+    identify_montage,
+    normalise_label,
+)
 from sleeplm.encoder.io.position import detect_position_coding, to_sleeplm_codes
-from sleeplm.encoder.io.records import AUX_CHANNELS, SLEEPLM_CHANNELS, ChannelSource, MappedRecording, PSGError, Recording, Signal
+from sleeplm.encoder.io.records import (
+    AUX_CHANNELS,
+    SLEEPLM_CHANNELS,
+    ChannelSource,
+    MappedRecording,
+    PSGError,
+    Recording,
+    Signal,
+)
 
 __all__ = ["ALIASES", "BIPOLAR", "SUBSTITUTES", "apply_plan", "map_channels", "needed_labels", "normalise_label",
            "plan_channels"]
@@ -97,7 +109,7 @@ _BARE = {a for pairs in BIPOLAR.values() for a, _ in pairs}
 
 #: Labels that are never signals (impedance, derived rates, calibrations).
 _EXCLUDE = re.compile(r"IMP|IMPEDANCE|\bRATE\b|\bHR\b|\bDHR\b|PULSE|PHASE|LIMITATION|VOLTAGE|AUDIO|LIGHT|SNOR|\bCAL\b",
-                      re.I)
+                      re.IGNORECASE)
 #: Families of labels SleepLM has no input for, and what they are.
 _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"LEG|TIBIAL|\bPLM", "leg EMG (limb movements are read from annotations, not a SleepLM input)"),

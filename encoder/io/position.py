@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-
 from sleeplm.encoder.io.records import POSITION_CODES, Signal
 
 CODINGS: dict[str, dict[int, str]] = {

@@ -32,8 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.signal import butter, find_peaks, hilbert, resample_poly, sosfiltfilt
-
-from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, MappedRecording, Scoring, Signal
+from sleeplm.encoder.io.records import (
+    EPOCH_S,
+    Annotations,
+    Event,
+    MappedRecording,
+    Scoring,
+    Signal,
+)
 from sleeplm.encoder.vocab import SCORING_KINDS
 
 RULESET = ("AASM 2012 rules: apnea = flow drop >= 90 % for >= 10 s (obstructive/central/mixed by effort); "
@@ -99,7 +105,7 @@ def runs(mask: np.ndarray, min_len: int, max_len: int) -> list[tuple[int, int]]:
 def desaturations(spo2: Signal) -> list[Event]:
     """Falls of >= :data:`DESAT_PCT` % from the highest SpO2 of the preceding 120 s to a local minimum."""
     fs = 1.0
-    n = int(spo2.data.size / spo2.fs_hz)
+    n = int(spo2.data.size // spo2.fs_hz)
     s = np.interp(np.arange(n) / fs, np.arange(spo2.data.size) / spo2.fs_hz, np.asarray(spo2.data, np.float64))
     s[(s < 50) | (s > 100)] = np.nan
     s = pd.Series(s).interpolate(limit=10).rolling(3, center=True, min_periods=1).mean().to_numpy()

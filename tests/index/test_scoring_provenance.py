@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from sleeplm.encoder.io.annotations import read_annotations
 from sleeplm.index.night_rows import prepare_night
 

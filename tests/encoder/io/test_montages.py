@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sleeplm.encoder.io.channels import plan_channels, recognised_montage
 from sleeplm.encoder.io.montages import MONTAGES_JSON, load_montages, normalise_label
 from sleeplm.encoder.io.psg import inspect_psg
@@ -55,7 +54,7 @@ def test_no_label_fills_two_channels_within_a_source() -> None:
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_each_documented_label_is_used_as_its_source_documents(name: str) -> None:
-    sources, unmapped = plan_channels(_source_rec(name))
+    sources, _ = plan_channels(_source_rec(name))
     for ch, (lab, spec) in _expected_primary(name).items():
         assert ch in sources, f"{name}: {lab} should fill {ch}"
         got = sources[ch]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from sleeplm.encoder.io.channels import map_channels
 from sleeplm.encoder.io.position import detect_position_coding
 from sleeplm.encoder.io.records import Recording, Signal

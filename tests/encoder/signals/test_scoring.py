@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sleeplm.encoder.io.records import Annotations, MappedRecording, Recording, Signal
 from sleeplm.encoder.signals.scoring import auto_score, score_respiratory
 
