@@ -34,17 +34,21 @@ def _print_inspect(report: dict[str, Any]) -> None:
         f"[bold]{report['path']}[/]  {report['file_type']}  start {report['start_time'] or 'unknown'}  "
         f"duration {report['duration_s'] / 3600:.2f} h ({report['duration_s']:.0f} s)  {report['n_signals']} signals"
     )
-    table = Table("SleepLM channel", "source", "derivation", "note")
+    if report.get("montage"):
+        m = report["montage"]
+        console.print(f"montage recognised: {m['source']} ({m['coverage']:.0%} of its documented labels present)")
+    table = Table("SleepLM channel", "source", "lead recorded", "derivation", "note")
     for ch, src in report["sleeplm_channels"].items():
-        table.add_row(ch, " - ".join(src["labels"]), src["derivation"], src["note"])
+        table.add_row(ch, " - ".join(src["labels"]), src.get("lead", ""), src["derivation"], src["note"])
     for ch in report["missing"]:
         table.add_row(ch, "[red]missing[/]", "", "zeros + mask in the model input")
     console.print(table)
     if report["position_coding"]:
         console.print(f"position coding: {report['position_coding']}")
-    sig = Table("label", "fs (Hz)", "unit", "maps to / why not")
+    sig = Table("label", "fs (Hz)", "unit", "status", "maps to", "why")
     for c in report["channels"]:
-        sig.add_row(c["label"], f"{c['fs_hz']:g}", c["unit"], c["maps_to"] or f"[dim]{c.get('reason', '')}[/]")
+        sig.add_row(c["label"], f"{c['fs_hz']:g}", c["unit"], c.get("status", ""), c["maps_to"] or "",
+                    f"[dim]{c.get('reason', '')}[/]")
     console.print(sig)
     for r in report["repairs"]:
         console.print(f"[yellow]repaired:[/] {r}")
@@ -56,7 +60,10 @@ def _print_inspect(report: dict[str, Any]) -> None:
     else:
         console.print(f"annotations: {ann['source']} ({ann['path']}), {ann['n_epochs']} epochs from {ann['stage_onset_s']} s")
         console.print("  stages: " + ", ".join(f"{k} {v}" for k, v in ann["stage_counts"].items()))
-        console.print("  events: " + (", ".join(f"{k} {v}" for k, v in ann["event_counts"].items()) or "none"))
+        console.print("  events: " + (", ".join(f"{k} {v}" for k, v in ann["event_counts"].items()) or "none listed"))
+        for kind, sc in ann.get("scoring", {}).items():
+            detail = sc["method"] if sc["state"] != "not scored" else sc["reason"]
+            console.print(f"  {kind}: {sc['state']}" + (f" ({detail})" if detail else ""))
 
 
 @app.command()

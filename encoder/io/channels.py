@@ -145,8 +145,10 @@ def _lead(ch: str, labels: tuple[str, ...], derivation: str) -> str:
         return known
     if derivation == "bipolar":
         return f"{labels[0]}-{labels[1]}"
-    s = normalise_label(labels[0])
-    return re.sub(r"\bM([12])\b", r"A\1", s) if ch in _ELECTRO and "-" in s else labels[0]
+    lab = labels[0].strip()
+    if ch in _ELECTRO and "-" in lab:  # the derivation as the file writes it, without a modality word
+        return re.sub(r"^(EEG|EOG|EMG)\s*\(?\s*(.*?)\)?$", r"\2", lab, flags=re.IGNORECASE).strip() or lab
+    return lab
 
 
 def _plan_montage(m: Montage, by_norm: dict[str, str], fs: dict[str, float]) -> dict[str, ChannelSource]:
