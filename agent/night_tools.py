@@ -107,8 +107,8 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
         try:
             x = ctx.signals(n).x[first:last + 1]
             max_len = ctx.config.caption_max_len
-            generated = {t: ctx.cohort.model.generate(x, t, max_len=max_len, min_len=min(16, max_len))
-                         for t in track_list}
+            rows = ctx.cohort.model.caption_batch(x, track_list, max_len=max_len, min_len=min(16, max_len))
+            generated = {t: [row[t] for row in rows] for t in track_list}
         except ValueError as exc:
             note = str(exc)
     out_epochs = []

@@ -152,7 +152,7 @@ def caption_epoch(
     if model is not None:
         m = _load_model(model)
         x = make_epochs(mapped, ann).x[k : k + 1]
-        generated = {t: m.generate(x, t)[0] for t in track_list}
+        generated = m.caption_batch(x, track_list)[0]
 
     return EpochCaption(path=path, epoch=k, n_epochs=n, onset_s=onset, clock_time=clock, stage=stage,
                         events=evs, captions=captions, features=row, generated=generated)
