@@ -17,8 +17,8 @@
     desaturation whose nadir falls within the event or the 45 s after it, or a scored arousal starting
     within the event or the 5 s after it;
   - desaturation: a fall of ≥ 3 % from the highest SpO2 of the preceding 120 s to a local minimum;
-  - runs longer than 120 s are sensor loss, not events; an event needs its channel: no airflow, no
-    respiratory scoring (said so, never "none").
+  - runs longer than 120 s are sensor loss, not events; an event needs its channel: no airflow, or a
+    flat airflow for more than half the night, gives no respiratory scoring (said so, never "none").
 
 Every event is written with ``label`` naming the rule set, and the night's ``Annotations.scoring``
 says, per kind, "automatic" with the method or "not scored" with the reason.
@@ -60,6 +60,8 @@ EFFORT_PRESENT = 0.40
 EFFORT_ABSENT = 0.25
 YASA_FS_HZ = 100
 SCORE_MODES = ("missing", "auto", "never")
+#: Share of the night with flat airflow (runs longer than any event) above which it is not scored.
+MAX_SIGNAL_LOSS = 0.5
 
 
 @dataclass
@@ -171,6 +173,11 @@ def score_respiratory(mapped: MappedRecording, arousals: list[Event] | None = No
     eff = _effort(mapped, n)
     eff_ratio = eff / np.maximum(preceding_baseline(eff), 1e-12) if eff is not None else None
     lo, hi = int(MIN_EVENT_S * GRID_HZ), int(MAX_EVENT_S * GRID_HZ)
+    lost = sum(b - a for a, b in runs(ratio <= APNEA_RATIO, hi + 1, n)) / max(n, 1)
+    if lost > MAX_SIGNAL_LOSS:  # a dead sensor must not read as "no events"
+        scoring["respiratory"] = Scoring("not scored", reason=f"airflow channel {af.label!r} flat or absent for "
+                                                              f"{lost:.0%} of the night (sensor loss)")
+        return RespiratoryScoring(events, scoring)
     apneas = runs(ratio <= APNEA_RATIO, lo, hi)
     in_apnea = np.zeros(n, bool)
     for a, b in apneas:
@@ -189,6 +196,8 @@ def score_respiratory(mapped: MappedRecording, arousals: list[Event] | None = No
             why = "desaturation" if desat else "arousal"
             events.append(Event("hypopnea", t0, t1 - t0, f"automatic hypopnea with {why} ({RULES_METHOD})"))
     limits = "" if eff is not None else "no effort belts: apnea types not determined"
+    if lost > 0.05:
+        limits = "; ".join(x for x in (limits, f"airflow lost for {lost:.0%} of the night") if x)
     if "SPO2" not in ch:
         limits = "; ".join(x for x in (limits, "no SpO2: hypopneas confirmed by arousals only") if x)
     scoring["respiratory"] = Scoring("automatic", method, limits)

@@ -84,6 +84,13 @@ def test_without_airflow_respiratory_events_are_not_scored_not_none() -> None:
     assert not any(e.type in ("obstructive_apnea", "hypopnea") for e in res.events)
 
 
+def test_a_dead_airflow_sensor_is_not_scored_rather_than_no_events() -> None:
+    m = _night()
+    m.channels["AF"].data[:] = 0.0
+    res = score_respiratory(m)
+    assert res.scoring["respiratory"].state == "not scored" and "sensor loss" in res.scoring["respiratory"].reason
+
+
 def test_missing_mode_keeps_what_a_person_scored() -> None:
     ann = Annotations("csv", None, ["N2"] * 40)
     from sleeplm.encoder.io.annotations import event_list_scoring
