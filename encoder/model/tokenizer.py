@@ -1,6 +1,6 @@
 """OpenAI CLIP byte-level BPE tokenizer, as SleepLM uses it (context 256, zero padding).
 
-Own implementation of the published algorithm; the vocabulary file
+The BPE runs in Hugging Face ``tokenizers``; the vocabulary file
 ``assets/bpe_simple_vocab_16e6.txt.gz`` is OpenAI's (MIT, see ``assets/NOTICE.md``).
 Cleaning: ftfy, HTML-unescape twice, collapse whitespace, lowercase. Digits are split one by one,
 so ``"39.05"`` encodes as ``3 9 . 0 5``; ``decode`` joins such runs back.
@@ -12,6 +12,7 @@ import gzip
 import html
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import ftfy
 import regex
@@ -21,6 +22,8 @@ DEFAULT_BPE_PATH = Path(__file__).resolve().parents[1] / "assets" / "bpe_simple_
 SOT_TOKEN = "<start_of_text>"
 EOT_TOKEN = "<end_of_text>"
 NUM_MERGES = 49152 - 256 - 2  # merges used by CLIP: vocab 49408 = 512 byte symbols + merges + 2 specials
+#: OpenAI's pre-token pattern (compiled with re.IGNORECASE there: ``(?i)``); pieces are then BPE-merged.
+CLIP_PATTERN = r"""(?i)'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
 _DIGIT_SPACE = regex.compile(r"(?<=\d) (?=\d)")
 _DIGIT_POINT = regex.compile(r"(?<=\d) \. (?=\d)")
@@ -63,83 +66,6 @@ def join_digit_runs(text: str) -> str:
     return text
 
 
-class ClipTokenizer:
-    """CLIP BPE tokenizer with SleepLM's conventions.
-
-    ``tokenizer(texts)`` returns ``[N, context_length]`` int64 ids: ``[SOT] + bpe + [EOT]``, zero-padded;
-    longer sequences are cut and their last kept token set to EOT.
-    """
-
-    def __init__(self, bpe_path: str | Path = DEFAULT_BPE_PATH, context_length: int = 256, pad_id: int = 0) -> None:
-        lines = gzip.open(bpe_path, "rt", encoding="utf-8").read().split("\n")
-        merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]
-        byte_symbols = list(bytes_to_unicode().values())
-        vocab = byte_symbols + [s + "</w>" for s in byte_symbols] + ["".join(m) for m in merges]
-        vocab += [SOT_TOKEN, EOT_TOKEN]
-        self.encoder = {tok: i for i, tok in enumerate(vocab)}
-        self.decoder = dict(enumerate(vocab))
-        self.bpe_ranks = {m: i for i, m in enumerate(merges)}
-        self.byte_encoder = bytes_to_unicode()
-        self.byte_decoder = {c: b for b, c in self.byte_encoder.items()}
-        self.pattern = regex.compile(
-            rf"{SOT_TOKEN}|{EOT_TOKEN}|'s|'t|'re|'ve|'m|'ll|'d|[\p{{L}}]+|[\p{{N}}]|[^\s\p{{L}}\p{{N}}]+",
-            regex.IGNORECASE,
-        )
-        self.context_length = context_length
-        self.pad_id = pad_id
-        self.sot_token_id = self.encoder[SOT_TOKEN]
-        self.eot_token_id = self.encoder[EOT_TOKEN]
-        self.vocab_size = len(vocab)
-        self._cache: dict[str, tuple[str, ...]] = {SOT_TOKEN: (SOT_TOKEN,), EOT_TOKEN: (EOT_TOKEN,)}
-
-    def bpe(self, word: str) -> tuple[str, ...]:
-        """Merge the symbols of one pre-token (its last symbol carries ``</w>``) by merge rank."""
-        if word in self._cache:
-            return self._cache[word]
-        parts = [*word[:-1], word[-1] + "</w>"]
-        while len(parts) > 1:
-            pairs = {(a, b) for a, b in zip(parts, parts[1:])}
-            best = min(pairs, key=lambda p: self.bpe_ranks.get(p, float("inf")))
-            if best not in self.bpe_ranks:
-                break
-            merged, i = [], 0
-            while i < len(parts):
-                if i < len(parts) - 1 and (parts[i], parts[i + 1]) == best:
-                    merged.append(parts[i] + parts[i + 1])
-                    i += 2
-                else:
-                    merged.append(parts[i])
-                    i += 1
-            parts = merged
-        out = tuple(parts)
-        self._cache[word] = out
-        return out
-
-    def encode(self, text: str) -> list[int]:
-        """BPE ids of ``text`` without SOT / EOT."""
-        ids: list[int] = []
-        for piece in self.pattern.findall(clean_text(text)):
-            word = "".join(self.byte_encoder[b] for b in piece.encode("utf-8"))
-            ids.extend(self.encoder[tok] for tok in self.bpe(word))
-        return ids
-
-    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
-        if isinstance(texts, str):
-            texts = [texts]
-        n = context_length or self.context_length
-        return pack_ids([self.encode(t) for t in texts], n, self.sot_token_id, self.eot_token_id, self.pad_id)
-
-    def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
-        """Text of ``ids`` without SOT, EOT and pad (0); digit runs re-joined unless ``join_digits=False``."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
-        skip = {self.sot_token_id, self.eot_token_id, self.pad_id}
-        symbols = "".join(self.decoder[i] for i in ids if i not in skip)
-        raw = bytearray(self.byte_decoder[c] for c in symbols).decode("utf-8", errors="replace")
-        text = " ".join(raw.replace("</w>", " ").split())
-        return join_digit_runs(text) if join_digits else text
-
-
 def pack_ids(rows: list[list[int]], context_length: int, sot: int, eot: int, pad: int) -> torch.Tensor:
     """``[SOT] + ids + [EOT]`` per row, padded with ``pad`` to ``context_length``; a row that is too long is
     cut and its last kept token forced to EOT (the official tokenizer's rule)."""
@@ -153,7 +79,82 @@ def pack_ids(rows: list[list[int]], context_length: int, sot: int, eot: int, pad
     return out
 
 
-class DomainTokenizer:
+class TextTokenizer:
+    """What the CLIP and domain tokenizers share: a Hugging Face ``tokenizers`` pipeline run on
+    :func:`clean_text` output, rows packed by :func:`pack_ids`.
+
+    Subclasses set ``tok`` (a ``tokenizers.Tokenizer``), ``context_length``, ``pad_id``,
+    ``sot_token_id``, ``eot_token_id`` and ``vocab_size``, and define ``decode``.
+    """
+
+    tok: Any
+    context_length: int
+    pad_id: int
+    sot_token_id: int
+    eot_token_id: int
+    vocab_size: int
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``text`` without SOT / EOT."""
+        return self.tok.encode(clean_text(text), add_special_tokens=False).ids
+
+    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
+        """``[N, context_length]`` int64 ids: ``[SOT] + ids + [EOT]`` per text, padded (see :func:`pack_ids`)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        n = context_length or self.context_length
+        encoded = self.tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
+        return pack_ids([e.ids for e in encoded], n, self.sot_token_id, self.eot_token_id, self.pad_id)
+
+
+class ClipTokenizer(TextTokenizer):
+    """CLIP BPE tokenizer with SleepLM's conventions.
+
+    ``tokenizer(texts)`` returns ``[N, context_length]`` int64 ids: ``[SOT] + bpe + [EOT]``, zero-padded;
+    longer sequences are cut and their last kept token set to EOT.
+
+    The BPE runs in Hugging Face ``tokenizers`` (Rust) with OpenAI's pre-token pattern (case-insensitive,
+    as in OpenAI's code) and byte-level symbols, after :func:`clean_text` (ftfy, HTML unescape, whitespace,
+    lower case). ``transformers``' ``CLIPTokenizerFast`` is not used: its pattern is case-sensitive and its
+    pieces are split again by GPT-2's pattern, so its ids differ from OpenAI's on some text (``"'ſ"``).
+    """
+
+    def __init__(self, bpe_path: str | Path = DEFAULT_BPE_PATH, context_length: int = 256, pad_id: int = 0) -> None:
+        from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+        lines = gzip.open(bpe_path, "rt", encoding="utf-8").read().split("\n")
+        merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]
+        byte_symbols = list(bytes_to_unicode().values())
+        vocab = byte_symbols + [s + "</w>" for s in byte_symbols] + ["".join(m) for m in merges]
+        vocab += [SOT_TOKEN, EOT_TOKEN]
+        self.encoder = {tok: i for i, tok in enumerate(vocab)}
+        self.decoder = dict(enumerate(vocab))
+        self.byte_decoder = {c: b for b, c in bytes_to_unicode().items()}
+        self.tok = Tokenizer(models.BPE(vocab=self.encoder, merges=merges, continuing_subword_prefix="",
+                                        end_of_word_suffix="</w>", unk_token=EOT_TOKEN, fuse_unk=False))
+        self.tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(CLIP_PATTERN), behavior="removed", invert=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+        self.tok.add_special_tokens([SOT_TOKEN, EOT_TOKEN])  # spelled out in a text, they are the special ids
+        self.context_length = context_length
+        self.pad_id = pad_id
+        self.sot_token_id = self.encoder[SOT_TOKEN]
+        self.eot_token_id = self.encoder[EOT_TOKEN]
+        self.vocab_size = len(vocab)
+
+    def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
+        """Text of ``ids`` without SOT, EOT and pad (0); digit runs re-joined unless ``join_digits=False``."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        skip = {self.sot_token_id, self.eot_token_id, self.pad_id}
+        symbols = "".join(self.decoder[i] for i in ids if i not in skip)
+        raw = bytearray(self.byte_decoder[c] for c in symbols).decode("utf-8", errors="replace")
+        text = " ".join(raw.replace("</w>", " ").split())
+        return join_digit_runs(text) if join_digits else text
+
+
+class DomainTokenizer(TextTokenizer):
     """A small ``tokenizers`` (Hugging Face) tokenizer file with the ``ClipTokenizer`` interface.
 
     Trained on the caption corpus by :mod:`sleeplm.encoder.train.domain_tokenizer`: byte-level
@@ -171,17 +172,6 @@ class DomainTokenizer:
         self.vocab_size = self.tok.get_vocab_size()
         if self.tok.id_to_token(pad_id) != "<pad>" or self.sot_token_id is None or self.eot_token_id is None:
             raise ValueError(f"{path}: expected <pad> at id {pad_id} and {SOT_TOKEN} / {EOT_TOKEN} tokens")
-
-    def encode(self, text: str) -> list[int]:
-        """Ids of ``text`` without SOT / EOT."""
-        return self.tok.encode(clean_text(text), add_special_tokens=False).ids
-
-    def __call__(self, texts: str | list[str], context_length: int | None = None) -> torch.Tensor:
-        if isinstance(texts, str):
-            texts = [texts]
-        n = context_length or self.context_length
-        encoded = self.tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)
-        return pack_ids([e.ids for e in encoded], n, self.sot_token_id, self.eot_token_id, self.pad_id)
 
     def decode(self, ids: list[int] | torch.Tensor, join_digits: bool = True) -> str:
         """Text of ``ids`` without SOT, EOT and pad (``join_digits`` kept for interface parity)."""

@@ -76,3 +76,14 @@ def test_join_digit_runs(raw, joined):
 def test_round_trip_of_a_caption(tok):
     text = "the patient exhibits n2 sleep features in this segment ."
     assert tok.decode(tok(text)[0]) == text
+
+
+def test_contractions_are_matched_case_insensitively_as_in_openais_pattern(tok):
+    # OpenAI compiles its pre-token pattern with re.IGNORECASE: "'ſ" (long s folds to s) is one
+    # contraction piece, not "'" then "ſ" as a case-sensitive split (CLIPTokenizerFast's) makes it
+    assert tok.encode("'ſ") != tok.encode("'") + tok.encode("ſ")
+    assert tok.encode("x'ſa")[:2] == tok.encode("x'ſ")[:2]
+
+
+def test_special_token_names_in_a_text_are_the_special_ids(tok):
+    assert tok.encode("<start_of_text>hello<end_of_text>") == [tok.sot_token_id, *tok.encode("hello"), tok.eot_token_id]
