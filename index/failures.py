@@ -16,6 +16,7 @@ STAGE_WORDS = {
     "naming": "naming the night",
     "reading": "reading the recording",
     "annotations": "reading the annotations",
+    "scoring": "scoring automatically what nobody scored",
     "epochs": "cutting and preprocessing 30-s epochs",
     "features": "computing epoch features",
     "captions": "writing reference captions",
