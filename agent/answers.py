@@ -163,7 +163,7 @@ def search_epochs(r: dict[str, Any]) -> str:
     flt = ", ".join(f"{k} {v}" for k, v in r["filters"].items())
     lines = [f"Top {len(r['hits'])} epochs for “{r['description']}”"
              + (f" (filters: {flt})" if flt else "") + ":"]
-    lines += [_hit_line(h) for h in r["hits"]] or ["no epochs matched the filters."]
+    lines += [_hit_line(h) for h in r["hits"]] or [f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
     a = r["annotation_agreement"]
     checks = []
     if a["hits_in_named_stage"] is not None:

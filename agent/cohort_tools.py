@@ -52,7 +52,13 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
         if terms.events else None,
     }
     filters = {k_: v for k_, v in vars(flt).items() if v is not None}
+    why_empty = None
+    if not hits:
+        absent = [s for s in stages or [] if not stats.count_epochs(ctx.cohort.con, EpochFilter(stages=[s])).rows[0][0]]
+        why_empty = (f"no epoch of this cohort is scored {' or '.join(absent)}" if absent
+                     else "no epoch meets all the filters")
     return {
+        "why_empty": why_empty,
         "description": description, "query_used": caption_style(description), "filters": filters,
         "hits": out, "annotation_agreement": agree, "figures": [],
         "focus": None,  # a search never moves "this night": the user opens a hit by naming it

@@ -271,6 +271,8 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
                  "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
                  "focus": {"recording": winners[0]},
                  "extra": {measure_label(m): _f(values(fr, m).get(winners[0])) for m in q.measures[1:]},
+                 "extra_missing": {measure_label(m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
+                                   if _f(values(fr, m).get(winners[0])) is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
     if q.then:
         from . import cohort_tools, night_tools
@@ -297,8 +299,11 @@ def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dic
     groups = []
     samples = []
     for name in sorted(g.dropna().unique(), key=str):
-        xs = x[(g == name).to_numpy()].dropna()
-        groups.append({"group": str(name), "n": int(len(xs)), "mean": _f(xs.mean()) if len(xs) else None,
+        members = x[(g == name).to_numpy()]
+        xs = members.dropna()
+        groups.append({"group": str(name), "n": int(len(members)), "n_with_value": int(len(xs)),
+                       "without_value": sorted(members.index[members.isna()]),
+                       "mean": _f(xs.mean()) if len(xs) else None,
                        "median": _f(xs.median()) if len(xs) else None,
                        "nights": sorted(x.index[(g == name).to_numpy()])})
         if len(xs):
@@ -317,7 +322,7 @@ def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dic
     diff = None
     if len(groups) == 2 and groups[0]["mean"] is not None and groups[1]["mean"] is not None:
         diff = groups[1]["mean"] - groups[0]["mean"]
-    small = [gr["group"] for gr in groups if gr["n"] < SMALL_GROUP]
+    small = [gr["group"] for gr in groups if gr["n_with_value"] < SMALL_GROUP]
     base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"

@@ -229,6 +229,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     if p.metrics and (by or p.has(r"\bcompare\b", r"\bacross\b", r"\baverage\b", r"\bmean\b", r"which (phenotype|group|sex|site)")) \
             and not p.recordings and not p.this_night:
         return Plan("cohort_stats", {"question": "compare_metric", "metric": p.metrics[0], "by": by or "phenotype"})
+    if p.has(r"hypnogram") and (p.recordings or p.this_night) and not p.metrics:
+        return Plan("describe_night", {"recording": _night(p, ctx)})
     similar = p.has(r"\bsimilar\b", r"\blike\b", r"\bresembl", r"\bclosest\b", r"\bmatch(es|ing)?\b")
     if similar and (p.has(r"\bnights?\b", r"\brecordings?\b", r"\bpatients?\b", r"\bsubjects?\b", r"like this one",
                           r"like (it|this)\b") and not p.has(r"\bepochs?\b")):

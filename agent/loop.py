@@ -84,7 +84,8 @@ def _error_text(exc: Exception) -> str:
 
 def run_turn(llm: BaseChatModel, tools: Sequence[BaseTool], history: Sequence[BaseMessage], question: str,
              state: SessionState, system: Callable[[SessionState], str], max_steps: int = MAX_STEPS,
-             model_name: str | None = None) -> tuple[AgentTurn, list[BaseMessage]]:
+             model_name: str | None = None, on_step: Callable[[ToolStep], None] | None = None
+             ) -> tuple[AgentTurn, list[BaseMessage]]:
     """Answer one question; returns the turn and the messages to append to the history.
 
     Parameters
@@ -95,6 +96,7 @@ def run_turn(llm: BaseChatModel, tools: Sequence[BaseTool], history: Sequence[Ba
     state : the session state, updated from each result's ``focus``.
     system : renders the system message from the state (called before every model call).
     max_steps : most rounds of tool calls before the loop stops.
+    on_step : called with each tool step as soon as it has run (the page streams them).
     """
     bound = llm.bind_tools(list(tools))
     by_name = {t.name: t for t in tools}
@@ -126,6 +128,8 @@ def run_turn(llm: BaseChatModel, tools: Sequence[BaseTool], history: Sequence[Ba
             msg, step, result = _run_tool(by_name, call)
             new.append(msg)
             steps.append(step)
+            if on_step is not None:
+                on_step(step)
             if result:
                 state.update(result.get("focus"))
                 figures += [Path(f) for f in result.get("figures") or [] if Path(f) not in figures]
@@ -178,10 +182,13 @@ class ChatSession:
     def _system(self, state: SessionState) -> str:
         return system_prompt(state, self._recordings)
 
-    def respond(self, message: str) -> AgentTurn:
-        """Answer a message (tools run as the model asks); the conversation is remembered."""
+    def respond(self, message: str, on_step: Callable[[ToolStep], None] | None = None) -> AgentTurn:
+        """Answer a message (tools run as the model asks); the conversation is remembered.
+
+        ``on_step`` is called with each tool step as it finishes (before the answer is composed).
+        """
         turn, new = run_turn(self.llm, self.tools, self.history, message, self.state, self._system,
-                             self.max_steps, self.model_name)
+                             self.max_steps, self.model_name, on_step)
         self.history = _trim(self.history + new, MAX_HISTORY)
         return turn
 

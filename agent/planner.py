@@ -30,7 +30,8 @@ KEYWORDS: tuple[str, ...] = (
     "recordings", "heart", "rate", "during", "latency", "hypnogram", "oldest", "youngest", "missing",
     "channel", "channels", "many", "number", "older", "younger", "above", "below", "greater", "total",
     "minutes", "lower", "higher", "trend", "increase", "correlate", "correlation", "describe", "longest",
-    "shortest", "most", "fewest", "least", "maximum", "minimum", "phenotypes", "average", "across",
+    "shortest", "most", "fewest", "least", "maximum", "minimum", "phenotypes", "index", "percentage",
+    "percent", "number", "efficient", "saturation", "oxygen", "desaturation", "wake", "arousal",
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -220,14 +221,17 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
         r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by:
         group_by = "phenotype" if measures else None
-    ask = _ask(t, measures, group_by)
+    ask = _ask(_without_metric_phrases(t), measures, group_by)
     filters = _filters(t, p, names, group_by)
     nights = list(p.recordings)
-    if not nights and p.this_night and ctx.recording and ask not in ("argmax", "argmin"):
+    if not nights and p.this_night and ask not in ("argmax", "argmin", "rank", "compare", "trend"):
+        if not ctx.recording:
+            return None  # "this night" with none chosen: the night tools say so
         nights = [ctx.recording]
-    counting = re.search(r"\bhow many (nights|recordings|subjects|patients|people|studies|women|men|females|males)\b"
-                         r"|\bnumber of (nights|subjects|patients)\b", t)
-    listing = re.search(r"\b(which|list|what|show( me)?) (the )?(nights|recordings|subjects|patients)\b|\bwho\b", t)
+    counting = re.search(r"\bhow many( \w+)? (nights|recordings|subjects|patients|people|studies|women|men|"
+                         r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
+    listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(nights|recordings|subjects|"
+                        r"patients)\b|\bwho\b", t)
     if counting and measures and all(any(f.field == m.name for f in filters) for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     if counting and not measures:
@@ -237,8 +241,12 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
     if not measures:
         if listing and filters:
             return Query("list", filters=filters)
-        if p.metrics or p.events or filters:
-            return None
+        if ask in ("aggregate", "argmax", "argmin", "rank", "trend") and not p.recordings and not listing:
+            word = {"aggregate": "an average", "argmax": "the highest value", "argmin": "the lowest value",
+                    "rank": "a ranking", "trend": "a trend"}[ask]
+            return Decline(f"I understood that you want {word}, but not of which measure.",
+                           _understood(t, names) or word,
+                           "what is the average AHI across the cohort?")
         return None
     then = next((k for k, rx in _THEN.items() if re.search(rx, t)), None)
     if ask is None:
@@ -252,7 +260,7 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
         if ctx.recording and not filters:
             return Query("value", measures, nights=[ctx.recording])
         return Query("aggregate", measures, filters=filters)
-    stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, t)), "mean")
+    stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, _without_metric_phrases(t))), "mean")
     if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and re.search(r"\btotal\b", t):
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
@@ -261,6 +269,16 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
                  then=then if ask in ("argmax", "argmin") else None)
+
+
+def _without_metric_phrases(t: str) -> str:
+    """The text without the metric phrases it contains ("total sleep time" holds no "total")."""
+    from .vocab import METRIC_WORDS
+
+    for patterns in METRIC_WORDS.values():
+        for rx in patterns:
+            t = re.sub(rx, " ", t)
+    return t
 
 
 def _understood(t: str, names: CohortNames) -> str:

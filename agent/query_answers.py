@@ -78,7 +78,8 @@ def _arg(r: dict[str, Any]) -> str:
           f"{subj.get('phenotype')})" if subj.get("subject_id") else ""
     text = f"**{r['night']}** has the {word} {r['label']}: **{_n(r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
-        text += f" Its {label}: **{_n(v)}**."
+        why = (r.get("extra_missing") or {}).get(label)
+        text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."
     if r["ties"]:
         text += f" Tied with: {', '.join(r['ties'])}."
     others = [x for x in r["rows"] if x["recording"] != r["night"]][:3]
@@ -129,6 +130,9 @@ def _compare(r: dict[str, Any]) -> str:
     if r["small_groups"]:
         lines.append(f"Caution: small groups ({', '.join(r['small_groups'])} with fewer than 5 nights); a test "
                      "this small has little power, so no difference found is not evidence of none.")
+    missing = [n for g in r["groups"] for n in g["without_value"]]
+    if missing:
+        lines.append(f"Without a value (left out of means and test): {', '.join(missing)}.")
     lines.append("Nights: " + "; ".join(f"{g['group']}: {', '.join(g['nights'])}" for g in r["groups"]) + ".")
     return "\n\n".join(lines)
 

@@ -22,7 +22,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
     "hypopnea_index_per_h": (r"hypopn(o)?ea index",),
-    "odi_per_h": (r"\bodi\b", r"desaturation index"),
+    "odi_per_h": (r"\bodi\b", r"(oxygen )?desaturation index"),
     "arousal_index_per_h": (r"arousal index",),
     "limb_movement_index_per_h": (r"\bplmi?\b", r"limb movement index", r"leg movement index"),
     "sleep_efficiency_pct": (r"sleep efficiency", r"\bse\b", r"efficiency"),
@@ -107,8 +107,8 @@ def _find(table: dict[str, tuple[str, ...]], text: str) -> list[str]:
 def find_metrics(text: str) -> list[str]:
     """Night-metric columns a text names, in the order they appear.
 
-    Phrases are tried most specific first and a matched span is not matched again, so
-    "supine AHI" names only ``supine_ahi_per_h``.
+    The longest matching phrase claims its words first and a claimed span is not matched again, so
+    "supine AHI" names only ``supine_ahi_per_h`` and "oxygen desaturation index" only the ODI.
 
     Examples
     --------
@@ -118,15 +118,14 @@ def find_metrics(text: str) -> list[str]:
     t = text.lower()
     taken = [False] * len(t)
     found: list[tuple[int, str]] = []
-    order = ["non_supine_ahi_per_h", *[k for k in METRIC_WORDS if k != "non_supine_ahi_per_h"]]
-    for key in order:
-        for pattern in METRIC_WORDS[key]:
-            for m in re.finditer(pattern, t):
-                if any(taken[m.start():m.end()]):
-                    continue
-                taken[m.start():m.end()] = [True] * (m.end() - m.start())
-                if key not in [k for _, k in found]:
-                    found.append((m.start(), key))
+    matches = [(m.end() - m.start(), m.start(), m.end(), key) for key, patterns in METRIC_WORDS.items()
+               for pattern in patterns for m in re.finditer(pattern, t)]
+    for _, start, end, key in sorted(matches, key=lambda x: (-x[0], x[1])):  # longest phrase first
+        if any(taken[start:end]):
+            continue
+        taken[start:end] = [True] * (end - start)
+        if key not in [k for _, k in found]:
+            found.append((start, key))
     return [k for _, k in sorted(found)]
 
 

@@ -93,10 +93,15 @@ def test_caption_an_epoch_of_the_current_night(session, cohort) -> None:
 
 
 def test_search_epochs_by_description(session, cohort) -> None:
-    turn = session.respond("find epochs like obstructive apnea in REM")
+    turn = session.respond("find epochs like obstructive apnea")
     assert turn.steps[0].name == "search_epochs"
     assert_evidence(cohort, turn.answer, at_least=5)
     assert "Annotation check" in turn.answer
+
+
+def test_a_search_in_a_stage_nobody_reached_says_so(session) -> None:
+    turn = session.respond("find epochs like obstructive apnea in REM")  # the 30-min nights have no REM
+    assert turn.steps[0].args["stages"] == ["REM"] and "no epoch of this cohort is scored REM" in turn.answer
 
 
 def test_find_nights_like_this_one(session, cohort) -> None:

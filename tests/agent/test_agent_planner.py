@@ -87,7 +87,8 @@ def test_a_search_never_moves_the_current_night(cohort: Cohort, tmp_path: Path) 
 def test_the_night_an_argmax_names_becomes_the_focus(cohort: Cohort, tmp_path: Path) -> None:
     s = ChatSession(cohort, "router", config=ToolConfig(figure_dir=tmp_path))
     turn = s.respond("which night has the highest AHI?")
-    top = max(cohort.recordings(), key=lambda r: cohort.night_metrics_of(cohort.recording_id(r))[0]["ahi_per_h"])
+    ahi = {r: cohort.night_metrics_of(cohort.recording_id(r))[0].get("ahi_per_h") for r in cohort.recordings()}
+    top = max((r for r in ahi if ahi[r] is not None), key=lambda r: ahi[r])
     assert f"**{top}** has the highest" in turn.answer and s.state.recording == top
 
 

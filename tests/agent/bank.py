@@ -1,0 +1,332 @@
+"""A question bank with gold answers computed from a simulated cohort's own files.
+
+Gold answers come from ``subjects.csv`` and the simulator's per-epoch truth files (``*.truth.npz``: the
+stage of every epoch and every scored event, the same content as the NSRR XML the workspace was built
+from), with plain pandas and the AASM definitions written out here, never from the agent's code path.
+
+Each :class:`Item` is a conversation (earlier turns set up follow-ups) whose last answer is checked:
+``right`` when the check passes, ``declined`` when the agent said it cannot answer (a pass only for
+items that must be declined), ``wrong`` otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+SLEEP = ("N1", "N2", "N3", "REM")
+RESP = ("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea")
+DECLINE = re.compile(r"I can't answer that|I did not understand")
+
+
+@dataclass
+class Turn:
+    answer: str
+    figures: int = 0
+    tools: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    """One bank entry: the turns to send and a check of the last answer."""
+
+    kind: str
+    turns: list[str]
+    check: Callable[[Turn], bool] | None  # None: the question must be declined
+
+    @property
+    def question(self) -> str:
+        return " → ".join(self.turns)
+
+
+class Gold:
+    """Per-night facts from the cohort's files."""
+
+    def __init__(self, folder: Path):
+        self.subjects = pd.read_csv(folder / "subjects.csv")
+        rows, events = [], []
+        self.stages: dict[str, np.ndarray] = {}
+        for p in sorted(folder.glob("*.truth.npz")):
+            z = np.load(p, allow_pickle=True)
+            rec = str(z["recording"])
+            stage = np.asarray(z["stage"]).astype(str)
+            self.stages[rec] = stage
+            epoch_s = float(z["epoch_s"])
+            ev = pd.DataFrame({"recording": rec, "type": np.asarray(z["event_type"]).astype(str),
+                               "onset_s": np.asarray(z["event_onset_s"], float)})
+            k = np.floor(ev["onset_s"] / epoch_s).astype(int).clip(0, len(stage) - 1)
+            ev["stage"] = stage[k]
+            events.append(ev)
+            sleep = np.isin(stage, SLEEP)
+            tst = sleep.sum() * epoch_s / 60
+            in_sleep = ev[ev["stage"].isin(SLEEP)]
+            hr = np.asarray(z["heart_rate_bpm"], float)
+            hours = tst / 60 if tst else np.nan  # no sleep: per-hour indices undefined
+            row = {"recording": rec, "tst_min": tst, "tib_min": len(stage) * epoch_s / 60,
+                   "ahi": in_sleep["type"].isin(RESP).sum() / hours,
+                   "odi": (in_sleep["type"] == "oxygen_desaturation").sum() / hours,
+                   "arousal_index": (in_sleep["type"] == "arousal").sum() / hours,
+                   "missing": list(np.asarray(z["missing_channels"]).astype(str))}
+            row["efficiency"] = 100 * tst / row["tib_min"]
+            for s in ("W", *SLEEP):
+                row[f"{s}_min"] = (stage == s).sum() * epoch_s / 60
+                row[f"hr_{s}"] = float(hr[stage == s].mean()) if (stage == s).any() else np.nan
+            for s in SLEEP:
+                row[f"{s}_pct"] = 100 * (stage == s).sum() / sleep.sum() if sleep.any() else np.nan
+            rows.append(row)
+        self.nights = pd.DataFrame(rows).merge(self.subjects, on="recording").set_index("recording", drop=False)
+        self.events = pd.concat(events, ignore_index=True)
+
+    def count(self, rec: str, kind: str, stage: str | None = None) -> int:
+        e = self.events[(self.events["recording"] == rec) & (self.events["type"] == kind)]
+        return int(len(e if stage is None else e[e["stage"] == stage]))
+
+
+def f1(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def has(*texts: str) -> Callable[[Turn], bool]:
+    return lambda t: all(x in t.answer for x in texts)
+
+
+def value_is(x: float) -> Callable[[Turn], bool]:
+    """The value shown with one decimal, or "not available" when the files leave it undefined (no sleep)."""
+    return has("not available") if not np.isfinite(x) else shown(x)
+
+
+def shown(x: float) -> Callable[[Turn], bool]:
+    """The answer states the value as "**label: x**" (one decimal)."""
+    return has(f": {f1(x)}**")
+
+
+def names_in(answer: str) -> set[str]:
+    return set(re.findall(r"sim-\d{4}", answer))
+
+
+def exactly_nights(expected: set[str], prefix: str | None = None) -> Callable[[Turn], bool]:
+    def check(t: Turn) -> bool:
+        ok = names_in(t.answer) == expected or (not expected and "No night" in t.answer)
+        return ok and (prefix is None or prefix in t.answer)
+    return check
+
+
+METRICS = {  # gold column -> (phrasings, digits shown)
+    "ahi": ("AHI", "apnea-hypopnea index", "ahi"),
+    "efficiency": ("sleep efficiency", "sleep efficency", "efficiency"),
+    "tst_min": ("total sleep time", "TST", "total sleep tme"),
+    "odi": ("ODI", "oxygen desaturation index", "odi"),
+    "REM_pct": ("REM percentage", "percent of REM", "rem %"),
+    "arousal_index": ("arousal index", "arousal index", "arousal indx"),
+}
+
+
+def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
+    """The bank for a cohort (``rem_everywhere`` False: the REM questions must be declined)."""
+    n = gold.nights
+    recs = list(n.index)
+    items: list[Item] = []
+    add = items.append
+
+    # --- values of one night (phrasings, subject ids, typos)
+    for rec in recs:
+        sid = n.at[rec, "subject_id"]
+        for col, (a, b, c) in METRICS.items():
+            v = n.at[rec, col]
+            add(Item("value", [f"what is the {a} of {rec}?"], value_is(v)))
+            add(Item("value", [f"{b} for {sid}", ], value_is(v)))
+        add(Item("value", [f"what was the {METRICS['ahi'][2]} of {rec.upper()}"], value_is(n.at[rec, "ahi"])))
+        for kind in ("hypopnea", "arousal", "obstructive_apnea"):
+            word = kind.replace("_", " ")
+            add(Item("event count", [f"how many {word}s are there in {rec}?"], shown(gold.count(rec, kind))))
+        stage_phrase = "REM" if rem_everywhere else "N2"
+        add(Item("event count by stage", [f"how many arousals during {stage_phrase} in {rec}?"],
+                 shown(gold.count(rec, 'arousal', stage_phrase))))
+        add(Item("stage minutes", [f"how much N3 did {rec} have?"], shown(n.at[rec, "N3_min"])))
+        if rem_everywhere:
+            add(Item("stage minutes", [f"minutes of REM in {rec}"], shown(n.at[rec, "REM_min"])))
+        add(Item("attribute", [f"how old is the subject of {rec}?"], shown(n.at[rec, "age"])))
+
+    # --- cohort aggregates
+    for col, (a, b, c) in METRICS.items():
+        add(Item("aggregate", [f"what is the average {a} across the cohort?"], shown(n[col].mean())))
+        add(Item("aggregate", [f"median {b}"], shown(n[col].median())))
+        add(Item("aggregate", [f"avrage {c} of all nights"], shown(n[col].mean())))
+    for stage in ("N2", "N3", "W"):
+        word = {"W": "wake"}.get(stage, stage)
+        gold_hr = n[f"hr_{stage}"].mean()
+        add(Item("per-stage HR", [f"What is the average heart rate during {word} across the cohort?"],
+                 lambda t, g=gold_hr: _near_number(t.answer, g, 4.0)))
+    if rem_everywhere:
+        add(Item("per-stage HR", ["What is the average heart rate during REM across the cohort?"],
+                 lambda t, g=n["hr_REM"].mean(): _near_number(t.answer, g, 4.0)))
+    else:
+        add(Item("per-stage HR (no REM)", ["What is the average heart rate during REM across the cohort?"], None))
+        add(Item("REM latency (no REM)", ["what is the mean REM latency?"], None))
+    for kind in ("hypopnea", "arousal", "oxygen_desaturation"):
+        total = sum(gold.count(r, kind) for r in recs)
+        add(Item("aggregate", [f"total number of {kind.replace('_', ' ')}s in the cohort"], shown(total)))
+
+    # --- arg-max / arg-min / rankings
+    for col, (a, b, c) in METRICS.items():
+        hi, lo = n[col].idxmax(), n[col].idxmin()
+        add(Item("argmax", [f"Which night has the highest {a}?"], has(f"**{hi}** has the highest")))
+        add(Item("argmin", [f"which recording has the lowest {b}"], has(f"**{lo}** has the lowest")))
+        add(Item("rank", [f"rank the nights by {a}"],
+                 lambda t, order=list(n[col].dropna().sort_values(ascending=False).index): _ranked(t.answer) == order))
+    add(Item("argmax typo", ["whcih night has the higest AHI"], has(f"**{n['ahi'].idxmax()}** has the highest")))
+    add(Item("argmax", ["who has the most arousals?"],
+             has(f"**{max(recs, key=lambda r: gold.count(r, 'arousal'))}** has the highest")))
+    old = n["age"].idxmax()
+    young = n["age"].idxmin()
+    for q, who in (("what is the oldest subject's AHI?", old), ("AHI of the youngest subject", young)):
+        ahi = n.at[who, "ahi"]
+        add(Item("two-step", [q], has(f"**{who}**", f"Its AHI (events/h): **{f1(ahi)}**" if np.isfinite(ahi)
+                                      else "Its AHI (events/h): **not available**")))
+    top = n["ahi"].idxmax()
+    add(Item("multi-step", ["Which night has the highest AHI? Show me its hypnogram."],
+             lambda t: f"**{top}** has the highest" in t.answer and t.figures == 1 and f"**{top}** — subject" in t.answer))
+    add(Item("follow-up", ["which night has the lowest sleep efficiency?", "show me its hypnogram"],
+             lambda t, lo=n["efficiency"].idxmin(): f"**{lo}** — subject" in t.answer and t.figures == 1))
+    add(Item("top k", ["top 2 nights by AHI"],
+             lambda t, order=list(n["ahi"].dropna().sort_values(ascending=False).index[:2]): _ranked(t.answer) == order))
+
+    # --- counts and lists with filters
+    women = set(n.index[n["sex"] == "F"])
+    men = set(n.index[n["sex"] == "M"])
+    add(Item("count", ["how many women are there?"], has(f"**{len(women)} night(s)**")))
+    add(Item("count", ["How many male subjects are in the cohort?"], has(f"**{len(men)} night(s)**")))
+    for thr in (5, 15, 30):
+        above = set(n.index[n["ahi"] > thr])
+        add(Item("count", [f"how many nights have an AHI above {thr}?"], has(f"**{len(above)} night(s)**")))
+        add(Item("list", [f"which nights have an AHI above {thr}?"], exactly_nights(above)))
+    add(Item("count+list", ["how many nights have an AHI above 15 and what are their phenotypes?"],
+             lambda t, s=set(n.index[n["ahi"] > 15]): has(f"**{len(s)} night(s)**")(t)
+             and all(n.at[r, "phenotype"] in t.answer for r in s)))
+    for age in (40, 50):
+        add(Item("list", [f"which subjects are older than {age}?"], exactly_nights(set(n.index[n["age"] > age]))))
+    add(Item("list", ["list the nights of women"], exactly_nights(women)))
+    add(Item("list", ["which nights have sleep efficiency below 80?"],
+             exactly_nights(set(n.index[n["efficiency"] < 80]))))
+    missing = {r for r in recs if n.at[r, "missing"]}
+    add(Item("channels", ["Which nights have a missing channel?"], exactly_nights(missing)))
+    add(Item("channels", ["are there recordings with channels missing?"], exactly_nights(missing)))
+
+    # --- group comparisons
+    for col, (a, b, c) in list(METRICS.items())[:4]:
+        for q in (f"Is {a} lower in women than in men?", f"compare {b} between men and women",
+                  f"{a} by sex"):
+            add(Item("compare", [q], _compare_check(n, col, "sex")))
+        add(Item("compare", [f"compare {a} by phenotype"], _compare_check(n, col, "phenotype")))
+        add(Item("compare", [f"does {a} differ by site?"], _compare_check(n, col, "site")))
+    # --- trends
+    for col, (a, b, c) in list(METRICS.items())[:4]:
+        add(Item("trend", [f"does {a} increase with age?"], _trend_check(n, col)))
+
+    # --- search, localization, similarity (checked against the annotations)
+    add(Item("search", ["Find epochs that look like central apnea during N2 sleep"],
+             lambda t: _hits_in_stage(t.answer, gold, "N2")))
+    add(Item("search", ["find epochs like obstructive apnea in REM"] if rem_everywhere else
+             ["find epochs like obstructive apnea in N3"], lambda t: "Top " in t.answer and "phenotype" not in t.answer))
+    for rec in recs[:2]:
+        add(Item("localize", [f"where are the hypopneas in {rec}?"],
+                 has(f"Annotated hypopnea in this night ({gold.count(rec, 'hypopnea')})")
+                 if gold.count(rec, "hypopnea") else has("This night has no annotated hypopnea")))
+        add(Item("similar", [f"find nights like {rec}"], has(f"Nights most like **{rec}**")))
+        add(Item("similar follow-up", [f"describe {rec}", "find epochs like arousal", "find nights like this one"],
+                 has(f"Nights most like **{rec}**")))
+
+    # --- follow-ups
+    a, b = recs[0], recs[1]
+    add(Item("follow-up", [f"describe {a}", "and its AHI?"], value_is(n.at[a, "ahi"])))
+    add(Item("follow-up", [f"what is the AHI of {a}?", f"what about {b}?"], value_is(n.at[b, "ahi"])))
+    add(Item("follow-up", [f"describe {b}", "what is the sleep efficiency of this night?"],
+             value_is(n.at[b, "efficiency"])))
+
+    # --- must be declined
+    for q in (f"what medication is {a} on?", "do smokers have a higher AHI?", "compare AHI by blood pressure",
+              f"how many spindles are there in {a}?", "count the K-complexes in the cohort",
+              "¿cuántas noches hay?", "Combien de nuits y a-t-il ?", "wie viele Nächte gibt es?",
+              "what is the heart rate?", "how many RERAs per night?", "is snoring worse in men?",
+              "what is the average caffeine intake?", "睡眠效率是多少"):
+        add(Item("decline", [q], None))
+    return items
+
+
+def _near_number(answer: str, gold: float, tol: float) -> bool:
+    m = re.search(r"\*\*[^*]*: (-?\d+\.\d)\*\*", answer)
+    return bool(m) and abs(float(m.group(1)) - gold) <= tol
+
+
+def _ranked(answer: str) -> list[str]:
+    """The nights of a ranked list ("1. sim-0004 — 48.7"), in order."""
+    return re.findall(r"^\d+\. (sim-\d{4}) — ", answer, re.MULTILINE)
+
+
+def _compare_check(n: pd.DataFrame, col: str, by: str) -> Callable[[Turn], bool]:
+    sizes = {g: len(d) for g, d in n.groupby(by)}
+    groups = {g: d[col].dropna() for g, d in n.groupby(by)}
+
+    def cell(v: float) -> str:
+        return "n/a" if not np.isfinite(v) else f"{round(v, 2):g}"
+
+    def check(t: Turn) -> bool:
+        for g, x in groups.items():
+            if f"| {g} | {sizes[g]} | {cell(x.mean())} | {cell(x.median())} |" not in t.answer:
+                return False
+        groups_ = {g: x for g, x in groups.items() if len(x)}
+        if len(groups_) >= 2 and sum(map(len, groups_.values())) > len(groups_):
+            xs = list(groups_.values())
+            p = (sps.mannwhitneyu(xs[0], xs[1]).pvalue if len(xs) == 2 else sps.kruskal(*xs).pvalue)
+            shown = "< 0.001" if p < 0.001 else f"{p:.3f}"
+            if f"p = {shown}" not in t.answer:
+                return False
+        small = any(len(x) < 5 for x in groups.values())
+        return ("Caution: small groups" in t.answer) == small
+    return check
+
+
+def _trend_check(n: pd.DataFrame, col: str) -> Callable[[Turn], bool]:
+    rho = n[["age", col]].corr(method="spearman").iloc[0, 1]
+    return has(f"Spearman rho = {rho:.2f}", f"n = {int(n[['age', col]].notna().all(axis=1).sum())} nights")
+
+
+def _hits_in_stage(answer: str, gold: Gold, stage: str) -> bool:
+    hits = re.findall(r"^\d+\. (sim-\d{4}) epoch (\d+)", answer, re.MULTILINE)
+    if not hits or "phenotype" in answer.split("\n")[0]:
+        return False
+    return all(gold.stages[rec][int(k)] == stage for rec, k in hits)
+
+
+def run(cohort, items: list[Item], figure_dir: Path) -> list[tuple[Item, str, str]]:
+    """Ask every item in a fresh router session; (item, outcome, last answer) with outcome right /
+    declined / wrong."""
+    from sleeplm.agent import ChatSession, ToolConfig
+
+    out = []
+    for i, item in enumerate(items):
+        session = ChatSession(cohort, "router", config=ToolConfig(figure_dir=figure_dir / str(i), caption_max_len=4))
+        for q in item.turns:
+            turn = session.respond(q)
+        last = Turn(turn.answer, len(turn.figures), [s.name for s in turn.steps])
+        declined = bool(DECLINE.search(last.answer))
+        if item.check is None:
+            outcome = "right" if declined else "wrong"
+        elif declined:
+            outcome = "declined"
+        else:
+            outcome = "right" if item.check(last) else "wrong"
+        out.append((item, outcome, last.answer))
+    return out
+
+
+def shares(results: list[tuple[Item, str, str]]) -> dict[str, float]:
+    """Share of right / declined / wrong answers."""
+    n = len(results)
+    return {k: sum(o == k for _, o, _ in results) / n for k in ("right", "declined", "wrong")}

@@ -1,0 +1,21 @@
+"""Fixtures of the agent tests: a simulated cohort of whole nights with REM, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from testdata import MINI_CHECKPOINT
+
+
+@pytest.fixture(scope="session")
+def rem_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four simulated 3-h nights (seed 7: every night reaches REM) ingested with the parity-mini model;
+    returns the cohort folder (``edf/`` with subjects.csv and truth files, ``ws/`` the workspace)."""
+    from sleeplm.encoder.sim import simulate_cohort
+    from sleeplm.index.ingest import ingest
+
+    root = tmp_path_factory.mktemp("rem-cohort")
+    simulate_cohort(root / "edf", n_nights=4, seed=7, duration_h=3.0, progress=False)
+    ingest(root / "edf", root / "ws", model=str(MINI_CHECKPOINT), progress=False)
+    return root
