@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from sleeplm.encoder.vocab import age_band
 from sleeplm.index import stats
 from sleeplm.index.queries import EpochFilter, EpochHit, NightHit
 from sleeplm.index.querytext import caption_style, parse_query
@@ -16,7 +17,6 @@ from sleeplm.index.querytext import caption_style, parse_query
 from . import lookup
 from .context import ToolContext
 from .vocab import KEY_METRICS, resolve_metric
-from sleeplm.encoder.vocab import age_band
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
                         "list_nights"]

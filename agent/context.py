@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Epochs
+from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.index.queries import Cohort
 
 from . import lookup

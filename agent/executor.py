@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-
 from sleeplm.encoder.vocab import EPOCH_S, EVENT_TYPES, SCORED_STAGES, SLEEPLM_CHANNELS
 
 from . import lookup
@@ -210,7 +209,7 @@ def _execute(ctx: ToolContext, q: Query) -> dict[str, Any]:
     if q.ask == "aggregate":
         x = pd.to_numeric(vals, errors="coerce").dropna()
         fn = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}[q.stat]
-        base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": int(len(x)),
+        base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": len(x),
                      "n_missing": [r for r in nights if pd.isna(vals[r])],
                      "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],
                      "summary": f"{q.stat} {measure_label(m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
@@ -301,7 +300,7 @@ def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dic
     for name in sorted(g.dropna().unique(), key=str):
         members = x[(g == name).to_numpy()]
         xs = members.dropna()
-        groups.append({"group": str(name), "n": int(len(members)), "n_with_value": int(len(xs)),
+        groups.append({"group": str(name), "n": len(members), "n_with_value": len(xs),
                        "without_value": sorted(members.index[members.isna()]),
                        "mean": _f(xs.mean()) if len(xs) else None,
                        "median": _f(xs.median()) if len(xs) else None,

@@ -25,7 +25,10 @@ HELP = (
     "- *describe sim-0001* · *what is the AHI of sim-0002?*\n"
     "- *show epoch 10 of sim-0001* · *caption epoch 5* · *what happens at 02:30?*\n"
     "- *where are the hypopneas in sim-0002?* · *find epochs like obstructive apnea in REM*\n"
-    "- *find nights like this one* · *compare AHI by phenotype* · *stage distribution by sex*"
+    "- *find nights like this one* · *compare AHI by phenotype* · *stage distribution by sex*\n"
+    "- *which night has the highest AHI? show me its hypnogram* · *is sleep efficiency lower in women than in men?*\n"
+    "- *average heart rate during N2 across the cohort* · *which nights have an AHI above 15?* · "
+    "*does AHI increase with age?*"
 )
 
 _RE_EPOCH = re.compile(r"\bepochs?\s*(?:number|no\.?|#)?\s*(\d+)(?:\s*(?:-|–|to|through|until)\s*(?:epoch\s*)?(\d+))?")

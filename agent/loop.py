@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.tools import BaseTool
 from sleeplm.index.queries import Cohort
 
@@ -31,7 +37,10 @@ MAX_HISTORY = 80
 
 SYSTEM_PROMPT = """You are the SleepLM assistant for a cohort of overnight polysomnography (PSG) recordings.
 Answer only from tool results; never invent numbers. Use the tools: describe_night, caption_epochs, show_epoch,
-localize_events, search_epochs, similar_epochs, similar_nights, cohort_stats.
+localize_events, search_epochs, similar_epochs, similar_nights, query_cohort, cohort_stats.
+For cohort numbers (values, averages, highest/lowest, counts, lists with filters, group comparisons, trends) call
+query_cohort with a typed plan. When a tool declines or cannot answer, say so and why; never present another
+tool's result as the answer to the question asked.
 Point to the evidence in every answer: recording, epoch index and clock time, written like
 "sim-0002 epoch 30 (22:58:00)". Figures the tools make are shown to the user; mention them briefly.
 If a tool returns an error, say what went wrong and how to ask instead.

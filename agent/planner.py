@@ -15,11 +15,10 @@ import re
 from typing import Any
 
 from sleeplm.encoder.vocab import SCORED_STAGES
-from sleeplm.index.querytext import parse_query
 
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query
-from .vocab import CohortNames, METRIC_LABELS, find_groups, find_metrics
+from .vocab import METRIC_LABELS, CohortNames, find_groups, find_metrics
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
 KEYWORDS: tuple[str, ...] = (
@@ -172,7 +171,7 @@ def _metric_phrases(col: str) -> list[str]:
     return [w.replace(r"\b", "") for w in METRIC_WORDS.get(col, ())] or [col]
 
 
-def _ask(t: str, measures: list[Measure], group_by: str | None) -> str | None:
+def _ask(t: str, group_by: str | None) -> str | None:
     if re.search(r"\b(trend|correlat\w*|relationship|associated|increase[sd]? with|decrease[sd]? with|"
                  r"change[sd]? with|rise[sd]? with|with age)\b", t):
         return "trend"
@@ -221,7 +220,7 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
         r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by:
         group_by = "phenotype" if measures else None
-    ask = _ask(_without_metric_phrases(t), measures, group_by)
+    ask = _ask(_without_metric_phrases(t), group_by)
     filters = _filters(t, p, names, group_by)
     nights = list(p.recordings)
     if not nights and p.this_night and ask not in ("argmax", "argmin", "rank", "compare", "trend"):
@@ -293,12 +292,6 @@ def _understood(t: str, names: CohortNames) -> str:
     if p.stages:
         bits.append("stage " + "/".join(p.stages))
     return "; ".join(bits)
-
-
-def is_search_like(question: str) -> bool:
-    """Whether a question asks to find epochs (so a search is the answer, not a stand-in for one)."""
-    return bool(re.search(r"\b(find|search|look for|examples?|show me epochs|which epochs|retriev)", question.lower())
-                or parse_query(question).stages and re.search(r"\bepochs?\b", question.lower()))
 
 
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:

@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
+from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.index.queries import Cohort
 
 from . import cohort_tools, executor, night_tools
-from .query import Query, QueryArgs
 from .context import ToolContext, to_content
+from .query import Query, QueryArgs
 from .state import SessionState, ToolConfig
-from sleeplm.encoder.vocab import SCORED_STAGES
 
 Stage = Literal[SCORED_STAGES]
 EventType = Literal["obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea", "oxygen_desaturation",

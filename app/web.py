@@ -22,7 +22,9 @@ own cohort view and DuckDB cursor) in a ``gr.State``; sessions never see each ot
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
+import queue
 import sys
 import tempfile
 import threading
@@ -54,6 +56,8 @@ CSS = """
 
 SessionFactory = Callable[[Any, Any], Any]  # (cohort view, llm) -> ChatSession
 
+
+_DONE = object()  # end of a turn's step stream
 
 def _default_session_factory(cohort: Any, llm: Any) -> Any:
     from sleeplm.agent import ChatSession
@@ -146,9 +150,11 @@ class ChatApp:
     # ------------------------------------------------------------------ chat
     def ask(self, message: str, history: list[dict[str, Any]] | None, session: WebSession | None
             ) -> Iterator[tuple[list[dict[str, Any]], str, list[str], WebSession | None, str]]:
-        """One chat turn; yields (history, cleared textbox, gallery, session, this-night line).
+        """One chat turn; yields (history, cleared textbox, gallery, session, this-night line): the
+        question, then each tool step as it finishes, then the answer and its figures.
 
-        The message goes to ``ChatSession.respond`` and nowhere else.
+        The message goes to ``ChatSession.respond`` and nowhere else; the turn runs in a worker thread that
+        holds the locks, so this generator never yields while holding one.
         """
         history = list(history or [])
         message = (message or "").strip()
@@ -157,16 +163,17 @@ class ChatApp:
             return
         history.append(cv.user_message(message))
         yield [*history, cv.pending_message()], "", [], session, self.night_line(session)
-        turn, failure = None, None
-        with self.shared.reading():
-            session = self._ensure(session)
-            with session.lock:
-                try:
-                    turn = session.chat.respond(message)
-                except Exception as exc:
-                    log.exception("chat turn failed")
-                    failure = f"the agent failed: {type(exc).__name__}: {exc}"
-                self._sync_night(session)
+        updates: queue.Queue[Any] = queue.Queue()
+        box: dict[str, Any] = {"session": session, "turn": None, "failure": None}
+        worker = threading.Thread(target=self._turn_worker, args=(message, box, updates), daemon=True)
+        worker.start()
+        steps: list[Any] = []
+        while (step := updates.get()) is not _DONE:  # each tool step as it finishes (no lock held here)
+            steps.append(step)
+            live = [cv.step_message(s, i) for i, s in enumerate(steps)]
+            yield [*history, *live, cv.pending_message()], "", [], box["session"], self.night_line(box["session"])
+        worker.join()
+        session, turn, failure = box["session"], box["turn"], box["failure"]
         if turn is None:
             history.append(cv.error_message(failure or "no answer"))
             yield history, "", [], session, self.night_line(session)
@@ -174,6 +181,29 @@ class ChatApp:
         figures = cv.publish_figures([Path(p) for p in turn.figures or []], self.figure_dir)
         history += cv.turn_messages(turn, figures)
         yield history, "", [str(p) for p in figures], session, self.night_line(session)
+
+    def _turn_worker(self, message: str, box: dict[str, Any], updates: queue.Queue[Any]) -> None:
+        """Run one turn under the locks (in a thread), putting each tool step on ``updates``, then _DONE."""
+        try:
+            with self.shared.reading():
+                session = self._ensure(box["session"])
+                box["session"] = session
+                with session.lock:
+                    try:
+                        respond = session.chat.respond
+                        if "on_step" in inspect.signature(respond).parameters:
+                            box["turn"] = respond(message, on_step=updates.put)
+                        else:
+                            box["turn"] = respond(message)
+                    except Exception as exc:
+                        log.exception("chat turn failed")
+                        box["failure"] = f"the agent failed: {type(exc).__name__}: {exc}"
+                    self._sync_night(session)
+        except Exception as exc:
+            log.exception("chat turn failed")
+            box["failure"] = f"the agent failed: {type(exc).__name__}: {exc}"
+        finally:
+            updates.put(_DONE)
 
     @staticmethod
     def _sync_night(session: WebSession) -> None:

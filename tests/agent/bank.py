@@ -85,7 +85,7 @@ class Gold:
 
     def count(self, rec: str, kind: str, stage: str | None = None) -> int:
         e = self.events[(self.events["recording"] == rec) & (self.events["type"] == kind)]
-        return int(len(e if stage is None else e[e["stage"] == stage]))
+        return len(e if stage is None else e[e["stage"] == stage])
 
 
 def f1(x: float) -> str:
@@ -162,10 +162,10 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
         word = {"W": "wake"}.get(stage, stage)
         gold_hr = n[f"hr_{stage}"].mean()
         add(Item("per-stage HR", [f"What is the average heart rate during {word} across the cohort?"],
-                 lambda t, g=gold_hr: _near_number(t.answer, g, 4.0)))
+                 near(gold_hr, 4.0)))
     if rem_everywhere:
         add(Item("per-stage HR", ["What is the average heart rate during REM across the cohort?"],
-                 lambda t, g=n["hr_REM"].mean(): _near_number(t.answer, g, 4.0)))
+                 near(n["hr_REM"].mean(), 4.0)))
     else:
         add(Item("per-stage HR (no REM)", ["What is the average heart rate during REM across the cohort?"], None))
         add(Item("REM latency (no REM)", ["what is the mean REM latency?"], None))
@@ -179,7 +179,7 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
         add(Item("argmax", [f"Which night has the highest {a}?"], has(f"**{hi}** has the highest")))
         add(Item("argmin", [f"which recording has the lowest {b}"], has(f"**{lo}** has the lowest")))
         add(Item("rank", [f"rank the nights by {a}"],
-                 lambda t, order=list(n[col].dropna().sort_values(ascending=False).index): _ranked(t.answer) == order))
+                 ranked_as(list(n[col].dropna().sort_values(ascending=False).index))))
     add(Item("argmax typo", ["whcih night has the higest AHI"], has(f"**{n['ahi'].idxmax()}** has the highest")))
     add(Item("argmax", ["who has the most arousals?"],
              has(f"**{max(recs, key=lambda r: gold.count(r, 'arousal'))}** has the highest")))
@@ -193,9 +193,9 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     add(Item("multi-step", ["Which night has the highest AHI? Show me its hypnogram."],
              lambda t: f"**{top}** has the highest" in t.answer and t.figures == 1 and f"**{top}** — subject" in t.answer))
     add(Item("follow-up", ["which night has the lowest sleep efficiency?", "show me its hypnogram"],
-             lambda t, lo=n["efficiency"].idxmin(): f"**{lo}** — subject" in t.answer and t.figures == 1))
+             described_with_hypnogram(n["efficiency"].idxmin())))
     add(Item("top k", ["top 2 nights by AHI"],
-             lambda t, order=list(n["ahi"].dropna().sort_values(ascending=False).index[:2]): _ranked(t.answer) == order))
+             ranked_as(list(n["ahi"].dropna().sort_values(ascending=False).index[:2]))))
 
     # --- counts and lists with filters
     women = set(n.index[n["sex"] == "F"])
@@ -262,6 +262,20 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
 def _near_number(answer: str, gold: float, tol: float) -> bool:
     m = re.search(r"\*\*[^*]*: (-?\d+\.\d)\*\*", answer)
     return bool(m) and abs(float(m.group(1)) - gold) <= tol
+
+
+def near(gold: float, tol: float) -> Callable[[Turn], bool]:
+    """The answer's bold value is within ``tol`` of ``gold``."""
+    return lambda t: _near_number(t.answer, gold, tol)
+
+
+def ranked_as(order: list[str]) -> Callable[[Turn], bool]:
+    """The answer's ranked list is exactly ``order``."""
+    return lambda t: _ranked(t.answer) == order
+
+
+def described_with_hypnogram(rec: str) -> Callable[[Turn], bool]:
+    return lambda t: f"**{rec}** — subject" in t.answer and t.figures == 1
 
 
 def _ranked(answer: str) -> list[str]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bank
 import pytest
 from sleeplm.index.queries import Cohort
-
-import bank
 
 
 def _report(results: list, label: str) -> dict[str, float]:

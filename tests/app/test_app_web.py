@@ -139,6 +139,26 @@ def test_chat_turn_returns_tool_messages_answer_and_figures(app: ChatApp) -> Non
     assert gallery == [figure["path"]]
 
 
+def test_tool_steps_stream_before_the_answer(app: ChatApp) -> None:
+    release = threading.Event()
+
+    class SlowChat(FakeChat):
+        def respond(self, message: str, on_step: Any = None) -> AgentTurn:
+            step = ToolStep("query_cohort", {"ask": "count"}, "4 night(s)", 0.01)
+            on_step(step)
+            assert release.wait(30)  # the answer waits until the page has shown the step
+            return AgentTurn("done", [step], [], "fake-llm")
+
+    streaming = ChatApp(app.shared, session_factory=lambda cohort, llm: SlowChat(cohort, llm),
+                        figure_dir=app.figure_dir)
+    turns = streaming.ask("how many women are there?", [], None)
+    next(turns)  # the question
+    history = next(turns)[0]  # the step, while the turn is still running
+    assert history[-2]["metadata"]["title"] == "🔧 query_cohort" and history[-1] == cv.pending_message()
+    release.set()
+    assert _last(turns)[0][-1]["content"] == "done"
+
+
 def test_empty_message_does_nothing(app: ChatApp) -> None:
     history, *_ = _last(app.ask("   ", [{"role": "user", "content": "hi"}], None))
     assert history == [{"role": "user", "content": "hi"}]
