@@ -2,7 +2,7 @@
 
 * :func:`yasa_stages` — ``yasa.SleepStaging`` (its bundled LightGBM classifiers, no download) on
   the EEG (+EOG, +chin EMG when present) of one recording, epoch-aligned with the workspace's
-  epochs. ``yasa`` is optional: :func:`yasa_available` says whether it can be imported.
+  epochs (:func:`sleeplm.encoder.signals.scoring.score_stages_yasa`). ``yasa`` is optional: :func:`yasa_available` says whether it can be imported.
 * :func:`rule_scores` — per-epoch event scores from the reference feature table (the caption
   pipeline's ``features``), higher = more likely the event:
 
@@ -26,61 +26,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-YASA_TO_STAGE = {"W": "W", "WAKE": "W", "N1": "N1", "N2": "N2", "N3": "N3", "R": "REM", "REM": "REM"}
-YASA_FS_HZ = 100
-_UNIT_TO_VOLT = {"uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "mv": 1e-3, "v": 1.0, "nv": 1e-9}
-
 
 def yasa_available() -> bool:
     return importlib.util.find_spec("yasa") is not None and importlib.util.find_spec("mne") is not None
 
 
-def _to_volts(data: np.ndarray, unit: str) -> np.ndarray:
-    return np.asarray(data, np.float64) * _UNIT_TO_VOLT.get(unit.strip().lower(), 1e-6)
-
-
 def yasa_stages(path: Path | str, n_epochs: int) -> list[str]:
     """YASA's stage for each of the recording's first ``n_epochs`` workspace epochs.
 
-    The signals are read as ingest reads them (``load_psg``), resampled to 100 Hz, cropped to the
-    annotation clock (``stage_onset_s``) and staged by ``yasa.SleepStaging``; epochs YASA does not
-    cover (the recording's tail) are ``"UNKNOWN"``.
-    """
-    import mne
-    import yasa
-    from scipy.signal import resample_poly
+    The recording is read as ingest reads it (``load_psg``) and staged from the annotation clock
+    (``stage_onset_s``) by :func:`sleeplm.encoder.signals.scoring.score_stages_yasa`, the automatic
+    staging the readers use for unscored nights; epochs YASA does not cover are ``"UNKNOWN"``.
 
-    from sleeplm.encoder.signals.preprocess import resample_ratio
+    Raises
+    ------
+    ValueError
+        Naming the file: no central EEG, or under 5 minutes of it.
+    """
     from sleeplm.encoder.io.psg import load_psg
+    from sleeplm.encoder.signals.scoring import score_stages_yasa
 
     psg = load_psg(path)
-    ch = psg.mapped.channels
-    eeg = next((c for c in ("EEG_C4", "EEG_C3") if c in ch), None)
-    if eeg is None:
-        raise ValueError(f"{path}: no EEG channel for YASA")
-    names = {"eeg": eeg, "eog": "EOG_L" if "EOG_L" in ch else None, "emg": "EMG_CHIN" if "EMG_CHIN" in ch else None}
     first = psg.annotations.stage_onset_s if psg.annotations is not None else 0.0
-    arrays = []
-    for role in ("eeg", "eog", "emg"):
-        if names[role] is None:
-            continue
-        sig = ch[names[role]]
-        up, down = resample_ratio(sig.fs_hz, YASA_FS_HZ)
-        y = resample_poly(_to_volts(sig.data, sig.unit), up, down)
-        arrays.append(y[int(round(first * YASA_FS_HZ)):])
-    n = min(len(a) for a in arrays)
-    n = min(n, n_epochs * 30 * YASA_FS_HZ)
-    roles = [r for r in ("eeg", "eog", "emg") if names[r] is not None]
-    info = mne.create_info(roles, YASA_FS_HZ, ch_types=roles, verbose=False)
-    raw = mne.io.RawArray(np.stack([a[:n] for a in arrays]), info, verbose=False)
-    staging = yasa.SleepStaging(raw, eeg_name="eeg", eog_name="eog" if "eog" in roles else None,
-                                emg_name="emg" if "emg" in roles else None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the bundled classifiers were pickled by an older scikit-learn
-        hyp = staging.predict()
-    values = hyp.hypno if hasattr(hyp, "hypno") else hyp  # yasa >= 0.7 returns a Hypnogram
-    pred = [YASA_TO_STAGE.get(str(s).upper(), "UNKNOWN") for s in values]
-    return (pred + ["UNKNOWN"] * n_epochs)[:n_epochs]
+    try:
+        return score_stages_yasa(psg.mapped, first, n_epochs)[0]
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _col(features: pd.DataFrame, name: str) -> np.ndarray:
