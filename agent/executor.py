@@ -177,16 +177,16 @@ def _f(v: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def execute(ctx: ToolContext, q: Query) -> dict[str, Any]:
+def run_query(ctx: ToolContext, q: Query) -> dict[str, Any]:
     """Run a query; a JSON-ready result with ``kind``, the rows behind the answer, ``summary`` and ``focus``."""
     try:
-        return _execute(ctx, q)
+        return _run(ctx, q)
     except Unanswerable as exc:
         return {"kind": "declined", "ask": q.ask, "decline": lookup.jsonable(vars(exc.decline)),
                 "figures": [], "focus": None, "summary": f"declined: {exc.decline.reason}"}
 
 
-def _execute(ctx: ToolContext, q: Query) -> dict[str, Any]:
+def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     fr = Frames(ctx)
     nights = selected(fr, q)
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],

@@ -105,7 +105,7 @@ class StatsArgs(BaseModel):
 
 def query_cohort(ctx: ToolContext, **args: Any) -> dict[str, Any]:
     """Run one typed cohort query (:mod:`sleeplm.agent.query`) with the shared executor."""
-    return executor.execute(ctx, Query.from_args(args))
+    return executor.run_query(ctx, Query.from_args(args))
 
 
 def _wrap(ctx: ToolContext, fn: Callable[..., dict[str, Any]]) -> Callable[..., tuple[str, dict[str, Any]]]:
