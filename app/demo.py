@@ -80,12 +80,14 @@ def prepare_demo(cache_dir: Path | None = None, nights: int = DEMO_NIGHTS, hours
     marker = cache / MARKER
     if marker.is_file() and (workspace / "manifest.json").is_file():
         try:
-            if DemoRecipe(**json.loads(marker.read_text())) == recipe:
+            if DemoRecipe(**json.loads(marker.read_text())) == recipe and _current_schema(workspace):
                 say(f"using the cached demo cohort in {cache}")
                 return workspace
         except (TypeError, ValueError):
             pass
-        say("the cached demo was built differently; rebuilding it")
+        say("the cached demo was built differently (or by an older sleeplm); rebuilding it")
+        if not _current_schema(workspace):
+            _clear(workspace)
     if marker.is_file():
         marker.unlink()
     cohort_recipe = {"nights": nights, "hours": float(hours), "seed": seed}
@@ -112,6 +114,17 @@ def prepare_demo(cache_dir: Path | None = None, nights: int = DEMO_NIGHTS, hours
     say(f"demo cohort ready in {time.perf_counter() - t0:.0f} s (simulation {t_sim:.0f} s; "
         f"{len(report.ingested)} nights ingested, {len(report.skipped)} reused)")
     return workspace
+
+
+def _current_schema(workspace: Path) -> bool:
+    """Whether a cached workspace opens with this sleeplm's schema (an older one is rebuilt, not refused)."""
+    from sleeplm.index.workspace import Workspace, WorkspaceError
+
+    try:
+        Workspace(workspace).connect(read_only=True).close()
+    except WorkspaceError:
+        return False
+    return True
 
 
 def _clear(folder: Path) -> None:
