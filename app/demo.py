@@ -122,8 +122,8 @@ def _current_schema(workspace: Path) -> bool:
 
     try:
         Workspace(workspace).connect(read_only=True).close()
-    except WorkspaceError:
-        return False
+    except WorkspaceError as exc:
+        return "version of sleeplm" not in str(exc)  # busy or missing: not a reason to delete it
     return True
 
 
