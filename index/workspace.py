@@ -354,7 +354,7 @@ def check_workspace(ws: Workspace, content: bool = True) -> list[str]:
                 stale = _compare_vectors(con, vtable, key, idx_ids, idx_mat)
                 stale_total += stale
                 if stale:
-                    problems.append(f"{path.name}: {stale} vectors differ from {vtable} (a stale index); "
+                    problems.append(f"{path.name}: {stale} vector(s) differ from {vtable} (a stale index); "
                                     f"{repair_hint(ws.root)}")
         if counts["epoch_vectors"] != counts["epochs"]:
             problems.append(f"{counts['epochs']} epochs but {counts['epoch_vectors']} epoch vectors")

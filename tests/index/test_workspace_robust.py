@@ -96,7 +96,7 @@ def test_check_finds_a_stale_vector_with_the_right_ids(ws: Workspace) -> None:
     mat[1] = -mat[1]  # same ids, one vector not the one DuckDB holds
     vec.save_index(vec.build_index(mat, ids), ws.epochs_index_path)
     problems = check_workspace(ws)
-    assert any("1 vectors differ" in p for p in problems)
+    assert any("1 vector(s) differ" in p for p in problems)
     assert check_workspace(ws, content=False) == []
 
 
