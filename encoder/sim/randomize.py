@@ -169,12 +169,14 @@ def randomize_with_report(signals: dict[str, Signal], rng: np.random.Generator,
     # Montage first: it decides what the EEG leads are before the amplifier touches them.
     if rng.random() < k.p_montage and len(have(EEG)) == 2:
         kind = str(rng.choice(MONTAGES))
+        if kind == "frontal" and len(have(("EOG_L", "EOG_R"))) < 2:
+            kind = "contralateral"  # no eye channels to build a frontal substitute from
         if kind == "ipsilateral":
             g = rng.uniform(0.6, 0.8)
             x["EEG_C3"], x["EEG_C4"] = g * x["EEG_C3"], g * x["EEG_C4"]
         elif kind == "swapped":
             x["EEG_C3"], x["EEG_C4"] = x["EEG_C4"], x["EEG_C3"]
-        elif kind == "frontal" and len(have(("EOG_L", "EOG_R"))) == 2:
+        elif kind == "frontal":
             lead = str(rng.choice(EEG))
             eye = 0.5 * (x["EOG_L"] - x["EOG_R"])
             x[lead] = rng.uniform(0.8, 1.2) * x[lead] + rng.uniform(0.3, 0.6) * _match(eye, fs["EOG_L"], fs[lead], len(x[lead]))
