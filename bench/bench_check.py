@@ -26,9 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
 from sleeplm.index import vectors as vec
-from sleeplm.index.workspace import Workspace, check_workspace, load_vectors, repair_workspace
+from sleeplm.index.workspace import (
+    Workspace,
+    check_workspace,
+    load_vectors,
+    repair_workspace,
+)
 
 
 def build(ws: Workspace, n: int, dim: int, nights: int, seed: int, chunk: int = 200_000) -> float:

@@ -28,8 +28,16 @@ from . import vectors as vec
 from .errors import WorkspaceError, repair_hint
 from .schema import DDL, ID_KINDS, SCHEMA_VERSION
 
-__all__ = ["Manifest", "Workspace", "WorkspaceError", "load_vectors", "rebuild_indexes", "write_manifest",
-           "now_iso", "write_atomic"]
+__all__ = [
+    "Manifest",
+    "Workspace",
+    "WorkspaceError",
+    "load_vectors",
+    "now_iso",
+    "rebuild_indexes",
+    "write_atomic",
+    "write_manifest",
+]
 
 MANIFEST_VERSION = 2
 

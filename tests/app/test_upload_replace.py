@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from sleeplm.app.service import SharedCohort
 from sleeplm.app.web import ChatApp
 from sleeplm.index.ingest import ingest

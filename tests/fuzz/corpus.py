@@ -132,7 +132,7 @@ def write_corpus(out: Path, seed: int = 11, minutes: float = 1.0) -> Corpus:
     base = good_paths[0]
     edf = base.read_bytes()
     xml = (base.with_name(f"{base.stem}-nsrr.xml")).read_text()
-    n_epochs = int(round(minutes * 2))
+    n_epochs = round(minutes * 2)
 
     # --- good nights: simulated ones, one without any scoring (sorting first), odd but valid names
     for p in good_paths:

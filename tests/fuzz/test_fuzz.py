@@ -7,12 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
-
 from corpus import Corpus, write_corpus
 from sleeplm.app.cli import app
 from sleeplm.index.workspace import Workspace, check_workspace
 from testdata import MINI_CHECKPOINT
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

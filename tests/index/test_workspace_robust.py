@@ -6,22 +6,24 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from sleeplm.app.cli import app
 from sleeplm.app.service import load_credentials
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.index import vectors as vec
 from sleeplm.index.ingest import ingest, read_subjects
 from sleeplm.index.queries import Cohort
-from sleeplm.index.workspace import Workspace, WorkspaceError, check_workspace, load_vectors, repair_workspace
+from sleeplm.index.workspace import (
+    Workspace,
+    WorkspaceError,
+    check_workspace,
+    load_vectors,
+)
 from testdata import MINI_CHECKPOINT
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -110,8 +112,9 @@ def test_workspace_of_an_older_schema_is_refused_with_re_ingest(tmp_path: Path) 
 
 def test_busy_workspace_names_the_process_holding_it(ws: Workspace) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "time.sleep(60)", str(ws.db_path)], stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                                "print('ready', flush=True); time.sleep(60)"), str(ws.db_path)],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(WorkspaceError, match=rf"busy: process {holder.pid} "):
@@ -145,7 +148,7 @@ def test_epoch_ids_are_never_reused_after_a_night_is_replaced(cohort: Path, tmp_
     ws = Workspace(tmp_path / "ws")
     ingest(src, ws.root, model=str(MINI_CHECKPOINT), progress=False)
     first = set(_ids(ws, "SELECT epoch_id FROM epochs"))
-    xml = sorted(src.glob("*-nsrr.xml"))[-1]
+    xml = max(src.glob("*-nsrr.xml"))
     xml.write_text(xml.read_text().replace("<Duration>30.0</Duration>", "<Duration>30.00</Duration>", 1))
     ingest(src, ws.root, model=str(MINI_CHECKPOINT), progress=False)
     second = set(_ids(ws, "SELECT epoch_id FROM epochs"))
