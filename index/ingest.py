@@ -358,7 +358,8 @@ def _fingerprint(job: _Job) -> tuple[str, str, str | None]:
 
 def _triage(con: duckdb.DuckDBPyConnection, job: _Job, replace: bool) -> str:
     """"skip" (stored and unchanged), "same" (this content is stored under this name from another
-    file), or "ingest"; raises :class:`NameTaken` for a different night with this name."""
+    file; when that file is gone, e.g. a moved cohort folder, the stored paths follow), or "ingest";
+    raises :class:`NameTaken` for a different night with this name."""
     key, sha, ann_sha = _fingerprint(job)
     by_path = con.execute("SELECT sha256, annotation_sha256 FROM recordings WHERE path = ?", [key]).fetchone()
     if by_path is not None and tuple(by_path) == (sha, ann_sha):
@@ -367,6 +368,9 @@ def _triage(con: duckdb.DuckDBPyConnection, job: _Job, replace: bool) -> str:
     old = _existing(con, job.name)
     if old is not None and old[1] != key:
         if (old[2], old[3]) == (sha, ann_sha):
+            if not Path(old[1]).exists():  # the cohort folder moved: the stored night now lives here
+                con.execute("UPDATE recordings SET path = ?, annotation_path = ? WHERE recording_id = ?",
+                            [key, str(job.annotation_path.resolve()) if job.annotation_path else None, old[0]])
             return "same"
         if not replace:
             raise NameTaken(job.name, job.path, old[1])

@@ -186,3 +186,16 @@ def test_password_comes_from_a_file_or_the_environment_never_argv(tmp_path: Path
         load_credentials("ana", None, {})
     with pytest.raises(ValueError, match="user name only"):
         load_credentials("ana:pw", None, {"SLEEPLM_AUTH_PASSWORD": "x"})
+
+
+def test_a_moved_cohort_is_recognised_and_its_paths_follow(cohort: Path, built: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    shutil.copytree(cohort, moved)
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(built, ws.root)
+    con = duckdb.connect(str(ws.db_path))
+    con.execute("UPDATE recordings SET path = '/gone/' || name || '.edf'")  # the old folder no longer exists
+    con.close()
+    report = ingest(moved, ws.root, model=str(MINI_CHECKPOINT), progress=False)
+    assert not report.ingested and not report.failed and len(report.skipped) == 2
+    assert all(p.startswith(str(moved.resolve())) for p in _ids(ws, "SELECT path FROM recordings"))
