@@ -233,6 +233,10 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
                         r"patients)\b|\bwho\b", t)
     if counting and measures and all(any(f.field == m.name for f in filters) for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
+    their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)
+    if counting and not measures and their and not group_by:  # "how many nights, and what are their phenotypes?"
+        group_by = {"p": "phenotype", "s": "site" if their.group(2).startswith("si") else "sex",
+                    "a": "age_band"}[their.group(2)[0]]
     if counting and not measures:
         if not filters and not group_by:
             return None  # "how many nights (per phenotype)?": the cohort_stats tool

@@ -209,6 +209,8 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     add(Item("count+list", ["how many nights have an AHI above 15 and what are their phenotypes?"],
              lambda t, s=set(n.index[n["ahi"] > 15]): has(f"**{len(s)} night(s)**")(t)
              and all(n.at[r, "phenotype"] in t.answer for r in s)))
+    add(Item("count+list", ["How many nights are in the cohort, and what are their phenotypes?"],
+             lambda t: has(f"**{len(n)} night(s)**")(t) and all(f"{p}: " in t.answer for p in n["phenotype"])))
     for age in (40, 50):
         add(Item("list", [f"which subjects are older than {age}?"], exactly_nights(set(n.index[n["age"] > age]))))
     add(Item("list", ["list the nights of women"], exactly_nights(women)))
