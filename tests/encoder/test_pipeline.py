@@ -117,7 +117,8 @@ def test_real_files(shared_data: Path) -> None:
     ec = caption_epoch(dreams, 30)
     psg = load_psg(dreams)
     assert ec.clock_time is None and ec.stage == psg.annotations.stages[30]
-    assert ec.captions["brain"].startswith("Central EEG Activity (C3-A2):")
+    # the excerpt's lead is C3-A1 (its first line): the caption names it, not the C3-A2 it stands in for
+    assert ec.captions["brain"].startswith("Central EEG Activity (C3-A1 in place of C3-A2):")
     assert "EOG" not in ec.captions["brain"] and "(C4-A1)" not in ec.captions["brain"]
     assert ec.captions["cardiac"] == "No ECG or oximetry signal is available for this epoch."
     assert json.dumps(epoch_caption_to_dict(ec), allow_nan=False)

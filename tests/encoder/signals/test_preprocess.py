@@ -43,7 +43,7 @@ def test_epochs_shape_zscore_mask_and_position_codes() -> None:
     rng = np.random.default_rng(1)
     seconds = 95.0  # three complete epochs
     mapped = _mapped({"C3-M2": (rng.normal(5, 20, int(seconds * 256)), 256.0),
-                      "Position": (np.full(int(seconds), 2.0), 1.0)}, seconds)
+                      "POSITION": (np.full(int(seconds), 2.0), 1.0)}, seconds)  # SHHS coding: 2 = supine
     ep = make_epochs(mapped)
     assert ep.x.shape == (3, 10, 1920) and ep.x.dtype == np.float32
     c3, pos = SLEEPLM_CHANNELS.index("EEG_C3"), SLEEPLM_CHANNELS.index("POS")
