@@ -1,9 +1,12 @@
 """Zero-shot sleep staging: each epoch gets the stage whose text prototype is most similar.
 
 Prompts are data (``eval/prompts/staging.json``); the prediction is :func:`sleeplm.eval.staging.predict_stages`
-(a stage's prototype is the normalised mean of its prompts' text embeddings). Scored on
-every epoch with a stage in W/N1/N2/N3/REM (``limit_epochs`` samples them). Baselines on the same
-epochs: uniform chance, the majority class of those epochs, and YASA automatic staging (optional).
+(a stage's prototype is the normalised mean of its prompts' text embeddings) with the kept test-time
+levers (:data:`sleeplm.eval.staging.DEFAULT_OPTIONS`). Scored on every epoch with a stage in
+W/N1/N2/N3/REM (``limit_epochs`` samples them); levers that work within a night (centring, smoothing)
+see every epoch of the sampled epochs' nights, in order. Baselines on the same epochs: uniform
+chance, the majority class of those epochs, and YASA automatic staging (optional). The ``ablation``
+table scores every lever of :data:`sleeplm.eval.staging.ABLATION` on the same epochs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..context import SCORED_STAGES, EvalContext, TaskSkipped
 from ..metrics import classification_scores, majority_scores, uniform_chance_scores
 from ..plots import plot_confusion
 from ..registry import TaskResult
-from ..staging import PROMPTS, load_prompts, predict_stages
+from ..staging import ABLATION, DEFAULT_OPTIONS, PROMPTS, StagingOptions, load_prompts, predict_stages
 
 
 @dataclass
@@ -29,6 +32,8 @@ class ZeroShotStaging:
     prompts_path: Path = PROMPTS
     yasa: bool = True
     plot_prefix: str = field(default="zero_shot")
+    options: StagingOptions = DEFAULT_OPTIONS
+    ablation: bool = True
 
     def run(self, ctx: EvalContext) -> TaskResult:
         epochs = ctx.sample(ctx.scored_epochs(), None, salt=1)
@@ -36,7 +41,7 @@ class ZeroShotStaging:
             raise TaskSkipped("no epoch has a scored stage (W/N1/N2/N3/REM)")
         prompts = load_prompts(self.prompts_path)
         stages = [s for s in SCORED_STAGES if s in prompts]
-        pred = predict_stages(ctx.model, ctx.epoch_vectors(epochs["epoch_id"].to_numpy()), prompts)
+        pred = self._predict(ctx, epochs, prompts, self.options)
         truth = epochs["stage"].to_numpy(dtype=object)
         labels = list(SCORED_STAGES)
         model = classification_scores(truth, pred, labels)
@@ -70,9 +75,30 @@ class ZeroShotStaging:
             rows.append({"method": k, "accuracy": v["accuracy"], "macro_f1": v["macro_f1"], "kappa": v["kappa"],
                          **{f"F1 {s}": v["per_class_f1"].get(s) for s in labels}})
         res.tables["staging"] = rows
+        if self.ablation:
+            abl = []
+            for name, (opts, path) in ABLATION.items():
+                sc = classification_scores(truth, self._predict(ctx, epochs, load_prompts(path), opts), labels)
+                abl.append({"lever": name, "prompts": Path(path).name, "accuracy": sc["accuracy"],
+                            "macro_f1": sc["macro_f1"], "kappa": sc["kappa"],
+                            **{f"F1 {s}": sc["per_class_f1"].get(s) for s in labels}})
+            res.tables["ablation"] = abl
+            res.scores["ablation"] = {r["lever"]: {k: r[k] for k in ("accuracy", "macro_f1", "kappa")} for r in abl}
         res.plots.insert(0, plot_confusion(model["confusion"], labels, ctx.out_dir / f"{self.plot_prefix}_confusion.png",
                                            f"zero-shot staging ({ctx.model_ref.name})"))
         return res
+
+    def _predict(self, ctx: EvalContext, epochs, prompts: dict[str, list[str]], options: StagingOptions) -> np.ndarray:
+        """Stages of ``epochs``; night-wise levers see every epoch of those nights, in epoch order."""
+        if not options.needs_nights:
+            return predict_stages(ctx.model, ctx.epoch_vectors(epochs["epoch_id"].to_numpy()), prompts, options=options)
+        every = ctx.epochs()
+        every = every[every["recording_id"].isin(epochs["recording_id"].unique())].sort_values(
+            ["recording_id", "epoch_index"])
+        pred = predict_stages(ctx.model, ctx.epoch_vectors(every["epoch_id"].to_numpy()), prompts,
+                              nights=every["recording_id"].to_numpy(), options=options)
+        by_id = dict(zip(every["epoch_id"].to_numpy().tolist(), pred))
+        return np.asarray([by_id[int(i)] for i in epochs["epoch_id"]], dtype=object)
 
     def _yasa(self, ctx: EvalContext, epochs) -> np.ndarray:
         out = np.empty(len(epochs), dtype=object)
