@@ -86,11 +86,15 @@ def test_unknown_recipe_name_lists_the_bundled_ones() -> None:
         load_recipe("sleeplm-huge")
 
 
-def test_train_command_runs_the_recipe_stages_in_order(tmp_path: Path) -> None:
+def test_train_command_runs_the_recipe_stages_in_order(tmp_path: Path, sim_workspace: Path) -> None:
     recipe = _write(tmp_path / "toy.json", TOY_RECIPE)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--out", str(out), "--no-report"])
+    result = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--out", str(out), "--no-report",
+                                      "--eval-workspace", str(sim_workspace), "--eval-tasks", "few_shot_staging"])
     assert result.exit_code == 0, result.output
+    summary = json.loads((out / "eval" / "summary.json").read_text())  # the harness ran with the new weights
+    assert summary["tasks"] == ["few_shot_staging"] and summary["runs"][0]["model"] == "model"
+    assert summary["runs"][0]["error"] is None and summary["runs"][0]["main_scores"]["few_shot_staging"] is not None
     first = json.loads((out / "stage1-first" / "train_config.json").read_text())
     second = json.loads((out / "stage2-second" / "train_config.json").read_text())
     assert first["init_from"] is None and first["seed"] == 0
