@@ -242,6 +242,19 @@ def compose(tool: str, result: dict[str, Any] | None, error: str | None = None) 
         text = (error or "it returned nothing").removeprefix("Error: ")
         return f"I could not run `{tool}`: {text}"
     composer = COMPOSERS.get(tool)
-    if composer is None:
-        return str(result.get("summary", result))
-    return composer(result)
+    text = str(result.get("summary", result)) if composer is None else composer(result)
+    return text + ood_line(result.get("ood"))
+
+
+def ood_line(ood: dict[str, Any] | None) -> str:
+    """The model's out-of-distribution score of the recordings an answer rests on ("" when unknown)."""
+    if not ood or not ood.get("scores"):
+        return ""
+    scores, thr = ood["scores"], ood["threshold"]
+    over = sorted(k for k, v in scores.items() if v > thr)
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items())[:6])
+    if over:
+        return (f"\n\nCaution: {', '.join(over[:6])} lie outside the model's training data (out-of-distribution "
+                f"score {shown}; above {thr:g} = further than 99 % of simulated training epochs). The model's "
+                "captions, similarities and stages there are extrapolations.")
+    return f"\n\nOut-of-distribution score: {shown} (within the training data; above {thr:g} would be outside)."

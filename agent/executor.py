@@ -15,13 +15,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sleeplm.encoder.vocab import EPOCH_S, EVENT_TYPES, SCORED_STAGES, SLEEPLM_CHANNELS
+from sleeplm.encoder.vocab import (
+    EPOCH_S,
+    EVENT_TYPES,
+    RESPIRATORY_EVENTS,
+    SCORED_STAGES,
+    SLEEPLM_CHANNELS,
+)
 
-from . import lookup
+from . import lookup, plots
 from .context import ToolContext
 from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query
-from .vocab import metric_label
+from .vocab import METRIC_LABELS, metric_label
 
+#: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
+INDEX_EVENTS: dict[str, tuple[str, ...]] = {
+    "ahi_per_h": RESPIRATORY_EVENTS, "oai_per_h": ("obstructive_apnea", "mixed_apnea"),
+    "cai_per_h": ("central_apnea",), "hypopnea_index_per_h": ("hypopnea",), "odi_per_h": ("oxygen_desaturation",),
+    "arousal_index_per_h": ("arousal",), "limb_movement_index_per_h": ("limb_movement",),
+}
 #: Below this many nights in a group, a comparison says its test has little power.
 SMALL_GROUP = 5
 STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
@@ -46,6 +58,9 @@ def measure_label(m: Measure) -> str:
         return f"{what} in {m.stage}" if m.stage else what
     if m.kind == "missing_channels":
         return f"{m.name} missing" if m.name else "missing channels"
+    if m.kind == "stage_index":
+        label, unit = METRIC_LABELS.get(m.name, (m.name, ""))
+        return f"{label} in {m.stage} ({unit or 'events/h'})"
     return m.name
 
 
@@ -103,6 +118,16 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         if m.stage:
             sel = sel[sel["stage"] == m.stage]
         return sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+    if m.kind == "stage_index":
+        kinds = INDEX_EVENTS.get(m.name)
+        if kinds is None or m.stage not in SCORED_STAGES:
+            raise _decline(f"{metric_label(m.name)} has no per-stage value; per-stage indices: "
+                           f"{', '.join(metric_label(k) for k in INDEX_EVENTS)}.")
+        ev = fr.events()
+        sel = ev[ev["type"].isin(kinds) & (ev["stage"] == m.stage)]
+        counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+        hours = fr.stage_counts()[m.stage].astype(float) * EPOCH_S / 3600.0
+        return (counts / hours).where(hours > 0)
     if m.kind == "attribute":
         if m.name not in ATTRIBUTES or m.name not in n.columns:
             raise _decline(f"no subject attribute {m.name!r} was recorded.")
@@ -116,8 +141,10 @@ def values(fr: Frames, m: Measure) -> pd.Series:
 
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     """Why a measure has no value for these nights, in a physician's words."""
-    stage = m.stage or (m.name.split("_")[1].upper() if m.name.startswith("hr_") else None)
-    if m.name in ("rem_latency_min",) or (stage == "REM" and m.kind == "metric"):
+    stage = m.stage
+    if m.kind == "metric" and m.name.startswith("hr_"):
+        stage = m.name.split("_")[1].upper()  # hr_rem_bpm -> REM
+    if m.kind == "metric" and m.name == "rem_latency_min":
         stage = "REM"
     if stage in SCORED_STAGES:
         n_ep = int(fr.stage_counts().loc[nights, stage].sum())
@@ -130,7 +157,7 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
         if tst is not None and (tst.fillna(0) == 0).all():
             return "no sleep was scored, so per-hour indices are undefined"
     if m.name.startswith(("supine", "non_supine")):
-        return "the body-position channel gives no usable position for this, so it is undefined"
+        return "no sleep time in that position (or no usable body-position channel), so it is undefined"
     return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"
 
 
@@ -217,7 +244,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     if q.ask in ("rank", "argmax", "argmin"):
         return _rank(ctx, fr, q, vals, base)
     if q.ask == "compare":
-        return _compare(fr, q, vals, base)
+        return _compare(ctx, fr, q, vals, base)
     if q.ask == "trend":
         return _trend(fr, q, vals, base)
     raise _decline(f"unknown question kind {q.ask!r}.")
@@ -263,6 +290,10 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     if q.ask == "rank":
         base["rows"] = base["rows"][: q.k] if q.k else base["rows"]
         base["summary"] = f"{len(base['rows'])} night(s) ranked by {base['label']}"
+        if base["rows"]:
+            base["figures"] = [str(plots.ranking_bars(
+                ctx.figure_path("ranking", q.measures[0].name), [r["recording"] for r in base["rows"]],
+                [r["value"] for r in base["rows"]], base["label"], f"nights ranked by {base['label']}"))]
         return base
     best = order.iloc[0]
     winners = [r for r, v in order.items() if v == best]
@@ -291,7 +322,7 @@ def _groups(fr: Frames, by: str, nights: list[str]) -> pd.Series:
     return fr.nights.loc[nights, by]
 
 
-def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+def _compare(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     by = q.group_by or "phenotype"
     g = _groups(fr, by, list(vals.index))
     x = pd.to_numeric(vals, errors="coerce")
@@ -322,6 +353,11 @@ def _compare(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dic
     if len(groups) == 2 and groups[0]["mean"] is not None and groups[1]["mean"] is not None:
         diff = groups[1]["mean"] - groups[0]["mean"]
     small = [gr["group"] for gr in groups if gr["n_with_value"] < SMALL_GROUP]
+    if samples:
+        base["figures"] = [str(plots.group_strip(
+            ctx.figure_path("compare", q.measures[0].name, by),
+            [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
+            f"{base['label']} by {by}"))]
     base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"

@@ -112,6 +112,13 @@ def _measures(t: str, stage: str | None, events: list[str]) -> tuple[list[Measur
         out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
         return out, None
     cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
+    if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
+        whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine"))]
+        if whole:
+            label = METRIC_LABELS.get(whole[0], (whole[0], ""))[0]
+            return [], Decline(f"{label} is a whole-night measure; it has no value within one stage.",
+                               f"{label}, stage {stage}", f"what is the AHI during {stage} in each night?")
+        return [Measure("stage_index", c, stage) for c in cols], None
     out += [Measure("metric", c) for c in cols]
     m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
     if m and not out:
@@ -252,6 +259,8 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
                            "what is the average AHI across the cohort?")
         return None
     then = next((k for k, rx in _THEN.items() if re.search(rx, t)), None)
+    if ask is None and not nights and re.search(r"\b(each|every|per) (night|recording|subject)\b|\bby night\b", t):
+        ask = "rank"  # one value per night
     if ask is None:
         if listing and filters:
             return Query("list", filters=filters)

@@ -140,3 +140,29 @@ def similarity_timeline(path: Path, onset_s: Sequence[float], scores: Sequence[f
                      solid_capstyle="butt")
     zax.legend(fontsize=7, loc="upper right")
     return _save(fig, path)
+
+
+def group_strip(path: Path, groups: Sequence[tuple[str, Sequence[float]]], label: str, title: str = "") -> Path:
+    """One box per group with every night drawn as a point (a comparison of a few nights shows them all)."""
+    fig = Figure(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.2))
+    ax = fig.add_subplot()
+    data = [np.asarray(v, float) for _, v in groups]
+    ax.boxplot([d if len(d) else [np.nan] for d in data], widths=0.5, showfliers=False)
+    for i, d in enumerate(data, 1):
+        ax.scatter(np.full(len(d), i) + np.linspace(-0.08, 0.08, len(d)), d, s=18, zorder=3, color="#1f77b4")
+    ax.set_xticks(range(1, len(groups) + 1), [f"{g}\n(n={len(d)})" for (g, _), d in zip(groups, data)])
+    ax.set_ylabel(label)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def ranking_bars(path: Path, names: Sequence[str], values: Sequence[float], label: str, title: str = "") -> Path:
+    """Horizontal bars, one per night, in the order given (highest first for a descending ranking)."""
+    fig = Figure(figsize=(5.0, 0.35 * len(names) + 1.2))
+    ax = fig.add_subplot()
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, np.asarray(values, float), color="#1f77b4")
+    ax.set_yticks(y, list(names))
+    ax.set_xlabel(label)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

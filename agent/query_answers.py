@@ -68,7 +68,8 @@ def _rank(r: dict[str, Any]) -> str:
     head = f"**Nights ranked by {r['label']}** ({'highest' if r['descending'] else 'lowest'} first){_scope(r)}:"
     rows = "\n".join(f"{i}. {x['recording']} — {_n(x['value'])}" for i, x in enumerate(r["rows"], 1))
     tail = f"\n\nNot available for: {', '.join(r['missing'])}." if r["missing"] else ""
-    return f"{head}\n\n{rows or '(no nights)'}{tail}"
+    fig = "\n\nFigure: the ranking as bars." if r["figures"] else ""
+    return f"{head}\n\n{rows or '(no nights)'}{tail}{fig}"
 
 
 def _arg(r: dict[str, Any]) -> str:
@@ -134,6 +135,8 @@ def _compare(r: dict[str, Any]) -> str:
     if missing:
         lines.append(f"Without a value (left out of means and test): {', '.join(missing)}.")
     lines.append("Nights: " + "; ".join(f"{g['group']}: {', '.join(g['nights'])}" for g in r["groups"]) + ".")
+    if r["figures"]:
+        lines.append("Figure: a box per group with every night as a point.")
     return "\n\n".join(lines)
 
 

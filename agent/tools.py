@@ -16,6 +16,8 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 from sleeplm.encoder.vocab import SCORED_STAGES
+from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
+from sleeplm.index.ood import stored_night_scores
 from sleeplm.index.queries import Cohort
 
 from . import cohort_tools, executor, night_tools
@@ -108,9 +110,35 @@ def query_cohort(ctx: ToolContext, **args: Any) -> dict[str, Any]:
     return executor.run_query(ctx, Query.from_args(args))
 
 
+#: Tools whose answers come from the model (embeddings, captions): they carry its out-of-distribution score.
+MODEL_DERIVED = ("caption_epochs", "localize_events", "search_epochs", "similar_epochs", "similar_nights")
+
+
+def _recordings_in(result: Any, depth: int = 0) -> list[str]:
+    if isinstance(result, dict):
+        own = [result["recording"]] if isinstance(result.get("recording"), str) else []
+        return own + [r for v in result.values() for r in _recordings_in(v, depth + 1)] if depth < 3 else own
+    if isinstance(result, list) and depth < 3:
+        return [r for v in result for r in _recordings_in(v, depth + 1)]
+    return []
+
+
+def _with_ood(ctx: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
+    """Add ``ood`` (recording -> stored out-of-distribution score, ``index/ood.py``) to a model-derived result."""
+    names = sorted(set(_recordings_in(result)))
+    scores = {k: v for k, v in stored_night_scores(ctx.cohort.con, names).items() if v is not None}
+    if scores:
+        result["ood"] = {"scores": scores, "threshold": OOD_THRESHOLD,
+                         "meaning": "median epoch distance to the model's simulated training data, in units of "
+                                    "the 99th percentile of held-out training-distribution epochs"}
+    return result
+
+
 def _wrap(ctx: ToolContext, fn: Callable[..., dict[str, Any]]) -> Callable[..., tuple[str, dict[str, Any]]]:
     def run(**kwargs: Any) -> tuple[str, dict[str, Any]]:
         result = fn(ctx, **kwargs)
+        if fn.__name__ in MODEL_DERIVED and isinstance(result, dict):
+            result = _with_ood(ctx, result)
         return to_content(result), result
 
     return run

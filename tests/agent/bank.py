@@ -149,6 +149,10 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
         add(Item("event count by stage", [f"how many arousals during {stage_phrase} in {rec}?"],
                  shown(gold.count(rec, 'arousal', stage_phrase))))
         add(Item("stage minutes", [f"how much N3 did {rec} have?"], shown(n.at[rec, "N3_min"])))
+        resp = sum(gold.count(rec, k, stage_phrase) for k in RESP)
+        stage_h = n.at[rec, f"{stage_phrase}_min"] / 60
+        add(Item("per-stage index", [f"what is the AHI during {stage_phrase} in {rec}?"],
+                 value_is(resp / stage_h if stage_h else np.nan)))
         if rem_everywhere:
             add(Item("stage minutes", [f"minutes of REM in {rec}"], shown(n.at[rec, "REM_min"])))
         add(Item("attribute", [f"how old is the subject of {rec}?"], shown(n.at[rec, "age"])))
@@ -256,7 +260,7 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
               f"how many spindles are there in {a}?", "count the K-complexes in the cohort",
               "¿cuántas noches hay?", "Combien de nuits y a-t-il ?", "wie viele Nächte gibt es?",
               "what is the heart rate?", "how many RERAs per night?", "is snoring worse in men?",
-              "what is the average caffeine intake?", "睡眠效率是多少"):
+              "what is the average caffeine intake?", "睡眠效率是多少", "what is the sleep efficiency in REM?"):
         add(Item("decline", [q], None))
     return items
 

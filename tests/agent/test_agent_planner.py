@@ -45,7 +45,13 @@ def test_event_counts_can_be_restricted_to_a_stage() -> None:
     assert q == Query("value", [Measure("event_count", "arousal", "REM")], nights=["sim-0002"])
 
 
+def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
+    q = plan("What is the AHI during REM in sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("stage_index", "ahi_per_h", "REM")], nights=["sim-0002"])
+
+
 @pytest.mark.parametrize("question, why", [
+    ("what is the sleep efficiency in REM?", "whole-night measure"),
     ("what medication is sim-0001 on?", "no medication was recorded"),
     ("how many spindles are there?", "sleep spindles are not scored"),
     ("¿cuántas noches hay?", "Spanish"),
@@ -98,6 +104,7 @@ def test_a_comparison_reports_sizes_means_and_a_rank_test(cohort: Cohort, tmp_pa
     assert turn.steps[0].name == "query_cohort" and "| sex | nights | mean | median |" in turn.answer
     assert "Mann-Whitney U test: p = " in turn.answer or "No test" in turn.answer
     assert "Caution: small groups" in turn.answer  # 3 nights: every group is small
+    assert len(turn.figures) == 1 and turn.figures[0].is_file()  # a box per group, every night a point
 
 
 def test_no_rem_in_the_cohort_is_said_not_replaced_by_another_answer(cohort: Cohort, tmp_path: Path) -> None:
