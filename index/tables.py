@@ -10,7 +10,6 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
-
 from sleeplm.encoder.vocab import age_band
 
 #: Subject attribute columns of the ``subjects`` table (``attributes`` JSON holds the rest).
