@@ -1,8 +1,10 @@
 """What the tools of one session share: the cohort, the session state, figure paths, signals.
 
-A :class:`ToolContext` is made per session by :func:`sleeplm.agent.tools.make_tools`; its
-signal cache holds the preprocessed epochs of the last night opened (one night, so memory
-stays bounded on 8-h recordings).
+A :class:`ToolContext` is made per session by :func:`sleeplm.agent.tools.make_tools`. Nights'
+preprocessed epochs and generated captions are kept in a :class:`~sleeplm.index.caption_cache.ChatCache`:
+the one the cohort carries as ``chat_cache`` (the web page's :class:`~sleeplm.app.service.SharedCohort`
+puts one there, shared by every session), else a private one of one night (memory stays bounded on
+8-h recordings).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Epochs
 from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.index.caption_cache import ChatCache
 from sleeplm.index.queries import Cohort
 
 from . import lookup
@@ -35,10 +38,13 @@ class ToolContext:
     state: SessionState
     config: ToolConfig = field(default_factory=ToolConfig)
     figure_dir: Path | None = None
-    _signals: dict[str, Epochs] = field(default_factory=dict)
+    cache: ChatCache | None = None
     _n_figures: int = 0
 
     def __post_init__(self) -> None:
+        if self.cache is None:
+            shared = getattr(self.cohort, "chat_cache", None)
+            self.cache = shared if isinstance(shared, ChatCache) else ChatCache(signal_nights=1)
         if self.figure_dir is None:
             self.figure_dir = Path(self.config.figure_dir) if self.config.figure_dir else \
                 Path(tempfile.mkdtemp(prefix="sleeplm-figures-"))
@@ -80,22 +86,58 @@ class ToolContext:
         return self.figure_dir / f"{self._n_figures:03d}-{stem}.png"
 
     def signals(self, n: Night) -> Epochs:
-        """Model-ready epochs of a night, read from its recording file (cached for one night).
+        """Model-ready epochs of a night, read from its recording file (kept in :attr:`cache`).
+
+        Concurrent sessions asking for the same night wait for one read; a file changed on disk
+        (size or modification time) is read again.
 
         Raises
         ------
         ValueError
             When the recording file is no longer where it was ingested from.
         """
-        if n.recording not in self._signals:
-            path = Path(n.path)
-            if not path.is_file():
-                raise ValueError(f"the signals of {n.recording} are not available: {path} is missing "
-                                 "(the workspace keeps captions and metrics, not the raw signals)")
+        path = Path(n.path)
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not path.is_file():
+            raise ValueError(f"the signals of {n.recording} are not available: {path} is missing "
+                             "(the workspace keeps captions and metrics, not the raw signals)")
+
+        def read() -> Epochs:
             psg = load_psg(path)
-            self._signals.clear()
-            self._signals[n.recording] = make_epochs(psg.mapped, psg.annotations)
-        return self._signals[n.recording]
+            return make_epochs(psg.mapped, psg.annotations)
+
+        assert self.cache is not None
+        return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns), read)
+
+    def model_captions(self, n: Night, first: int, last: int, tracks: list[str],
+                       max_len: int) -> dict[str, list[str]]:
+        """The model's caption per track for epochs ``first..last`` of a night (kept in :attr:`cache`).
+
+        Only the (epoch, track) pairs nobody has generated yet are decoded, in one batch; pairs
+        another session is generating are waited for.
+
+        Raises
+        ------
+        ValueError
+            When captions must be generated and the night's recording file is missing.
+        """
+        sha = self.cohort.manifest.model_sha256
+        key = ChatCache.caption_key
+        wanted = [key(sha, n.recording, i, t, max_len) for i in range(first, last + 1) for t in tracks]
+
+        def generate(missing: list) -> dict:
+            epochs = sorted({k[2] for k in missing})
+            names = [t for t in tracks if any(k[3] == t for k in missing)]
+            x = self.signals(n).x[epochs]
+            rows = self.cohort.model.caption_batch(x, names, max_len=max_len, min_len=min(16, max_len))
+            return {key(sha, n.recording, i, t, max_len): row[t] for i, row in zip(epochs, rows) for t in names}
+
+        assert self.cache is not None
+        got = self.cache.captions.get_many(wanted, generate)
+        return {t: [got[key(sha, n.recording, i, t, max_len)] for i in range(first, last + 1)] for t in tracks}
 
 
 def compact(value: Any, limit: int = LLM_LIST_LIMIT) -> Any:

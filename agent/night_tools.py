@@ -105,10 +105,7 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     note = None
     if generate:
         try:
-            x = ctx.signals(n).x[first:last + 1]
-            max_len = ctx.config.caption_max_len
-            rows = ctx.cohort.model.caption_batch(x, track_list, max_len=max_len, min_len=min(16, max_len))
-            generated = {t: [row[t] for row in rows] for t in track_list}
+            generated = ctx.model_captions(n, first, last, track_list, ctx.config.caption_max_len)
         except ValueError as exc:
             note = str(exc)
     out_epochs = []

@@ -13,6 +13,11 @@ Thread safety (the page serves many sessions at once, each event in a worker thr
   of a readers-writer lock (every use of the cohort holds the read side: :meth:`SharedCohort.reading`), closes every view's cursor and the
   shared connection, ingests, reopens the cohort and bumps :attr:`SharedCohort.generation`.
   Sessions notice the new generation and rebuild their view before their next turn.
+
+Caches: the shared cohort carries one :class:`~sleeplm.index.caption_cache.ChatCache` as
+``chat_cache`` (views share it, being shallow copies): the preprocessed epochs of the last few nights
+opened and every generated caption, so that a repeated or concurrent epoch question reads the EDF and
+runs the model once. In memory only; emptied by every ingest.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from sleeplm.index import stats
 from sleeplm.index import vectors as vec
+from sleeplm.index.caption_cache import ChatCache
 from sleeplm.index.ingest import IngestReport, ingest
 from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.queries import Cohort
@@ -118,12 +124,14 @@ class SharedCohort:
 
     ``opener`` builds the :class:`Cohort` (tests may pass a lighter one); by default the
     workspace's own model is loaded once and reused when the cohort is reopened after an upload.
+    ``cache``: the sessions' shared :class:`ChatCache` (None: each session keeps its own, one night).
     """
 
     workspace: Path
     opener: Callable[[Path, Any], Cohort] | None = None
     generation: int = 0
     lock: RWLock = field(default_factory=RWLock)
+    cache: ChatCache | None = field(default_factory=ChatCache)
     _cohort: Cohort | None = field(default=None, repr=False)
     _views: weakref.WeakSet = field(default_factory=weakref.WeakSet, repr=False)
     _gpu_lock: threading.Lock | None = field(default=None, repr=False)
@@ -142,6 +150,9 @@ class SharedCohort:
             self._cohort = Cohort(self.workspace)
         else:  # reopening after an upload: same model, already checked against the manifest by ingest
             self._cohort = Cohort(self.workspace, model=model)
+        if self.cache is not None:
+            self.cache.clear()
+            self._cohort.chat_cache = self.cache  # type: ignore[attr-defined]
         self._gpu_lock = threading.Lock() if vec.n_gpus() > 0 else None
 
     @property

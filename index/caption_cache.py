@@ -1,0 +1,151 @@
+"""In-process caches for chat turns: a night's model input and generated captions.
+
+An epoch question needs the night's preprocessed epochs (read + preprocess an EDF: seconds) and
+the model's captions (a batched greedy decode: seconds on a CPU). Reference captions, features and
+metrics are already in the workspace (ingest wrote them); these caches hold what ingest did not
+keep, so that a repeated or concurrent epoch question costs a lookup.
+
+* :class:`OnceLRU`: a bounded, thread-safe LRU where concurrent misses of the same key wait for
+  one computation (single flight) instead of each running it.
+* :class:`ChatCache`: one for signals (a few nights, keyed by recording and file) and one for
+  captions (keyed by model sha256, recording, epoch, track, ``max_len``).
+
+The caches live in memory only (nothing is written beside the read-only workspace); they are
+emptied when the workspace changes (an upload) and lost when the server stops.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Nights of preprocessed model input kept (an 8-h night is about 74 MB of float32).
+DEFAULT_SIGNAL_NIGHTS = 3
+#: Generated captions kept (one per epoch and track; a caption is a few hundred bytes).
+DEFAULT_CAPTIONS = 50_000
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Counts of one cache: lookups answered from memory, computed, waited for another thread."""
+
+    hits: int
+    misses: int
+    waits: int
+    size: int
+
+
+class OnceLRU:
+    """A bounded LRU mapping in which each missing key is computed once, however many ask at once.
+
+    Parameters
+    ----------
+    max_items : how many values are kept (least recently used dropped first); 0 keeps none, but
+        concurrent requests of a key still share one computation.
+    """
+
+    def __init__(self, max_items: int):
+        if max_items < 0:
+            raise ValueError(f"max_items must be >= 0, got {max_items}")
+        self.max_items = max_items
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._pending: dict[Hashable, Future] = {}
+        self._hits = self._misses = self._waits = 0
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, computed by ``compute()`` only when nobody has it or is computing it."""
+        return self.get_many([key], lambda keys: {keys[0]: compute()})[key]
+
+    def get_many(self, keys: Iterable[Hashable],
+                 compute: Callable[[list[Hashable]], Mapping[Hashable, Any]]) -> dict[Hashable, Any]:
+        """The values of ``keys``; ``compute(missing)`` is called once with the keys this call must compute.
+
+        Keys another thread is computing are waited for, not computed again. An exception in
+        ``compute`` is raised here and in every thread waiting for the same keys, and nothing is kept.
+
+        Raises
+        ------
+        KeyError
+            When ``compute`` does not return a value for every key it was given.
+        """
+        found: dict[Hashable, Any] = {}
+        mine: list[Hashable] = []
+        waits: dict[Hashable, Future] = {}
+        with self._lock:
+            for k in dict.fromkeys(keys):
+                if k in self._items:
+                    self._items.move_to_end(k)
+                    found[k] = self._items[k]
+                    self._hits += 1
+                elif k in self._pending:
+                    waits[k] = self._pending[k]
+                    self._waits += 1
+                else:
+                    self._pending[k] = Future()
+                    mine.append(k)
+                    self._misses += 1
+        if mine:
+            try:
+                values = compute(list(mine))
+                missing = [k for k in mine if k not in values]
+                if missing:
+                    raise KeyError(f"the computation returned no value for {missing[:3]}")
+            except BaseException as exc:
+                with self._lock:
+                    for k in mine:
+                        self._pending.pop(k).set_exception(exc)
+                raise
+            with self._lock:
+                for k in mine:
+                    found[k] = values[k]
+                    if self.max_items:
+                        self._items[k] = values[k]
+                        self._items.move_to_end(k)
+                    self._pending.pop(k).set_result(values[k])
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+        for k, fut in waits.items():
+            found[k] = fut.result()
+        return found
+
+    def clear(self) -> None:
+        """Forget every kept value (computations in flight still finish for their callers)."""
+        with self._lock:
+            self._items.clear()
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self._hits, self._misses, self._waits, len(self._items))
+
+
+@dataclass
+class ChatCache:
+    """What the chat sessions of one server share: nights' model input and generated captions.
+
+    Keys are built by the callers: signals by ``(recording, path)``, captions by
+    :meth:`caption_key`. Call :meth:`clear` whenever the workspace's content changes.
+    """
+
+    signal_nights: int = DEFAULT_SIGNAL_NIGHTS
+    max_captions: int = DEFAULT_CAPTIONS
+    signals: OnceLRU = field(init=False)
+    captions: OnceLRU = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signals = OnceLRU(self.signal_nights)
+        self.captions = OnceLRU(self.max_captions)
+
+    @staticmethod
+    def caption_key(model_sha256: str, recording: str, epoch_index: int, track: str,
+                    max_len: int) -> tuple[str, str, int, str, int]:
+        """The key of one generated caption (greedy decoding: the same key gives the same text)."""
+        return (model_sha256, recording, int(epoch_index), track, int(max_len))
+
+    def clear(self) -> None:
+        self.signals.clear()
+        self.captions.clear()
