@@ -48,6 +48,7 @@ from .errors import WorkspaceError
 from .failures import describe_failure
 from .models import ModelRef, resolve_model, sha256_file
 from .night_rows import NightRows, embed_night, prepare_night
+from .ood import reference_for
 from .workspace import Workspace, now_iso, open_error, rebuild_indexes, workspace_info, write_manifest
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
@@ -172,10 +173,13 @@ def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
 
 
 # ----------------------------------------------------------------------------------------- writing
-def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str) -> pa.Table:
+def _vector_table(ids: np.ndarray, mat: np.ndarray, key: str, ood: np.ndarray | None = None) -> pa.Table:
     flat = pa.array(np.ascontiguousarray(mat, np.float32).reshape(-1))
-    return pa.table({key: pa.array(ids, pa.int64()), "vec": pa.ListArray.from_arrays(
-        pa.array(np.arange(0, mat.size + 1, mat.shape[1], dtype=np.int32)), flat)})
+    cols = {key: pa.array(ids, pa.int64()), "vec": pa.ListArray.from_arrays(
+        pa.array(np.arange(0, mat.size + 1, mat.shape[1], dtype=np.int32)), flat)}
+    if ood is not None:  # out-of-distribution scores (index/ood.py); absent: NULL
+        cols["ood_score"] = pa.array(np.asarray(ood, np.float64))
+    return pa.table(cols)
 
 
 def delete_recording(con: duckdb.DuckDBPyConnection, recording_id: int) -> None:
@@ -273,8 +277,9 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
             "track": np.repeat(list(night.captions), n),
             "text": np.concatenate([night.captions[t] for t in night.captions]),
         }))
-        _insert(con, "epoch_vectors", _vector_table(epoch_ids, night.vectors, "epoch_id"))
-        _insert(con, "night_vectors", _vector_table(np.array([rid]), night.night_vec[None], "recording_id"))
+        _insert(con, "epoch_vectors", _vector_table(epoch_ids, night.vectors, "epoch_id", night.ood_epochs))
+        _insert(con, "night_vectors", _vector_table(np.array([rid]), night.night_vec[None], "recording_id",
+                                                    None if night.ood_night is None else np.array([night.ood_night])))
         metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in night.metrics.items()}
         _insert(con, "night_metrics", pd.DataFrame([{"recording_id": rid, **metrics,
                                                      "summary": night.summary or None}]))
@@ -424,7 +429,9 @@ def _local_nights(ref: ModelRef, batch_size: int, progress: bool, score: str = "
                     job.at("embedding")
                     if "net" not in state:
                         state["net"] = ref.load()
-                    yield job, embed_night(night, state["net"], batch_size, on_batch=ebar.update)
+                        state["ood"] = reference_for(ref.weights, ref.sha256)
+                    yield job, embed_night(night, state["net"], batch_size, on_batch=ebar.update,
+                                           ood=state["ood"])
             except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is recorded
                 yield job, exc
 

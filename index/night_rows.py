@@ -34,6 +34,7 @@ from sleeplm.encoder.vocab import SCORING_KINDS
 
 from .models import sha256_file
 from .nights import night_vector
+from .ood import OODReference, night_score
 
 
 @dataclass
@@ -63,6 +64,9 @@ class NightRows:
     x: np.ndarray | None = None
     vectors: np.ndarray | None = None
     night_vec: np.ndarray | None = None
+    #: out-of-distribution scores (``index/ood.py``) of each epoch and of the night; None without a reference
+    ood_epochs: np.ndarray | None = None
+    ood_night: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: per kind of annotation (SCORING_KINDS): {"state": manual|automatic|not scored, "method", "reason"}
     scoring: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -134,8 +138,9 @@ def prepare_night(path: Path, name: str | None = None,
 
 
 def embed_night(night: NightRows, model: SleepLM, batch_size: int = 32,
-                on_batch: Callable[[int], None] | None = None) -> NightRows:
-    """Add epoch vectors and the night vector; drops ``x``."""
+                on_batch: Callable[[int], None] | None = None, ood: OODReference | None = None) -> NightRows:
+    """Add epoch vectors, the night vector and (given the model's reference ``ood``) their
+    out-of-distribution scores; drops ``x``."""
     if night.x is None:
         raise ValueError(f"{night.path}: night has no model input to embed")
     chunks = []
@@ -145,6 +150,9 @@ def embed_night(night: NightRows, model: SleepLM, batch_size: int = 32,
             on_batch(min(batch_size, len(night.x) - i))
     night.vectors = np.concatenate(chunks).astype(np.float32)
     night.night_vec = night_vector(night.vectors, night.stages, night.metrics)
+    if ood is not None:
+        night.ood_epochs = ood.epoch_scores(night.vectors)
+        night.ood_night = night_score(night.ood_epochs)
     night.x = None
     return night
 
@@ -163,7 +171,7 @@ def write_shard(night: NightRows, folder: Path) -> Path:
         "start_time": night.start_time.isoformat() if night.start_time else None, "duration_s": night.duration_s,
         "repairs": night.repairs, "channel_map": night.channel_map, "missing": night.missing,
         "position_coding": night.position_coding, "metrics": night.metrics, "summary": night.summary,
-        "night_vec": night.night_vec.tolist(), "scoring": night.scoring,
+        "night_vec": night.night_vec.tolist(), "scoring": night.scoring, "ood_night": night.ood_night,
         "events": [[e.type, e.onset_s, e.duration_s, e.label, e.spo2_nadir] for e in night.events],
     }
     pd.DataFrame({"meta": [json.dumps(meta)]}).to_parquet(out / "night.parquet")
@@ -171,6 +179,7 @@ def write_shard(night: NightRows, folder: Path) -> Path:
         "onset_s": night.onset_s, "stage": night.stages,
         "channel_mask": [list(map(bool, m)) for m in night.channel_mask],
         "vec": [v for v in night.vectors],
+        "ood": night.ood_epochs if night.ood_epochs is not None else np.full(len(night.vectors), np.nan),
         **{f"caption_{t}": night.captions[t] for t in night.captions},
     }).to_parquet(out / "epochs.parquet")
     night.features.to_parquet(out / "features.parquet")
@@ -202,4 +211,6 @@ def read_shard(folder: Path) -> NightRows:
         metrics=meta["metrics"], summary=meta["summary"],
         vectors=np.stack([np.asarray(v, np.float32) for v in epochs["vec"]]),
         night_vec=np.asarray(meta["night_vec"], np.float32), scoring=meta.get("scoring", {}),
+        ood_epochs=(epochs["ood"].to_numpy(np.float64) if meta.get("ood_night") is not None else None),
+        ood_night=meta.get("ood_night"),
     )

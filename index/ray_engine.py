@@ -73,6 +73,10 @@ class _Embedder:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = load_model(weights, config=config, device=device)
+        from .models import sha256_file
+        from .ood import reference_for
+
+        self.ood = reference_for(Path(weights), sha256_file(Path(weights)))
         self.shard_dir = Path(shard_dir)
         self.batch_size = batch_size
 
@@ -80,7 +84,7 @@ class _Embedder:
         if row["error"]:
             return {"path": row["path"], "shard": "", "error": row["error"], "stage": row["stage"]}
         try:
-            night: NightRows = embed_night(row["night"], self.model, self.batch_size)
+            night: NightRows = embed_night(row["night"], self.model, self.batch_size, ood=self.ood)
             return {"path": row["path"], "shard": str(write_shard(night, self.shard_dir)), "error": "", "stage": ""}
         except Exception as exc:  # noqa: BLE001
             return {"path": row["path"], "shard": "", "error": _message(row["path"], "embedding", exc),

@@ -18,8 +18,10 @@ features        epoch (``epoch_id``) × :data:`~sleeplm.encoder.signals.features
 captions        epoch × track: the reference (canonical) caption
 night_metrics   night: :class:`~sleeplm.encoder.signals.night.NightMetrics` as columns, plus the rendered
                 summary; a night without stage scoring has a row of NULLs ("not scored", never 0)
-epoch_vectors   epoch: its embedding (FLOAT[]); the FAISS index is rebuilt from this table
-night_vectors   night: its vector (FLOAT[])
+epoch_vectors   epoch: its embedding (FLOAT[]); the FAISS index is rebuilt from this table; ``ood_score``:
+                its out-of-distribution score against the model's training data (``index/ood.py``; NULL
+                when the model has no reference asset)
+night_vectors   night: its vector (FLOAT[]); ``ood_score``: the night's (median epoch) score
 ingest_errors   file that failed: path, stage of work, message, time
 ==============  ===================================================================================
 
@@ -38,7 +40,7 @@ from sleeplm.encoder.signals.features import FEATURE_COLUMNS
 from sleeplm.encoder.signals.night import NightMetrics
 
 #: Bump when any table below changes (workspaces with another version are refused).
-SCHEMA_VERSION = 3  # 3: recordings.scoring, events.source (who scored what)
+SCHEMA_VERSION = 4  # 3: recordings.scoring, events.source (who scored what); 4: ood_score of epoch/night vectors
 
 #: Feature columns that hold text (everything else in ``FEATURE_COLUMNS`` is a number).
 FEATURE_TEXT_COLUMNS = ("stage", "hr_trend", "spo2_trend", "position", "position_changes")
@@ -130,11 +132,13 @@ CREATE TABLE IF NOT EXISTS captions (
 );
 CREATE TABLE IF NOT EXISTS epoch_vectors (
     epoch_id BIGINT PRIMARY KEY,
-    vec FLOAT[] NOT NULL
+    vec FLOAT[] NOT NULL,
+    ood_score DOUBLE
 );
 CREATE TABLE IF NOT EXISTS night_vectors (
     recording_id INTEGER PRIMARY KEY,
-    vec FLOAT[] NOT NULL
+    vec FLOAT[] NOT NULL,
+    ood_score DOUBLE
 );
 CREATE TABLE IF NOT EXISTS ingest_errors (
     path VARCHAR NOT NULL,
