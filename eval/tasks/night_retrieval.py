@@ -1,7 +1,7 @@
 """Night retrieval: do a night's nearest nights (night vectors, cosine) share its labels?
 
 Labels: phenotype (``subjects.phenotype``), AHI class from ``night_metrics.ahi_per_h`` (normal < 5,
-mild < 15, moderate < 30, severe ≥ 30), age band (< 40, 40–59, ≥ 60). For each night with a label,
+mild < 15, moderate < 30, severe ≥ 30), age band (:data:`sleeplm.encoder.vocab.AGE_BANDS`). For each night with a label,
 precision@k = share of its top-k other nights (among those with that label known) sharing it;
 chance = expected share of a random other night, from the label distribution.
 """
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sleeplm.encoder.captions.night import ahi_severity
+from sleeplm.encoder.vocab import age_band
 
 from ..context import EvalContext, TaskSkipped
 from ..metrics import same_label_chance
@@ -20,15 +22,10 @@ from ..registry import TaskResult
 
 
 def ahi_class(ahi: float | None) -> str | None:
+    """AASM adult severity of an AHI (:func:`~sleeplm.encoder.captions.night.ahi_severity`), None when unknown."""
     if ahi is None or not math.isfinite(float(ahi)):
         return None
-    return "normal" if ahi < 5 else "mild" if ahi < 15 else "moderate" if ahi < 30 else "severe"
-
-
-def age_band(age: float | None) -> str | None:
-    if age is None or not math.isfinite(float(age)):
-        return None
-    return "<40" if age < 40 else "40-59" if age < 60 else ">=60"
+    return ahi_severity(float(ahi))
 
 
 def night_labels(ctx: EvalContext) -> pd.DataFrame:
