@@ -11,7 +11,12 @@ must be a loopback address), then
 Bounded: at most sessions x turns + single requests, and a wall-clock ``--budget`` after which no new
 request starts. Loopback only.
 
-    python bench/bench_chat_load.py --workspace WS [--sessions 4 --turns 3 --llm NAME]
+``--compare`` runs it twice in one run on the same workspace: first a server whose sessions share no
+cache (each keeps one night's signals, captions are generated on every question: the page before the
+chat caches), then the page as shipped (one :class:`~sleeplm.index.caption_cache.ChatCache` for all
+sessions). The machine's load average is recorded beside each.
+
+    python bench/bench_chat_load.py --workspace WS [--sessions 20 --turns 3 --compare --llm NAME]
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ QUESTIONS = [
     "What is the stage distribution by sex?",
     "Which nights are most similar to sim-0002?",
     "Show the signals of epoch 40 of sim-0003.",
+    "Caption epoch 120 of sim-0002.",
+    "What happens in epoch 150 of sim-0001?",
 ]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -69,9 +76,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workspace: Path, port: int, llm: str | None, log: Path) -> subprocess.Popen:
-    code = ("import sys; from pathlib import Path; from sleeplm.app.web import serve; "
-            f"serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})")
+def start_server(workspace: Path, port: int, llm: str | None, log: Path, cache: bool = True) -> subprocess.Popen:
+    code = "import sys, functools; from pathlib import Path; from sleeplm.app import web; "
+    if not cache:  # the page before the shared chat cache: every session on its own
+        code += "web.SharedCohort = functools.partial(web.SharedCohort, cache=None); "
+    code += f"web.serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})"
     return subprocess.Popen([sys.executable, "-c", code], stdout=log.open("w"), stderr=subprocess.STDOUT,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
 
@@ -149,44 +158,60 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=3, help="questions per session under load")
     ap.add_argument("--single", type=int, default=5, help="sequential questions for the single-turn latency")
     ap.add_argument("--budget", type=float, default=300.0, help="seconds after which no new request starts")
+    ap.add_argument("--compare", action="store_true",
+                    help="measure a server without the shared chat cache first, then with it (needs --workspace)")
     ap.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = ap.parse_args()
     if bool(args.workspace) == bool(args.url):
         ap.error("give exactly one of --workspace or --url")
 
-    proc = None
     if args.url:
         url = args.url.rstrip("/") + "/"
         if urlparse(url).hostname not in LOOPBACK_HOSTS:
             ap.error("--url must be a loopback address (127.0.0.1, localhost, ::1)")
+        runs = [measure(url, None, args, "given server")]
     else:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
-        proc = start_server(args.workspace, port, args.llm, log)
-        print(f"server log: {log}", flush=True)
-    try:
-        t0 = time.perf_counter()
-        wait_ready(url, proc, 180)
-        print(f"server ready at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
-        single = run(url, "single session, sequential", 1, args.single, args.budget / 3)
-        load = run(url, f"{args.sessions} concurrent sessions", args.sessions, args.turns, args.budget, offset=3)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    out = {"url": url, "cpu_count": os.cpu_count(), "single": single.summary(), "load": load.summary()}
-    for r in (out["single"], out["load"]):
-        print(f"{r['label']:<32} requests {r['requests']:>3}  errors {r['errors']}  p50 {r['p50_s']} s  "
-              f"p95 {r['p95_s']} s  max {r['max_s']} s  ({r['turns_per_s']} turns/s over {r['wall_s']} s)")
+        modes = [False, True] if args.compare else [True]
+        runs = [serve_and_measure(args.workspace, args, cache) for cache in modes]
+    out = {"cpu_count": os.cpu_count(), "runs": runs}
+    for run_ in runs:
+        print(f"-- {run_['server']} (load average {run_['load_avg_before']} before, {run_['load_avg_after']} after)")
+        for r in (run_["single"], run_["load"]):
+            print(f"{r['label']:<32} requests {r['requests']:>3}  errors {r['errors']}  p50 {r['p50_s']} s  "
+                  f"p95 {r['p95_s']} s  max {r['max_s']} s  ({r['turns_per_s']} turns/s over {r['wall_s']} s)")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2) + "\n")
-    if load.errors or single.errors:
+    if any(r[k]["errors"] for r in runs for k in ("single", "load")):
         sys.exit(1)
+
+
+def measure(url: str, proc: subprocess.Popen | None, args: argparse.Namespace, label: str) -> dict[str, object]:
+    t0 = time.perf_counter()
+    wait_ready(url, proc, 600)
+    print(f"{label}: ready at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    single = run(url, "single session, sequential", 1, args.single, args.budget / 3)
+    load = run(url, f"{args.sessions} concurrent sessions", args.sessions, args.turns, args.budget, offset=3)
+    return {"server": label, "url": url, "load_avg_before": load_before,
+            "load_avg_after": [round(v, 2) for v in os.getloadavg()],
+            "single": single.summary(), "load": load.summary()}
+
+
+def serve_and_measure(workspace: Path, args: argparse.Namespace, cache: bool) -> dict[str, object]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
+    proc = start_server(workspace, port, args.llm, log, cache=cache)
+    print(f"server log: {log}", flush=True)
+    try:
+        return measure(url, proc, args, "shared chat cache" if cache else "no shared cache (before)")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":
