@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -35,15 +36,19 @@ def _sources(package: str) -> list[Path]:
     return sorted(p for p in (REPO / package).rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def _sleeplm_imports(path: Path) -> list[str]:
-    """Dotted ``sleeplm.*`` modules a file imports (at any depth: lazy imports count too)."""
+def _imports(path: Path) -> list[str]:
     out = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.append(node.module)
         elif isinstance(node, ast.Import):
             out.extend(a.name for a in node.names)
-    return [m for m in out if m.split(".")[0] == "sleeplm"]
+    return out
+
+
+def _sleeplm_imports(path: Path) -> list[str]:
+    """Dotted ``sleeplm.*`` modules a file imports (at any depth: lazy imports count too)."""
+    return [m for m in _imports(path) if m.split(".")[0] == "sleeplm"]
 
 
 def _encoder_layer(path: Path) -> str:
@@ -76,3 +81,12 @@ def test_encoder_layers_import_only_lower_layers() -> None:
 def test_every_encoder_module_belongs_to_a_layer() -> None:
     unknown = {_encoder_layer(p) for p in _sources("encoder")} - set(ENCODER_LAYERS) - {"__init__"}
     assert unknown == set()
+
+
+_SQL = re.compile(r"\.execute\(|\bSELECT\b[^\n]*\bFROM\b|\bINSERT INTO\b|\bCREATE TABLE\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("package", ("encoder", "agent", "app", "eval"))
+def test_sql_runs_only_in_index(package: str) -> None:
+    bad = [f"{p.relative_to(REPO)}: {m.group(0)}" for p in _sources(package) for m in _SQL.finditer(p.read_text())]
+    assert bad == []
