@@ -20,14 +20,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-
 from sleeplm.encoder.model.api import SleepLM
-from sleeplm.index.models import ModelRef, resolve_model
+from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.index import tables
+from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.nights import night_vector
 from sleeplm.index.workspace import Manifest, Workspace, WorkspaceError, load_vectors
-from sleeplm.encoder.vocab import SCORED_STAGES
-
 
 
 class EvalError(RuntimeError):
@@ -186,8 +184,8 @@ class EvalContext:
         ids = np.asarray(epoch_ids, np.int64)
         todo = [int(i) for i in ids if int(i) not in self._signals]
         if todo:
-            from sleeplm.encoder.signals.preprocess import make_epochs
             from sleeplm.encoder.io.psg import load_psg
+            from sleeplm.encoder.signals.preprocess import make_epochs
 
             e = self.epochs().set_index("epoch_id").loc[todo]
             for rid, grp in e.groupby("recording_id"):
