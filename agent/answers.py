@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES
 
 from .query_answers import compose_query
 from .vocab import metric_label
@@ -83,8 +84,13 @@ def describe_night(r: dict[str, Any]) -> str:
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
     stages = ", ".join(f"{k} {v}" for k, v in r["stage_epochs"].items())
-    events = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["event_counts"].items()) or "none"
+    unscored = [k for k, v in (r.get("scoring") or {}).items() if k != "stages" and v.get("state") == "not scored"]
+    events = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["event_counts"].items()) or (
+        "none" if not unscored else "none stored")
     lines.append(f"Stages (epochs): {stages}. Scored events: {events}.")
+    if unscored:
+        lines.append("Not scored in this night (by a person or automatically), so unknown rather than absent: "
+                     + ", ".join(SCORING_KIND_NAMES.get(k, k) for k in unscored) + ".")
     if r["events"]:
         shown = "; ".join(f"{e['type'].replace('_', ' ')} at epoch {e['epoch_index']} ({e['clock_time']})"
                           for e in r["events"][:5])

@@ -20,6 +20,8 @@ from sleeplm.encoder.vocab import (
     EVENT_TYPES,
     RESPIRATORY_EVENTS,
     SCORED_STAGES,
+    SCORING_KIND_NAMES,
+    SCORING_KINDS,
     SLEEPLM_CHANNELS,
 )
 
@@ -117,7 +119,14 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         sel = ev if m.name == "any" else ev[ev["type"] == m.name]
         if m.stage:
             sel = sel[sel["stage"] == m.stage]
-        return sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+        counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+        # a night where nobody scored this kind of event has no count (NaN), never 0
+        kinds = [k for k, types in SCORING_KINDS.items() if m.name == "any" or m.name in types]
+        if "scoring" in n.columns and kinds:
+            unscored = [all(sc.get(k, {}).get("state") == "not scored" for k in kinds) if sc else False
+                        for sc in n["scoring"]]
+            counts[np.asarray(unscored, bool)] = np.nan
+        return counts
     if m.kind == "stage_index":
         kinds = INDEX_EVENTS.get(m.name)
         if kinds is None or m.stage not in SCORED_STAGES:
@@ -139,6 +148,29 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     raise _decline(f"unknown measure kind {m.kind!r}.")
 
 
+#: Night metrics that need a kind of event scoring (the others need stages only).
+_METRIC_KINDS: dict[str, str] = {"ahi_per_h": "respiratory", "oai_per_h": "respiratory", "cai_per_h": "respiratory",
+                                 "hypopnea_index_per_h": "respiratory", "supine_ahi_per_h": "respiratory",
+                                 "non_supine_ahi_per_h": "respiratory", "odi_per_h": "desaturation",
+                                 "arousal_index_per_h": "arousal", "limb_movement_index_per_h": "limb_movement",
+                                 "n_apneas": "respiratory", "n_hypopneas": "respiratory",
+                                 "n_desaturations": "desaturation", "n_arousals": "arousal"}
+
+
+def _unscored_kinds(fr: Frames, m: Measure, nights: list[str]) -> list[str]:
+    """The kinds of scoring this measure needs that nobody did in every one of these nights."""
+    if m.kind == "event_count":
+        kinds = [k for k, types in SCORING_KINDS.items() if types and (m.name == "any" or m.name in types)]
+    elif m.kind in ("metric", "stage_index") and m.name in _METRIC_KINDS:
+        kinds = [_METRIC_KINDS[m.name]]
+    else:
+        return []
+    if "scoring" not in fr.nights.columns:
+        return []
+    scorings = [fr.nights.loc[n, "scoring"] or {} for n in nights if n in fr.nights.index]
+    return [k for k in kinds if scorings and all(sc.get(k, {}).get("state") == "not scored" for sc in scorings)]
+
+
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     """Why a measure has no value for these nights, in a physician's words."""
     stage = m.stage
@@ -152,6 +184,11 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
             where = nights[0] if len(nights) == 1 else "this cohort" if len(nights) == len(fr.nights) else \
                 "these nights"
             return f"no epoch of {where} is scored {stage}, so {measure_label(m)} is undefined"
+    unscored = _unscored_kinds(fr, m, nights)
+    if unscored:
+        return (f"{', '.join(SCORING_KIND_NAMES[k] for k in unscored)} {'was' if len(unscored) == 1 else 'were'} "
+                f"not scored in {nights[0] if len(nights) == 1 else 'these nights'} (by a person or automatically), "
+                f"so {measure_label(m)} is unknown, not zero")
     if m.kind == "metric" and m.name.endswith("_per_h"):
         tst = pd.to_numeric(fr.nights.loc[nights, "tst_min"], errors="coerce") if "tst_min" in fr.nights else None
         if tst is not None and (tst.fillna(0) == 0).all():

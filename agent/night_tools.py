@@ -12,6 +12,7 @@ from typing import Any
 
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES
 
 from . import lookup, plots
 from .context import ToolContext
@@ -44,6 +45,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
     key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
+    provenance = scoring_note(n.scoring)
     return {
         "recording": n.recording,
         "subject": lookup.subject(ctx.cohort, n.subject_id),
@@ -56,14 +58,30 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         "key_metrics": key,
         "all_metrics": all_metrics,
         "night_summary": summary,
+        "scoring": n.scoring,
         "stage_epochs": lookup.stage_counts(rows),
         "event_counts": counts,
         "events": evs[:MAX_EVENTS_LISTED],
         "n_events": len(evs),
         "figures": figures,
         "focus": {"recording": n.recording},
-        "summary": f"{n.recording}: {line}" if line else f"{n.recording}: {n.n_epochs} epochs",
+        "summary": (f"{n.recording}: {line}" if line else f"{n.recording}: {n.n_epochs} epochs")
+                   + (f". {provenance}" if provenance else ""),
     }
+
+
+def scoring_note(scoring: dict[str, dict[str, str]]) -> str:
+    """One sentence naming the kinds of annotation nobody scored and those scored automatically ('' when a
+    person scored everything, or when the workspace predates scoring provenance)."""
+    parts = []
+    for state, text in (("not scored", "Not scored"), ("automatic", "Scored automatically")):
+        kinds = [k for k, v in scoring.items() if v.get("state") == state]
+        if not kinds:
+            continue
+        desc = ", ".join(SCORING_KIND_NAMES.get(k, k) + (f" ({scoring[k]['method']})" if state == "automatic"
+                         and scoring[k].get("method") else "") for k in kinds)
+        parts.append(f"{text}: {desc}")
+    return "; ".join(parts) + ("." if parts else "")
 
 
 def _fmt(v: Any) -> str:

@@ -8,6 +8,7 @@ name a caller chooses is checked against a fixed list first.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,9 @@ class NightRecord:
     duration_s: float
     n_epochs: int
     missing_channels: list[str] = field(default_factory=list)
+    #: Who scored each kind of annotation (:data:`~sleeplm.encoder.vocab.SCORING_KINDS`):
+    #: ``{kind: {"state": "manual" | "automatic" | "not scored", "method": ..., "reason": ...}}``.
+    scoring: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def clock_at(self, onset_s: float) -> datetime | None:
         """Wall-clock time ``onset_s`` seconds after the start (None when the file has no start time)."""
@@ -131,9 +135,11 @@ class CohortLookups:
     def night_record(self, name: str) -> NightRecord:
         """A night by recording name or subject id (see :meth:`resolve_recording`)."""
         r = self.con.execute(
-            """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels
+            """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels, scoring
                FROM recordings WHERE name = ?""", [self.resolve_recording(name)]).fetchone()
-        return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0), list(r[7] or []))
+        scoring = json.loads(r[8]) if isinstance(r[8], str) and r[8] else (r[8] or {})
+        return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0), list(r[7] or []),
+                           scoring)
 
     def subject_attributes(self, subject_id: str | None) -> dict[str, Any]:
         """Age, sex, BMI, phenotype and site of a subject ({} for None; only the id when unknown)."""

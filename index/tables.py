@@ -7,6 +7,7 @@ so the schema (:mod:`sleeplm.index.schema`) is a contract of this package alone.
 
 from __future__ import annotations
 
+import json
 import duckdb
 import numpy as np
 import pandas as pd
@@ -65,13 +66,15 @@ def night_metrics_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
-    subject attributes (``age_band`` added), extra attributes as ``attributes`` (JSON text), and every
-    night metric (``summary`` left out)."""
+    ``scoring`` (dict: kind -> {state, method, reason}), subject attributes (``age_band`` added), extra
+    attributes as ``attributes`` (JSON text), and every night metric (``summary`` left out)."""
     df = con.execute(
         """SELECT r.recording_id, r.name AS recording, r.n_epochs, r.duration_s, r.missing_channels,
+                  CAST(r.scoring AS VARCHAR) AS scoring,
                   r.subject_id, s.age, s.sex, s.bmi, s.phenotype, s.site, CAST(s.attributes AS VARCHAR) AS attributes
            FROM recordings r LEFT JOIN subjects s USING (subject_id) ORDER BY r.name""").df()
     df["missing_channels"] = [list(v) if v is not None else [] for v in df["missing_channels"]]
+    df["scoring"] = [json.loads(v) if isinstance(v, str) and v else {} for v in df["scoring"]]
     df["age_band"] = [age_band(a) for a in df["age"]]
     metrics = night_metrics_frame(con).drop(columns=["summary"], errors="ignore")
     return df.merge(metrics, on="recording_id", how="left")
