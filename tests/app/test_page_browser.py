@@ -8,6 +8,7 @@ missing. ``SLEEPLM_SCREENSHOT=docs/screenshot.png`` also saves the screenshot th
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -45,9 +46,13 @@ def workspace(tmp_path_factory) -> Path:
 
     cohort = tmp_path_factory.mktemp("cohort")
     simulate_cohort(cohort, n_nights=2, seed=5, duration_h=0.25, progress=False)
-    ws = tmp_path_factory.mktemp("ws")
+    ws = cohort.parent / f"{cohort.name}-ws"
     assert ingest(cohort, ws, model=str(MINI), progress=False).ok
     return ws
+
+
+def _cohort_of(workspace: Path) -> Path:
+    return workspace.parent / workspace.name.removesuffix("-ws")
 
 
 @pytest.fixture(scope="module")
@@ -109,5 +114,60 @@ def test_ask_a_question_and_see_the_answer_and_a_plot(server: tuple[str, Path], 
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             raise AssertionError(f"{exc}\n(page: {tmp_path / 'failure.png'}; server log tail:)\n"
                                  f"{log.read_text()[-3000:]}") from exc
+        finally:
+            browser.close()
+
+
+def _ask(page, question: str, n_before: int) -> str:
+    """Ask on the page and return the text of the new answer (the last bot message)."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = "\n".join(bot.nth(i).inner_text() for i in range(n_before, bot.count()))
+        if text.strip() and "thinking…" not in text:
+            time.sleep(1.5)  # streaming: wait until the messages stop changing
+            if "\n".join(bot.nth(i).inner_text() for i in range(n_before, bot.count())) == text:
+                return text
+        time.sleep(0.5)
+    raise AssertionError(f"no answer to {question!r}; {bot.count()} bot messages (were {n_before}), the last: "
+                         f"{bot.last.inner_text() if bot.count() else ''!r}")
+
+
+def test_the_issue_questions_get_right_answers_or_honest_declines(server: tuple[str, Path], workspace: Path) -> None:
+    """Questions the first version bluffed on, asked on the page; gold from the cohort's own files."""
+    import numpy as np
+    import pandas as pd
+
+    cohort = _cohort_of(workspace)
+    subjects = pd.read_csv(cohort / "subjects.csv")
+    rem_epochs = sum(int((np.load(t)["stage"].astype(str) == "REM").sum()) for t in cohort.glob("*.truth.npz"))
+    url, log = server
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            page.goto(url)
+            page.wait_for_selector("#nights-table", timeout=60_000)
+            bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+
+            answer = _ask(page, "What is the average heart rate during REM across the cohort?", bot.count())
+            if rem_epochs == 0:  # nobody reached REM in these short nights: say so, show no other stage's numbers
+                assert "REM" in answer and ("no epoch" in answer.lower() or "not" in answer.lower())
+                assert "wake" not in answer.lower().split("nearest")[0]
+
+            answer = _ask(page, "Is sleep efficiency lower in women than in men?", bot.count())
+            assert "sleep efficiency" in answer.lower()
+            sexes = set(subjects["sex"].dropna())
+            if len(sexes) > 1:  # a comparison table with each group's size (rows "F  <nights>  <mean> ...")
+                for sex in sexes:
+                    n = int((subjects["sex"] == sex).sum())
+                    assert re.search(rf"^{sex}\s+{n}\s", answer, re.MULTILINE), (sex, n, answer)
+
+            answer = _ask(page, "How many nights are there?", bot.count())
+            assert str(len(subjects)) in answer
+        except Exception as exc:
+            raise AssertionError(f"{exc}\n(server log tail:)\n{log.read_text()[-3000:]}") from exc
         finally:
             browser.close()
