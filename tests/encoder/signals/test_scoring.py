@@ -115,7 +115,7 @@ def test_without_eeg_stages_stay_unscored_with_the_reason() -> None:
 def test_yasa_stages_a_simulated_night_with_confidences() -> None:
     sim = pytest.importorskip("sleeplm.encoder.sim")
     rng = np.random.default_rng(5)
-    night = sim.simulate_night(sim.draw_subject(0, rng, phenotype="healthy_young"), rng, duration_h=0.5)
+    night = sim.simulate_night(sim.draw_subject(0, rng, phenotype="healthy_young"), rng, duration_h=2.0)
     ch = dict(night.canonical)
     mapped = MappedRecording(Recording(Path("sim.edf"), None, night.duration_s, list(ch.values())), ch, {}, {})
     out = auto_score(mapped, None, "missing")
