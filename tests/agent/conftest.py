@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sleeplm.index.queries import Cohort
 from testdata import MINI_CHECKPOINT
 
 
@@ -19,3 +20,11 @@ def rem_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     simulate_cohort(root / "edf", n_nights=4, seed=7, duration_h=3.0, progress=False)
     ingest(root / "edf", root / "ws", model=str(MINI_CHECKPOINT), progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def cohort(sim_workspace: Path):
+    """The shared 3-night simulated workspace (no REM), opened read-only for one test module."""
+    c = Cohort(sim_workspace)
+    yield c
+    c.close()

@@ -20,13 +20,6 @@ MINI = MINI_CHECKPOINT
 EVIDENCE = re.compile(r"(sim-\d{4}) epoch (\d+) \((\d\d:\d\d:\d\d)\)")
 
 
-@pytest.fixture(scope="module")
-def cohort(sim_workspace: Path):
-    c = Cohort(sim_workspace)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def session(cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ChatSession:
     monkeypatch.delenv("SLEEPLM_LLM", raising=False)

@@ -19,13 +19,6 @@ MINI = MINI_CHECKPOINT
 PNG = b"\x89PNG"
 
 
-@pytest.fixture(scope="module")
-def cohort(sim_workspace: Path):
-    c = Cohort(sim_workspace)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def tools(cohort: Cohort, tmp_path: Path) -> dict[str, Any]:
     state = SessionState()
