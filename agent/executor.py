@@ -157,18 +157,37 @@ _METRIC_KINDS: dict[str, str] = {"ahi_per_h": "respiratory", "oai_per_h": "respi
                                  "n_desaturations": "desaturation", "n_arousals": "arousal"}
 
 
+def _needed_kinds(m: Measure) -> list[str]:
+    """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on."""
+    if m.kind == "event_count":
+        return [k for k, types in SCORING_KINDS.items() if types and (m.name == "any" or m.name in types)]
+    if m.kind in ("metric", "stage_index") and m.name in _METRIC_KINDS:
+        return [_METRIC_KINDS[m.name]]
+    return []
+
+
+def _scorings(fr: Frames, nights: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    if "scoring" not in fr.nights.columns:
+        return {}
+    return {n: fr.nights.loc[n, "scoring"] or {} for n in nights if n in fr.nights.index}
+
+
 def _unscored_kinds(fr: Frames, m: Measure, nights: list[str]) -> list[str]:
     """The kinds of scoring this measure needs that nobody did in every one of these nights."""
-    if m.kind == "event_count":
-        kinds = [k for k, types in SCORING_KINDS.items() if types and (m.name == "any" or m.name in types)]
-    elif m.kind in ("metric", "stage_index") and m.name in _METRIC_KINDS:
-        kinds = [_METRIC_KINDS[m.name]]
-    else:
-        return []
-    if "scoring" not in fr.nights.columns:
-        return []
-    scorings = [fr.nights.loc[n, "scoring"] or {} for n in nights if n in fr.nights.index]
-    return [k for k in kinds if scorings and all(sc.get(k, {}).get("state") == "not scored" for sc in scorings)]
+    sc = _scorings(fr, nights)
+    return [k for k in _needed_kinds(m) if sc and all(s.get(k, {}).get("state") == "not scored" for s in sc.values())]
+
+
+def automatic_note(fr: Frames, measures: list[Measure], nights: list[str]) -> str | None:
+    """A sentence naming the nights whose values rest on automatic scoring (None when a person scored all)."""
+    kinds = {k for m in measures for k in _needed_kinds(m)}
+    auto = sorted({n for n, s in _scorings(fr, nights).items() if any(s.get(k, {}).get("state") == "automatic"
+                                                                       for k in kinds)})
+    if not auto:
+        return None
+    shown = ", ".join(auto[:8]) + (" …" if len(auto) > 8 else "")
+    return (f"Scored automatically, not by a person (see the night's description for the rule set): "
+            f"{shown}.")
 
 
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
@@ -257,6 +276,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
                             "focus": None, "n_nights": len(nights)}
     if q.ask in ("count", "list"):
         return _count_list(fr, q, nights, base)
+    base["provenance"] = automatic_note(fr, q.measures, nights)
     if not q.measures:
         raise _decline("the question names no measure (e.g. AHI, sleep efficiency, heart rate in N2).",
                        suggestion="what is the average AHI across the cohort?")

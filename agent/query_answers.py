@@ -37,7 +37,8 @@ def compose_query(r: dict[str, Any]) -> str:
         return Decline(**r["decline"]).text()
     fn = {"value": _value, "aggregate": _aggregate, "rank": _rank, "argmax": _arg, "argmin": _arg,
           "count": _count, "list": _list, "compare": _compare, "trend": _trend}[kind]
-    return fn(r)
+    text = fn(r)
+    return f"{text}\n\n{r['provenance']}" if r.get("provenance") else text
 
 
 def _value(r: dict[str, Any]) -> str:

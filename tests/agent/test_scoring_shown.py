@@ -41,3 +41,17 @@ def test_the_answer_says_events_were_not_scored_rather_than_none(hypnogram_only_
 def test_counting_unscored_events_declines_instead_of_zero(hypnogram_only_ws: Path, tmp_path: Path) -> None:
     turn = ask(hypnogram_only_ws, "how many apneas are there?", config=ToolConfig(figure_dir=tmp_path))
     assert "not scored" in turn.answer and "— 0" not in turn.answer
+
+
+def test_counts_from_automatic_scoring_say_so(sim_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("auto-resp")
+    cohort = root / "cohort"
+    cohort.mkdir()
+    shutil.copy(sim_cohort_dir / "sim-0001.edf", cohort / "night.edf")
+    stages = read_annotations(sim_cohort_dir / "sim-0001-nsrr.xml").stages
+    (cohort / "night.txt").write_text("\n".join("R" if s == "REM" else s for s in stages) + "\n")
+    ingest(cohort, root / "ws", model=str(MINI_CHECKPOINT), progress=False, score="missing")
+    turn = ask(root / "ws", "how many hypopneas are there?", config=ToolConfig(figure_dir=root))
+    if "not scored" in turn.answer:  # the simulator left this night without airflow: nothing to score
+        return
+    assert "Scored automatically" in turn.answer
