@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from sleeplm.encoder.vocab import (
+    APNEAS,
     EPOCH_S,
     EVENT_TYPES,
     RESPIRATORY_EVENTS,
@@ -27,7 +28,7 @@ from sleeplm.encoder.vocab import (
 
 from . import lookup, plots
 from .context import ToolContext
-from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query
+from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query, Window
 from .vocab import METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
@@ -39,6 +40,8 @@ INDEX_EVENTS: dict[str, tuple[str, ...]] = {
 #: Below this many nights in a group, a comparison says its test has little power.
 SMALL_GROUP = 5
 STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
+#: Event-count names that stand for several event types ("how many apneas": every kind of apnea).
+EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}
 
 
 class Unanswerable(Exception):
@@ -52,11 +55,12 @@ class Unanswerable(Exception):
 def measure_label(m: Measure) -> str:
     """How a measure is named in answers ("AHI (events/h)", "obstructive apneas in REM")."""
     if m.kind == "metric":
-        return metric_label(m.name)
+        return "heart rate, every epoch (bpm)" if m.name == "hr_bpm" else metric_label(m.name)
     if m.kind == "stage_minutes":
         return f"{STAGE_WORDS.get(m.name, m.name)} time (min)"
     if m.kind == "event_count":
-        what = f"{m.name.replace('_', ' ')}s" if m.name != "any" else "scored events"
+        what = {"any": "scored events", "apnea": "apneas (obstructive, central and mixed)"}.get(
+            m.name, f"{m.name.replace('_', ' ')}s")
         return f"{what} in {m.stage}" if m.stage else what
     if m.kind == "missing_channels":
         return f"{m.name} missing" if m.name else "missing channels"
@@ -69,11 +73,29 @@ def measure_label(m: Measure) -> str:
 class Frames:
     """The cohort tables one query reads (read once per query)."""
 
-    def __init__(self, ctx: ToolContext):
+    def __init__(self, ctx: ToolContext, window: Window | None = None):
         self.cohort = ctx.cohort
         self.nights = ctx.cohort.nights_frame().set_index("recording", drop=False)
+        self.window = window
         self._events: pd.DataFrame | None = None
         self._stage_counts: pd.DataFrame | None = None
+        self._window_data: Any = None
+
+    def window_data(self) -> Any:
+        """The window placed on every night (:class:`~sleeplm.agent.windows.WindowData`), computed once."""
+        from .windows import WindowData
+
+        if self._window_data is None:
+            self._window_data = WindowData(self, self.window)
+        return self._window_data
+
+    def whole_night_values(self, m: Measure) -> pd.Series:
+        """The measure over whole nights, whatever the window."""
+        window, self.window = self.window, None
+        try:
+            return values(self, m)
+        finally:
+            self.window = window
 
     def events(self) -> pd.DataFrame:
         if self._events is None:
@@ -102,6 +124,10 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         When the workspace has no such measure at all.
     """
     n = fr.nights
+    if fr.window is not None:
+        from . import windows
+
+        return windows.values(fr, m)
     if m.kind == "metric":
         if m.name not in n.columns:
             have = "no night metrics" if "ahi_per_h" not in n.columns else f"no night metric {m.name!r}"
@@ -112,16 +138,16 @@ def values(fr: Frames, m: Measure) -> pd.Series:
             raise _decline(f"{m.name!r} is not a sleep stage ({', '.join(SCORED_STAGES)}).")
         return fr.stage_counts()[m.name].astype(float) * EPOCH_S / 60.0
     if m.kind == "event_count":
-        if m.name != "any" and m.name not in EVENT_TYPES:
+        if m.name not in EVENT_GROUPS and m.name not in EVENT_TYPES:
             raise _decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort.",
                            suggestion="how many hypopneas are there in each night?")
         ev = fr.events()
-        sel = ev if m.name == "any" else ev[ev["type"] == m.name]
+        sel = ev[ev["type"].isin(EVENT_GROUPS.get(m.name, (m.name,)))]
         if m.stage:
             sel = sel[sel["stage"] == m.stage]
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
         # a night where nobody scored this kind of event has no count (NaN), never 0
-        kinds = [k for k, types in SCORING_KINDS.items() if m.name == "any" or m.name in types]
+        kinds = [k for k, types in SCORING_KINDS.items() if set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
         if "scoring" in n.columns and kinds:
             unscored = [all(sc.get(k, {}).get("state") == "not scored" for k in kinds) if sc else False
                         for sc in n["scoring"]]
@@ -160,7 +186,8 @@ _METRIC_KINDS: dict[str, str] = {"ahi_per_h": "respiratory", "oai_per_h": "respi
 def _needed_kinds(m: Measure) -> list[str]:
     """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on."""
     if m.kind == "event_count":
-        return [k for k, types in SCORING_KINDS.items() if types and (m.name == "any" or m.name in types)]
+        return [k for k, types in SCORING_KINDS.items()
+                if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
     if m.kind in ("metric", "stage_index") and m.name in _METRIC_KINDS:
         return [_METRIC_KINDS[m.name]]
     return []
@@ -192,6 +219,12 @@ def automatic_note(fr: Frames, measures: list[Measure], nights: list[str]) -> st
 
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     """Why a measure has no value for these nights, in a physician's words."""
+    if fr.window is not None:
+        from . import windows
+
+        why = windows.why_empty(fr, m, nights)
+        if why:
+            return why
     stage = m.stage
     if m.kind == "metric" and m.name.startswith("hr_"):
         stage = m.name.split("_")[1].upper()  # hr_rem_bpm -> REM
@@ -270,12 +303,18 @@ def run_query(ctx: ToolContext, q: Query) -> dict[str, Any]:
 
 
 def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
-    fr = Frames(ctx)
+    fr = Frames(ctx, q.window)
+    if q.window is not None:
+        _check_window(q)
     nights = selected(fr, q)
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
                             "focus": None, "n_nights": len(nights)}
     if q.ask in ("count", "list"):
         return _count_list(fr, q, nights, base)
+    if q.window is not None:
+        from .windows import spans_of
+
+        base.update({"window": q.window.text(), "spans": spans_of(fr, nights)})
     base["provenance"] = automatic_note(fr, q.measures, nights)
     if not q.measures:
         raise _decline("the question names no measure (e.g. AHI, sleep efficiency, heart rate in N2).",
@@ -284,9 +323,9 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     if not nights:
         raise _decline("no night meets " + " and ".join(base["filters"]) + ".", suggestion="list the nights")
     vals = values(fr, m).reindex(nights)
-    base.update({"measure": vars(m), "label": measure_label(m)})
+    base.update({"measure": vars(m), "label": label(fr, m)})
     if vals.isna().all() and m.kind != "attribute":
-        raise _decline(_why_empty(fr, m, nights) + ".", understood=f"{measure_label(m)}, {q.ask}",
+        raise _decline(_why_empty(fr, m, nights) + ".", understood=f"{label(fr, m)}, {q.ask}",
                        suggestion=_nearest(fr, m, nights))
     if q.ask == "value":
         return _value(fr, q, nights, base)
@@ -296,7 +335,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": len(x),
                      "n_missing": [r for r in nights if pd.isna(vals[r])],
                      "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],
-                     "summary": f"{q.stat} {measure_label(m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
+                     "summary": f"{q.stat} {label(fr, m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
         return base
     if q.ask in ("rank", "argmax", "argmin"):
         return _rank(ctx, fr, q, vals, base)
@@ -307,7 +346,28 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     raise _decline(f"unknown question kind {q.ask!r}.")
 
 
+def label(fr: Frames, m: Measure) -> str:
+    """The measure's name in answers, with the window it is restricted to."""
+    return f"{measure_label(m)} {fr.window.text()}" if fr.window is not None and \
+        m.kind not in ("attribute", "missing_channels") else measure_label(m)
+
+
+def _check_window(q: Query) -> None:
+    """Decline what a time window cannot be combined with (say why and what can be asked)."""
+    w = q.window.text()
+    if q.ask in ("count", "list"):
+        raise _decline(f"counting or listing nights by what happens {w} is not something I can do yet.",
+                       f"a count or list of nights, {w}", f"rank the nights by AHI {w}")
+    thresholds = [f for f in q.filters if f.field not in ATTRIBUTES and f.field != "missing_channels"]
+    if thresholds:
+        raise _decline(f"a threshold ({filter_text(thresholds[0])}) together with {w} is ambiguous: the whole "
+                       "night's value or that part's?", f"{filter_text(thresholds[0])}, {w}",
+                       f"rank the nights by {metric_label(thresholds[0].field).split(' (')[0]} {w}")
+
+
 def _nearest(fr: Frames, m: Measure, nights: list[str]) -> str:
+    if fr.window is not None:
+        return f"{measure_label(m).split(' (')[0]} in the second half of the night"
     if m.kind == "metric" and m.name.startswith("hr_"):
         counts = fr.stage_counts().loc[nights].sum()
         other = next((s for s in ("N2", "N3", "N1", "W") if counts.get(s, 0) > 0), None)
@@ -324,14 +384,14 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
         row: dict[str, Any] = {"recording": r}
         for m in q.measures:
             v = values(fr, m).get(r)
-            row[measure_label(m)] = v if m.kind == "attribute" else _f(v)
+            row[label(fr, m)] = v if m.kind == "attribute" else _f(v)
             if m.kind != "attribute" and _f(v) is None:
-                row.setdefault("why_missing", {})[measure_label(m)] = _why_empty(fr, m, [r])
+                row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
         rows.append(row)
-    base.update({"labels": [measure_label(m) for m in q.measures], "rows": lookup.jsonable(rows),
+    base.update({"labels": [label(fr, m) for m in q.measures], "rows": lookup.jsonable(rows),
                  "focus": {"recording": nights[0]} if len(nights) == 1 else None,
                  "summary": "; ".join(f"{r['recording']}: " + ", ".join(f"{k} {r[k]}" for k in
-                                                                         [measure_label(m) for m in q.measures])
+                                                                         [label(fr, m) for m in q.measures])
                                       for r in rows)})
     return base
 
@@ -350,15 +410,16 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
         if base["rows"]:
             base["figures"] = [str(plots.ranking_bars(
                 ctx.figure_path("ranking", q.measures[0].name), [r["recording"] for r in base["rows"]],
-                [r["value"] for r in base["rows"]], base["label"], f"nights ranked by {base['label']}"))]
+                [r["value"] for r in base["rows"]], base["label"], f"nights ranked by {base['label']}",
+                cache=ctx.figure_cache))]
         return base
     best = order.iloc[0]
     winners = [r for r, v in order.items() if v == best]
     base.update({"night": winners[0], "ties": winners[1:], "value": float(best),
                  "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
                  "focus": {"recording": winners[0]},
-                 "extra": {measure_label(m): _f(values(fr, m).get(winners[0])) for m in q.measures[1:]},
-                 "extra_missing": {measure_label(m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
+                 "extra": {label(fr, m): _f(values(fr, m).get(winners[0])) for m in q.measures[1:]},
+                 "extra_missing": {label(fr, m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
                                    if _f(values(fr, m).get(winners[0])) is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
     if q.then:
@@ -414,7 +475,7 @@ def _compare(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict
         base["figures"] = [str(plots.group_strip(
             ctx.figure_path("compare", q.measures[0].name, by),
             [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
-            f"{base['label']} by {by}"))]
+            f"{base['label']} by {by}", cache=ctx.figure_cache))]
     base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"

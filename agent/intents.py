@@ -285,6 +285,9 @@ def _follow_up(p: Parsed, ctx: Context) -> Plan:
             args["tracks"] = ctx.last_args["tracks"]
         return Plan(tool, args)
     if p.recordings:
+        if ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") == "value" \
+                and len(ctx.last_args.get("nights") or []) == 1:  # "what about sim-0003?": same question
+            return Plan("query_cohort", {**ctx.last_args, "nights": [p.recordings[0]]})
         if ctx.last_tool in NIGHT_TOOLS:
             keep = {k: v for k, v in ctx.last_args.items() if k not in ("recording",)}
             return Plan(ctx.last_tool, {**keep, "recording": p.recordings[0]})

@@ -17,8 +17,9 @@ from typing import Any
 from sleeplm.encoder.vocab import SCORED_STAGES
 
 from .intents import Context, Plan, parse, route
-from .query import Decline, Filter, Measure, Query
+from .query import Decline, Filter, Measure, Query, Window
 from .vocab import METRIC_LABELS, CohortNames, find_groups, find_metrics
+from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
 KEYWORDS: tuple[str, ...] = (
@@ -31,6 +32,8 @@ KEYWORDS: tuple[str, ...] = (
     "minutes", "lower", "higher", "trend", "increase", "correlate", "correlation", "describe", "longest",
     "shortest", "most", "fewest", "least", "maximum", "minimum", "phenotypes", "index", "percentage",
     "percent", "number", "efficient", "saturation", "oxygen", "desaturation", "wake", "arousal",
+    "lights", "hours", "half", "first", "last", "second", "onset", "after", "before", "midnight", "clock",
+    "latter", "final", "since", "until",
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -99,13 +102,16 @@ def _stage_of(text: str) -> str | None:
         else (_STAGE_TOKEN.get(m.group(2)) if m else None)
 
 
-def _measures(t: str, stage: str | None, events: list[str]) -> tuple[list[Measure], Decline | None]:
+def _measures(t: str, stage: str | None, events: list[str],
+              window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
     out: list[Measure] = []
     if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
         stages = [s for s in SCORED_STAGES if re.search(rf"\b{s.lower()}\b", t)] or ([stage] if stage else [])
         if re.search(r"\bwake\b|\bawake\b", t) and "W" not in stages:
             stages.append("W")
+        if not stages and window is not None:  # over a part of the night: every epoch of it
+            return [Measure("metric", "hr_bpm")], None
         if not stages:
             return [], Decline("heart rate is stored per sleep stage (W, N1, N2, N3, REM), not for the whole night.",
                                "heart rate", "what is the average heart rate during N2 across the cohort?")
@@ -124,6 +130,8 @@ def _measures(t: str, stage: str | None, events: list[str]) -> tuple[list[Measur
     if m and not out:
         out.append(Measure("stage_minutes", _STAGE_TOKEN[m.group(2)]))
     if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
+        if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
+            events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
         out += [Measure("event_count", e, stage) for e in events]
     if re.search(r"\b(oldest|youngest|age of|how old)\b", t):
         out.insert(0, Measure("attribute", "age"))
@@ -196,7 +204,29 @@ def _ask(t: str, group_by: str | None) -> str | None:
 
 
 def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | None:
-    """The plan for a question, a decline, or None for the tool router (see the module docstring)."""
+    """The plan for a question, a decline, or None for the tool router (see the module docstring).
+
+    A time window ("in the first half of the night", "after 3 am") restricts every measure of the plan; a
+    question with a window that is not a cohort-data question is declined, never answered for the whole
+    night.
+    """
+    t = correct_spelling(question.strip().lower())
+    window = find_window(t)
+    if isinstance(window, Decline):
+        return window
+    decision = _plan(question, names, ctx, window)
+    if window is None or isinstance(decision, Decline):
+        return decision
+    if isinstance(decision, Query) and decision.ask not in ("count", "list"):
+        decision.window = window
+        return decision
+    return Decline(f"I understood a time window ({window.text()}), but this kind of question cannot be restricted "
+                   "to part of the night (time windows work with values, averages, rankings, comparisons and "
+                   "event counts).", window.text(),
+                   f"how many arousals are there {window.text().replace('of the recording', 'of the night')}?")
+
+
+def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None) -> Query | Decline | None:
     raw = question.strip().lower()
     lang = _language(raw)
     if lang:
@@ -219,7 +249,7 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
         return None
     p = parse(t, names)
     stage = _stage_of(t)
-    measures, decline = _measures(t, stage, p.events)
+    measures, decline = _measures(t, stage, p.events, window)
     if decline:
         return decline
     groups = [g for g in find_groups(t) if g in ("sex", "phenotype", "site", "age_band")]
@@ -314,7 +344,8 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
     if isinstance(decision, Query):
-        if decision.ask == "value" and len(decision.nights) == 1 and all(m.kind == "metric" for m in decision.measures):
+        if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None \
+                and all(m.kind == "metric" for m in decision.measures):
             return Plan("describe_night", {"recording": decision.nights[0],
                                            "metrics": [m.name for m in decision.measures], "plot": False})
         return Plan("query_cohort", decision.to_args())

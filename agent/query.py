@@ -58,6 +58,44 @@ class Filter:
     value: Any
 
 
+#: Kinds of time window on a night (see :class:`Window`).
+WindowKind = Literal["half", "first_hours", "last_hours", "after_sleep_onset", "clock"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A part of each night a query is restricted to.
+
+    Attributes
+    ----------
+    kind : ``half`` (``which`` = first / second half of the recording's epochs), ``first_hours`` /
+        ``last_hours`` (the first / last ``hours`` of the recording, from lights-off = its start),
+        ``after_sleep_onset`` (the ``hours`` from the first sleep epoch on), ``clock`` (wall-clock
+        times ``start_clock`` to ``end_clock``, "HH:MM"; either may be None for "after" / "before").
+    """
+
+    kind: WindowKind
+    which: Literal["first", "second"] | None = None
+    hours: float | None = None
+    start_clock: str | None = None
+    end_clock: str | None = None
+
+    def text(self) -> str:
+        """The window as a phrase ("in the first half of the recording", "from 03:00 on")."""
+        h = f"{self.hours:g} h" if self.hours is not None else ""
+        if self.kind == "half":
+            return f"in the {self.which} half of the recording"
+        if self.kind == "first_hours":
+            return f"in the first {h} of the recording"
+        if self.kind == "last_hours":
+            return f"in the last {h} of the recording"
+        if self.kind == "after_sleep_onset":
+            return f"in the first {h} after sleep onset"
+        if self.start_clock and self.end_clock:
+            return f"between {self.start_clock} and {self.end_clock}"
+        return f"from {self.start_clock} on" if self.start_clock else f"before {self.end_clock}"
+
+
 @dataclass
 class Query:
     """One step of a plan.
@@ -73,6 +111,7 @@ class Query:
     k : how many nights ``rank`` shows (None: all).
     descending : ``rank`` order.
     then : what to do next with the single night this step names (``argmax`` / ``argmin``).
+    window : restrict every measure to this part of each night (None: the whole night).
     """
 
     ask: Ask
@@ -84,6 +123,7 @@ class Query:
     k: int | None = None
     descending: bool = True
     then: Then | None = None
+    window: Window | None = None
 
     def to_args(self) -> dict[str, Any]:
         """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
@@ -97,6 +137,8 @@ class Query:
         d["measures"] = [m if isinstance(m, Measure) else Measure(**_plain(m)) for m in d.get("measures") or []]
         d["filters"] = [f if isinstance(f, Filter) else Filter(**_plain(f)) for f in d.get("filters") or []]
         d["nights"] = list(d.get("nights") or [])
+        w = d.get("window")
+        d["window"] = None if w is None else w if isinstance(w, Window) else Window(**_plain(w))
         return cls(**{k: v for k, v in d.items() if v is not None})
 
 
@@ -142,6 +184,17 @@ class FilterArgs(BaseModel):
     value: Any
 
 
+class WindowArgs(BaseModel):
+    kind: WindowKind = Field(description="half (which = first/second half of the recording); first_hours / "
+                                         "last_hours (hours of the recording from lights-off / before its end); "
+                                         "after_sleep_onset (hours from the first sleep epoch); clock "
+                                         "(start_clock / end_clock as HH:MM, either may be omitted).")
+    which: Literal["first", "second"] | None = None
+    hours: float | None = Field(None, gt=0)
+    start_clock: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
+    end_clock: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
+
+
 class QueryArgs(BaseModel):
     ask: Ask = Field(description="value: per named night; aggregate: one statistic over nights; rank / argmax / "
                                  "argmin: nights ordered by the first measure; count / list: nights meeting the "
@@ -156,3 +209,5 @@ class QueryArgs(BaseModel):
     descending: bool = True
     then: Then | None = Field(None, description="After argmax/argmin: describe the night, draw its hypnogram, or "
                                                 "find nights like it.")
+    window: WindowArgs | None = Field(None, description="Restrict every measure to a part of each night (time "
+                                                        "of night); omit for the whole night.")

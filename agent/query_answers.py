@@ -38,7 +38,25 @@ def compose_query(r: dict[str, Any]) -> str:
     fn = {"value": _value, "aggregate": _aggregate, "rank": _rank, "argmax": _arg, "argmin": _arg,
           "count": _count, "list": _list, "compare": _compare, "trend": _trend}[kind]
     text = fn(r)
+    if r.get("window"):
+        text += "\n\n" + _window(r)
     return f"{text}\n\n{r['provenance']}" if r.get("provenance") else text
+
+
+def _window(r: dict[str, Any]) -> str:
+    """Where the time window falls in each night: clock times, hours from the start, epochs."""
+    spans = r.get("spans") or []
+    shown = spans[:12]
+    parts = []
+    for sp in shown:
+        if sp["why"]:
+            parts.append(f"{sp['recording']}: not placed — {sp['why']}")
+        else:
+            parts.append(f"{sp['recording']}: {sp['span']}" + (f" ({sp['note']})" if sp["note"] else ""))
+    more = f"; … {len(spans) - len(shown)} more" if len(spans) > len(shown) else ""
+    return (f"Time window: {r['window']} (a whole 30-s epoch counts when it starts inside; an event counts in "
+            f"the epoch it starts in; lights-off is taken as the recording's start). "
+            + "; ".join(parts) + more + ".")
 
 
 def _value(r: dict[str, Any]) -> str:
@@ -52,7 +70,8 @@ def _value(r: dict[str, Any]) -> str:
             else:
                 parts.append(f"**{label}: {_n(v)}**")
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
-    lines.append("Evidence: the night's stored metrics and scored events.")
+    lines.append("Evidence: the night's scored stages, events and per-epoch heart rate / SpO2." if r.get("window")
+                 else "Evidence: the night's stored metrics and scored events.")
     return "\n\n".join(lines)
 
 

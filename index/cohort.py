@@ -203,6 +203,27 @@ class CohortLookups:
         """Every epoch (:func:`tables.epochs_frame`)."""
         return tables.epochs_frame(self.con)
 
+    def epoch_timeline_frame(self) -> pd.DataFrame:
+        """Every epoch of every night in time order, for questions about a part of the night.
+
+        Columns: recording, epoch_index, onset_s (from the recording start), clock_time (None when the
+        file has no start time), stage, and the per-epoch ``hr_mean_bpm``, ``spo2_mean_pct`` and
+        ``spo2_min_pct`` features (NaN when the workspace has no feature table or the epoch no value).
+        """
+        feats = ("hr_mean_bpm", "spo2_mean_pct", "spo2_min_pct")
+        if tables.has_table(self.con, "features"):
+            cols = ", ".join(f"f.{c}" for c in feats)
+            join = "LEFT JOIN features f ON f.epoch_id = e.epoch_id"
+        else:
+            cols, join = ", ".join(f"CAST(NULL AS DOUBLE) AS {c}" for c in feats), ""
+        df = self.con.execute(
+            f"""SELECT r.name AS recording, e.epoch_index, e.onset_s, e.clock_time, e.stage, {cols}
+                FROM epochs e JOIN recordings r USING (recording_id) {join}
+                ORDER BY r.name, e.epoch_index""").df()
+        for c in feats:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+        return df
+
     def events_frame(self) -> pd.DataFrame:
         """Every scored event with the stage it starts in (:func:`tables.events_frame`)."""
         return tables.events_frame(self.con)

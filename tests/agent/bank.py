@@ -52,11 +52,17 @@ class Gold:
         self.subjects = pd.read_csv(folder / "subjects.csv")
         rows, events = [], []
         self.stages: dict[str, np.ndarray] = {}
+        self.heart_rate: dict[str, np.ndarray] = {}
+        self.start_s: dict[str, float] = {}  # seconds after the evening's midnight (XML ClockTime)
         for p in sorted(folder.glob("*.truth.npz")):
             z = np.load(p, allow_pickle=True)
             rec = str(z["recording"])
             stage = np.asarray(z["stage"]).astype(str)
             self.stages[rec] = stage
+            self.heart_rate[rec] = np.asarray(z["heart_rate_bpm"], float)
+            clock = re.search(r"<ClockTime>\S+ (\d+)\.(\d+)\.(\d+)</ClockTime>",
+                              (folder / f"{rec}-nsrr.xml").read_text())
+            self.start_s[rec] = _evening_s(int(clock[1]), int(clock[2])) + int(clock[3])
             epoch_s = float(z["epoch_s"])
             ev = pd.DataFrame({"recording": rec, "type": np.asarray(z["event_type"]).astype(str),
                                "onset_s": np.asarray(z["event_onset_s"], float)})
@@ -83,9 +89,66 @@ class Gold:
         self.nights = pd.DataFrame(rows).merge(self.subjects, on="recording").set_index("recording", drop=False)
         self.events = pd.concat(events, ignore_index=True)
 
+    # --- parts of the night (AASM rules written out: an event belongs to the epoch it starts in)
+    def window(self, rec: str, kind: str, arg: object = None) -> np.ndarray:
+        """Boolean mask over the night's epochs: ``half`` (arg "first"/"second": 2k < n / 2k ≥ n),
+        ``first_h`` / ``last_h`` (arg hours of the recording), ``onset_h`` (arg hours from the first sleep
+        epoch), ``clock`` (arg ("HH:MM" or None, "HH:MM" or None); morning hours are after midnight)."""
+        n = len(self.stages[rec])
+        k = np.arange(n)
+        if kind == "half":
+            return 2 * k < n if arg == "first" else 2 * k >= n
+        if kind == "first_h":
+            return 30 * k < float(arg) * 3600
+        if kind == "last_h":
+            return 30 * k >= 30 * n - float(arg) * 3600
+        if kind == "onset_h":
+            if not np.isin(self.stages[rec], SLEEP).any():
+                return np.zeros(n, bool)
+            k0 = int(np.flatnonzero(np.isin(self.stages[rec], SLEEP))[0])
+            return (k >= k0) & (30 * (k - k0) < float(arg) * 3600)
+        a, b = arg
+        t = self.start_s[rec] + 30 * k
+        lo = _evening_s(*map(int, a.split(":"))) if a else -np.inf
+        hi = _evening_s(*map(int, b.split(":"))) if b else np.inf
+        return (t >= lo) & (t < hi)
+
+    def _in(self, rec: str, mask: np.ndarray, types: tuple[str, ...], stages: tuple[str, ...] | None) -> int:
+        e = self.events[(self.events["recording"] == rec) & self.events["type"].isin(types)]
+        k = np.floor(e["onset_s"].to_numpy() / 30).astype(int)
+        keep = mask[k] & (np.isin(self.stages[rec][k], stages) if stages else True)
+        return int(np.sum(keep))
+
+    def ahi_in(self, rec: str, mask: np.ndarray, types: tuple[str, ...] = RESP) -> float:
+        sleep_h = (mask & np.isin(self.stages[rec], SLEEP)).sum() * 30 / 3600
+        return self._in(rec, mask, types, SLEEP) / sleep_h if sleep_h else np.nan
+
+    def count_in(self, rec: str, mask: np.ndarray, types: tuple[str, ...]) -> float:
+        """Events of these types starting in the window (NaN when the window misses the night)."""
+        return float(self._in(rec, mask, types, None)) if mask.any() else np.nan
+
+    def hr_in(self, rec: str, mask: np.ndarray, stage: str | None = None) -> float:
+        sel = mask & (self.stages[rec] == stage) if stage else mask
+        return float(self.heart_rate[rec][sel].mean()) if sel.any() else np.nan
+
+    def waso_in(self, rec: str, mask: np.ndarray) -> float:
+        sleep = np.isin(self.stages[rec], SLEEP)
+        if not sleep.any():
+            return np.nan
+        after = np.arange(len(sleep)) >= np.flatnonzero(sleep)[0]
+        return (mask & after & ~sleep).sum() * 30 / 60
+
+    def minutes_in(self, rec: str, mask: np.ndarray, stages: tuple[str, ...]) -> float:
+        return (mask & np.isin(self.stages[rec], stages)).sum() * 30 / 60 if mask.any() else np.nan
+
     def count(self, rec: str, kind: str, stage: str | None = None) -> int:
         e = self.events[(self.events["recording"] == rec) & (self.events["type"] == kind)]
         return len(e if stage is None else e[e["stage"] == stage])
+
+
+def _evening_s(h: int, m: int) -> int:
+    """Seconds after the evening's midnight of a clock time; hours before noon are the next morning."""
+    return (h + (24 if h < 12 else 0)) * 3600 + m * 60
 
 
 def f1(x: float) -> str:
@@ -255,6 +318,9 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     add(Item("follow-up", [f"describe {b}", "what is the sleep efficiency of this night?"],
              value_is(n.at[b, "efficiency"])))
 
+    # --- parts of the night (time-of-night windows), gold from the truth files and the XML's start time
+    add_windows(gold, items)
+
     # --- must be declined
     for q in (f"what medication is {a} on?", "do smokers have a higher AHI?", "compare AHI by blood pressure",
               f"how many spindles are there in {a}?", "count the K-complexes in the cohort",
@@ -263,6 +329,59 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
               "what is the average caffeine intake?", "睡眠效率是多少", "what is the sleep efficiency in REM?"):
         add(Item("decline", [q], None))
     return items
+
+
+def add_windows(gold: Gold, items: list[Item]) -> None:
+    """Questions about a part of the night: halves, first / last hours, hours after sleep onset, clock times."""
+    n = gold.nights
+    recs = list(n.index)
+    a, b = recs[0], recs[1]
+    apneas = ("obstructive_apnea", "central_apnea", "mixed_apnea")
+
+    def add(kind: str, turns: list[str], x: float, check: Callable[[Turn], bool] | None = None) -> None:
+        items.append(Item(kind, turns, (check or shown(x)) if np.isfinite(x) else None))  # undefined: declined
+
+    for rec in (a, b):
+        first, second = gold.window(rec, "half", "first"), gold.window(rec, "half", "second")
+        add("window half", [f"what is the AHI in the first half of the night in {rec}?"], gold.ahi_in(rec, first))
+        add("window half", [f"AHI during the 1st half of {rec}"], gold.ahi_in(rec, first))
+        add("window half", [f"{rec}: AHI in the second half of the night"], gold.ahi_in(rec, second))
+        add("window WASO", [f"wake after sleep onset in the second half of {rec}"], gold.waso_in(rec, second))
+        late = gold.window(rec, "clock", ("01:00", None))
+        add("window clock", [f"how many apneas after 1 am in {rec}"], gold.count_in(rec, late, apneas))
+        mid = gold.window(rec, "clock", ("23:30", "00:30"))
+        add("window clock", [f"how many arousals between 23:30 and 00:30 in {rec}?"],
+            gold.count_in(rec, mid, ("arousal",)))
+        add("window clock", [f"number of hypopneas before midnight in {rec}"],
+            gold.count_in(rec, gold.window(rec, "clock", (None, "00:00")), ("hypopnea",)))
+        last2 = gold.window(rec, "last_h", 2)
+        add("window HR", [f"what is the heart rate in the last 2 hours of {rec}?"], gold.hr_in(rec, last2),
+            near(gold.hr_in(rec, last2), 4.0))
+        add("window HR", [f"heart rate during N2 in the first half of {rec}"], gold.hr_in(rec, first, "N2"),
+            near(gold.hr_in(rec, first, "N2"), 4.0))
+        add("window minutes", [f"total sleep time in the first 90 minutes of {rec}"],
+            gold.minutes_in(rec, gold.window(rec, "first_h", 1.5), SLEEP))
+        add("window minutes", [f"minutes of REM after midnight in {rec}"],
+            gold.minutes_in(rec, gold.window(rec, "clock", ("00:00", None)), ("REM",)))
+        add("window index", [f"ODI in the first 2 hours of {rec}"],
+            gold.ahi_in(rec, gold.window(rec, "first_h", 2), ("oxygen_desaturation",)))
+        add("window follow-up", [f"describe {rec}", "and how many arousals in the first half of this night?"],
+            gold.count_in(rec, first, ("arousal",)))
+    add("window follow-up", [f"what is the AHI in the first half of the night in {a}?", f"what about {b}?"],
+        gold.ahi_in(b, gold.window(b, "half", "first")))
+    second = {r: gold.ahi_in(r, gold.window(r, "half", "second")) for r in recs}
+    add("window aggregate", ["average AHI in the second half of the night"], float(np.nanmean(list(second.values()))))
+    onset2 = {r: gold.ahi_in(r, gold.window(r, "onset_h", 2)) for r in recs}
+    top = max((r for r in recs if np.isfinite(onset2[r])), key=lambda r: onset2[r])
+    items.append(Item("window argmax", ["which night has the highest AHI in the first 2 hours after sleep onset?"],
+                      has(f"**{top}** has the highest")))
+    arousal1 = {r: gold.ahi_in(r, gold.window(r, "half", "first"), ("arousal",)) for r in recs}
+    items.append(Item("window rank", ["rank the nights by arousal index in the first half of the night"],
+                      ranked_as(sorted((r for r in recs if np.isfinite(arousal1[r])), key=lambda r: -arousal1[r]))))
+    for q in (f"how many apneas after 11 am in {a}?", f"what is the sleep latency in the second half of {a}?",
+              "is the AHI higher in the second half of the night than in the first half?",
+              "how many nights have an AHI above 15 in the first half of the night?"):
+        items.append(Item("window decline", [q], None))
 
 
 def _near_number(answer: str, gold: float, tol: float) -> bool:
