@@ -89,14 +89,6 @@ class Frames:
             self._window_data = WindowData(self, self.window)
         return self._window_data
 
-    def whole_night_values(self, m: Measure) -> pd.Series:
-        """The measure over whole nights, whatever the window."""
-        window, self.window = self.window, None
-        try:
-            return values(self, m)
-        finally:
-            self.window = window
-
     def events(self) -> pd.DataFrame:
         if self._events is None:
             self._events = self.cohort.events_frame()
@@ -305,7 +297,9 @@ def run_query(ctx: ToolContext, q: Query) -> dict[str, Any]:
 def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     fr = Frames(ctx, q.window)
     if q.window is not None:
-        _check_window(q)
+        from .windows import check_window
+
+        check_window(q)
     nights = selected(fr, q)
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
                             "focus": None, "n_nights": len(nights)}
@@ -350,19 +344,6 @@ def label(fr: Frames, m: Measure) -> str:
     """The measure's name in answers, with the window it is restricted to."""
     return f"{measure_label(m)} {fr.window.text()}" if fr.window is not None and \
         m.kind not in ("attribute", "missing_channels") else measure_label(m)
-
-
-def _check_window(q: Query) -> None:
-    """Decline what a time window cannot be combined with (say why and what can be asked)."""
-    w = q.window.text()
-    if q.ask in ("count", "list"):
-        raise _decline(f"counting or listing nights by what happens {w} is not something I can do yet.",
-                       f"a count or list of nights, {w}", f"rank the nights by AHI {w}")
-    thresholds = [f for f in q.filters if f.field not in ATTRIBUTES and f.field != "missing_channels"]
-    if thresholds:
-        raise _decline(f"a threshold ({filter_text(thresholds[0])}) together with {w} is ambiguous: the whole "
-                       "night's value or that part's?", f"{filter_text(thresholds[0])}, {w}",
-                       f"rank the nights by {metric_label(thresholds[0].field).split(' (')[0]} {w}")
 
 
 def _nearest(fr: Frames, m: Measure, nights: list[str]) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sleeplm.encoder.vocab import APNEAS, EPOCH_S, EVENT_TYPES
 
-from .query import Decline, Measure, Window
+from .query import ATTRIBUTES, Decline, Measure, Query, Window
 
 if TYPE_CHECKING:
     from .executor import Frames
@@ -316,11 +316,16 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     Unanswerable
         For a whole-night measure (sleep latency, REM latency, time in bed, position-based values).
     """
+    from . import executor
     from .executor import Unanswerable, _needed_kinds, _unscored_kinds, measure_label
 
     wd = fr.window_data()
-    if m.kind in ("attribute", "missing_channels"):
-        return fr.whole_night_values(m)
+    if m.kind in ("attribute", "missing_channels"):  # the same whatever the time
+        window, fr.window = fr.window, None
+        try:
+            return executor.values(fr, m)
+        finally:
+            fr.window = window
     if m.kind == "metric" and m.name not in WINDOW_METRICS and m.name not in _index_events() \
             and not re.fullmatch(r"hr_(w|n1|n2|n3|rem)_bpm", m.name):
         raise Unanswerable(Decline(
@@ -356,3 +361,25 @@ def spans_of(fr: Frames, nights: list[str]) -> list[dict[str, str]]:
     wd = fr.window_data()
     return [{"recording": r, "span": wd.spans[r].text, "note": wd.spans[r].note, "why": wd.spans[r].why}
             for r in nights if r in wd.spans]
+
+
+def check_window(q: Query) -> None:
+    """Decline what a time window cannot be combined with (say why and what can be asked).
+
+    Raises
+    ------
+    Unanswerable
+        For a count or list of nights, or a metric threshold, together with a window.
+    """
+    from .executor import _decline, filter_text
+    from .vocab import metric_label
+
+    w = q.window.text()
+    if q.ask in ("count", "list"):
+        raise _decline(f"counting or listing nights by what happens {w} is not something I can do yet.",
+                       f"a count or list of nights, {w}", f"rank the nights by AHI {w}")
+    thresholds = [f for f in q.filters if f.field not in ATTRIBUTES and f.field != "missing_channels"]
+    if thresholds:
+        raise _decline(f"a threshold ({filter_text(thresholds[0])}) together with {w} is ambiguous: the whole "
+                       "night's value or that part's?", f"{filter_text(thresholds[0])}, {w}",
+                       f"rank the nights by {metric_label(thresholds[0].field).split(' (')[0]} {w}")
