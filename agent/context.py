@@ -1,7 +1,7 @@
 """What the tools of one session share: the cohort, the session state, figure paths, signals.
 
 A :class:`ToolContext` is made per session by :func:`sleeplm.agent.tools.make_tools`. Nights'
-preprocessed epochs and generated captions are kept in a :class:`~sleeplm.index.caption_cache.ChatCache`:
+preprocessed epochs, generated captions and rendered figures are kept in a :class:`~sleeplm.index.caption_cache.ChatCache`:
 the one the cohort carries as ``chat_cache`` (the web page's :class:`~sleeplm.app.service.SharedCohort`
 puts one there, shared by every session), else a private one of one night (memory stays bounded on
 8-h recordings).
@@ -19,7 +19,7 @@ from typing import Any
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Epochs
 from sleeplm.encoder.signals.preprocess import make_epochs
-from sleeplm.index.caption_cache import ChatCache
+from sleeplm.index.caption_cache import ChatCache, OnceLRU
 from sleeplm.index.queries import Cohort
 
 from . import lookup
@@ -78,6 +78,12 @@ class ToolContext:
         raise ValueError(f"which epoch of {n.recording}? give an epoch number (0–{n.n_epochs - 1}) or a clock time")
 
     # ---------------------------------------------------------------- files
+    @property
+    def figure_cache(self) -> OnceLRU:
+        """Rendered figures shared like :attr:`cache` (pass as ``cache=`` to :mod:`sleeplm.agent.plots`)."""
+        assert self.cache is not None
+        return self.cache.figures
+
     def figure_path(self, kind: str, *parts: Any) -> Path:
         """A fresh PNG path in the session's figure folder."""
         self._n_figures += 1

@@ -9,6 +9,8 @@ and "that epoch" mean); sessions share nothing but the read-only cohort.
 
 from __future__ import annotations
 
+import copy
+import functools
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +25,8 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from sleeplm.index.queries import Cohort
 
 from . import lookup
@@ -53,6 +56,33 @@ def system_prompt(state: SessionState, recordings: Sequence[str]) -> str:
     """The system message: instructions, the cohort's size and the session's current night / epoch."""
     examples = ", ".join(recordings[:5]) + (" …" if len(recordings) > 5 else "")
     return SYSTEM_PROMPT.format(n_nights=len(recordings), examples=examples or "none") + "\n" + state.describe()
+
+
+@functools.lru_cache(maxsize=128)
+def _tool_spec_for(name: str, description: str, args_schema: type) -> dict[str, Any]:
+    """The schema of a tool with this name, description and argument model (what conversion reads)."""
+    def _unused(**_: Any) -> None:
+        return None
+
+    return convert_to_openai_tool(StructuredTool.from_function(
+        _unused, name=name, description=description, args_schema=args_schema))
+
+
+def tool_specs(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
+    """The OpenAI-format schema of each tool, as every back end's ``bind_tools`` accepts it.
+
+    Building a schema from a tool's pydantic model costs tens of milliseconds per tool, and every
+    session makes its own tools with the same names, descriptions and argument models; the schema
+    depends on nothing else, so it is built once per (name, description, argument model) and copied.
+    """
+    specs = []
+    for t in tools:
+        schema = t.args_schema
+        if isinstance(t, BaseTool) and isinstance(schema, type):
+            specs.append(copy.deepcopy(_tool_spec_for(t.name, t.description, schema)))
+        else:  # a tool described by a dict schema: nothing stable to key on
+            specs.append(convert_to_openai_tool(t))
+    return specs
 
 
 def _run_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> tuple[ToolMessage, ToolStep, dict[str, Any] | None]:
@@ -107,7 +137,7 @@ def run_turn(llm: BaseChatModel, tools: Sequence[BaseTool], history: Sequence[Ba
     max_steps : most rounds of tool calls before the loop stops.
     on_step : called with each tool step as soon as it has run (the page streams them).
     """
-    bound = llm.bind_tools(list(tools))
+    bound = llm.bind_tools(tool_specs(tools))
     by_name = {t.name: t for t in tools}
     name = model_name or model_label(llm)
     new: list[BaseMessage] = [HumanMessage(content=question)]

@@ -41,7 +41,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         figures.append(str(plots.hypnogram(
             ctx.figure_path("hypnogram", n.recording), [r["onset_s"] for r in rows], [r["stage"] for r in rows],
             [(e["type"], e["onset_s"], e["duration_s"]) for e in evs],
-            title=f"{n.recording} — hypnogram and scored events", start_clock=start)))
+            title=f"{n.recording} — hypnogram and scored events", start_clock=start, cache=ctx.figure_cache)))
     key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
@@ -163,7 +163,7 @@ def show_epoch(ctx: ToolContext, recording: str | None = None, epoch: int | None
         title = f"{n.recording} epoch {k} ({info['clock_time'] or 'no clock'}) — {info['stage']}"
         figures.append(str(plots.epoch_signals(
             ctx.figure_path("epoch", n.recording, k), ep.x[k], SLEEPLM_CHANNELS, ep.channel_mask[k],
-            [(e["type"], e["start_s"], e["end_s"]) for e in inside], title=title)))
+            [(e["type"], e["start_s"], e["end_s"]) for e in inside], title=title, cache=ctx.figure_cache)))
     except ValueError as exc:
         note = str(exc)
     mask = info["channel_mask"] or [True] * len(SLEEPLM_CHANNELS)
@@ -203,7 +203,7 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     fig = plots.similarity_timeline(
         ctx.figure_path("timeline", n.recording, description[:30]), loc.onset_s, loc.scores, loc.z,
         [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated, z_threshold,
-        title=f"{n.recording} — similarity to “{description}”")
+        title=f"{n.recording} — similarity to “{description}”", cache=ctx.figure_cache)
     focus: dict[str, Any] = {"recording": n.recording}
     if intervals:
         focus["epoch_index"] = intervals[0]["peak_epoch"]

@@ -2,12 +2,22 @@
 
 Each function draws on its own :class:`matplotlib.figure.Figure` with the Agg canvas (no
 pyplot, no global backend state), writes a PNG and returns its path.
+
+Each also takes ``cache=`` (an :class:`~sleeplm.index.caption_cache.OnceLRU`, e.g. the chat's
+shared ``ChatCache.figures``): the PNG's bytes are then kept under :func:`figure_key`, a digest of
+the function and every argument it draws from, so the same figure asked again (by any session) is
+written from memory instead of drawn (drawing costs 0.2–2 s of CPU), and concurrent requests for it
+draw once. A change in anything drawn (another night, other stages or events) is another key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import hashlib
+import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,6 +29,45 @@ EVENT_COLOURS: dict[str, str] = {
     "obstructive_apnea": "#d62728", "central_apnea": "#9467bd", "mixed_apnea": "#8c564b", "hypopnea": "#ff7f0e",
     "oxygen_desaturation": "#1f77b4", "arousal": "#2ca02c", "limb_movement": "#7f7f7f",
 }
+
+
+class FigureStore(Protocol):
+    """What a figure cache offers: the value of a key, computed once (:class:`~sleeplm.index.caption_cache.OnceLRU`)."""
+
+    def get(self, key: Any, compute: Callable[[], bytes]) -> bytes: ...
+
+
+def figure_key(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A digest of a figure's kind and every argument it is drawn from (not the path it is written to).
+
+    Arguments are pickled (numpy arrays with their dtype, shape and bytes; floats exactly), so two
+    calls get the same key only when they would draw the same picture.
+    """
+    payload = pickle.dumps((kind, args, sorted(kwargs.items())), protocol=pickle.HIGHEST_PROTOCOL)
+    return f"{kind}:{hashlib.blake2b(payload, digest_size=20).hexdigest()}"
+
+
+def _cached(render: Callable[..., Path]) -> Callable[..., Path]:
+    """Give a figure function the keyword ``cache`` (see the module's docstring)."""
+
+    @functools.wraps(render)
+    def draw(path: Path, *args: Any, cache: FigureStore | None = None, **kwargs: Any) -> Path:
+        if cache is None:
+            return render(path, *args, **kwargs)
+        path = Path(path)
+        drawn_here: list[bool] = []
+
+        def render_bytes() -> bytes:
+            drawn_here.append(True)
+            return render(path, *args, **kwargs).read_bytes()
+
+        png = cache.get(figure_key(render.__name__, args, kwargs), render_bytes)
+        if not drawn_here:  # drawn earlier or by another session: write the kept bytes
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(png)
+        return path
+
+    return draw
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -33,6 +82,7 @@ def _hours(onset_s: np.ndarray) -> np.ndarray:
     return np.asarray(onset_s, float) / 3600.0
 
 
+@_cached
 def hypnogram(path: Path, onset_s: Sequence[float], stages: Sequence[str],
               events: Sequence[tuple[str, float, float]] = (), title: str = "",
               start_clock: str | None = None, epoch_s: float = 30.0) -> Path:
@@ -76,6 +126,7 @@ def hypnogram(path: Path, onset_s: Sequence[float], stages: Sequence[str],
     return _save(fig, path)
 
 
+@_cached
 def epoch_signals(path: Path, x: np.ndarray, channels: Sequence[str], mask: Sequence[bool] | None = None,
                   events: Sequence[tuple[str, float, float]] = (), title: str = "", fs_hz: float = 64.0) -> Path:
     """The model's 10 input channels of one epoch, stacked, with events shaded.
@@ -114,6 +165,7 @@ def _patch(kind: str):
     return Patch(color=EVENT_COLOURS.get(kind, "#999999"), alpha=0.4, label=kind.replace("_", " "))
 
 
+@_cached
 def similarity_timeline(path: Path, onset_s: Sequence[float], scores: Sequence[float], z: Sequence[float],
                         intervals: Sequence[tuple[float, float]], annotated: Sequence[tuple[float, float, str]] = (),
                         z_threshold: float = 2.0, title: str = "") -> Path:
@@ -142,6 +194,7 @@ def similarity_timeline(path: Path, onset_s: Sequence[float], scores: Sequence[f
     return _save(fig, path)
 
 
+@_cached
 def group_strip(path: Path, groups: Sequence[tuple[str, Sequence[float]]], label: str, title: str = "") -> Path:
     """One box per group with every night drawn as a point (a comparison of a few nights shows them all)."""
     fig = Figure(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.2))
@@ -156,6 +209,7 @@ def group_strip(path: Path, groups: Sequence[tuple[str, Sequence[float]]], label
     return _save(fig, path)
 
 
+@_cached
 def ranking_bars(path: Path, names: Sequence[str], values: Sequence[float], label: str, title: str = "") -> Path:
     """Horizontal bars, one per night, in the order given (highest first for a descending ranking)."""
     fig = Figure(figsize=(5.0, 0.35 * len(names) + 1.2))

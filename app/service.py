@@ -16,8 +16,9 @@ Thread safety (the page serves many sessions at once, each event in a worker thr
 
 Caches: the shared cohort carries one :class:`~sleeplm.index.caption_cache.ChatCache` as
 ``chat_cache`` (views share it, being shallow copies): the preprocessed epochs of the last few nights
-opened and every generated caption, so that a repeated or concurrent epoch question reads the EDF and
-runs the model once. In memory only; emptied by every ingest.
+opened, every generated caption, rendered figures and query text embeddings (the cohort's model is
+wrapped in a :class:`~sleeplm.index.caption_cache.CachedTextModel`), so that a repeated or concurrent
+question reads the EDF, runs the model and draws a figure once. In memory only; emptied by every ingest.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 from sleeplm.index import stats
 from sleeplm.index import vectors as vec
-from sleeplm.index.caption_cache import ChatCache
+from sleeplm.index.caption_cache import CachedTextModel, ChatCache
 from sleeplm.index.ingest import IngestReport, ingest
 from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.queries import Cohort
@@ -153,6 +154,8 @@ class SharedCohort:
         if self.cache is not None:
             self.cache.clear()
             self._cohort.chat_cache = self.cache  # type: ignore[attr-defined]
+            self._cohort.model = CachedTextModel(self._cohort.model, self.cache.text_vectors,
+                                                 self._cohort.manifest.model_sha256)
         self._gpu_lock = threading.Lock() if vec.n_gpus() > 0 else None
 
     @property
@@ -213,6 +216,7 @@ class SharedCohort:
             ref = workspace_model_ref(self.manifest)
             with self.lock.write():
                 model = self.cohort.model
+                model = model.wrapped if isinstance(model, CachedTextModel) else model
                 self._close_all()
                 try:
                     for i, path in enumerate(files):

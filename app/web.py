@@ -399,10 +399,25 @@ def launch(blocks: gr.Blocks, app: ChatApp, host: str = "127.0.0.1", port: int =
     )
 
 
+#: torch threads per operation in the server: turns run side by side, each on one thread.
+SERVER_TORCH_THREADS = 1
+
+
 def serve(workspace: Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
           llm: str | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-          open_browser: bool = False, concurrency: int = 4) -> None:
-    """Serve the chat page for ``workspace`` until interrupted (loopback unless ``host`` says otherwise)."""
+          open_browser: bool = False, concurrency: int = 4, torch_threads: int | None = SERVER_TORCH_THREADS) -> None:
+    """Serve the chat page for ``workspace`` until interrupted (loopback unless ``host`` says otherwise).
+
+    ``torch_threads``: the server process's torch intra-op threads (None leaves torch's default, one per
+    core). Chat turns already run side by side (``concurrency``), and the model's work in a turn is many
+    small operations (a caption is ~130 decoder steps) whose worker threads spin-wait: on the shared
+    2-core machine under load average 10, a first caption turn took 47.6 s with torch's 2 threads and
+    4.4 s with 1 (same turn, same run of the machine).
+    """
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
     app, blocks = make_app(workspace, llm=llm, max_upload_bytes=max_upload_bytes)
     try:
         launch(blocks, app, host, port, auth, open_browser, concurrency, block=True)

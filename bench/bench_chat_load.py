@@ -11,12 +11,12 @@ must be a loopback address), then
 Bounded: at most sessions x turns + single requests, and a wall-clock ``--budget`` after which no new
 request starts. Loopback only.
 
-``--compare`` runs it twice in one run on the same workspace: first a server whose sessions share no
-cache (each keeps one night's signals, captions are generated on every question: the page before the
-chat caches), then the page as shipped (one :class:`~sleeplm.index.caption_cache.ChatCache` for all
-sessions). The machine's load average is recorded beside each.
+``--compare`` runs it twice in one run on the same workspace: first a server running the code of an
+earlier commit (``--before REV``, default :data:`BEFORE_REV`, the tree before the chat-turn speed work:
+extracted with ``git archive`` into a temporary folder and put first on the server's ``PYTHONPATH``),
+then the working tree's. The machine's load average is recorded beside each.
 
-    python bench/bench_chat_load.py --workspace WS [--sessions 20 --turns 3 --compare --llm NAME]
+    python bench/bench_chat_load.py --workspace WS [--sessions 20 --turns 3 --compare [--before REV] --llm NAME]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ QUESTIONS = [
     "What happens in epoch 150 of sim-0001?",
 ]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: The commit before the chat-turn speed work (figure, tool-schema and query-vector caches; one torch thread).
+BEFORE_REV = "cf653ce"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("agent", "app", "encoder", "eval", "index")
 
 
 @dataclass
@@ -76,13 +81,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workspace: Path, port: int, llm: str | None, log: Path, cache: bool = True) -> subprocess.Popen:
-    code = "import sys, functools; from pathlib import Path; from sleeplm.app import web; "
-    if not cache:  # the page before the shared chat cache: every session on its own
-        code += "web.SharedCohort = functools.partial(web.SharedCohort, cache=None); "
-    code += f"web.serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})"
-    return subprocess.Popen([sys.executable, "-c", code], stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+def old_tree(rev: str, folder: Path) -> Path:
+    """The packages of commit ``rev`` under ``folder``, importable as ``sleeplm.*`` from the returned path."""
+    tree, site = folder / "tree", folder / "site" / "sleeplm"
+    tree.mkdir(parents=True)
+    site.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, *PACKAGES],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    for pkg in PACKAGES:
+        (site / pkg).symlink_to(tree / pkg, target_is_directory=True)
+    return site.parent
+
+
+def start_server(workspace: Path, port: int, llm: str | None, log: Path,
+                 pythonpath: Path | None = None) -> subprocess.Popen:
+    code = (f"from pathlib import Path; from sleeplm.app import web; "
+            f"web.serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    if pythonpath is not None:  # an earlier commit's packages shadow the editable install
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *filter(None, [env.get("PYTHONPATH")])])
+    return subprocess.Popen([sys.executable, "-c", code], stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
 
 
 def wait_ready(url: str, proc: subprocess.Popen | None, timeout_s: float) -> None:
@@ -159,7 +178,8 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=5, help="sequential questions for the single-turn latency")
     ap.add_argument("--budget", type=float, default=300.0, help="seconds after which no new request starts")
     ap.add_argument("--compare", action="store_true",
-                    help="measure a server without the shared chat cache first, then with it (needs --workspace)")
+                    help="measure a server running --before's code first, then this tree's (needs --workspace)")
+    ap.add_argument("--before", default=BEFORE_REV, help=f"the earlier commit for --compare (default {BEFORE_REV})")
     ap.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = ap.parse_args()
     if bool(args.workspace) == bool(args.url):
@@ -171,8 +191,8 @@ def main() -> None:
             ap.error("--url must be a loopback address (127.0.0.1, localhost, ::1)")
         runs = [measure(url, None, args, "given server")]
     else:
-        modes = [False, True] if args.compare else [True]
-        runs = [serve_and_measure(args.workspace, args, cache) for cache in modes]
+        revs = [args.before, None] if args.compare else [None]
+        runs = [serve_and_measure(args.workspace, args, rev) for rev in revs]
     out = {"cpu_count": os.cpu_count(), "runs": runs}
     for run_ in runs:
         print(f"-- {run_['server']} (load average {run_['load_avg_before']} before, {run_['load_avg_after']} after)")
@@ -198,20 +218,23 @@ def measure(url: str, proc: subprocess.Popen | None, args: argparse.Namespace, l
             "single": single.summary(), "load": load.summary()}
 
 
-def serve_and_measure(workspace: Path, args: argparse.Namespace, cache: bool) -> dict[str, object]:
+def serve_and_measure(workspace: Path, args: argparse.Namespace, rev: str | None) -> dict[str, object]:
+    """Start a server (commit ``rev``'s code, or this tree's when None), measure it, stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
-    proc = start_server(workspace, port, args.llm, log, cache=cache)
-    print(f"server log: {log}", flush=True)
-    try:
-        return measure(url, proc, args, "shared chat cache" if cache else "no shared cache (before)")
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryDirectory(prefix="bench-chat-before-") as tmp:
+        pythonpath = old_tree(rev, Path(tmp)) if rev else None
+        proc = start_server(workspace, port, args.llm, log, pythonpath)
+        print(f"server log: {log}", flush=True)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            return measure(url, proc, args, f"commit {rev} (before)" if rev else "this tree")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

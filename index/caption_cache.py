@@ -1,4 +1,4 @@
-"""In-process caches for chat turns: a night's model input and generated captions.
+"""In-process caches for chat turns: a night's model input, generated captions, figures, text embeddings.
 
 An epoch question needs the night's preprocessed epochs (read + preprocess an EDF: seconds) and
 the model's captions (a batched greedy decode: seconds on a CPU). Reference captions, features and
@@ -7,8 +7,11 @@ keep, so that a repeated or concurrent epoch question costs a lookup.
 
 * :class:`OnceLRU`: a bounded, thread-safe LRU where concurrent misses of the same key wait for
   one computation (single flight) instead of each running it.
-* :class:`ChatCache`: one for signals (a few nights, keyed by recording and file) and one for
-  captions (keyed by model sha256, recording, epoch, track, ``max_len``).
+* :class:`ChatCache`: one for signals (a few nights, keyed by recording and file), one for
+  captions (keyed by model sha256, recording, epoch, track, ``max_len``), one for rendered figures
+  (PNG bytes keyed by a digest of everything the figure is drawn from, see
+  :func:`sleeplm.agent.plots.figure_key`) and one for text embeddings of queries (keyed by model
+  sha256 and the exact text; :class:`CachedTextModel` puts it in front of a model).
 
 The caches live in memory only (nothing is written beside the read-only workspace); they are
 emptied when the workspace changes (an upload) and lost when the server stops.
@@ -23,10 +26,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 #: Nights of preprocessed model input kept (an 8-h night is about 74 MB of float32).
 DEFAULT_SIGNAL_NIGHTS = 3
 #: Generated captions kept (one per epoch and track; a caption is a few hundred bytes).
 DEFAULT_CAPTIONS = 50_000
+#: Rendered figures kept (PNG bytes; an epoch's 10-channel plot is about 100 kB, a hypnogram less).
+DEFAULT_FIGURES = 256
+#: Query text embeddings kept (one vector of the model's width each: 2 kB at 512 floats).
+DEFAULT_TEXT_VECTORS = 4096
 
 
 @dataclass(frozen=True)
@@ -125,20 +134,27 @@ class OnceLRU:
 
 @dataclass
 class ChatCache:
-    """What the chat sessions of one server share: nights' model input and generated captions.
+    """What the chat sessions of one server share: nights' model input, captions, figures, query vectors.
 
-    Keys are built by the callers: signals by ``(recording, path)``, captions by
-    :meth:`caption_key`. Call :meth:`clear` whenever the workspace's content changes.
+    Keys are built by the callers: signals by ``(recording, path, size, mtime)``, captions by
+    :meth:`caption_key`, figures by a digest of their inputs, text vectors by :class:`CachedTextModel`.
+    Call :meth:`clear` whenever the workspace's content changes.
     """
 
     signal_nights: int = DEFAULT_SIGNAL_NIGHTS
     max_captions: int = DEFAULT_CAPTIONS
+    max_figures: int = DEFAULT_FIGURES
+    max_text_vectors: int = DEFAULT_TEXT_VECTORS
     signals: OnceLRU = field(init=False)
     captions: OnceLRU = field(init=False)
+    figures: OnceLRU = field(init=False)
+    text_vectors: OnceLRU = field(init=False)
 
     def __post_init__(self) -> None:
         self.signals = OnceLRU(self.signal_nights)
         self.captions = OnceLRU(self.max_captions)
+        self.figures = OnceLRU(self.max_figures)
+        self.text_vectors = OnceLRU(self.max_text_vectors)
 
     @staticmethod
     def caption_key(model_sha256: str, recording: str, epoch_index: int, track: str,
@@ -149,3 +165,36 @@ class ChatCache:
     def clear(self) -> None:
         self.signals.clear()
         self.captions.clear()
+        self.figures.clear()
+        self.text_vectors.clear()
+
+
+class CachedTextModel:
+    """A model whose single-text ``encode_text`` calls are answered from a shared cache.
+
+    Every other attribute is the wrapped model's. Only calls with exactly one text are cached (a
+    query's embedding: :meth:`sleeplm.index.queries.Cohort.embed_query`), so a cached vector is the
+    one the model returns for that text alone, bit for bit; batches go to the model unchanged.
+    Each caller gets its own copy of the vector.
+
+    Parameters
+    ----------
+    model : the loaded model (anything with ``encode_text(list[str]) -> array [n, dim]``).
+    cache : where vectors are kept (e.g. :attr:`ChatCache.text_vectors`).
+    model_sha256 : the weights' identity, part of every key.
+    """
+
+    def __init__(self, model: Any, cache: OnceLRU, model_sha256: str):
+        self.wrapped = model
+        self._cache = cache
+        self._sha = model_sha256
+
+    def encode_text(self, texts: list[str] | str, *args: Any, **kwargs: Any) -> np.ndarray:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if len(texts) != 1 or args or kwargs:
+            return self.wrapped.encode_text(texts, *args, **kwargs)
+        vec = self._cache.get((self._sha, texts[0]), lambda: np.array(self.wrapped.encode_text(texts)[0]))
+        return np.array(vec)[None, :]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
