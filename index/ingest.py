@@ -1,5 +1,9 @@
 """Ingest a cohort folder into a workspace, one night at a time; one bad file never stops the run.
 
+Nights are prepared in worker processes while this process embeds and writes
+(:mod:`sleeplm.index.pipeline_workers`), or all in this process (``workers=0``); the steps and the
+guard below are the same either way.
+
 For each recording, inside ONE guard: fingerprint (sha256 of the recording and its annotation
 file) → name → read + map + pair annotations → 30-s epochs → features → reference captions
 (5 tracks) → night metrics → epoch embeddings → night vector → ONE DuckDB transaction that writes
@@ -35,13 +39,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
-
 from sleeplm.encoder.captions import events_in_epochs
 from sleeplm.encoder.io.annotations import find_annotations
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.encoder.io.textsig import is_text_signal
 from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
+from tqdm.auto import tqdm
 
 from . import vectors as vec
 from .errors import WorkspaceError
@@ -49,7 +52,20 @@ from .failures import describe_failure
 from .models import ModelRef, resolve_model, sha256_file
 from .night_rows import NightRows, embed_night, prepare_night
 from .ood import reference_for
-from .workspace import Workspace, now_iso, open_error, rebuild_indexes, workspace_info, write_manifest
+from .pipeline_workers import (
+    PipelineStats,
+    WorkerNightError,
+    choose_workers,
+    pipelined_nights,
+)
+from .workspace import (
+    Workspace,
+    now_iso,
+    open_error,
+    rebuild_indexes,
+    workspace_info,
+    write_manifest,
+)
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 SUBJECTS_CSV = "subjects.csv"
@@ -438,6 +454,32 @@ def _local_nights(ref: ModelRef, batch_size: int, progress: bool, score: str = "
     return run
 
 
+def _pipelined_nights(ref: ModelRef, batch_size: int, progress: bool, score: str, workers: int,
+                      stats: PipelineStats | None = None) -> NightSource:
+    """Pipelined engine: ``workers`` processes prepare nights while this one embeds and writes
+    (:mod:`sleeplm.index.pipeline_workers`)."""
+
+    def load() -> tuple[object, object]:
+        return ref.load(), reference_for(ref.weights, ref.sha256)
+
+    def run(jobs: list[_Job]) -> Iterator[tuple[_Job, NightRows | BaseException]]:
+        bar = tqdm(desc="  epochs", unit="epoch", leave=False, disable=not progress)
+
+        def on_batch(job: _Job, done: int, total: int) -> None:
+            bar.set_description_str(f"  {job.path.name}")
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            yield from pipelined_nights(jobs, load, batch_size, score, workers=workers, on_batch=on_batch,
+                                        stats=stats, fallback=_local_nights(ref, batch_size, progress, score))
+        finally:
+            bar.close()
+
+    return run
+
+
 def _ray_nights(ref: ModelRef, ws: Workspace, batch_size: int, num_cpus: int | None) -> NightSource:
     def run(jobs: list[_Job]) -> Iterator[tuple[_Job, NightRows | BaseException]]:
         from .ray_engine import ray_nights
@@ -466,6 +508,8 @@ def ingest(
     ray_num_cpus: int | None = None,
     replace: Collection[str] = (),
     score: str = "missing",
+    workers: int | None = None,
+    pipeline_stats: PipelineStats | None = None,
 ) -> IngestReport:
     """Ingest every recording of ``cohort_dir`` into ``workspace`` (see the module doc).
 
@@ -474,6 +518,10 @@ def ingest(
     ``replace``: night names that may replace a different stored night of the same name.
     ``score``: automatic scoring (:func:`sleeplm.encoder.signals.scoring.auto_score`): "missing" (the
     kinds nobody scored), "auto" (every kind it can) or "never"; the Ray engine does "missing" only.
+    ``workers`` (local engine): processes that prepare nights while this one embeds and writes
+    (:mod:`sleeplm.index.pipeline_workers`); 0 does everything in this process; default
+    :func:`choose_workers`. Both ways store the same rows (vectors may differ in the last bits:
+    the model runs with other thread counts). ``pipeline_stats`` receives the pipeline's timings.
 
     Raises
     ------
@@ -523,13 +571,18 @@ def ingest(
                 todo.append(job)
             else:
                 report.skipped.append(job.shown)
-        source = (_local_nights(ref, batch_size, progress, score) if engine == "local"
-                  else _ray_nights(ref, ws, batch_size, ray_num_cpus))
+        if engine == "ray":
+            source = _ray_nights(ref, ws, batch_size, ray_num_cpus)
+        else:
+            n_workers = choose_workers(workers, [j.path for j in todo])
+            source = (_pipelined_nights(ref, batch_size, progress, score, n_workers, pipeline_stats) if n_workers
+                      else _local_nights(ref, batch_size, progress, score))
         bar = tqdm(source(todo), total=len(todo), desc="nights", unit="night", disable=not progress)
         for job, night in bar:
             bar.set_postfix_str(job.path.name)
             if isinstance(night, BaseException):
-                written = getattr(night, "message", None) if type(night).__name__ == "RayNightError" else None
+                prewritten = isinstance(night, WorkerNightError) or type(night).__name__ == "RayNightError"
+                written = getattr(night, "message", None) if prewritten else None
                 _record_failure(con, report, job.path, job.stage, written or job.message(night))
                 continue
             job.at("writing")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sleeplm.encoder.model import load_model
-from sleeplm.encoder.model.api import SleepLM
-from sleeplm.encoder.model.factory import resolve_checkpoint
+if TYPE_CHECKING:  # torch is imported when a model is resolved or loaded, not by ingest workers hashing files
+    from sleeplm.encoder.model.api import SleepLM
 
 DEFAULT_MODEL = "sleeplm-tiny"
 
@@ -32,11 +32,15 @@ class ModelRef:
 
     def load(self, device: str = "cpu") -> SleepLM:
         """Load the model (callers keep the instance; loading is not cached here)."""
+        from sleeplm.encoder.model import load_model
+
         return load_model(self.weights, config=self.config, device=device)
 
 
 def resolve_model(spec: str | Path | None = None, config: str | None = None) -> ModelRef:
     """Resolve a model name or checkpoint path (default: the bundled :data:`DEFAULT_MODEL`)."""
+    from sleeplm.encoder.model.factory import resolve_checkpoint
+
     spec = spec or DEFAULT_MODEL
     weights, _ = resolve_checkpoint(spec, config)
     name = str(spec) if not Path(str(spec)).exists() else Path(str(spec)).stem

@@ -15,26 +15,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-
-from sleeplm.encoder.captions import TRACKS, events_in_epochs, night_summary, render_night
+from sleeplm.encoder.captions import (
+    TRACKS,
+    events_in_epochs,
+    night_summary,
+    render_night,
+)
 from sleeplm.encoder.captions.night import unscored_night_summary
-from sleeplm.encoder.signals.scoring import auto_score
-from sleeplm.encoder.signals.night import night_metrics
-from sleeplm.encoder.signals.features import compute_epoch_features
-from sleeplm.encoder.model.api import SleepLM
-from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Event, Scoring
+from sleeplm.encoder.signals.features import compute_epoch_features
+from sleeplm.encoder.signals.night import night_metrics
+from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.signals.scoring import auto_score
 from sleeplm.encoder.vocab import SCORING_KINDS
 
 from .models import sha256_file
 from .nights import night_vector
 from .ood import OODReference, night_score
+
+if TYPE_CHECKING:  # the model (and torch) is not needed to prepare a night, e.g. in a pipeline worker
+    from sleeplm.encoder.model.api import SleepLM
 
 
 @dataclass
@@ -78,14 +84,17 @@ class NightRows:
 
 
 def prepare_night(path: Path, name: str | None = None,
-                  on_stage: Callable[[str], None] | None = None, score: str = "missing") -> NightRows:
+                  on_stage: Callable[[str], None] | None = None, score: str = "missing",
+                  on_epochs: Callable[[np.ndarray], None] | None = None) -> NightRows:
     """Read, preprocess, featurise and caption one recording (no model, no writes).
 
     ``name`` is the night's name in the workspace (default: the file stem); ``on_stage(stage)`` is
     called as each stage of work starts ("reading", "annotations", "scoring", "epochs", "features",
     "captions", "metrics"), so a failure can say where it happened. ``score`` ("missing", "auto",
     "never"): automatic scoring of the kinds nobody scored / of every kind / none
-    (:func:`sleeplm.encoder.signals.scoring.auto_score`).
+    (:func:`sleeplm.encoder.signals.scoring.auto_score`). ``on_epochs(x)``, when given, receives the
+    model input ``[n_epochs, 10, 1920]`` as soon as it is cut, before the features are computed (the
+    ingest pipeline embeds it meanwhile); the returned rows then carry ``x=None``.
     """
     stage = on_stage or (lambda _s: None)
     path = Path(path)
@@ -98,6 +107,8 @@ def prepare_night(path: Path, name: str | None = None,
     rec = psg.mapped.recording
     stage("epochs")
     epochs = make_epochs(psg.mapped, ann)
+    if on_epochs is not None:
+        on_epochs(epochs.x)
     stage("features")
     features = compute_epoch_features(psg.mapped, ann, epochs.onset_s)
     events = list(ann.events) if ann is not None else []
@@ -132,9 +143,35 @@ def prepare_night(path: Path, name: str | None = None,
         captions=captions,
         metrics=nm.to_dict() if nm is not None else {},
         summary=night_summary(nm, scoring) if nm is not None else unscored_night_summary(scoring),
-        x=epochs.x,
+        x=epochs.x if on_epochs is None else None,
         scoring={k: sc.to_dict() for k, sc in scoring.items()},
     )
+
+
+def embed_epochs(x: np.ndarray, model: SleepLM, batch_size: int = 32,
+                 on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    """Epoch vectors ``[n, embed_dim]`` (float32) of model input ``x``, ``batch_size`` epochs per call
+    (``on_batch(k)`` after each call: k epochs done)."""
+    chunks = []
+    for i in range(0, len(x), batch_size):
+        chunks.append(model.encode_signal(x[i : i + batch_size], batch_size=batch_size))
+        if on_batch:
+            on_batch(min(batch_size, len(x) - i))
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def add_vectors(night: NightRows, vectors: np.ndarray, ood: OODReference | None = None) -> NightRows:
+    """Set the epoch vectors, the night vector and (given the model's reference ``ood``) their
+    out-of-distribution scores; drops ``x``."""
+    if len(vectors) != len(night.onset_s):
+        raise ValueError(f"{night.path}: {len(vectors)} epoch vectors for {len(night.onset_s)} epochs")
+    night.vectors = np.asarray(vectors, np.float32)
+    night.night_vec = night_vector(night.vectors, night.stages, night.metrics)
+    if ood is not None:
+        night.ood_epochs = ood.epoch_scores(night.vectors)
+        night.ood_night = night_score(night.ood_epochs)
+    night.x = None
+    return night
 
 
 def embed_night(night: NightRows, model: SleepLM, batch_size: int = 32,
@@ -143,18 +180,7 @@ def embed_night(night: NightRows, model: SleepLM, batch_size: int = 32,
     out-of-distribution scores; drops ``x``."""
     if night.x is None:
         raise ValueError(f"{night.path}: night has no model input to embed")
-    chunks = []
-    for i in range(0, len(night.x), batch_size):
-        chunks.append(model.encode_signal(night.x[i : i + batch_size], batch_size=batch_size))
-        if on_batch:
-            on_batch(min(batch_size, len(night.x) - i))
-    night.vectors = np.concatenate(chunks).astype(np.float32)
-    night.night_vec = night_vector(night.vectors, night.stages, night.metrics)
-    if ood is not None:
-        night.ood_epochs = ood.epoch_scores(night.vectors)
-        night.ood_night = night_score(night.ood_epochs)
-    night.x = None
-    return night
+    return add_vectors(night, embed_epochs(night.x, model, batch_size, on_batch), ood)
 
 
 # ----------------------------------------------------------------------------- Parquet shards
