@@ -9,9 +9,21 @@ seeded paraphrases) for the five tracks.
 A split folder holds
 
 - ``x.npy``           float16 ``[N, 10, 1920]`` (z-scored signals; fp16 halves the disk/page cache),
-- ``epochs.parquet``  one row per epoch: ``night_id, epoch, onset_s, stage, phenotype, site``,
+- ``epochs.parquet``  one row per row of ``x``: ``night_id, epoch, onset_s, stage, phenotype, site,
+  rendition, caption_row, lost_channels``,
 - ``captions.parquet`` one row per (epoch, track, variant) with ``idx`` (row of ``x``) and ``caption``,
 - ``info.json``       seeds, sizes and build time.
+
+With ``n_randomized > 0`` every night is also stored as that many *renditions*: the same simulated
+physiology passed through :func:`~sleeplm.encoder.sim.randomize.randomized_file_signals` (a new draw of
+the simulator's domain randomization per rendition: device rate, filters, gains, polarity, noise, mains,
+pops, movement, sweat, ECG/EOG leaking into the EEG, montage variation, lost channels), then read by the
+same ``map_channels`` -> ``make_epochs`` path (whole-recording z-score, as for a real file). Rendition rows
+follow the night's clean rows in ``x``; ``rendition`` is 0 for the clean night, ``caption_row`` points to
+the clean row whose captions they share (the captions describe the physiology, which randomization leaves
+as it was), and ``lost_channels`` marks rows where randomization removed or flattened a channel the clean
+night had. Renditions depend on ``(seed, index, rendition)`` only: adding them leaves the clean rows as
+they were.
 
 Train and held-out splits use different root seeds, so no held-out night is ever trained on.
 """
@@ -33,7 +45,7 @@ from sleeplm.encoder.io.channels import map_channels
 from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.encoder.io.records import Recording
-from sleeplm.encoder.vocab import MODEL_TRACKS
+from sleeplm.encoder.vocab import CHANNEL_INDEX, MODEL_TRACKS
 
 #: The five caption tracks in model modality order (``api.TRACKS``: brain=0 ... stage_event=4).
 
@@ -52,22 +64,37 @@ class SplitSpec:
         Length of every night in hours.
     n_paraphrases
         Paraphrased captions per epoch and track, besides the canonical one.
+    n_randomized
+        Domain-randomized renditions per night, besides the clean one (see the module doc).
     """
 
     n_nights: int
     seed: int
     duration_h: float = 6.0
     n_paraphrases: int = 3
+    n_randomized: int = 0
 
 
 def _night_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
 
 
-def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int
+def _present(x: np.ndarray) -> np.ndarray:
+    """Channels (not POS) with any non-zero sample, per epoch ``[N, 10]`` (a missing or flat channel is zeros)."""
+    present = np.abs(x).max(axis=-1) > 0
+    present[:, CHANNEL_INDEX["POS"]] = True
+    return present
+
+
+def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, n_randomized: int = 0
                   ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Simulate night ``index`` of root ``seed`` and return (x fp16, epoch table, caption table)."""
+    """Simulate night ``index`` of root ``seed`` and return (x fp16, epoch table, caption table).
+
+    ``x`` holds the clean epochs, then ``n_randomized`` renditions of them (see the module doc); the
+    caption table's ``epoch`` refers to the clean rows.
+    """
     from sleeplm.encoder.sim import PHENOTYPES, SITES, draw_subject, simulate_night
+    from sleeplm.encoder.sim.randomize import Knobs, randomized_file_signals
 
     rng = _night_rng(seed, index)
     # phenotype cycles with period 9 and site with period 3: shift the site every 9 nights so that
@@ -83,11 +110,25 @@ def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int
     night_id = f"s{seed}-{index:04d}"
     caps = night_caption_table(CorpusNight(night_id, feats, list(ann.events)), n_paraphrases,
                                seed=seed * 100_003 + index)
+    n = len(ep.onset_s)
     meta = pd.DataFrame({
-        "night_id": night_id, "epoch": np.arange(len(ep.onset_s), dtype=np.int32), "onset_s": ep.onset_s,
+        "night_id": night_id, "epoch": np.arange(n, dtype=np.int32), "onset_s": ep.onset_s,
         "stage": [str(s) for s in ep.stages], "phenotype": subject.phenotype, "site": subject.site,
+        "rendition": np.int16(0), "caption_row": np.arange(n, dtype=np.int32), "lost_channels": False,
     })
-    return ep.x.astype(np.float16), meta, caps[["epoch", "track", "variant", "caption"]]
+    xs, metas, clean_present = [ep.x], [meta], _present(ep.x)
+    for r in range(1, n_randomized + 1):
+        r_rng = np.random.default_rng(np.random.SeedSequence([seed, index, r]))
+        sigs = randomized_file_signals(night, r_rng, Knobs())
+        rec_r = Recording(Path(f"{night.stem}-r{r}.edf"), night.start_time, night.duration_s, list(sigs))
+        x_r = make_epochs(map_channels(rec_r), ann).x
+        if len(x_r) != n:
+            raise ValueError(f"{night_id} rendition {r}: {len(x_r)} epochs, the clean night has {n}")
+        lost = (clean_present & ~_present(x_r)).any(axis=1)
+        xs.append(x_r)
+        metas.append(meta.assign(rendition=np.int16(r), lost_channels=lost))
+    x_all = np.concatenate(xs).astype(np.float16)
+    return x_all, pd.concat(metas, ignore_index=True), caps[["epoch", "track", "variant", "caption"]]
 
 
 def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress: bool = True) -> Path:
@@ -95,7 +136,7 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases) for i in range(spec.n_nights)]
+    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized) for i in range(spec.n_nights)]
     xs, metas, caps, offset = [], [], [], 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -106,6 +147,7 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
         collected = [process_night(*a) for a in tqdm(args, desc=f"build {out_dir.name}", disable=not progress)]
     for x, meta, cap in collected:
         cap = cap.assign(idx=cap["epoch"].to_numpy() + offset)
+        meta = meta.assign(caption_row=meta["caption_row"].to_numpy() + offset)
         xs.append(x), metas.append(meta), caps.append(cap)
         offset += len(x)
     np.save(out_dir / "x.npy", np.concatenate(xs))
@@ -114,7 +156,8 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
     cap_all = pd.concat(caps, ignore_index=True)[["idx", "track", "variant", "caption"]]
     cap_all.astype({"idx": "int32", "variant": "int16"}).to_parquet(out_dir / "captions.parquet", index=False)
     info = {**asdict(spec), "n_epochs": int(offset), "build_seconds": round(time.perf_counter() - t0, 1),
-            "workers": workers, "stage_counts": epochs["stage"].value_counts().to_dict(),
+            "workers": workers, "stage_counts": epochs.loc[epochs["rendition"] == 0, "stage"].value_counts().to_dict(),
+            "rows_lost_channels": int(epochs["lost_channels"].sum()),
             "phenotypes": sorted(epochs["phenotype"].unique()), "sites": sorted(epochs["site"].unique())}
     (out_dir / "info.json").write_text(json.dumps(info, indent=1) + "\n")
     return out_dir
@@ -130,7 +173,7 @@ def build_dataset(root: str | Path, train: SplitSpec, val: SplitSpec, workers: i
         info = root / name / "info.json"
         if not rebuild and info.is_file():
             have = json.loads(info.read_text())
-            if all(have.get(k) == v for k, v in asdict(spec).items()):
+            if all(have.get(k, 0 if k == "n_randomized" else None) == v for k, v in asdict(spec).items()):
                 continue
         build_split(root / name, spec, workers)
     return root
@@ -156,7 +199,23 @@ class EpochCaptions:
         track_pos = {t: i for i, t in enumerate(MODEL_TRACKS)}
         self.captions[cap["idx"].to_numpy(), cap["track"].map(track_pos).to_numpy(),
                       cap["variant"].to_numpy()] = cap["caption"].to_numpy()
-        self.stages = self.epochs["stage"].to_numpy()
+        ep = self.epochs
+        rendition = ep["rendition"].to_numpy() if "rendition" in ep else np.zeros(n, np.int16)
+        #: Rows of the clean epochs; ``renditions[k]`` = rows of clean row ``clean_rows[k]``'s renditions.
+        self.clean_rows = np.flatnonzero(rendition == 0)
+        self.lost_channels = ep["lost_channels"].to_numpy(bool) if "lost_channels" in ep else np.zeros(n, bool)
+        if "caption_row" in ep and (rendition > 0).any():
+            src = ep["caption_row"].to_numpy()
+            rand = np.flatnonzero(rendition > 0)
+            self.captions[rand] = self.captions[src[rand]]
+            order = np.argsort(src[rand], kind="stable")
+            per = np.bincount(src[rand], minlength=n)[self.clean_rows]
+            if per.min() != per.max():
+                raise ValueError(f"{split_dir}: clean epochs have unequal numbers of renditions")
+            self.renditions = rand[order].reshape(len(self.clean_rows), per[0]) if len(rand) else None
+        else:
+            self.renditions = None
+        self.stages = ep["stage"].to_numpy()
 
     def __len__(self) -> int:
         return len(self.x)
@@ -194,9 +253,10 @@ def main() -> None:  # pragma: no cover - command-line helper
     ap.add_argument("--hours", type=float, default=6.0)
     ap.add_argument("--paraphrases", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--randomized", type=int, default=0, help="domain-randomized renditions per training night")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    build_dataset(a.root, SplitSpec(a.train_nights, a.seed, a.hours, a.paraphrases),
+    build_dataset(a.root, SplitSpec(a.train_nights, a.seed, a.hours, a.paraphrases, a.randomized),
                   SplitSpec(a.val_nights, a.seed + 1_000_000, a.hours, 0), workers=a.workers)
 
 

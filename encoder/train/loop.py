@@ -60,6 +60,17 @@ class TrainConfig:
     contrastive_gist: bool
     #: Sampling weights of the caption tracks, in ``MODEL_TRACKS`` order (brain ... stage_event).
     track_weights: tuple[float, ...]
+    #: Probability that a sampled epoch is replaced by one of its domain-randomized renditions (a split
+    #: built with ``SplitSpec.n_randomized`` > 0; ``data.py``): the same physiology and captions as another
+    #: lab, device and night of electrode trouble would have recorded it.
+    p_randomized: float
+    #: Whose texts the contrastive objective aligns: ``"stage_event"`` (the stage/event text only, as up to
+    #: v4) or ``"all"`` (each of the five tracks' canonical captions, one InfoNCE per track, averaged:
+    #: see :func:`sleeplm.encoder.train.losses.contrastive_loss_tracks`).
+    contrastive_tracks: str
+    #: Keep the text tower as it is (no gradient; contrastive text embeddings computed once per distinct
+    #: text and cached): the fine-tune moves signal vectors into the existing text space.
+    frozen_text: bool
     weights: LossWeights
     #: Start from these weights (a fine-tune) instead of a random init; ignored when resuming.
     init_from: str | None = None
@@ -120,24 +131,44 @@ def drop_channels(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarr
     return changed
 
 
+_STAGE_EVENT = MODEL_TRACKS.index("stage_event")
+
+
 def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, batch_size: int,
                p_stage_only: float, track_weights: tuple[float, ...], canonical: bool = False,
                canonical_contrastive: bool = False, p_channel_drop: float = 0.0,
-               contrastive_gist: bool = False) -> dict[str, torch.Tensor]:
+               contrastive_gist: bool = False, p_randomized: float = 0.0,
+               contrastive_tracks: str = "stage_event", with_clean: bool = False) -> dict[str, torch.Tensor]:
     """Sample a batch: epochs, one caption track and one caption variant per epoch.
 
-    ``canonical`` uses variant 0 (the evaluation captions) and never the stage-only text.
+    Epochs are drawn from the clean rows; with ``p_randomized`` each is replaced, with that probability,
+    by one of its randomized renditions (``data.renditions``). ``canonical`` uses variant 0 (the
+    evaluation captions) and never the stage-only text. With ``contrastive_tracks="all"``,
+    ``contrastive_ids`` is ``[B, 5, L]`` (every track's canonical caption, ``MODEL_TRACKS`` order) and
+    ``contrastive_mask`` ``[B, 5]`` says which of them describe signals the example still has.
+    ``with_clean`` adds ``x_clean`` (the clean epochs, before randomization and channel-drop) and ``kept``
+    ``[B]`` (the example kept every channel: its captions describe what it shows).
     """
-    idx = rng.choice(len(data), size=min(batch_size, len(data)), replace=False)
+    if contrastive_tracks not in ("stage_event", "all"):
+        raise ValueError(f"contrastive_tracks must be 'stage_event' or 'all', not {contrastive_tracks!r}")
+    idx = rng.choice(data.clean_rows, size=min(batch_size, len(data.clean_rows)), replace=False)
     tw = np.asarray(track_weights, float)
     tracks = rng.choice(len(MODEL_TRACKS), size=len(idx), p=tw / tw.sum())
     variants = np.zeros(len(idx), int) if canonical else rng.integers(0, data.n_variants, len(idx))
     stage_only = np.zeros(len(idx), bool) if canonical else rng.random(len(idx)) < p_stage_only
+    x_clean = np.array(data.signals(idx), dtype=np.float32) if with_clean else None
+    if p_randomized > 0 and data.renditions is not None:
+        pos = np.searchsorted(data.clean_rows, idx)
+        swap = rng.random(len(idx)) < p_randomized
+        pick = rng.integers(0, data.renditions.shape[1], len(idx))
+        idx = np.where(swap, data.renditions[pos, pick], idx)
     x = np.array(data.signals(idx), dtype=np.float32)
     dropped = drop_channels(x, rng, p_channel_drop) if p_channel_drop > 0 else np.zeros(len(idx), bool)
-    # the reference captions describe every channel: an example that lost channels trains the stage/event
-    # track only, so the decoder never learns to describe signals it cannot see
-    tracks = np.where(dropped, MODEL_TRACKS.index("stage_event"), tracks)
+    # the reference captions describe every channel: an example that lost channels (dropped here, or lost by
+    # the randomization) trains the stage/event track only, so the decoder never learns to describe signals
+    # it cannot see
+    dropped |= data.lost_channels[idx]
+    tracks = np.where(dropped, _STAGE_EVENT, tracks)
     con_texts, cap_texts = [], []
     for i, t, v, s in zip(idx, tracks, variants, stage_only):
         cv = 0 if canonical_contrastive else v
@@ -145,12 +176,65 @@ def make_batch(data: EpochCaptions, tokenizer: Any, rng: np.random.Generator, ba
         if contrastive_gist:
             con_texts[-1] = event_gist(con_texts[-1])
         cap_texts.append(data.caption(i, MODEL_TRACKS[t], v))
-    return {
+    batch = {
         "x": torch.from_numpy(x),
-        "contrastive_ids": tokenizer(con_texts),
         "caption_ids": tokenizer(cap_texts),
         "modality": torch.as_tensor(tracks, dtype=torch.long),
     }
+    if with_clean:
+        batch["x_clean"] = torch.from_numpy(x_clean)
+        batch["kept"] = torch.from_numpy(~dropped)
+    if contrastive_tracks == "stage_event":
+        batch["contrastive_ids"] = tokenizer(con_texts)
+        return batch
+    texts = []
+    for i, con in zip(idx, con_texts):
+        texts += [con if k == _STAGE_EVENT else data.caption(i, track, 0) for k, track in enumerate(MODEL_TRACKS)]
+    batch["contrastive_ids"] = tokenizer(texts).reshape(len(idx), len(MODEL_TRACKS), -1)
+    mask = np.ones((len(idx), len(MODEL_TRACKS)), bool)
+    mask[dropped] = False
+    mask[:, _STAGE_EVENT] = True
+    batch["contrastive_mask"] = torch.from_numpy(mask)
+    return batch
+
+
+class CachedTextEmbeddings:
+    """Unit text embeddings of a frozen text tower, computed once per distinct token sequence.
+
+    The tower must not change while the cache lives (``TrainConfig.frozen_text``); embeddings are computed
+    in eval mode without gradient, so a cached text is exactly what ``encode_text`` gives at inference.
+    """
+
+    def __init__(self, model: ReCoCa) -> None:
+        self.model = model
+        self.cache: dict[bytes, torch.Tensor] = {}
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        keys = [row.numpy().tobytes() for row in ids]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        if todo:
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                new = self.model.encode_text(ids[todo])
+            self.model.train(was_training)
+            for i, e in zip(todo, new):
+                self.cache.setdefault(keys[i], e)
+        return torch.stack([self.cache[k] for k in keys])
+
+
+def _teacher(model_cfg: ReCoCaConfig, cfg: TrainConfig) -> ReCoCa | None:
+    """The frozen teacher of a distilling fine-tune: the weights it starts from (``init_from``)."""
+    if cfg.weights.distillation <= 0:
+        return None
+    if not cfg.init_from:
+        raise ValueError("distillation needs a teacher: a fine-tune with init_from (a recipe stage after the first)")
+    teacher = ReCoCa(model_cfg)
+    load_checkpoint(teacher, cfg.init_from)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 def param_groups(model: ReCoCa, weight_decay: float) -> list[dict[str, Any]]:
@@ -200,9 +284,10 @@ def validation_loss(model: ReCoCa, data: EpochCaptions, tokenizer: Any, cfg: Tra
     for b in range(cfg.val_batches):
         batch = make_batch(data, tokenizer, np.random.default_rng([cfg.seed, 10**9 + b]), cfg.batch_size,
                            1.0 if cfg.p_stage_only >= 1.0 else 0.0, cfg.track_weights, canonical=True,
-                           contrastive_gist=cfg.contrastive_gist)
+                           contrastive_gist=cfg.contrastive_gist, contrastive_tracks=cfg.contrastive_tracks)
         _, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
-                                    batch["modality"], cfg.weights, cfg.dedupe_texts)
+                                    batch["modality"], cfg.weights, cfg.dedupe_texts, batch.get("contrastive_mask"))
+        parts.pop("distillation", None)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v / cfg.val_batches
     model.train()
@@ -259,6 +344,11 @@ def run_training(
         state = torch.load(pt, map_location="cpu", weights_only=True)
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
+    teacher = _teacher(model_cfg, cfg)
+    text_cache = CachedTextEmbeddings(model) if cfg.frozen_text else None
+    if cfg.frozen_text:
+        for p in model.text.parameters():
+            p.requires_grad_(False)
     history = _read_history(out_dir / "history.jsonl", start) if start else []
     if history:
         elapsed = float(history[-1].get("time_s", 0.0))
@@ -272,10 +362,18 @@ def run_training(
             group["lr"] = lr
         batch = make_batch(train_data, tokenizer, np.random.default_rng([cfg.seed, step]), cfg.batch_size,
                            cfg.p_stage_only, cfg.track_weights, canonical_contrastive=cfg.canonical_contrastive,
-                           p_channel_drop=cfg.p_channel_drop, contrastive_gist=cfg.contrastive_gist)
+                           p_channel_drop=cfg.p_channel_drop, contrastive_gist=cfg.contrastive_gist,
+                           p_randomized=cfg.p_randomized, contrastive_tracks=cfg.contrastive_tracks,
+                           with_clean=teacher is not None)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
+        targets = None
+        if teacher is not None:
+            with torch.no_grad():
+                t_emb, t_mem = teacher.encode_biosignals(batch["x_clean"])
+            targets = (t_emb, t_mem, batch["kept"])
         loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
-                                       batch["modality"], cfg.weights, cfg.dedupe_texts)
+                                       batch["modality"], cfg.weights, cfg.dedupe_texts, batch.get("contrastive_mask"),
+                                       encode_text=text_cache, teacher=targets)
         if not math.isfinite(parts["loss"]):
             raise FloatingPointError(f"non-finite loss at step {step}: {parts}")
         opt.zero_grad(set_to_none=True)
@@ -302,7 +400,7 @@ def run_training(
         else:
             history.append(row)
         bar.set_postfix(loss=f"{parts['loss']:.3f}", con=f"{parts['contrastive']:.3f}",
-                        cap=f"{parts['caption']:.3f}", lr=f"{lr:.1e}")
+                        cap=f"{parts.get('caption', float('nan')):.3f}", lr=f"{lr:.1e}")
     _write_history(out_dir / "history.jsonl", history)
     final = out_dir / "model.safetensors"
     save_checkpoint(model, final, model.cfg.to_dict())

@@ -11,6 +11,10 @@ only what it changes from the stage before it and starts from that stage's final
      "stages": [{"name": "pretrain", "train": {}}, {"name": "channel-drop", "train": {"p_channel_drop": 0.4}}]}
 
 ``model_config`` is a config name, a JSON path (relative to the recipe file) or an inline object.
+An optional ``start_from`` ``{"weights": NAME_OR_PATH, "sha256": HEX}`` makes the first stage a fine-tune
+of those weights (a bundled model name, or a path relative to the recipe file); the file must have that
+sha256, so a recipe never silently starts from other weights (after a bundled model is replaced, pass the
+old file with ``train_recipe(..., start_from=PATH)``).
 :func:`train_recipe` runs the stages in ``<out>/stage<k>-<name>/`` and copies the last stage's weights
 to ``<out>/model.safetensors``.
 """
@@ -27,7 +31,7 @@ from sleeplm.encoder.train.data import SplitSpec
 from sleeplm.encoder.train.loop import TrainConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-_TOP_KEYS = {"name", "version", "model_config", "data", "train", "stages"}
+_TOP_KEYS = {"name", "version", "model_config", "data", "train", "stages", "start_from"}
 
 
 class RecipeError(ValueError):
@@ -53,12 +57,15 @@ class Recipe:
     val_split: SplitSpec
     stages: tuple[RecipeStage, ...]
     source: Path
+    #: ``{"weights": name or path, "sha256": hex}`` the first stage starts from, or ``None`` (from scratch).
+    start_from: dict[str, str] | None = None
 
     @property
     def data_tag(self) -> str:
         """Folder name of the cached dataset these splits build."""
         t, v = self.train_split, self.val_split
-        return f"data-n{t.n_nights}-v{v.n_nights}-h{t.duration_h:g}-p{t.n_paraphrases}-s{t.seed}"
+        tag = f"data-n{t.n_nights}-v{v.n_nights}-h{t.duration_h:g}-p{t.n_paraphrases}-s{t.seed}"
+        return tag + (f"-r{t.n_randomized}" if t.n_randomized else "") + (f"-vh{v.duration_h:g}" if v.duration_h != t.duration_h else "")
 
 
 def list_recipes() -> list[str]:
@@ -140,9 +147,38 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         settings = {**settings, **stage.get("train", {})}
         stages.append(RecipeStage(str(stage["name"]), _train_config(path, f"stage {k} ({stage['name']})", settings)))
     data = body["data"]
+    start = body.get("start_from")
+    if start is not None and (not isinstance(start, dict) or set(start) != {"weights", "sha256"}):
+        raise RecipeError(f"{path}: start_from must be {{\"weights\": name or path, \"sha256\": hex}}")
     return Recipe(name=str(body["name"]), version=str(body.get("version", "")), model_config=model_config,
                   train_split=_split(path, data, "train"), val_split=_split(path, data, "val"),
-                  stages=tuple(stages), source=path)
+                  stages=tuple(stages), source=path, start_from=dict(start) if start else None)
+
+
+def start_weights(recipe: Recipe, override: str | Path | None = None) -> Path | None:
+    """The checked file the recipe's first stage starts from (``override`` instead of the named one).
+
+    Raises
+    ------
+    RecipeError
+        The file is missing or its sha256 is not the recipe's.
+    """
+    import hashlib
+
+    from sleeplm.encoder.model.factory import bundled_weights
+
+    if recipe.start_from is None:
+        return Path(override) if override is not None else None
+    name = override if override is not None else recipe.start_from["weights"]
+    path = bundled_weights(str(name)) if override is None and "/" not in str(name) else None
+    path = path or (Path(name) if Path(name).is_absolute() or override is not None else recipe.source.parent / name)
+    if not Path(path).is_file():
+        raise RecipeError(f"{recipe.source}: start_from weights {str(name)!r} not found")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if digest != recipe.start_from["sha256"]:
+        raise RecipeError(f"{recipe.source}: start_from {path} has sha256 {digest[:12]}…, the recipe starts from "
+                          f"{recipe.start_from['sha256'][:12]}… (pass those weights with start_from=PATH)")
+    return Path(path)
 
 
 @dataclass(frozen=True)
@@ -164,7 +200,7 @@ def _as_json(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | None = None, resume: bool = False,
-                 workers: int = 2, progress: bool = True) -> RecipeRun:
+                 workers: int = 2, progress: bool = True, start_from: str | Path | None = None) -> RecipeRun:
     """Build (or reuse) the recipe's simulated data and run its stages in order.
 
     Parameters
@@ -179,6 +215,8 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
     resume
         Continue a run in ``out_dir``: finished stages are kept, the unfinished one continues from its
         last checkpoint. Without it a folder that already holds a stage is refused.
+    start_from
+        The weights the first stage starts from, instead of the recipe's ``start_from`` (checked by sha256).
 
     Raises
     ------
@@ -201,7 +239,7 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
     (out_dir / "data.json").write_text(json.dumps({"root": str(root.resolve())}) + "\n")
     if not (out_dir / "recipe.json").exists() or not (out_dir / "recipe.json").samefile(recipe.source):
         shutil.copyfile(recipe.source, out_dir / "recipe.json")
-    weights: Path | None = None
+    weights: Path | None = start_weights(recipe, start_from)
     for stage, folder in zip(recipe.stages, dirs):
         cfg = replace(stage.config, init_from=str(weights.resolve()) if weights is not None else None)
         stored = folder / "train_config.json"
