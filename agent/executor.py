@@ -482,10 +482,10 @@ def _trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[
 def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     n = fr.nights.loc[nights]
     cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
-    extra = [f.field for f in q.filters if f.field in n.columns and f.field not in cols]
+    extra = list(dict.fromkeys(f.field for f in q.filters if f.field in n.columns and f.field not in cols))
     rows = n[cols + extra].copy()
     rows["missing_channels"] = [", ".join(c) for c in n["missing_channels"]]
-    base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")),
+    base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")), "n_total": len(fr.nights),
                  "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])
                                                          if base["filters"] else "")})
     if q.group_by:

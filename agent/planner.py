@@ -65,7 +65,7 @@ FOREIGN = {
 _NON_LATIN = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 
 _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
-_ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest)\b"
+_ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
 _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -141,6 +141,7 @@ def _measures(t: str, stage: str | None, events: list[str],
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
+_WHO = r"\b(subjects|patients|people|those|men|women|participants)"
 _ABOVE = r"(above|over|greater than|more than|higher than|exceeding|>|>=|at least|of at least)"
 _BELOW = r"(below|under|less than|lower than|<|<=|at most|of at most)"
 
@@ -155,19 +156,27 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     phenos = [ph for ph in p.phenotypes
               if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
                       and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
+    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases)\b", t):
+        phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
     if phenos and compare_by != "phenotype":
         out.append(Filter("phenotype", "in", phenos))
     if p.sites and compare_by != "site":
         out.append(Filter("site", "in", p.sites))
     for rx, op in ((rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
                    (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
-                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<")):
+                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
+                   (rf"{_WHO}\s+(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
+                   (rf"{_WHO}\s+(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<")):
         m = re.search(rx, t)
         if m:
             out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
             break
     for col in find_metrics(t):
         words = "|".join(p_ for p_ in _metric_phrases(col))
+        rng = re.search(rf"(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
+        if rng:  # "an AHI between 5 and 15": both ends included
+            out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
+            continue
         for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
                        (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<")):
             m = re.search(rx, t)
@@ -198,7 +207,9 @@ def _ask(t: str, group_by: str | None) -> str | None:
         return "argmax"
     if re.search(_ARGMIN, t) and not re.search(r"\bat least\b", t):
         return "argmin"
-    if any(re.search(rx, t) for rx in _AGGREGATE.values()) or re.search(r"\bacross (the )?(cohort|nights)", t):
+    if any(re.search(rx, t) for rx in _AGGREGATE.values()) or re.search(
+            r"\bacross (all )?(the )?(cohort|nights|recordings|subjects)|\bin (all|every) (the )?(nights|recordings)|"
+            r"\b(in|of|for) (the|this|all the|the whole) cohort\b", t):
         return "aggregate"
     return None
 
@@ -257,14 +268,21 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by:
         group_by = "phenotype" if measures else None
+    if not group_by and p.phenotypes and measures and re.search(
+            r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
+        group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
     ask = _ask(_without_metric_phrases(t), group_by)
+    if ask == "trend" and re.search(r"\b(bmi|body mass)\b", t) and measures and measures[0].name != "bmi":
+        group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
     filters = _filters(t, p, names, group_by)
     nights = list(p.recordings)
     if not nights and p.this_night and ask not in ("argmax", "argmin", "rank", "compare", "trend"):
         if not ctx.recording:
             return None  # "this night" with none chosen: the night tools say so
         nights = [ctx.recording]
-    counting = re.search(r"\bhow many( \w+)? (nights|recordings|subjects|patients|people|studies|women|men|"
+    counting = re.search(r"\b(proportion|percentage|fraction|share|percent) of (the )?(cohort|nights|recordings|"
+                         r"subjects|patients|people)\b", t) or re.search(
+                         r"\bhow many( \w+)? (nights|recordings|subjects|patients|people|studies|women|men|"
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
     listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(nights|recordings|subjects|"
                         r"patients)\b|\bwho\b", t)
@@ -303,7 +321,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             return Query("value", measures, nights=[ctx.recording])
         return Query("aggregate", measures, filters=filters)
     stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, _without_metric_phrases(t))), "mean")
-    if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and re.search(r"\btotal\b", t):
+    if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and \
+            re.search(r"\b(total|how many|number of)\b", t):
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
     if ask in ("argmax", "argmin") and nights:

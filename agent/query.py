@@ -203,7 +203,8 @@ class QueryArgs(BaseModel):
     measures: list[MeasureArgs] = Field(default_factory=list)
     nights: list[str] = Field(default_factory=list, description="Recording names or subject ids; empty = cohort.")
     filters: list[FilterArgs] = Field(default_factory=list)
-    group_by: Literal["sex", "phenotype", "site", "age_band"] | None = None
+    group_by: Literal["sex", "phenotype", "site", "age_band", "bmi"] | None = Field(
+        None, description="compare: the grouping; trend: bmi for a trend against BMI (default: age).")
     stat: Stat = "mean"
     k: int | None = Field(None, ge=1, le=100)
     descending: bool = True

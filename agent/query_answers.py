@@ -115,6 +115,8 @@ def _arg(r: dict[str, Any]) -> str:
 
 def _count(r: dict[str, Any]) -> str:
     text = f"**{r['n_nights']} night(s)**{_scope(r)}: {', '.join(r['recordings']) or 'none'}."
+    if r.get("filters") and r.get("n_total"):
+        text += f" That is {r['n_nights']} of the cohort's {r['n_total']} nights ({100 * r['n_nights'] / r['n_total']:.0f} %)."
     if r.get("per_group"):
         text += "\n\nBy " + r["by"] + ": " + "; ".join(f"{g}: {len(v)}" for g, v in r["per_group"].items()) + "."
     if r["rows"] and len(r["rows"]) <= 30:

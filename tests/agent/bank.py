@@ -318,6 +318,21 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     add(Item("follow-up", [f"describe {b}", "what is the sleep efficiency of this night?"],
              value_is(n.at[b, "efficiency"])))
 
+    # --- phrasings found by fresh questions on the demo cohort (proportions, ranges, BMI, groups of phenotypes)
+    k15 = int((n["ahi"] >= 15).sum())
+    add(Item("count share", ["What proportion of the cohort has an AHI of at least 15?"],
+             has(f"**{k15} night(s)**", f"{k15} of the cohort's {len(n)} nights")))
+    add(Item("list range", ["Which recordings have an AHI between 5 and 15?"],
+             exactly_nights(set(n.index[(n["ahi"] >= 5) & (n["ahi"] <= 15)]))))
+    rho_bmi = n[["bmi", "ahi"]].corr(method="spearman").iloc[0, 1]
+    add(Item("trend bmi", ["Is there a correlation between BMI and AHI?"],
+             has(f"Spearman rho = {rho_bmi:.2f}", "against bmi")))
+    add(Item("aggregate sum", ["How many arousals occurred during N2 across all nights?"],
+             shown(sum(gold.count(r, "arousal", "N2") for r in recs))))
+    osa = n[n["phenotype"].str.startswith("osa")]["odi"]
+    add(Item("phenotype group", ["What is the median ODI among the OSA patients?"],
+             shown(osa.median()) if len(osa) else None))
+
     # --- parts of the night (time-of-night windows), gold from the truth files and the XML's start time
     add_windows(gold, items)
 

@@ -134,3 +134,38 @@ def test_an_llm_back_end_runs_the_same_typed_plan_through_the_same_executor(coho
         "which night has the highest AHI?")
     assert llm_turn.steps[0].summary == router_turn.steps[0].summary
     assert llm_turn.steps[0].args == router_turn.steps[0].args
+
+
+def test_a_metric_between_two_numbers_is_a_closed_range_not_a_clock_window() -> None:
+    q = plan("Which recordings have an AHI between 5 and 15?", NAMES, Context())
+    assert q == Query("list", filters=[Filter("ahi_per_h", ">=", 5.0), Filter("ahi_per_h", "<=", 15.0)])
+
+
+def test_a_proportion_of_the_cohort_is_a_count_with_its_filter() -> None:
+    q = plan("What proportion of the cohort has an AHI of at least 15?", NAMES, Context())
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 15.0)])
+
+
+def test_a_correlation_with_bmi_is_a_trend_against_bmi_not_age() -> None:
+    q = plan("Is there a correlation between BMI and AHI?", NAMES, Context())
+    assert isinstance(q, Query) and (q.ask, q.group_by, q.measures[0].name) == ("trend", "bmi", "ahi_per_h")
+
+
+def test_average_spo2_nadir_is_the_nadir_not_the_mean_saturation() -> None:
+    q = plan("What's the average SpO2 nadir in men?", NAMES, Context())
+    assert q == Query("aggregate", [Measure("metric", "spo2_min_pct")], filters=[Filter("sex", "in", ["M"])])
+
+
+def test_deepest_desaturation_is_the_night_with_the_lowest_nadir() -> None:
+    q = plan("Which night had the deepest oxygen desaturation?", NAMES, Context())
+    assert q == Query("argmin", [Measure("metric", "spo2_min_pct")])
+
+
+def test_in_the_cohort_asks_for_the_cohort_even_with_a_night_in_focus() -> None:
+    q = plan("What is the limb movement index in the cohort?", NAMES, AT_1)
+    assert isinstance(q, Query) and q.ask == "aggregate" and q.nights == []
+
+
+def test_how_many_events_across_all_nights_is_their_total() -> None:
+    q = plan("How many arousals occurred during N2 across all nights?", NAMES, Context())
+    assert q == Query("aggregate", [Measure("event_count", "arousal", "N2")], stat="sum")
