@@ -30,6 +30,12 @@ from .state import SessionState, ToolConfig
 LLM_LIST_LIMIT = 25
 
 
+def read_night_epochs(path: str) -> Epochs:
+    """A recording file read, mapped and preprocessed into model-ready epochs (what ingest embedded)."""
+    psg = load_psg(Path(path))
+    return make_epochs(psg.mapped, psg.annotations)
+
+
 @dataclass
 class ToolContext:
     """The cohort and session a set of tools works on."""
@@ -111,11 +117,14 @@ class ToolContext:
             raise ValueError(f"the signals of {n.recording} are not available: {path} is missing "
                              "(the workspace keeps captions and metrics, not the raw signals)")
 
-        def read() -> Epochs:
-            psg = load_psg(path)
-            return make_epochs(psg.mapped, psg.annotations)
-
         assert self.cache is not None
+        workers = self.cache.workers
+
+        def read() -> Epochs:
+            if workers is not None:  # in another process: this one's other turns keep the GIL
+                return workers.submit(read_night_epochs, str(path)).result()
+            return read_night_epochs(str(path))
+
         return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns), read)
 
     def model_captions(self, n: Night, first: int, last: int, tracks: list[str],

@@ -19,15 +19,20 @@ Caches: the shared cohort carries one :class:`~sleeplm.index.caption_cache.ChatC
 opened, every generated caption, rendered figures and query text embeddings (the cohort's model is
 wrapped in a :class:`~sleeplm.index.caption_cache.CachedTextModel`), so that a repeated or concurrent
 question reads the EDF, runs the model and draws a figure once. In memory only; emptied by every ingest.
+Nights are read and preprocessed in a pool of :data:`READ_WORKERS` processes (``ChatCache.workers``),
+not in the server's threads: a cold read is seconds of work that holds the GIL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import multiprocessing
+import os
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +45,25 @@ from sleeplm.index.ingest import IngestReport, ingest
 from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.queries import Cohort
 from sleeplm.index.workspace import Manifest, WorkspaceError
+
+
+#: Processes that read and preprocess nights for the page's sessions (the machine has 2 cores).
+READ_WORKERS = 2
+
+
+def start_read_workers(n: int) -> ProcessPoolExecutor:
+    """``n`` processes that read and preprocess nights, so that a cold read of an 8-h recording (seconds of
+    work that holds the GIL) does not stop the server's other turns.
+
+    They are forked now, before the server starts its threads and loads the model, and all at once
+    (``ProcessPoolExecutor`` forks every worker at the first task): forked, not spawned, because a
+    spawned worker imports the server's main module (the whole page: gradio, torch), tens of CPU-seconds
+    on a loaded machine.
+    """
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    for ready in [pool.submit(os.getpid) for _ in range(n)]:
+        ready.result()
+    return pool
 
 
 class RWLock:
@@ -141,6 +165,8 @@ class SharedCohort:
 
     def __post_init__(self) -> None:
         self.workspace = Path(self.workspace)
+        if self.cache is not None and self.cache.workers is None:
+            self.cache.workers = start_read_workers(READ_WORKERS)
         self._open(model=None)
 
     # ------------------------------------------------------------------ opening
@@ -250,6 +276,9 @@ class SharedCohort:
         with self.lock.write():
             if self._cohort is not None:
                 self._close_all()
+        if self.cache is not None and self.cache.workers is not None:
+            self.cache.workers.shutdown(wait=False, cancel_futures=True)
+            self.cache.workers = None
 
 
 #: Environment variables read by :func:`load_credentials`.

@@ -8,6 +8,9 @@ must be a loopback address), then
    session state), ask ``--turns`` questions each from a mixed list; p50/p95/max latency,
    errors, throughput.
 
+With ``--workspace``, the server's own CPU time (its process and its read workers, from /proc) is
+recorded for each phase: CPU-seconds per turn, a number the machine's other load does not change much.
+
 Bounded: at most sessions x turns + single requests, and a wall-clock ``--budget`` after which no new
 request starts. Loopback only.
 
@@ -104,6 +107,24 @@ def start_server(workspace: Path, port: int, llm: str | None, log: Path,
     return subprocess.Popen([sys.executable, "-c", code], stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants (Linux /proc;
+    None elsewhere): what the server spent, whatever else loads the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own_and_children(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            kids = [int(c) for t in Path(f"/proc/{p}/task").iterdir()
+                    for c in (t / "children").read_text().split()]
+        except OSError:
+            return 0.0
+        # utime, stime, cutime, cstime (fields 14-17 of stat; here after the name, from index 11)
+        return sum(int(v) for v in fields[11:15]) / tick + sum(own_and_children(k) for k in kids)
+
+    return own_and_children(pid) if Path(f"/proc/{pid}/stat").is_file() else None
+
+
 def wait_ready(url: str, proc: subprocess.Popen | None, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -175,6 +196,8 @@ def main() -> None:
     ap.add_argument("--llm", default=None, help="the agent's model (default: the agent's own default)")
     ap.add_argument("--sessions", type=int, default=4)
     ap.add_argument("--turns", type=int, default=3, help="questions per session under load")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="load phases one after another on the same server (later ones find warm caches)")
     ap.add_argument("--single", type=int, default=5, help="sequential questions for the single-turn latency")
     ap.add_argument("--budget", type=float, default=300.0, help="seconds after which no new request starts")
     ap.add_argument("--compare", action="store_true",
@@ -196,13 +219,14 @@ def main() -> None:
     out = {"cpu_count": os.cpu_count(), "runs": runs}
     for run_ in runs:
         print(f"-- {run_['server']} (load average {run_['load_avg_before']} before, {run_['load_avg_after']} after)")
-        for r in (run_["single"], run_["load"]):
+        for r in (run_[k] for k in run_["phases"]):
+            cpu = f", server CPU {r['server_cpu_s']} s = {r['server_cpu_s_per_turn']} s/turn" if "server_cpu_s" in r else ""
             print(f"{r['label']:<32} requests {r['requests']:>3}  errors {r['errors']}  p50 {r['p50_s']} s  "
-                  f"p95 {r['p95_s']} s  max {r['max_s']} s  ({r['turns_per_s']} turns/s over {r['wall_s']} s)")
+                  f"p95 {r['p95_s']} s  max {r['max_s']} s  ({r['turns_per_s']} turns/s over {r['wall_s']} s{cpu})")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2) + "\n")
-    if any(r[k]["errors"] for r in runs for k in ("single", "load")):
+    if any(r[k]["errors"] for r in runs for k in r["phases"]):
         sys.exit(1)
 
 
@@ -211,11 +235,24 @@ def measure(url: str, proc: subprocess.Popen | None, args: argparse.Namespace, l
     wait_ready(url, proc, 600)
     print(f"{label}: ready at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
     load_before = [round(v, 2) for v in os.getloadavg()]
+    cpu0 = process_cpu_s(proc.pid) if proc is not None else None
     single = run(url, "single session, sequential", 1, args.single, args.budget / 3)
-    load = run(url, f"{args.sessions} concurrent sessions", args.sessions, args.turns, args.budget, offset=3)
-    return {"server": label, "url": url, "load_avg_before": load_before,
-            "load_avg_after": [round(v, 2) for v in os.getloadavg()],
-            "single": single.summary(), "load": load.summary()}
+    out: dict[str, object] = {"server": label, "url": url, "load_avg_before": load_before}
+    phases = [("single", single, cpu0, process_cpu_s(proc.pid) if proc is not None else None)]
+    for i in range(args.rounds):
+        name = "load" if i == 0 else f"load round {i + 1}"
+        a = process_cpu_s(proc.pid) if proc is not None else None
+        res = run(url, f"{args.sessions} concurrent sessions" + (f", round {i + 1}" if i else ""),
+                  args.sessions, args.turns, args.budget, offset=3)
+        phases.append((name, res, a, process_cpu_s(proc.pid) if proc is not None else None))
+    out["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
+    for key, res, a, b in phases:
+        out[key] = res.summary()
+        if a is not None and b is not None:
+            out[key]["server_cpu_s"] = round(b - a, 2)
+            out[key]["server_cpu_s_per_turn"] = round((b - a) / max(1, len(res.latencies_s)), 3)
+    out["phases"] = [key for key, *_ in phases]
+    return out
 
 
 def serve_and_measure(workspace: Path, args: argparse.Namespace, rev: str | None) -> dict[str, object]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,13 +138,16 @@ class ChatCache:
 
     Keys are built by the callers: signals by ``(recording, path, size, mtime)``, captions by
     :meth:`caption_key`, figures by a digest of their inputs, text vectors by :class:`CachedTextModel`.
-    Call :meth:`clear` whenever the workspace's content changes.
+    Call :meth:`clear` whenever the workspace's content changes (``workers`` are kept).
     """
 
     signal_nights: int = DEFAULT_SIGNAL_NIGHTS
     max_captions: int = DEFAULT_CAPTIONS
     max_figures: int = DEFAULT_FIGURES
     max_text_vectors: int = DEFAULT_TEXT_VECTORS
+    #: Where a night's recording is read and preprocessed (seconds of work that holds the GIL): a
+    #: process pool on the page, so that other sessions' turns go on meanwhile; None: the calling thread.
+    workers: Executor | None = None
     signals: OnceLRU = field(init=False)
     captions: OnceLRU = field(init=False)
     figures: OnceLRU = field(init=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -183,5 +184,30 @@ def test_reopening_the_workspace_after_an_upload_empties_figures_and_query_vecto
         assert shared.cache.text_vectors.stats().size == 0
         assert isinstance(shared.cohort.model, CachedTextModel)
         assert not isinstance(shared.cohort.model.wrapped, CachedTextModel)  # wrapped once, not twice
+    finally:
+        shared.close()
+
+
+class CountingExecutor:
+    """Wraps an executor and records the functions submitted to it."""
+
+    def __init__(self, inner):
+        self.inner, self.submitted = inner, []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(fn.__name__)
+        return self.inner.submit(fn, *args, **kwargs)
+
+
+def test_the_page_reads_a_night_in_a_worker_process(sim_workspace: Path) -> None:
+    shared = SharedCohort(sim_workspace)
+    try:
+        pool = shared.cache.workers
+        assert {pool.submit(os.getpid).result() for _ in range(4)} - {os.getpid()}  # other processes
+        shared.cache.workers = CountingExecutor(pool)
+        with shared.reading():
+            ChatSession(shared.view()).respond(f"Show the signals of epoch 2 of {shared.cohort.recordings()[0]}.")
+        assert shared.cache.workers.submitted == ["read_night_epochs"]
+        shared.cache.workers = pool
     finally:
         shared.close()
