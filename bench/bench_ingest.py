@@ -129,6 +129,12 @@ def base_estimate(edf: Path, n_epochs: int, batch_size: int) -> dict[str, float]
             "night_embed_cpu_s_estimated": cpu / n_epochs * n_night}
 
 
+def _save(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "result": result},
+                                   indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nights", type=int, default=4)
@@ -164,9 +170,12 @@ def main() -> None:
             del psg
         result["read_preprocess_s"] = time.perf_counter() - t
         result["serial"] = timed_ingest(cohort, tmp / "ws-serial", model, 0, args.batch_size)
+        _save(args, result)  # each part as soon as it is measured: a long run killed halfway keeps them
         result["pipelined"] = timed_ingest(cohort, tmp / "ws-pipelined", model, workers, args.batch_size)
+        _save(args, result)
         if args.stages:
             result["stages"] = stage_breakdown(edfs[0], model, args.batch_size)
+            _save(args, result)
         if args.base_epochs:
             result["base"] = base_estimate(edfs[0], args.base_epochs, args.batch_size)
     finally:
@@ -196,9 +205,7 @@ def main() -> None:
               f"measured on {b['epochs_measured']} epochs at batch {b['batch_size']}; the night's "
               f"{b['night_epochs']} epochs: about {b['night_embed_s_estimated'] / 60:.1f} min of embedding "
               f"({b['night_embed_cpu_s_estimated'] / 60:.1f} CPU-min), estimated.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "result": result},
-                                   indent=2) + "\n")
+    _save(args, result)
     print(f"\nwrote {args.out}")
 
 
