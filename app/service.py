@@ -30,6 +30,7 @@ import copy
 import multiprocessing
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -51,6 +52,17 @@ from sleeplm.index.workspace import Manifest, WorkspaceError
 READ_WORKERS = 2
 
 
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In a worker: end this process once the server is gone (a server killed by a signal leaves its
+    pool's workers waiting for work forever otherwise)."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-server", daemon=True).start()
+
+
 def start_read_workers(n: int) -> ProcessPoolExecutor:
     """``n`` processes that read and preprocess nights, so that a cold read of an 8-h recording (seconds of
     work that holds the GIL) does not stop the server's other turns.
@@ -60,7 +72,8 @@ def start_read_workers(n: int) -> ProcessPoolExecutor:
     spawned worker imports the server's main module (the whole page: gradio, torch), tens of CPU-seconds
     on a loaded machine.
     """
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
     for ready in [pool.submit(os.getpid) for _ in range(n)]:
         ready.result()
     return pool
