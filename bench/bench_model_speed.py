@@ -12,7 +12,12 @@ construction order, so the same weights; speed does not depend on their values).
 Sections: ``encoder`` (epochs/s, old vs new fp32 + fast modes, with agreement), ``load`` (peak RSS
 vs file size), ``captions`` (epochs captioned per second: today's one-epoch-at-a-time path, the
 plain uncached greedy loop = the official generator's tokens, and the batched KV-cached path;
-tokens compared). Prints tables and writes JSON (``--out``).
+tokens compared), ``decode`` (opt-in: the cached decoder alone on given decoder tokens, this tree
+vs ``--decode-baseline``, a commit), ``fastmode`` (opt-in: agreement of int8 / bf16 with float32 for the trained
+sleeplm-tiny and the base architecture's random weights on simulated held-out epochs — embedding
+cosine, zero-shot stage agreement, identical top-10 share). Ratios come by wall time and by the
+process's CPU time; with ``--threads 1`` the CPU-time ratio barely moves with other jobs on the
+machine. The load average at each section's start and end is recorded. Prints tables and writes JSON (``--out``).
 """
 
 from __future__ import annotations
@@ -85,33 +90,82 @@ def worker(task: str, a: dict) -> dict:
         total = sum(float(p.double().sum()) for p in lm.model.parameters())  # touch every weight page
         return {"baseline_rss_mb": base / 1024, "peak_after_load_mb": after_load / 1024,
                 "peak_after_touch_mb": _rss_kb("VmHWM") / 1024, "load_s": t_load, "checksum": total}
+    if task == "simdata":  # held-out simulated nights -> model inputs and their scored stages
+        from sleeplm.encoder.io.channels import map_channels
+        from sleeplm.encoder.io.records import Recording
+        from sleeplm.encoder.signals.preprocess import make_epochs
+        from sleeplm.encoder.sim import draw_subject, simulate_night
+
+        xs, stages = [], []
+        for i in range(a["nights"]):
+            rng = np.random.default_rng(np.random.SeedSequence([a["seed"], i]))
+            night = simulate_night(draw_subject(i, rng), rng, a["duration_h"])
+            rec = Recording(Path(f"{night.stem}.edf"), night.start_time, night.duration_s, list(night.signals))
+            ep = make_epochs(map_channels(rec), night.annotations())
+            xs.append(ep.x)
+            stages += [str(s) for s in ep.stages]
+        np.savez(a["out"], x=np.concatenate(xs), stages=np.asarray(stages))
+        return {"epochs": len(stages)}
+    if task == "fastmode":  # one precision of one model on the simulated epochs: embeddings, stages, speed
+        from sleeplm.encoder.model import SleepLM, load_model
+        from sleeplm.eval.staging import load_prompts, predict_stages
+
+        data = np.load(a["data"])
+        x = data["x"][: a["epochs"]]
+        if a["model"] == "sleeplm-tiny":
+            lm = load_model("sleeplm-tiny")
+        else:  # the base architecture with random weights, seed 0, and its CLIP tokenizer
+            lm = SleepLM(_seeded("sleeplm-base"))
+        if a["precision"] != "fp32":
+            lm.to_precision(a["precision"])
+        lm.encode_signal(x[: a["batch"]], batch_size=a["batch"])  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        emb = lm.encode_signal(x, batch_size=a["batch"])
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        pred = predict_stages(lm, emb, load_prompts())
+        np.savez(a["out"], emb=emb, pred=pred.astype(str))
+        return {"epochs_per_s": len(x) / dt, "epochs_per_cpu_s": len(x) / dc}
+    if task == "decode":  # the cached greedy decoder alone, on given decoder tokens (no encoder)
+        from sleeplm.encoder.model.generation import greedy_generate
+
+        torch.manual_seed(1)
+        model = _seeded("sleeplm-base").to(dev).eval()
+        memory = torch.randn(a["rows"], model.cfg.biosignals_cfg.decoder_tokens, model.cfg.width, device=dev)
+        mods = torch.tensor([[i % 5, -1] for i in range(a["rows"])], device=dev)
+        greedy_generate(model, None, mods[:2], max_len=4, min_len=4, memory=memory[:2])  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        ids = greedy_generate(model, None, mods, max_len=a["max_len"], min_len=a["max_len"], memory=memory)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        n = sum(len(r) - 1 for r in ids)
+        return {"tokens_per_s": n / dt, "tokens_per_cpu_s": n / dc, "ids": ids}
     lm = _base_model(dev)
     if task == "encode":
         prec = a.get("precision", "fp32")
         if prec != "fp32":
             lm.to_precision(prec)
-        out = {}
+        out, cpu = {}, {}
         x = _signals(max(a["batches"]))
         emb = lm.encode_signal(x[: a["agree_n"]], batch_size=a["agree_n"]) if a.get("agree_n") else None
         for b in a["batches"]:
             lm.encode_signal(x[:b], batch_size=b)  # warm-up
             _sync(dev)
-            reps, t0 = 0, time.perf_counter()
+            reps, t0, c0 = 0, time.perf_counter(), time.process_time()
             while reps < a["reps"]:
                 lm.encode_signal(x[:b], batch_size=b)
                 reps += 1
             _sync(dev)
             out[str(b)] = b * reps / (time.perf_counter() - t0)
+            cpu[str(b)] = b * reps / (time.process_time() - c0)
         if emb is not None:
             np.save(a["emb_out"], emb)
-        return {"epochs_per_s": out}
+        return {"epochs_per_s": out, "epochs_per_cpu_s": cpu}
     if task == "captions":
         from sleeplm.encoder.model.api import track_index
 
         x = _signals(a["epochs"])
         ml = a["max_len"]
         _sync(dev)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if a["mode"] == "per_epoch":  # today's caption_epoch: one epoch, one track at a time
             ids = [[lm.generate_ids(x[i : i + 1], t, max_len=ml)[0] for t in TRACKS] for i in range(len(x))]
         elif a["mode"] == "uncached":  # re-run the whole model on the prefix every step
@@ -122,9 +176,9 @@ def worker(task: str, a: dict) -> dict:
             rows = lm.caption_batch_ids(x, TRACKS, max_len=ml, batch_rows=a.get("batch_rows", 64))
             ids = [[r[t] for t in TRACKS] for r in rows]
         _sync(dev)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         assert all(track_index(t) >= 0 for t in TRACKS)
-        return {"seconds": dt, "epochs_per_s": len(x) / dt, "ids": ids,
+        return {"seconds": dt, "epochs_per_s": len(x) / dt, "cpu_s": dc, "epochs_per_cpu_s": len(x) / dc, "ids": ids,
                 "tokens": sum(len(r) - 1 for e in ids for r in e)}
     raise ValueError(task)
 
@@ -142,11 +196,11 @@ def run_worker(tree: Path, task: str, args: dict, timeout: float = 3600) -> dict
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def baseline_tree(arg: str | None) -> Path:
+def baseline_tree(arg: str | None, commit: str = BASELINE_COMMIT) -> Path:
     if arg:
         return Path(arg).resolve()
-    d = Path(tempfile.mkdtemp(prefix="sleeplm-1e48198-")) / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(d), BASELINE_COMMIT],
+    d = Path(tempfile.mkdtemp(prefix=f"sleeplm-{commit}-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(d), commit],
                    check=True, capture_output=True)
     return d
 
@@ -228,13 +282,95 @@ def section_captions(a, old: Path, res: dict) -> None:
         same_unc = r["ids"][:k] == unc["ids"][:k]
         out.append({"impl": name, "epochs_per_s": r["epochs_per_s"], "seconds": r["seconds"], "tokens": r["tokens"],
                     "x_today": r["epochs_per_s"] / today["epochs_per_s"], "x_uncached": r["epochs_per_s"] / unc["epochs_per_s"],
+                    "cpu_s": r["cpu_s"], "cpu_s_per_epoch": 1 / r["epochs_per_cpu_s"], "x_uncached_cpu": r["epochs_per_cpu_s"] / unc["epochs_per_cpu_s"],
+                    "x_today_cpu": r["epochs_per_cpu_s"] / today["epochs_per_cpu_s"],
                     "tokens_identical_to_today": same, "tokens_identical_to_uncached": same_unc})
     res["captions"] = out
     print(f"\n## captions ({a.device}, sleeplm-base random weights, 5 tracks per epoch, max_len {a.max_len})")
-    print("| path | epochs/s | x today | x uncached | same tokens as today | same as uncached |\n|---|---:|---:|---:|---|---|")
+    print("| path | epochs/s | x today | x uncached | CPU s / epoch | x today (CPU) | x uncached (CPU) | same tokens as today | same as uncached |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
     for r in out:
         print(f"| {r['impl']} | {r['epochs_per_s']:.4f} | {r['x_today']:.1f} | {r['x_uncached']:.1f} | "
+              f"{r['cpu_s_per_epoch']:.2f} | {r['x_today_cpu']:.1f} | {r['x_uncached_cpu']:.1f} | "
               f"{r['tokens_identical_to_today']} | {r['tokens_identical_to_uncached']} |")
+
+
+def section_decode(a, old: Path, res: dict) -> None:
+    """The KV-cached decoder alone, this tree vs ``--decode-baseline`` (a commit), alternating."""
+    tree = baseline_tree(None, a.decode_baseline)
+    common = {"device": a.device, "threads": a.threads, "rows": a.decode_rows, "max_len": a.max_len}
+    runs: dict[str, list[dict]] = {a.decode_baseline: [], "this tree": []}
+    for _ in range(a.rounds):
+        runs[a.decode_baseline].append(run_worker(tree, "decode", common))
+        runs["this tree"].append(run_worker(ROOT, "decode", common))
+    ref_ids = runs[a.decode_baseline][0]["ids"]
+    rows = []
+    for name, rs in runs.items():
+        rows.append({"impl": name, "rows": a.decode_rows, "max_len": a.max_len,
+                     "tokens_per_s": max(r["tokens_per_s"] for r in rs), "tokens_per_cpu_s": max(r["tokens_per_cpu_s"] for r in rs),
+                     "same_tokens": all(r["ids"] == ref_ids for r in rs)})
+    for r in rows:
+        r["x_baseline_wall"] = r["tokens_per_s"] / rows[0]["tokens_per_s"]
+        r["x_baseline_cpu"] = r["tokens_per_cpu_s"] / rows[0]["tokens_per_cpu_s"]
+    res["decode"] = rows
+    print(f"\n## cached greedy decoder alone ({a.device}, sleeplm-base random weights, {a.decode_rows} rows, max_len {a.max_len}, best of {a.rounds})")
+    print("| tree | tokens/s | tokens / CPU s | x baseline (wall) | x baseline (CPU) | same tokens |\n|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['impl']} | {r['tokens_per_s']:.2f} | {r['tokens_per_cpu_s']:.2f} | {r['x_baseline_wall']:.3f} | "
+              f"{r['x_baseline_cpu']:.3f} | {r['same_tokens']} |")
+
+
+def _top10(e):
+    import numpy as np
+
+    sims = e @ e.T
+    np.fill_diagonal(sims, -np.inf)  # an epoch is not its own neighbour
+    return np.argsort(-sims, 1)[:, :10]
+
+
+def section_fastmode(a, old: Path, res: dict) -> None:
+    """Agreement of the opt-in fast modes with float32: trained sleeplm-tiny and the base architecture."""
+    import numpy as np
+
+    tmp = Path(tempfile.mkdtemp(prefix="sleeplm-fast-"))
+    data = tmp / "epochs.npz"
+    n = run_worker(ROOT, "simdata", {"nights": a.fast_nights, "duration_h": a.fast_hours, "seed": 2026, "out": str(data)})["epochs"]
+    truth = np.load(data)["stages"]
+    rows = []
+    for model, n_ep in [("sleeplm-tiny", n), ("sleeplm-base (random weights)", min(n, a.fast_base_epochs))]:
+        precs = ["fp32", "int8", "bf16"] if a.device == "cpu" else ["fp32", "bf16", "fp16"]
+        if model != "sleeplm-tiny" and not a.fast_base_bf16:
+            precs = [p for p in precs if p != "bf16"]
+        outs = {}
+        for prec in precs:
+            f = tmp / f"{model.split()[0]}-{prec}.npz"
+            r = run_worker(ROOT, "fastmode", {"device": a.device, "threads": a.threads, "model": model.split()[0],
+                                              "precision": prec, "data": str(data), "epochs": n_ep,
+                                              "batch": a.fast_batch, "out": str(f)})
+            outs[prec] = (r, np.load(f))
+        ref_r, ref = outs["fp32"]
+        top_ref = _top10(ref["emb"])
+        scored = truth[:n_ep] != "unscored"
+        for prec, (r, o) in outs.items():
+            cos = (ref["emb"] * o["emb"]).sum(1)
+            rows.append({"model": model, "precision": prec, "epochs": n_ep,
+                         "x_fp32_wall": r["epochs_per_s"] / ref_r["epochs_per_s"],
+                         "x_fp32_cpu": r["epochs_per_cpu_s"] / ref_r["epochs_per_cpu_s"],
+                         "min_cosine": float(cos.min()), "mean_cosine": float(cos.mean()),
+                         "stage_agreement": float(np.mean(o["pred"] == ref["pred"])),
+                         "stage_accuracy": float(np.mean(o["pred"][scored] == truth[:n_ep][scored])),
+                         # with few epochs every set of 10 neighbours is nearly the whole set: not measured
+                         "identical_top10_share": float(np.mean([set(x) == set(y) for x, y in zip(top_ref, _top10(o["emb"]))]))
+                         if n_ep > 30 else float("nan"),
+                         "epochs_per_cpu_s": r["epochs_per_cpu_s"]})
+    res["fastmode"] = rows
+    print(f"\n## fast modes vs float32 ({a.device}; {n} epochs of {a.fast_nights} simulated held-out nights, seed 2026; "
+          f"stages = zero-shot staging, eval/staging.py)")
+    print("| model | precision | epochs | x fp32 (wall) | x fp32 (CPU) | min cos | mean cos | same stage | stage accuracy | identical top-10 |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['precision']} | {r['epochs']} | {r['x_fp32_wall']:.2f} | {r['x_fp32_cpu']:.2f} | {r['min_cosine']:.5f} | "
+              f"{r['mean_cosine']:.6f} | {r['stage_agreement']:.3f} | {r['stage_accuracy']:.3f} | {r['identical_top10_share']:.3f} |")
 
 
 def main() -> None:
@@ -254,6 +390,13 @@ def main() -> None:
     ap.add_argument("--cap-single-epochs", type=int, default=1)
     ap.add_argument("--cap-epochs", nargs="+", type=int, default=[2])
     ap.add_argument("--batch-rows", type=int, default=64)
+    ap.add_argument("--decode-baseline", default="cf653ce", help="decode: the commit to compare the decoder with")
+    ap.add_argument("--decode-rows", type=int, default=20, help="decode: rows (epochs x tracks) decoded together")
+    ap.add_argument("--fast-nights", type=int, default=2, help="fastmode: simulated held-out nights (seed 2026)")
+    ap.add_argument("--fast-hours", type=float, default=2.0, help="fastmode: hours per night")
+    ap.add_argument("--fast-base-epochs", type=int, default=48, help="fastmode: epochs for the base architecture")
+    ap.add_argument("--fast-base-bf16", action="store_true", help="fastmode: also bf16 on the base architecture (slow on CPUs without bf16 units)")
+    ap.add_argument("--fast-batch", type=int, default=16)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "model_speed.json")
     a = ap.parse_args()
     old = baseline_tree(a.baseline_dir)
@@ -264,7 +407,11 @@ def main() -> None:
 
         res["meta"]["gpu"] = torch.cuda.get_device_name(0)
     for s in a.sections:
-        {"encoder": section_encoder, "load": section_load, "captions": section_captions}[s](a, old, res)
+        load0 = os.getloadavg()
+        {"encoder": section_encoder, "load": section_load, "captions": section_captions, "fastmode": section_fastmode,
+         "decode": section_decode}[s](a, old, res)
+        res["meta"].setdefault("load_average_1min", {})[s] = {"start": load0[0], "end": os.getloadavg()[0]}
+        print(f"load average (1 min) at start / end of {s}: {load0[0]:.1f} / {os.getloadavg()[0]:.1f}")
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(res, indent=1))
     print(f"\nwrote {a.out}")
