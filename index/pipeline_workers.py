@@ -178,7 +178,6 @@ class PipelineStats:
     wait_s: float = 0.0
     nights: int = 0
     epochs: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -101,3 +101,21 @@ def test_a_killed_worker_fails_only_its_night_and_a_new_worker_goes_on(cohort: P
         assert second.error is None and second.rows is not None and len(second.rows.onset_s) > 0
     finally:
         pool.close()
+
+
+def test_default_workers_run_the_pipeline_only_for_enough_data_on_two_cores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sleeplm.index import pipeline_workers as pw
+
+    small, big = tmp_path / "small.edf", tmp_path / "big.edf"
+    small.write_bytes(b"0" * 1024)
+    with open(big, "wb") as f:
+        f.truncate(pw.PIPELINE_MIN_BYTES)  # sparse: the size counts, not the content
+    monkeypatch.setattr(pw, "available_cores", lambda: 2)
+    assert pw.choose_workers(None, [small]) == 0
+    assert pw.choose_workers(None, [small, big]) == 1
+    assert pw.choose_workers(3, [small]) == 3 and pw.choose_workers(0, [big]) == 0
+    monkeypatch.setattr(pw, "available_cores", lambda: 1)
+    assert pw.choose_workers(None, [big]) == 0
+    with pytest.raises(ValueError, match="workers must be 0 or more"):
+        pw.choose_workers(-1, [big])
