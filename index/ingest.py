@@ -466,7 +466,7 @@ def _pipelined_nights(ref: ModelRef, batch_size: int, progress: bool, score: str
         bar = tqdm(desc="  epochs", unit="epoch", leave=False, disable=not progress)
 
         def on_batch(job: _Job, done: int, total: int) -> None:
-            bar.set_description_str(f"  {job.path.name}")
+            bar.set_description_str(f"  {job.path.name}", refresh=False)
             bar.total = total
             bar.n = done
             bar.refresh()
