@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from sleeplm.encoder.model.config import MultimodalConfig
-from sleeplm.encoder.model.layers import KV, KVBuffer, ResidualAttentionBlock, cached_length
+from sleeplm.encoder.model.layers import KV, ResidualAttentionBlock
 
 
 def prefix_causal_mask(prefix: int, text: int, device: torch.device | None = None) -> torch.Tensor:
@@ -81,21 +81,21 @@ class MultimodalTransformer(nn.Module):
         self,
         x: torch.Tensor,
         memory: torch.Tensor | None,
-        past: list[tuple[KV | KVBuffer, KV]] | None,
+        past: list[tuple[KV, KV]] | None,
         num_prefix: int = 0,
-    ) -> tuple[torch.Tensor, list[tuple[KV | KVBuffer, KV]]]:
+    ) -> tuple[torch.Tensor, list[tuple[KV, KV]]]:
         """Run new positions against a cache; returns logits of the *last* position ``[B, vocab]``.
 
         On the first call (``past is None``) ``x`` is ``[prefix; text]`` with ``num_prefix`` prefix
         tokens and the prefix-causal mask applies; ``memory`` gives the cross-attention keys, which
         are cached. Later calls pass one or more new text positions, which may attend to everything
-        cached before them. Self-attention caches given as ``KVBuffer`` are extended in place.
+        cached before them.
         """
         if past is None:
             self._check(x.shape[1] - num_prefix, num_prefix)
             mask = prefix_causal_mask(num_prefix, x.shape[1] - num_prefix, device=x.device)
         else:
-            t0, s = cached_length(past[0][0]), x.shape[1]
+            t0, s = past[0][0][0].shape[2], x.shape[1]
             self._check(t0 + s - num_prefix, num_prefix)
             k_pos = torch.arange(t0 + s, device=x.device)
             q_pos = torch.arange(t0, t0 + s, device=x.device)

@@ -6,15 +6,13 @@ shorter than ``min_len``, stop at EOS or at ``max_len`` tokens (SOT included).
 
 Both the text tower and the decoder run on the growing sequence. Under the causal mask the
 text-tower token outputs of earlier positions never change, and the CLS token (appended at the
-end) is not needed, so caching both towers is exact. The self-attention caches are preallocated
-for ``max_len`` positions (``KVBuffer``) and filled in place, so a step copies no earlier keys.
+end) is not needed, so caching both towers is exact.
 """
 
 from __future__ import annotations
 
 import torch
 
-from sleeplm.encoder.model.layers import KVBuffer
 from sleeplm.encoder.model.recoca import ReCoCa
 
 
@@ -84,9 +82,6 @@ def greedy_generate(
         tokens, text_past = model.text.forward_incremental(new_ids, key_valid, text_past)
         x = torch.cat([prefix, tokens], dim=1) if dec_past is None else tokens
         logits, dec_past = model.text_decoder.forward_incremental(x, memory, dec_past, num_prefix=n_prefix)
-        if cur_len == 1:  # room for every later position: the steps write into the caches in place
-            text_past = [KVBuffer(k, v, max_len) for k, v in text_past]
-            dec_past = [(KVBuffer(sk, sv, n_prefix + max_len), ckv) for (sk, sv), ckv in dec_past]
         nxt = _pick(logits, cur_len, min_len, eos)
         seqs[active, cur_len] = nxt
         finished = nxt == eos
@@ -97,8 +92,8 @@ def greedy_generate(
         if finished.any():  # drop finished rows from every cache
             keep = (~finished).nonzero().squeeze(1)
             active, nxt, key_valid = active[keep], nxt[keep], key_valid[keep]
-            text_past = [kv.select(keep) for kv in text_past]
-            dec_past = [(skv.select(keep), (ck[keep], cv[keep])) for skv, (ck, cv) in dec_past]
+            text_past = [(k[keep], v[keep]) for k, v in text_past]
+            dec_past = [((sk[keep], sv[keep]), (ck[keep], cv[keep])) for (sk, sv), (ck, cv) in dec_past]
         new_ids = nxt[:, None]
         # the new key (position cur_len) is visible iff the token before it is not the pad id
         key_valid = torch.cat([key_valid, (seqs[active, cur_len - 1] != pad)[:, None]], dim=1)

@@ -16,46 +16,6 @@ from torch import nn
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
-class KVBuffer:
-    """Preallocated keys and values of one self-attention layer, filled in place step by step.
-
-    ``k`` and ``v`` are ``[B, H, capacity, head_dim]``; positions ``0..length-1`` hold the cache.
-    Appending writes the new positions into the buffer instead of concatenating a new tensor
-    (``torch.cat`` copies the whole cache at every generated token).
-    """
-
-    def __init__(self, k: torch.Tensor, v: torch.Tensor, capacity: int) -> None:
-        b, h, t, d = k.shape
-        if t > capacity:
-            raise ValueError(f"cache of {t} positions exceeds capacity {capacity}")
-        self.k = k.new_empty(b, h, capacity, d)
-        self.v = v.new_empty(b, h, capacity, d)
-        self.k[:, :, :t] = k
-        self.v[:, :, :t] = v
-        self.length = t
-
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> KV:
-        """Write ``k, v [B, H, s, head_dim]`` after the cached positions; return views of the whole cache."""
-        s = k.shape[2]
-        end = self.length + s
-        if end > self.k.shape[2]:
-            raise ValueError(f"cache of {end} positions exceeds capacity {self.k.shape[2]}")
-        self.k[:, :, self.length : end] = k
-        self.v[:, :, self.length : end] = v
-        self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]
-
-    def select(self, rows: torch.Tensor) -> KVBuffer:
-        """A buffer of the same capacity holding only ``rows`` (the filled positions are copied)."""
-        t = self.length
-        return KVBuffer(self.k[rows, :, :t], self.v[rows, :, :t], self.k.shape[2])
-
-
-def cached_length(kv: KV | KVBuffer) -> int:
-    """Number of positions held by a cache entry (a tuple or a ``KVBuffer``)."""
-    return kv.length if isinstance(kv, KVBuffer) else kv[0].shape[2]
-
-
 class RMSNorm(nn.Module):
     """Root-mean-square norm, computed in float32: ``x * rsqrt(mean(x^2) + eps) * weight``."""
 
@@ -210,9 +170,9 @@ class MultiheadAttention(nn.Module):
         q_x: torch.Tensor,
         kv_x: torch.Tensor | None = None,
         attn_mask: torch.Tensor | None = None,
-        past_kv: KV | KVBuffer | None = None,
+        past_kv: KV | None = None,
         static_kv: bool = False,
-    ) -> tuple[torch.Tensor, KV | KVBuffer]:
+    ) -> tuple[torch.Tensor, KV]:
         """Attend from ``q_x [B, T, D]``.
 
         Parameters
@@ -222,33 +182,26 @@ class MultiheadAttention(nn.Module):
         attn_mask
             Boolean, broadcastable to ``[B, H, T, S]``; ``True`` = may attend.
         past_kv
-            Cached keys/values. For self-attention the new keys are appended (into a
-            ``KVBuffer`` in place, or by concatenation to a tuple); with ``static_kv``
-            (cross-attention) they are used as they are and ``kv_x`` is ignored.
+            Cached keys/values. For self-attention the new keys are appended; with
+            ``static_kv`` (cross-attention) they are used as they are and ``kv_x`` is ignored.
 
         Returns
         -------
         out, kv
-            The attention output ``[B, T, D]`` and the (extended) key-value pair; the same
-            ``KVBuffer`` when one was given.
+            The attention output ``[B, T, D]`` and the (extended) key-value pair.
         """
-        cache: KV | KVBuffer
         if kv_x is None and not static_kv:
             q, k, v = F.linear(q_x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
             q, k, v = (split_heads(t, self.heads) for t in (q, k, v))
-            if isinstance(past_kv, KVBuffer):
-                k, v = past_kv.append(k, v)
-            elif past_kv is not None:
+            if past_kv is not None:
                 k = torch.cat([past_kv[0], k], dim=2)
                 v = torch.cat([past_kv[1], v], dim=2)
-            cache = past_kv if isinstance(past_kv, KVBuffer) else (k, v)
         else:
             q = split_heads(F.linear(q_x, self.in_proj_weight[: self.dim], self.in_proj_bias[: self.dim]), self.heads)
             k, v = past_kv if (static_kv and past_kv is not None) else self.project_kv(kv_x)
-            cache = (k, v)
         p = self.dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-        return self.out_proj(merge_heads(out)), cache
+        return self.out_proj(merge_heads(out)), (k, v)
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -275,8 +228,8 @@ class ResidualAttentionBlock(nn.Module):
         x: torch.Tensor,
         memory: torch.Tensor | None = None,
         attn_mask: torch.Tensor | None = None,
-        past_kv: KV | KVBuffer | None = None,
-    ) -> tuple[torch.Tensor, KV | KVBuffer]:
+        past_kv: KV | None = None,
+    ) -> tuple[torch.Tensor, KV]:
         """Return the block output and the key-value pair of its attention (for caching)."""
         if self.is_cross_attention:
             kv_x = self.ln_1_kv(memory) if (memory is not None and past_kv is None) else None

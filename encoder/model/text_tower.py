@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from sleeplm.encoder.model.config import TextConfig
-from sleeplm.encoder.model.layers import KV, KVBuffer, ResidualAttentionBlock, cached_length
+from sleeplm.encoder.model.layers import KV, ResidualAttentionBlock
 
 
 class Transformer(nn.Module):
@@ -18,8 +18,8 @@ class Transformer(nn.Module):
         self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads, mlp_ratio) for _ in range(layers))
 
     def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, past: list[KV | KVBuffer] | None = None
-    ) -> tuple[torch.Tensor, list[KV | KVBuffer]]:
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, past: list[KV] | None = None
+    ) -> tuple[torch.Tensor, list[KV]]:
         new = []
         for i, block in enumerate(self.resblocks):
             x, kv = block(x, attn_mask=attn_mask, past_kv=None if past is None else past[i])
@@ -86,8 +86,8 @@ class TextTransformer(nn.Module):
         return pooled, x[:, :-1]
 
     def forward_incremental(
-        self, ids: torch.Tensor, key_valid: torch.Tensor, past: list[KV | KVBuffer] | None
-    ) -> tuple[torch.Tensor, list[KV | KVBuffer]]:
+        self, ids: torch.Tensor, key_valid: torch.Tensor, past: list[KV] | None
+    ) -> tuple[torch.Tensor, list[KV]]:
         """Token outputs for new ids ``[B, s]`` that follow ``past`` (no CLS; exact under the causal mask).
 
         Parameters
@@ -97,11 +97,10 @@ class TextTransformer(nn.Module):
         key_valid
             Boolean ``[B, t0+s]``: the legacy key mask for every position so far (see ``key_validity``).
         past
-            Per-layer key/value cache from earlier calls (tuples, or ``KVBuffer`` objects extended in
-            place), or ``None``.
+            Per-layer key/value cache from earlier calls, or ``None``.
         """
         s = ids.shape[1]
-        t0 = 0 if past is None else cached_length(past[0])
+        t0 = 0 if past is None else past[0][0].shape[2]
         if t0 + s > self.cfg.context_length:
             raise ValueError(f"text length {t0 + s} exceeds context_length {self.cfg.context_length}")
         x = self.token_embedding(ids) + self.positional_embedding[t0 : t0 + s]

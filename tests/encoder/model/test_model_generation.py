@@ -65,20 +65,3 @@ def test_generated_pad_id_is_masked_like_the_official_text_tower(x):
     ref = greedy_generate_reference(m, x, 0, max_len=24)
     assert any(0 in s for s in ref)
     assert greedy_generate(m, x, 0, max_len=24) == ref
-
-
-def test_kv_buffer_appends_in_place_like_concatenation():
-    from sleeplm.encoder.model.layers import KVBuffer, cached_length
-
-    torch.manual_seed(2)
-    k0, v0 = torch.randn(3, 2, 4, 8), torch.randn(3, 2, 4, 8)
-    k1, v1 = torch.randn(3, 2, 1, 8), torch.randn(3, 2, 1, 8)
-    buf = KVBuffer(k0, v0, capacity=6)
-    storage = buf.k.data_ptr()
-    k, v = buf.append(k1, v1)
-    assert torch.equal(k, torch.cat([k0, k1], 2)) and torch.equal(v, torch.cat([v0, v1], 2))
-    assert buf.k.data_ptr() == storage and cached_length(buf) == 5
-    kept = buf.select(torch.tensor([0, 2]))
-    assert torch.equal(kept.k[:, :, :5], k[[0, 2]]) and kept.k.shape[2] == 6
-    with pytest.raises(ValueError, match="capacity"):
-        buf.append(torch.randn(3, 2, 2, 8), torch.randn(3, 2, 2, 8))
