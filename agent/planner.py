@@ -54,6 +54,14 @@ UNSCORED = {
     r"\bseizure|\bepilep": "seizures", r"\balpha intrusion": "alpha intrusion",
     r"\bmicro ?sleep": "microsleeps", r"\bsawtooth": "sawtooth waves",
 }
+#: Measures a sleep physician may ask for that the workspace does not compute, with what it holds instead.
+NOT_COMPUTED = {
+    r"\bperiodic (leg|limb)|\bplms?i?\b|\bplmw\b": (
+        "the periodic limb movement index is not computed: the workspace counts every scored limb movement "
+        "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "
+        "movements 5–90 s apart), so it cannot tell periodic from isolated movements",
+        "what is the limb movement index of each night?"),
+}
 #: Words of other languages that an English question would not contain.
 FOREIGN = {
     "Spanish": r"\b(cu[aá]ntas?|cu[aá]l|noches?|sueño|d[oó]nde|qu[eé]|promedio|mujeres|hombres)\b",
@@ -249,6 +257,9 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
                            "phenotype and site.", _understood(t, names),
                            "compare AHI by phenotype" if what == "medication" else "list the nights")
+    for rx, (why, nearest) in NOT_COMPUTED.items():
+        if re.search(rx, t):
+            return Decline(why + ".", _understood(t, names), nearest)
     for rx, what in UNSCORED.items():
         if re.search(rx, t):
             return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "

@@ -24,7 +24,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "hypopnea_index_per_h": (r"hypopn(o)?ea index",),
     "odi_per_h": (r"\bodi\b", r"(oxygen )?desaturation index"),
     "arousal_index_per_h": (r"arousal index",),
-    "limb_movement_index_per_h": (r"\bplmi?\b", r"limb movement index", r"leg movement index"),
+    "limb_movement_index_per_h": (r"(?<!periodic )limb movement index", r"(?<!periodic )leg movement index", r"\blmi\b"),
     "sleep_efficiency_pct": (r"sleep efficiency", r"\bse\b", r"efficiency"),
     "rem_latency_min": (r"rem latency",),
     "sleep_latency_min": (r"sleep latency", r"sleep onset latency", r"\bsol\b"),

@@ -56,10 +56,17 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("how many spindles are there?", "sleep spindles are not scored"),
     ("¿cuántas noches hay?", "Spanish"),
     ("what is the heart rate?", "stored per sleep stage"),
+    ("what is the periodic limb movement index of sim-0002?", "periodicity rule"),
+    ("which night has the highest PLMI?", "periodicity rule"),
 ])
 def test_questions_the_data_cannot_answer_are_declined_with_the_reason(question: str, why: str) -> None:
     d = plan(question, NAMES, AT_1)
     assert isinstance(d, Decline) and why in d.reason and d.suggestion
+
+
+def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:
+    q = plan("what is the limb movement index of sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "limb_movement_index_per_h")], nights=["sim-0002"])
 
 
 def test_misspelled_keywords_are_corrected() -> None:
