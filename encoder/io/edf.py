@@ -13,12 +13,12 @@ discontinuous EDF+D, non-finite samples.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from sleeplm.encoder.io.edf_lenient import parse_header, read_lenient, sniff_file_type
+from sleeplm.encoder.io.edf_lenient import EDFHeader, parse_header, read_lenient, sniff_file_type
 from sleeplm.encoder.io.records import PSGError, Recording, Signal
 from sleeplm.encoder.io.textsig import is_text_signal, read_text_signal
 
@@ -74,17 +74,69 @@ def read_recording(
     header = parse_header(path)  # raises for a truncated header, EDF+D, zero records
     wanted = None if labels is None else set(labels)
 
-    rec = _read_pyedflib(path, file_type, wanted, header_only)
+    rec = _read_pyedflib(path, file_type, wanted, header_only, header)
     if rec is None:
         rec = read_lenient(path, header, wanted, header_only)
     _validate(rec, header_only)
     return rec
 
 
+def _physical_block(path: Path, header: EDFHeader, reader) -> Callable[[int], np.ndarray] | None:
+    """Physical samples of signal ``i`` straight from the data records, with pyedflib's own arithmetic.
+
+    pyedflib reads a signal by walking every data record once per signal (about 11 M samples/s
+    here: 7 s for the 13 signals of a 6.5-h night); the records are one ``(n_records, record)``
+    array, so each signal is a strided slice of one memory map. The conversion is edflib's,
+    in float64 with the calibration pyedflib parsed: ``bitvalue * (offset + digital)``, with
+    ``bitvalue = (phys_max - phys_min) / (dig_max - dig_min)`` and
+    ``offset = phys_max / bitvalue - dig_max`` — the same values as ``readSignal`` (tested
+    sample for sample). None when the file's size does not match its header (pyedflib's path then).
+    """
+    bps = header.bytes_per_sample
+    n_rec = int(reader.datarecords_in_file)
+    per_record = np.array([int(reader.getNSamples()[i]) // max(n_rec, 1) for i in range(reader.signals_in_file)])
+    if n_rec <= 0 or n_rec != header.n_records:
+        return None
+    rec_bytes = header.record_bytes
+    if path.stat().st_size < header.header_bytes + n_rec * rec_bytes:
+        return None
+    # the header's signal list includes the annotation signal pyedflib hides: map pyedflib's index → header's
+    visible = [j for j, lab in enumerate(header.labels) if lab not in ANNOTATION_LABELS]
+    if len(visible) != reader.signals_in_file or any(
+        int(header.n_samples[j]) != int(per_record[i]) for i, j in enumerate(visible)
+    ):
+        return None
+    ends = np.cumsum(header.n_samples) * bps
+    starts = ends - header.n_samples * bps
+    block = np.memmap(path, dtype=np.uint8, mode="r", offset=header.header_bytes,
+                      shape=(n_rec, rec_bytes))
+
+    def physical(i: int) -> np.ndarray:
+        j = visible[i]
+        raw = np.ascontiguousarray(block[:, starts[j]:ends[j]]).reshape(-1)
+        if bps == 2:
+            digital = raw.view("<i2").astype(np.float64)
+        else:
+            b = raw.reshape(-1, 3).astype(np.int32)
+            v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+            digital = np.where(v >= 2**23, v - 2**24, v).astype(np.float64)
+        pmax, pmin = reader.getPhysicalMaximum(i), reader.getPhysicalMinimum(i)
+        dmax, dmin = reader.getDigitalMaximum(i), reader.getDigitalMinimum(i)
+        bitvalue = (pmax - pmin) / (dmax - dmin)
+        offset = pmax / bitvalue - dmax
+        return (bitvalue * (offset + digital)).astype(np.float32)
+
+    return physical
+
+
 def _read_pyedflib(
-    path: Path, file_type: str, wanted: set[str] | None, header_only: bool
+    path: Path, file_type: str, wanted: set[str] | None, header_only: bool, header: EDFHeader
 ) -> Recording | None:
-    """Read with pyedflib; None when pyedflib refuses the file (the caller falls back)."""
+    """Read with pyedflib; None when pyedflib refuses the file (the caller falls back).
+
+    pyedflib validates the file and reads the header and annotations; the samples of a file whose
+    size matches its header are read with :func:`_physical_block` (the same values, ~10× faster).
+    """
     import pyedflib
 
     try:
@@ -99,15 +151,17 @@ def _read_pyedflib(
         except (ValueError, OSError):
             start = None
         signals: list[Signal] = []
+        fast = None if header_only else _physical_block(path, header, reader)
         for i in range(n):
             label = reader.getLabel(i).strip()
             fs = float(reader.getSampleFrequency(i))
             load = not header_only and (wanted is None or label in wanted)
-            data = (
-                reader.readSignal(i, digital=False).astype(np.float32)
-                if load
-                else np.zeros(0, np.float32)
-            )
+            if not load:
+                data = np.zeros(0, np.float32)
+            elif fast is not None:
+                data = fast(i)
+            else:
+                data = reader.readSignal(i, digital=False).astype(np.float32)
             signals.append(
                 Signal(
                     label=label,

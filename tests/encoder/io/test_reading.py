@@ -171,3 +171,49 @@ def test_real_dreams_excerpt_with_its_hypnogram(shared_data: Path) -> None:
     assert psg.mapped.channels["EEG_C3"].fs_hz == 200.0
     assert any("+140 samples" in r for r in psg.mapped.recording.repairs)
     assert psg.annotations is not None and len(psg.annotations.stages) == 60
+
+
+def _pyedflib_samples(path: Path) -> list[np.ndarray]:
+    import pyedflib
+
+    reader = pyedflib.EdfReader(str(path))
+    try:
+        return [reader.readSignal(i).astype(np.float32) for i in range(reader.signals_in_file)]
+    finally:
+        reader.close()
+
+
+def test_samples_equal_pyedflibs_own_sample_for_sample_in_edf_plus(basic_edf: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyedflib
+
+    expected = _pyedflib_samples(basic_edf)
+
+    def slow_path(*args, **kwargs):
+        raise AssertionError("a well-formed file is read from its data records, not with readSignal")
+
+    monkeypatch.setattr(pyedflib.EdfReader, "readSignal", slow_path)
+    rec = read_recording(basic_edf)
+    assert len(rec.signals) == len(expected)
+    for sig, ref in zip(rec.signals, expected):
+        assert np.array_equal(sig.data, ref)
+
+
+def test_samples_equal_pyedflibs_own_sample_for_sample_in_bdf(tmp_path: Path) -> None:
+    import pyedflib
+
+    path = tmp_path / "odd-calibration.bdf"
+    w = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_BDFPLUS)
+    w.setSignalHeaders([
+        {"label": "C4-M1", "dimension": "uV", "sample_frequency": 256, "physical_min": -187.5,
+         "physical_max": 312.25, "digital_min": -8388608, "digital_max": 8388607, "transducer": "", "prefilter": ""},
+        {"label": "SpO2", "dimension": "%", "sample_frequency": 1, "physical_min": 0, "physical_max": 100,
+         "digital_min": -1000, "digital_max": 3000, "transducer": "", "prefilter": ""},
+    ])
+    rng = np.random.default_rng(3)
+    w.writeSamples([rng.uniform(-180, 300, 30 * 256), rng.uniform(80, 100, 30)])
+    w.close()
+    expected = _pyedflib_samples(path)
+    rec = read_recording(path)
+    for sig, ref in zip(rec.signals, expected):
+        assert np.array_equal(sig.data, ref)
