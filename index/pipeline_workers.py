@@ -21,7 +21,9 @@ the stage it had reached, and a new worker takes the remaining nights.
 
 Messages from a worker, on one result queue, as tuples ``(kind, seq, payload)``:
 ``("stage", seq, stage)``, ``("x", seq, x)``, ``("night", seq, NightRows)``,
-``("error", seq, (stage, message))``; ``("start", seq, pid)`` when it takes a night.
+``("error", seq, (stage, message))``; ``("start", seq, pid)`` when it takes a night; ``("ready", -1, pid)``
+once, when its imports are done (a worker not ready after :data:`STARTUP_S`, or two that die before taking a
+night, mean the workers cannot start: the caller's fallback prepares the nights in its own process).
 This module imports no torch at import time, so a worker starts without it.
 """
 
@@ -51,6 +53,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
                "VECLIB_MAXIMUM_THREADS")
 #: seconds between liveness checks of the workers while the driver waits for a message
 POLL_S = 0.5
+#: a worker that has not said it is ready (imports done) after this long is taken as unable to start, e.g. a
+#: script without ``if __name__ == "__main__":`` whose re-import in the worker starts a server and never returns
+STARTUP_S = 300.0
 
 
 class WorkersCannotStart(RuntimeError):
@@ -113,6 +118,7 @@ def _worker_main(tasks: Any, results: Any) -> None:
     from .failures import describe_failure
     from .night_rows import prepare_night
 
+    results.put(("ready", -1, os.getpid()))
     while True:
         task = tasks.get()
         if task is None:
@@ -188,6 +194,8 @@ class _Worker:
     tasks: Any
     seqs: deque[int] = field(default_factory=deque)
     started: bool = False  # it has taken a night (a worker that dies before that failed to start)
+    ready: bool = False  # its imports are done
+    spawned_at: float = field(default_factory=time.monotonic)
 
 
 class WorkerPool:
@@ -254,6 +262,11 @@ class WorkerPool:
     # -- messages
     def _take(self, msg: tuple[str, int, Any]) -> None:
         kind, seq, payload = msg
+        if kind == "ready":
+            for w in self._workers:
+                if w.proc.pid == payload:
+                    w.ready = True
+            return
         night = self._nights.get(seq)
         if night is None:  # a released night: ignore
             return
@@ -289,6 +302,9 @@ class WorkerPool:
         """Fail the night a dead worker had started; its other nights go to a new worker."""
         for w in list(self._workers):
             if w.proc.is_alive():
+                if not w.ready and time.monotonic() - w.spawned_at > STARTUP_S:
+                    raise WorkersCannotStart(f"an ingest worker process was not ready {STARTUP_S:.0f} s after it "
+                                             "was started")
                 continue
             self.poll()  # what it sent before dying
             self._workers.remove(w)

@@ -119,3 +119,20 @@ def test_default_workers_run_the_pipeline_only_for_enough_data_on_two_cores(
     assert pw.choose_workers(None, [big]) == 0
     with pytest.raises(ValueError, match="workers must be 0 or more"):
         pw.choose_workers(-1, [big])
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_falls_back_to_one_process(cohort: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from pathlib import Path\nfrom sleeplm.index.ingest import ingest\n"
+        f"r = ingest(Path({str(cohort)!r}), Path({str(tmp_path / 'ws')!r}), model={str(MINI_CHECKPOINT)!r}, "
+        "progress=False, workers=1, files=[Path(" + repr(str(cohort / "sim-0001.edf")) + ")])\n"
+        "print('INGESTED', r.ingested)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "INGESTED ['sim-0001.edf']" in run.stdout
+    assert "the nights are prepared in this process instead" in run.stderr
