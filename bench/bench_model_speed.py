@@ -12,7 +12,8 @@ construction order, so the same weights; speed does not depend on their values).
 Sections: ``encoder`` (epochs/s, old vs new fp32 + fast modes, with agreement), ``load`` (peak RSS
 vs file size), ``captions`` (epochs captioned per second: today's one-epoch-at-a-time path, the
 plain uncached greedy loop = the official generator's tokens, and the batched KV-cached path;
-tokens compared), ``decode`` (opt-in: the cached decoder alone on given decoder tokens, this tree
+tokens compared), ``profile`` (opt-in: torch.profiler self time per op of the encoder, GEMM share),
+``decode`` (opt-in: the cached decoder alone on given decoder tokens, this tree
 vs ``--decode-baseline``, a commit), ``fastmode`` (opt-in: agreement of int8 / bf16 with float32 for the trained
 sleeplm-tiny and the base architecture's random weights on simulated held-out epochs — embedding
 cosine, zero-shot stage agreement, identical top-10 share). Ratios come by wall time and by the
@@ -138,6 +139,17 @@ def worker(task: str, a: dict) -> dict:
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
         n = sum(len(r) - 1 for r in ids)
         return {"tokens_per_s": n / dt, "tokens_per_cpu_s": n / dc, "ids": ids}
+    if task == "profile":  # torch.profiler over one encode_image call: self time per op
+        from torch.profiler import ProfilerActivity, profile
+
+        model = _seeded("sleeplm-base").to(dev).eval()
+        x = torch.randn(a["batch"], 10, 1920, device=dev)
+        with torch.inference_mode():
+            model.encode_image(x[:1])
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                model.encode_image(x)
+        ops = sorted(((e.key, e.self_cpu_time_total) for e in prof.key_averages()), key=lambda kv: -kv[1])
+        return {"ops_self_us": ops}
     lm = _base_model(dev)
     if task == "encode":
         prec = a.get("precision", "fp32")
@@ -320,6 +332,20 @@ def section_decode(a, old: Path, res: dict) -> None:
               f"{r['x_baseline_cpu']:.3f} | {r['same_tokens']} |")
 
 
+def section_profile(a, old: Path, res: dict) -> None:
+    """Where the base encoder's time goes (this tree), per op, at ``--enc-batches``."""
+    for b in a.enc_batches:
+        ops = run_worker(ROOT, "profile", {"device": a.device, "threads": a.threads, "batch": b})["ops_self_us"]
+        total = sum(t for _, t in ops)
+        gemm = sum(t for k, t in ops if k in ("aten::mm", "aten::addmm", "aten::bmm"))
+        res.setdefault("profile", {})[str(b)] = {"gemm_share": gemm / total, "ops_self_us": ops}
+        print(f"\n## encoder profile ({a.device}, sleeplm-base, batch {b}, threads {a.threads or 'default'}): "
+              f"GEMMs {100 * gemm / total:.1f} % of self time; at most {total / gemm:.2f}x if all else took no time")
+        print("| op | self time % |\n|---|---:|")
+        for k, t in ops[:12]:
+            print(f"| {k} | {100 * t / total:.1f} |")
+
+
 def _top10(e):
     import numpy as np
 
@@ -409,7 +435,7 @@ def main() -> None:
     for s in a.sections:
         load0 = os.getloadavg()
         {"encoder": section_encoder, "load": section_load, "captions": section_captions, "fastmode": section_fastmode,
-         "decode": section_decode}[s](a, old, res)
+         "decode": section_decode, "profile": section_profile}[s](a, old, res)
         res["meta"].setdefault("load_average_1min", {})[s] = {"start": load0[0], "end": os.getloadavg()[0]}
         print(f"load average (1 min) at start / end of {s}: {load0[0]:.1f} / {os.getloadavg()[0]:.1f}")
         a.out.parent.mkdir(parents=True, exist_ok=True)
