@@ -175,6 +175,9 @@ def ingest(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     engine: Annotated[str, typer.Option(help="local (one process) or ray (pip install 'sleeplm[ray]')")] = "local",
     ray_cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray started by this command")] = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="local engine: processes that read and prepare nights "
+                                                        "while this one embeds (0: one process; default: cores - 1 "
+                                                        "for cohorts of 32 MB or more)")] = None,
     score: Annotated[str, typer.Option(help="automatic scoring (YASA stages, AASM respiratory rules), stored as "
                                             "automatic: missing (kinds nobody scored), auto (every kind), never")
                      ] = "missing",
@@ -185,7 +188,7 @@ def ingest(
 
     try:
         report = run_ingest(cohort, workspace, model, model_config, subjects, batch_size, engine=engine,
-                            ray_num_cpus=ray_cpus, score=score)
+                            ray_num_cpus=ray_cpus, score=score, workers=workers)
     except (WorkspaceError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(exc)
     console.print(

@@ -262,7 +262,8 @@ class SharedCohort:
                         if on_file is not None:
                             on_file(i, len(files), path.name)
                         report = ingest(cohort_dir, self.workspace, model=str(ref.weights), model_config=ref.config,
-                                        progress=False, files=[path], replace=replace)
+                                        progress=False, files=[path], replace=replace,
+                                        workers=0)  # one file at a time, inside the server: no worker processes
                         total.ingested += report.ingested
                         total.skipped += report.skipped
                         total.failed += report.failed

@@ -61,3 +61,18 @@ def test_serve_refuses_a_user_without_a_password_before_opening_anything(tmp_pat
 def test_check_of_a_folder_without_workspace_is_one_problem_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "-w", str(tmp_path)])
     assert result.exit_code == 1 and "no workspace here" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_workers_option_reaches_the_ingest(tmp_path: Path, monkeypatch) -> None:
+    import sleeplm.index.ingest as ingest_module
+
+    seen: dict[str, object] = {}
+
+    def fake_ingest(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stopped after reading the options")
+
+    monkeypatch.setattr(ingest_module, "ingest", fake_ingest)
+    result = runner.invoke(app, ["ingest", str(tmp_path), "-w", str(tmp_path / "ws"), "--workers", "0"])
+    assert seen.get("workers") == 0
+    assert result.exit_code != 0 and "stopped after reading the options" in result.output
