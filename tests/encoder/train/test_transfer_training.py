@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from sleeplm.encoder.model import ReCoCa, ReCoCaConfig
+from sleeplm.encoder.model import ReCoCa
 from sleeplm.encoder.model.checkpoint import read_state_dict, save_checkpoint
 from sleeplm.encoder.model.tokenizer import DomainTokenizer
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split, process_night
@@ -24,14 +24,8 @@ from sleeplm.encoder.vocab import MODEL_TRACKS
 
 pytest.importorskip("sleeplm.encoder.sim")
 
-TOY = {
-    "embed_dim": 32,
-    "biosignals_cfg": {"conv_embed_dim": 16, "transformer_layers": 1, "transformer_width": 32,
-                       "transformer_heads": 2, "decoder_tokens": 4, "dropout": 0.0},
-    "text_cfg": {"context_length": 64, "vocab_size": 8, "layers": 1, "heads": 2, "width": 32},
-    "multimodal_cfg": {"width": 32, "context_length": 64, "layers": 1, "heads": 2},
-    "use_signal_decoder": True,
-}
+from toymodel import toy_config  # noqa: E402
+
 SE = MODEL_TRACKS.index("stage_event")
 
 
@@ -44,9 +38,7 @@ def rendered(tmp_path_factory):
     data = EpochCaptions(root / "train")
     tok_path = train_domain_tokenizer(data.all_texts(), root / "tok.json", vocab_size=600)
     tok = DomainTokenizer(tok_path, context_length=64)
-    cfg = ReCoCaConfig.from_dict({**TOY, "text_cfg": {**TOY["text_cfg"], "vocab_size": tok.vocab_size},
-                                  "tokenizer": str(tok_path), "sot_token_id": tok.sot_token_id,
-                                  "eot_token_id": tok.eot_token_id})
+    cfg = toy_config(tok, tok_path, dropout=0.0)
     return data, tok, cfg, root
 
 
