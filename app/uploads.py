@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sleeplm.index.cohort_files import SUBJECTS_CSV
+
 RECORDING_TYPES = (".edf", ".bdf")
 ANNOTATION_TYPES = (".xml", ".csv", ".txt")
 ALLOWED_TYPES = RECORDING_TYPES + ANNOTATION_TYPES
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GiB per file
 MAX_FILES = 16
-SUBJECTS_CSV = "subjects.csv"
 
 
 class UploadError(ValueError):

@@ -23,8 +23,6 @@ never merged into or substituted for it, unless the caller names it in ``replace
 
 from __future__ import annotations
 
-import csv
-import errno
 import json
 import math
 import os
@@ -42,11 +40,11 @@ import pyarrow as pa
 from sleeplm.encoder.captions import events_in_epochs
 from sleeplm.encoder.io.annotations import find_annotations
 from sleeplm.encoder.io.records import PSGError
-from sleeplm.encoder.io.textsig import is_text_signal
 from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
 from tqdm.auto import tqdm
 
 from . import vectors as vec
+from .cohort_files import SUBJECTS_CSV, night_names, read_subjects, scan
 from .errors import WorkspaceError
 from .failures import describe_failure
 from .models import ModelRef, resolve_model, sha256_file
@@ -67,10 +65,6 @@ from .workspace import (
     write_manifest,
 )
 
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
-SUBJECTS_CSV = "subjects.csv"
-
-
 @dataclass
 class IngestReport:
     """What an ingest run did."""
@@ -87,105 +81,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-# ----------------------------------------------------------------------------------------- finding
-def scan(cohort_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
-    """Recordings under a folder, and the entries that look like recordings but cannot be one.
-
-    Returns
-    -------
-    (paths, problems)
-        ``paths`` sorted; ``problems`` as (path, stage, message): folders named ``x.edf``, links
-        that loop or point nowhere, entries that cannot be read.
-    """
-    cohort_dir = Path(cohort_dir)
-    if not cohort_dir.is_dir():
-        raise FileNotFoundError(f"{cohort_dir}: no such cohort folder")
-    found: list[Path] = []
-    problems: list[tuple[Path, str, str]] = []
-
-    def on_error(exc: OSError) -> None:
-        problems.append((Path(exc.filename or cohort_dir), "scanning",
-                         f"{exc.filename}: this folder cannot be read ({exc.strerror}); its files were not ingested"))
-
-    for root, dirs, files in os.walk(cohort_dir, onerror=on_error):
-        base = Path(root)
-        for d in dirs:
-            p = base / d
-            if p.suffix.lower() in RECORDING_SUFFIXES:
-                problems.append((p, "scanning", f"{p}: is a folder, not a recording file"))
-            elif p.is_symlink():
-                problems.append((p, "scanning", f"{p}: is a link to a folder; links to folders are not followed"))
-        for f in files:
-            p = base / f
-            is_rec = p.suffix.lower() in RECORDING_SUFFIXES
-            try:
-                p.stat()
-            except OSError as exc:
-                if is_rec or p.is_symlink():
-                    why = ("is a symbolic link that loops back on itself" if exc.errno == errno.ELOOP
-                           else "is a link to nothing" if exc.errno == errno.ENOENT
-                           else f"cannot be read ({exc.strerror})")
-                    problems.append((p, "scanning", f"{p}: {why}"))
-                continue
-            if is_rec:
-                found.append(p)
-            elif p.suffix.lower() == ".txt":
-                try:
-                    if is_text_signal(p):
-                        found.append(p)
-                except (OSError, ValueError):
-                    continue  # an annotation .txt that cannot be read is reported with its recording
-    return sorted(found), sorted(problems)
-
-
-def discover(cohort_dir: Path) -> list[Path]:
-    """Recordings under a folder (EDF/BDF, and DREAMS-style text signals), sorted."""
-    return scan(cohort_dir)[0]
-
-
-def night_names(paths: Iterable[Path], cohort_dir: Path) -> dict[Path, str]:
-    """path -> night name: the stem, or the path relative to ``cohort_dir`` (no suffix) when stems collide."""
-    paths = list(paths)
-    stems = Counter(p.stem for p in paths)
-    out = {}
-    for p in paths:
-        if stems[p.stem] == 1:
-            out[p] = p.stem
-            continue
-        try:
-            rel = p.resolve().relative_to(Path(cohort_dir).resolve())
-        except ValueError:
-            rel = p
-        out[p] = rel.with_suffix("").as_posix()
-    return out
-
-
-def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
-    """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns.
-
-    Raises
-    ------
-    PSGError
-        The file is not UTF-8 text or not a readable CSV (naming the file).
-    """
-    if path is None or not Path(path).is_file():
-        return {}
-    out: dict[str, dict[str, object]] = {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            for row in csv.DictReader(f):
-                rec = row.get("recording") or row.get("subject_id")
-                if rec:
-                    out[rec] = row
-    except UnicodeDecodeError as exc:
-        raise PSGError(path, f"the subjects table is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
-                             f"position {exc.start}); save it as UTF-8. No subject attributes were stored") from exc
-    except csv.Error as exc:
-        raise PSGError(path, f"the subjects table is not a readable CSV ({exc}); no subject attributes were "
-                             "stored") from exc
-    return out
 
 
 # ----------------------------------------------------------------------------------------- writing

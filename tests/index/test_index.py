@@ -16,7 +16,8 @@ import pytest
 
 from sleeplm.index import stats
 from sleeplm.index import vectors as vec
-from sleeplm.index.ingest import discover, ingest
+from sleeplm.index.cohort_files import discover
+from sleeplm.index.ingest import ingest
 from sleeplm.index.queries import Cohort, EpochFilter
 from sleeplm.index.workspace import Workspace, WorkspaceError, check_workspace
 from testdata import MINI_CHECKPOINT

@@ -14,7 +14,8 @@ from sleeplm.app.cli import app
 from sleeplm.app.service import load_credentials
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.index import vectors as vec
-from sleeplm.index.ingest import ingest, read_subjects
+from sleeplm.index.cohort_files import read_subjects
+from sleeplm.index.ingest import ingest
 from sleeplm.index.queries import Cohort
 from sleeplm.index.workspace import (
     Workspace,

@@ -1,0 +1,119 @@
+"""What a cohort folder holds: its recordings, their night names, and the subjects table.
+
+:func:`scan` finds the recordings (EDF/BDF, DREAMS-style text signals) and lists the entries that look
+like recordings but cannot be read; :func:`night_names` gives each its unique name in a workspace;
+:func:`read_subjects` reads ``subjects.csv``. Used by :mod:`sleeplm.index.ingest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import os
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from sleeplm.encoder.io.records import PSGError
+from sleeplm.encoder.io.textsig import is_text_signal
+
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+SUBJECTS_CSV = "subjects.csv"
+
+
+def scan(cohort_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
+    """Recordings under a folder, and the entries that look like recordings but cannot be one.
+
+    Returns
+    -------
+    (paths, problems)
+        ``paths`` sorted; ``problems`` as (path, stage, message): folders named ``x.edf``, links
+        that loop or point nowhere, entries that cannot be read.
+    """
+    cohort_dir = Path(cohort_dir)
+    if not cohort_dir.is_dir():
+        raise FileNotFoundError(f"{cohort_dir}: no such cohort folder")
+    found: list[Path] = []
+    problems: list[tuple[Path, str, str]] = []
+
+    def on_error(exc: OSError) -> None:
+        problems.append((Path(exc.filename or cohort_dir), "scanning",
+                         f"{exc.filename}: this folder cannot be read ({exc.strerror}); its files were not ingested"))
+
+    for root, dirs, files in os.walk(cohort_dir, onerror=on_error):
+        base = Path(root)
+        for d in dirs:
+            p = base / d
+            if p.suffix.lower() in RECORDING_SUFFIXES:
+                problems.append((p, "scanning", f"{p}: is a folder, not a recording file"))
+            elif p.is_symlink():
+                problems.append((p, "scanning", f"{p}: is a link to a folder; links to folders are not followed"))
+        for f in files:
+            p = base / f
+            is_rec = p.suffix.lower() in RECORDING_SUFFIXES
+            try:
+                p.stat()
+            except OSError as exc:
+                if is_rec or p.is_symlink():
+                    why = ("is a symbolic link that loops back on itself" if exc.errno == errno.ELOOP
+                           else "is a link to nothing" if exc.errno == errno.ENOENT
+                           else f"cannot be read ({exc.strerror})")
+                    problems.append((p, "scanning", f"{p}: {why}"))
+                continue
+            if is_rec:
+                found.append(p)
+            elif p.suffix.lower() == ".txt":
+                try:
+                    if is_text_signal(p):
+                        found.append(p)
+                except (OSError, ValueError):
+                    continue  # an annotation .txt that cannot be read is reported with its recording
+    return sorted(found), sorted(problems)
+
+
+def discover(cohort_dir: Path) -> list[Path]:
+    """Recordings under a folder (EDF/BDF, and DREAMS-style text signals), sorted."""
+    return scan(cohort_dir)[0]
+
+
+def night_names(paths: Iterable[Path], cohort_dir: Path) -> dict[Path, str]:
+    """path -> night name: the stem, or the path relative to ``cohort_dir`` (no suffix) when stems collide."""
+    paths = list(paths)
+    stems = Counter(p.stem for p in paths)
+    out = {}
+    for p in paths:
+        if stems[p.stem] == 1:
+            out[p] = p.stem
+            continue
+        try:
+            rel = p.resolve().relative_to(Path(cohort_dir).resolve())
+        except ValueError:
+            rel = p
+        out[p] = rel.with_suffix("").as_posix()
+    return out
+
+
+def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
+    """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns.
+
+    Raises
+    ------
+    PSGError
+        The file is not UTF-8 text or not a readable CSV (naming the file).
+    """
+    if path is None or not Path(path).is_file():
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                rec = row.get("recording") or row.get("subject_id")
+                if rec:
+                    out[rec] = row
+    except UnicodeDecodeError as exc:
+        raise PSGError(path, f"the subjects table is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                             f"position {exc.start}); save it as UTF-8. No subject attributes were stored") from exc
+    except csv.Error as exc:
+        raise PSGError(path, f"the subjects table is not a readable CSV ({exc}); no subject attributes were "
+                             "stored") from exc
+    return out
