@@ -77,6 +77,8 @@ _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightes
 _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
+_NREM = r"\bnrem\b|\bnon[- ]?rem\b"
+_STAGE_WORD = r"\b(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _STAGE_TOKEN = {"rem": "REM", "n1": "N1", "n2": "N2", "n3": "N3", "wake": "W", "deep sleep": "N3",
                 "slow-wave sleep": "N3", "slow wave sleep": "N3", "light sleep": "N2"}
 _COMPARE_SEX = r"\b(women|females?)\b.*\b(men|males?)\b|\b(men|males?)\b.*\b(women|females?)\b|\bsex(es)?\b|\bgender"
@@ -269,6 +271,15 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
+    if re.search(_NREM, t):
+        return Decline("NREM sleep as one stage is not stored: per-stage values are kept for N1, N2, N3 and REM, and "
+                       "a value for all of NREM would have to be pooled from them, which I do not do.",
+                       _understood(t, names), "what is the AHI during N2 in each night?")
+    named = {_STAGE_TOKEN.get(w, w.upper()) for w in re.findall(_STAGE_WORD, t)}
+    if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t):
+        return Decline(f"comparing stages ({', '.join(sorted(named))}) within the nights is not something I can do yet; "
+                       "I can give a measure within one stage at a time.", _understood(t, names),
+                       f"what is the AHI during {sorted(named)[0]} in each night?")
     p = parse(t, names)
     stage = _stage_of(t)
     measures, decline = _measures(t, stage, p.events, window)

@@ -35,6 +35,11 @@ _UNIT = r"(hours?|hrs?|h|minutes?|mins?)"
 _CLOCK = r"(midnight|noon|\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|\d{1,2}\s*o'?clock)"
 _ONSET = r"(sleep onset|falling asleep|fell asleep|(?:the )?onset of sleep|sleep began|sleep started)"
 _LIGHTS_OFF = r"(lights?[- ]off|lights? out|the start of the recording|recording start|bedtime)"
+#: Time-of-night words that no window above reads: asked with them, a question is declined, never answered for
+#: the whole night as if they were not there.
+_UNREAD_TIME = (r"\b(?:thirds?|quarters?)\b(?! of (?:the )?(?:nights|cohort|subjects|patients))|\bin the (?:morning|evening)\b|"
+                r"\b(?:early|late) (?:morning|evening|in the night|in the recording|part)\b|\bmiddle of the night\b|"
+                r"\b(?:beginning|end) of (?:the )?(?:night|recording|sleep)\b")
 
 
 def _amount_h(num: str, unit: str | None) -> float:
@@ -111,6 +116,13 @@ def find_window(t: str) -> Window | Decline | None:
     if start or end:
         return Window("clock", start_clock=_hhmm(start.group(1)) if start else None,
                       end_clock=_hhmm(end.group(1)) if end else None)
+    unread = re.search(_UNREAD_TIME, t)
+    if unread and not re.search(r"\bepochs?\b|\bat\s+\d", t):  # "the epoch at 3 am": a moment, not a window
+        return Decline(f"the question names a part of the night (\"{unread.group(0)}\") that I cannot read as a "
+                       "time window, and a whole-night value would not answer it. I read: the first or second half, "
+                       "the first or last N hours, the first N hours after sleep onset, and clock times such as "
+                       "\"between 1 am and 3 am\" or \"after 3 am\".", f"a part of the night: {unread.group(0)}",
+                       "how many arousals are there in the second half of the night?")
     return None
 
 

@@ -58,6 +58,10 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("what is the heart rate?", "stored per sleep stage"),
     ("what is the periodic limb movement index of sim-0002?", "periodicity rule"),
     ("which night has the highest PLMI?", "periodicity rule"),
+    ("what was the ahi of sim-0002 during the last third of the night?", "cannot read as a time window"),
+    ("how many arousals did sim-0001 have between 2 and 4 in the morning?", "cannot read as a time window"),
+    ("is rem ahi higher than nrem ahi?", "NREM sleep as one stage is not stored"),
+    ("is the ahi higher in rem than in n2?", "comparing stages"),
 ])
 def test_questions_the_data_cannot_answer_are_declined_with_the_reason(question: str, why: str) -> None:
     d = plan(question, NAMES, AT_1)
