@@ -17,7 +17,6 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
-from sleeplm.index.ood import stored_night_scores
 from sleeplm.index.queries import Cohort
 
 from . import cohort_tools, executor, night_tools
@@ -126,7 +125,7 @@ def _recordings_in(result: Any, depth: int = 0) -> list[str]:
 def _with_ood(ctx: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
     """Add ``ood`` (recording -> stored out-of-distribution score, ``index/ood.py``) to a model-derived result."""
     names = sorted(set(_recordings_in(result)))
-    scores = {k: v for k, v in stored_night_scores(ctx.cohort.con, names).items() if v is not None}
+    scores = {k: v for k, v in ctx.cohort.stored_night_scores(names).items() if v is not None}
     if scores:
         result["ood"] = {"scores": scores, "threshold": OOD_THRESHOLD,
                          "meaning": "median epoch distance to the model's simulated training data, in units of "

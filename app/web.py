@@ -24,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import queue
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,13 @@ SessionFactory = Callable[[Any, Any], Any]  # (cohort view, llm) -> ChatSession
 
 
 _DONE = object()  # end of a turn's step stream
+#: A chat turn shorter than this is drawn once, with its answer (see :meth:`ChatApp.ask`).
+PROGRESS_AFTER_S = 0.3
+#: Gradio's queue keeps per-event statistics for its monitoring page and, by default, rebuilds a pandas
+#: summary of the last 10,000 events after every event: a cost that grows with the server's age. Here it
+#: keeps the last 500 and summarises every 100 events (the variables are Gradio's; a value already set in
+#: the environment wins).
+GRADIO_QUEUE_ANALYTICS = {"GRADIO_ANALYTICS_MAX_EVENTS": "500", "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100"}
 
 def _default_session_factory(cohort: Any, llm: Any) -> Any:
     from sleeplm.agent import ChatSession
@@ -94,6 +103,8 @@ class ChatApp:
     session_factory: SessionFactory = _default_session_factory
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     figure_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sleeplm-figures-")))
+    #: Seconds a turn runs before the page shows its question, pending mark and tool steps (0: at once).
+    progress_after_s: float = PROGRESS_AFTER_S
 
     # ------------------------------------------------------------------ sessions
     def _new_session(self) -> WebSession:
@@ -154,7 +165,10 @@ class ChatApp:
         question, then each tool step as it finishes, then the answer and its figures.
 
         The message goes to ``ChatSession.respond`` and nowhere else; the turn runs in a worker thread that
-        holds the locks, so this generator never yields while holding one.
+        holds the locks, so this generator never yields while holding one. A turn that ends within
+        :attr:`progress_after_s` is shown once, with its answer: every update the page draws costs the
+        server a render of the chat and a message to the browser, which under many sessions delays
+        everyone's answers more than a fraction of a second of progress display helps anyone.
         """
         history = list(history or [])
         message = (message or "").strip()
@@ -162,16 +176,35 @@ class ChatApp:
             yield history, "", [], session, self.night_line(session)
             return
         history.append(cv.user_message(message))
-        yield [*history, cv.pending_message()], "", [], session, self.night_line(session)
         updates: queue.Queue[Any] = queue.Queue()
         box: dict[str, Any] = {"session": session, "turn": None, "failure": None}
         worker = threading.Thread(target=self._turn_worker, args=(message, box, updates), daemon=True)
-        worker.start()
         steps: list[Any] = []
-        while (step := updates.get()) is not _DONE:  # each tool step as it finishes (no lock held here)
-            steps.append(step)
+
+        def progress() -> tuple[list[dict[str, Any]], str, list[str], WebSession | None, str]:
             live = [cv.step_message(s, i) for i, s in enumerate(steps)]
-            yield [*history, *live, cv.pending_message()], "", [], box["session"], self.night_line(box["session"])
+            return [*history, *live, cv.pending_message()], "", [], box["session"], self.night_line(box["session"])
+
+        shown = self.progress_after_s <= 0  # whether the page shows this turn's progress
+        if shown:
+            yield progress()
+        started = time.monotonic()
+        worker.start()
+
+        while True:  # each tool step as it finishes (no lock held here)
+            wait_s = None if shown else max(0.0, self.progress_after_s - (time.monotonic() - started))
+            try:
+                step = updates.get(timeout=wait_s)
+            except queue.Empty:  # still running: show the question and the steps so far
+                shown = True
+                yield progress()
+                continue
+            if step is _DONE:
+                break
+            steps.append(step)
+            if shown or time.monotonic() - started >= self.progress_after_s:
+                shown = True
+                yield progress()
         worker.join()
         session, turn, failure = box["session"], box["turn"], box["failure"]
         if turn is None:
@@ -390,6 +423,8 @@ def launch(blocks: gr.Blocks, app: ChatApp, host: str = "127.0.0.1", port: int =
     if host not in LOOPBACK and credentials is None:
         print(f"warning: serving on {host} without --auth-user/--auth-file: anyone who can reach this address can use the page "
               "and add recordings to the workspace", file=sys.stderr)
+    for name, value in GRADIO_QUEUE_ANALYTICS.items():  # read when the queue is made
+        os.environ.setdefault(name, value)
     blocks.queue(default_concurrency_limit=concurrency, max_size=256)
     return blocks.launch(
         server_name=host, server_port=port, auth=credentials, inbrowser=open_browser,

@@ -34,10 +34,11 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 QUESTIONS = [
     "How many nights are in the cohort?",
@@ -139,24 +140,72 @@ def wait_ready(url: str, proc: subprocess.Popen | None, timeout_s: float) -> Non
     raise TimeoutError(f"{url} not ready after {timeout_s} s")
 
 
-def ask(client, question: str) -> float:
-    t0 = time.perf_counter()
-    history, *_ = client.predict(question, [], api_name="/ask")
-    dt = time.perf_counter() - t0
+def check_answer(history: list[dict] | None) -> None:
+    """Raise unless the chat ends with the agent's answer (not its failure message)."""
     if not history or history[-1]["role"] != "assistant":
         raise RuntimeError("no answer in the chat")
     texts = [c.get("text") or "" for m in history for c in (m.get("content") or []) if isinstance(c, dict)]
     failed = [t for t in texts if t.startswith("⚠️ the agent failed")]
     if failed:
         raise RuntimeError(failed[0][:200])
-    return dt
 
 
-def run_session(url: str, questions: list[str], deadline: float, result: Result, lock: threading.Lock) -> None:
-    from gradio_client import Client
+class GradioClientSession:
+    """A session through ``gradio_client`` (what a Python user of the API runs; its job polling and
+    threads cost CPU in this process, so on a 2-core machine it measures itself as well as the server)."""
 
+    def __init__(self, url: str):
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False, download_files=False)
+
+    def ask(self, question: str) -> float:
+        t0 = time.perf_counter()
+        history, *_ = self.client.predict(question, [], api_name="/ask")
+        dt = time.perf_counter() - t0
+        check_answer(history)
+        return dt
+
+
+class HttpSession:
+    """A session through Gradio's HTTP API, as a browser tab holds one: a session hash of its own (so the
+    server keeps this session's state between turns), ``POST /gradio_api/call/ask`` then the event's
+    server-sent stream until ``complete``. Blocking reads on a socket: next to no client CPU, so the
+    latency is the server's."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.session_hash = uuid.uuid4().hex[:11]
+
+    def ask(self, question: str) -> float:
+        t0 = time.perf_counter()
+        body = json.dumps({"data": [question, []], "session_hash": self.session_hash}).encode()
+        req = Request(self.url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"})
+        with urlopen(req, timeout=600) as r:
+            event_id = json.load(r)["event_id"]
+        event, data = None, None
+        with urlopen(self.url + f"gradio_api/call/ask/{event_id}", timeout=600) as stream:
+            for raw in stream:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line[5:])
+                    break
+        dt = time.perf_counter() - t0
+        if event != "complete":
+            raise RuntimeError(f"server sent {event!r}: {str(data)[:200]}")
+        check_answer(data[0])
+        return dt
+
+
+CLIENTS = {"http": HttpSession, "gradio": GradioClientSession}
+
+
+def run_session(url: str, questions: list[str], deadline: float, result: Result, lock: threading.Lock,
+                client_kind: str = "http") -> None:
     try:
-        client = Client(url, verbose=False, download_files=False)
+        client = CLIENTS[client_kind](url)
     except Exception as exc:  # noqa: BLE001 - counted as an error, the run goes on
         with lock:
             result.errors.append(f"connect: {type(exc).__name__}: {exc}")
@@ -165,7 +214,7 @@ def run_session(url: str, questions: list[str], deadline: float, result: Result,
         if time.monotonic() > deadline:
             break
         try:
-            dt = ask(client, q)
+            dt = client.ask(q)
             with lock:
                 result.latencies_s.append(dt)
         except Exception as exc:  # noqa: BLE001
@@ -173,14 +222,16 @@ def run_session(url: str, questions: list[str], deadline: float, result: Result,
                 result.errors.append(f"{q!r}: {type(exc).__name__}: {exc}")
 
 
-def run(url: str, label: str, sessions: int, turns: int, budget_s: float, offset: int = 0) -> Result:
+def run(url: str, label: str, sessions: int, turns: int, budget_s: float, offset: int = 0,
+        client_kind: str = "http") -> Result:
     result, lock = Result(label), threading.Lock()
     deadline = time.monotonic() + budget_s
     threads = []
     t0 = time.perf_counter()
     for s in range(sessions):
         qs = [QUESTIONS[(offset + s * turns + i) % len(QUESTIONS)] for i in range(turns)]
-        threads.append(threading.Thread(target=run_session, args=(url, qs, deadline, result, lock), daemon=True))
+        threads.append(threading.Thread(target=run_session, args=(url, qs, deadline, result, lock, client_kind),
+                                        daemon=True))
     for t in threads:
         t.start()
     for t in threads:
@@ -203,6 +254,9 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true",
                     help="measure a server running --before's code first, then this tree's (needs --workspace)")
     ap.add_argument("--before", default=BEFORE_REV, help=f"the earlier commit for --compare (default {BEFORE_REV})")
+    ap.add_argument("--client", choices=sorted(CLIENTS), default="http",
+                    help="http: Gradio's HTTP API with blocking reads, as a browser tab (default); gradio: gradio_client "
+                         "(its polling threads load this process, which shares the CPU with the server)")
     ap.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = ap.parse_args()
     if bool(args.workspace) == bool(args.url):
@@ -236,14 +290,14 @@ def measure(url: str, proc: subprocess.Popen | None, args: argparse.Namespace, l
     print(f"{label}: ready at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
     load_before = [round(v, 2) for v in os.getloadavg()]
     cpu0 = process_cpu_s(proc.pid) if proc is not None else None
-    single = run(url, "single session, sequential", 1, args.single, args.budget / 3)
-    out: dict[str, object] = {"server": label, "url": url, "load_avg_before": load_before}
+    single = run(url, "single session, sequential", 1, args.single, args.budget / 3, client_kind=args.client)
+    out: dict[str, object] = {"server": label, "url": url, "client": args.client, "load_avg_before": load_before}
     phases = [("single", single, cpu0, process_cpu_s(proc.pid) if proc is not None else None)]
     for i in range(args.rounds):
         name = "load" if i == 0 else f"load round {i + 1}"
         a = process_cpu_s(proc.pid) if proc is not None else None
         res = run(url, f"{args.sessions} concurrent sessions" + (f", round {i + 1}" if i else ""),
-                  args.sessions, args.turns, args.budget, offset=3)
+                  args.sessions, args.turns, args.budget, offset=3, client_kind=args.client)
         phases.append((name, res, a, process_cpu_s(proc.pid) if proc is not None else None))
     out["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
     for key, res, a, b in phases:

@@ -8,7 +8,9 @@ name a caller chooses is checked against a fixed list first.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from . import tables
+from . import ood, tables
 
 
 @dataclass(frozen=True)
@@ -76,20 +78,33 @@ class EpochDetail:
 
 
 class CohortLookups:
-    """Lookups by name and index; see the module docstring."""
+    """Lookups by name and index; see the module docstring.
+
+    Small whole-workspace answers (names, night records, the nights table, stored scores) are kept in
+    ``self.memo`` when the cohort has one (:class:`~sleeplm.index.queries.Cohort` does): the workspace is
+    opened read-only, so they hold for the cohort's life; the page's per-session views share the memo
+    (a shallow copy of the cohort), and the page opens a new cohort, with a new memo, after an upload.
+    Callers get copies of mutable results.
+    """
 
     con: duckdb.DuckDBPyConnection
+
+    def memoized(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per ``key`` for this cohort (every call when it has no memo)."""
+        memo = getattr(self, "memo", None)
+        return compute() if memo is None else memo.get(key, compute)
 
     # ---------------------------------------------------------------- names
     def recording_names(self, limit: int | None = None) -> list[str]:
         """Recording names in order (the first ``limit`` when given)."""
         sql = "SELECT name FROM recordings ORDER BY name" + (" LIMIT ?" if limit else "")
-        return [r[0] for r in self.con.execute(sql, [int(limit)] if limit else []).fetchall()]
+        return list(self.memoized(("recording_names", limit), lambda: [
+            r[0] for r in self.con.execute(sql, [int(limit)] if limit else []).fetchall()]))
 
     def recording_subjects(self) -> list[tuple[str, str | None]]:
         """(recording name, subject id) of every night, by name."""
-        return [(r[0], r[1]) for r in self.con.execute(
-            "SELECT name, subject_id FROM recordings ORDER BY name").fetchall()]
+        return list(self.memoized(("recording_subjects",), lambda: [(r[0], r[1]) for r in self.con.execute(
+            "SELECT name, subject_id FROM recordings ORDER BY name").fetchall()]))
 
     def subject_values(self, column: str) -> list[str]:
         """Distinct non-null values of a subject attribute (``phenotype``, ``sex`` or ``site``).
@@ -101,8 +116,8 @@ class CohortLookups:
         """
         if column not in ("phenotype", "sex", "site"):
             raise ValueError(f"no distinct values for subject column {column!r}")
-        return [r[0] for r in self.con.execute(
-            f"SELECT DISTINCT {column} FROM subjects WHERE {column} IS NOT NULL ORDER BY 1").fetchall()]
+        return list(self.memoized(("subject_values", column), lambda: [r[0] for r in self.con.execute(
+            f"SELECT DISTINCT {column} FROM subjects WHERE {column} IS NOT NULL ORDER BY 1").fetchall()]))
 
     def recording_ids(self) -> list[int]:
         return [int(r[0]) for r in self.con.execute("SELECT recording_id FROM recordings ORDER BY 1").fetchall()]
@@ -110,11 +125,15 @@ class CohortLookups:
     def find_recording(self, name: str) -> str | None:
         """The recording a name means: a recording name or a subject id (its first night), case-insensitive."""
         name = name.strip()
-        row = self.con.execute("SELECT name FROM recordings WHERE lower(name) = lower(?)", [name]).fetchone()
-        if row is None:
-            row = self.con.execute("SELECT name FROM recordings WHERE lower(subject_id) = lower(?) ORDER BY name "
-                                   "LIMIT 1", [name]).fetchone()
-        return None if row is None else str(row[0])
+
+        def find() -> str | None:
+            row = self.con.execute("SELECT name FROM recordings WHERE lower(name) = lower(?)", [name]).fetchone()
+            if row is None:
+                row = self.con.execute("SELECT name FROM recordings WHERE lower(subject_id) = lower(?) ORDER BY name "
+                                       "LIMIT 1", [name]).fetchone()
+            return None if row is None else str(row[0])
+
+        return self.memoized(("find_recording", name.lower()), find)
 
     def resolve_recording(self, name: str) -> str:
         """:meth:`find_recording`, or an error that lists some known recordings.
@@ -134,12 +153,17 @@ class CohortLookups:
     # ---------------------------------------------------------------- one night
     def night_record(self, name: str) -> NightRecord:
         """A night by recording name or subject id (see :meth:`resolve_recording`)."""
-        r = self.con.execute(
-            """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels, scoring
-               FROM recordings WHERE name = ?""", [self.resolve_recording(name)]).fetchone()
-        scoring = json.loads(r[8]) if isinstance(r[8], str) and r[8] else (r[8] or {})
-        return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0), list(r[7] or []),
-                           scoring)
+        recording = self.resolve_recording(name)
+
+        def read() -> NightRecord:
+            r = self.con.execute(
+                """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels,
+                          scoring FROM recordings WHERE name = ?""", [recording]).fetchone()
+            scoring = json.loads(r[8]) if isinstance(r[8], str) and r[8] else (r[8] or {})
+            return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0),
+                               list(r[7] or []), scoring)
+
+        return copy.deepcopy(self.memoized(("night_record", recording), read))
 
     def subject_attributes(self, subject_id: str | None) -> dict[str, Any]:
         """Age, sex, BMI, phenotype and site of a subject ({} for None; only the id when unknown)."""
@@ -152,15 +176,28 @@ class CohortLookups:
 
     def night_metrics_of(self, recording_id: int) -> tuple[dict[str, Any], str]:
         """(night metrics, rendered night summary) of a night; ({}, "") when it has none."""
-        if not tables.has_table(self.con, "night_metrics"):
-            return {}, ""
-        rel = self.con.execute("SELECT * EXCLUDE (recording_id) FROM night_metrics WHERE recording_id = ?",
-                               [int(recording_id)])
-        row = rel.fetchone()
-        if row is None:
-            return {}, ""
-        d = dict(zip([c[0] for c in rel.description], row))
-        return d, str(d.pop("summary", "") or "")
+        def read() -> tuple[dict[str, Any], str]:
+            if not self.has_table("night_metrics"):
+                return {}, ""
+            rel = self.con.execute("SELECT * EXCLUDE (recording_id) FROM night_metrics WHERE recording_id = ?",
+                                   [int(recording_id)])
+            row = rel.fetchone()
+            if row is None:
+                return {}, ""
+            d = dict(zip([c[0] for c in rel.description], row))
+            return d, str(d.pop("summary", "") or "")
+
+        metrics, summary = self.memoized(("night_metrics_of", int(recording_id)), read)
+        return dict(metrics), summary
+
+    def stored_night_scores(self, names: list[str]) -> dict[str, float | None]:
+        """The stored out-of-distribution scores of the named nights (:func:`ood.stored_night_scores`)."""
+        key = tuple(sorted(set(names)))
+        return dict(self.memoized(("stored_night_scores", key), lambda: ood.stored_night_scores(self.con, list(key))))
+
+    def has_table(self, name: str) -> bool:
+        """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""
+        return self.memoized(("has_table", name), lambda: tables.has_table(self.con, name))
 
     def night_epochs(self, recording_id: int) -> list[EpochRow]:
         """Every epoch of a night, in order."""
@@ -178,9 +215,12 @@ class CohortLookups:
 
     def first_epoch(self, recording_id: int) -> tuple[datetime | None, float | None]:
         """(clock time, onset s) of a night's first epoch; (None, None) for a night without epochs."""
-        row = self.con.execute("SELECT min(clock_time), min(onset_s) FROM epochs WHERE recording_id = ?",
-                               [int(recording_id)]).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        def read() -> tuple[datetime | None, float | None]:
+            row = self.con.execute("SELECT min(clock_time), min(onset_s) FROM epochs WHERE recording_id = ?",
+                                   [int(recording_id)]).fetchone()
+            return (row[0], row[1]) if row else (None, None)
+
+        return self.memoized(("first_epoch", int(recording_id)), read)
 
     def epoch_detail(self, recording_id: int, epoch_index: int) -> EpochDetail | None:
         """One epoch with its reference captions; None when the night has no such epoch."""
@@ -197,7 +237,7 @@ class CohortLookups:
     # ---------------------------------------------------------------- whole tables
     def nights_frame(self) -> pd.DataFrame:
         """One row per night with subject attributes and every night metric (:func:`tables.nights_frame`)."""
-        return tables.nights_frame(self.con)
+        return self.memoized(("nights_frame",), lambda: tables.nights_frame(self.con)).copy()
 
     def epochs_frame(self) -> pd.DataFrame:
         """Every epoch (:func:`tables.epochs_frame`)."""
@@ -211,7 +251,7 @@ class CohortLookups:
         ``spo2_min_pct`` features (NaN when the workspace has no feature table or the epoch no value).
         """
         feats = ("hr_mean_bpm", "spo2_mean_pct", "spo2_min_pct")
-        if tables.has_table(self.con, "features"):
+        if self.has_table("features"):
             cols = ", ".join(f"f.{c}" for c in feats)
             join = "LEFT JOIN features f ON f.epoch_id = e.epoch_id"
         else:

@@ -25,6 +25,7 @@ import numpy as np
 from sleeplm.encoder.model.api import SleepLM
 
 from . import vectors as vec
+from .caption_cache import OnceLRU
 from .cohort import CohortLookups
 from .localize import NEGATION, Localization, localize_scores
 from .models import ModelRef, resolve_model
@@ -118,6 +119,10 @@ class NightHit:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+#: How many small lookups a cohort keeps (names, night records and metrics, the nights table, stored scores).
+MEMO_ITEMS = 4096
+
+
 class Cohort(CohortLookups):
     """A workspace opened for questions (typed night/epoch lookups: :class:`~sleeplm.index.cohort.CohortLookups`).
 
@@ -134,6 +139,8 @@ class Cohort(CohortLookups):
     def __init__(self, workspace: str | Path, model: SleepLM | None = None, model_ref: ModelRef | None = None):
         self.ws = Workspace(Path(workspace))
         self.con = self.ws.connect(read_only=True)
+        #: Small whole-workspace answers, kept for this read-only cohort's life (:class:`CohortLookups`).
+        self.memo = OnceLRU(MEMO_ITEMS)
         self.manifest = self.ws.manifest()
         if model is None:
             model_ref = model_ref or self._manifest_model()

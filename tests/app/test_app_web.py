@@ -6,10 +6,11 @@ that they specify the page, not the agent; ``test_real_agent_turn`` runs the rea
 
 from __future__ import annotations
 
+
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,6 @@ def test_on_load_fills_model_line_and_nights_table(app: ChatApp) -> None:
 # ----------------------------------------------------------------------------- chat
 def test_chat_turn_returns_tool_messages_answer_and_figures(app: ChatApp) -> None:
     steps = list(app.ask("how many nights?", [], None))
-    first_history = steps[0][0]
-    assert first_history[-1]["metadata"]["status"] == "pending"  # shown while the agent works
     history, box, gallery, session, _ = steps[-1]
     assert box == "" and isinstance(session, WebSession)
     assert history[0] == {"role": "user", "content": "how many nights?"}
@@ -150,11 +149,37 @@ def test_tool_steps_stream_before_the_answer(app: ChatApp) -> None:
             return AgentTurn("done", [step], [], "fake-llm")
 
     streaming = ChatApp(app.shared, session_factory=lambda cohort, llm: SlowChat(cohort, llm),
-                        figure_dir=app.figure_dir)
+                        figure_dir=app.figure_dir, progress_after_s=0)
     turns = streaming.ask("how many women are there?", [], None)
     next(turns)  # the question
     history = next(turns)[0]  # the step, while the turn is still running
     assert history[-2]["metadata"]["title"] == "🔧 query_cohort" and history[-1] == cv.pending_message()
+    release.set()
+    assert _last(turns)[0][-1]["content"] == "done"
+
+
+def test_fast_turn_is_drawn_once_with_its_answer(app: ChatApp) -> None:
+    patient = replace(app, progress_after_s=30.0)  # FakeChat answers well within 30 s
+    updates = list(patient.ask("how many nights?", [], None))
+    assert len(updates) == 1
+    history = updates[0][0]
+    assert history[3]["content"].startswith("2 nights") and cv.pending_message() not in history
+
+
+def test_slow_turn_shows_question_and_pending_mark_while_it_runs(app: ChatApp) -> None:
+    release = threading.Event()
+
+    class QuietSlowChat(FakeChat):
+        def respond(self, message: str, on_step: Any = None) -> AgentTurn:
+            assert release.wait(30)  # no step yet: only the time tells the page to show progress
+            return AgentTurn("done", [], [], "fake-llm")
+
+    slow = ChatApp(app.shared, session_factory=lambda cohort, llm: QuietSlowChat(cohort, llm),
+                   figure_dir=app.figure_dir, progress_after_s=0.05)
+    turns = slow.ask("how many women are there?", [], None)
+    history = next(turns)[0]  # drawn after 0.05 s although the agent is still working
+    assert history[-2] == {"role": "user", "content": "how many women are there?"}
+    assert history[-1] == cv.pending_message()
     release.set()
     assert _last(turns)[0][-1]["content"] == "done"
 
