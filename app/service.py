@@ -50,6 +50,9 @@ from sleeplm.index.workspace import Manifest, WorkspaceError
 
 #: Processes that read and preprocess nights for the page's sessions (the machine has 2 cores).
 READ_WORKERS = 2
+#: How much lower the read workers' CPU priority is than the server's (``nice`` increment): a whole-night read
+#: is seconds of work for one turn, and the other sessions' turns, a few milliseconds each, go first.
+READ_WORKER_NICENESS = 10
 
 
 def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
@@ -63,17 +66,23 @@ def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-server", daemon=True).start()
 
 
-def start_read_workers(n: int) -> ProcessPoolExecutor:
+def _init_read_worker(parent_pid: int, niceness: int) -> None:
+    os.nice(niceness)
+    _exit_with_parent(parent_pid)
+
+
+def start_read_workers(n: int, niceness: int = READ_WORKER_NICENESS) -> ProcessPoolExecutor:
     """``n`` processes that read and preprocess nights, so that a cold read of an 8-h recording (seconds of
     work that holds the GIL) does not stop the server's other turns.
 
     They are forked now, before the server starts its threads and loads the model, and all at once
     (``ProcessPoolExecutor`` forks every worker at the first task): forked, not spawned, because a
     spawned worker imports the server's main module (the whole page: gradio, torch), tens of CPU-seconds
-    on a loaded machine.
+    on a loaded machine. They run ``niceness`` steps below the server's priority
+    (:data:`READ_WORKER_NICENESS`), so short turns are not queued behind a long read.
     """
     pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_exit_with_parent, initargs=(os.getpid(),))
+                               initializer=_init_read_worker, initargs=(os.getpid(), niceness))
     for ready in [pool.submit(os.getpid) for _ in range(n)]:
         ready.result()
     return pool

@@ -32,3 +32,13 @@ def test_read_workers_end_when_the_server_process_is_gone() -> None:
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers)
+
+
+def test_read_workers_run_below_the_server_priority() -> None:
+    from sleeplm.app.service import READ_WORKER_NICENESS, start_read_workers
+
+    pool = start_read_workers(1)
+    try:
+        assert pool.submit(os.nice, 0).result() == min(19, os.nice(0) + READ_WORKER_NICENESS)  # 19: the lowest
+    finally:
+        pool.shutdown()
