@@ -423,18 +423,22 @@ def serve(
     auth_file: Annotated[Path | None, typer.Option(help="a file holding 'user:password' (keep it private)")] = None,
     llm: Annotated[str | None, typer.Option(help="router (default), openai:MODEL or ollama:MODEL")] = None,
     max_upload_mb: Annotated[int, typer.Option(help="largest accepted upload (MB)")] = 2048,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="chat turns run at once (default: the page's "
+                                                                "CHAT_CONCURRENCY)")] = None,
 ) -> None:
     """The chat page for a workspace."""
     import os
 
     from sleeplm.agent import BackendError
     from sleeplm.app.service import load_credentials
+    from sleeplm.app.web import CHAT_CONCURRENCY
     from sleeplm.app.web import serve as run_serve
     from sleeplm.index.workspace import WorkspaceError
 
     try:
         credentials = load_credentials(auth_user, auth_file, os.environ)
-        run_serve(workspace, host=host, port=port, auth=credentials, llm=llm, max_upload_bytes=max_upload_mb * 2**20)
+        run_serve(workspace, host=host, port=port, auth=credentials, llm=llm, max_upload_bytes=max_upload_mb * 2**20,
+                  concurrency=concurrency or CHAT_CONCURRENCY)
     except (WorkspaceError, BackendError, ValueError) as exc:
         _fail(exc)
 
@@ -492,6 +496,7 @@ def train(
     report: Annotated[bool, typer.Option(help="held-out report with the evaluation harness's metrics")] = True,
     eval_workspace: Annotated[list[Path] | None, typer.Option(help="also run `sleeplm eval` on these workspaces with the new weights")] = None,
     eval_tasks: Annotated[str, typer.Option(help="tasks for --eval-workspace (comma-separated)")] = "zero_shot_staging,few_shot_staging",
+    device: Annotated[str, typer.Option(help="cpu (fp32) or cuda (bf16 autocast)")] = "cpu",
 ) -> None:
     """Train a SleepLM model on simulated nights by a recipe (default: the bundled sleeplm-tiny's).
 
@@ -507,8 +512,11 @@ def train(
         if unknown:
             _fail(ValueError(f"unknown tasks {unknown}; available: {', '.join(list_tasks())}"))
     try:
-        run = train_recipe(load_recipe(recipe), out, data_root=data_root, resume=resume)
-    except RecipeError as exc:
+        from sleeplm.encoder.train.loop import training_device
+
+        training_device(device)
+        run = train_recipe(load_recipe(recipe), out, data_root=data_root, resume=resume, device=device)
+    except (RecipeError, ValueError) as exc:
         _fail(exc)
     console.print(f"weights: {run.weights}")
     if report:

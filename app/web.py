@@ -60,6 +60,11 @@ SessionFactory = Callable[[Any, Any], Any]  # (cohort view, llm) -> ChatSession
 
 
 _DONE = object()  # end of a turn's step stream
+#: Chat turns the page runs at once (Gradio's queue; further turns wait their turn). A turn that waits for a
+#: night being read still holds its place, so with few places a handful of first questions about new nights
+#: stall every quick question behind them: 20 sessions on the demo cohort, first round, 2 shared cores
+#: (`bench/bench_chat_load.py --concurrency N`): p50 2.3 s with 4 places, 1.3 s with 8, 0.8 s with 16.
+CHAT_CONCURRENCY = 16
 #: A chat turn shorter than this is drawn once, with its answer (see :meth:`ChatApp.ask`).
 PROGRESS_AFTER_S = 0.3
 #: Gradio's queue keeps per-event statistics for its monitoring page and, by default, rebuilds a pandas
@@ -416,7 +421,7 @@ def make_app(workspace: Path, llm: Any = None, max_upload_bytes: int = DEFAULT_M
 
 
 def launch(blocks: gr.Blocks, app: ChatApp, host: str = "127.0.0.1", port: int = 7860,
-           auth: str | None = None, open_browser: bool = False, concurrency: int = 4,
+           auth: str | None = None, open_browser: bool = False, concurrency: int = CHAT_CONCURRENCY,
            block: bool = True) -> Any:
     """Queue and launch: ``concurrency`` chat turns at once, one ingest at a time."""
     credentials = parse_auth(auth)
@@ -440,7 +445,7 @@ SERVER_TORCH_THREADS = 1
 
 def serve(workspace: Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
           llm: str | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-          open_browser: bool = False, concurrency: int = 4, torch_threads: int | None = SERVER_TORCH_THREADS) -> None:
+          open_browser: bool = False, concurrency: int = CHAT_CONCURRENCY, torch_threads: int | None = SERVER_TORCH_THREADS) -> None:
     """Serve the chat page for ``workspace`` until interrupted (loopback unless ``host`` says otherwise).
 
     ``torch_threads``: the server process's torch intra-op threads (None leaves torch's default, one per

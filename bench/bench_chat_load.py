@@ -99,9 +99,10 @@ def old_tree(rev: str, folder: Path) -> Path:
 
 
 def start_server(workspace: Path, port: int, llm: str | None, log: Path,
-                 pythonpath: Path | None = None) -> subprocess.Popen:
+                 pythonpath: Path | None = None, concurrency: int | None = None) -> subprocess.Popen:
+    extra = f", concurrency={int(concurrency)}" if concurrency else ""  # else the page's default
     code = (f"from pathlib import Path; from sleeplm.app import web; "
-            f"web.serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r})")
+            f"web.serve(Path({str(workspace)!r}), host='127.0.0.1', port={port}, llm={llm!r}{extra})")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     if pythonpath is not None:  # an earlier commit's packages shadow the editable install
         env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *filter(None, [env.get("PYTHONPATH")])])
@@ -254,6 +255,8 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true",
                     help="measure a server running --before's code first, then this tree's (needs --workspace)")
     ap.add_argument("--before", default=BEFORE_REV, help=f"the earlier commit for --compare (default {BEFORE_REV})")
+    ap.add_argument("--concurrency", type=int, default=None,
+                    help="chat turns the started server runs at once (default: the page's own default)")
     ap.add_argument("--client", choices=sorted(CLIENTS), default="http",
                     help="http: Gradio's HTTP API with blocking reads, as a browser tab (default); gradio: gradio_client "
                          "(its polling threads load this process, which shares the CPU with the server)")
@@ -291,7 +294,8 @@ def measure(url: str, proc: subprocess.Popen | None, args: argparse.Namespace, l
     load_before = [round(v, 2) for v in os.getloadavg()]
     cpu0 = process_cpu_s(proc.pid) if proc is not None else None
     single = run(url, "single session, sequential", 1, args.single, args.budget / 3, client_kind=args.client)
-    out: dict[str, object] = {"server": label, "url": url, "client": args.client, "load_avg_before": load_before}
+    out: dict[str, object] = {"server": label, "url": url, "client": args.client, "concurrency": args.concurrency,
+                              "load_avg_before": load_before}
     phases = [("single", single, cpu0, process_cpu_s(proc.pid) if proc is not None else None)]
     for i in range(args.rounds):
         name = "load" if i == 0 else f"load round {i + 1}"
@@ -316,7 +320,7 @@ def serve_and_measure(workspace: Path, args: argparse.Namespace, rev: str | None
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
     with tempfile.TemporaryDirectory(prefix="bench-chat-before-") as tmp:
         pythonpath = old_tree(rev, Path(tmp)) if rev else None
-        proc = start_server(workspace, port, args.llm, log, pythonpath)
+        proc = start_server(workspace, port, args.llm, log, pythonpath, args.concurrency)
         print(f"server log: {log}", flush=True)
         try:
             return measure(url, proc, args, f"commit {rev} (before)" if rev else "this tree")

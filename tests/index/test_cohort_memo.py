@@ -49,6 +49,6 @@ def test_views_share_the_memo_and_a_reopened_cohort_starts_empty(cohort: Cohort,
 
 
 def test_subject_ids_resolve_case_insensitively_through_the_memo(cohort: Cohort) -> None:
-    name, subject = next((n, s) for n, s in cohort.recording_subjects() if s)
+    subject = next(s for _, s in cohort.recording_subjects() if s)
     assert cohort.find_recording(subject.upper()) == cohort.find_recording(subject.lower())
     assert cohort.find_recording("no-such-night") is None
