@@ -17,6 +17,17 @@ seed 0) and extrapolates to the night: a whole night with it takes tens of minut
 
 The reference of older runs, reading + preprocessing alone (``load_psg`` + ``make_epochs``), is
 still measured: the ratio says what features, captions, embeddings and writes add on top of it.
+
+``--baseline COMMIT`` compares this tree with a ``git worktree`` of COMMIT in the same run: each
+side runs in its own subprocess that imports that tree (``PYTHONPATH``), alternating for ``--rounds``
+rounds on the same simulated files, and reports per-stage CPU seconds, wall times and the model's
+idle share side by side, with ratios (best of the rounds). The encoder alone is timed too (one
+thread, ``--enc-epochs`` epochs of the night at ``--batch-size``), with its FLOPs per epoch
+(``torch.utils.flop_counter``) and the GFLOP/s it reaches. The stored results of both sides are
+compared: feature table, captions, channel mask, night metrics and summary must be identical, and
+the epoch vectors' largest difference is printed:
+
+    python bench/bench_ingest.py --nights 1 --hours 8 --baseline 8fc2f4e --rounds 2
 """
 
 from __future__ import annotations
@@ -25,8 +36,12 @@ import argparse
 import itertools
 import json
 import os
+import pickle
 import platform
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +59,8 @@ from sleeplm.index.pipeline_workers import (
     default_workers,
 )
 
-PARITY_MINI = Path(__file__).resolve().parents[1] / "tests" / "data" / "parity-mini" / "checkpoint.pt"
+ROOT = Path(__file__).resolve().parents[1]
+PARITY_MINI = ROOT / "tests" / "data" / "parity-mini" / "checkpoint.pt"
 
 
 def default_model() -> str:
@@ -82,8 +98,10 @@ def timed_ingest(cohort: Path, ws: Path, model: str, workers: int, batch_size: i
     return row
 
 
-def stage_breakdown(edf: Path, model: str, batch_size: int) -> dict[str, dict[str, float]]:
-    """Wall and CPU seconds of each stage of one night, in this process (threads as configured)."""
+def stage_breakdown(edf: Path, model: str, batch_size: int, keep: Path | None = None) -> dict[str, dict[str, float]]:
+    """Wall and CPU seconds of each stage of one night, in this process (threads as configured);
+    with ``keep``, what the night stores (features, captions, mask, metrics, summary, vectors) is
+    pickled there."""
     from sleeplm.index.night_rows import add_vectors, embed_epochs, prepare_night
     from sleeplm.index.ood import reference_for
 
@@ -101,6 +119,11 @@ def stage_breakdown(edf: Path, model: str, batch_size: int) -> dict[str, dict[st
     vectors = embed_epochs(night.x, net, batch_size)
     add_vectors(night, vectors, ood)
     mark("end")
+    if keep is not None:
+        keep.write_bytes(pickle.dumps({
+            "features": night.features, "captions": night.captions, "channel_mask": night.channel_mask,
+            "metrics": night.metrics, "summary": night.summary, "stages": night.stages,
+            "vectors": night.vectors, "weights_sha256": ref.sha256}))
     out: dict[str, dict[str, float]] = {}
     for (stage, t, c), (_, t1, c1) in itertools.pairwise(marks):
         cur = out.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0})
@@ -129,6 +152,166 @@ def base_estimate(edf: Path, n_epochs: int, batch_size: int) -> dict[str, float]
             "night_embed_cpu_s_estimated": cpu / n_epochs * n_night}
 
 
+def encoder_alone(edf: Path, model: str, n_epochs: int, batch_size: int) -> dict[str, float]:
+    """CPU and wall ms per epoch of ``encode_signal`` on ``n_epochs`` epochs of ``edf``, one thread (best of 2)."""
+    x = make_epochs(load_psg(edf).mapped).x[:n_epochs]
+    net = resolve_model(model).load()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        net.encode_signal(x[:batch_size], batch_size=batch_size)  # warm-up
+        best_cpu, best_wall = float("inf"), float("inf")
+        for _ in range(2):
+            t0, c0 = time.perf_counter(), time.process_time()
+            net.encode_signal(x, batch_size=batch_size)
+            best_wall = min(best_wall, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
+    finally:
+        torch.set_num_threads(threads)
+    return {"epochs": len(x), "batch_size": batch_size, "cpu_ms_per_epoch": 1e3 * best_cpu / len(x),
+            "wall_ms_per_epoch": 1e3 * best_wall / len(x)}
+
+
+def encoder_flops_per_epoch(model: str) -> float:
+    """FLOPs of one epoch through ``encode_image`` (GEMMs and the patch convolution; attention's
+    score products, about 2 % here, are not counted by the flop counter on the CPU)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sleeplm.encoder.model import create_model
+
+    cfg = resolve_model(model).load().config
+    m = create_model(cfg).eval()
+    x = torch.zeros(2, cfg.biosignals_cfg.input_channels, cfg.biosignals_cfg.signal_length)
+    with FlopCounterMode(display=False) as fc:
+        m.encode_image(x)
+    return fc.get_total_flops() / 2
+
+
+def run_child(args: argparse.Namespace) -> None:
+    """One side of a ``--baseline`` comparison, in the tree this process imports."""
+    import sleeplm
+
+    tmp = args.workdir
+    edfs = sorted((tmp / "cohort").glob("*.edf"))
+    model = args.model or default_model()
+    workers = args.workers if args.workers is not None else default_workers(available_cores())
+    out: dict[str, Any] = {"tree": str(Path(sleeplm.__path__[0]).resolve())}
+    out["serial"] = timed_ingest(tmp / "cohort", tmp / "ws-serial", model, 0, args.batch_size)
+    out["pipelined"] = timed_ingest(tmp / "cohort", tmp / "ws-pipelined", model, workers, args.batch_size)
+    out["stages"] = stage_breakdown(edfs[0], model, args.batch_size, keep=Path(args.child + ".night.pkl"))
+    out["encoder"] = encoder_alone(edfs[0], model, args.enc_epochs, args.batch_size)
+    Path(args.child).write_text(json.dumps(out))
+
+
+def baseline_tree(commit: str) -> Path:
+    d = Path(tempfile.mkdtemp(prefix=f"sleeplm-{commit}-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(d), commit], check=True,
+                   capture_output=True)
+    return d
+
+
+def run_side(tree: Path, args: argparse.Namespace, workdir: Path, out: Path) -> dict[str, Any]:
+    """Run :func:`run_child` in a subprocess importing ``tree`` as ``sleeplm``."""
+    pkg = Path(tempfile.mkdtemp(prefix="sleeplm-pkg-"))
+    (pkg / "sleeplm").symlink_to(tree)
+    extra = os.environ.get("PYTHONPATH", "")
+    env = dict(os.environ, PYTHONPATH=str(pkg) + (os.pathsep + extra if extra else ""))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(out), "--workdir", str(workdir),
+           "--batch-size", str(args.batch_size), "--enc-epochs", str(args.enc_epochs)]
+    for flag, v in (("--model", args.model), ("--threads", args.threads), ("--workers", args.workers)):
+        if v is not None:
+            cmd += [flag, str(v)]
+    subprocess.run(cmd, env=env, check=True, cwd=str(pkg))
+    res = json.loads(out.read_text())
+    if Path(res["tree"]) != tree.resolve():
+        raise SystemExit(f"the child imported {res['tree']}, not {tree}")
+    return res
+
+
+def _same_values(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal dicts, NaN equal to NaN (a metric that could not be computed on either side)."""
+    def same(x: Any, y: Any) -> bool:
+        return x == y or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
+
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+
+
+def compare_nights(before: Path, after: Path) -> dict[str, Any]:
+    """Are the stored results of the two sides the same? (features, captions, mask, metrics exactly)"""
+    import numpy as np
+    import pandas as pd
+
+    a, b = pickle.loads(before.read_bytes()), pickle.loads(after.read_bytes())
+    try:
+        pd.testing.assert_frame_equal(a["features"], b["features"], check_exact=True)
+        same_features = True
+    except AssertionError:
+        same_features = False
+    out = {"features_identical": same_features, "captions_identical": a["captions"] == b["captions"],
+           "channel_mask_identical": bool(np.array_equal(a["channel_mask"], b["channel_mask"])),
+           "metrics_identical": _same_values(a["metrics"], b["metrics"]) and a["summary"] == b["summary"],
+           "stages_identical": a["stages"] == b["stages"],
+           "same_weights": a["weights_sha256"] == b["weights_sha256"],
+           "vectors_max_abs_diff": float(np.abs(a["vectors"] - b["vectors"]).max())}
+    return out
+
+
+def baseline_main(args: argparse.Namespace) -> None:
+    """This tree against ``--baseline`` in alternating subprocesses; prints the side-by-side tables."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_ingest_")) if args.workdir is None else args.workdir
+    old = baseline_tree(args.baseline)
+    edfs = sorted((tmp / "cohort").glob("*.edf"))
+    if len(edfs) != args.nights:
+        shutil.rmtree(tmp / "cohort", ignore_errors=True)
+        simulate_cohort(tmp / "cohort", args.nights, args.seed, args.hours, progress=False)
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    loads = [os.getloadavg()[0]]
+    for r in range(args.rounds):
+        for side, tree in (("before", old), ("after", ROOT)):
+            runs[side].append(run_side(tree, args, tmp, tmp / f"{side}-{r}.json"))
+            loads.append(os.getloadavg()[0])
+    same = compare_nights(tmp / "before-0.json.night.pkl", tmp / "after-0.json.night.pkl")
+    flops = encoder_flops_per_epoch(args.model or default_model())
+
+    def best(side: str, get: Any) -> float:
+        return min(get(r) for r in runs[side])
+
+    rows: list[tuple[str, float, float]] = []
+    for stage in runs["before"][0]["stages"]:
+        rows.append((f"CPU s: {stage}", best("before", lambda r, s=stage: r["stages"][s]["cpu_s"]),
+                     best("after", lambda r, s=stage: r["stages"][s]["cpu_s"])))
+    for eng in ("serial", "pipelined"):
+        rows.append((f"{eng}: wall s", best("before", lambda r, e=eng: r[e]["wall_s"]),
+                     best("after", lambda r, e=eng: r[e]["wall_s"])))
+        rows.append((f"{eng}: CPU s (all processes)", best("before", lambda r, e=eng: r[e]["cpu_s"]),
+                     best("after", lambda r, e=eng: r[e]["cpu_s"])))
+    rows.append(("pipelined: model idle share", best("before", lambda r: r["pipelined"]["model_idle_share"]),
+                 best("after", lambda r: r["pipelined"]["model_idle_share"])))
+    rows.append(("encoder alone, 1 thread: CPU ms per epoch", best("before", lambda r: r["encoder"]["cpu_ms_per_epoch"]),
+                 best("after", lambda r: r["encoder"]["cpu_ms_per_epoch"])))
+    enc = {side: best(side, lambda r: r["encoder"]["cpu_ms_per_epoch"]) for side in runs}
+    result = {"baseline": args.baseline, "rounds": args.rounds, "loadavg_1min": loads, "runs": runs,
+              "same_results": same, "encoder_flops_per_epoch": flops,
+              "encoder_gflop_per_cpu_s": {k: flops / (v / 1e3) / 1e9 for k, v in enc.items()},
+              "table": [{"what": w, "before": b, "after": a, "after_over_before": a / b if b else None}
+                        for w, b, a in rows]}
+    _save(args, result)
+    print(f"\n## ingest, {args.nights} night(s) × {args.hours:g} h, before = {args.baseline}, after = this tree; "
+          f"best of {args.rounds} alternating rounds; load average {', '.join(f'{v:.1f}' for v in loads)}")
+    print("| measure | before | after | after / before |\n|---|---:|---:|---:|")
+    for w, b, a in rows:
+        print(f"| {w} | {b:.3g} | {a:.3g} | {a / b if b else float('nan'):.2f} |")
+    print(f"\nencoder: {flops / 1e9:.3f} GFLOP per epoch; "
+          + "; ".join(f"{k} {v:.1f} GFLOP per CPU-second" for k, v in result["encoder_gflop_per_cpu_s"].items()))
+    print("stored results: " + ", ".join(f"{k} {v}" for k, v in same.items()))
+    print(f"median wall of the pipelined runs: before {statistics.median(r['pipelined']['wall_s'] for r in runs['before']):.1f} s, "
+          f"after {statistics.median(r['pipelined']['wall_s'] for r in runs['after']):.1f} s")
+    print(f"\nwrote {args.out}")
+    if args.workdir is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True, check=False)
+
+
 def _save(args: argparse.Namespace, result: dict[str, Any]) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()}, "result": result},
@@ -148,10 +331,20 @@ def main() -> None:
     ap.add_argument("--base-epochs", type=int, default=0, help="epochs embedded with the base architecture")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the cohort and workspaces here")
     ap.add_argument("--out", type=Path, default=Path("bench/results/bench_ingest.json"))
+    ap.add_argument("--baseline", default=None, help="commit to compare with, in the same run (git worktree)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds with --baseline")
+    ap.add_argument("--enc-epochs", type=int, default=192, help="epochs for the encoder-alone timing")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     cores = available_cores()
     threads = args.threads or cores
     torch.set_num_threads(threads)
+    if args.child:
+        run_child(args)
+        return
+    if args.baseline:
+        baseline_main(args)
+        return
     workers = args.workers if args.workers is not None else default_workers(cores)
     model = args.model or default_model()
     tmp = Path(tempfile.mkdtemp(prefix="bench_ingest_")) if args.workdir is None else args.workdir

@@ -373,7 +373,9 @@ def pipelined_nights(jobs: list[Any], load: Callable[[], tuple[Any, Any]], batch
     Parameters
     ----------
     jobs : objects with ``path``, ``name``, ``annotation_path`` and ``at(stage)`` (the ingest's jobs).
-    load : returns ``(model, ood_reference)``; called once, when the first night's input arrives.
+    load : returns ``(model, ood_reference)``; called once, right after the workers are started, so the
+        model is ready when the first night's input arrives (a failure is retried at that night, and
+        becomes that night's error, as before).
     batch_size : epochs per model call (the same batches as the single-process engine).
     workers, max_in_flight : default :func:`default_workers` and workers + 1.
     on_batch : ``on_batch(job, done, total)`` after each embedded batch (progress).
@@ -396,6 +398,10 @@ def pipelined_nights(jobs: list[Any], load: Callable[[], tuple[Any, Any]], batch
     state: dict[str, Any] = {}
     seq = 0
     try:
+        try:  # while the workers import and read: the model waits on them otherwise
+            state["net"], state["ood"] = load()
+        except Exception:  # noqa: BLE001 - retried at the first night, whose failure it then becomes
+            state.clear()
         for seq, job in enumerate(jobs):
             try:
                 night, waited = pool.wait(seq, lambda n: n.has_input)

@@ -11,7 +11,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from sleeplm.encoder.model.config import BiosignalsConfig
-from sleeplm.encoder.model.layers import AttnPooler, MultiheadAttention, RMSNorm, RotaryEmbedding, SwiGLUMLP, merge_heads, split_heads
+from sleeplm.encoder.model.layers import (
+    AttnPooler,
+    MultiheadAttention,
+    RMSNorm,
+    RotaryEmbedding,
+    SwiGLUMLP,
+    apply_rope_pairs,
+    merge_heads,
+    split_heads,
+)
 
 
 class ChannelPatching(nn.Module):
@@ -55,9 +64,15 @@ class DualRoPEAttention(nn.Module):
         # one GEMM for q, k, v; RoPE on q and k in one pass
         n, t, d = x.shape
         w = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        qkv = F.linear(x, w).view(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [3, N, H, T, hd]
-        qk = self.rotary_emb(qkv[:2])
-        out = F.scaled_dot_product_attention(qk[0], qk[1], qkv[2], dropout_p=p)
+        qkv = F.linear(x, w).view(n, t, 3, self.heads, d // self.heads)
+        if torch.is_grad_enabled() or x.dtype != torch.float32:
+            qkv = qkv.permute(2, 0, 3, 1, 4)  # [3, N, H, T, hd]
+            qk = self.rotary_emb(qkv[:2])
+            q, k, v = qk[0], qk[1], qkv[2]
+        else:  # inference: rotate in the projection's own layout (contiguous passes; bit-identical)
+            qk = apply_rope_pairs(qkv[:, :, :2], *self.rotary_emb.cos_sin(t, x.device))  # [N, T, 2, H, hd]
+            q, k, v = qk[:, :, 0].transpose(1, 2), qk[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         return self.out_proj(merge_heads(out))
 
 

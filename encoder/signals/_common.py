@@ -48,6 +48,9 @@ def epoch_matrix(
     """
     n = epoch_samples(fs_hz, epoch_s)
     start = np.round(np.asarray(onset_s, dtype=np.float64) * fs_hz).astype(np.int64)
+    if len(start) and start[0] >= 0 and start[-1] + n <= len(data) and (
+            len(start) == 1 or np.all(np.diff(start) == n)):  # back-to-back epochs inside: one reshape
+        return np.array(data[start[0] : start[0] + len(start) * n], dtype=np.float64).reshape(len(start), n)
     idx = start[:, None] + np.arange(n)[None, :]
     valid = (idx >= 0) & (idx < len(data))
     out = np.asarray(data, dtype=np.float64)[np.clip(idx, 0, max(len(data) - 1, 0))] if len(data) else (

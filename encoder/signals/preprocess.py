@@ -21,6 +21,8 @@ AF         none                nasal pressure's flat tops are the information
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import numpy as np
@@ -88,16 +90,54 @@ def epoch_onsets(duration_s: float, first_onset_s: float = 0.0) -> np.ndarray:
 
 
 def flat_epochs(x: np.ndarray, fs_hz: float, onset_s: np.ndarray) -> np.ndarray:
-    """Boolean [N]: the native-rate signal is constant (or absent) over each epoch."""
+    """Boolean [N]: the native-rate signal is constant (or absent) over each epoch.
+
+    Epochs wholly inside the signal are checked together (max == min per row of one view or gather);
+    the others (at the edges) one by one, with the same slicing as before.
+    """
     n_per = int(round(EPOCH_S * fs_hz))
+    onset_s = np.asarray(onset_s, np.float64)
     out = np.ones(len(onset_s), bool)
-    for i, t0 in enumerate(onset_s):
+    starts = np.round(onset_s * fs_hz).astype(np.int64)  # round half to even, as Python's round()
+    inside = (starts >= 0) & (starts + n_per <= len(x)) & (n_per > 0)
+    idx = np.flatnonzero(inside)
+    if len(idx):
+        s = starts[idx]
+        if len(s) == 1 or np.all(np.diff(s) == n_per):
+            mat = np.asarray(x[s[0] : s[0] + len(s) * n_per]).reshape(len(s), n_per)
+        else:
+            mat = np.asarray(x)[s[:, None] + np.arange(n_per)[None, :]]
+        out[idx] = ~(np.ptp(mat, axis=1) != 0.0)  # NaN -> not flat, as float(np.ptp(seg)) == 0.0
+    for i in np.flatnonzero(~inside):
+        t0 = onset_s[i]
         seg = x[int(round(t0 * fs_hz)) : int(round(t0 * fs_hz)) + n_per]
         out[i] = seg.size == 0 or float(np.ptp(seg)) == 0.0
     return out
 
 
-def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None) -> Epochs:
+def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.ndarray
+                   ) -> tuple[np.ndarray, bool | np.ndarray] | None:
+    """One channel's model input ``[N * EPOCH_SAMPLES]`` and its mask (None when the channel is absent)."""
+    rec = mapped.recording
+    sig = mapped.channels.get(name)
+    if sig is None:
+        return None
+    n = len(onsets)
+    try:
+        y = to_model_rate(sig.data, sig.fs_hz, name)
+    except ValueError as exc:
+        raise PSGError(rec.path, f"channel {name} ('{sig.label}'): {exc}") from exc
+    if name != "POS":
+        y = zscore(y)
+    seg = y[start : start + n * EPOCH_SAMPLES]
+    pad_value = -1.0 if name == "POS" else 0.0
+    if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
+        seg = np.concatenate([seg, np.full(n * EPOCH_SAMPLES - seg.size, pad_value, np.float32)])
+    return seg, (True if name == "POS" else ~flat_epochs(sig.data, sig.fs_hz, onsets))
+
+
+def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None,
+                threads: int | None = None) -> Epochs:
     """Preprocess a mapped recording into model-ready epochs.
 
     Parameters
@@ -106,6 +146,9 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None)
         Native-rate SleepLM channels (see :func:`sleeplm.encoder.io.channels.map_channels`).
     annotations : Annotations, optional
         Fix the epoch clock (``stage_onset_s``) and give each epoch its stage.
+    threads : int, optional
+        Channels prepared at once (the filters and the resampler release the GIL); default the cores
+        this process may use. Each channel's numbers do not depend on it.
 
     Returns
     -------
@@ -121,26 +164,32 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None)
     start = int(round(first * MODEL_FS_HZ))
     x = np.zeros((n, len(SLEEPLM_CHANNELS), EPOCH_SAMPLES), np.float32)
     mask = np.zeros((n, len(SLEEPLM_CHANNELS)), bool)
-    for c, name in enumerate(SLEEPLM_CHANNELS):
-        sig = mapped.channels.get(name)
-        if sig is None:
+    threads = _cores() if threads is None else max(1, threads)
+
+    def one(name: str) -> tuple[np.ndarray, bool | np.ndarray] | None:
+        return _channel_input(mapped, name, start, onsets)
+
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:  # results in channel order: the first error wins
+            results = list(pool.map(one, SLEEPLM_CHANNELS))
+    else:
+        results = [one(name) for name in SLEEPLM_CHANNELS]
+    for c, (name, res) in enumerate(zip(SLEEPLM_CHANNELS, results)):
+        if res is None:
             if name == "POS":
                 x[:, c, :] = -1.0
             continue
-        try:
-            y = to_model_rate(sig.data, sig.fs_hz, name)
-        except ValueError as exc:
-            raise PSGError(rec.path, f"channel {name} ('{sig.label}'): {exc}") from exc
-        if name != "POS":
-            y = zscore(y)
-        seg = y[start : start + n * EPOCH_SAMPLES]
-        pad_value = -1.0 if name == "POS" else 0.0
-        if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
-            seg = np.concatenate([seg, np.full(n * EPOCH_SAMPLES - seg.size, pad_value, np.float32)])
-        x[:, c, :] = seg.reshape(n, EPOCH_SAMPLES)
-        mask[:, c] = True if name == "POS" else ~flat_epochs(sig.data, sig.fs_hz, onsets)
+        x[:, c, :] = res[0].reshape(n, EPOCH_SAMPLES)
+        mask[:, c] = res[1]
     stages = ["UNKNOWN"] * n
     if annotations is not None:
         for i in range(min(n, len(annotations.stages))):
             stages[i] = annotations.stages[i]
     return Epochs(x=x, channel_mask=mask, onset_s=onsets, stages=stages)
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)

@@ -15,7 +15,7 @@ from torch import nn
 from sleeplm.encoder.model import create_model, load_model, save_checkpoint
 from sleeplm.encoder.model.checkpoint import load_checkpoint
 from sleeplm.encoder.model.generation import generate_tracks, greedy_generate_reference
-from sleeplm.encoder.model.layers import RMSNorm, RotaryEmbedding, SwiGLU
+from sleeplm.encoder.model.layers import RMSNorm, RotaryEmbedding, SwiGLU, apply_rope, apply_rope_pairs
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "parity-mini"
 
@@ -48,6 +48,19 @@ def test_fused_layers_equal_textbook_forms():
     glu = SwiGLU(32, 48)
     with torch.inference_mode():
         torch.testing.assert_close(glu(x), nn.functional.silu(glu.w1(x)) * glu.w2(x), rtol=0, atol=1e-6)
+
+
+def test_rope_in_the_projection_layout_is_bit_identical():
+    """The encoder's inference RoPE (on q/k still inside the fused projection) equals apply_rope exactly."""
+    torch.manual_seed(1)
+    n, t, heads, hd = 5, 7, 3, 8
+    qkv = torch.randn(n, t, 3 * heads * hd).view(n, t, 3, heads, hd)  # as F.linear returns it
+    ang = torch.arange(t, dtype=torch.float32)[:, None] * torch.randn(hd // 2)[None]
+    cos, sin = ang.cos(), ang.sin()
+    with torch.inference_mode():
+        fast = apply_rope_pairs(qkv[:, :, :2], cos, sin)  # [N, T, 2, H, hd]
+        plain = apply_rope(qkv.permute(2, 0, 3, 1, 4)[:2], cos, sin)  # [2, N, H, T, hd]
+    assert torch.equal(fast.permute(2, 0, 3, 1, 4), plain)
 
 
 def test_fused_encoder_equals_unfused_projections(lm, signals):
