@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sleeplm.index.ingest import ingest
-from sleeplm.index.pipeline_workers import WorkerPool
+from sleeplm.index.pipeline_workers import WorkerPool, pipelined_nights
 from sleeplm.index.workspace import Workspace
 from testdata import MINI_CHECKPOINT
 
@@ -136,3 +136,29 @@ def test_a_script_without_a_main_guard_falls_back_to_one_process(cohort: Path, t
     assert run.returncode == 0, run.stderr[-2000:]
     assert "INGESTED ['sim-0001.edf']" in run.stdout
     assert "the nights are prepared in this process instead" in run.stderr
+
+
+class _Job:
+    """What :func:`pipelined_nights` needs of the ingest's jobs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.name, self.annotation_path, self.stages = path, path.stem, None, []
+
+    def at(self, stage: str) -> None:
+        self.stages.append(stage)
+
+
+def test_a_model_that_cannot_load_is_each_nights_error_and_is_retried(cohort: Path) -> None:
+    """The model is loaded while the workers start; when that fails it is tried again at each night,
+    whose error it becomes (as in one process)."""
+    calls: list[int] = []
+
+    def load() -> tuple[object, object]:
+        calls.append(1)
+        raise FileNotFoundError("no weights here")
+
+    jobs = [_Job(cohort / "sim-0001.edf"), _Job(cohort / "sim-0002.edf")]
+    out = list(pipelined_nights(jobs, load, batch_size=8, score="missing", workers=1))
+    assert [(job.name, type(res), str(res)) for job, res in out] == [
+        ("sim-0001", FileNotFoundError, "no weights here"), ("sim-0002", FileNotFoundError, "no weights here")]
+    assert len(calls) == 3
