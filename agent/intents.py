@@ -15,6 +15,7 @@ from typing import Any
 from sleeplm.index.querytext import parse_query
 
 from .vocab import CohortNames, find_groups, find_metrics, find_sexes, find_tracks
+from .windows import CLOCK_TOKEN, clock_hhmm
 
 EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
 NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events")
@@ -33,6 +34,7 @@ HELP = (
 
 _RE_EPOCH = re.compile(r"\bepochs?\s*(?:number|no\.?|#)?\s*(\d+)(?:\s*(?:-|–|to|through|until)\s*(?:epoch\s*)?(\d+))?")
 _RE_CLOCK = re.compile(r"\b(\d{1,2}[:h]\d{2}(?::\d{2})?(?:\s*[ap]m)?)")
+_RE_AT_CLOCK = re.compile(rf"\b(?:at|around|about|near)\s+(?:about\s+)?{CLOCK_TOKEN}")
 _RE_LIKE_REC = re.compile(r"\b([a-z][a-z0-9]*[-_]\d[a-z0-9_-]*)\b")
 _RE_SUBJECT = re.compile(r"\b(s\d{3,})\b")
 _RE_K = re.compile(r"\b(?:top|first|best)\s+(\d+)\b|\b(\d+)\s+(?:epochs|nights|examples|results|matches|hits)\b")
@@ -107,6 +109,8 @@ def parse(question: str, names: CohortNames) -> Parsed:
         if m.group(2):
             p.epochs.append(int(m.group(2)))
     p.clocks = [c.replace("h", ":") for c in _RE_CLOCK.findall(t)]
+    if not p.clocks:  # a moment said the usual way: "at 3 am", "around midnight", "at 11 pm"
+        p.clocks = [hhmm for tok in _RE_AT_CLOCK.findall(t) if (hhmm := clock_hhmm(tok))]
     terms = parse_query(t)
     p.stages, p.events = terms.stages, terms.events
     p.phenotypes = names.find_phenotypes(t)

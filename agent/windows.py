@@ -32,7 +32,7 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "nine": 9, "ten": 10, "an": 1, "a": 1, "half an": 0.5, "1.5": 1.5}
 _N = r"(\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|an|a)"
 _UNIT = r"(hours?|hrs?|h|minutes?|mins?)"
-_CLOCK = r"(midnight|noon|\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|\d{1,2}\s*o'?clock)"
+CLOCK_TOKEN = r"(midnight|noon|\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|\d{1,2}\s*o'?clock)"
 _ONSET = r"(sleep onset|falling asleep|fell asleep|(?:the )?onset of sleep|sleep began|sleep started)"
 _LIGHTS_OFF = r"(lights?[- ]off|lights? out|the start of the recording|recording start|bedtime)"
 #: Time-of-night words that no window above reads: asked with them, a question is declined, never answered for
@@ -47,7 +47,7 @@ def _amount_h(num: str, unit: str | None) -> float:
     return x / 60.0 if unit and unit.startswith("m") else x
 
 
-def _hhmm(token: str, suffix: str | None = None) -> str | None:
+def clock_hhmm(token: str, suffix: str | None = None) -> str | None:
     """"HH:MM" for a clock token ("3 am", "03:00", "midnight", "11pm"); None when it is no clock time."""
     tok = token.strip().replace(".", "")
     if tok == "midnight":
@@ -101,21 +101,21 @@ def find_window(t: str) -> Window | Decline | None:
         else:
             kind, num, unit = "first_hours", groups[0], groups[1]
         return Window(kind, hours=_amount_h(num, unit))
-    m = re.search(rf"\bbetween\s+(\d{{1,2}}(?::\d{{2}})?)\s+and\s+{_CLOCK}", t)
-    if m and not re.search(r"(am|pm|a\.m\.|p\.m\.|o'?clock)$", m.group(1)) and _hhmm(m.group(2)):
+    m = re.search(rf"\bbetween\s+(\d{{1,2}}(?::\d{{2}})?)\s+and\s+{CLOCK_TOKEN}", t)
+    if m and not re.search(r"(am|pm|a\.m\.|p\.m\.|o'?clock)$", m.group(1)) and clock_hhmm(m.group(2)):
         suffix = re.search(r"(am|pm)", m.group(2).replace(".", ""))
-        a = _hhmm(m.group(1), suffix.group(1) if suffix and ":" not in m.group(1) else None)
-        b = _hhmm(m.group(2))
+        a = clock_hhmm(m.group(1), suffix.group(1) if suffix and ":" not in m.group(1) else None)
+        b = clock_hhmm(m.group(2))
         if a and b:
             return Window("clock", start_clock=a, end_clock=b)
-    m = re.search(rf"\b(?:between|from)\s+{_CLOCK}\s+(?:and|to|until|till|-|–)\s+{_CLOCK}", t)
-    if m and _hhmm(m.group(1)) and _hhmm(m.group(2)):
-        return Window("clock", start_clock=_hhmm(m.group(1)), end_clock=_hhmm(m.group(2)))
-    start = re.search(rf"\b(?:after|since|from|past|later than)\s+{_CLOCK}", t)
-    end = re.search(rf"\b(?:before|until|till|up to|earlier than)\s+{_CLOCK}", t)
+    m = re.search(rf"\b(?:between|from)\s+{CLOCK_TOKEN}\s+(?:and|to|until|till|-|–)\s+{CLOCK_TOKEN}", t)
+    if m and clock_hhmm(m.group(1)) and clock_hhmm(m.group(2)):
+        return Window("clock", start_clock=clock_hhmm(m.group(1)), end_clock=clock_hhmm(m.group(2)))
+    start = re.search(rf"\b(?:after|since|from|past|later than)\s+{CLOCK_TOKEN}", t)
+    end = re.search(rf"\b(?:before|until|till|up to|earlier than)\s+{CLOCK_TOKEN}", t)
     if start or end:
-        return Window("clock", start_clock=_hhmm(start.group(1)) if start else None,
-                      end_clock=_hhmm(end.group(1)) if end else None)
+        return Window("clock", start_clock=clock_hhmm(start.group(1)) if start else None,
+                      end_clock=clock_hhmm(end.group(1)) if end else None)
     unread = re.search(_UNREAD_TIME, t)
     if unread and not re.search(r"\bepochs?\b|\bat\s+\d", t):  # "the epoch at 3 am": a moment, not a window
         return Decline(f"the question names a part of the night (\"{unread.group(0)}\") that I cannot read as a "
