@@ -20,6 +20,7 @@ from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Epochs
 from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.index.caption_cache import ChatCache, OnceLRU
+from sleeplm.index.caption_store import CaptionKey
 from sleeplm.index.queries import Cohort
 
 from . import lookup
@@ -132,7 +133,9 @@ class ToolContext:
         """The model's caption per track for epochs ``first..last`` of a night (kept in :attr:`cache`).
 
         Only the (epoch, track) pairs nobody has generated yet are decoded, in one batch; pairs
-        another session is generating are waited for.
+        another session is generating are waited for. Captions are also kept in the workspace
+        (:class:`~sleeplm.index.caption_store.CaptionStore`, keyed by the weights and the recording file's
+        sha256), so another server or a later ``sleeplm ask`` reads them instead of decoding again.
 
         Raises
         ------
@@ -143,12 +146,27 @@ class ToolContext:
         key = ChatCache.caption_key
         wanted = [key(sha, n.recording, i, t, max_len) for i in range(first, last + 1) for t in tracks]
 
+        store = getattr(self.cohort, "caption_store", None) if n.sha256 else None
+
+        def stored_key(k: tuple) -> CaptionKey:  # the workspace's key: the file's content, not its name
+            return (sha, n.sha256, k[2], k[3], k[4])
+
         def generate(missing: list) -> dict:
-            epochs = sorted({k[2] for k in missing})
-            names = [t for t in tracks if any(k[3] == t for k in missing)]
-            x = self.signals(n).x[epochs]
-            rows = self.cohort.model.caption_batch(x, names, max_len=max_len, min_len=min(16, max_len))
-            return {key(sha, n.recording, i, t, max_len): row[t] for i, row in zip(epochs, rows) for t in names}
+            out = {}
+            if store is not None:
+                saved = store.get_many([stored_key(k) for k in missing])
+                out = {k: saved[stored_key(k)] for k in missing if stored_key(k) in saved}
+            todo = [k for k in missing if k not in out]
+            if todo:
+                epochs = sorted({k[2] for k in todo})
+                names = [t for t in tracks if any(k[3] == t for k in todo)]
+                x = self.signals(n).x[epochs]
+                rows = self.cohort.model.caption_batch(x, names, max_len=max_len, min_len=min(16, max_len))
+                new = {key(sha, n.recording, i, t, max_len): row[t] for i, row in zip(epochs, rows) for t in names}
+                if store is not None:
+                    store.put_many({stored_key(k): text for k, text in new.items()})
+                out.update(new)
+            return out
 
         assert self.cache is not None
         got = self.cache.captions.get_many(wanted, generate)

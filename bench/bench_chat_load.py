@@ -11,6 +11,9 @@ must be a loopback address), then
 With ``--workspace``, the server's own CPU time (its process and its read workers, from /proc) is
 recorded for each phase: CPU-seconds per turn, a number the machine's other load does not change much.
 
+The workspace is copied for each server (without the generated captions an earlier run stored in it), so
+every server starts equally cold and the workspace is left as it was; ``--in-place`` serves it directly.
+
 Bounded: at most sessions x turns + single requests, and a wall-clock ``--budget`` after which no new
 request starts. Loopback only.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
+
+from sleeplm.index.caption_store import STORE_NAME
 
 QUESTIONS = [
     "How many nights are in the cohort?",
@@ -255,6 +261,9 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true",
                     help="measure a server running --before's code first, then this tree's (needs --workspace)")
     ap.add_argument("--before", default=BEFORE_REV, help=f"the earlier commit for --compare (default {BEFORE_REV})")
+    ap.add_argument("--in-place", action="store_true",
+                    help="serve --workspace itself (default: a copy without its stored generated captions, so every "
+                         "server starts equally cold and the workspace is not written to)")
     ap.add_argument("--concurrency", type=int, default=None,
                     help="chat turns the started server runs at once (default: the page's own default)")
     ap.add_argument("--client", choices=sorted(CLIENTS), default="http",
@@ -320,6 +329,10 @@ def serve_and_measure(workspace: Path, args: argparse.Namespace, rev: str | None
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_chat_load-{port}.log"
     with tempfile.TemporaryDirectory(prefix="bench-chat-before-") as tmp:
         pythonpath = old_tree(rev, Path(tmp)) if rev else None
+        if not args.in_place:  # each server starts from the same files: no captions a previous run stored
+            copy = Path(tmp) / "workspace"
+            shutil.copytree(workspace, copy, ignore=shutil.ignore_patterns(STORE_NAME))
+            workspace = copy
         proc = start_server(workspace, port, args.llm, log, pythonpath, args.concurrency)
         print(f"server log: {log}", flush=True)
         try:

@@ -36,6 +36,8 @@ class NightRecord:
     #: Who scored each kind of annotation (:data:`~sleeplm.encoder.vocab.SCORING_KINDS`):
     #: ``{kind: {"state": "manual" | "automatic" | "not scored", "method": ..., "reason": ...}}``.
     scoring: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: sha256 of the recording file as ingested (what generated captions of this night are keyed by).
+    sha256: str = ""
 
     def clock_at(self, onset_s: float) -> datetime | None:
         """Wall-clock time ``onset_s`` seconds after the start (None when the file has no start time)."""
@@ -158,10 +160,10 @@ class CohortLookups:
         def read() -> NightRecord:
             r = self.con.execute(
                 """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels,
-                          scoring FROM recordings WHERE name = ?""", [recording]).fetchone()
+                          scoring, sha256 FROM recordings WHERE name = ?""", [recording]).fetchone()
             scoring = json.loads(r[8]) if isinstance(r[8], str) and r[8] else (r[8] or {})
             return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0),
-                               list(r[7] or []), scoring)
+                               list(r[7] or []), scoring, str(r[9] or ""))
 
         return copy.deepcopy(self.memoized(("night_record", recording), read))
 

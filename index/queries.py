@@ -26,6 +26,7 @@ from sleeplm.encoder.model.api import SleepLM
 
 from . import vectors as vec
 from .caption_cache import OnceLRU
+from .caption_store import CaptionStore
 from .cohort import CohortLookups
 from .localize import NEGATION, Localization, localize_scores
 from .models import ModelRef, resolve_model
@@ -141,6 +142,8 @@ class Cohort(CohortLookups):
         self.con = self.ws.connect(read_only=True)
         #: Small whole-workspace answers, kept for this read-only cohort's life (:class:`CohortLookups`).
         self.memo = OnceLRU(MEMO_ITEMS)
+        #: Captions the model generated for this workspace's epochs, kept beside the database.
+        self.caption_store = CaptionStore.in_workspace(self.ws.root)
         self.manifest = self.ws.manifest()
         if model is None:
             model_ref = model_ref or self._manifest_model()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -36,6 +38,7 @@ class CountingCaptions:
 @pytest.fixture(scope="module")
 def cohort(sim_workspace: Path):
     c = Cohort(sim_workspace)
+    c.caption_store = None  # this module is about the in-memory cache (the workspace's store: below)
     yield c
     c.close()
 
@@ -87,6 +90,7 @@ def test_concurrent_identical_caption_requests_compute_once(sim_workspace, tmp_p
 
         spy = CountingCaptions(shared.cohort.model.caption_batch, before=hold_until_others_wait)
         shared.cohort.model.caption_batch = spy
+        shared.cohort.caption_store = None  # the in-memory cache alone (the views copy the cohort)
         name = shared.cohort.recordings()[1]
         results, errors = [], []
         start = threading.Barrier(N_SESSIONS)
@@ -168,3 +172,31 @@ def test_the_lru_keeps_at_most_max_items_and_drops_the_least_recently_used():
     assert lru.get("a", lambda: -1) == 1
     assert lru.get("b", lambda: -2) == -2
     assert lru.stats().size == 2
+
+
+def test_a_caption_generated_once_is_read_from_the_workspace_by_a_later_cohort(sim_workspace, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(sim_workspace, ws)
+    first = Cohort(ws)
+    try:
+        name = first.recordings()[0]
+        ctx = ToolContext(first, SessionState(), ToolConfig(caption_max_len=4), tmp_path / "f1", cache=ChatCache())
+        generated = night_tools.caption_epochs(ctx, recording=name, epoch=2, tracks=["stage_event", "cardiac"])
+    finally:
+        first.close()
+    later = Cohort(ws)  # another server or `sleeplm ask`: an empty in-memory cache
+    try:
+        spy = CountingCaptions(later.model.caption_batch)
+        later.model.caption_batch = spy
+        ctx = ToolContext(later, SessionState(), ToolConfig(caption_max_len=4), tmp_path / "f2", cache=ChatCache())
+        again = night_tools.caption_epochs(ctx, recording=name, epoch=2, tracks=["stage_event", "cardiac"])
+    finally:
+        later.close()
+    assert spy.calls == []
+    assert again["epochs"][0]["model"] == generated["epochs"][0]["model"]
+
+
+def test_stored_captions_are_keyed_by_the_recording_file_digest(cohort):
+    name = cohort.recordings()[0]
+    record = cohort.night_record(name)
+    assert record.sha256 == hashlib.sha256(Path(record.path).read_bytes()).hexdigest()
