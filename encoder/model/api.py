@@ -104,9 +104,20 @@ class SleepLM:
         return t.to(dtype=torch.float32)
 
     @torch.inference_mode()
-    def encode_signal(self, x: np.ndarray | torch.Tensor, batch_size: int = 32) -> np.ndarray:
-        """L2-normalised signal embeddings ``[N, embed_dim]`` (float32) for epochs ``[N, 10, 1920]``."""
+    def encode_signal(self, x: np.ndarray | torch.Tensor, batch_size: int = 32, track: str | None = None) -> np.ndarray:
+        """L2-normalised signal embeddings ``[N, embed_dim]`` (float32) for epochs ``[N, 10, 1920]``.
+
+        ``track`` (a caption track): that track's head vector when the model has ``track_heads``; otherwise, or
+        for ``None`` and the stage/event track, the main embedding.
+        """
         t = self._signals(x)
+        if track is not None and self.config.track_heads and track_index(track) != TRACKS["stage_event"]:
+            k = track_index(track)
+            out = [self.model.encode_biosignals_tracks(t[i: i + batch_size].to(self.device, self.dtype),
+                                                       normalize=False)[1][:, k].float().cpu()
+                   for i in range(0, len(t), batch_size)]
+            return torch.nn.functional.normalize(torch.cat(out), dim=-1).numpy() if out else \
+                np.zeros((0, self.embed_dim), dtype=np.float32)
         out = [
             torch.nn.functional.normalize(
                 self.model.encode_image(t[i : i + batch_size].to(self.device, self.dtype), normalize=False).float(), dim=-1

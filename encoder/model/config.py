@@ -109,6 +109,10 @@ class ReCoCaConfig:
         Which tokenizer goes with the vocabulary: ``"clip"`` (OpenAI CLIP BPE, vocab 49408).
     sot_token_id, eot_token_id
         Start / end-of-text ids of that tokenizer.
+    track_heads
+        Per-track signal heads (``ReCoCa.track_pools`` / ``track_projs``): the brain, cardiac, respiratory and
+        somatic tracks each get their own epoch vector (the stage/event track keeps the main one). Off for the
+        released checkpoints; left out of :meth:`to_dict` when off, so their stored configs are unchanged.
     """
 
     embed_dim: int = 512
@@ -123,6 +127,7 @@ class ReCoCaConfig:
     tokenizer: str = "clip"
     sot_token_id: int = 49406
     eot_token_id: int = 49407
+    track_heads: bool = False
 
     def __post_init__(self) -> None:
         if self.decoder_type != "cross_attention":
@@ -151,7 +156,10 @@ class ReCoCaConfig:
             return cls.from_dict(json.load(fh))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.track_heads:
+            d.pop("track_heads")
+        return d
 
     @property
     def width(self) -> int:

@@ -9,7 +9,12 @@ from torch import nn
 from sleeplm.encoder.model.config import ReCoCaConfig
 from sleeplm.encoder.model.decoder import MultimodalTransformer
 from sleeplm.encoder.model.signal_encoder import BiosignalEncoder, SignalReconstructionDecoder
+from sleeplm.encoder.model.layers import MultiheadAttention
 from sleeplm.encoder.model.text_tower import TextTransformer
+
+#: Tracks with their own signal head when ``track_heads`` is on (modality indices 0..3: brain, cardiac,
+#: respiratory, somatic); the stage/event track (4) keeps the main embedding.
+HEAD_TRACKS: tuple[int, ...] = (0, 1, 2, 3)
 
 
 class ReCoCa(nn.Module):
@@ -35,12 +40,49 @@ class ReCoCa(nn.Module):
             self.signal_decoder = SignalReconstructionDecoder(
                 b.transformer_width, b.transformer_heads, b.input_channels, b.signal_length
             )
+        if cfg.track_heads:
+            # one pooling (the global token queries the decoder tokens, as the main embedding's attn_pool) and one
+            # projection per track: the track is the condition, as the decoder's track prompt is for captions
+            b = cfg.biosignals_cfg
+            self.track_pools = nn.ModuleList(MultiheadAttention(b.transformer_width, b.transformer_heads)
+                                             for _ in HEAD_TRACKS)
+            self.track_projs = nn.ModuleList(nn.Linear(b.transformer_width, cfg.embed_dim) for _ in HEAD_TRACKS)
 
     # ------------------------------------------------------------------ encoders
     def encode_biosignals(self, x: torch.Tensor, normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, C, L]`` -> (embedding ``[B, embed_dim]``, decoder tokens ``[B, N_dec, D]``)."""
         emb, tokens = self.biosignals(x)
         return (F.normalize(emb, dim=-1) if normalize else emb), tokens
+
+    def encode_biosignals_tracks(self, x: torch.Tensor, normalize: bool = True
+                                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``[B, C, L]`` -> (main embedding ``[B, E]``, per-track embeddings ``[B, 5, E]``, decoder tokens).
+
+        Track ``t`` of the per-track embeddings (modality order) is its head's vector, or the main embedding for
+        the stage/event track and for a model without ``track_heads``. The main embedding equals
+        :meth:`encode_biosignals`'s.
+        """
+        enc = self.biosignals
+        seq = enc.forward_features(x)
+        global_token = enc.contrastive_pooler(seq)
+        dec_tokens = enc.decoder_pooler(seq)
+        main = enc.proj_to_embed(enc.attn_pool(global_token, kv_x=dec_tokens)[0].squeeze(1))
+        per = [main] * self.cfg.num_caption_channels
+        if self.cfg.track_heads:
+            for t, pool, proj in zip(HEAD_TRACKS, self.track_pools, self.track_projs):
+                per[t] = proj(pool(global_token, kv_x=dec_tokens)[0].squeeze(1))
+        per_track = torch.stack(per, dim=1)
+        if normalize:
+            main, per_track = F.normalize(main, dim=-1), F.normalize(per_track, dim=-1)
+        return main, per_track, dec_tokens
+
+    @torch.no_grad()
+    def init_track_heads(self) -> None:
+        """Start every track head as a copy of the main embedding's pooling and projection (a fine-tune from
+        weights without heads then begins with every track's vector equal to the main one)."""
+        for pool, proj in zip(self.track_pools, self.track_projs):
+            pool.load_state_dict(self.biosignals.attn_pool.state_dict())
+            proj.load_state_dict(self.biosignals.proj_to_embed.state_dict())
 
     def encode_memory(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder tokens ``[B, N_dec, D]`` only (for captioning; skips the retrieval poolers)."""

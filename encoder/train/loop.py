@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +210,7 @@ class CachedTextEmbeddings:
         self.cache: dict[bytes, torch.Tensor] = {}
 
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
-        keys = [row.numpy().tobytes() for row in ids]
+        keys = [row.cpu().numpy().tobytes() for row in ids]
         todo = [i for i, k in enumerate(keys) if k not in self.cache]
         if todo:
             was_training = self.model.training
@@ -223,6 +223,43 @@ class CachedTextEmbeddings:
         return torch.stack([self.cache[k] for k in keys])
 
 
+def load_init(model: ReCoCa, path: str | Path) -> None:
+    """Load the weights a fine-tune starts from.
+
+    A model with ``track_heads`` may start from weights without them (the bundled sleeplm-tiny): every shared
+    tensor is loaded with the strict check, and each track head starts as a copy of the main embedding's
+    pooling and projection (``ReCoCa.init_track_heads``), so that every track's vector starts as the main one.
+    """
+    stored = read_safetensors_config(path) if str(path).endswith(".safetensors") else None
+    if not model.cfg.track_heads or (stored or {}).get("track_heads", False):
+        load_checkpoint(model, path)
+        return
+    base = ReCoCa(replace(model.cfg, track_heads=False))
+    load_checkpoint(base, path)
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    if unexpected or not all(k.startswith(("track_pools.", "track_projs.")) for k in missing):
+        raise ValueError(f"{path}: does not fit the model beside its track heads ({unexpected or missing})")
+    model.init_track_heads()
+
+
+def autocast_dtype(device: str | torch.device) -> torch.dtype | None:
+    """Mixed precision of a training device: bf16 autocast on a GPU, ``None`` (plain fp32) on a CPU."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else None
+
+
+def training_device(device: str | torch.device) -> torch.device:
+    """``device`` checked: ``cpu`` or ``cuda[:k]`` with a GPU present (a clear error otherwise)."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown training device {str(device)!r}: use cpu or cuda") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported training device {str(device)!r}: use cpu or cuda")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"training device {str(device)!r}: no CUDA GPU is available here (use --device cpu)")
+    return dev
+
+
 def _teacher(model_cfg: ReCoCaConfig, cfg: TrainConfig) -> ReCoCa | None:
     """The frozen teacher of a distilling fine-tune: the weights it starts from (``init_from``)."""
     if cfg.weights.distillation <= 0:
@@ -230,7 +267,7 @@ def _teacher(model_cfg: ReCoCaConfig, cfg: TrainConfig) -> ReCoCa | None:
     if not cfg.init_from:
         raise ValueError("distillation needs a teacher: a fine-tune with init_from (a recipe stage after the first)")
     teacher = ReCoCa(model_cfg)
-    load_checkpoint(teacher, cfg.init_from)
+    load_init(teacher, cfg.init_from)
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -278,13 +315,15 @@ def save_training_state(model: ReCoCa, opt: torch.optim.Optimizer, step: int, ou
 
 @torch.no_grad()
 def validation_loss(model: ReCoCa, data: EpochCaptions, tokenizer: Any, cfg: TrainConfig) -> dict[str, float]:
-    """Mean loss terms on fixed held-out batches (canonical captions, tracks sampled)."""
+    """Mean loss terms on fixed held-out batches (canonical captions, tracks sampled), on the model's device."""
+    device = model.logit_scale.device
     model.eval()
     sums: dict[str, float] = {}
     for b in range(cfg.val_batches):
         batch = make_batch(data, tokenizer, np.random.default_rng([cfg.seed, 10**9 + b]), cfg.batch_size,
                            1.0 if cfg.p_stage_only >= 1.0 else 0.0, cfg.track_weights, canonical=True,
                            contrastive_gist=cfg.contrastive_gist, contrastive_tracks=cfg.contrastive_tracks)
+        batch = {k: v.to(device) for k, v in batch.items()}
         _, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
                                     batch["modality"], cfg.weights, cfg.dedupe_texts, batch.get("contrastive_mask"))
         parts.pop("distillation", None)
@@ -317,8 +356,13 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
     plot: bool = True,
+    device: str | torch.device = "cpu",
 ) -> Path:
     """Train ``model_cfg`` from scratch (or from the last checkpoint with ``resume``).
+
+    ``device``: ``cpu`` (plain fp32) or ``cuda`` (bf16 autocast of the forward pass and losses; weights,
+    gradients and optimizer state stay fp32). It changes how a run is carried out, not its settings: a run may
+    be resumed on another device. Written to ``device.json`` (device, precision) in ``out_dir``.
 
     Writes ``train_config.json``, ``history.jsonl`` (one row per step: loss terms, lr, grad norm,
     wall time; ``val_*`` rows at checkpoints), ``loss_curves.png`` / ``loss_curves.json``,
@@ -328,27 +372,35 @@ def run_training(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    dev = training_device(device)
+    amp = autocast_dtype(dev)
     model = ReCoCa(model_cfg)
     model.train()
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=1e-6)
     start, elapsed = 0, 0.0
     last = latest_checkpoint(out_dir) if resume else None
     if last is None and cfg.init_from:
-        load_checkpoint(model, cfg.init_from)
+        load_init(model, cfg.init_from)
     if last is not None:
         start, pt = last
         stored = read_safetensors_config(pt.with_suffix(".safetensors"))
         if stored is not None and ReCoCaConfig.from_dict(stored) != model_cfg:
             raise ValueError(f"{pt}: checkpoint config differs from the requested model config")
         load_checkpoint(model, pt.with_suffix(".safetensors"))
-        state = torch.load(pt, map_location="cpu", weights_only=True)
+    teacher = _teacher(model_cfg, cfg)
+    model.to(dev)
+    if teacher is not None:
+        teacher.to(dev)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=1e-6)
+    if last is not None:
+        state = torch.load(last[1], map_location="cpu", weights_only=True)
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
-    teacher = _teacher(model_cfg, cfg)
-    text_cache = CachedTextEmbeddings(model) if cfg.frozen_text else None
     if cfg.frozen_text:
         for p in model.text.parameters():
             p.requires_grad_(False)
+    text_cache = CachedTextEmbeddings(model) if cfg.frozen_text else None
+    (out_dir / "device.json").write_text(
+        json.dumps({"device": str(dev), "precision": "bf16 autocast" if amp is not None else "fp32"}) + "\n")
     history = _read_history(out_dir / "history.jsonl", start) if start else []
     if history:
         elapsed = float(history[-1].get("time_s", 0.0))
@@ -365,15 +417,17 @@ def run_training(
                            p_channel_drop=cfg.p_channel_drop, contrastive_gist=cfg.contrastive_gist,
                            p_randomized=cfg.p_randomized, contrastive_tracks=cfg.contrastive_tracks,
                            with_clean=teacher is not None)
+        batch = {k: v.to(dev) for k, v in batch.items()}
         torch.manual_seed(cfg.seed * 1_000_003 + step)
-        targets = None
-        if teacher is not None:
-            with torch.no_grad():
-                t_emb, t_mem = teacher.encode_biosignals(batch["x_clean"])
-            targets = (t_emb, t_mem, batch["kept"])
-        loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
-                                       batch["modality"], cfg.weights, cfg.dedupe_texts, batch.get("contrastive_mask"),
-                                       encode_text=text_cache, teacher=targets)
+        with torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+            targets = None
+            if teacher is not None:
+                with torch.no_grad():
+                    t_emb, t_mem = teacher.encode_biosignals(batch["x_clean"])
+                targets = (t_emb, t_mem, batch["kept"])
+            loss, parts = pretraining_loss(model, batch["x"], batch["contrastive_ids"], batch["caption_ids"],
+                                           batch["modality"], cfg.weights, cfg.dedupe_texts,
+                                           batch.get("contrastive_mask"), encode_text=text_cache, teacher=targets)
         if not math.isfinite(parts["loss"]):
             raise FloatingPointError(f"non-finite loss at step {step}: {parts}")
         opt.zero_grad(set_to_none=True)

@@ -67,6 +67,10 @@ def contrastive_loss_tracks(signal_emb: torch.Tensor, text_emb: torch.Tensor, lo
     tower needs no track token to tell them apart, and a user's query can be matched without knowing its
     track. Negatives stay within a track (the in-batch epochs' same-track captions), so the loss asks the
     vector to tell epochs apart by each track's content, not to tell tracks apart.
+
+    ``signal_emb`` may also be ``[B, T, D]``: one vector per track (a model with ``track_heads``), each track's
+    texts then pull only their own track's vector, so a heart-rate caption and a spindle caption no longer
+    compete for one vector; the query's track must then be known at search time.
     """
     losses = []
     for t in range(text_emb.shape[1]):
@@ -74,7 +78,8 @@ def contrastive_loss_tracks(signal_emb: torch.Tensor, text_emb: torch.Tensor, lo
         if len(rows) < 2:
             continue
         ids = None if text_ids is None else text_ids[rows, t]
-        losses.append(contrastive_loss(signal_emb[rows], text_emb[rows, t], logit_scale, ids))
+        sig = signal_emb[rows, t] if signal_emb.ndim == 3 else signal_emb[rows]
+        losses.append(contrastive_loss(sig, text_emb[rows, t], logit_scale, ids))
     return torch.stack(losses).mean()
 
 
@@ -154,13 +159,17 @@ def pretraining_loss(
     """
     cfg = model.cfg
     encode = encode_text or model.encode_text
-    signal_emb, memory = model.encode_biosignals(x)
+    if cfg.track_heads:
+        signal_emb, track_emb, memory = model.encode_biosignals_tracks(x)
+    else:
+        (signal_emb, memory), track_emb = model.encode_biosignals(x), None
     scale = model.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
     if contrastive_ids.ndim == 3:
         b, n_t, n_ctx = contrastive_ids.shape
         text_emb = encode(contrastive_ids.reshape(b * n_t, n_ctx)).reshape(b, n_t, -1)
         mask = contrastive_mask if contrastive_mask is not None else torch.ones(b, n_t, dtype=torch.bool)
-        l_con = contrastive_loss_tracks(signal_emb, text_emb, scale, mask, contrastive_ids if dedupe_texts else None)
+        l_con = contrastive_loss_tracks(signal_emb if track_emb is None else track_emb, text_emb, scale, mask,
+                                        contrastive_ids if dedupe_texts else None)
     else:
         text_emb = encode(contrastive_ids)
         l_con = contrastive_loss(signal_emb, text_emb, scale, contrastive_ids if dedupe_texts else None)

@@ -200,7 +200,8 @@ def _as_json(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | None = None, resume: bool = False,
-                 workers: int = 2, progress: bool = True, start_from: str | Path | None = None) -> RecipeRun:
+                 workers: int = 2, progress: bool = True, start_from: str | Path | None = None,
+                 device: str = "cpu") -> RecipeRun:
     """Build (or reuse) the recipe's simulated data and run its stages in order.
 
     Parameters
@@ -217,6 +218,8 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
         last checkpoint. Without it a folder that already holds a stage is refused.
     start_from
         The weights the first stage starts from, instead of the recipe's ``start_from`` (checked by sha256).
+    device
+        ``cpu`` (fp32) or ``cuda`` (bf16 autocast); see :func:`~sleeplm.encoder.train.loop.run_training`.
 
     Raises
     ------
@@ -249,7 +252,8 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
         if (folder / "model.safetensors").is_file() and last is not None and last[0] == cfg.steps:
             weights = folder / "model.safetensors"
             continue
-        weights = run_training(model_cfg, cfg, train_data, tok, folder, val_data, resume=resume, progress=progress)
+        weights = run_training(model_cfg, cfg, train_data, tok, folder, val_data, resume=resume, progress=progress,
+                               device=device)
     if weights is None:
         raise RecipeError(f"{recipe.source}: no stages to run")
     final = out_dir / "model.safetensors"
