@@ -280,6 +280,23 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     return _follow_up(p, ctx)
 
 
+#: Words a bare follow-up about another night may hold besides its name ("and what about sim-0003?").
+_FOLLOW_UP_WORDS = frozenset(
+    "and what about how for the same then ok okay now please also this that one night recording subject patient "
+    "of is was it with in on as well too do let's lets see tell me show describe same question".split())
+
+
+def _bare_follow_up(p: Parsed) -> bool:
+    """Whether the question is only a night's name with filler words: "what about sim-0003?" repeats the last
+    question for it, "how long was the longest apnea in sim-0003?" does not (it is a question of its own that
+    no tool here answers, and describing the night instead would answer another question)."""
+    t = p.text
+    for name in p.recordings:
+        t = t.replace(name.lower(), " ")
+    words = re.findall(r"[a-z']+", re.sub(r"\b(s\d{3,}|[a-z][a-z0-9]*[-_]\d[a-z0-9_-]*)\b", " ", t))
+    return all(w in _FOLLOW_UP_WORDS for w in words)
+
+
 def _follow_up(p: Parsed, ctx: Context) -> Plan:
     """Bare follow-ups: "what about epoch 12?", "and sim-0003?", "and the ODI?"."""
     if _has_epoch_ref(p):
@@ -288,7 +305,7 @@ def _follow_up(p: Parsed, ctx: Context) -> Plan:
         if tool == "caption_epochs" and ctx.last_args.get("tracks"):
             args["tracks"] = ctx.last_args["tracks"]
         return Plan(tool, args)
-    if p.recordings:
+    if p.recordings and _bare_follow_up(p):
         if ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") == "value" \
                 and len(ctx.last_args.get("nights") or []) == 1:  # "what about sim-0003?": same question
             return Plan("query_cohort", {**ctx.last_args, "nights": [p.recordings[0]]})
@@ -303,7 +320,8 @@ def _follow_up(p: Parsed, ctx: Context) -> Plan:
         ", ".join(p.metrics), ", ".join(p.recordings)) if x)
     if understood:
         what = _describe(p) or understood
-        near = (f"where are the {what}s in {ctx.recording}?" if p.events and ctx.recording else
+        night = p.recordings[0] if p.recordings else ctx.recording
+        near = (f"where are the {what}s in {night}?" if p.events and night else
                 f"find epochs like {what}" if (p.events or p.stages) else "compare AHI by phenotype")
         return Plan(text=f"**I did not understand the whole question.** I understood: {understood}, but not what "
                          f"to do with it (a count, a search, a comparison?).\n\nNearest question I can answer: "

@@ -18,7 +18,7 @@ from sleeplm.encoder.vocab import SCORED_STAGES
 
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query, Window
-from .vocab import METRIC_LABELS, CohortNames, find_groups, find_metrics
+from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_groups, find_metrics
 from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
@@ -34,6 +34,8 @@ KEYWORDS: tuple[str, ...] = (
     "percent", "number", "efficient", "saturation", "oxygen", "desaturation", "wake", "arousal",
     "lights", "hours", "half", "first", "last", "second", "onset", "after", "before", "midnight", "clock",
     "latter", "final", "since", "until",
+    # near-misses of the words above that are words of their own ("position changes" is not "channels")
+    "change", "changes", "changed", "chance", "efficient",
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -61,6 +63,11 @@ NOT_COMPUTED = {
         "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "
         "movements 5–90 s apart), so it cannot tell periodic from isolated movements",
         "what is the limb movement index of each night?"),
+    r"\bposition(al)? (changes?|shifts?)\b|\b(changes?|shifts?) (of|in) (body )?position|\bturn(s|ed|ing)? over\b": (
+        "the number of position changes is not counted: the workspace keeps, per night, the share of sleep in each "
+        "position (supine, left, right, prone, upright) and the supine and non-supine AHI, not the moments the "
+        "position changed",
+        "what is the time supine of each night?"),
 }
 #: Words of other languages that an English question would not contain.
 FOREIGN = {
@@ -297,6 +304,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if ask == "trend" and re.search(r"\b(bmi|body mass)\b", t) and measures and measures[0].name != "bmi":
         group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
     filters = _filters(t, p, names, group_by)
+    filters = _ahi_severity(t, filters)
+    ask, decline = _worst_or_best(t, ask, measures)
+    if decline:
+        return decline
     nights = list(p.recordings)
     if not nights and p.this_night and ask not in ("argmax", "argmin", "rank", "compare", "trend"):
         if not ctx.recording:
@@ -347,11 +358,43 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             re.search(r"\b(total|how many|number of)\b", t):
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
-    if ask in ("argmax", "argmin") and nights:
+    if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"
         return Query("value", measures, nights=nights)
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
                  then=then if ask in ("argmax", "argmin") else None)
+
+
+_SEVERITY = (r"\b(mild|moderate|severe)(?:[- ](?:to|or)[- ](moderate|severe))?\s+(?:osa|obstructive sleep apn\w*|"
+             r"sleep apn\w*|apn\w*)\b")
+_BY_AHI = r"\b(by|according to|based on|per|using|defined by)( the| their)? (ahi|apn\w*[- ]hypopn\w* index)\b|\bahi[- ](defined|based)\b"
+
+
+def _ahi_severity(t: str, filters: list[Filter]) -> list[Filter]:
+    """ "severe OSA by AHI": the AASM AHI range (mild 5–15, moderate 15–30, severe ≥ 30 events/h) replaces the
+    phenotype label the words would otherwise select."""
+    sev = re.search(_SEVERITY, t)
+    if not sev or not re.search(_BY_AHI, t):
+        return filters
+    lo = AHI_SEVERITY[sev.group(1)][0]
+    hi = AHI_SEVERITY[sev.group(2) or sev.group(1)][1]
+    kept = [f for f in filters if f.field not in ("phenotype", "ahi_per_h")]
+    return [*kept, Filter("ahi_per_h", ">=", lo), *([Filter("ahi_per_h", "<", hi)] if hi is not None else [])]
+
+
+def _worst_or_best(t: str, ask: str | None, measures: list[Measure]) -> tuple[str | None, Decline | None]:
+    """ "worst" / "best" turned into the highest or the lowest value by the measure's clinical direction
+    (:data:`BETTER_DIRECTION`: the worst sleep efficiency is the lowest, the worst AHI the highest)."""
+    m = re.search(r"\b(worst|poorest|best)\b", t)
+    if not m or not measures or ask not in (None, "argmax", "argmin", "aggregate"):
+        return ask, None
+    first = measures[0]
+    direction = -1 if first.kind == "event_count" else BETTER_DIRECTION.get(first.name)
+    if direction is None:
+        label = METRIC_LABELS.get(first.name, (first.name.replace("_", " "), ""))[0]
+        return ask, Decline(f"\"{m.group(1)}\" has no clinical direction for {label}: neither a higher nor a lower "
+                            "value is better by itself.", label, f"which night has the highest {label}?")
+    return ("argmax" if (direction > 0) == (m.group(1) == "best") else "argmin"), None
 
 
 def _without_metric_phrases(t: str) -> str:

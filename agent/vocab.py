@@ -66,6 +66,21 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "upright_pct": ("time upright", "% of TST"),
 }
 
+#: Which way is better for a measure, for "worst" and "best": +1 higher is better (more sleep, more oxygen),
+#: -1 lower is better (events per hour, latencies, wake, light sleep). Measures without a clinical direction
+#: (heart rate, time in a position, BMI, age) are absent: "the worst heart rate" is declined, not guessed.
+BETTER_DIRECTION: dict[str, int] = {
+    **dict.fromkeys(("sleep_efficiency_pct", "tst_min", "n3_pct", "rem_pct", "spo2_min_pct", "spo2_mean_pct"), 1),
+    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "odi_per_h",
+                     "arousal_index_per_h", "limb_movement_index_per_h", "supine_ahi_per_h", "non_supine_ahi_per_h",
+                     "sleep_latency_min", "rem_latency_min", "waso_min", "n1_pct", "n_apneas", "n_hypopneas",
+                     "n_arousals", "n_desaturations"), -1),
+}
+
+#: AASM severity of sleep apnea by AHI (events/h): (lowest AHI included, highest AHI excluded or None).
+AHI_SEVERITY: dict[str, tuple[float, float | None]] = {"mild": (5.0, 15.0), "moderate": (15.0, 30.0),
+                                                       "severe": (30.0, None)}
+
 #: The metrics shown when a night is described or compared.
 KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",
                                 "n2_pct", "n3_pct", "rem_pct", "ahi_per_h", "odi_per_h", "arousal_index_per_h",

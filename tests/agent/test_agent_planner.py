@@ -180,3 +180,47 @@ def test_in_the_cohort_asks_for_the_cohort_even_with_a_night_in_focus() -> None:
 def test_how_many_events_across_all_nights_is_their_total() -> None:
     q = plan("How many arousals occurred during N2 across all nights?", NAMES, Context())
     assert q == Query("aggregate", [Measure("event_count", "arousal", "N2")], stat="sum")
+
+
+# ------------------------------------------------------------- found by asking new phrasings on the demo cohort
+def test_an_average_asked_of_one_named_night_is_that_nights_value() -> None:
+    q = plan("What is the mean heart rate during REM in sim-0002?", NAMES, Context())
+    assert q == Query("value", [Measure("metric", "hr_rem_bpm")], nights=["sim-0002"])
+
+
+def test_worst_sleep_efficiency_is_the_lowest_and_worst_ahi_the_highest() -> None:
+    q = plan("Show me the hypnogram of the night with the worst sleep efficiency.", NAMES, Context())
+    assert isinstance(q, Query) and (q.ask, q.then) == ("argmin", "hypnogram")
+    assert plan("Which night has the worst AHI?", NAMES, Context()).ask == "argmax"
+    assert plan("Which night has the best AHI?", NAMES, Context()).ask == "argmin"
+    assert plan("Which night has the best sleep efficiency?", NAMES, Context()).ask == "argmax"
+
+
+def test_worst_of_a_measure_without_a_clinical_direction_is_declined() -> None:
+    d = plan("Which night has the worst heart rate in REM?", NAMES, Context())
+    assert isinstance(d, Decline) and "no clinical direction" in d.reason
+
+
+def test_osa_severity_by_ahi_counts_nights_in_the_aasm_range_not_the_phenotype_label() -> None:
+    q = plan("How many nights have severe OSA by AHI?", NAMES, Context())
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 30.0)])
+    q = plan("How many nights have mild sleep apnea according to the AHI?", NAMES, Context())
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 5.0), Filter("ahi_per_h", "<", 15.0)])
+    q = plan("How many nights have moderate-to-severe OSA based on AHI?", NAMES, Context())
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 15.0)])
+
+
+def test_position_changes_are_declined_not_read_as_channels() -> None:
+    assert correct_spelling("position changes") == "position changes"
+    d = plan("How many position changes did sim-0002 have?", NAMES, Context())
+    assert isinstance(d, Decline) and "position changes is not counted" in d.reason
+
+
+def test_a_question_of_its_own_about_a_named_night_is_not_answered_with_the_last_tool() -> None:
+    after_odi = Context(recording="sim-0001", last_tool="describe_night",
+                        last_args={"recording": "sim-0001", "metrics": ["odi_per_h"], "plot": False})
+    p = decide("How long was the longest apnea in sim-0003?", NAMES, after_odi)
+    assert p.tool is None and "did not understand" in p.text and "sim-0003" in p.text
+    follow = decide("what about sim-0003?", NAMES, after_odi)
+    assert (follow.tool, follow.args["recording"], follow.args["metrics"]) == ("describe_night", "sim-0003",
+                                                                              ["odi_per_h"])
