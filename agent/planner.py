@@ -158,6 +158,12 @@ def _measures(t: str, stage: str | None, events: list[str],
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
+#: "older patients have less ...", "do younger subjects sleep more ...": a trend against age.
+_OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|subjects|people|adults|men|women|ones)\b.*"
+               r"\b(less|more|lower|higher|longer|shorter|fewer|worse|better)\b")
+#: Words that make a question about the cohort, not about "this night".
+_ABOUT_COHORT = (r"\b(nights|recordings|patients|subjects|people|cohort|participants|which (night|subject|patient|"
+                 r"recording)|older|younger|men|women|everyone|anyone|any night)\b")
 _WHO = r"\b(subjects|patients|people|those|men|women|participants)"
 _ABOVE = r"(above|over|greater than|more than|higher than|exceeding|>|>=|at least|of at least)"
 _BELOW = r"(below|under|less than|lower than|<|<=|at most|of at most)"
@@ -195,12 +201,16 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
             out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
             continue
         for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
-                       (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<")):
+                       (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
+                       # the value first: "more than 20% REM", "less than 80 % of sleep in N2"
+                       (rf"(?P<op>{_ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})", ">"),
+                       (rf"(?P<op>{_BELOW})\s*(?P<num>{_NUM})\s*(?:{words})", "<")):
             m = re.search(rx, t)
             if m:
                 sym = m.group("op")
                 real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") else op
-                out.append(Filter(col, real, float(m.group("num"))))
+                if Filter(col, real, float(m.group("num"))) not in out:
+                    out.append(Filter(col, real, float(m.group("num"))))
     if re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
         out.append(Filter("missing_channels", "==", ""))
     return out
@@ -301,6 +311,11 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
         group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
     ask = _ask(_without_metric_phrases(t), group_by)
+    if ask is None and measures and re.search(r"\bwhich (night|recording|subject|patient|one)\b", t):
+        # "which night has the lowest SpO2 nadir?": the ranking word sits inside a metric phrase
+        ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else None
+    if ask is None and measures and re.search(_OLDER_HAVE, t):
+        ask, group_by = "trend", "age"  # "do older patients have less deep sleep?": against age
     if ask == "trend" and re.search(r"\b(bmi|body mass)\b", t) and measures and measures[0].name != "bmi":
         group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
     filters = _filters(t, p, names, group_by)
@@ -350,6 +365,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         if measures and measures[0].kind in ("event_count", "stage_minutes") and not nights:
             return Query("value", measures, nights=[ctx.recording]) if ctx.recording and p.this_night else \
                 Query("rank", measures, filters=filters)
+        if re.search(_ABOUT_COHORT, t):  # a question about the cohort that no plan above reads
+            return Decline("I understood the measure but not what to do with it across the cohort (a list, a "
+                           "count, a ranking, a comparison?).", _understood(t, names),
+                           f"which nights have the highest {METRIC_LABELS.get(measures[0].name, (measures[0].name, ''))[0]}?")
         if ctx.recording and not filters:
             return Query("value", measures, nights=[ctx.recording])
         return Query("aggregate", measures, filters=filters)

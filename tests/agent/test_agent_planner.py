@@ -224,3 +224,25 @@ def test_a_question_of_its_own_about_a_named_night_is_not_answered_with_the_last
     follow = decide("what about sim-0003?", NAMES, after_odi)
     assert (follow.tool, follow.args["recording"], follow.args["metrics"]) == ("describe_night", "sim-0003",
                                                                               ["odi_per_h"])
+
+
+def test_a_ranking_word_inside_a_metric_phrase_still_ranks_the_nights() -> None:
+    q = plan("Which night has the lowest SpO2 nadir?", NAMES, AT_1)
+    assert q == Query("argmin", [Measure("metric", "spo2_min_pct")])
+
+
+def test_a_threshold_given_before_the_measure_is_a_filter() -> None:
+    q = plan("Which nights have more than 20% REM?", NAMES, AT_1)
+    assert q == Query("list", filters=[Filter("rem_pct", ">", 20.0)])
+
+
+def test_older_patients_having_less_of_a_measure_is_a_trend_against_age() -> None:
+    q = plan("Do older patients have less deep sleep?", NAMES, AT_1)
+    assert isinstance(q, Query) and (q.ask, q.group_by, q.measures) == ("trend", "age", [Measure("metric", "n3_pct")])
+
+
+def test_a_cohort_question_no_plan_reads_is_declined_not_answered_for_this_night() -> None:
+    d = plan("Is the sleep efficiency of the subjects unusual?", NAMES, AT_1)
+    assert isinstance(d, Decline)
+    assert plan("what is the REM latency?", NAMES, AT_1) == Query("value", [Measure("metric", "rem_latency_min")],
+                                                                   nights=["sim-0001"])
