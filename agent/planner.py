@@ -35,7 +35,7 @@ KEYWORDS: tuple[str, ...] = (
     "lights", "hours", "half", "first", "last", "second", "onset", "after", "before", "midnight", "clock",
     "latter", "final", "since", "until",
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
-    "change", "changes", "changed", "chance", "efficient",
+    "change", "changes", "changed", "chance", "efficient", "hour", "compared",
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -146,9 +146,18 @@ def _measures(t: str, stage: str | None, events: list[str],
     m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
     if m and not out:
         out.append(Measure("stage_minutes", _STAGE_TOKEN[m.group(2)]))
+    if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
+        events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
+    if events and not out and re.search(_PER_HOUR, t):  # "arousals per hour": the stored index, not a count
+        index = [EVENT_INDEX.get(e) for e in events]
+        if None in index:
+            return [], Decline("a rate per hour of sleep is stored for arousals, hypopneas, obstructive and central "
+                               "apneas (OAI, CAI), desaturations (ODI), limb movements, and apneas with hypopneas "
+                               "(AHI), not for " + ", ".join(e.replace("_", " ") + "s" for e, i in zip(events, index)
+                                                              if i is None) + ".",
+                               ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")
+        return [Measure("metric", i) for i in dict.fromkeys(index)], None
     if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
-        if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
-            events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
         out += [Measure("event_count", e, stage) for e in events]
     if re.search(r"\b(oldest|youngest|age of|how old)\b", t):
         out.insert(0, Measure("attribute", "age"))
@@ -158,6 +167,11 @@ def _measures(t: str, stage: str | None, events: list[str],
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
+_PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
+#: Scored event kind -> its per-hour index among the night metrics.
+EVENT_INDEX = {"arousal": "arousal_index_per_h", "hypopnea": "hypopnea_index_per_h", "obstructive_apnea": "oai_per_h",
+               "central_apnea": "cai_per_h", "oxygen_desaturation": "odi_per_h",
+               "limb_movement": "limb_movement_index_per_h"}
 #: "older patients have less ...", "do younger subjects sleep more ...": a trend against age.
 _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|subjects|people|adults|men|women|ones)\b.*"
                r"\b(less|more|lower|higher|longer|shorter|fewer|worse|better)\b")
@@ -305,7 +319,11 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     groups = [g for g in find_groups(t) if g in ("sex", "phenotype", "site", "age_band")]
     group_by = groups[0] if groups else ("sex" if re.search(_COMPARE_SEX, t) and re.search(
         r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
-    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by:
+    which_group = re.search(r"\bwhich (site|phenotype|sex|gender|age band|age group|group|diagnosis|centre|center|"
+                            r"clinic)s?\b", t)
+    if which_group and not group_by and measures:  # "which site has the highest average AHI?": per group, not per night
+        group_by = next(iter(find_groups("by " + which_group.group(1))), None)
+    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2:
         group_by = "phenotype" if measures else None
     if not group_by and p.phenotypes and measures and re.search(
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
@@ -315,7 +333,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         # "which night has the lowest SpO2 nadir?": the ranking word sits inside a metric phrase
         ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else None
     if ask is None and measures and re.search(_OLDER_HAVE, t):
-        ask, group_by = "trend", "age"  # "do older patients have less deep sleep?": against age
+        ask, group_by = "trend", None  # "do older patients have less deep sleep?": against age (the default)
     if ask == "trend" and re.search(r"\b(bmi|body mass)\b", t) and measures and measures[0].name != "bmi":
         group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
     filters = _filters(t, p, names, group_by)

@@ -238,7 +238,8 @@ def test_a_threshold_given_before_the_measure_is_a_filter() -> None:
 
 def test_older_patients_having_less_of_a_measure_is_a_trend_against_age() -> None:
     q = plan("Do older patients have less deep sleep?", NAMES, AT_1)
-    assert isinstance(q, Query) and (q.ask, q.group_by, q.measures) == ("trend", "age", [Measure("metric", "n3_pct")])
+    assert isinstance(q, Query) and (q.ask, q.measures) == ("trend", [Measure("metric", "n3_pct")])
+    assert q.group_by in (None, "age_band")  # the trend is against age unless BMI is named
 
 
 def test_a_cohort_question_no_plan_reads_is_declined_not_answered_for_this_night() -> None:
@@ -246,3 +247,20 @@ def test_a_cohort_question_no_plan_reads_is_declined_not_answered_for_this_night
     assert isinstance(d, Decline)
     assert plan("what is the REM latency?", NAMES, AT_1) == Query("value", [Measure("metric", "rem_latency_min")],
                                                                    nights=["sim-0001"])
+
+
+def test_which_group_has_the_highest_value_compares_the_groups() -> None:
+    q = plan("Which site has the highest average AHI?", NAMES, AT_1)
+    assert isinstance(q, Query) and (q.ask, q.group_by) == ("compare", "site")
+
+
+def test_events_per_hour_is_the_stored_index_not_the_count() -> None:
+    q = plan("How many arousals per hour does sim-0002 have?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "arousal_index_per_h")], nights=["sim-0002"])
+    d = plan("how many apneas per hour in sim-0002?", NAMES, AT_1)  # every kind of apnea: no such index stored
+    assert isinstance(d, Decline) and "not for apneas" in d.reason
+
+
+def test_two_named_nights_compared_are_their_values_not_a_phenotype_comparison() -> None:
+    q = plan("What is the heart rate during N3 in sim-0001 compared with sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "hr_n3_bpm")], nights=["sim-0001", "sim-0002"])
