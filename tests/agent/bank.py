@@ -336,6 +336,9 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     # --- parts of the night (time-of-night windows), gold from the truth files and the XML's start time
     add_windows(gold, items)
 
+    # --- phrasings first asked on the demo cohort (each was once answered wrongly)
+    add_fresh_phrasings(gold, items, rem_everywhere)
+
     # --- must be declined
     for q in (f"what medication is {a} on?", "do smokers have a higher AHI?", "compare AHI by blood pressure",
               f"how many spindles are there in {a}?", "count the K-complexes in the cohort",
@@ -344,6 +347,39 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
               "what is the average caffeine intake?", "睡眠效率是多少", "what is the sleep efficiency in REM?"):
         add(Item("decline", [q], None))
     return items
+
+
+def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> None:
+    """Questions first asked on the demo cohort by someone who did not write the planner; each was answered
+    wrongly once (the cohort average for a named night, the best night for "worst", a count read as an average,
+    the previous question's measure for another night...)."""
+    n = gold.nights
+    add = items.append
+    r0, r1 = list(n.index[:2])
+    if rem_everywhere:
+        add(Item("fresh: average of one night", [f"What is the mean heart rate during REM in {r0}?"],
+                 near(n.at[r0, "hr_REM"], 4.0)))
+        rem_rich = set(n.index[n["REM_pct"] > 20])
+        add(Item("fresh: value before measure", ["Which nights have more than 20% REM?"], exactly_nights(rem_rich)))
+    severe = set(n.index[n["ahi"] >= 30])
+    add(Item("fresh: AASM severity", ["How many nights have severe OSA by AHI?"],
+             lambda t: f"**{len(severe)} night(s)**" in t.answer and names_in(t.answer) == severe))
+    worst = n["efficiency"].idxmin()
+    add(Item("fresh: worst = lowest", ["Show me the hypnogram of the night with the worst sleep efficiency."],
+             lambda t: f"**{worst}** has the lowest" in t.answer and t.figures == 1))
+    add(Item("fresh: best = lowest", ["Which night has the best AHI?"],
+             has(f"has the lowest AHI (events/h): **{f1(n['ahi'].min())}**")))
+    add(Item("fresh: older have less", ["Do older patients have less deep sleep?"], _trend_check(n, "N3_pct")))
+    add(Item("fresh: which group", ["Which site has the highest average AHI?"], _compare_check(n, "ahi", "site")))
+    add(Item("fresh: per hour", [f"How many arousals per hour does {r0} have?"],
+             value_is(n.at[r0, "arousal_index"])))
+    add(Item("fresh: two nights", [f"What is the heart rate during N2 in {r0} compared with {r1}?"],
+             lambda t: names_in(t.answer) == {r0, r1} and "by phenotype" not in t.answer))
+    for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
+              f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):
+        add(Item("fresh: decline", [q], None))
+    add(Item("fresh: own question after a value", [f"What is the ODI of {r0}?", f"How many position changes did {r1} "
+                                                   "have?"], None))
 
 
 def add_windows(gold: Gold, items: list[Item]) -> None:
