@@ -195,6 +195,13 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                       and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
     if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases)\b", t):
         phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
+    if compare_by == "phenotype":  # "insomnia and healthy subjects": only the groups named, when two or more are
+        first_words = {ph.split("_")[0]: [q for q in names.phenotypes if q.split("_")[0] == ph.split("_")[0]]
+                       for ph in names.phenotypes}
+        named = list(dict.fromkeys([*phenos, *(q for w, qs in first_words.items()
+                                               if re.search(rf"\b{re.escape(w)}\b", t) for q in qs)]))
+        if len(named) >= 2:
+            out.append(Filter("phenotype", "in", named))
     if phenos and compare_by != "phenotype":
         out.append(Filter("phenotype", "in", phenos))
     if p.sites and compare_by != "site":
@@ -360,6 +367,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                     "a": "age_band"}[their.group(2)[0]]
     if counting and not measures:
         if not filters and not group_by:
+            unread = re.search(r"\b(nights?|recordings?|subjects?|patients|people|women|men)\b\s+((have|had|has)"
+                               r"(?! (we|you|i|they|been)\b)|with|without|showed?|that|where|in which)\b|"
+                               r"\bno \w+ at all\b", t)
+            if unread:  # "how many nights had no N3 at all?": not the number of nights in the cohort
+                return Decline("I understood a count of nights, but not the condition it is asked under; I count "
+                               "nights by subject attributes (sex, phenotype, site, age) and by thresholds on a "
+                               "night measure (\"an AHI above 15\", \"more than 20% REM\").",
+                               "a count of nights", "how many nights have an N3 percentage below 5?")
             return None  # "how many nights (per phenotype)?": the cohort_stats tool
         return Query("count", filters=filters, group_by=group_by)
     if not measures:
@@ -392,7 +407,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         return Query("aggregate", measures, filters=filters)
     stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, _without_metric_phrases(t))), "mean")
     if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and \
-            re.search(r"\b(total|how many|number of)\b", t):
+            re.search(r"\b(total|how many|number of)\b", t) and \
+            not re.search(_AGGREGATE["mean"] + r"|\bper (night|recording|subject)\b", t):
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
     if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"

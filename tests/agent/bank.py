@@ -375,7 +375,10 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
              value_is(n.at[r0, "arousal_index"])))
     add(Item("fresh: two nights", [f"What is the heart rate during N2 in {r0} compared with {r1}?"],
              lambda t: names_in(t.answer) == {r0, r1} and "by phenotype" not in t.answer))
+    add(Item("fresh: mean per night", ["What is the average number of hypopneas per night?"],
+             shown(np.mean([gold.count(r, "hypopnea") for r in n.index]))))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
+              "How many nights had no N3 at all?",
               f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):
         add(Item("fresh: decline", [q], None))
     add(Item("fresh: own question after a value", [f"What is the ODI of {r0}?", f"How many position changes did {r1} "

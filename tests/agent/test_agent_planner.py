@@ -264,3 +264,22 @@ def test_events_per_hour_is_the_stored_index_not_the_count() -> None:
 def test_two_named_nights_compared_are_their_values_not_a_phenotype_comparison() -> None:
     q = plan("What is the heart rate during N3 in sim-0001 compared with sim-0002?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "hr_n3_bpm")], nights=["sim-0001", "sim-0002"])
+
+
+def test_a_count_of_nights_under_a_condition_it_cannot_read_is_declined_not_the_cohort_size() -> None:
+    d = plan("How many nights had no N3 at all?", NAMES, AT_1)
+    assert isinstance(d, Decline) and "count of nights" in d.understood
+    assert plan("how many nights were recorded?", NAMES, AT_1) is None  # the cohort's size: the cohort_stats tool
+
+
+def test_an_average_number_of_events_per_night_is_a_mean_not_a_total() -> None:
+    q = plan("What is the average number of hypopneas per night?", NAMES, AT_1)
+    assert isinstance(q, Query) and (q.ask, q.stat) == ("aggregate", "mean")
+    assert plan("how many hypopneas in total?", NAMES, AT_1).stat == "sum"
+
+
+def test_a_comparison_of_named_phenotypes_compares_only_those() -> None:
+    q = plan("Compare the arousal index between central apnea and healthy subjects.", NAMES, AT_1)
+    assert isinstance(q, Query) and q.group_by == "phenotype"
+    [only] = q.filters
+    assert (only.field, only.op, set(only.value)) == ("phenotype", "in", {"central_apnea", "healthy_young"})
