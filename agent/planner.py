@@ -16,6 +16,7 @@ from typing import Any
 
 from sleeplm.encoder.vocab import SCORED_STAGES
 
+from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query, Window
 from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_groups, find_metrics
@@ -39,45 +40,6 @@ KEYWORDS: tuple[str, ...] = (
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
-#: Attributes nobody records in a PSG subjects table here: asked for, they are declined, not guessed.
-UNRECORDED = {
-    r"\bmedicat|\bdrugs?\b|\bmedicine|\bprescri|\bbenzodiazep|\bcpap\b|\bstatins?\b|\bantidepress": "medication",
-    r"\bsmok|\bcigar": "smoking", r"\balcohol|\bdrink": "alcohol use", r"\bcaffeine|\bcoffee": "caffeine intake",
-    r"\brace\b|\bethnic": "race / ethnicity", r"\bincome\b|\beducation\b|\binsurance\b": "socio-economic data",
-    r"\bblood pressure|\bhypertens": "blood pressure", r"\bdiabet|\bglucose": "diabetes status",
-    r"\bheight\b|\btall(est)?\b": "height", r"\bweight\b|\bweigh\b": "body weight (BMI is recorded)",
-    r"\bepworth|\bess score|\bpsqi\b|\bquestionnaire": "questionnaire scores",
-    r"\bsnor": "snoring (no snore channel or scoring)",
-}
-#: Event kinds that are not scored in this cohort's annotations.
-UNSCORED = {
-    r"\bspindles?\b": "sleep spindles", r"\bk[- ]?complex": "K-complexes", r"\bbrux": "bruxism",
-    r"\brera|respiratory effort related": "RERAs", r"\bcheyne|periodic breathing": "Cheyne-Stokes breathing",
-    r"\bseizure|\bepilep": "seizures", r"\balpha intrusion": "alpha intrusion",
-    r"\bmicro ?sleep": "microsleeps", r"\bsawtooth": "sawtooth waves",
-}
-#: Measures a sleep physician may ask for that the workspace does not compute, with what it holds instead.
-NOT_COMPUTED = {
-    r"\bperiodic (leg|limb)|\bplms?i?\b|\bplmw\b": (
-        "the periodic limb movement index is not computed: the workspace counts every scored limb movement "
-        "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "
-        "movements 5–90 s apart), so it cannot tell periodic from isolated movements",
-        "what is the limb movement index of each night?"),
-    r"\bposition(al)? (changes?|shifts?)\b|\b(changes?|shifts?) (of|in) (body )?position|\bturn(s|ed|ing)? over\b": (
-        "the number of position changes is not counted: the workspace keeps, per night, the share of sleep in each "
-        "position (supine, left, right, prone, upright) and the supine and non-supine AHI, not the moments the "
-        "position changed",
-        "what is the time supine of each night?"),
-}
-#: Words of other languages that an English question would not contain.
-FOREIGN = {
-    "Spanish": r"\b(cu[aá]ntas?|cu[aá]l|noches?|sueño|d[oó]nde|qu[eé]|promedio|mujeres|hombres)\b",
-    "French": r"\b(combien|nuits?|quelle?|sommeil|moyenne|femmes|hommes|est-ce)\b",
-    "German": r"\b(wie viele|n[aä]chte|nacht|schlaf|welche|durchschnitt|frauen|m[aä]nner)\b",
-    "Italian": r"\b(quante|notti|sonno|quale|media|donne|uomini)\b",
-    "Portuguese": r"\b(quantas|noites|sono|qual|m[eé]dia|mulheres|homens)\b",
-}
-_NON_LATIN = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 
 _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
 _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
@@ -105,7 +67,7 @@ def correct_spelling(text: str) -> str:
 
 
 def _language(text: str) -> str | None:
-    if _NON_LATIN.search(text):
+    if NON_LATIN.search(text):
         return "a non-Latin script"
     for lang, rx in FOREIGN.items():
         if len(re.findall(rx, text)) >= 1 and not re.search(r"\b(what|how|which|the|is|are|of)\b", text):
