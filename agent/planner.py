@@ -141,8 +141,8 @@ _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|su
 _ABOUT_COHORT = (r"\b(nights|recordings|patients|subjects|people|cohort|participants|which (night|subject|patient|"
                  r"recording)|older|younger|men|women|everyone|anyone|any night)\b")
 _WHO = r"\b(subjects|patients|people|those|men|women|participants)"
-_ABOVE = r"(above|over|greater than|more than|higher than|exceeding|>|>=|at least|of at least)"
-_BELOW = r"(below|under|less than|lower than|<|<=|at most|of at most)"
+_ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|at least|of at least)"
+_BELOW = r"(below|under|less than|lower than|shorter than|<|<=|at most|of at most)"
 
 
 def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list[Filter]:
@@ -171,12 +171,19 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     for rx, op in ((rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
                    (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
                    (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
-                   (rf"{_WHO}\s+(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
-                   (rf"{_WHO}\s+(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<")):
+                   (rf"{_WHO}\s+(?:who are |are |aged )?(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
+                   (rf"{_WHO}\s+(?:who are |are |aged )?(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<")):
         m = re.search(rx, t)
         if m:
             out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
             break
+    bmi = re.search(rf"\b(?:bmi|body mass index)\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})", t)
+    if bmi:  # "a BMI over 30": the subjects table's attribute
+        sym = bmi.group("op")
+        above = re.fullmatch(_ABOVE, sym) is not None
+        op = (">=" if sym in (">=", "at least", "of at least") else ">") if above else \
+            ("<=" if sym in ("<=", "at most", "of at most") else "<")
+        out.append(Filter("bmi", op, float(bmi.group("num"))))
     for col in find_metrics(t):
         words = "|".join(p_ for p_ in _metric_phrases(col))
         rng = re.search(rf"(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
@@ -329,7 +336,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                     "a": "age_band"}[their.group(2)[0]]
     if counting and not measures:
         if not filters and not group_by:
-            unread = re.search(r"\b(nights?|recordings?|subjects?|patients|people|women|men)\b\s+((have|had|has)"
+            unread = re.search(r"\d", t) or re.search(r"\b(nights?|recordings?|subjects?|patients|people|women|men)\b\s+((have|had|has)"
                                r"(?! (we|you|i|they|been)\b)|with|without|showed?|that|where|in which)\b|"
                                r"\bno \w+ at all\b", t)
             if unread:  # "how many nights had no N3 at all?": not the number of nights in the cohort

@@ -377,6 +377,12 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
              lambda t: names_in(t.answer) == {r0, r1} and "by phenotype" not in t.answer))
     add(Item("fresh: mean per night", ["What is the average number of hypopneas per night?"],
              shown(np.mean([gold.count(r, "hypopnea") for r in n.index]))))
+    both = set(n.index[(n["ahi"] > 15) & (n["bmi"] > 30)])
+    add(Item("fresh: two thresholds", ["Which patients have both an AHI above 15 and a BMI over 30?"],
+             exactly_nights(both)))
+    older = set(n.index[n["age"] > 60])
+    add(Item("fresh: subjects are over", ["How many subjects are over 60?"],
+             lambda t: f"**{len(older)} night(s)**" in t.answer and names_in(t.answer) == older))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
               "How many nights had no N3 at all?",
               f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):

@@ -283,3 +283,18 @@ def test_a_comparison_of_named_phenotypes_compares_only_those() -> None:
     assert isinstance(q, Query) and q.group_by == "phenotype"
     [only] = q.filters
     assert (only.field, only.op, set(only.value)) == ("phenotype", "in", {"central_apnea", "healthy_young"})
+
+
+def test_a_bmi_threshold_is_a_filter_beside_a_metric_threshold() -> None:
+    q = plan("Which patients have both an AHI above 15 and a BMI over 30?", NAMES, AT_1)
+    assert isinstance(q, Query) and q.ask == "list"
+    assert set(q.filters) == {Filter("bmi", ">", 30.0), Filter("ahi_per_h", ">", 15.0)}
+
+
+def test_subjects_are_over_an_age_is_an_age_filter_not_the_cohort_size() -> None:
+    assert plan("How many subjects are over 60?", NAMES, AT_1) == Query("count", filters=[Filter("age", ">", 60.0)])
+
+
+def test_longer_than_is_a_threshold() -> None:
+    q = plan("Which nights have a REM latency longer than 90 minutes?", NAMES, AT_1)
+    assert q == Query("list", filters=[Filter("rem_latency_min", ">", 90.0)])
