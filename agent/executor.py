@@ -245,6 +245,8 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
 def _apply(fr: Frames, flt: Filter) -> pd.Series:
     n = fr.nights
     if flt.field == "missing_channels":
+        if flt.value == "none":  # every channel recorded
+            return pd.Series([not c for c in n["missing_channels"]], index=n.index)
         want = flt.value if isinstance(flt.value, str) and flt.value in SLEEPLM_CHANNELS else None
         return pd.Series([(want in c) if want else bool(c) for c in n["missing_channels"]], index=n.index)
     if flt.field not in n.columns:
@@ -262,6 +264,8 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
 def filter_text(flt: Filter) -> str:
     field = metric_label(flt.field) if flt.field not in ATTRIBUTES and flt.field != "missing_channels" else flt.field
     if flt.field == "missing_channels":
+        if flt.value == "none":
+            return "no missing channel"
         return f"missing {flt.value}" if isinstance(flt.value, str) and flt.value else "a missing channel"
     v = ", ".join(map(str, flt.value)) if isinstance(flt.value, (list, tuple)) else flt.value
     return f"{field} {'=' if flt.op in ('==', 'in') else flt.op} {v}"

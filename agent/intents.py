@@ -18,7 +18,7 @@ from .vocab import CohortNames, find_groups, find_metrics, find_sexes, find_trac
 from .windows import CLOCK_TOKEN, clock_hhmm
 
 EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
-NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events")
+NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events", "model_fit")
 
 HELP = (
     "I answer questions about this cohort's nights with tools over the workspace. Try:\n"
@@ -268,6 +268,13 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         stages = _stages_named_as_filter(p)
         return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
                                       **({"stages": stages} if stages else {}), **({"k": p.k} if p.k else {})})
+    if p.has(r"training (data|distribution|set)", r"out[- ]of[- ]distribution", r"\bood\b", r"in[- ]distribution",
+             r"\bconfident\b", r"\btrust (the model|it|its)", r"\bout of (its|the model's) depth",
+             r"\b(model|it) (is )?(reliable|extrapolat)") and (p.recordings or p.this_night or ctx.recording):
+        return Plan("model_fit", {"recording": _night(p, ctx)})
+    if ctx.epoch is not None and not p.recordings and not p.epochs and \
+            p.has(r"\bwhat stage\b", r"\bwhich stage\b", r"\bstage is (it|this|that)\b"):
+        return Plan("show_epoch", _epoch_args(p, ctx))  # "what stage is it?" after an epoch: that epoch
     if p.metrics and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
     if p.recordings and p.has(r"how many", r"number of") and p.events:

@@ -13,6 +13,7 @@ from typing import Any
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
 from sleeplm.encoder.vocab import SCORING_KIND_NAMES
+from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 
 from . import lookup, plots
 from .context import ToolContext
@@ -216,3 +217,29 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
                    f"{len(annotated)} annotated event(s) of the named types",
     }
 
+
+
+def model_fit(ctx: ToolContext, recording: str | None = None) -> dict[str, Any]:
+    """How far a night lies from the model's training data: its stored out-of-distribution score (the median
+    epoch's distance, in units of the 99th percentile of held-out training-distribution epochs) and the share
+    of its epochs beyond that percentile. Says so when the workspace has no score."""
+    n = ctx.night(recording)
+    score, above, scored = ctx.cohort.night_ood(n.recording_id, OOD_THRESHOLD)
+    model = ctx.cohort.manifest.model_name
+    if score is None:
+        summary = (f"**{n.recording}**: no out-of-distribution score is stored: the model that built this workspace "
+                   f"({model}) has no reference of its training data, so I cannot tell how far this night lies "
+                   "from what it was trained on.")
+    else:
+        inside = score <= OOD_THRESHOLD
+        summary = (f"**{n.recording}**: out-of-distribution score **{score:.2f}** "
+                   f"({'within' if inside else 'outside'} the training data of {model}; above {OOD_THRESHOLD:g} = "
+                   "the median epoch is further from the simulated training data than 99 % of held-out training "
+                   f"epochs). {above} of {scored} epochs ({100 * above / scored:.0f} %) lie beyond that line."
+                   if scored else "")
+        summary += (" The model's captions, similarities and zero-shot stages here are within what it was trained on;"
+                    " they are still the model's reading, not the scoring." if inside else
+                    " The model's captions, similarities and zero-shot stages on this night are extrapolations: "
+                    "check them against the signals and the scoring.")
+    return {"recording": n.recording, "ood_score": score, "epochs_above": above, "epochs_scored": scored,
+            "threshold": OOD_THRESHOLD, "summary": summary}

@@ -19,7 +19,7 @@ from sleeplm.encoder.vocab import SCORED_STAGES
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query, Window
-from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_groups, find_metrics
+from .vocab import AHI_SEVERITY, BETTER_DIRECTION, KEY_METRICS, METRIC_LABELS, CohortNames, find_groups, find_metrics
 from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
@@ -201,7 +201,10 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                 real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") else op
                 if Filter(col, real, float(m.group("num"))) not in out:
                     out.append(Filter(col, real, float(m.group("num"))))
-    if re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
+    if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
+                 r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):
+        out.append(Filter("missing_channels", "==", "none"))  # every channel recorded
+    elif re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
         out.append(Filter("missing_channels", "==", ""))
     return out
 
@@ -318,6 +321,12 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if decline:
         return decline
     nights = list(p.recordings)
+    if not measures and re.search(r"\b(compared?|comparison|versus|vs\.?|differ\w*|against)\b", t):
+        pair = nights[:4] if len(nights) >= 2 else [ctx.recording, *nights] if (
+            len(nights) == 1 and ctx.recording and ctx.recording != nights[0]
+            and re.search(r"\b(it|this night|this one|this recording|that night)\b", t)) else []
+        if pair:  # "how does it compare with sim-0004?": the two nights' key metrics side by side
+            return Query("value", [Measure("metric", c) for c in KEY_METRICS], nights=pair)
     if not nights and p.this_night and ask not in ("argmax", "argmin", "rank", "compare", "trend"):
         if not ctx.recording:
             return None  # "this night" with none chosen: the night tools say so

@@ -42,6 +42,10 @@ class DescribeNightArgs(BaseModel):
     plot: bool = Field(True, description="Draw the hypnogram with scored events.")
 
 
+class NightArgs(BaseModel):
+    recording: str | None = Field(None, description=_RECORDING)
+
+
 class CaptionArgs(BaseModel):
     recording: str | None = Field(None, description=_RECORDING)
     epoch: int | None = Field(None, ge=0, description=_EPOCH)
@@ -150,6 +154,11 @@ TOOL_SPECS: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str]
                        "sleep efficiency, stage percentages, ODI, SpO2...), the written night summary, stage and "
                        "event counts, the first scored events (epoch index and clock time), and a hypnogram plot. "
                        "Use it for 'describe X', 'what is the AHI of X', 'how did X sleep'.")),
+    "model_fit": (night_tools.model_fit, NightArgs, (
+                  "How far one night lies from the model's training data: its stored out-of-distribution score, "
+                  "the share of its epochs beyond the training data's 99th percentile, and what that means for "
+                  "the model's captions and similarities. Use it for 'can I trust the model on X', 'is X in the "
+                  "training distribution'.")),
     "caption_epochs": (night_tools.caption_epochs, CaptionArgs, (
                        "Caption one epoch or a short range of epochs (by index or clock time): the reference "
                        "caption of each track beside the SleepLM model's own caption, with stage and events.")),
@@ -198,7 +207,7 @@ def make_tools(cohort: Cohort, state: SessionState | None = None, config: ToolCo
     Returns
     -------
     list of BaseTool
-        ``describe_night``, ``caption_epochs``, ``show_epoch``, ``localize_events``, ``search_epochs``,
+        ``describe_night``, ``model_fit``, ``caption_epochs``, ``show_epoch``, ``localize_events``, ``search_epochs``,
         ``similar_epochs``, ``similar_nights``, ``query_cohort``, ``cohort_stats``.
     """
     config = config or ToolConfig()

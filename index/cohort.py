@@ -197,6 +197,17 @@ class CohortLookups:
         key = tuple(sorted(set(names)))
         return dict(self.memoized(("stored_night_scores", key), lambda: ood.stored_night_scores(self.con, list(key))))
 
+    def night_ood(self, recording_id: int, threshold: float) -> tuple[float | None, int, int]:
+        """(the night's stored out-of-distribution score, epochs scored above ``threshold``, epochs scored);
+        (None, 0, 0) when the model that built the workspace had no training-data reference."""
+        row = self.con.execute("SELECT ood_score FROM night_vectors WHERE recording_id = ?",
+                               [int(recording_id)]).fetchone()
+        counts = self.con.execute(
+            "SELECT count(*) FILTER (WHERE v.ood_score > ?), count(v.ood_score) FROM epoch_vectors v "
+            "JOIN epochs e USING (epoch_id) WHERE e.recording_id = ?", [float(threshold), int(recording_id)]).fetchone()
+        score = None if row is None or row[0] is None else float(row[0])
+        return score, int(counts[0] or 0), int(counts[1] or 0)
+
     def has_table(self, name: str) -> bool:
         """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""
         return self.memoized(("has_table", name), lambda: tables.has_table(self.con, name))

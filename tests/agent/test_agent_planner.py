@@ -298,3 +298,15 @@ def test_subjects_are_over_an_age_is_an_age_filter_not_the_cohort_size() -> None
 def test_longer_than_is_a_threshold() -> None:
     q = plan("Which nights have a REM latency longer than 90 minutes?", NAMES, AT_1)
     assert q == Query("list", filters=[Filter("rem_latency_min", ">", 90.0)])
+
+
+def test_this_night_compared_with_another_is_both_nights_key_metrics() -> None:
+    from sleeplm.agent.vocab import KEY_METRICS
+
+    q = plan("How does it compare with sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", c) for c in KEY_METRICS], nights=["sim-0001", "sim-0002"])
+
+
+def test_no_missing_channels_selects_the_complete_nights_not_the_incomplete_ones() -> None:
+    q = plan("Which nights have no missing channels?", NAMES, AT_1)
+    assert q == Query("list", filters=[Filter("missing_channels", "==", "none")])

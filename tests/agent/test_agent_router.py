@@ -108,3 +108,15 @@ def test_router_does_not_call_tools_that_are_not_bound() -> None:
                                              "parameters": {"type": "object", "properties": {}}}}
     ai = SleepRouter(names=NAMES).bind_tools([spec]).invoke([HumanMessage("describe sim-0001")])
     assert not ai.tool_calls and "describe_night" in ai.text
+
+
+def test_questions_about_the_models_confidence_go_to_model_fit() -> None:
+    for q in ("Is this night in the training distribution?", "can I trust the model on sim-0002?",
+              "is the model confident here?"):
+        plan = route(q, NAMES, AT_NIGHT_1)
+        assert plan.tool == "model_fit", q
+
+
+def test_what_stage_is_it_after_an_epoch_is_that_epoch() -> None:
+    plan = route("What stage is it?", NAMES, AT_NIGHT_1)
+    assert (plan.tool, plan.args) == ("show_epoch", {"recording": "sim-0001", "epoch": 10})
