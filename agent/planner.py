@@ -105,7 +105,8 @@ def _measures(t: str, stage: str | None, events: list[str],
                                f"{label}, stage {stage}", f"what is the AHI during {stage} in each night?")
         return [Measure("stage_index", c, stage) for c in cols], None
     out += [Measure("metric", c) for c in cols]
-    m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
+    m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
+        or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t)
     if m and not out:
         out.append(Measure("stage_minutes", _STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
@@ -192,13 +193,16 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
             continue
         for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
                        (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
+                       (rf"(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
+                       (rf"(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:less|fewer|below|lower))", "<="),
                        # the value first: "more than 20% REM", "less than 80 % of sleep in N2"
                        (rf"(?P<op>{_ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})", ">"),
                        (rf"(?P<op>{_BELOW})\s*(?P<num>{_NUM})\s*(?:{words})", "<")):
             m = re.search(rx, t)
             if m:
                 sym = m.group("op")
-                real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") else op
+                real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") \
+                    else op
                 if Filter(col, real, float(m.group("num"))) not in out:
                     out.append(Filter(col, real, float(m.group("num"))))
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
@@ -315,6 +319,12 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         ask, group_by = "trend", None  # "do older patients have less deep sleep?": against age (the default)
     if ask == "trend" and re.search(r"\b(bmi|body mass)\b", t) and measures and measures[0].name != "bmi":
         group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
+    elif ask == "trend" and len([m for m in measures if m.kind != "attribute"]) >= 2 and \
+            not re.search(r"\b(age|older|younger)\b", t):
+        labels = [METRIC_LABELS.get(m.name, (m.name, ""))[0] for m in measures[:2]]
+        return Decline(f"a correlation between two night measures ({' and '.join(labels)}) is not something I compute "
+                       "yet; I give trends of one measure against age or BMI.", ", ".join(labels),
+                       f"does the {labels[0]} increase with age?")
     filters = _filters(t, p, names, group_by)
     filters = _ahi_severity(t, filters)
     ask, decline = _worst_or_best(t, ask, measures)

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 #: Night-metric column -> phrases (regular expressions, lower case) that name it. Longer,
 #: more specific phrases come first so that "rem latency" is not read as "rem".
 METRIC_WORDS: dict[str, tuple[str, ...]] = {
-    "supine_ahi_per_h": (r"supine ahi",),
-    "non_supine_ahi_per_h": (r"non[- ]?supine ahi",),
+    "supine_ahi_per_h": (r"(?<!non-)(?<!non )(?<!non)supine ahi",
+                         r"\bahi (in|during|while|when)( the| a)? (supine|lying supine)( position)?",
+                         r"\bahi (on|lying on|when on) (the|their|his|her) back"),
+    "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
+                             r"\bahi (off|not on) (the|their|his|her) back"),
     "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index", r"\brdi\b"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),

@@ -383,7 +383,11 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     older = set(n.index[n["age"] > 60])
     add(Item("fresh: subjects are over", ["How many subjects are over 60?"],
              lambda t: f"**{len(older)} night(s)**" in t.answer and names_in(t.answer) == older))
+    add(Item("fresh: or more", ["What proportion of nights have an AHI of 15 or more?"],
+             exactly_nights(set(n.index[n["ahi"] >= 15]))))
+    add(Item("fresh: stage minutes", [f"How many N1 minutes in {r0}?"], shown(n.at[r0, "N1_min"])))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
+              "Is the ODI correlated with the AHI?",
               "How many nights had no N3 at all?",
               f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):
         add(Item("fresh: decline", [q], None))

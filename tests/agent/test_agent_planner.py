@@ -310,3 +310,23 @@ def test_this_night_compared_with_another_is_both_nights_key_metrics() -> None:
 def test_no_missing_channels_selects_the_complete_nights_not_the_incomplete_ones() -> None:
     q = plan("Which nights have no missing channels?", NAMES, AT_1)
     assert q == Query("list", filters=[Filter("missing_channels", "==", "none")])
+
+
+def test_ahi_in_the_supine_position_is_the_supine_ahi_not_the_whole_night() -> None:
+    q = plan("What is the AHI in the supine position for sim-0002?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "supine_ahi_per_h")], nights=["sim-0002"])
+
+
+def test_n_or_more_is_an_inclusive_threshold() -> None:
+    q = plan("What proportion of nights have an AHI of 15 or more?", NAMES, AT_1)
+    assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 15.0)])
+
+
+def test_a_correlation_between_two_night_measures_is_declined_not_run_against_age() -> None:
+    d = plan("Is the ODI correlated with the AHI?", NAMES, AT_1)
+    assert isinstance(d, Decline) and "two night measures" in d.reason
+
+
+def test_stage_minutes_named_after_the_stage_are_stage_minutes() -> None:
+    q = plan("How many N1 minutes in sim-0003?", NAMES, AT_1)
+    assert q == Query("value", [Measure("stage_minutes", "N1")], nights=["sim-0003"])
