@@ -216,6 +216,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan(text=HELP)
     if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",
              r"count (the )?(nights|recordings)"):
+        if not _bare_cohort_question(p):  # "how many patients are obese?": not the cohort's size
+            return _not_understood(p, ctx, "a count of nights")
         return Plan("cohort_stats", {"question": "count_nights", **({"by": by} if by else {})})
     if p.has(r"how many epochs", r"number of epochs", r"count (the )?epochs"):
         args: dict[str, Any] = {"question": "count_epochs", **_filters(p)}
@@ -283,6 +285,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
              r"hypnogram") and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx)})
     if p.has(r"\blist\b", r"which nights", r"all (the )?nights", r"show (me )?(the )?nights", r"what nights"):
+        if not _bare_cohort_question(p):  # "which nights have severe sleep apnea?": not every night
+            return _not_understood(p, ctx, "a list of nights")
         return Plan("cohort_stats", {"question": "list_nights"})
     return _follow_up(p, ctx)
 
@@ -291,6 +295,28 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
 _FOLLOW_UP_WORDS = frozenset(
     "and what about how for the same then ok okay now please also this that one night recording subject patient "
     "of is was it with in on as well too do let's lets see tell me show describe same question".split())
+
+
+#: Words a question for the cohort's size or its list of nights may hold ("how many nights per phenotype are there?").
+_COHORT_WORDS = frozenset(
+    "how many number of count the a an nights night recordings recording subjects subject patients patient studies "
+    "people are is there in this cohort workspace dataset study do we have you got total altogether all list show me "
+    "which what per by each phenotype phenotypes sex gender site sites age band bands group groups were was recorded "
+    "ingested stored please give see display available sorted name names their and with in it".split())
+
+
+def _bare_cohort_question(p: Parsed) -> bool:
+    """Whether a count / list question asks only for the cohort's nights (optionally per group): anything else in
+    it ("how many patients are obese?", "which nights have severe sleep apnea?") is a condition no tool here
+    reads, and the cohort's size or full list would answer another question."""
+    return all(w in _COHORT_WORDS for w in re.findall(r"[a-z']+", p.text))
+
+
+def _not_understood(p: Parsed, ctx: Context, what: str) -> Plan:
+    return Plan(text=f"**I did not understand the whole question.** I understood: {what}, but not the condition "
+                     "it is asked under. I count and list nights by subject attributes (sex, phenotype, site, age, "
+                     "BMI) and by thresholds on a night measure.\n\nNearest question I can answer: *which nights "
+                     "have an AHI above 15?*\n\n" + HELP)
 
 
 def _bare_follow_up(p: Parsed) -> bool:

@@ -36,7 +36,7 @@ KEYWORDS: tuple[str, ...] = (
     "lights", "hours", "half", "first", "last", "second", "onset", "after", "before", "midnight", "clock",
     "latter", "final", "since", "until",
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
-    "change", "changes", "changed", "chance", "efficient", "hour", "compared",
+    "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -106,7 +106,8 @@ def _measures(t: str, stage: str | None, events: list[str],
         return [Measure("stage_index", c, stage) for c in cols], None
     out += [Measure("metric", c) for c in cols]
     m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
-        or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t)
+        or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t) \
+        or re.search(r"\b(most|least|fewest|more|less)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
     if m and not out:
         out.append(Measure("stage_minutes", _STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
@@ -157,7 +158,8 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
               if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
                       and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
     if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases)\b", t):
-        phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
+        if not any(ph.startswith("osa") for ph in phenos):  # "the OSA patients": every OSA label, unless one is named
+            phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
     if compare_by == "phenotype":  # "insomnia and healthy subjects": only the groups named, when two or more are
         first_words = {ph.split("_")[0]: [q for q in names.phenotypes if q.split("_")[0] == ph.split("_")[0]]
                        for ph in names.phenotypes}
@@ -178,6 +180,11 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
         if m:
             out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
             break
+    for rx, rng in ((r"\bobes(e|ity)\b", (30.0, None)), (r"\boverweight\b", (25.0, 30.0)),
+                    (r"\bnormal[- ]weight\b", (18.5, 25.0)), (r"\bunderweight\b", (None, 18.5))):
+        if re.search(rx, t):  # WHO classes of BMI (kg/m²)
+            out += [Filter("bmi", ">=", rng[0])] if rng[0] is not None else []
+            out += [Filter("bmi", "<", rng[1])] if rng[1] is not None else []
     bmi = re.search(rf"\b(?:bmi|body mass index)\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})", t)
     if bmi:  # "a BMI over 30": the subjects table's attribute
         sym = bmi.group("op")
@@ -412,14 +419,16 @@ _BY_AHI = r"\b(by|according to|based on|per|using|defined by)( the| their)? (ahi
 
 
 def _ahi_severity(t: str, filters: list[Filter]) -> list[Filter]:
-    """ "severe OSA by AHI": the AASM AHI range (mild 5–15, moderate 15–30, severe ≥ 30 events/h) replaces the
-    phenotype label the words would otherwise select."""
+    """ "severe OSA by AHI" (or "severe sleep apnea" where no phenotype carries the words): the AASM AHI range
+    (mild 5–15, moderate 15–30, severe ≥ 30 events/h) instead of a phenotype label; "a normal AHI": below 5."""
+    kept = [f for f in filters if f.field not in ("phenotype", "ahi_per_h")]
+    if re.search(r"\bnormal ahi\b|\bahi (is |was )?(in the )?normal\b|\b(without|no) (osa|sleep apn\w*)\b", t):
+        return [*kept, Filter("ahi_per_h", "<", AHI_SEVERITY["mild"][0])]  # AASM: below 5 events/h
     sev = re.search(_SEVERITY, t)
-    if not sev or not re.search(_BY_AHI, t):
-        return filters
+    if not sev or not (re.search(_BY_AHI, t) or not any(f.field == "phenotype" for f in filters)):
+        return filters  # "severe OSA patients" in a cohort with that phenotype label: the label
     lo = AHI_SEVERITY[sev.group(1)][0]
     hi = AHI_SEVERITY[sev.group(2) or sev.group(1)][1]
-    kept = [f for f in filters if f.field not in ("phenotype", "ahi_per_h")]
     return [*kept, Filter("ahi_per_h", ">=", lo), *([Filter("ahi_per_h", "<", hi)] if hi is not None else [])]
 
 

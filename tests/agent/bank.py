@@ -386,6 +386,13 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     add(Item("fresh: or more", ["What proportion of nights have an AHI of 15 or more?"],
              exactly_nights(set(n.index[n["ahi"] >= 15]))))
     add(Item("fresh: stage minutes", [f"How many N1 minutes in {r0}?"], shown(n.at[r0, "N1_min"])))
+    obese = set(n.index[n["bmi"] >= 30])
+    add(Item("fresh: obese", ["How many patients are obese?"],
+             lambda t: f"**{len(obese)} night(s)**" in t.answer and names_in(t.answer) == obese))
+    add(Item("fresh: severity without a label", ["Which nights have severe sleep apnea?"], exactly_nights(severe)))
+    add(Item("fresh: least of a stage", ["Which night has the least REM sleep?"] if rem_everywhere else
+             ["Which night has the least N3 sleep?"],
+             has(f"**{n[('REM' if rem_everywhere else 'N3') + '_min'].idxmin()}** has the lowest")))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
               "Is the ODI correlated with the AHI?",
               "How many nights had no N3 at all?",

@@ -330,3 +330,28 @@ def test_a_correlation_between_two_night_measures_is_declined_not_run_against_ag
 def test_stage_minutes_named_after_the_stage_are_stage_minutes() -> None:
     q = plan("How many N1 minutes in sim-0003?", NAMES, AT_1)
     assert q == Query("value", [Measure("stage_minutes", "N1")], nights=["sim-0003"])
+
+
+def test_obese_is_the_who_bmi_class() -> None:
+    assert plan("How many patients are obese?", NAMES, AT_1) == Query("count", filters=[Filter("bmi", ">=", 30.0)])
+    q = plan("What is the average AHI of obese patients?", NAMES, AT_1)
+    assert isinstance(q, Query) and q.filters == [Filter("bmi", ">=", 30.0)]
+
+
+def test_severity_words_without_a_phenotype_of_that_name_are_the_aasm_ahi_range() -> None:
+    q = plan("Which nights have severe sleep apnea?", NAMES, AT_1)  # NAMES has no label "severe sleep apnea"
+    assert q == Query("list", filters=[Filter("ahi_per_h", ">=", 30.0)])
+    assert plan("Which nights have a normal AHI?", NAMES, AT_1) == Query("list", filters=[Filter("ahi_per_h", "<", 5.0)])
+
+
+def test_a_named_osa_label_is_not_widened_to_every_osa_label() -> None:
+    names = CohortNames(recordings=NAMES.recordings, subjects=NAMES.subjects,
+                        phenotypes=["osa_mild", "osa_severe", "healthy_young"], sites=[])
+    q = plan("What is the median ODI among the severe OSA patients?", names, AT_1)
+    assert isinstance(q, Query) and q.filters == [Filter("phenotype", "in", ["osa_severe"])]
+
+
+def test_most_or_least_of_a_stage_ranks_its_minutes_and_slept_longest_ranks_total_sleep() -> None:
+    assert plan("Which night has the least REM sleep?", NAMES, AT_1) == Query("argmin", [Measure("stage_minutes",
+                                                                                                  "REM")])
+    assert plan("Which subject slept the longest?", NAMES, AT_1) == Query("argmax", [Measure("metric", "tst_min")])

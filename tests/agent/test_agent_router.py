@@ -120,3 +120,11 @@ def test_questions_about_the_models_confidence_go_to_model_fit() -> None:
 def test_what_stage_is_it_after_an_epoch_is_that_epoch() -> None:
     plan = route("What stage is it?", NAMES, AT_NIGHT_1)
     assert (plan.tool, plan.args) == ("show_epoch", {"recording": "sim-0001", "epoch": 10})
+
+
+def test_a_count_or_list_under_a_condition_it_cannot_read_is_not_the_whole_cohort() -> None:
+    for q in ("how many patients have restless legs?", "which nights have restless sleep?"):
+        plan = route(q, NAMES, AT_NIGHT_1)
+        assert plan.tool is None and "did not understand" in plan.text, q
+    assert route("how many nights are there?", NAMES, AT_NIGHT_1).tool == "cohort_stats"
+    assert route("list the nights", NAMES, AT_NIGHT_1).tool == "cohort_stats"
