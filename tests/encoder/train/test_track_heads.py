@@ -10,9 +10,6 @@ import torch
 
 from sleeplm.encoder.model import ReCoCa, load_model
 from sleeplm.encoder.model.checkpoint import read_safetensors_config, save_checkpoint
-from sleeplm.encoder.model.tokenizer import DomainTokenizer
-from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
-from sleeplm.encoder.train.domain_tokenizer import train_domain_tokenizer
 from sleeplm.encoder.train.loop import load_init, run_training
 from sleeplm.encoder.train.losses import LossWeights, contrastive_loss, contrastive_loss_tracks
 from sleeplm.encoder.train.recipe import load_recipe
@@ -20,17 +17,13 @@ from sleeplm.encoder.vocab import MODEL_TRACKS
 
 pytest.importorskip("sleeplm.encoder.sim")
 
-from toymodel import toy_config  # noqa: E402
+from toymodel import toy_split  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("heads")
-    build_split(root / "train", SplitSpec(n_nights=1, seed=13, duration_h=0.25, n_paraphrases=1), progress=False)
-    data = EpochCaptions(root / "train")
-    tok_path = train_domain_tokenizer(data.all_texts(), root / "tok.json", vocab_size=600)
-    tok = DomainTokenizer(tok_path, context_length=64)
-    cfg = toy_config(tok, tok_path)
+    data, tok, cfg = toy_split(root, n_nights=1, seed=13)
     torch.manual_seed(0)
     start = root / "start.safetensors"
     save_checkpoint(ReCoCa(cfg), start, cfg.to_dict())

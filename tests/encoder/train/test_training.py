@@ -13,27 +13,20 @@ import torch
 
 from sleeplm.encoder.model import ReCoCa
 from sleeplm.encoder.model.checkpoint import read_state_dict
-from sleeplm.encoder.model.tokenizer import DomainTokenizer
-from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
-from sleeplm.encoder.train.domain_tokenizer import train_domain_tokenizer
 from sleeplm.encoder.train.loop import TrainConfig, lr_at, make_batch, run_training
 from sleeplm.encoder.train.losses import LossWeights, pretraining_loss
 from sleeplm.encoder.train.recipe import load_recipe
 
 pytest.importorskip("sleeplm.encoder.sim")
 
-from toymodel import toy_config  # noqa: E402
+from toymodel import toy_split  # noqa: E402
 
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
-    build_split(root / "train", SplitSpec(n_nights=2, seed=11, duration_h=0.25, n_paraphrases=1), progress=False)
-    data = EpochCaptions(root / "train")
-    tok_path = train_domain_tokenizer(data.all_texts(), root / "tok.json", vocab_size=600)
-    tok = DomainTokenizer(tok_path, context_length=64)
-    cfg = toy_config(tok, tok_path, dropout=0.1)
+    data, tok, cfg = toy_split(root, n_nights=2, seed=11, dropout=0.1)
     return data, tok, cfg, root
 
 

@@ -18,3 +18,18 @@ def toy_config(tok, tok_path: Path, dropout: float = 0.0) -> ReCoCaConfig:
         "use_signal_decoder": True,
         "tokenizer": str(tok_path), "sot_token_id": tok.sot_token_id, "eot_token_id": tok.eot_token_id,
     })
+
+
+def toy_split(root: Path, n_nights: int, seed: int, dropout: float = 0.0):
+    """A simulated 15-min training split under ``root/train``, its domain tokenizer and the toy config:
+    ``(EpochCaptions, DomainTokenizer, ReCoCaConfig)``."""
+    from sleeplm.encoder.model.tokenizer import DomainTokenizer
+    from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
+    from sleeplm.encoder.train.domain_tokenizer import train_domain_tokenizer
+
+    build_split(root / "train", SplitSpec(n_nights=n_nights, seed=seed, duration_h=0.25, n_paraphrases=1),
+                progress=False)
+    data = EpochCaptions(root / "train")
+    tok_path = train_domain_tokenizer(data.all_texts(), root / "tok.json", vocab_size=600)
+    tok = DomainTokenizer(tok_path, context_length=64)
+    return data, tok, toy_config(tok, tok_path, dropout=dropout)
