@@ -36,11 +36,15 @@ def _resolve_recordings(ctx: ToolContext, names: list[str] | None) -> list[str] 
 def search_epochs(ctx: ToolContext, description: str, k: int | None = None, recordings: list[str] | None = None,
                   stages: list[str] | None = None, event_types: list[str] | None = None,
                   phenotype: list[str] | None = None, sex: list[str] | None = None, site: list[str] | None = None,
-                  age_min: float | None = None, age_max: float | None = None) -> dict[str, Any]:
-    """Epochs whose signals best match a description, with filters on annotations and subjects."""
+                  age_min: float | None = None, age_max: float | None = None, hr_min_bpm: float | None = None,
+                  hr_max_bpm: float | None = None, spo2_max_pct: float | None = None) -> dict[str, Any]:
+    """Epochs whose signals best match a description, with filters on annotations, subjects and the epoch's
+    measured heart rate and SpO2 (exact selections from the stored per-epoch features; the description only
+    orders what they select)."""
     flt = EpochFilter(recordings=_resolve_recordings(ctx, recordings), stages=stages or None,
                       event_types=event_types or None, phenotype=phenotype or None, sex=sex or None,
-                      site=site or None, age_min=age_min, age_max=age_max)
+                      site=site or None, age_min=age_min, age_max=age_max, hr_min_bpm=hr_min_bpm,
+                      hr_max_bpm=hr_max_bpm, spo2_max_pct=spo2_max_pct)
     k = k or ctx.config.search_k
     hits = ctx.cohort.search_text(description, k=k, filters=flt)
     terms = parse_query(description)
@@ -57,6 +61,15 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
         absent = [s for s in stages or [] if not stats.count_epochs(ctx.cohort.con, EpochFilter(stages=[s])).rows[0][0]]
         why_empty = (f"no epoch of this cohort is scored {' or '.join(absent)}" if absent
                      else "no epoch meets all the filters")
+        ext = ctx.cohort.feature_extremes() if flt.needs_features() else {}
+        seen = [f"the highest epoch mean heart rate is {ext['hr_max_bpm']:.1f} bpm" if hr_min_bpm is not None
+                and ext.get("hr_max_bpm") is not None else "",
+                f"the lowest is {ext['hr_min_bpm']:.1f} bpm" if hr_max_bpm is not None
+                and ext.get("hr_min_bpm") is not None else "",
+                f"the lowest epoch SpO2 is {ext['spo2_min_pct']:.1f} %" if spo2_max_pct is not None
+                and ext.get("spo2_min_pct") is not None else ""]
+        if any(seen):
+            why_empty += " (in this cohort " + "; ".join(x for x in seen if x) + ")"
     return {
         "why_empty": why_empty,
         "description": description, "query_used": caption_style(description), "filters": filters,

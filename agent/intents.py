@@ -185,12 +185,29 @@ def _filters(p: Parsed) -> dict[str, Any]:
         out["sex"] = p.sexes
     if p.sites:
         out["site"] = p.sites
-    m = re.search(r"\b(over|above|older than|aged over)\s+(\d{2})\b", p.text)
+    hr = rf"\b(heart rate|hr|pulse)\s*(is |was |of )?"
+    m = re.search(hr + r"(above|over|greater than|more than|higher than|>)\s*(\d{2,3}(\.\d+)?)", p.text)
     if m:
-        out["age_min"] = float(m.group(2))
-    m = re.search(r"\b(under|below|younger than)\s+(\d{2})\b", p.text)
+        out["hr_min_bpm"] = float(m.group(4))
+    m = re.search(hr + r"(below|under|less than|lower than|<)\s*(\d{2,3}(\.\d+)?)", p.text)
     if m:
-        out["age_max"] = float(m.group(2))
+        out["hr_max_bpm"] = float(m.group(4))
+    m = re.search(r"\b(spo2|saturation|oxygen)\b[a-z ]{0,20}?(below|under|less than|lower than|<|drops? (below|to|under))\s*"
+                  r"(\d{2,3}(\.\d+)?)", p.text)
+    if m:
+        out["spo2_max_pct"] = float(m.group(4))
+    # an age: "older than 60", "aged over 60", "over 60 years", "patients over 60" -- not "above 90 bpm"
+    unit = r"(?!\s*(bpm|%|percent|per|/|events|min|beats))"
+    m = re.search(rf"\b(older than|aged over|age over|age above)\s+(\d{{2}})\b{unit}", p.text) or \
+        re.search(rf"\b(patients|subjects|people|men|women) (over|above)\s+(\d{{2}})\b{unit}", p.text) or \
+        re.search(r"\b(over|above)\s+(\d{2})\s*(years|y\b|yo\b)", p.text)
+    if m:
+        out["age_min"] = float(next(g for g in m.groups() if g and g.isdigit()))
+    m = re.search(rf"\b(younger than|aged under|age under|age below)\s+(\d{{2}})\b{unit}", p.text) or \
+        re.search(rf"\b(patients|subjects|people|men|women) (under|below)\s+(\d{{2}})\b{unit}", p.text) or \
+        re.search(r"\b(under|below)\s+(\d{2})\s*(years|y\b|yo\b)", p.text)
+    if m:
+        out["age_max"] = float(next(g for g in m.groups() if g and g.isdigit()))
     return out
 
 
@@ -248,7 +265,7 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan("similar_epochs", {**_epoch_args(p, ctx), **({"k": p.k} if p.k else {})})
     if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
             p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
-            not _has_epoch_ref(p):
+            not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):
         return Plan("localize_events", {"description": _describe(p), "recording": _night(p, ctx)})
     if _has_epoch_ref(p) and p.has(r"caption", r"what happen", r"what('s| is) (going on|happening)", r"explain",
                                    r"describe (this |that |the )?epoch", r"interpret"):

@@ -80,6 +80,9 @@ class SearchArgs(BaseModel):
     site: list[str] | None = Field(None, description="Only these sites.")
     age_min: float | None = Field(None, description="Youngest subject age (years).")
     age_max: float | None = Field(None, description="Oldest subject age (years).")
+    hr_min_bpm: float | None = Field(None, description="Only epochs whose mean heart rate is above this (bpm).")
+    hr_max_bpm: float | None = Field(None, description="Only epochs whose mean heart rate is below this (bpm).")
+    spo2_max_pct: float | None = Field(None, description="Only epochs whose lowest SpO2 is at or below this (%).")
 
 
 class SimilarEpochsArgs(EpochArgs):

@@ -208,6 +208,17 @@ class CohortLookups:
         score = None if row is None or row[0] is None else float(row[0])
         return score, int(counts[0] or 0), int(counts[1] or 0)
 
+    def feature_extremes(self) -> dict[str, float | None]:
+        """The highest and lowest epoch mean heart rate and the lowest epoch SpO2 in the workspace (bpm, %;
+        {} when it stores no per-epoch features)."""
+        def read() -> dict[str, float | None]:
+            if not self.has_table("features"):
+                return {}
+            row = self.con.execute("SELECT max(hr_mean_bpm), min(hr_mean_bpm), min(spo2_min_pct) FROM features").fetchone()
+            return {k: (None if v is None else float(v)) for k, v in zip(("hr_max_bpm", "hr_min_bpm", "spo2_min_pct"), row)}
+
+        return dict(self.memoized(("feature_extremes",), read))
+
     def has_table(self, name: str) -> bool:
         """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""
         return self.memoized(("has_table", name), lambda: tables.has_table(self.con, name))

@@ -50,6 +50,15 @@ class EpochFilter:
     age_max: float | None = None
     hours_min: float | None = None  # time since the start of the recording
     hours_max: float | None = None
+    hr_min_bpm: float | None = None  # the epoch's mean heart rate above this (per-epoch features)
+    hr_max_bpm: float | None = None  # ... below this
+    spo2_max_pct: float | None = None  # the epoch's lowest SpO2 at or below this
+
+    #: Filters on the per-epoch ``features`` table.
+    FEATURE_FILTERS = ("hr_min_bpm", "hr_max_bpm", "spo2_max_pct")
+
+    def needs_features(self) -> bool:
+        return any(getattr(self, f) is not None for f in self.FEATURE_FILTERS)
 
     def is_empty(self) -> bool:
         return all(v is None for v in asdict(self).values())
@@ -83,6 +92,11 @@ class EpochFilter:
         if self.hours_max is not None:
             clauses.append("e.onset_s < ?")
             params.append(3600.0 * float(self.hours_max))
+        for name, sql in (("hr_min_bpm", "hr_mean_bpm > ?"), ("hr_max_bpm", "hr_mean_bpm < ?"),
+                          ("spo2_max_pct", "spo2_min_pct <= ?")):
+            if getattr(self, name) is not None:
+                clauses.append(f"e.epoch_id IN (SELECT epoch_id FROM features WHERE {sql})")
+                params.append(float(getattr(self, name)))
         return " AND ".join(clauses), params
 
 
@@ -198,6 +212,9 @@ class Cohort(CohortLookups):
         if filters is None or filters.is_empty():
             hits = vec.search(self._epoch_search, q, k)[0]
         else:
+            if filters.needs_features() and not self.has_table("features"):
+                raise ValueError("this workspace stores no per-epoch features (heart rate, SpO2), so epochs cannot "
+                                 "be selected by them; re-ingest with the current version to add them")
             where, params = filters.where()
             ids = self.con.execute(f"SELECT e.epoch_id FROM {EPOCH_FROM} WHERE {where}", params).fetchnumpy()["epoch_id"]
             if len(ids) == 0:

@@ -128,3 +128,12 @@ def test_a_count_or_list_under_a_condition_it_cannot_read_is_not_the_whole_cohor
         assert plan.tool is None and "did not understand" in plan.text, q
     assert route("how many nights are there?", NAMES, AT_NIGHT_1).tool == "cohort_stats"
     assert route("list the nights", NAMES, AT_NIGHT_1).tool == "cohort_stats"
+
+
+def test_heart_rate_and_spo2_thresholds_in_a_search_are_epoch_filters_not_ages() -> None:
+    plan = route("find epochs with a heart rate above 90 bpm", NAMES, AT_NIGHT_1)
+    assert plan.tool == "search_epochs" and plan.args["hr_min_bpm"] == 90.0 and "age_min" not in plan.args
+    plan = route("find epochs where SpO2 drops below 85%", NAMES, AT_NIGHT_1)
+    assert plan.tool == "search_epochs" and plan.args["spo2_max_pct"] == 85.0 and "age_max" not in plan.args
+    plan = route("find epochs of obstructive apnea in patients over 60", NAMES, AT_NIGHT_1)
+    assert plan.args["age_min"] == 60.0

@@ -52,3 +52,19 @@ def test_subject_ids_resolve_case_insensitively_through_the_memo(cohort: Cohort)
     subject = next(s for _, s in cohort.recording_subjects() if s)
     assert cohort.find_recording(subject.upper()) == cohort.find_recording(subject.lower())
     assert cohort.find_recording("no-such-night") is None
+
+
+def test_epochs_can_be_selected_by_their_measured_heart_rate_and_spo2(cohort: Cohort) -> None:
+    import numpy as np
+    from sleeplm.index.queries import EpochFilter
+
+    hr = cohort.con.execute("SELECT epoch_id, hr_mean_bpm, spo2_min_pct FROM features").fetchnumpy()
+    cut = float(np.nanmedian(hr["hr_mean_bpm"]))
+    q = cohort.embed_query("an epoch of N2 sleep")
+    hits = cohort.search_vector(q, k=20, filters=EpochFilter(hr_min_bpm=cut))
+    by_id = dict(zip(hr["epoch_id"].tolist(), hr["hr_mean_bpm"].tolist()))
+    assert hits and all(by_id[h.epoch_id] > cut for h in hits)
+    low = float(np.nanmin(hr["spo2_min_pct"]))
+    only = cohort.search_vector(q, k=50, filters=EpochFilter(spo2_max_pct=low))
+    assert {h.epoch_id for h in only} == set(hr["epoch_id"][hr["spo2_min_pct"] <= low].tolist())
+    assert cohort.feature_extremes()["hr_max_bpm"] == float(np.nanmax(hr["hr_mean_bpm"]))
