@@ -259,6 +259,9 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
     decision = _plan(question, names, ctx, window)
     if window is None or isinstance(decision, Decline):
         return decision
+    if decision is None and window.kind == "clock" and re.search(r"\b(caption\w*|show|plot|display|what happens|"
+                                                                   r"what is happening)\b", t):
+        return None  # "caption the epochs from 01:00 to 01:02": a range of epochs, for the epoch tools
     if isinstance(decision, Query) and decision.ask not in ("count", "list"):
         decision.window = window
         return decision
@@ -288,7 +291,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
                            "desaturations, arousals, limb movements).", _understood(t, names),
                            "how many arousals are there in each night?")
-    if re.search(r"\bepochs?\b", t) or re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
+    latency = {"rem_latency_min", "sleep_latency_min"} & set(find_metrics(t))  # "when did X first enter REM?"
+    if re.search(r"\bepochs?\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None

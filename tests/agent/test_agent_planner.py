@@ -355,3 +355,17 @@ def test_most_or_least_of_a_stage_ranks_its_minutes_and_slept_longest_ranks_tota
     assert plan("Which night has the least REM sleep?", NAMES, AT_1) == Query("argmin", [Measure("stage_minutes",
                                                                                                   "REM")])
     assert plan("Which subject slept the longest?", NAMES, AT_1) == Query("argmax", [Measure("metric", "tst_min")])
+
+
+def test_first_rem_and_falling_asleep_are_the_scored_latencies_not_a_model_localization() -> None:
+    p = decide("When did sim-0002 first enter REM?", NAMES, AT_1)
+    assert (p.tool, p.args["metrics"]) == ("describe_night", ["rem_latency_min"])
+    p = decide("What time did sim-0003 fall asleep?", NAMES, AT_1)
+    assert (p.tool, p.args["metrics"]) == ("describe_night", ["sleep_latency_min"])
+    p = decide("How long was sim-0003 awake during the night?", NAMES, AT_1)
+    assert (p.tool, p.args["metrics"]) == ("describe_night", ["waso_min"])
+
+
+def test_captions_of_a_clock_range_go_to_the_epoch_tool_not_a_window_decline() -> None:
+    p = decide("Caption the epochs from 01:00 to 01:02 in sim-0003.", NAMES, AT_1)
+    assert (p.tool, p.args["clock_time"], p.args["end_clock_time"]) == ("caption_epochs", "01:00", "01:02")
