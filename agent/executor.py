@@ -257,7 +257,8 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
         want = flt.value if isinstance(flt.value, (list, tuple)) else [flt.value]
         return col.isin(want)
     x = pd.to_numeric(col, errors="coerce")
-    v = float(flt.value)
+    # "above the cohort average": the threshold is the cohort's own mean / median of the measure
+    v = float({"mean": x.mean, "median": x.median}[flt.value]()) if flt.value in ("mean", "median") else float(flt.value)
     return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v}[flt.op].fillna(False)
 
 
@@ -268,6 +269,8 @@ def filter_text(flt: Filter) -> str:
             return "no missing channel"
         return f"missing {flt.value}" if isinstance(flt.value, str) and flt.value else "a missing channel"
     v = ", ".join(map(str, flt.value)) if isinstance(flt.value, (list, tuple)) else flt.value
+    if v in ("mean", "median"):
+        v = f"the cohort {v}"
     return f"{field} {'=' if flt.op in ('==', 'in') else flt.op} {v}"
 
 
@@ -329,7 +332,11 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         return _value(fr, q, nights, base)
     if q.ask == "aggregate":
         x = pd.to_numeric(vals, errors="coerce").dropna()
-        fn = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum}[q.stat]
+        fn = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max, "sum": np.sum,
+              "sd": lambda v: np.std(v, ddof=1) if len(v) > 1 else np.nan,  # the sample standard deviation
+              "range": lambda v: np.max(v) - np.min(v)}[q.stat]
+        if q.stat == "range" and len(x):
+            base.update({"low": float(np.min(x)), "high": float(np.max(x))})
         base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": len(x),
                      "n_missing": [r for r in nights if pd.isna(vals[r])],
                      "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],

@@ -44,6 +44,8 @@ _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$
 _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
 _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
 _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
+              "sd": r"\b(standard deviation|std|sd)\b",
+              "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
@@ -85,6 +87,14 @@ def _measures(t: str, stage: str | None, events: list[str],
               window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
     out: list[Measure] = []
+    if re.search(r"\b(most|least) severe (sleep apn\w*|osa|obstructive sleep apn\w*|apn\w*)\b", t):
+        return [Measure("metric", "ahi_per_h")], None  # severity of sleep apnea: the AHI
+    if events and not find_metrics(t) and re.search(
+            r"\b(supine|prone|lateral|on (the|their|his|her) (back|side)|left side|right side)\b", t):
+        return [], Decline("events are not counted by body position: per night the workspace keeps the supine and "
+                           "non-supine AHI and the time in each position.", ", ".join(e.replace("_", " ")
+                                                                                    for e in events),
+                           "what is the supine AHI of each night?")
     if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
         stages = [s for s in SCORED_STAGES if re.search(rf"\b{s.lower()}\b", t)] or ([stage] if stage else [])
         if re.search(r"\bwake\b|\bawake\b", t) and "W" not in stages:
@@ -125,7 +135,8 @@ def _measures(t: str, stage: str | None, events: list[str],
         out += [Measure("event_count", e, stage) for e in events]
     if re.search(r"\b(oldest|youngest|age of|how old)\b", t):
         out.insert(0, Measure("attribute", "age"))
-    elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and not any(m.kind == "metric" for m in out):
+    elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
+            r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*)\s+(bmi|body mass)|\b(heaviest|lightest)\b", t)):
         out.insert(0, Measure("attribute", "bmi"))
     return out, None
 
@@ -198,6 +209,12 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
         if rng:  # "an AHI between 5 and 15": both ends included
             out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
             continue
+        avg = re.search(rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(the )?(cohort'?s? )?"
+                        r"(?P<stat>average|mean|median)\b", t)
+        if avg:  # "an arousal index above the cohort average": the cohort's own mean as the threshold
+            above = re.fullmatch(_ABOVE, avg.group("op")) is not None
+            out.append(Filter(col, ">" if above else "<", "median" if avg.group("stat") == "median" else "mean"))
+            continue
         for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
                        (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
                        (rf"(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
@@ -210,8 +227,11 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                 sym = m.group("op")
                 real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") \
                     else op
-                if Filter(col, real, float(m.group("num"))) not in out:
-                    out.append(Filter(col, real, float(m.group("num"))))
+                num = float(m.group("num"))
+                if col.endswith("_min") and re.match(r"\s*(hours?|hrs?|h)\b", t[m.end("num"):]):
+                    num *= 60.0  # "a total sleep time under 6 hours": the column is in minutes
+                if Filter(col, real, num) not in out:
+                    out.append(Filter(col, real, num))
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
                  r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):
         out.append(Filter("missing_channels", "==", "none"))  # every channel recorded
@@ -338,6 +358,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        f"does the {labels[0]} increase with age?")
     filters = _filters(t, p, names, group_by)
     filters = _ahi_severity(t, filters)
+    if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
+        ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
     ask, decline = _worst_or_best(t, ask, measures)
     if decline:
         return decline
@@ -429,6 +451,8 @@ def _ahi_severity(t: str, filters: list[Filter]) -> list[Filter]:
     if re.search(r"\bnormal ahi\b|\bahi (is |was )?(in the )?normal\b|\b(without|no) (osa|sleep apn\w*)\b", t):
         return [*kept, Filter("ahi_per_h", "<", AHI_SEVERITY["mild"][0])]  # AASM: below 5 events/h
     sev = re.search(_SEVERITY, t)
+    if re.search(r"\b(most|least) severe\b", t):
+        return filters  # "the most severe sleep apnea": a ranking by AHI, not a range
     if not sev or not (re.search(_BY_AHI, t) or not any(f.field == "phenotype" for f in filters)):
         return filters  # "severe OSA patients" in a cohort with that phenotype label: the label
     lo = AHI_SEVERITY[sev.group(1)][0]

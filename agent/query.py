@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 #: What a question asks for.
 Ask = Literal["value", "aggregate", "rank", "argmax", "argmin", "count", "list", "compare", "trend"]
 #: How a measure is summarised across nights.
-Stat = Literal["mean", "median", "min", "max", "sum"]
+Stat = Literal["mean", "median", "min", "max", "sum", "sd", "range"]
 #: Comparison operators of a filter.
 Op = Literal["==", "in", ">", ">=", "<", "<="]
 #: Measure kinds: a night-metric column, epochs (minutes) of a stage, scored events of a type (optionally

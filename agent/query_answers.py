@@ -76,8 +76,10 @@ def _value(r: dict[str, Any]) -> str:
 
 
 def _aggregate(r: dict[str, Any]) -> str:
-    word = {"mean": "Mean", "median": "Median", "min": "Minimum", "max": "Maximum", "sum": "Total"}[r["stat"]]
-    text = (f"**{word} {r['label']}: {_n(r['value'])}** over {r['n_with_value']} night(s){_scope(r)}.")
+    word = {"mean": "Mean", "median": "Median", "min": "Minimum", "max": "Maximum", "sum": "Total",
+            "sd": "Standard deviation (sample) of", "range": "Range of"}[r["stat"]]
+    shown = f"{_n(r['low'])}–{_n(r['high'])}" if r["stat"] == "range" and "low" in r else _n(r["value"])
+    text = (f"**{word} {r['label']}: {shown}** over {r['n_with_value']} night(s){_scope(r)}.")
     if r["n_missing"]:
         text += f" Not available for: {', '.join(r['n_missing'])} (left out)."
     per = "; ".join(f"{p['recording']} {_n(p['value'])}" for p in r["per_night"][:20])

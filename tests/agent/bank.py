@@ -393,7 +393,19 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     add(Item("fresh: least of a stage", ["Which night has the least REM sleep?"] if rem_everywhere else
              ["Which night has the least N3 sleep?"],
              has(f"**{n[('REM' if rem_everywhere else 'N3') + '_min'].idxmin()}** has the lowest")))
+    short = set(n.index[n["tst_min"] < 360])
+    add(Item("fresh: hours for minutes", ["How many nights have a total sleep time under 6 hours?"],
+             lambda t: f"**{len(short)} night(s)**" in t.answer and names_in(t.answer) == short))
+    add(Item("fresh: above the average", ["Which nights have an arousal index above the cohort average?"],
+             exactly_nights(set(n.index[n["arousal_index"] > n["arousal_index"].mean()]))))
+    add(Item("fresh: standard deviation", ["What is the standard deviation of the AHI?"],
+             shown(n["ahi"].std(ddof=1))))
+    add(Item("fresh: range", ["What is the range of sleep efficiency in the cohort?"],
+             has(f": {f1(n['efficiency'].min())}–{f1(n['efficiency'].max())}**")))
+    add(Item("fresh: most severe", ["Which patient has the most severe sleep apnea?"],
+             has(f"**{n['ahi'].idxmax()}** has the highest AHI")))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
+              "How many apneas occurred in supine position?",
               "Is the ODI correlated with the AHI?",
               "How many nights had no N3 at all?",
               f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):

@@ -369,3 +369,34 @@ def test_first_rem_and_falling_asleep_are_the_scored_latencies_not_a_model_local
 def test_captions_of_a_clock_range_go_to_the_epoch_tool_not_a_window_decline() -> None:
     p = decide("Caption the epochs from 01:00 to 01:02 in sim-0003.", NAMES, AT_1)
     assert (p.tool, p.args["clock_time"], p.args["end_clock_time"]) == ("caption_epochs", "01:00", "01:02")
+
+
+def test_the_most_severe_sleep_apnea_ranks_the_ahi() -> None:
+    assert plan("Which patient has the most severe sleep apnea?", NAMES, AT_1) == Query(
+        "argmax", [Measure("metric", "ahi_per_h")])
+
+
+def test_hours_are_converted_for_a_measure_kept_in_minutes() -> None:
+    q = plan("How many nights have a total sleep time under 6 hours?", NAMES, AT_1)
+    assert q == Query("count", filters=[Filter("tst_min", "<", 360.0)])
+
+
+def test_the_patient_with_the_highest_bmi_is_ranked_by_bmi_then_shows_the_measure() -> None:
+    q = plan("What is the sleep efficiency of the patient with the highest BMI?", NAMES, AT_1)
+    assert isinstance(q, Query) and q.ask == "argmax"
+    assert q.measures == [Measure("attribute", "bmi"), Measure("metric", "sleep_efficiency_pct")]
+
+
+def test_above_the_cohort_average_is_a_filter_at_the_cohorts_mean() -> None:
+    q = plan("Which nights have an arousal index above the cohort average?", NAMES, AT_1)
+    assert q == Query("list", filters=[Filter("arousal_index_per_h", ">", "mean")])
+
+
+def test_standard_deviation_and_range_are_statistics() -> None:
+    assert plan("What is the standard deviation of the AHI?", NAMES, AT_1).stat == "sd"
+    assert plan("What is the range of sleep efficiency in the cohort?", NAMES, AT_1).stat == "range"
+
+
+def test_event_counts_by_body_position_are_declined() -> None:
+    d = plan("How many apneas occurred in supine position?", NAMES, AT_1)
+    assert isinstance(d, Decline) and "body position" in d.reason
