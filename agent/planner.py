@@ -173,7 +173,7 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
             phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
     if compare_by == "phenotype":  # "insomnia and healthy subjects": only the groups named, when two or more are
         first_words = {ph.split("_")[0]: [q for q in names.phenotypes if q.split("_")[0] == ph.split("_")[0]]
-                       for ph in names.phenotypes}
+                       for ph in names.phenotypes if ph.split("_")[0] not in ("rem", "n1", "n2", "n3", "wake")}
         named = list(dict.fromkeys([*phenos, *(q for w, qs in first_words.items()
                                                if re.search(rf"\b{re.escape(w)}\b", t) for q in qs)]))
         if len(named) >= 2:
@@ -339,7 +339,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         group_by = next(iter(find_groups("by " + which_group.group(1))), None)
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2:
         group_by = "phenotype" if measures else None
-    if not group_by and p.phenotypes and measures and re.search(
+    if not group_by and (p.phenotypes or re.search(r"\b(osa|obstructive sleep apn\w*) (patients|subjects|group)\b", t)) \
+            and measures and re.search(
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
         group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
     ask = _ask(_without_metric_phrases(t), group_by)

@@ -400,3 +400,16 @@ def test_standard_deviation_and_range_are_statistics() -> None:
 def test_event_counts_by_body_position_are_declined() -> None:
     d = plan("How many apneas occurred in supine position?", NAMES, AT_1)
     assert isinstance(d, Decline) and "body position" in d.reason
+
+
+def test_a_stage_percentage_threshold_is_a_filter() -> None:
+    q = plan("Which nights have an N3 percentage below 10?", NAMES, AT_1)
+    assert q == Query("list", filters=[Filter("n3_pct", "<", 10.0)])
+
+
+def test_the_osa_patients_having_less_of_a_measure_is_a_phenotype_comparison() -> None:
+    names = CohortNames(recordings=NAMES.recordings, subjects=NAMES.subjects,
+                        phenotypes=["osa_mild", "osa_severe", "healthy_young", "rem_without_atonia"], sites=[])
+    q = plan("Is REM percentage lower in the OSA patients?", names, AT_1)
+    assert isinstance(q, Query) and (q.ask, q.group_by) == ("compare", "phenotype")
+    assert "rem_without_atonia" not in q.filters[0].value  # "REM" here is the stage, not that label
