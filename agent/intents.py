@@ -185,7 +185,7 @@ def _filters(p: Parsed) -> dict[str, Any]:
         out["sex"] = p.sexes
     if p.sites:
         out["site"] = p.sites
-    hr = rf"\b(heart rate|hr|pulse)\s*(is |was |of )?"
+    hr = r"\b(heart rate|hr|pulse)\s*(is |was |of )?"
     m = re.search(hr + r"(above|over|greater than|more than|higher than|>)\s*(\d{2,3}(\.\d+)?)", p.text)
     if m:
         out["hr_min_bpm"] = float(m.group(4))

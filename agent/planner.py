@@ -16,10 +16,11 @@ from typing import Any
 
 from sleeplm.encoder.vocab import SCORED_STAGES
 
+from .clinical import EVENT_INDEX, ahi_severity, worst_or_best
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query, Window
-from .vocab import AHI_SEVERITY, BETTER_DIRECTION, KEY_METRICS, METRIC_LABELS, CohortNames, find_groups, find_metrics
+from .vocab import KEY_METRICS, METRIC_LABELS, CohortNames, find_groups, find_metrics
 from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
@@ -143,10 +144,6 @@ def _measures(t: str, stage: str | None, events: list[str],
 
 _NUM = r"(\d+(?:\.\d+)?)"
 _PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
-#: Scored event kind -> its per-hour index among the night metrics.
-EVENT_INDEX = {"arousal": "arousal_index_per_h", "hypopnea": "hypopnea_index_per_h", "obstructive_apnea": "oai_per_h",
-               "central_apnea": "cai_per_h", "oxygen_desaturation": "odi_per_h",
-               "limb_movement": "limb_movement_index_per_h"}
 #: "older patients have less ...", "do younger subjects sleep more ...": a trend against age.
 _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|subjects|people|adults|men|women|ones)\b.*"
                r"\b(less|more|lower|higher|longer|shorter|fewer|worse|better)\b")
@@ -358,10 +355,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        "yet; I give trends of one measure against age or BMI.", ", ".join(labels),
                        f"does the {labels[0]} increase with age?")
     filters = _filters(t, p, names, group_by)
-    filters = _ahi_severity(t, filters)
+    filters = ahi_severity(t, filters)
     if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
         ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
-    ask, decline = _worst_or_best(t, ask, measures)
+    ask, decline = worst_or_best(t, ask, measures)
     if decline:
         return decline
     nights = list(p.recordings)
@@ -438,42 +435,6 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
                  then=then if ask in ("argmax", "argmin") else None)
-
-
-_SEVERITY = (r"\b(mild|moderate|severe)(?:[- ](?:to|or)[- ](moderate|severe))?\s+(?:osa|obstructive sleep apn\w*|"
-             r"sleep apn\w*|apn\w*)\b")
-_BY_AHI = r"\b(by|according to|based on|per|using|defined by)( the| their)? (ahi|apn\w*[- ]hypopn\w* index)\b|\bahi[- ](defined|based)\b"
-
-
-def _ahi_severity(t: str, filters: list[Filter]) -> list[Filter]:
-    """ "severe OSA by AHI" (or "severe sleep apnea" where no phenotype carries the words): the AASM AHI range
-    (mild 5–15, moderate 15–30, severe ≥ 30 events/h) instead of a phenotype label; "a normal AHI": below 5."""
-    kept = [f for f in filters if f.field not in ("phenotype", "ahi_per_h")]
-    if re.search(r"\bnormal ahi\b|\bahi (is |was )?(in the )?normal\b|\b(without|no) (osa|sleep apn\w*)\b", t):
-        return [*kept, Filter("ahi_per_h", "<", AHI_SEVERITY["mild"][0])]  # AASM: below 5 events/h
-    sev = re.search(_SEVERITY, t)
-    if re.search(r"\b(most|least) severe\b", t):
-        return filters  # "the most severe sleep apnea": a ranking by AHI, not a range
-    if not sev or not (re.search(_BY_AHI, t) or not any(f.field == "phenotype" for f in filters)):
-        return filters  # "severe OSA patients" in a cohort with that phenotype label: the label
-    lo = AHI_SEVERITY[sev.group(1)][0]
-    hi = AHI_SEVERITY[sev.group(2) or sev.group(1)][1]
-    return [*kept, Filter("ahi_per_h", ">=", lo), *([Filter("ahi_per_h", "<", hi)] if hi is not None else [])]
-
-
-def _worst_or_best(t: str, ask: str | None, measures: list[Measure]) -> tuple[str | None, Decline | None]:
-    """ "worst" / "best" turned into the highest or the lowest value by the measure's clinical direction
-    (:data:`BETTER_DIRECTION`: the worst sleep efficiency is the lowest, the worst AHI the highest)."""
-    m = re.search(r"\b(worst|poorest|best)\b", t)
-    if not m or not measures or ask not in (None, "argmax", "argmin", "aggregate"):
-        return ask, None
-    first = measures[0]
-    direction = -1 if first.kind == "event_count" else BETTER_DIRECTION.get(first.name)
-    if direction is None:
-        label = METRIC_LABELS.get(first.name, (first.name.replace("_", " "), ""))[0]
-        return ask, Decline(f"\"{m.group(1)}\" has no clinical direction for {label}: neither a higher nor a lower "
-                            "value is better by itself.", label, f"which night has the highest {label}?")
-    return ("argmax" if (direction > 0) == (m.group(1) == "best") else "argmin"), None
 
 
 def _without_metric_phrases(t: str) -> str:
