@@ -197,9 +197,7 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     if bmi:  # "a BMI over 30": the subjects table's attribute
         sym = bmi.group("op")
         above = re.fullmatch(_ABOVE, sym) is not None
-        op = (">=" if sym in (">=", "at least", "of at least") else ">") if above else \
-            ("<=" if sym in ("<=", "at most", "of at most") else "<")
-        out.append(Filter("bmi", op, float(bmi.group("num"))))
+        out.append(Filter("bmi", _threshold_op(sym, ">" if above else "<"), float(bmi.group("num"))))
     for col in find_metrics(t):
         words = "|".join(p_ for p_ in _metric_phrases(col))
         rng = re.search(rf"(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
@@ -222,8 +220,7 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
             m = re.search(rx, t)
             if m:
                 sym = m.group("op")
-                real = ">=" if sym in (">=", "at least", "of at least") else "<=" if sym in ("<=", "at most", "of at most") \
-                    else op
+                real = _threshold_op(sym, op)
                 num = float(m.group("num"))
                 if col.endswith("_min") and re.match(r"\s*(hours?|hrs?|h)\b", t[m.end("num"):]):
                     num *= 60.0  # "a total sleep time under 6 hours": the column is in minutes
@@ -235,6 +232,15 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     elif re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
         out.append(Filter("missing_channels", "==", ""))
     return out
+
+
+def _threshold_op(words: str, strict: str) -> str:
+    """The comparison a threshold's words mean: ">=" for "at least", "<=" for "at most", else ``strict``."""
+    if words in (">=", "at least", "of at least"):
+        return ">="
+    if words in ("<=", "at most", "of at most"):
+        return "<="
+    return strict
 
 
 def _metric_phrases(col: str) -> list[str]:
@@ -378,6 +384,9 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
     listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(nights|recordings|subjects|"
                         r"patients)\b|\bwho\b", t)
+    if counting and measures and all(m.kind == "event_count" for m in measures) and \
+            any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
+        measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
     if counting and measures and all(any(f.field == m.name for f in filters) for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)

@@ -413,3 +413,12 @@ def test_the_osa_patients_having_less_of_a_measure_is_a_phenotype_comparison() -
     q = plan("Is REM percentage lower in the OSA patients?", names, AT_1)
     assert isinstance(q, Query) and (q.ask, q.group_by) == ("compare", "phenotype")
     assert "rem_without_atonia" not in q.filters[0].value  # "REM" here is the stage, not that label
+
+
+def test_how_many_nights_have_a_phenotype_is_a_count_of_those_nights() -> None:
+    names = CohortNames(recordings=NAMES.recordings, subjects=NAMES.subjects,
+                        phenotypes=["osa_mild", "osa_severe", "healthy_young"], sites=[])
+    q = plan("How many nights have mild OSA?", names, AT_1)
+    assert q == Query("count", filters=[Filter("phenotype", "in", ["osa_mild"])])
+    q = plan("How many obstructive apneas do the mild OSA patients have in total?", names, AT_1)
+    assert isinstance(q, Query) and q.measures == [Measure("event_count", "obstructive_apnea")]
