@@ -58,10 +58,11 @@ class Task(Protocol):
 
 def task_classes() -> dict[str, type]:
     """Every task, by name, in report order."""
-    from .tasks import captioning, few_shot, localization, night_retrieval, retrieval, zero_shot
+    from .tasks import adapted, captioning, few_shot, localization, night_retrieval, retrieval, zero_shot
 
     classes = (zero_shot.ZeroShotStaging, few_shot.FewShotStaging, retrieval.CrossModalRetrieval,
-               captioning.Captioning, localization.EventLocalization, night_retrieval.NightRetrieval)
+               captioning.Captioning, localization.EventLocalization, night_retrieval.NightRetrieval,
+               adapted.AdaptedStaging)
     return {c.name: c for c in classes}
 
 

@@ -1,0 +1,335 @@
+"""Adaptation of a SleepLM's signal tower on a lab's own scored epochs (issue 15).
+
+A copy of the model is fine-tuned so that its epoch vectors land on the *training* stage texts of the
+scored stages: each epoch's vector is scored against the text embedding of every stage's canonical
+stage/event gist caption (the text the model was trained to match for an epoch of that stage with no
+event, :func:`stage_texts`), and a cross-entropy over the stages pulls it to its own stage's text. The
+text tower never changes (no gradient; its parameters stay bit-identical), so the stage prompts, the
+caption texts and every text query keep their embeddings; only the signal vectors move.
+
+An optional regulariser against forgetting (``regulariser``): ``"l2sp"`` adds
+``regulariser_weight * sum((theta - theta_start)**2)`` over the trained parameters (L2-SP, a pull
+towards the starting weights rather than towards zero); ``"none"`` leaves it out.
+
+Settings live in recipe files (``encoder/train/recipes/*-adapt-*.json``, :func:`load_adapt_recipe`):
+:class:`AdaptConfig` has no defaults for what changes the weights.
+
+Input is what ingest makes of a recording (``make_epochs``): ``x`` float32 ``[n, 10, 1920]``, each
+channel z-scored per recording, a missing channel zeros (POS ``-1``), and the channel mask that says
+which channels were recorded. The model sees absence as zeros; the mask is checked against ``x`` and
+the channels present are returned with the result (an adapted model has only seen those channels).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sleeplm.encoder.captions.facts import CaptionFacts
+from sleeplm.encoder.captions.render import event_gist, render_facts
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
+from sleeplm.encoder.train.recipe import RECIPES_DIR, RecipeError
+from sleeplm.encoder.vocab import CHANNEL_INDEX, SCORED_STAGES, SLEEPLM_CHANNELS
+
+#: What :attr:`AdaptConfig.trainable` may name: the whole signal tower, or only its last transformer
+#: block and the poolers and projection above it (the patch embedding and first blocks frozen).
+TRAINABLE = ("signal_tower", "signal_top")
+REGULARISERS = ("none", "l2sp")
+_POS = CHANNEL_INDEX["POS"]
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Settings of one adaptation (a recipe's ``adapt`` object states every one without a default).
+
+    ``threads`` only changes how the run is carried out, never the weights.
+    """
+
+    #: Optimiser steps, and epochs per step (sampled without replacement within a step).
+    steps: int
+    batch_size: int
+    #: Peak learning rate (AdamW), linear warmup over ``warmup_steps`` then cosine decay to ``lr * min_lr_ratio``.
+    lr: float
+    min_lr_ratio: float
+    warmup_steps: int
+    weight_decay: float
+    grad_clip: float
+    seed: int
+    #: One of :data:`TRAINABLE`.
+    trainable: str
+    #: Draw each batch's epochs with every scored stage equally likely (else in proportion to the data).
+    balanced_stages: bool
+    #: One of :data:`REGULARISERS`, and its weight.
+    regulariser: str
+    regulariser_weight: float
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be one of {TRAINABLE}, not {self.trainable!r}")
+        if self.regulariser not in REGULARISERS:
+            raise ValueError(f"regulariser must be one of {REGULARISERS}, not {self.regulariser!r}")
+        if self.steps < 1 or self.batch_size < 2:
+            raise ValueError("steps must be >= 1 and batch_size >= 2")
+
+
+@dataclass(frozen=True)
+class AdaptRecipe:
+    """A loaded adaptation recipe: its name, version, settings, file and the file's sha256."""
+
+    name: str
+    version: str
+    config: AdaptConfig
+    source: Path
+    sha256: str
+
+
+@dataclass
+class AdaptResult:
+    """What :func:`adapt_signal_tower` returns.
+
+    ``model`` is the adapted copy; ``history`` one row per step (``step``, ``loss``, ``stage_ce``,
+    ``regulariser``, ``lr``); ``stage_counts`` the training epochs per stage; ``channels_seen`` the channels
+    recorded in at least one training epoch; ``trainable_parameters`` how many numbers were trained.
+    """
+
+    model: SleepLM
+    history: list[dict[str, float]]
+    stage_counts: dict[str, int]
+    channels_seen: list[str]
+    trainable_parameters: int
+    texts: dict[str, str]
+
+
+def stage_texts(stages: tuple[str, ...] = SCORED_STAGES) -> dict[str, str]:
+    """stage -> the contrastive text sleeplm-tiny was trained with for an epoch of that stage and no event.
+
+    The canonical stage/event caption (``render_facts``, no paraphrase) with event times removed
+    (``event_gist``), as the training data's contrastive texts were made (``contrastive_gist``).
+    """
+    return {s: event_gist(render_facts(CaptionFacts(track="stage_event", stage=s))) for s in stages}
+
+
+def channel_presence(x: np.ndarray) -> np.ndarray:
+    """``[n, 10]`` bool: which channels carry a signal, read the way preprocessing writes absence
+    (an absent channel is all zeros; an absent POS channel is all ``-1``)."""
+    x = np.asarray(x)
+    present = np.any(x != 0.0, axis=-1)
+    present[:, _POS] = np.any(x[:, _POS] != -1.0, axis=-1)
+    return present
+
+
+def check_inputs(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray) -> None:
+    """Raise ``ValueError`` naming the problem: shapes, non-finite values, unscored stages, or a channel
+    the mask calls absent that carries a signal (absence must be zeros, as the model reads it)."""
+    if x.ndim != 3 or x.shape[1:] != (len(SLEEPLM_CHANNELS), 1920):
+        raise ValueError(f"x must be [n, {len(SLEEPLM_CHANNELS)}, 1920], got {list(x.shape)}")
+    if len(stages) != len(x) or channel_mask.shape != x.shape[:2]:
+        raise ValueError(f"{len(x)} epochs but {len(stages)} stages and a channel mask of shape {list(channel_mask.shape)}")
+    bad = sorted(set(np.asarray(stages, dtype=object).tolist()) - set(SCORED_STAGES))
+    if bad:
+        raise ValueError(f"stages must be scored stages {SCORED_STAGES}; found {bad}")
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or inf; a missing channel is zeros")
+    leak = ~np.asarray(channel_mask, bool) & channel_presence(x)
+    if leak.any():
+        names = sorted({SLEEPLM_CHANNELS[c] for c in np.flatnonzero(leak.any(axis=0))})
+        raise ValueError(f"channels {names} are marked absent but carry a signal in {int(leak.any(axis=1).sum())} epochs")
+
+
+def _lr_at(step: int, cfg: AdaptConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    lo = cfg.lr * cfg.min_lr_ratio
+    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Parameter]]:
+    """Set ``requires_grad`` on the signal-tower parameters ``which`` names, off everywhere else."""
+    for p in net.parameters():
+        p.requires_grad_(False)
+    tower = net.biosignals
+    if which == "signal_tower":
+        chosen = dict(tower.named_parameters())
+    else:
+        last = len(tower.transformer_blocks) - 1
+        top = (f"transformer_blocks.{last}.", "ln_final.", "contrastive_pooler.", "decoder_pooler.", "attn_pool.",
+               "proj_to_embed.")
+        chosen = {n: p for n, p in tower.named_parameters() if n.startswith(top)}
+    for p in chosen.values():
+        p.requires_grad_(True)
+    return [(f"biosignals.{n}", p) for n, p in chosen.items()]
+
+
+def _batches(labels: np.ndarray, cfg: AdaptConfig) -> list[np.ndarray]:
+    """Each step's epoch indices, a function of ``cfg.seed`` and the step only."""
+    classes = np.unique(labels)
+    out = []
+    for step in range(cfg.steps):
+        rng = np.random.default_rng([cfg.seed, step])
+        size = min(cfg.batch_size, len(labels))
+        if cfg.balanced_stages:
+            w = np.zeros(len(labels))
+            for c in classes:
+                w[labels == c] = 1.0 / (labels == c).sum()
+            out.append(rng.choice(len(labels), size=size, replace=False, p=w / w.sum()))
+        else:
+            out.append(rng.choice(len(labels), size=size, replace=False))
+    return out
+
+
+def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray,
+                       cfg: AdaptConfig, progress: bool = False, desc: str = "adapt") -> AdaptResult:
+    """Fine-tune a copy of ``model``'s signal tower on scored epochs; ``model`` itself is left untouched.
+
+    Parameters
+    ----------
+    model
+        A loaded SleepLM (CPU, fp32).
+    x
+        ``[n, 10, 1920]`` float32 epochs preprocessed as ingest does (``make_epochs``).
+    stages
+        ``[n]`` one scored stage per epoch (W, N1, N2, N3, REM).
+    channel_mask
+        ``[n, 10]`` the channels recorded (``Epochs.channel_mask``; :func:`channel_presence` reads it from ``x``).
+    cfg
+        The settings (:func:`load_adapt_recipe`).
+    progress
+        A tqdm bar over the steps.
+
+    Returns
+    -------
+    AdaptResult
+        The adapted copy (eval mode) and the training history.
+
+    Raises
+    ------
+    ValueError
+        Inputs that do not fit (:func:`check_inputs`), or fewer than two scored stages.
+    """
+    x = np.asarray(x, np.float32)
+    stages = np.asarray(stages, dtype=object)
+    channel_mask = np.asarray(channel_mask, bool)
+    check_inputs(x, stages, channel_mask)
+    present = [s for s in SCORED_STAGES if (stages == s).any()]
+    if len(present) < 2:
+        raise ValueError(f"adaptation needs epochs of at least two stages; has {present}")
+    texts = stage_texts()
+    labels = np.asarray([SCORED_STAGES.index(s) for s in stages], np.int64)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    net = copy.deepcopy(model.model).float().cpu()
+    with torch.no_grad():
+        text_emb = net.eval().encode_text(model.tokenizer([texts[s] for s in SCORED_STAGES]))
+        scale = net.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
+    named = _trainable(net, cfg.trainable)
+    params = [p for _, p in named]
+    start = [p.detach().clone() for p in params]
+    decay = [p for p in params if p.ndim >= 2]
+    rest = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    net.biosignals.train()
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(labels)
+    history = []
+    for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
+        lr = _lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        emb, _ = net.encode_biosignals(xt[idx])
+        ce = F.cross_entropy(scale * emb @ text_emb.t(), yt[idx])
+        reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start)) if cfg.regulariser == "l2sp" else torch.zeros(())
+        loss = ce + cfg.regulariser_weight * reg if cfg.regulariser != "none" else ce
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite adaptation loss at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        history.append({"step": step + 1, "loss": round(loss.item(), 5), "stage_ce": round(ce.item(), 5),
+                        "regulariser": round(float(reg.detach()), 6), "lr": lr})
+    for p in net.parameters():
+        p.requires_grad_(False)
+    adapted = SleepLM(net.eval(), model.tokenizer)
+    seen = [SLEEPLM_CHANNELS[c] for c in np.flatnonzero(channel_mask.any(axis=0))]
+    return AdaptResult(adapted, history, {s: int((stages == s).sum()) for s in SCORED_STAGES}, seen,
+                       int(sum(p.numel() for p in params)), texts)
+
+
+def stage_loss(model: SleepLM, x: np.ndarray, stages: np.ndarray, batch_size: int = 32) -> float:
+    """Mean cross-entropy of the epochs' stages against the training stage texts (the adaptation's
+    objective without its regulariser), in eval mode and without gradient."""
+    texts = stage_texts()
+    labels = torch.as_tensor([SCORED_STAGES.index(s) for s in stages])
+    t = torch.from_numpy(model.encode_text([texts[s] for s in SCORED_STAGES]))
+    v = torch.from_numpy(model.encode_signal(np.asarray(x, np.float32), batch_size=batch_size))
+    scale = model.model.logit_scale.detach().clamp(max=MAX_LOGIT_SCALE).exp()
+    return float(F.cross_entropy(scale * v @ t.t(), labels))
+
+
+def adapt_recipe_path(name_or_path: str | Path) -> Path:
+    """The file of a bundled adaptation recipe name, or ``name_or_path`` itself when it is a file."""
+    named = RECIPES_DIR / f"{name_or_path}.json"
+    if isinstance(name_or_path, str) and "/" not in name_or_path and named.is_file():
+        return named
+    if Path(name_or_path).is_file():
+        return Path(name_or_path)
+    raise RecipeError(f"unknown adaptation recipe {str(name_or_path)!r}: not a bundled recipe name and not a file")
+
+
+def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
+    """Read an adaptation recipe: ``{"name", "version", "adapt": {every AdaptConfig setting}}``
+    (keys starting with ``_`` are comments).
+
+    Raises
+    ------
+    RecipeError
+        Unreadable JSON, unknown or missing keys, or settings :class:`AdaptConfig` refuses; the
+        message names the file.
+    """
+    path = adapt_recipe_path(name_or_path)
+    try:
+        data = path.read_bytes()
+        raw = json.loads(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecipeError(f"{path}: not a readable JSON recipe ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a JSON object")
+    body = {k: v for k, v in raw.items() if not k.startswith("_")}
+    unknown, missing = sorted(set(body) - {"name", "version", "adapt"}), sorted({"name", "adapt"} - set(body))
+    if unknown or missing:
+        raise RecipeError(f"{path}: " + "; ".join(([f"unknown keys {unknown}"] if unknown else [])
+                                                   + ([f"missing keys {missing}"] if missing else [])))
+    settings = body["adapt"]
+    if not isinstance(settings, dict):
+        raise RecipeError(f"{path}: adapt must be an object of settings")
+    known = {f.name for f in fields(AdaptConfig)}
+    required = sorted(f.name for f in fields(AdaptConfig) if f.default is MISSING and f.name not in settings)
+    extra = sorted(set(settings) - known)
+    if extra or required:
+        raise RecipeError(f"{path}: adapt: " + "; ".join(([f"unknown settings {extra}"] if extra else [])
+                                                         + ([f"missing settings {required} (a recipe states every one)"]
+                                                            if required else [])))
+    try:
+        cfg = AdaptConfig(**settings)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"{path}: adapt: {exc}") from exc
+    return AdaptRecipe(str(body["name"]), str(body.get("version", "")), cfg, path, hashlib.sha256(data).hexdigest())
+
+
+def config_dict(cfg: AdaptConfig) -> dict[str, Any]:
+    """The settings as a JSON-ready dict."""
+    return asdict(cfg)
