@@ -530,6 +530,31 @@ def train(
         console.print(f"evaluation: {res.report}")
 
 
+@app.command()
+def adapt(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="workspace whose scored epochs adapt the model")],
+    out: Annotated[Path, typer.Option(help="weights file to write (.safetensors); a card is written beside it")],
+    recipe: Annotated[str, typer.Option(help="adaptation recipe name (encoder/train/recipes/NAME.json) or JSON file")] = "tiny-adapt-real",
+    model: Annotated[str | None, typer.Option(help="model to start from; default the workspace's own")] = None,
+) -> None:
+    """Adapt the model's signal tower on every scored epoch of a workspace (your own scored nights).
+
+    Ingest other nights with the result: `sleeplm ingest ... --model OUT`. Measure it first with
+    `sleeplm eval -w WORKSPACE --tasks adapted_staging` (each recording held out in turn).
+    """
+    from sleeplm.encoder.train.recipe import RecipeError
+    from sleeplm.eval.context import EvalError, TaskSkipped
+    from sleeplm.eval.tasks.adapted import write_adapted_model
+
+    if out.suffix != ".safetensors":
+        _fail(ValueError(f"{out}: --out must end in .safetensors"))
+    try:
+        weights, card = write_adapted_model(workspace, out, recipe, model)
+    except (RecipeError, EvalError, TaskSkipped, ValueError) as exc:
+        _fail(exc)
+    console.print(f"weights: {weights}\ncard: {card}")
+
+
 def main() -> None:
     app()
 

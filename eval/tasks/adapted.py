@@ -120,6 +120,12 @@ class AdaptedStaging:
         ids = epochs["epoch_id"].to_numpy()
         truth = epochs["stage"].to_numpy(dtype=object)
         names = dict(zip(epochs["recording_id"], epochs["recording"]))
+        plan = fold_plan(rec_of, self.max_folds, ctx.rng(7))
+        for held in plan:
+            kinds = np.unique(truth[~np.isin(rec_of, held)])
+            if len(kinds) < 2:
+                raise TaskSkipped(f"holding out {[names[r] for r in held]} leaves training epochs of one stage only "
+                                  f"({kinds.tolist()}): nothing to adapt on")
         x = ctx.signals(ids)
         mask = channel_presence(x)
         prompts = load_prompts(self.prompts_path)
@@ -128,7 +134,6 @@ class AdaptedStaging:
         pred = np.empty(len(ids), dtype=object)
         pred_unseen = np.empty(len(ids), dtype=object)
         folds = []
-        plan = fold_plan(rec_of, self.max_folds, ctx.rng(7))
         for k, held in enumerate(tqdm(plan, desc="adapted_staging folds", disable=not self.progress)):
             test = np.isin(rec_of, held)
             train = ~test
@@ -210,3 +215,64 @@ class AdaptedStaging:
                                            labels, ctx.out_dir / f"{self.plot_prefix}_confusion_unadapted.png",
                                            f"unadapted ({ctx.model_ref.name}), same epochs"))
         return res
+
+
+def write_adapted_model(workspace: Path, out: Path, recipe: str = "tiny-adapt-real", model: str | None = None,
+                        progress: bool = True) -> tuple[Path, Path]:
+    """Adapt a model on every scored epoch of ``workspace`` and write ``out`` (safetensors, fp32, with its
+    config) and a card beside it: ``<out stem>.card.json`` and ``<out stem>.card.md``.
+
+    ``model`` is the model to start from (default the workspace's own). The card says on what the weights
+    were adapted, from which weights, by which recipe (its sha256), the weights' sha256, and that no
+    out-of-distribution reference exists for them (a workspace ingested with them stores no OOD score).
+
+    Returns
+    -------
+    (weights path, markdown card path)
+
+    Raises
+    ------
+    EvalError, TaskSkipped, RecipeError
+        No workspace, no two scored stages, or an unusable recipe; the message names it.
+    """
+    import hashlib
+    import json
+
+    from sleeplm.encoder.model.checkpoint import save_checkpoint
+
+    from ..report import md_table
+
+    rec = load_adapt_recipe(recipe)
+    ctx = EvalContext.open(Path(workspace), model)
+    try:
+        result, card = adapt_on_workspace(ctx, rec, progress=progress)
+    finally:
+        ctx.close()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(result.model.model, out, result.model.config.to_dict())
+    card["weights"] = {"file": str(out.resolve()), "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    card["out_of_distribution"] = ("no reference asset for these weights: a workspace ingested with them stores no "
+                                   "out-of-distribution score (NULL), never one against another model's reference")
+    card["not_measured_here"] = ("how well the adapted model stages recordings it was not adapted on: run `sleeplm eval "
+                                 "--tasks adapted_staging` (each recording held out in turn) on the same workspace")
+    stem = out.with_suffix("")
+    (stem.parent / f"{stem.name}.card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    on = card["adapted_on"]
+    md = [f"# {out.name}: {card['started_from']['name']} adapted on scored recordings\n",
+          f"- weights sha256 `{card['weights']['sha256']}`",
+          f"- started from {card['started_from']['name']} (sha256 `{card['started_from']['sha256']}`)",
+          f"- recipe {rec.name} v{rec.version} (`{rec.source}`, sha256 `{rec.sha256}`)",
+          f"- adapted on {on['n_epochs']} scored epochs of {len(on['recordings'])} recordings of `{on['workspace']}`: "
+          + ", ".join(on["recordings"]),
+          f"- channels recorded in those epochs: {', '.join(on['channels_seen'])}; other channels were never seen "
+          "during adaptation",
+          f"- training loss (stage cross-entropy + regulariser) {card['loss_first_last'][0]:.3f} → "
+          f"{card['loss_first_last'][1]:.3f}; {card['trainable_parameters']:,} parameters trained, the text tower "
+          "and caption decoder unchanged",
+          f"- out of distribution: {card['out_of_distribution']}",
+          f"- not measured here: {card['not_measured_here']}\n",
+          "Scored epochs per stage:\n", md_table([on["stage_counts"]])]
+    path = stem.parent / f"{stem.name}.card.md"
+    path.write_text("\n".join(md) + "\n")
+    return out, path

@@ -1,0 +1,135 @@
+"""Adaptation of the signal tower on labelled epochs (encoder/train/adapt.py) and its recipe files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.model.recoca import ReCoCa
+from sleeplm.encoder.model.tokenizer import get_tokenizer
+from sleeplm.encoder.train.adapt import (
+    AdaptConfig,
+    adapt_signal_tower,
+    channel_presence,
+    load_adapt_recipe,
+    stage_loss,
+    stage_texts,
+)
+from sleeplm.encoder.train.recipe import RECIPES_DIR, RecipeError
+from sleeplm.encoder.vocab import CHANNEL_INDEX, SCORED_STAGES, STAGE_NAMES
+
+from toymodel import toy_config  # noqa: E402  (tests/encoder/train is on the path, as for test_training)
+
+EEG = CHANNEL_INDEX["EEG_C3"]
+POS = CHANNEL_INDEX["POS"]
+
+
+@pytest.fixture(scope="module")
+def toy_model() -> SleepLM:
+    torch.manual_seed(0)
+    tok = get_tokenizer("clip", 64)
+    return SleepLM(ReCoCa(toy_config(tok, Path("clip"))), tok)
+
+
+def eeg_only_epochs(n_per_stage: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Single-lead epochs whose dominant frequency depends on the stage; every other channel absent."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1920) / 64.0
+    freq = {"W": 10.0, "N1": 6.0, "N2": 13.0, "N3": 1.5, "REM": 4.0}
+    stages = np.repeat(np.asarray(SCORED_STAGES, dtype=object), n_per_stage)
+    x = np.zeros((len(stages), 10, 1920), np.float32)
+    x[:, POS] = -1.0
+    for i, s in enumerate(stages):
+        x[i, EEG] = np.sin(2 * np.pi * freq[s] * t + rng.uniform(0, 6.3)) + 0.3 * rng.standard_normal(1920)
+    return x, stages
+
+
+def config(**kw) -> AdaptConfig:
+    base = dict(steps=25, batch_size=10, lr=3e-3, min_lr_ratio=0.1, warmup_steps=2, weight_decay=0.0, grad_clip=1.0,
+                seed=0, trainable="signal_tower", balanced_stages=True, regulariser="l2sp", regulariser_weight=0.01)
+    return AdaptConfig(**(base | kw))
+
+
+def test_adaptation_lowers_the_stage_loss_on_its_training_epochs(toy_model):
+    x, stages = eeg_only_epochs(4)
+    before = stage_loss(toy_model, x, stages)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config())
+    assert stage_loss(fit.model, x, stages) < before - 0.3
+
+
+def test_adaptation_leaves_the_text_tower_and_decoder_bit_identical_and_the_input_model_untouched(toy_model):
+    x, stages = eeg_only_epochs(2)
+    start = {k: v.clone() for k, v in toy_model.model.state_dict().items()}
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=3))
+    after = fit.model.model.state_dict()
+    frozen = [k for k in start if not k.startswith("biosignals.")]
+    assert frozen and all(torch.equal(start[k], after[k]) for k in frozen)
+    assert any(not torch.equal(start[k], after[k]) for k in start if k.startswith("biosignals."))
+    assert all(torch.equal(v, toy_model.model.state_dict()[k]) for k, v in start.items())
+
+
+def test_signal_top_trains_only_the_last_block_and_the_poolers(toy_model):
+    x, stages = eeg_only_epochs(2)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=2, trainable="signal_top"))
+    changed = {k for k, v in toy_model.model.state_dict().items() if not torch.equal(v, fit.model.model.state_dict()[k])}
+    assert changed and not any(k.startswith(("biosignals.patching.", "biosignals.embed_projection.")) for k in changed)
+
+
+def test_adaptation_reports_the_channels_its_epochs_recorded(toy_model):
+    x, stages = eeg_only_epochs(1)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=1))
+    assert fit.channels_seen == ["EEG_C3"]
+    assert fit.stage_counts == {s: 1 for s in SCORED_STAGES}
+
+
+def test_a_channel_marked_absent_that_carries_a_signal_is_refused(toy_model):
+    x, stages = eeg_only_epochs(1)
+    mask = channel_presence(x)
+    mask[:, EEG] = False
+    with pytest.raises(ValueError, match="EEG_C3"):
+        adapt_signal_tower(toy_model, x, stages, mask, config(steps=1))
+
+
+def test_unscored_stages_are_refused(toy_model):
+    x, stages = eeg_only_epochs(1)
+    stages[0] = "UNKNOWN"
+    with pytest.raises(ValueError, match="UNKNOWN"):
+        adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=1))
+
+
+def test_training_texts_name_each_stage_as_the_captions_do():
+    texts = stage_texts()
+    assert list(texts) == list(SCORED_STAGES)
+    assert all(STAGE_NAMES[s] in t and "seconds" not in t for s, t in texts.items())
+
+
+def test_bundled_adaptation_recipes_state_every_setting():
+    required = {f.name for f in fields(AdaptConfig) if f.default is MISSING}
+    for name in ("tiny-adapt-real", "tiny-adapt-real-noreg"):
+        raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
+        assert required <= set(raw["adapt"])
+        assert load_adapt_recipe(name).config == AdaptConfig(**raw["adapt"])
+
+
+def test_a_recipe_missing_a_setting_is_refused_naming_the_file_and_setting(tmp_path):
+    raw = json.loads((RECIPES_DIR / "tiny-adapt-real.json").read_text())
+    del raw["adapt"]["regulariser_weight"]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecipeError, match=r"r\.json.*regulariser_weight"):
+        load_adapt_recipe(path)
+
+
+def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
+    raw = json.loads((RECIPES_DIR / "tiny-adapt-real.json").read_text())
+    raw["adapt"]["dropout"] = 0.1
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecipeError, match="unknown settings.*dropout"):
+        load_adapt_recipe(path)
