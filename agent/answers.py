@@ -52,11 +52,28 @@ def _subject(s: dict[str, Any]) -> str:
         return "subject unknown"
     parts = [f"{num(s.get('age'), 0)} y" if s.get("age") is not None else None, s.get("sex"), s.get("phenotype"),
              f"site {s['site']}" if s.get("site") else None]
-    return f"subject {s.get('subject_id')} ({', '.join(p for p in parts if p)})"
+    known = ", ".join(p for p in parts if p)
+    return f"subject {s.get('subject_id')} ({known or 'no age, sex or phenotype recorded'})"
 
 
-def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None) -> str:
+def _automatic(scoring: dict[str, dict[str, str]]) -> str:
+    """The kinds of annotation scored by a program, each with the program's name ('' when none): "sleep stages
+    (YASA 0.8.1 SleepStaging …), respiratory events and oxygen desaturations (sleeplm AASM rule scorer v1)"."""
+    by_method: dict[str, list[str]] = {}
+    for kind, v in scoring.items():
+        if v.get("state") == "automatic":
+            by_method.setdefault(v.get("method", "").split(";")[0].strip(), []).append(SCORING_KIND_NAMES.get(kind, kind))
+    return "; ".join(" and ".join(kinds) + (f" ({method})" if method else "") for method, kinds in by_method.items())
+
+
+def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None,
+                  scoring: dict[str, dict[str, str]] | None = None) -> str:
     label = metric_label(col)
+    staging = (scoring or {}).get("stages") or {}
+    if v is None and staging.get("state") == "not scored":
+        reason = f" ({staging['reason']})" if staging.get("reason") else ""
+        return (f"**{label}: not available** — sleep stages were not scored in this recording{reason}, so no night "
+                "metric was computed")
     if v is None:
         stage = "REM" if col in ("rem_latency_min", "rem_pct") else col.split("_")[1].upper() \
             if col.startswith("hr_") else None
@@ -76,7 +93,7 @@ def describe_night(r: dict[str, Any]) -> str:
     lines = [f"**{r['recording']}** — {_subject(r['subject'])}; recorded {r['start_time'] or 'at an unknown time'}"
              + f"{end}, {r['n_epochs']} epochs ({num(r['duration_h'], 2)} h)."]
     for col, v in r["requested_metrics"].items():
-        lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs")))
+        lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs"), r.get("scoring")))
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:
@@ -91,6 +108,9 @@ def describe_night(r: dict[str, Any]) -> str:
     if unscored:
         lines.append("Not scored in this night (by a person or automatically), so unknown rather than absent: "
                      + ", ".join(SCORING_KIND_NAMES.get(k, k) for k in unscored) + ".")
+    auto = _automatic(r.get("scoring") or {})
+    if auto:
+        lines.append(f"Scored automatically, not by a person: {auto}.")
     if r["events"]:
         shown = "; ".join(f"{e['type'].replace('_', ' ')} at epoch {e['epoch_index']} ({e['clock_time']})"
                           for e in r["events"][:5])

@@ -75,6 +75,8 @@ class ToolContext:
     def epoch_index(self, n: Night, epoch: int | None, clock_time: str | None) -> int:
         """An epoch from its index, a clock time, or the session's current epoch."""
         if epoch is not None:
+            if epoch == -1 and n.n_epochs:  # "the last epoch"
+                return n.n_epochs - 1
             if not 0 <= epoch < n.n_epochs:
                 raise ValueError(f"{n.recording} has no epoch {epoch}: its epochs are 0–{n.n_epochs - 1}")
             return int(epoch)

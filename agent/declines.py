@@ -35,6 +35,16 @@ NOT_COMPUTED = {
         "position (supine, left, right, prone, upright) and the supine and non-supine AHI, not the moments the "
         "position changed",
         "what is the time supine of each night?"),
+    r"\b(how (well|accurate(ly)?|good|right|often)|accuracy|agree(ment|s)?|kappa|correct(ly)?)\b.*\b(model|sleeplm)\b.*\bstag"
+    r"|\b(model|sleeplm)('s)? (own )?(stag\w*|hypnogram)\b.*\b(hypnogram|scor\w*|accura\w*|agree\w*|compar\w*|kappa|correct)\b"
+    r"|\b(model|sleeplm)\b.*\b(agree\w*|accura\w*|kappa)\b.*\bstag"
+    r"|\b(model|sleeplm)\b.*\b(stage|score)s? (the |this |these )?(nights?|epochs?|recordings?)?\b.*\b(well|accurately|correctly)\b": (
+        "the model's own sleep staging is not run in the chat: the stages shown are the night's scoring (a "
+        "person's, or automatic where the night's description says so). How well the model's zero-shot stages "
+        "agree with a hypnogram is measured by the evaluation harness: `sleeplm eval -w WORKSPACE --out FOLDER "
+        "--tasks zero_shot_staging` reports accuracy, macro-F1 and Cohen's kappa, with YASA and the majority "
+        "class scored on the same epochs",
+        "can I trust the model on this night?"),
 }
 #: Words of other languages that an English question would not contain.
 FOREIGN = {

@@ -377,6 +377,8 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
         for m in q.measures:
             v = values(fr, m).get(r)
             row[label(fr, m)] = v if m.kind == "attribute" else _f(v)
+            if m.kind == "event_count" and _f(v) is not None:  # a count: 41, not 41.0
+                row[label(fr, m)] = int(round(_f(v)))
             if m.kind != "attribute" and _f(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
         rows.append(row)

@@ -108,6 +108,10 @@ def parse(question: str, names: CohortNames) -> Parsed:
         p.epochs.append(int(m.group(1)))
         if m.group(2):
             p.epochs.append(int(m.group(2)))
+    if not p.epochs:  # "its first epoch", "the last epoch" (-1: the tools read it as the night's last)
+        m = re.search(r"\b(first|last|final) epoch\b", t)
+        if m:
+            p.epochs.append(0 if m.group(1) == "first" else -1)
     p.clocks = [c.replace("h", ":") for c in _RE_CLOCK.findall(t)]
     if not p.clocks:  # a moment said the usual way: "at 3 am", "around midnight", "at 11 pm"
         p.clocks = [hhmm for tok in _RE_AT_CLOCK.findall(t) if (hhmm := clock_hhmm(tok))]
@@ -294,6 +298,9 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     if ctx.epoch is not None and not p.recordings and not p.epochs and \
             p.has(r"\bwhat stage\b", r"\bwhich stage\b", r"\bstage is (it|this|that)\b"):
         return Plan("show_epoch", _epoch_args(p, ctx))  # "what stage is it?" after an epoch: that epoch
+    if _has_epoch_ref(p) and (p.recordings or ctx.recording) and \
+            p.has(r"\bwhat stage\b", r"\bwhich stage\b", r"\bwhat sleep stage\b"):
+        return Plan("show_epoch", _epoch_args(p, ctx))  # "what stage is sim-0001 in at its first epoch?"
     if p.metrics and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
     if p.recordings and p.has(r"how many", r"number of") and p.events:
@@ -301,7 +308,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     if p.has(r"\bdescribe\b", r"\bsummar", r"\boverview\b", r"tell me about", r"how did .* sleep", r"\breport\b",
              r"hypnogram") and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx)})
-    if p.has(r"\blist\b", r"which nights", r"all (the )?nights", r"show (me )?(the )?nights", r"what nights"):
+    if p.has(r"\blist\b", r"which nights", r"all (the )?nights", r"show (me )?(the )?nights", r"what nights",
+             r"(what|which) (recordings|subjects|patients|studies)\b"):
         if not _bare_cohort_question(p):  # "which nights have severe sleep apnea?": not every night
             return _not_understood(p, ctx, "a list of nights")
         return Plan("cohort_stats", {"question": "list_nights"})

@@ -84,6 +84,10 @@ def _stage_of(text: str) -> str | None:
         else (_STAGE_TOKEN.get(m.group(2)) if m else None)
 
 
+#: The stage whose share of sleep a metric is ("what percentage of the night was in N3?" names N3 twice).
+_STAGE_SHARE = {"n1_pct": "N1", "n2_pct": "N2", "n3_pct": "N3", "rem_pct": "REM"}
+
+
 def _measures(t: str, stage: str | None, events: list[str],
               window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
@@ -108,6 +112,8 @@ def _measures(t: str, stage: str | None, events: list[str],
         out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
         return out, None
     cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
+    if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
+        return [Measure("metric", c) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
         whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine"))]
         if whole:

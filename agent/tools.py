@@ -30,7 +30,8 @@ EventType = Literal["obstructive_apnea", "central_apnea", "mixed_apnea", "hypopn
 Group = Literal["phenotype", "sex", "site", "age_band", "stage", "recording"]
 
 _RECORDING = "Recording name (e.g. 'sim-0003') or subject id (e.g. 'S0003'); omit for the current night."
-_EPOCH = "0-based 30-s epoch index within the night; omit to use clock_time or the current epoch."
+_EPOCH = ("0-based 30-s epoch index within the night (-1: its last epoch); omit to use clock_time or the current "
+          "epoch.")
 _CLOCK = "Wall-clock time inside the night, 'HH:MM' or 'HH:MM:SS' (e.g. '02:30'); used when epoch is omitted."
 
 
@@ -48,7 +49,7 @@ class NightArgs(BaseModel):
 
 class CaptionArgs(BaseModel):
     recording: str | None = Field(None, description=_RECORDING)
-    epoch: int | None = Field(None, ge=0, description=_EPOCH)
+    epoch: int | None = Field(None, ge=-1, description=_EPOCH)
     clock_time: str | None = Field(None, description=_CLOCK)
     end_epoch: int | None = Field(None, ge=0, description="Last epoch of a range (inclusive); at most 10 epochs.")
     end_clock_time: str | None = Field(None, description="End of a clock-time range ('HH:MM').")
@@ -58,7 +59,7 @@ class CaptionArgs(BaseModel):
 
 class EpochArgs(BaseModel):
     recording: str | None = Field(None, description=_RECORDING)
-    epoch: int | None = Field(None, ge=0, description=_EPOCH)
+    epoch: int | None = Field(None, ge=-1, description=_EPOCH)
     clock_time: str | None = Field(None, description=_CLOCK)
 
 

@@ -165,7 +165,10 @@ def value_is(x: float) -> Callable[[Turn], bool]:
 
 
 def shown(x: float) -> Callable[[Turn], bool]:
-    """The answer states the value as "**label: x**" (one decimal)."""
+    """The answer states the value as "**label: x**" (one decimal; a whole number, such as a count, may be shown
+    without one: "**hypopneas: 41**")."""
+    if float(x).is_integer():
+        return lambda t: f": {f1(x)}**" in t.answer or f": {int(x)}**" in t.answer
     return has(f": {f1(x)}**")
 
 
@@ -468,7 +471,7 @@ def add_windows(gold: Gold, items: list[Item]) -> None:
 
 
 def _near_number(answer: str, gold: float, tol: float) -> bool:
-    m = re.search(r"\*\*[^*]*: (-?\d+\.\d)\*\*", answer)
+    m = re.search(r"\*\*[^*]*: (-?\d+(?:\.\d+)?)\*\*", answer)  # "25.5", or a count: "41"
     return bool(m) and abs(float(m.group(1)) - gold) <= tol
 
 

@@ -62,10 +62,17 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("how many arousals did sim-0001 have between 2 and 4 in the morning?", "cannot read as a time window"),
     ("is rem ahi higher than nrem ahi?", "NREM sleep as one stage is not stored"),
     ("is the ahi higher in rem than in n2?", "comparing stages"),
+    ("How well does the model stage sim-0001 compared with its hypnogram?", "zero_shot_staging"),
+    ("does the model agree with the scorer on sim-0002 stages?", "not run in the chat"),
 ])
 def test_questions_the_data_cannot_answer_are_declined_with_the_reason(question: str, why: str) -> None:
     d = plan(question, NAMES, AT_1)
     assert isinstance(d, Decline) and why in d.reason and d.suggestion
+
+
+def test_a_stage_share_asked_as_time_in_that_stage_is_the_stage_share_not_a_per_stage_value() -> None:
+    q = plan("What percentage of the night was sim-0001 in N3?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "n3_pct")], nights=["sim-0001"])
 
 
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:

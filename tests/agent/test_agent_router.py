@@ -41,6 +41,11 @@ AT_NIGHT_1 = Context(recording="sim-0001", epoch=10, last_tool="show_epoch", las
     ("how many epochs in REM by phenotype?", "cohort_stats",
      {"question": "count_epochs", "stages": ["REM"], "by": "phenotype"}),
     ("list the nights", "cohort_stats", {"question": "list_nights"}),
+    ("What recordings are in this cohort?", "cohort_stats", {"question": "list_nights"}),
+    ("What stage is sim-0002 in at its first epoch?", "show_epoch", {"recording": "sim-0002", "epoch": 0}),
+    ("which stage is sim-0003 in at the last epoch?", "show_epoch", {"recording": "sim-0003", "epoch": -1}),
+    ("What is the oxygen saturation nadir in sim-0002?", "describe_night",
+     {"recording": "sim-0002", "metrics": ["spo2_min_pct"]}),
 ])
 def test_questions_route_to_the_right_tool(question: str, tool: str, args: dict) -> None:
     plan = route(question, NAMES, AT_NIGHT_1)

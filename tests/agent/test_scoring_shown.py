@@ -55,3 +55,51 @@ def test_counts_from_automatic_scoring_say_so(sim_cohort_dir: Path, tmp_path_fac
     if "not scored" in turn.answer:  # the simulator left this night without airflow: nothing to score
         return
     assert "Scored automatically" in turn.answer
+
+
+def _unannotated_ws(sim_cohort_dir: Path, root: Path, score: str) -> Path:
+    """sim-0002's EDF alone (no annotation file) ingested into ``root / "ws"`` with ``score``."""
+    cohort = root / "cohort"
+    cohort.mkdir()
+    shutil.copy(sim_cohort_dir / "sim-0002.edf", cohort / "night.edf")
+    ingest(cohort, root / "ws", model=str(MINI_CHECKPOINT), progress=False, score=score)
+    return root / "ws"
+
+
+@pytest.fixture(scope="module")
+def auto_scored_ws(sim_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulated night without any annotation file, ingested with automatic scoring of what is missing."""
+    return _unannotated_ws(sim_cohort_dir, tmp_path_factory.mktemp("auto-all"), "missing")
+
+
+@pytest.fixture(scope="module")
+def unstaged_ws(sim_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulated night without any annotation file, ingested without automatic scoring."""
+    return _unannotated_ws(sim_cohort_dir, tmp_path_factory.mktemp("unstaged"), "never")
+
+
+def test_a_metric_asked_alone_says_which_scoring_was_automatic(auto_scored_ws: Path, tmp_path: Path) -> None:
+    from sleeplm.index.queries import Cohort
+
+    scoring = Cohort(auto_scored_ws).night_record("night").scoring
+    assert scoring["stages"]["state"] == "automatic"  # the premise: no file, so the stages are a program's
+    turn = ask(auto_scored_ws, "what is the sleep efficiency of night?", config=ToolConfig(figure_dir=tmp_path))
+    assert "Scored automatically, not by a person: sleep stages" in turn.answer
+
+
+def test_a_metric_of_an_unstaged_recording_says_why_it_is_missing(unstaged_ws: Path, tmp_path: Path) -> None:
+    turn = ask(unstaged_ws, "what is the SpO2 nadir of night?", config=ToolConfig(figure_dir=tmp_path))
+    assert "not available** — sleep stages were not scored in this recording" in turn.answer
+
+
+def test_a_recording_without_subject_details_says_so_instead_of_empty_brackets(unstaged_ws: Path,
+                                                                               tmp_path: Path) -> None:
+    turn = ask(unstaged_ws, "describe night", config=ToolConfig(figure_dir=tmp_path))
+    assert "()" not in turn.answer and "no age, sex or phenotype recorded" in turn.answer
+
+
+def test_an_event_count_is_a_whole_number(sim_workspace: Path, sim_cohort_dir: Path, tmp_path: Path) -> None:
+    ann = read_annotations(sim_cohort_dir / "sim-0002-nsrr.xml")
+    n_arousals = sum(1 for e in ann.events if e.type == "arousal")
+    turn = ask(sim_workspace, "how many arousals are there in sim-0002?", config=ToolConfig(figure_dir=tmp_path))
+    assert f"**arousals: {n_arousals}**" in turn.answer
