@@ -360,9 +360,13 @@ def _pipelined_nights(ref: ModelRef, batch_size: int, progress: bool, score: str
     def run(jobs: list[_Job]) -> Iterator[tuple[_Job, NightRows | BaseException]]:
         bar = tqdm(desc="  epochs", unit="epoch", leave=False, disable=not progress)
 
+        current: list[_Job] = []
+
         def on_batch(job: _Job, done: int, total: int) -> None:
-            bar.set_description_str(f"  {job.path.name}", refresh=False)
-            bar.total = total
+            if not current or current[0] is not job:  # a new night: its own clock, so rate and ETA are its own
+                current[:] = [job]
+                bar.reset(total=total)
+                bar.set_description_str(f"  {job.path.name}", refresh=False)
             bar.n = done
             bar.refresh()
 

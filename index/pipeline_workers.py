@@ -470,6 +470,8 @@ def _embed_sharing_cores(x: Any, net: Any, batch_size: int, pool: WorkerPool, co
     import torch
 
     chunks = []
+    if on_batch is not None:
+        on_batch(0, len(x))  # the night's embedding starts now (its progress clock starts here)
     for i in range(0, len(x), batch_size):
         pool.poll()
         threads = max(1, cores - pool.busy_workers())

@@ -162,3 +162,22 @@ def test_a_model_that_cannot_load_is_each_nights_error_and_is_retried(cohort: Pa
     assert [(job.name, type(res), str(res)) for job, res in out] == [
         ("sim-0001", FileNotFoundError, "no weights here"), ("sim-0002", FileNotFoundError, "no weights here")]
     assert len(calls) == 3
+
+
+def test_each_nights_progress_starts_at_zero_when_its_embedding_starts() -> None:
+    """The page's and the terminal's per-night progress bar restarts its clock at 0 epochs, so a later night's
+    rate and time left are its own, not averaged from the start of the run."""
+    from sleeplm.index.pipeline_workers import _embed_sharing_cores
+
+    class IdlePool:
+        def poll(self) -> None:
+            pass
+
+        def busy_workers(self) -> int:
+            return 0
+
+    calls: list[tuple[int, int]] = []
+    x = np.zeros((5, 2), dtype=np.float32)
+    out = _embed_sharing_cores(x, None, 2, IdlePool(), 1, lambda xb, net, bs: xb[:, :1],  # type: ignore[arg-type]
+                               lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)] and out.shape == (5, 1)
