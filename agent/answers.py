@@ -11,7 +11,7 @@ from sleeplm.encoder.captions.night import ahi_severity
 from sleeplm.encoder.vocab import SCORING_KIND_NAMES
 
 from .query_answers import compose_query
-from .vocab import metric_label
+from .vocab import METRIC_SCORING_KIND, metric_label
 
 
 def num(v: Any, digits: int = 1) -> str:
@@ -53,6 +53,8 @@ def _subject(s: dict[str, Any]) -> str:
     parts = [f"{num(s.get('age'), 0)} y" if s.get("age") is not None else None, s.get("sex"), s.get("phenotype"),
              f"site {s['site']}" if s.get("site") else None]
     known = ", ".join(p for p in parts if p)
+    if not s.get("subject_id"):
+        return f"subject unknown ({known})" if known else "no subject details recorded"
     return f"subject {s.get('subject_id')} ({known or 'no age, sex or phenotype recorded'})"
 
 
@@ -74,6 +76,11 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         reason = f" ({staging['reason']})" if staging.get("reason") else ""
         return (f"**{label}: not available** — sleep stages were not scored in this recording{reason}, so no night "
                 "metric was computed")
+    kind = (scoring or {}).get(METRIC_SCORING_KIND.get(col, ""), {})
+    if v is None and kind.get("state") == "not scored":
+        name = SCORING_KIND_NAMES.get(METRIC_SCORING_KIND[col], METRIC_SCORING_KIND[col])
+        return f"**{label}: not available** — {name} were not scored in this night" + (
+            f" ({kind['reason']})" if kind.get("reason") else "")
     if v is None:
         stage = "REM" if col in ("rem_latency_min", "rem_pct") else col.split("_")[1].upper() \
             if col.startswith("hr_") else None
@@ -163,9 +170,13 @@ def localize_events(r: dict[str, Any]) -> str:
     for i, iv in enumerate(r["intervals"][:8], 1):
         match = {True: " — overlaps an annotated event", False: " — no annotated event there", None: ""}[
             iv["matches_annotation"]]
-        lines.append(f"{i}. epochs {iv['start_epoch']}–{iv['end_epoch']} ({iv['start_clock']}–{iv['end_clock']}), "
+        span = (f"epoch {iv['start_epoch']}" if iv["start_epoch"] == iv["end_epoch"] else
+                f"epochs {iv['start_epoch']}–{iv['end_epoch']}")
+        lines.append(f"{i}. {span} ({iv['start_clock']}–{iv['end_clock']}), "
                      f"peak epoch {iv['peak_epoch']} ({iv['peak_clock']}, cosine {num(iv['peak_score'], 3)}){match}")
-    if r["event_types"]:
+    if r.get("not_scored"):
+        lines.append(r["not_scored"][0].upper() + r["not_scored"][1:] + ".")
+    elif r["event_types"]:
         names = _events(r["event_types"])
         if r["annotated"]:
             shown = "; ".join(f"{a['type'].replace('_', ' ')} at epoch {a['epoch_index']} ({a['clock_time']})"
@@ -177,6 +188,8 @@ def localize_events(r: dict[str, Any]) -> str:
         if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
             lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
                          f"recall {num(r['epoch_recall'], 2)}.")
+    if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]):
+        lines.append("Times marked + are from the start of the recording: the file gives no clock time.")
     lines.append("Figure: similarity timeline with the intervals found.")
     return "\n\n".join(lines)
 
@@ -216,7 +229,7 @@ def similar_nights(r: dict[str, Any]) -> str:
     cols = [me["recording"]] + [h["recording"] for h in r["hits"]]
     head = "| | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols)
     rows = ["| similarity | 1 | " + " | ".join(num(h["score"], 3) for h in r["hits"]) + " |",
-            "| phenotype | " + " | ".join(str(x["subject"].get("phenotype")) for x in [me, *r["hits"]]) + " |"]
+            "| phenotype | " + " | ".join(num(x["subject"].get("phenotype")) for x in [me, *r["hits"]]) + " |"]
     for m in me["metrics"]:
         rows.append(f"| {metric_label(m)} | {num(me['metrics'].get(m))} | "
                     + " | ".join(num(h["metrics"].get(m)) for h in r["hits"]) + " |")
@@ -280,7 +293,7 @@ def ood_line(ood: dict[str, Any] | None) -> str:
     over = sorted(k for k, v in scores.items() if v > thr)
     shown = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items())[:6])
     if over:
-        return (f"\n\nCaution: {', '.join(over[:6])} lie outside the model's training data (out-of-distribution "
+        return (f"\n\nCaution: {', '.join(over[:6])} {'lies' if len(over) == 1 else 'lie'} outside the model's training data (out-of-distribution "
                 f"score {shown}; above {thr:g} = further than 99 % of simulated training epochs). The model's "
                 "captions, similarities and stages there are extrapolations.")
     return f"\n\nOut-of-distribution score: {shown} (within the training data; above {thr:g} would be outside)."

@@ -29,7 +29,7 @@ from sleeplm.encoder.vocab import (
 from . import lookup, plots
 from .context import ToolContext
 from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query, Window
-from .vocab import METRIC_LABELS, metric_label
+from .vocab import METRIC_LABELS, METRIC_SCORING_KIND, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
 INDEX_EVENTS: dict[str, tuple[str, ...]] = {
@@ -166,22 +166,14 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     raise _decline(f"unknown measure kind {m.kind!r}.")
 
 
-#: Night metrics that need a kind of event scoring (the others need stages only).
-_METRIC_KINDS: dict[str, str] = {"ahi_per_h": "respiratory", "oai_per_h": "respiratory", "cai_per_h": "respiratory",
-                                 "hypopnea_index_per_h": "respiratory", "supine_ahi_per_h": "respiratory",
-                                 "non_supine_ahi_per_h": "respiratory", "odi_per_h": "desaturation",
-                                 "arousal_index_per_h": "arousal", "limb_movement_index_per_h": "limb_movement",
-                                 "n_apneas": "respiratory", "n_hypopneas": "respiratory",
-                                 "n_desaturations": "desaturation", "n_arousals": "arousal"}
-
 
 def _needed_kinds(m: Measure) -> list[str]:
     """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on."""
     if m.kind == "event_count":
         return [k for k, types in SCORING_KINDS.items()
                 if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
-    if m.kind in ("metric", "stage_index") and m.name in _METRIC_KINDS:
-        return [_METRIC_KINDS[m.name]]
+    if m.kind in ("metric", "stage_index") and m.name in METRIC_SCORING_KIND:
+        return [METRIC_SCORING_KIND[m.name]]
     return []
 
 

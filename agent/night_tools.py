@@ -12,7 +12,7 @@ from typing import Any
 
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 
 from . import lookup, plots
@@ -190,17 +190,28 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     def ep(t: float) -> int:
         return lookup.epoch_index_at(n, first, t)
 
+    def when(t: float) -> str:  # the clock time, or the time from the start when the file has no clock
+        clock = lookup.hhmmss(n.clock_at(t))
+        return clock if clock else f"+{int(t) // 3600}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}"
+
+    kinds = [k for k, types in SCORING_KINDS.items() if set(types) & set(loc.event_types)]
+    unscored = [k for k in kinds if (n.scoring or {}).get(k, {}).get("state") == "not scored"]
+    checkable = not kinds or len(unscored) < len(kinds)  # nobody scored these events: nothing to check against
     intervals = []
     for iv in sorted(loc.intervals, key=lambda i: -i.peak_score):
         intervals.append({
             "start_epoch": ep(iv.start_s), "end_epoch": ep(iv.end_s - 1e-6), "peak_epoch": iv.peak_epoch,
-            "start_clock": lookup.hhmmss(n.clock_at(iv.start_s)), "end_clock": lookup.hhmmss(n.clock_at(iv.end_s)),
-            "peak_clock": lookup.hhmmss(n.clock_at(float(loc.onset_s[iv.peak_epoch]))),
+            "start_clock": when(iv.start_s), "end_clock": when(iv.end_s),
+            "peak_clock": when(float(loc.onset_s[iv.peak_epoch])),
             "start_s": iv.start_s, "end_s": iv.end_s, "peak_score": round(iv.peak_score, 4),
-            "matches_annotation": iv.matches_annotation,
+            "matches_annotation": iv.matches_annotation if checkable else None,
         })
-    annotated = [{"type": t, "epoch_index": ep(a), "clock_time": lookup.hhmmss(n.clock_at(a)),
+    annotated = [{"type": t, "epoch_index": ep(a), "clock_time": when(a),
                   "onset_s": round(a, 1), "end_s": round(b, 1)} for a, b, t in loc.annotated]
+    not_scored = "" if checkable else (
+        ", ".join(SCORING_KIND_NAMES.get(k, k) for k in unscored) + " were not scored in this recording ("
+        + "; ".join(n.scoring[k].get("reason") or "no annotation" for k in unscored)
+        + "), so the intervals cannot be checked against annotations: they are the model's reading alone")
     fig = plots.similarity_timeline(
         ctx.figure_path("timeline", n.recording, description[:30]), loc.onset_s, loc.scores, loc.z,
         [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated, z_threshold,
@@ -211,7 +222,8 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     return {
         "recording": n.recording, "description": description, "event_types": loc.event_types,
         "z_threshold": z_threshold, "intervals": intervals, "annotated": annotated,
-        "epoch_precision": loc.epoch_precision, "epoch_recall": loc.epoch_recall,
+        "epoch_precision": loc.epoch_precision if checkable else None,
+        "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
         "figures": [str(fig)], "focus": focus,
         "summary": f"{len(intervals)} interval(s) in {n.recording} for “{description}”; "
                    f"{len(annotated)} annotated event(s) of the named types",

@@ -88,6 +88,15 @@ BETTER_DIRECTION: dict[str, int] = {
 AHI_SEVERITY: dict[str, tuple[float, float | None]] = {"mild": (5.0, 15.0), "moderate": (15.0, 30.0),
                                                        "severe": (30.0, None)}
 
+#: Night metrics that need a kind of event scoring (the others need stages only).
+METRIC_SCORING_KIND: dict[str, str] = {
+    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "supine_ahi_per_h",
+                     "non_supine_ahi_per_h", "n_apneas", "n_hypopneas"), "respiratory"),
+    **dict.fromkeys(("odi_per_h", "n_desaturations"), "desaturation"),
+    **dict.fromkeys(("arousal_index_per_h", "n_arousals"), "arousal"),
+    "limb_movement_index_per_h": "limb_movement",
+}
+
 #: The metrics shown when a night is described or compared.
 KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",
                                 "n2_pct", "n3_pct", "rem_pct", "ahi_per_h", "odi_per_h", "arousal_index_per_h",

@@ -103,3 +103,16 @@ def test_an_event_count_is_a_whole_number(sim_workspace: Path, sim_cohort_dir: P
     n_arousals = sum(1 for e in ann.events if e.type == "arousal")
     turn = ask(sim_workspace, "how many arousals are there in sim-0002?", config=ToolConfig(figure_dir=tmp_path))
     assert f"**arousals: {n_arousals}**" in turn.answer
+
+
+def test_an_index_of_unscored_events_says_they_were_not_scored(hypnogram_only_ws: Path, tmp_path: Path) -> None:
+    turn = ask(hypnogram_only_ws, "what is the AHI of night?", config=ToolConfig(figure_dir=tmp_path))
+    assert "**AHI (events/h): not available** — respiratory events were not scored in this night" in turn.answer
+
+
+def test_localizing_unscored_events_gives_no_precision_against_absent_annotations(hypnogram_only_ws: Path,
+                                                                                  tmp_path: Path) -> None:
+    turn = ask(hypnogram_only_ws, "where are the arousals in night?", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps and turn.steps[0].name == "localize_events"
+    assert "arousals were not scored in this recording" in turn.answer.lower()
+    assert "precision" not in turn.answer and "no annotated event there" not in turn.answer
