@@ -241,6 +241,17 @@ def similar_nights(r: dict[str, Any]) -> str:
 
 def cohort_stats(r: dict[str, Any]) -> str:
     q, by = r["question"], r["by"]
+    if q == "scoring":
+        n = len(r["rows"])
+
+        def names(v: list[str]) -> str:
+            return f"{len(v)} of {n}" + (f" ({', '.join(v[:12])}{' …' if len(v) > 12 else ''})" if v else "")
+
+        return (f"**Who scored each night** (as stored at ingest): scored entirely by a person: "
+                f"{names(r['all_by_a_person'])}; some annotation scored automatically by a program: "
+                f"{names(r['some_automatic'])}; some annotation scored by nobody: {names(r['some_not_scored'])}.\n\n"
+                + _table(r["columns"], r["rows"]) + "\n\nA value resting on automatic scoring is the program's "
+                "reading, not a person's; an annotation nobody scored is unknown, not absent.")
     if q == "count_nights":
         text = f"There are **{r['n_nights']} nights** in this cohort: {', '.join(r['recordings'][:30])}" \
                f"{' …' if r['n_nights'] > 30 else ''}."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sleeplm.encoder.vocab import age_band
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, age_band
 from sleeplm.index import stats
 from sleeplm.index.queries import EpochFilter, EpochHit, NightHit
 from sleeplm.index.querytext import caption_style, parse_query
@@ -19,7 +19,7 @@ from .context import ToolContext
 from .vocab import KEY_METRICS, resolve_metric
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
-                        "list_nights"]
+                        "list_nights", "scoring"]
 NIGHT_GROUPS = ("phenotype", "sex", "site", "age_band")
 
 
@@ -154,11 +154,41 @@ def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
     return {g: sorted(v) for g, v in sorted(out.items())}
 
 
+def scoring_table(ctx: ToolContext) -> dict[str, Any]:
+    """Who scored what in each night: a person ("manual"), a program ("automatic", named) or nobody, per kind of
+    annotation (stages, respiratory events, desaturations, arousals, limb movements), as stored at ingest."""
+    kinds = list(SCORING_KIND_NAMES)
+    rows, by_state = [], {"manual": [], "automatic": [], "not scored": []}
+    for name in ctx.cohort.recordings():
+        sc = ctx.cohort.night_record(name).scoring or {}
+        row: dict[str, Any] = {"recording": name}
+        for k in kinds:
+            v = sc.get(k) or {}
+            state = v.get("state") or "unknown"
+            row[SCORING_KIND_NAMES[k]] = (f"automatic ({v['method'].split(';')[0].strip()})"
+                                          if state == "automatic" and v.get("method") else state)
+        states = {(sc.get(k) or {}).get("state") for k in kinds}
+        for state in by_state:
+            if state in states:
+                by_state[state].append(name)
+        rows.append(row)
+    all_manual = [r["recording"] for r in rows if r["recording"] not in by_state["automatic"]
+                  and r["recording"] not in by_state["not scored"] and r["recording"] in by_state["manual"]]
+    return {"question": "scoring", "by": None, "metric": None, "filters": {},
+            "columns": ["recording", *(SCORING_KIND_NAMES[k] for k in kinds)], "rows": rows, "figures": [],
+            "focus": None, "all_by_a_person": all_manual, "some_automatic": by_state["automatic"],
+            "some_not_scored": by_state["not scored"],
+            "summary": f"scoring of {len(rows)} night(s): {len(all_manual)} all by a person, "
+                       f"{len(by_state['automatic'])} partly automatic, {len(by_state['not scored'])} partly unscored"}
+
+
 def cohort_stats(ctx: ToolContext, question: StatsQuestion, by: str | None = None, metric: str | None = None,
                  recordings: list[str] | None = None, stages: list[str] | None = None,
                  event_types: list[str] | None = None, phenotype: list[str] | None = None,
                  sex: list[str] | None = None, site: list[str] | None = None) -> dict[str, Any]:
     """Counts, stage distributions, event counts and metric comparisons, via index/stats.py."""
+    if question == "scoring":
+        return scoring_table(ctx)
     con = ctx.cohort.con
     flt = EpochFilter(recordings=_resolve_recordings(ctx, recordings), stages=stages or None,
                       event_types=event_types or None, phenotype=phenotype or None, sex=sex or None,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sleeplm.index.querytext import parse_query
 
-from .vocab import CohortNames, find_groups, find_metrics, find_sexes, find_tracks
+from .vocab import SCORING_QUESTION, CohortNames, find_groups, find_metrics, find_sexes, find_tracks
 from .windows import CLOCK_TOKEN, clock_hhmm
 
 EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
@@ -235,6 +235,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
 
     if not t or p.has(r"^(help|hi|hello|hey)\b", r"what can you do", r"how do i use"):
         return Plan(text=HELP)
+    if re.search(SCORING_QUESTION, t) and not p.recordings:
+        return Plan("cohort_stats", {"question": "scoring"})
     if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",
              r"count (the )?(nights|recordings)"):
         if not _bare_cohort_question(p):  # "how many patients are obese?": not the cohort's size

@@ -20,7 +20,7 @@ from .clinical import EVENT_INDEX, ahi_severity, worst_or_best
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .intents import Context, Plan, parse, route
 from .query import Decline, Filter, Measure, Query, Window
-from .vocab import KEY_METRICS, METRIC_LABELS, CohortNames, find_groups, find_metrics
+from .vocab import KEY_METRICS, METRIC_LABELS, SCORING_QUESTION, CohortNames, find_groups, find_metrics
 from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
@@ -320,6 +320,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
                            "desaturations, arousals, limb movements).", _understood(t, names),
                            "how many arousals are there in each night?")
+    if re.search(SCORING_QUESTION, t) and not parse(t, names).recordings:
+        return None  # who scored the nights: the scoring table (tool router), not a measure
     latency = {"rem_latency_min", "sleep_latency_min"} & set(find_metrics(t))  # "when did X first enter REM?"
     if re.search(r"\bepochs?\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
                                                  r"where|when|show epoch|caption|stage distribution|"

@@ -101,7 +101,8 @@ class StatsArgs(BaseModel):
         description="count_nights: how many nights (optionally per group); count_epochs: epochs matching "
                     "filters; stage_distribution: % of epochs per stage per group; event_counts: scored events "
                     "per type per group; compare_metric: a night metric per group (mean, sd, min, max); "
-                    "list_nights: one row per night with key metrics.")
+                    "list_nights: one row per night with key metrics; scoring: who scored each night's stages "
+                    "and events (a person, a program, or nobody).")
     by: Group | None = Field(None, description="Group by this subject attribute (or stage / recording).")
     metric: str | None = Field(None, description="Night metric for compare_metric (e.g. 'ahi_per_h' or 'AHI').")
     recordings: list[str] | None = Field(None, description="Restrict epoch counts to these recordings.")

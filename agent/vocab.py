@@ -97,6 +97,12 @@ METRIC_SCORING_KIND: dict[str, str] = {
     "limb_movement_index_per_h": "limb_movement",
 }
 
+#: A question about who scored the nights ("which nights were scored automatically?", "how many nights have
+#: unscored arousals?"): answered by the cohort's scoring table, not by a count of events.
+SCORING_QUESTION = (r"\b(scored|staged|annotated) (automatically|by (a |the )?(person|human|hand|technician|technologist|"
+                    r"scorer|program|algorithm|computer|machine))\b|\b(automatic|manual|human) (scoring|staging)\b"
+                    r"|\b(unscored|not scored|without (scoring|annotations?))\b|\bwho scored\b")
+
 #: The metrics shown when a night is described or compared.
 KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",
                                 "n2_pct", "n3_pct", "rem_pct", "ahi_per_h", "odi_per_h", "arousal_index_per_h",

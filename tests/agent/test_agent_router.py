@@ -44,6 +44,8 @@ AT_NIGHT_1 = Context(recording="sim-0001", epoch=10, last_tool="show_epoch", las
     ("What recordings are in this cohort?", "cohort_stats", {"question": "list_nights"}),
     ("What stage is sim-0002 in at its first epoch?", "show_epoch", {"recording": "sim-0002", "epoch": 0}),
     ("which stage is sim-0003 in at the last epoch?", "show_epoch", {"recording": "sim-0003", "epoch": -1}),
+    ("how many nights were scored automatically?", "cohort_stats", {"question": "scoring"}),
+    ("how many nights have unscored arousals?", "cohort_stats", {"question": "scoring"}),
     ("What is the oxygen saturation nadir in sim-0002?", "describe_night",
      {"recording": "sim-0002", "metrics": ["spo2_min_pct"]}),
 ])

@@ -116,3 +116,11 @@ def test_localizing_unscored_events_gives_no_precision_against_absent_annotation
     assert turn.steps and turn.steps[0].name == "localize_events"
     assert "arousals were not scored in this recording" in turn.answer.lower()
     assert "precision" not in turn.answer and "no annotated event there" not in turn.answer
+
+
+def test_the_cohort_scoring_table_names_nights_whose_events_nobody_scored(hypnogram_only_ws: Path,
+                                                                         tmp_path: Path) -> None:
+    turn = ask(hypnogram_only_ws, "which nights were scored by a person?", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "cohort_stats"
+    assert "scored entirely by a person: 0 of 1" in turn.answer
+    assert "some annotation scored by nobody: 1 of 1 (night)" in turn.answer
