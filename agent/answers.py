@@ -137,8 +137,14 @@ def caption_epochs(r: dict[str, Any]) -> str:
                    f"stage {e['stage']}, {_events(e['event_types'])}.")
         for t in r["tracks"]:
             line = f"- *{t}* — reference: {e['reference'].get(t) or '(none)'}"
-            if e["model"] is not None:
-                line += f"\n  - model: {e['model'].get(t) or '(empty)'}"
+            withheld = (r.get("withheld") or {}).get(t)
+            absent = (r.get("absent_inputs") or {}).get(t)
+            if withheld:
+                line += f"\n  - model: withheld — {withheld}"
+            elif e["model"] is not None:
+                lacks = (f" (this recording lacks {', '.join(absent)}: what the caption says of "
+                         f"{'it' if len(absent) == 1 else 'them'} is not a reading)") if absent else ""
+                line += f"\n  - model{lacks}: {e['model'].get(t) or '(empty)'}"
             out.append(line)
     if r.get("model_note"):
         out.append(f"Model captions unavailable: {r['model_note']}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS, absent_track_inputs, withheld_caption_reason
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 
 from . import lookup, plots
@@ -120,11 +120,16 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     last = min(last, first + limit - 1)
     track_list = _tracks(tracks, TRACKS if first == last else ("stage_event",))
     infos = [lookup.epoch(ctx.cohort, n, i) for i in range(first, last + 1)]
+    present = [c for c in SLEEPLM_CHANNELS if c not in set(n.missing_channels or [])]
+    withheld = {t: why for t in track_list if (why := withheld_caption_reason(t, present))}
+    partial = {t: list(a) for t in track_list if t not in withheld and t != "stage_event"
+               and (a := absent_track_inputs(t, present))}
     generated: dict[str, list[str]] | None = None
     note = None
     if generate:
         try:
-            generated = ctx.model_captions(n, first, last, track_list, ctx.config.caption_max_len)
+            wanted = [t for t in track_list if t not in withheld]
+            generated = ctx.model_captions(n, first, last, wanted, ctx.config.caption_max_len) if wanted else {}
         except ValueError as exc:
             note = str(exc)
     out_epochs = []
@@ -133,12 +138,14 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
             "epoch_index": info["epoch_index"], "clock_time": info["clock_time"], "onset_s": info["onset_s"],
             "stage": info["stage"], "event_types": info["event_types"],
             "reference": {t: info["reference_captions"].get(t, "") for t in track_list},
-            "model": {t: generated[t][j] for t in track_list} if generated else None,
+            "model": {t: (None if t in withheld else generated[t][j]) for t in track_list}
+            if generated is not None else None,
         })
     span = f"epoch {first}" if first == last else f"epochs {first}–{last}"
     return {
         "recording": n.recording, "tracks": track_list, "epochs": out_epochs,
-        "model_note": note, "range_clipped_to": limit if clipped else None,
+        "model_note": note, "range_clipped_to": limit if clipped else None, "withheld": withheld,
+        "absent_inputs": partial,
         "figures": [], "focus": {"recording": n.recording, "epoch_index": first},
         "summary": f"captions of {n.recording} {span} ({infos[0]['clock_time'] or 'no clock'}), "
                    f"{len(track_list)} track(s){'' if generated else ', reference only'}",

@@ -128,7 +128,9 @@ def caption(
                       f"(onset {o['onset_s']:.0f} s{', ' + o['clock_time'] if o['clock_time'] else ''}), stage {o['stage']}")
         for t, text in o["captions"].items():
             console.print(f"[cyan]{t}[/] reference: {text}", soft_wrap=True)
-            if o["generated"]:
+            if t in (o.get("withheld") or {}):
+                console.print(f"[magenta]{t}[/] model:     withheld — {o['withheld'][t]}", soft_wrap=True)
+            elif o["generated"]:
                 console.print(f"[magenta]{t}[/] model:     {o['generated'][t]}", soft_wrap=True)
 
     _emit(obj, as_json, render)

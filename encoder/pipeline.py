@@ -29,7 +29,7 @@ from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.signals.preprocess import epoch_onsets, make_epochs
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import EPOCH_S, PSGError
-from sleeplm.encoder.vocab import SCORING_KINDS
+from sleeplm.encoder.vocab import SCORING_KINDS, SLEEPLM_CHANNELS, withheld_caption_reason
 
 
 @dataclass
@@ -49,6 +49,8 @@ class EpochCaption:
     features : the epoch's row of :func:`sleeplm.encoder.signals.features.compute_epoch_features`
         (units in the names; NaN where the channel is absent).
     generated : the model's caption per track; None when no model was given.
+    withheld : tracks whose model caption was not generated, with the reason (the epoch has none of the
+        track's inputs: :func:`sleeplm.encoder.vocab.withheld_caption_reason`).
     """
 
     path: Path
@@ -61,6 +63,7 @@ class EpochCaption:
     captions: dict[str, str] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)
     generated: dict[str, str] | None = None
+    withheld: dict[str, str] = field(default_factory=dict)
 
 
 def _track_list(tracks: Sequence[str] | str | None) -> list[str]:
@@ -148,14 +151,17 @@ def caption_epoch(
     onset = float(onsets[k])
     clock = rec.start_time + timedelta(seconds=onset) if rec.start_time is not None else None
 
-    generated = None
+    generated, withheld = None, {}
     if model is not None:
         m = _load_model(model)
-        x = make_epochs(mapped, ann).x[k : k + 1]
-        generated = m.caption_batch(x, track_list)[0]
+        ep = make_epochs(mapped, ann)
+        present = [c for c, on in zip(SLEEPLM_CHANNELS, ep.channel_mask[k]) if on]
+        withheld = {t: why for t in track_list if (why := withheld_caption_reason(t, present))}
+        wanted = [t for t in track_list if t not in withheld]
+        generated = m.caption_batch(ep.x[k : k + 1], wanted)[0] if wanted else {}
 
     return EpochCaption(path=path, epoch=k, n_epochs=n, onset_s=onset, clock_time=clock, stage=stage,
-                        events=evs, captions=captions, features=row, generated=generated)
+                        events=evs, captions=captions, features=row, generated=generated, withheld=withheld)
 
 
 def _json_value(v: Any) -> Any:
@@ -178,5 +184,6 @@ def epoch_caption_to_dict(ec: EpochCaption) -> dict[str, Any]:
                     "spo2_nadir_pct": e.spo2_nadir_pct} for e in ec.events],
         "captions": dict(ec.captions),
         "generated": dict(ec.generated) if ec.generated is not None else None,
+        "withheld": dict(ec.withheld),
         "features": {c: _json_value(v) for c, v in ec.features.items()},
     }

@@ -7,6 +7,7 @@ the SleepLM paper (Xu et al., arXiv 2602.23605).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 # --- channels -------------------------------------------------------------------------------------------
 
@@ -99,6 +100,12 @@ POSITIONS: tuple[str, ...] = ("right", "left", "supine", "prone", "upright")
 TRACKS: tuple[str, ...] = ("stage_event", "brain", "cardiac", "respiratory", "somatic")
 #: The tracks in the order of the model's condition embedding (official checkpoint: index = position).
 MODEL_TRACKS: tuple[str, ...] = ("brain", "cardiac", "respiratory", "somatic", "stage_event")
+#: The model inputs each track's caption describes. A track none of whose inputs a recording has would be
+#: captioned from other signals: such a caption states readings of signals that are not there.
+TRACK_INPUTS: dict[str, tuple[str, ...]] = {
+    "stage_event": SLEEPLM_CHANNELS, "brain": ("EOG_L", "EOG_R", "EEG_C3", "EEG_C4"), "cardiac": ("ECG",),
+    "respiratory": ("ABD", "THX", "AF"), "somatic": ("EMG_CHIN", "POS"),
+}
 #: Official checkpoint modality names and common synonyms -> our track names.
 TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic", "respiration": "respiratory"}
 
@@ -119,3 +126,19 @@ def age_band_sql(column: str) -> str:
     """A SQL CASE expression mapping an age column to its :data:`AGE_BANDS` label (NULL when unknown)."""
     whens = " ".join(f"WHEN {column} < {hi} THEN '{label}'" for label, _, hi in AGE_BANDS if math.isfinite(hi))
     return f"CASE WHEN {column} IS NULL THEN NULL {whens} ELSE '{AGE_BANDS[-1][0]}' END"
+
+
+def absent_track_inputs(track: str, present: Iterable[str]) -> tuple[str, ...]:
+    """The inputs of ``track`` (:data:`TRACK_INPUTS`) that are not among the ``present`` channels, in order."""
+    have = set(present)
+    return tuple(c for c in TRACK_INPUTS[track] if c not in have)
+
+
+def withheld_caption_reason(track: str, present: Iterable[str]) -> str | None:
+    """Why the model's caption of ``track`` is not shown for a recording with only the ``present`` channels (None
+    when the recording has at least one of the track's inputs)."""
+    absent = absent_track_inputs(track, present)
+    if track == "stage_event" or len(absent) < len(TRACK_INPUTS[track]):
+        return None
+    return (f"the recording has none of this track's inputs ({', '.join(absent)}), so a caption would describe "
+            "signals the model was not given")

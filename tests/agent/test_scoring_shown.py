@@ -124,3 +124,18 @@ def test_the_cohort_scoring_table_names_nights_whose_events_nobody_scored(hypnog
     assert turn.steps[0].name == "cohort_stats"
     assert "scored entirely by a person: 0 of 1" in turn.answer
     assert "some annotation scored by nobody: 1 of 1 (night)" in turn.answer
+
+
+def test_captions_of_an_eeg_only_recording_withhold_tracks_it_has_no_input_for(make_edf, tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    edf = make_edf("eeg-only.edf", {"C3-M2": (rng.normal(0, 20, 128 * 600), 128.0, "uV")})
+    shutil.move(edf, cohort / "night-a.edf")
+    ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
+    turn = ask(tmp_path / "ws", "caption epoch 3 of night-a", config=ToolConfig(figure_dir=tmp_path))
+    assert "*cardiac* — reference: No ECG" in turn.answer
+    assert "model: withheld — the recording has none of this track's inputs (ECG)" in turn.answer
+    assert "model (this recording lacks EOG_L, EOG_R, EEG_C4" in turn.answer

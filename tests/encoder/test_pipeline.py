@@ -122,3 +122,18 @@ def test_real_files(shared_data: Path) -> None:
     assert "EOG" not in ec.captions["brain"] and "(C4-A1)" not in ec.captions["brain"]
     assert ec.captions["cardiac"] == "No ECG or oximetry signal is available for this epoch."
     assert json.dumps(epoch_caption_to_dict(ec), allow_nan=False)
+
+
+def test_model_captions_of_tracks_without_any_input_are_withheld(make_edf) -> None:
+    """An EEG-only file: the model is not asked to caption the heart, breathing or chin it was not given."""
+    if not (PARITY_MINI / "checkpoint.pt").exists():
+        pytest.skip("parity-mini checkpoint absent")
+    from sleeplm.encoder.model import load_model
+
+    rng = np.random.default_rng(3)
+    path = make_edf("eeg-only.edf", {"C3-M2": (rng.normal(0, 20, 256 * 120), 256.0, "uV")})
+    model = load_model(PARITY_MINI / "checkpoint.pt", config=PARITY_MINI / "config.json")
+    ec = caption_epoch(path, 1, model=model)
+    assert set(ec.withheld) == {"cardiac", "respiratory", "somatic"}
+    assert set(ec.generated) == {"stage_event", "brain"}
+    assert "ECG" in ec.withheld["cardiac"] and epoch_caption_to_dict(ec)["withheld"] == ec.withheld
