@@ -159,6 +159,13 @@ def show_epoch(r: dict[str, Any]) -> str:
     for e in r["events"]:
         lines.append(f"- {e['type'].replace('_', ' ')} from {num(e['start_s'])} to {num(e['end_s'])} s of the epoch "
                      f"(event began {e['event_onset_clock']})")
+    measured = r.get("measured") or {}
+    if measured:
+        shown = [f"mean heart rate {num(measured.get('hr_mean_bpm'))} bpm" if measured.get("hr_mean_bpm") is not None
+                 else "heart rate not measured (no usable ECG in this epoch)",
+                 f"SpO2 mean {num(measured.get('spo2_mean_pct'))} %, lowest {num(measured.get('spo2_min_pct'))} %"
+                 if measured.get("spo2_min_pct") is not None else "SpO2 not measured (no usable oximetry in this epoch)"]
+        lines.append("Measured in this epoch: " + "; ".join(shown) + ".")
     if r["reference_caption"]:
         lines.append(f"Reference caption: “{r['reference_caption']}”")
     absent = [c["name"] for c in r["channels"] if not c["present"]]

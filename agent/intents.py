@@ -303,6 +303,9 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     if _has_epoch_ref(p) and (p.recordings or ctx.recording) and \
             p.has(r"\bwhat stage\b", r"\bwhich stage\b", r"\bwhat sleep stage\b"):
         return Plan("show_epoch", _epoch_args(p, ctx))  # "what stage is sim-0001 in at its first epoch?"
+    if _has_epoch_ref(p) and (p.recordings or ctx.recording) and p.has(
+            r"\bheart ?rate\b", r"\bhr\b", r"\bpulse\b", r"\bbpm\b", r"\bspo2\b", r"\bsaturation\b", r"\boxygen\b"):
+        return Plan("show_epoch", _epoch_args(p, ctx))  # "the heart rate at epoch 2": that epoch's measured values
     if p.metrics and (p.recordings or p.this_night or ctx.recording):
         return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
     if p.recordings and p.has(r"how many", r"number of") and p.events:
@@ -321,7 +324,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
 #: Words a bare follow-up about another night may hold besides its name ("and what about sim-0003?").
 _FOLLOW_UP_WORDS = frozenset(
     "and what about how for the same then ok okay now please also this that one night recording subject patient "
-    "of is was it with in on as well too do let's lets see tell me show describe same question".split())
+    "of is was it with in on as well too do let's lets see tell me show describe same question epoch epochs at "
+    "around next previous following prior to through until am pm midnight noon first last final".split())
 
 
 #: Words a question for the cohort's size or its list of nights may hold ("how many nights per phenotype are there?").
@@ -359,7 +363,7 @@ def _bare_follow_up(p: Parsed) -> bool:
 
 def _follow_up(p: Parsed, ctx: Context) -> Plan:
     """Bare follow-ups: "what about epoch 12?", "and sim-0003?", "and the ODI?"."""
-    if _has_epoch_ref(p):
+    if _has_epoch_ref(p) and _bare_follow_up(p):
         tool = ctx.last_tool if ctx.last_tool in EPOCH_TOOLS else "show_epoch"
         args = _epoch_args(p, ctx)
         if tool == "caption_epochs" and ctx.last_args.get("tracks"):

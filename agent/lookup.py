@@ -110,7 +110,7 @@ def epoch(cohort: Cohort, n: Night, index: int) -> dict[str, Any]:
         raise ValueError(f"{n.recording} has no epoch {index}: its epochs are 0–{n.n_epochs - 1}")
     return {"epoch_id": d.epoch_id, "recording": n.recording, "epoch_index": d.epoch_index, "onset_s": d.onset_s,
             "clock_time": hhmmss(d.clock_time), "stage": d.stage, "event_types": d.event_types,
-            "channel_mask": d.channel_mask, "reference_captions": d.captions}
+            "channel_mask": d.channel_mask, "reference_captions": d.captions, "measured": d.measured}
 
 
 _CLOCK = re.compile(r"^\s*(\d{1,2})[:h.](\d{2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)

@@ -179,6 +179,7 @@ def show_epoch(ctx: ToolContext, recording: str | None = None, epoch: int | None
         "recording": n.recording, "epoch_index": k, "clock_time": info["clock_time"], "onset_s": onset,
         "stage": info["stage"], "event_types": info["event_types"], "events": inside,
         "reference_caption": info["reference_captions"].get("stage_event", ""),
+        "measured": info.get("measured") or {},
         "channels": [{"name": c, "present": bool(p)} for c, p in zip(SLEEPLM_CHANNELS, mask)],
         "signal_note": note, "figures": figures,
         "focus": {"recording": n.recording, "epoch_index": k},

@@ -46,7 +46,8 @@ _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|hea
 _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
 _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
               "sd": r"\b(standard deviation|std|sd)\b",
-              "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b",
+              "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b"
+                       r"|\b(age|ahi|bmi|odi|tst|waso) range\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
@@ -140,7 +141,8 @@ def _measures(t: str, stage: str | None, events: list[str],
         return [Measure("metric", i) for i in dict.fromkeys(index)], None
     if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
         out += [Measure("event_count", e, stage) for e in events]
-    if re.search(r"\b(oldest|youngest|age of|how old)\b", t):
+    if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
+                 r"|\bage (range|spread|sd|standard deviation)\b", t):
         out.insert(0, Measure("attribute", "age"))
     elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
             r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*)\s+(bmi|body mass)|\b(heaviest|lightest)\b", t)):

@@ -16,6 +16,19 @@ def _n(v: Any, digits: int = 1) -> str:
     return str(v)
 
 
+def _whole(r: dict[str, Any]) -> bool:
+    """Whether the result's values are whole numbers by nature (event counts, ages): shown without decimals."""
+    m = r.get("measure") or {}
+    return m.get("kind") == "event_count" or (m.get("kind") == "attribute" and m.get("name") == "age")
+
+
+def _nv(r: dict[str, Any], v: Any) -> str:
+    """A value of the result's measure: "41" for a count, "25.5" otherwise."""
+    if _whole(r) and isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return _n(v)
+
+
 def _g(v: Any) -> str:
     return f"{round(v, 2):g}" if isinstance(v, float) else _n(v)
 
@@ -78,17 +91,18 @@ def _value(r: dict[str, Any]) -> str:
 def _aggregate(r: dict[str, Any]) -> str:
     word = {"mean": "Mean", "median": "Median", "min": "Minimum", "max": "Maximum", "sum": "Total",
             "sd": "Standard deviation (sample) of", "range": "Range of"}[r["stat"]]
-    shown = f"{_n(r['low'])}–{_n(r['high'])}" if r["stat"] == "range" and "low" in r else _n(r["value"])
+    shown = (f"{_nv(r, r['low'])}–{_nv(r, r['high'])}" if r["stat"] == "range" and "low" in r else
+             _nv(r, r["value"]) if r["stat"] in ("sum", "min", "max") else _n(r["value"]))
     text = (f"**{word} {r['label']}: {shown}** over {r['n_with_value']} night(s){_scope(r)}.")
     if r["n_missing"]:
         text += f" Not available for: {', '.join(r['n_missing'])} (left out)."
-    per = "; ".join(f"{p['recording']} {_n(p['value'])}" for p in r["per_night"][:20])
+    per = "; ".join(f"{p['recording']} {_nv(r, p['value'])}" for p in r["per_night"][:20])
     return f"{text}\n\nPer night: {per}{' …' if len(r['per_night']) > 20 else ''}."
 
 
 def _rank(r: dict[str, Any]) -> str:
     head = f"**Nights ranked by {r['label']}** ({'highest' if r['descending'] else 'lowest'} first){_scope(r)}:"
-    rows = "\n".join(f"{i}. {x['recording']} — {_n(x['value'])}" for i, x in enumerate(r["rows"], 1))
+    rows = "\n".join(f"{i}. {x['recording']} — {_nv(r, x['value'])}" for i, x in enumerate(r["rows"], 1))
     tail = f"\n\nNot available for: {', '.join(r['missing'])}." if r["missing"] else ""
     fig = "\n\nFigure: the ranking as bars." if r["figures"] else ""
     return f"{head}\n\n{rows or '(no nights)'}{tail}{fig}"
@@ -99,7 +113,7 @@ def _arg(r: dict[str, Any]) -> str:
     subj = r.get("subject") or {}
     who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex')}, " \
           f"{subj.get('phenotype')})" if subj.get("subject_id") else ""
-    text = f"**{r['night']}** has the {word} {r['label']}: **{_n(r['value'])}**{who}{_scope(r)}."
+    text = f"**{r['night']}** has the {word} {r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
         why = (r.get("extra_missing") or {}).get(label)
         text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."
@@ -107,7 +121,7 @@ def _arg(r: dict[str, Any]) -> str:
         text += f" Tied with: {', '.join(r['ties'])}."
     others = [x for x in r["rows"] if x["recording"] != r["night"]][:3]
     if others:
-        text += " Next: " + "; ".join(f"{x['recording']} {_n(x['value'])}" for x in others) + "."
+        text += " Next: " + "; ".join(f"{x['recording']} {_nv(r, x['value'])}" for x in others) + "."
     if r.get("then"):
         from .answers import compose
 

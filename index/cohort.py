@@ -77,6 +77,12 @@ class EpochDetail:
     event_types: list[str]
     channel_mask: list[bool]
     captions: dict[str, str]
+    #: The epoch's measured ``hr_mean_bpm``, ``spo2_mean_pct`` and ``spo2_min_pct`` (None where not measured).
+    measured: dict[str, float | None] = field(default_factory=dict)
+
+
+#: Per-epoch features an epoch's description reports.
+EPOCH_MEASURES: tuple[str, ...] = ("hr_mean_bpm", "spo2_mean_pct", "spo2_min_pct")
 
 
 class CohortLookups:
@@ -255,8 +261,13 @@ class CohortLookups:
             return None
         caps = dict(self.con.execute("SELECT track, text FROM captions WHERE epoch_id = ? ORDER BY track",
                                      [int(row[0])]).fetchall())
+        measured: dict[str, float | None] = {}
+        if self.has_table("features"):
+            vals = self.con.execute(f"SELECT {', '.join(EPOCH_MEASURES)} FROM features WHERE epoch_id = ?",
+                                    [int(row[0])]).fetchone()
+            measured = {c: (None if v is None or v != v else float(v)) for c, v in zip(EPOCH_MEASURES, vals or ())}
         return EpochDetail(int(row[0]), int(row[1]), float(row[2]), row[3], row[4], list(row[5] or []),
-                           [bool(b) for b in (row[6] or [])], caps)
+                           [bool(b) for b in (row[6] or [])], caps, measured)
 
     # ---------------------------------------------------------------- whole tables
     def nights_frame(self) -> pd.DataFrame:

@@ -75,6 +75,12 @@ def test_a_stage_share_asked_as_time_in_that_stage_is_the_stage_share_not_a_per_
     assert q == Query("value", [Measure("metric", "n3_pct")], nights=["sim-0001"])
 
 
+def test_the_mean_and_the_range_of_age_are_aggregates_of_age() -> None:
+    assert plan("what is the mean age?", NAMES, Context()) == Query("aggregate", [Measure("attribute", "age")])
+    q = plan("what is the age range?", NAMES, Context())
+    assert isinstance(q, Query) and q.measures == [Measure("attribute", "age")] and q.stat == "range"
+
+
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:
     q = plan("what is the limb movement index of sim-0002?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "limb_movement_index_per_h")], nights=["sim-0002"])

@@ -44,6 +44,7 @@ AT_NIGHT_1 = Context(recording="sim-0001", epoch=10, last_tool="show_epoch", las
     ("What recordings are in this cohort?", "cohort_stats", {"question": "list_nights"}),
     ("What stage is sim-0002 in at its first epoch?", "show_epoch", {"recording": "sim-0002", "epoch": 0}),
     ("which stage is sim-0003 in at the last epoch?", "show_epoch", {"recording": "sim-0003", "epoch": -1}),
+    ("what is the heart rate at epoch 2 of sim-0002?", "show_epoch", {"recording": "sim-0002", "epoch": 2}),
     ("how many nights were scored automatically?", "cohort_stats", {"question": "scoring"}),
     ("how many nights have unscored arousals?", "cohort_stats", {"question": "scoring"}),
     ("What is the oxygen saturation nadir in sim-0002?", "describe_night",
@@ -144,3 +145,10 @@ def test_heart_rate_and_spo2_thresholds_in_a_search_are_epoch_filters_not_ages()
     assert plan.tool == "search_epochs" and plan.args["spo2_max_pct"] == 85.0 and "age_max" not in plan.args
     plan = route("find epochs of obstructive apnea in patients over 60", NAMES, AT_NIGHT_1)
     assert plan.args["age_min"] == 60.0
+
+
+def test_a_question_of_its_own_about_an_epoch_is_not_a_follow_up_of_the_last_epoch_tool() -> None:
+    after_similar = Context(recording="sim-0001", epoch=2, last_tool="similar_epochs", last_args={"epoch": 2})
+    assert route("what about epoch 4?", NAMES, after_similar).tool == "similar_epochs"
+    assert route("what is the SpO2 at epoch 4?", NAMES, after_similar).tool == "show_epoch"
+    assert route("how long is the longest apnea in epoch 4?", NAMES, after_similar).tool is None

@@ -139,3 +139,15 @@ def test_captions_of_an_eeg_only_recording_withhold_tracks_it_has_no_input_for(m
     assert "*cardiac* — reference: No ECG" in turn.answer
     assert "model: withheld — the recording has none of this track's inputs (ECG)" in turn.answer
     assert "model (this recording lacks EOG_L, EOG_R, EEG_C4" in turn.answer
+
+
+def test_an_epochs_heart_rate_is_its_measured_value(sim_workspace: Path, sim_cohort_dir: Path, tmp_path: Path) -> None:
+    import re
+
+    import numpy as np
+
+    truth = np.load(sim_cohort_dir / "sim-0002.truth.npz", allow_pickle=True)
+    true_bpm = float(np.asarray(truth["heart_rate_bpm"], float)[7])
+    turn = ask(sim_workspace, "what is the heart rate at epoch 7 of sim-0002?", config=ToolConfig(figure_dir=tmp_path))
+    m = re.search(r"Measured in this epoch: mean heart rate ([\d.]+) bpm", turn.answer)
+    assert turn.steps[0].name == "show_epoch" and m and abs(float(m.group(1)) - true_bpm) <= 4.0
