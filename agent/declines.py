@@ -35,6 +35,13 @@ NOT_COMPUTED = {
         "position (supine, left, right, prone, upright) and the supine and non-supine AHI, not the moments the "
         "position changed",
         "what is the time supine of each night?"),
+    r"\b(prevalen\w*|how common|incidence|how many (have|had|with)( an?)? (diagnos\w*|diagnosis))\b.*\b(osa|apn\w*)\b"
+    r"|\b(osa|apn\w*)\b.*\b(prevalen\w*|how common|incidence)\b": (
+        "sleep apnea is a diagnosis, not a stored value: it needs an AHI of at least 5 with symptoms (or at least 15 "
+        "without), predominantly obstructive events for OSA, and a physician's reading. The workspace holds each "
+        "night's AHI, obstructive and central apnea indices and the phenotype the recording was filed under, so it "
+        "can count nights by AASM AHI range or by phenotype, not diagnose",
+        "how many nights have an AHI of at least 15?"),
     r"\b(how (well|accurate(ly)?|good|right|often)|accuracy|agree(ment|s)?|kappa|correct(ly)?)\b.*\b(model|sleeplm)\b.*\bstag"
     r"|\b(model|sleeplm)('s)? (own )?(stag\w*|hypnogram)\b.*\b(hypnogram|scor\w*|accura\w*|agree\w*|compar\w*|kappa|correct)\b"
     r"|\b(model|sleeplm)\b.*\b(agree\w*|accura\w*|kappa)\b.*\bstag"

@@ -168,12 +168,15 @@ def values(fr: Frames, m: Measure) -> pd.Series:
 
 
 def _needed_kinds(m: Measure) -> list[str]:
-    """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on."""
+    """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on: night metrics, minutes and indices
+    per stage rest on the stages too (an index is per hour of scored sleep)."""
     if m.kind == "event_count":
         return [k for k, types in SCORING_KINDS.items()
-                if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
-    if m.kind in ("metric", "stage_index") and m.name in METRIC_SCORING_KIND:
-        return [METRIC_SCORING_KIND[m.name]]
+                if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)] + (["stages"] if m.stage else [])
+    if m.kind in ("metric", "stage_index"):
+        return ["stages"] + ([METRIC_SCORING_KIND[m.name]] if m.name in METRIC_SCORING_KIND else [])
+    if m.kind == "stage_minutes":
+        return ["stages"]
     return []
 
 

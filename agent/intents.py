@@ -310,8 +310,13 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan("describe_night", {"recording": _night(p, ctx), "metrics": p.metrics, "plot": False})
     if p.recordings and p.has(r"how many", r"number of") and p.events:
         return Plan("describe_night", {"recording": p.recordings[0], "plot": False})
+    many = p.has(r"\b(which|what|any|all( the)?|list( the)?) (nights|recordings|subjects|patients|studies)\b",
+                 r"\b(the|this|whole) (cohort|dataset|study|workspace)\b",
+                 r"\b(of|all|every|these) (the )?(nights|recordings|subjects|patients)\b")
+    if many and not p.recordings and p.has(r"\bsummar", r"\boverview\b", r"\bdescribe\b"):
+        return Plan("cohort_stats", {"question": "list_nights"})  # "a summary of the cohort": every night's row
     if p.has(r"\bdescribe\b", r"\bsummar", r"\boverview\b", r"tell me about", r"how did .* sleep", r"\breport\b",
-             r"hypnogram") and (p.recordings or p.this_night or ctx.recording):
+             r"hypnogram") and (p.recordings or p.this_night or ctx.recording and not many):
         return Plan("describe_night", {"recording": _night(p, ctx)})
     if p.has(r"\blist\b", r"which nights", r"all (the )?nights", r"show (me )?(the )?nights", r"what nights",
              r"(what|which) (recordings|subjects|patients|studies)\b"):

@@ -147,6 +147,10 @@ def _measures(t: str, stage: str | None, events: list[str],
     elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
             r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*)\s+(bmi|body mass)|\b(heaviest|lightest)\b", t)):
         out.insert(0, Measure("attribute", "bmi"))
+    named = {_STAGE_TOKEN.get(w, w.upper()) for w in re.findall(_STAGE_WORD, t)} & set(_STAGE_SHARE.values())
+    if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across)\b", t):
+        stage = named.pop()  # "a difference in N3 between sites": N3's share of sleep
+        out.append(Measure("metric", next(c for c, s_ in _STAGE_SHARE.items() if s_ == stage)))
     return out, None
 
 
@@ -324,6 +328,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                            "how many arousals are there in each night?")
     if re.search(SCORING_QUESTION, t) and not parse(t, names).recordings:
         return None  # who scored the nights: the scoring table (tool router), not a measure
+    if re.search(r"\b(summar\w*|overview|describe|tell me about)\b", t) and not find_metrics(t):
+        return None  # a description (of a night, or of the cohort's nights): the tool router
     latency = {"rem_latency_min", "sleep_latency_min"} & set(find_metrics(t))  # "when did X first enter REM?"
     if re.search(r"\bepochs?\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
                                                  r"where|when|show epoch|caption|stage distribution|"

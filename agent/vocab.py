@@ -101,7 +101,9 @@ METRIC_SCORING_KIND: dict[str, str] = {
 #: unscored arousals?"): answered by the cohort's scoring table, not by a count of events.
 SCORING_QUESTION = (r"\b(scored|staged|annotated) (automatically|by (a |the )?(person|human|hand|technician|technologist|"
                     r"scorer|program|algorithm|computer|machine))\b|\b(automatic|manual|human) (scoring|staging)\b"
-                    r"|\b(unscored|not scored|without (scoring|annotations?))\b|\bwho scored\b")
+                    r"|\b(unscored|unstaged|not scored|not staged|without (scoring|annotations?))\b|\bwho scored\b"
+                    r"|\b(no|without( an?)?|missing( an?)?|lack( an?)?|lacking( an?)?) (hypnograms?|sleep stag\w*|"
+                    r"stag(es|ing)|annotations?|annotation files?|scoring)\b")
 
 #: The metrics shown when a night is described or compared.
 KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",

@@ -64,6 +64,7 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("is the ahi higher in rem than in n2?", "comparing stages"),
     ("How well does the model stage sim-0001 compared with its hypnogram?", "zero_shot_staging"),
     ("does the model agree with the scorer on sim-0002 stages?", "not run in the chat"),
+    ("What's the prevalence of OSA in this cohort?", "a diagnosis, not a stored value"),
 ])
 def test_questions_the_data_cannot_answer_are_declined_with_the_reason(question: str, why: str) -> None:
     d = plan(question, NAMES, AT_1)
@@ -79,6 +80,11 @@ def test_the_mean_and_the_range_of_age_are_aggregates_of_age() -> None:
     assert plan("what is the mean age?", NAMES, Context()) == Query("aggregate", [Measure("attribute", "age")])
     q = plan("what is the age range?", NAMES, Context())
     assert isinstance(q, Query) and q.measures == [Measure("attribute", "age")] and q.stat == "range"
+
+
+def test_a_stage_named_alone_in_a_comparison_is_its_share_of_sleep() -> None:
+    q = plan("Is there a difference in N3 between sites?", NAMES, Context())
+    assert isinstance(q, Query) and (q.ask, q.measures, q.group_by) == ("compare", [Measure("metric", "n3_pct")], "site")
 
 
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:

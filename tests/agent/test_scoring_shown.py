@@ -151,3 +151,9 @@ def test_an_epochs_heart_rate_is_its_measured_value(sim_workspace: Path, sim_coh
     turn = ask(sim_workspace, "what is the heart rate at epoch 7 of sim-0002?", config=ToolConfig(figure_dir=tmp_path))
     m = re.search(r"Measured in this epoch: mean heart rate ([\d.]+) bpm", turn.answer)
     assert turn.steps[0].name == "show_epoch" and m and abs(float(m.group(1)) - true_bpm) <= 4.0
+
+
+def test_a_stage_based_aggregate_names_the_nights_staged_by_a_program(auto_scored_ws: Path, tmp_path: Path) -> None:
+    turn = ask(auto_scored_ws, "what is the average N3 percentage across the cohort?",
+               config=ToolConfig(figure_dir=tmp_path))
+    assert "Scored automatically, not by a person" in turn.answer and "night" in turn.answer.split("person")[-1]
