@@ -84,8 +84,10 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
     if v is None:
         stage = "REM" if col in ("rem_latency_min", "rem_pct") else col.split("_")[1].upper() \
             if col.startswith("hr_") else None
-        why = " — no sleep was scored, so per-hour indices are undefined" if (
-            col.endswith("_per_h") and metrics.get("tst_min") in (0, 0.0)) else ""
+        no_sleep = metrics.get("tst_min") in (0, 0.0)
+        why = (" — no sleep was scored, so per-hour indices are undefined" if no_sleep and col.endswith("_per_h") else
+               " — no sleep was scored, so shares of sleep time are undefined"
+               if no_sleep and metric_label(col).endswith("% of TST)") else "")
         if stage and stage_epochs is not None and not stage_epochs.get("W" if stage == "W" else stage):
             why = f" — no epoch of this night is scored {stage}, so it is undefined"
         return f"**{label}: not available**{why}"

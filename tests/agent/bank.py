@@ -415,6 +415,40 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
         add(Item("fresh: decline", [q], None))
     add(Item("fresh: own question after a value", [f"What is the ODI of {r0}?", f"How many position changes did {r1} "
                                                    "have?"], None))
+    add_third_round(gold, items)
+
+
+def add_third_round(gold: Gold, items: list[Item]) -> None:
+    """Phrasings first asked on a cohort the bank was not tuned on (6 new nights, an unscored one and two real
+    files): each was declined, misread or answered with another tool's result once."""
+    n = gold.nights
+    add = items.append
+    r0, r1 = list(n.index[:2])
+    add(Item("third: share of the night in a stage", [f"What percentage of the night was {r0} in N3?"],
+             value_is(n.at[r0, "N3_pct"])))
+    add(Item("third: mean age", ["What is the mean age?"], shown(n["age"].mean())))
+    add(Item("third: age range", ["What is the age range?"],
+             has(f": {int(n['age'].min())}–{int(n['age'].max())}**")))
+    add(Item("third: a stage alone in a comparison", ["Is there a difference in N3 between sites?"],
+             _compare_check(n, "N3_pct", "site")))
+    first_stage = str(gold.stages[r0][0])
+    add(Item("third: the first epoch", [f"What stage is {r0} in at its first epoch?"],
+             has(f"**{r0} epoch 0**", f"— stage {first_stage},")))
+    true_bpm = float(gold.heart_rate[r1][7])
+
+    def epoch_hr(t: Turn) -> bool:
+        m = re.search(r"Measured in this epoch: mean heart rate ([\d.]+) bpm", t.answer)
+        return bool(m) and abs(float(m.group(1)) - true_bpm) <= 4.0
+
+    add(Item("third: an epoch's heart rate after a search", [f"find epochs similar to epoch 2 of {r0}",
+                                                             f"what is the heart rate at epoch 7 of {r1}?"], epoch_hr))
+    add(Item("third: who scored", ["Which recordings have no hypnogram?"],
+             has(f"scored entirely by a person: {len(n)} of {len(n)}")))
+    add(Item("third: a summary of the cohort", ["Give me a summary of the cohort"],
+             lambda t: names_in(t.answer) == set(n.index) and "**Nights**" in t.answer))
+    for q in ("What's the prevalence of OSA in this cohort?",
+              f"How well does the model stage {r0} compared with its hypnogram?"):
+        add(Item("third: decline", [q], None))
 
 
 def add_windows(gold: Gold, items: list[Item]) -> None:
