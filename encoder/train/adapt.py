@@ -33,14 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
-
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
 from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
 from sleeplm.encoder.train.recipe import RECIPES_DIR, RecipeError
 from sleeplm.encoder.vocab import CHANNEL_INDEX, SCORED_STAGES, SLEEPLM_CHANNELS
+from tqdm import tqdm
 
 #: What :attr:`AdaptConfig.trainable` may name: the whole signal tower, or only its last transformer
 #: block and the poolers and projection above it (the patch embedding and first blocks frozen).

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
-
 from sleeplm.encoder.train.adapt import (
     AdaptRecipe,
     AdaptResult,
@@ -34,6 +32,7 @@ from sleeplm.encoder.train.adapt import (
     load_adapt_recipe,
     stage_texts,
 )
+from tqdm import tqdm
 
 from ..baselines import yasa_available
 from ..context import SCORED_STAGES, EvalContext, TaskSkipped
@@ -83,7 +82,7 @@ def adapt_on_workspace(ctx: EvalContext, recipe: AdaptRecipe, progress: bool = T
     ctx.drop_signals()
     card = {"adapted_on": {"workspace": str(Path(ctx.workspace).resolve()),
                            "recordings": sorted(epochs["recording"].unique().tolist()),
-                           "n_epochs": int(len(epochs)), "stage_counts": result.stage_counts,
+                           "n_epochs": len(epochs), "stage_counts": result.stage_counts,
                            "channels_seen": result.channels_seen},
             "started_from": {"name": ctx.model_ref.name, "sha256": ctx.model_ref.sha256},
             "recipe": {"name": recipe.name, "version": recipe.version, "file": str(recipe.source),
@@ -161,7 +160,7 @@ class AdaptedStaging:
         res = TaskResult(self.name, self.main_score, config={
             "recipe": {"name": recipe.name, "version": recipe.version, "file": str(recipe.source),
                        "sha256": recipe.sha256, "settings": config_dict(recipe.config)},
-            "prompts": str(self.prompts_path), "n_epochs": int(len(ids)), "n_folds": len(plan),
+            "prompts": str(self.prompts_path), "n_epochs": len(ids), "n_folds": len(plan),
             "folds": "leave one recording out" if all(len(h) == 1 for h in plan) else f"{len(plan)} groups of recordings",
             "training_texts": stage_texts()})
         res.scores = {k: adapted[k] for k in ("accuracy", "macro_f1", "kappa", "per_class_f1", "n")}
@@ -276,3 +275,60 @@ def write_adapted_model(workspace: Path, out: Path, recipe: str = "tiny-adapt-re
     path = stem.parent / f"{stem.name}.card.md"
     path.write_text("\n".join(md) + "\n")
     return out, path
+
+
+def forgetting(workspace: Path, val_dir: Path, recipes: list[str], weights_dir: Path, out_dir: Path) -> Path:
+    """What adaptation costs on the training distribution: zero-shot staging of every clean epoch of a held-out
+    simulated split (:func:`sleeplm.eval.transfer_ablation.simulated_staging`, harness prompts) by the workspace's
+    own model and by that model adapted on *every* scored epoch of ``workspace`` with each recipe.
+
+    Writes ``forgetting.json`` and ``forgetting.md`` into ``out_dir`` (the adapted weights and their cards into
+    ``weights_dir``) and returns the markdown path.
+    """
+    import json
+
+    from sleeplm.encoder.model import load_model
+
+    from ..report import md_table
+    from ..transfer_ablation import simulated_staging
+
+    ctx = EvalContext.open(Path(workspace))
+    base_ref = ctx.model_ref
+    ctx.close()
+    rows = [{"model": f"{base_ref.name} (unadapted)", "sha256": base_ref.sha256,
+             **simulated_staging(base_ref.load(), Path(val_dir))}]
+    for name in recipes:
+        weights, _ = write_adapted_model(workspace, Path(weights_dir) / f"{load_adapt_recipe(name).name}.safetensors", name)
+        card = json.loads(weights.with_name(f"{weights.stem}.card.json").read_text())
+        rows.append({"model": f"adapted on every scored epoch of {Path(workspace).name} ({card['recipe']['name']})",
+                     "sha256": card["weights"]["sha256"], "recipe_sha256": card["recipe"]["sha256"],
+                     **simulated_staging(load_model(str(weights)), Path(val_dir))})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "forgetting.json").write_text(json.dumps({"workspace": str(workspace), "val_dir": str(val_dir),
+                                                         "rows": rows}, indent=1, default=str) + "\n")
+    table = [{"model": r["model"], **{k: r[k] for k in _SCORES}, "epochs": r["n"],
+              **{f"F1 {s}": r["per_class_f1"].get(s) for s in SCORED_STAGES}} for r in rows]
+    md = out_dir / "forgetting.md"
+    md.write_text("# Forgetting: held-out simulated staging before and after adaptation\n\n"
+                  f"Every clean scored epoch of the held-out simulated split `{val_dir}` (never trained on), zero-shot "
+                  "staging with the harness prompts. The adapted models were adapted on every scored epoch of "
+                  f"`{workspace}`.\n\n" + md_table(table) + "\n")
+    return md
+
+
+def main() -> None:  # pragma: no cover - command-line helper
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Forgetting of adaptation: held-out simulated staging before/after.")
+    ap.add_argument("--workspace", type=Path, required=True, help="workspace with scored recordings to adapt on")
+    ap.add_argument("--val", type=Path, required=True, help="held-out simulated split (<data root>/val)")
+    ap.add_argument("--weights-dir", type=Path, required=True, help="where the adapted weights and cards go")
+    ap.add_argument("--out", type=Path, required=True, help="folder for forgetting.json / forgetting.md")
+    ap.add_argument("--recipe", action="append", required=True, help="adaptation recipe (repeatable)")
+    a = ap.parse_args()
+    print(forgetting(a.workspace, a.val, a.recipe, a.weights_dir, a.out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -8,12 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
+from sleeplm.encoder.train.adapt import stage_texts
 from sleeplm.eval.context import EvalContext
 from sleeplm.eval.staging import load_prompts
 from sleeplm.eval.tasks import adapted
-from sleeplm.eval.tasks.adapted import AdaptedStaging, fold_plan, unseen_prompts, write_adapted_model
-from sleeplm.encoder.train.adapt import stage_texts
+from sleeplm.eval.tasks.adapted import (
+    AdaptedStaging,
+    fold_plan,
+    unseen_prompts,
+    write_adapted_model,
+)
 from testdata import MINI_CHECKPOINT
 
 pytest.importorskip("sleeplm.encoder.sim")
@@ -102,3 +106,10 @@ def test_written_weights_load_with_an_unchanged_text_tower_and_a_card(two_night_
     assert card["recipe"]["name"] == "quick" and len(card["recipe"]["sha256"]) == 64
     assert len(card["adapted_on"]["recordings"]) == 2
     assert "no out-of-distribution score" in card_md.read_text()
+
+
+def test_adapted_staging_runs_only_when_named():
+    from sleeplm.eval.registry import get_task, list_tasks
+
+    assert "adapted_staging" not in list_tasks() and "adapted_staging" in list_tasks(opt_in=True)
+    assert get_task("adapted_staging").recipe == "tiny-adapt-real"
