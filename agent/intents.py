@@ -330,7 +330,12 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
 _FOLLOW_UP_WORDS = frozenset(
     "and what about how for the same then ok okay now please also this that one night recording subject patient "
     "of is was it with in on as well too do let's lets see tell me show describe same question epoch epochs at "
-    "around next previous following prior to through until am pm midnight noon first last final".split())
+    "around next previous following prior to through until am pm midnight noon first last final its current "
+    "study".split())
+#: Words naming scored events, for a bare follow-up that swaps the event kind ("and hypopneas?").
+_EVENT_FOLLOW_UP_WORDS = frozenset(
+    "apnea apneas apnoea apnoeas hypopnea hypopneas hypopnoea hypopnoeas arousal arousals desaturation desaturations "
+    "oxygen obstructive central mixed limb leg movement movements events how many number the".split())
 
 
 #: Words a question for the cohort's size or its list of nights may hold ("how many nights per phenotype are there?").
@@ -382,8 +387,14 @@ def _follow_up(p: Parsed, ctx: Context) -> Plan:
             keep = {k: v for k, v in ctx.last_args.items() if k not in ("recording",)}
             return Plan(ctx.last_tool, {**keep, "recording": p.recordings[0]})
         return Plan("describe_night", {"recording": p.recordings[0]})
-    if p.this_night and ctx.recording and not (p.events or p.stages or p.metrics):
-        return Plan("describe_night", {"recording": ctx.recording})
+    if p.events and ctx.last_tool == "query_cohort" and all(
+            m.get("kind") == "event_count" for m in ctx.last_args.get("measures") or [{}]) and all(
+            w in _FOLLOW_UP_WORDS | _EVENT_FOLLOW_UP_WORDS for w in re.findall(r"[a-z']+", p.text)):
+        stage = (ctx.last_args.get("measures") or [{}])[0].get("stage")  # "and hypopneas?": the same question
+        return Plan("query_cohort", {**ctx.last_args, "measures": [{"kind": "event_count", "name": e, "stage": stage}
+                                                                   for e in p.events]})
+    if p.this_night and ctx.recording and not (p.events or p.stages or p.metrics) and _bare_follow_up(p):
+        return Plan("describe_night", {"recording": ctx.recording})  # "and this night?"; not "where does it happen?"
     understood = "; ".join(x for x in (
         ", ".join(e.replace("_", " ") for e in p.events), "stage " + "/".join(p.stages) if p.stages else "",
         ", ".join(p.metrics), ", ".join(p.recordings)) if x)

@@ -155,3 +155,17 @@ def test_a_question_of_its_own_about_an_epoch_is_not_a_follow_up_of_the_last_epo
     assert route("what about epoch 4?", NAMES, after_similar).tool == "similar_epochs"
     assert route("what is the SpO2 at epoch 4?", NAMES, after_similar).tool == "show_epoch"
     assert route("how long is the longest apnea in epoch 4?", NAMES, after_similar).tool is None
+
+
+def test_a_bare_event_follow_up_asks_the_last_count_again_for_that_event() -> None:
+    after_count = Context(recording="sim-0001", last_tool="query_cohort",
+                          last_args={"ask": "value", "nights": ["sim-0001"],
+                                     "measures": [{"kind": "event_count", "name": "obstructive_apnea", "stage": "REM"}]})
+    plan = route("and hypopneas?", NAMES, after_count)
+    assert plan.tool == "query_cohort" and plan.args["nights"] == ["sim-0001"]
+    assert plan.args["measures"] == [{"kind": "event_count", "name": "hypopnea", "stage": "REM"}]
+
+
+def test_a_pronoun_question_is_not_read_as_describe_this_night() -> None:
+    assert route("where does it happen?", NAMES, AT_NIGHT_1).tool is None
+    assert route("and this night?", NAMES, AT_NIGHT_1).tool == "describe_night"
