@@ -542,7 +542,7 @@ def adapt(
     """Adapt the model's signal tower on every scored epoch of a workspace (your own scored nights).
 
     Ingest other nights with the result: `sleeplm ingest ... --model OUT`. Measure it first with
-    `sleeplm eval -w WORKSPACE --tasks adapted_staging` (each recording held out in turn).
+    `sleeplm eval -w WORKSPACE --out FOLDER --tasks adapted_staging` (each recording held out in turn).
     """
     from sleeplm.encoder.train.recipe import RecipeError
     from sleeplm.eval.context import EvalError, TaskSkipped

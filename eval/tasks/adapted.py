@@ -253,8 +253,9 @@ def write_adapted_model(workspace: Path, out: Path, recipe: str = "tiny-adapt-re
     card["weights"] = {"file": str(out.resolve()), "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
     card["out_of_distribution"] = ("no reference asset for these weights: a workspace ingested with them stores no "
                                    "out-of-distribution score (NULL), never one against another model's reference")
-    card["not_measured_here"] = ("how well the adapted model stages recordings it was not adapted on: run `sleeplm eval "
-                                 "--tasks adapted_staging` (each recording held out in turn) on the same workspace")
+    card["not_measured_here"] = ("how well the adapted model stages recordings it was not adapted on: run "
+                                 "`sleeplm eval -w WORKSPACE --out FOLDER --tasks adapted_staging` (each recording "
+                                 "held out in turn) on the same workspace")
     stem = out.with_suffix("")
     (stem.parent / f"{stem.name}.card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
     on = card["adapted_on"]

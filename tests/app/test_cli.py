@@ -76,3 +76,23 @@ def test_ingest_workers_option_reaches_the_ingest(tmp_path: Path, monkeypatch) -
     result = runner.invoke(app, ["ingest", str(tmp_path), "-w", str(tmp_path / "ws"), "--workers", "0"])
     assert seen.get("workers") == 0
     assert result.exit_code != 0 and "stopped after reading the options" in result.output
+
+
+def test_adapt_writes_weights_and_a_card_naming_what_it_was_adapted_on(sim_workspace: Path, tmp_path: Path) -> None:
+    recipe = json.loads(Path(__file__).parents[2].joinpath(
+        "encoder", "train", "recipes", "tiny-adapt-real.json").read_text())
+    recipe["adapt"].update(steps=2, batch_size=4, warmup_steps=1)  # the bundled settings, two steps only
+    short = tmp_path / "two-steps.json"
+    short.write_text(json.dumps(recipe))
+    out = tmp_path / "adapted.safetensors"
+    result = runner.invoke(app, ["adapt", "-w", str(sim_workspace), "--out", str(out), "--recipe", str(short)])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "adapted.card.json").read_text())
+    assert out.is_file() and card["weights"]["sha256"]
+    assert "no reference asset" in card["out_of_distribution"]
+    assert "sim-0001" in json.dumps(card["adapted_on"])  # the workspace's nights (sim_cohort_dir's files)
+
+
+def test_adapt_refuses_an_output_that_is_not_safetensors(sim_workspace: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["adapt", "-w", str(sim_workspace), "--out", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and "must end in .safetensors" in result.output
