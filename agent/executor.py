@@ -225,9 +225,10 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
             return f"no epoch of {where} is scored {stage}, so {measure_label(m)} is undefined"
     unscored = _unscored_kinds(fr, m, nights)
     if unscored:
-        return (f"{', '.join(SCORING_KIND_NAMES[k] for k in unscored)} {'was' if len(unscored) == 1 else 'were'} "
+        what = "the count" if m.kind == "event_count" else measure_label(m)  # "arousals were not scored ... the count"
+        return (f"{', '.join(SCORING_KIND_NAMES[k] for k in unscored)} were "  # every kind's name is a plural
                 f"not scored in {nights[0] if len(nights) == 1 else 'these nights'} (by a person or automatically), "
-                f"so {measure_label(m)} is unknown, not zero")
+                f"so {what} is unknown, not zero")
     if m.kind == "metric" and m.name.endswith("_per_h"):
         tst = pd.to_numeric(fr.nights.loc[nights, "tst_min"], errors="coerce") if "tst_min" in fr.nights else None
         if tst is not None and (tst.fillna(0) == 0).all():
