@@ -233,7 +233,10 @@ def similar_epochs(r: dict[str, Any]) -> str:
     q = r["query_epoch"]
     lines = [f"Epochs most like **{_where(q)}** ({q['stage']}, {_events(q['event_types'])}):"]
     lines += [_hit_line(h) for h in r["hits"]]
-    lines.append(f"{r['same_stage']} of {len(r['hits'])} share its annotated stage.")
+    if q["stage"] in (None, "UNKNOWN"):
+        lines.append("Its stage was not scored, so whether the matches share it cannot be checked.")
+    else:
+        lines.append(f"{r['same_stage']} of {len(r['hits'])} share its annotated stage.")
     return "\n".join(lines)
 
 

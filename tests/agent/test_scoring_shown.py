@@ -157,3 +157,9 @@ def test_a_stage_based_aggregate_names_the_nights_staged_by_a_program(auto_score
     turn = ask(auto_scored_ws, "what is the average N3 percentage across the cohort?",
                config=ToolConfig(figure_dir=tmp_path))
     assert "Scored automatically, not by a person" in turn.answer and "night" in turn.answer.split("person")[-1]
+
+
+def test_similar_epochs_of_an_unstaged_epoch_do_not_count_stage_agreement(unstaged_ws: Path, tmp_path: Path) -> None:
+    turn = ask(unstaged_ws, "find epochs similar to epoch 3 of night", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "similar_epochs"
+    assert "Its stage was not scored" in turn.answer and "share its annotated stage" not in turn.answer
