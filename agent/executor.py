@@ -366,6 +366,17 @@ def _nearest(fr: Frames, m: Measure, nights: list[str]) -> str:
     return "describe a night, or compare AHI by phenotype"
 
 
+def _versus_cohort(fr: Frames, m: Measure, nights: list[str]) -> dict[str, Any]:
+    """Where the named nights stand among every night of the cohort with a value of ``m``: the cohort's size,
+    median and range, and each night's rank from the highest (ties share the better rank)."""
+    allv = pd.to_numeric(values(fr, m), errors="coerce").dropna()
+    ranks = {r: int((allv > allv[r]).sum()) + 1 for r in nights if r in allv.index}
+    return {"label": label(fr, m), "n": int(len(allv)), "mean": _f(allv.mean()) if len(allv) else None,
+            "median": _f(allv.median()) if len(allv) else None,
+            "low": _f(allv.min()) if len(allv) else None, "high": _f(allv.max()) if len(allv) else None,
+            "ranks": ranks}
+
+
 def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for r in nights:
@@ -378,6 +389,9 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
             if m.kind != "attribute" and _f(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
         rows.append(row)
+    if q.versus_cohort and q.measures and q.measures[0].kind != "attribute":
+        base["cohort"] = _versus_cohort(fr, q.measures[0], nights)
+        base["provenance"] = automatic_note(fr, q.measures, list(fr.nights.index))  # the cohort's nights count too
     base.update({"labels": [label(fr, m) for m in q.measures], "rows": lookup.jsonable(rows),
                  "focus": {"recording": nights[0]} if len(nights) == 1 else None,
                  "summary": "; ".join(f"{r['recording']}: " + ", ".join(f"{k} {r[k]}" for k in

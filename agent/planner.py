@@ -51,6 +51,9 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
+#: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
+_VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
+                  r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset)\b")
 _STAGE_WORD = r"\b(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _STAGE_TOKEN = {"rem": "REM", "n1": "N1", "n2": "N2", "n3": "N3", "wake": "W", "deep sleep": "N3",
                 "slow-wave sleep": "N3", "slow wave sleep": "N3", "light sleep": "N2"}
@@ -356,7 +359,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                             r"clinic)s?\b", t)
     if which_group and not group_by and measures:  # "which site has the highest average AHI?": per group, not per night
         group_by = next(iter(find_groups("by " + which_group.group(1))), None)
-    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2:
+    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2 and \
+            not (p.recordings and re.search(_VERSUS_COHORT, t)):  # "sim-0002 compared to the cohort": no groups
         group_by = "phenotype" if measures else None
     if not group_by and (p.phenotypes or re.search(r"\b(osa|obstructive sleep apn\w*) (patients|subjects|group)\b", t)) \
             and measures and re.search(
@@ -438,7 +442,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         if listing and filters:
             return Query("list", filters=filters)
         if nights:
-            return Query("value", measures, nights=nights)
+            return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
         if measures and measures[0].kind in ("event_count", "stage_minutes") and not nights:
             return Query("value", measures, nights=[ctx.recording]) if ctx.recording and p.this_night else \
                 Query("rank", measures, filters=filters)
@@ -456,7 +460,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
     if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"
-        return Query("value", measures, nights=nights)
+        return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
                  then=then if ask in ("argmax", "argmin") else None)
@@ -494,7 +498,7 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan(text=decision.text())
     if isinstance(decision, Query):
         if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None \
-                and all(m.kind == "metric" for m in decision.measures):
+                and not decision.versus_cohort and all(m.kind == "metric" for m in decision.measures):
             return Plan("describe_night", {"recording": decision.nights[0],
                                            "metrics": [m.name for m in decision.measures], "plot": False})
         return Plan("query_cohort", decision.to_args())

@@ -112,6 +112,7 @@ class Query:
     descending : ``rank`` order.
     then : what to do next with the single night this step names (``argmax`` / ``argmin``).
     window : restrict every measure to this part of each night (None: the whole night).
+    versus_cohort : ``value``: also place the named nights among every night of the cohort (median, range, rank).
     """
 
     ask: Ask
@@ -124,11 +125,13 @@ class Query:
     descending: bool = True
     then: Then | None = None
     window: Window | None = None
+    versus_cohort: bool = False
 
     def to_args(self) -> dict[str, Any]:
         """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
         d = asdict(self)
-        return {k: v for k, v in d.items() if v not in (None, [], "mean") or k == "ask"}
+        return {k: v for k, v in d.items() if (v not in (None, [], "mean") or k == "ask")
+                and not (k == "versus_cohort" and not v)}
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> Query:
@@ -212,3 +215,5 @@ class QueryArgs(BaseModel):
                                                 "find nights like it.")
     window: WindowArgs | None = Field(None, description="Restrict every measure to a part of each night (time "
                                                         "of night); omit for the whole night.")
+    versus_cohort: bool = Field(False, description="value: also place the named nights among the whole cohort "
+                                                   "(its median, range and the nights' rank).")

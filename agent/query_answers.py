@@ -83,6 +83,11 @@ def _value(r: dict[str, Any]) -> str:
             else:
                 parts.append(f"**{label}: {_n(v)}**")
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
+    c = r.get("cohort")
+    if c and c["n"]:
+        where = "; ".join(f"{rec} ranks {k} of {c['n']} from the highest" for rec, k in c["ranks"].items())
+        lines.append(f"Against the cohort ({c['label']}, {c['n']} nights with a value): mean {_n(c['mean'])}, median "
+                     f"{_n(c['median'])}, range {_n(c['low'])}–{_n(c['high'])}" + (f"; {where}." if where else "."))
     lines.append("Evidence: the night's scored stages, events and per-epoch heart rate / SpO2." if r.get("window")
                  else "Evidence: the night's stored metrics and scored events.")
     return "\n\n".join(lines)

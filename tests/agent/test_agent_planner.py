@@ -87,6 +87,12 @@ def test_a_stage_named_alone_in_a_comparison_is_its_share_of_sleep() -> None:
     assert isinstance(q, Query) and (q.ask, q.measures, q.group_by) == ("compare", [Measure("metric", "n3_pct")], "site")
 
 
+def test_a_nights_value_against_the_cohort_places_it_among_every_night() -> None:
+    q = plan("what is the sleep efficiency of sim-0002 compared with the cohort?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", "sleep_efficiency_pct")], nights=["sim-0002"], versus_cohort=True)
+    assert decide("how does the AHI of sim-0002 compare to the rest of the cohort?", NAMES, AT_1).tool == "query_cohort"
+
+
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:
     q = plan("what is the limb movement index of sim-0002?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "limb_movement_index_per_h")], nights=["sim-0002"])

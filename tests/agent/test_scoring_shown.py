@@ -163,3 +163,14 @@ def test_similar_epochs_of_an_unstaged_epoch_do_not_count_stage_agreement(unstag
     turn = ask(unstaged_ws, "find epochs similar to epoch 3 of night", config=ToolConfig(figure_dir=tmp_path))
     assert turn.steps[0].name == "similar_epochs"
     assert "Its stage was not scored" in turn.answer and "share its annotated stage" not in turn.answer
+
+
+def test_a_value_against_the_cohort_gives_the_nights_rank_from_the_files(sim_workspace: Path, sim_cohort_dir: Path,
+                                                                        tmp_path: Path) -> None:
+    import bank
+
+    ahi = bank.Gold(sim_cohort_dir).nights["ahi"].dropna()
+    rank = int((ahi > ahi["sim-0002"]).sum()) + 1
+    turn = ask(sim_workspace, "how does the AHI of sim-0002 compare to the rest of the cohort?",
+               config=ToolConfig(figure_dir=tmp_path))
+    assert f"sim-0002 ranks {rank} of {len(ahi)} from the highest" in turn.answer
