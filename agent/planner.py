@@ -51,6 +51,9 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
               "mean": r"\b(average|mean|typical|avg)\b"}
 _STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
+#: "What position did X sleep in?": the share of sleep in each body position (not the moments it changed).
+_POSITION_QUESTION = r"\b(what|which) (body |sleeping |sleep )?positions?\b|\b(sleep(ing)?|body) positions?\b"
+POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct")
 #: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
 _VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
                   r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset)\b")
@@ -116,6 +119,8 @@ def _measures(t: str, stage: str | None, events: list[str],
         out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
         return out, None
     cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
+    if not cols and not events and re.search(_POSITION_QUESTION, t):  # "what position did X sleep in?"
+        cols = list(POSITION_SHARES)
     if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
         return [Measure("metric", c) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value

@@ -93,6 +93,13 @@ def test_a_nights_value_against_the_cohort_places_it_among_every_night() -> None
     assert decide("how does the AHI of sim-0002 compare to the rest of the cohort?", NAMES, AT_1).tool == "query_cohort"
 
 
+def test_what_position_a_night_slept_in_is_its_share_of_sleep_in_each_position() -> None:
+    q = plan("what position did sim-0002 sleep in?", NAMES, AT_1)
+    assert q == Query("value", [Measure("metric", c) for c in ("supine_pct", "left_pct", "right_pct", "prone_pct",
+                                                               "upright_pct")], nights=["sim-0002"])
+    assert isinstance(plan("how many position changes did sim-0002 have?", NAMES, AT_1), Decline)
+
+
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:
     q = plan("what is the limb movement index of sim-0002?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "limb_movement_index_per_h")], nights=["sim-0002"])
