@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from sleeplm.encoder.vocab import (
-    APNEAS,
     EPOCH_S,
     EVENT_TYPES,
     RESPIRATORY_EVENTS,
@@ -28,8 +27,9 @@ from sleeplm.encoder.vocab import (
 
 from . import lookup, plots
 from .context import ToolContext
+from .provenance import automatic_note, unscored_kinds
 from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query, Window
-from .vocab import METRIC_LABELS, METRIC_SCORING_KIND, metric_label
+from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
 INDEX_EVENTS: dict[str, tuple[str, ...]] = {
@@ -40,8 +40,6 @@ INDEX_EVENTS: dict[str, tuple[str, ...]] = {
 #: Below this many nights in a group, a comparison says its test has little power.
 SMALL_GROUP = 5
 STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
-#: Event-count names that stand for several event types ("how many apneas": every kind of apnea).
-EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}
 
 
 class Unanswerable(Exception):
@@ -167,43 +165,6 @@ def values(fr: Frames, m: Measure) -> pd.Series:
 
 
 
-def _needed_kinds(m: Measure) -> list[str]:
-    """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on: night metrics, minutes and indices
-    per stage rest on the stages too (an index is per hour of scored sleep)."""
-    if m.kind == "event_count":
-        return [k for k, types in SCORING_KINDS.items()
-                if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)] + (["stages"] if m.stage else [])
-    if m.kind in ("metric", "stage_index"):
-        return ["stages"] + ([METRIC_SCORING_KIND[m.name]] if m.name in METRIC_SCORING_KIND else [])
-    if m.kind == "stage_minutes":
-        return ["stages"]
-    return []
-
-
-def _scorings(fr: Frames, nights: list[str]) -> dict[str, dict[str, dict[str, str]]]:
-    if "scoring" not in fr.nights.columns:
-        return {}
-    return {n: fr.nights.loc[n, "scoring"] or {} for n in nights if n in fr.nights.index}
-
-
-def _unscored_kinds(fr: Frames, m: Measure, nights: list[str]) -> list[str]:
-    """The kinds of scoring this measure needs that nobody did in every one of these nights."""
-    sc = _scorings(fr, nights)
-    return [k for k in _needed_kinds(m) if sc and all(s.get(k, {}).get("state") == "not scored" for s in sc.values())]
-
-
-def automatic_note(fr: Frames, measures: list[Measure], nights: list[str]) -> str | None:
-    """A sentence naming the nights whose values rest on automatic scoring (None when a person scored all)."""
-    kinds = {k for m in measures for k in _needed_kinds(m)}
-    auto = sorted({n for n, s in _scorings(fr, nights).items() if any(s.get(k, {}).get("state") == "automatic"
-                                                                       for k in kinds)})
-    if not auto:
-        return None
-    shown = ", ".join(auto[:8]) + (" …" if len(auto) > 8 else "")
-    return (f"Scored automatically, not by a person (see the night's description for the rule set): "
-            f"{shown}.")
-
-
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     """Why a measure has no value for these nights, in a physician's words."""
     if fr.window is not None:
@@ -223,7 +184,7 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
             where = nights[0] if len(nights) == 1 else "this cohort" if len(nights) == len(fr.nights) else \
                 "these nights"
             return f"no epoch of {where} is scored {stage}, so {measure_label(m)} is undefined"
-    unscored = _unscored_kinds(fr, m, nights)
+    unscored = unscored_kinds(fr, m, nights)
     if unscored:
         what = "the count" if m.kind == "event_count" else measure_label(m)  # "arousals were not scored ... the count"
         return (f"{', '.join(SCORING_KIND_NAMES[k] for k in unscored)} were "  # every kind's name is a plural

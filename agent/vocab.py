@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sleeplm.encoder.vocab import APNEAS, EVENT_TYPES
+
 if TYPE_CHECKING:
     from sleeplm.index.queries import Cohort
 
@@ -105,6 +107,9 @@ SCORING_QUESTION = (r"\b(scored|staged|annotated) (automatically|by (a |the )?(p
                     r"|\b(unscored|unstaged|not scored|not staged|without (scoring|annotations?))\b|\bwho scored\b"
                     r"|\b(no|without( an?)?|missing( an?)?|lack( an?)?|lacking( an?)?) (hypnograms?|sleep stag\w*|"
                     r"stag(es|ing)|annotations?|annotation files?|scoring)\b")
+
+#: Named groups of event types a count may ask for ("how many apneas": every kind of apnea; "any": every event).
+EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}
 
 #: The metrics shown when a night is described or compared.
 KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n1_pct",

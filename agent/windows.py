@@ -23,6 +23,7 @@ import pandas as pd
 from sleeplm.encoder.vocab import APNEAS, EPOCH_S, EVENT_TYPES
 
 from .query import ATTRIBUTES, Decline, Measure, Query, Window
+from .vocab import EVENT_GROUPS
 
 if TYPE_CHECKING:
     from .executor import Frames
@@ -218,8 +219,6 @@ def _index_events() -> dict[str, tuple[str, ...]]:
 COUNT_METRICS: dict[str, tuple[str, ...]] = {"n_apneas": APNEAS, "n_hypopneas": ("hypopnea",),
                                              "n_desaturations": ("oxygen_desaturation",),
                                              "n_arousals": ("arousal",)}
-#: Named groups of event types a count may ask for ("how many apneas": every kind of apnea).
-EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}
 SLEEP_STAGES = ("N1", "N2", "N3", "REM")
 WINDOW_METRICS = ("tst_min", "sleep_efficiency_pct", "waso_min", "n1_pct", "n2_pct", "n3_pct", "rem_pct",
                   "spo2_mean_pct", "spo2_min_pct", "hr_bpm", *COUNT_METRICS)
@@ -329,7 +328,8 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         For a whole-night measure (sleep latency, REM latency, time in bed, position-based values).
     """
     from . import executor
-    from .executor import Unanswerable, _needed_kinds, _unscored_kinds, measure_label
+    from .executor import Unanswerable, measure_label
+    from .provenance import needed_kinds, unscored_kinds
 
     wd = fr.window_data()
     if m.kind in ("attribute", "missing_channels"):  # the same whatever the time
@@ -349,9 +349,9 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     if m in wd.cache:
         return wd.cache[m].copy()
     out = pd.Series({r: wd.value(r, m) for r in fr.nights.index}, dtype=float)
-    if _needed_kinds(m):  # nobody scored the events: unknown, not zero
+    if needed_kinds(m):  # nobody scored the events: unknown, not zero
         for r in fr.nights.index:
-            if _unscored_kinds(fr, m, [r]):
+            if unscored_kinds(fr, m, [r]):
                 out[r] = np.nan
                 wd.why.pop((r, m), None)
     wd.cache[m] = out

@@ -1,0 +1,93 @@
+"""The measures a question names: night metrics (with the stage they are asked in), event counts, per-hour
+indices, minutes of a stage, subject attributes — or a decline when the words are ambiguous (a whole-night measure
+asked "in REM", heart rate without a stage, a rate per hour that is not stored). Used by
+:mod:`sleeplm.agent.planner`."""
+
+from __future__ import annotations
+
+import re
+
+from sleeplm.encoder.vocab import SCORED_STAGES
+
+from .clinical import EVENT_INDEX
+from .query import Decline, Measure, Window
+from .vocab import METRIC_LABELS, find_metrics
+
+#: Words that name a sleep stage, and the stage each names.
+STAGE_WORD = r"\b(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
+STAGE_TOKEN = {"rem": "REM", "n1": "N1", "n2": "N2", "n3": "N3", "wake": "W", "deep sleep": "N3",
+               "slow-wave sleep": "N3", "slow wave sleep": "N3", "light sleep": "N2"}
+#: Words asking for a rate per hour (the stored index, not a count).
+_PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
+#: "What position did X sleep in?": the share of sleep in each body position (not the moments it changed).
+_POSITION_QUESTION = r"\b(what|which) (body |sleeping |sleep )?positions?\b|\b(sleep(ing)?|body) positions?\b"
+POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct")
+#: The stage whose share of sleep a metric is ("what percentage of the night was in N3?" names N3 twice).
+_STAGE_SHARE = {"n1_pct": "N1", "n2_pct": "N2", "n3_pct": "N3", "rem_pct": "REM"}
+
+
+def read_measures(t: str, stage: str | None, events: list[str],
+                  window: Window | None = None) -> tuple[list[Measure], Decline | None]:
+    """The measures a question names (and a decline when one is ambiguous)."""
+    out: list[Measure] = []
+    if re.search(r"\b(most|least) severe (sleep apn\w*|osa|obstructive sleep apn\w*|apn\w*)\b", t):
+        return [Measure("metric", "ahi_per_h")], None  # severity of sleep apnea: the AHI
+    if events and not find_metrics(t) and re.search(
+            r"\b(supine|prone|lateral|on (the|their|his|her) (back|side)|left side|right side)\b", t):
+        return [], Decline("events are not counted by body position: per night the workspace keeps the supine and "
+                           "non-supine AHI and the time in each position.", ", ".join(e.replace("_", " ")
+                                                                                    for e in events),
+                           "what is the supine AHI of each night?")
+    if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
+        stages = [s for s in SCORED_STAGES if re.search(rf"\b{s.lower()}\b", t)] or ([stage] if stage else [])
+        if re.search(r"\bwake\b|\bawake\b", t) and "W" not in stages:
+            stages.append("W")
+        if not stages and window is not None:  # over a part of the night: every epoch of it
+            return [Measure("metric", "hr_bpm")], None
+        if not stages:
+            return [], Decline("heart rate is stored per sleep stage (W, N1, N2, N3, REM), not for the whole night.",
+                               "heart rate", "what is the average heart rate during N2 across the cohort?")
+        out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
+        return out, None
+    cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
+    if not cols and not events and re.search(_POSITION_QUESTION, t):  # "what position did X sleep in?"
+        cols = list(POSITION_SHARES)
+    if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
+        return [Measure("metric", c) for c in cols], None
+    if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
+        whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine"))]
+        if whole:
+            label = METRIC_LABELS.get(whole[0], (whole[0], ""))[0]
+            return [], Decline(f"{label} is a whole-night measure; it has no value within one stage.",
+                               f"{label}, stage {stage}", f"what is the AHI during {stage} in each night?")
+        return [Measure("stage_index", c, stage) for c in cols], None
+    out += [Measure("metric", c) for c in cols]
+    m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
+        or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t) \
+        or re.search(r"\b(most|least|fewest|more|less)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
+    if m and not out:
+        out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
+    if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
+        events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
+    if events and not out and re.search(_PER_HOUR, t):  # "arousals per hour": the stored index, not a count
+        index = [EVENT_INDEX.get(e) for e in events]
+        if None in index:
+            return [], Decline("a rate per hour of sleep is stored for arousals, hypopneas, obstructive and central "
+                               "apneas (OAI, CAI), desaturations (ODI), limb movements, and apneas with hypopneas "
+                               "(AHI), not for " + ", ".join(e.replace("_", " ") + "s" for e, i in zip(events, index)
+                                                              if i is None) + ".",
+                               ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")
+        return [Measure("metric", i) for i in dict.fromkeys(index)], None
+    if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
+        out += [Measure("event_count", e, stage) for e in events]
+    if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
+                 r"|\bage (range|spread|sd|standard deviation)\b", t):
+        out.insert(0, Measure("attribute", "age"))
+    elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
+            r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*)\s+(bmi|body mass)|\b(heaviest|lightest)\b", t)):
+        out.insert(0, Measure("attribute", "bmi"))
+    named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)} & set(_STAGE_SHARE.values())
+    if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across)\b", t):
+        stage = named.pop()  # "a difference in N3 between sites": N3's share of sleep
+        out.append(Measure("metric", next(c for c, s_ in _STAGE_SHARE.items() if s_ == stage)))
+    return out, None
