@@ -1,0 +1,25 @@
+"""What every ``sleeplm`` command shares: the consoles, a clear error exit, a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(exc: Exception, code: int = 2) -> None:
+    """Print ``exc`` as an error (no traceback) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def table(columns: list[str], rows: list[Any], title: str | None = None) -> None:
+    t = Table(*columns, title=title)
+    for r in rows:
+        t.add_row(*["" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
+    console.print(t)
