@@ -120,7 +120,8 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     last = min(last, first + limit - 1)
     track_list = _tracks(tracks, TRACKS if first == last else ("stage_event",))
     infos = [lookup.epoch(ctx.cohort, n, i) for i in range(first, last + 1)]
-    present = [c for c in SLEEPLM_CHANNELS if c not in set(n.missing_channels or [])]
+    missing = set(n.missing_channels or [])
+    present = [c for c in SLEEPLM_CHANNELS if c not in missing]
     withheld = {t: why for t in track_list if (why := withheld_caption_reason(t, present))}
     partial = {t: list(a) for t in track_list if t not in withheld and t != "stage_event"
                and (a := absent_track_inputs(t, present))}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.train.loop import lr_at
 from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
 from sleeplm.encoder.train.recipe import RECIPES_DIR, RecipeError
 from sleeplm.encoder.vocab import CHANNEL_INDEX, SCORED_STAGES, SLEEPLM_CHANNELS
@@ -147,14 +147,6 @@ def check_inputs(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray) ->
         raise ValueError(f"channels {names} are marked absent but carry a signal in {int(leak.any(axis=1).sum())} epochs")
 
 
-def _lr_at(step: int, cfg: AdaptConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    lo = cfg.lr * cfg.min_lr_ratio
-    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * min(t, 1.0)))
-
-
 def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Parameter]]:
     """Set ``requires_grad`` on the signal-tower parameters ``which`` names, off everywhere else."""
     for p in net.parameters():
@@ -245,7 +237,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
     yt = torch.from_numpy(labels)
     history = []
     for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
-        lr = _lr_at(step, cfg)
+        lr = lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
         emb, _ = net.encode_biosignals(xt[idx])

@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -92,7 +92,16 @@ class TrainConfig:
         return cls(**d)
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+class Schedule(Protocol):
+    """What the learning-rate schedule reads from a config (:class:`TrainConfig`, an adaptation's config)."""
+
+    steps: int
+    lr: float
+    min_lr_ratio: float
+    warmup_steps: int
+
+
+def lr_at(step: int, cfg: Schedule) -> float:
     """Linear warmup to ``lr`` then cosine decay to ``lr * min_lr_ratio`` at ``steps``."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
