@@ -68,9 +68,16 @@ def _automatic(scoring: dict[str, dict[str, str]]) -> str:
     return "; ".join(" and ".join(kinds) + (f" ({method})" if method else "") for method, kinds in by_method.items())
 
 
+#: Night metrics read from the body-position channel.
+_POSITION_METRICS = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct", "supine_ahi_per_h",
+                     "non_supine_ahi_per_h")
+
+
 def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None,
-                  scoring: dict[str, dict[str, str]] | None = None) -> str:
+                  scoring: dict[str, dict[str, str]] | None = None, missing: list[str] | None = None) -> str:
     label = metric_label(col)
+    if v is None and col in _POSITION_METRICS and "POS" in (missing or []):
+        return f"**{label}: not available** — the recording has no body-position channel"
     staging = (scoring or {}).get("stages") or {}
     if v is None and staging.get("state") == "not scored":
         reason = f" ({staging['reason']})" if staging.get("reason") else ""
@@ -102,7 +109,8 @@ def describe_night(r: dict[str, Any]) -> str:
     lines = [f"**{r['recording']}** — {_subject(r['subject'])}; recorded {r['start_time'] or 'at an unknown time'}"
              + f"{end}, {r['n_epochs']} epochs ({num(r['duration_h'], 2)} h)."]
     for col, v in r["requested_metrics"].items():
-        lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs"), r.get("scoring")))
+        lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs"), r.get("scoring"),
+                                   r.get("missing_channels")))
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:
@@ -233,6 +241,10 @@ def similar_epochs(r: dict[str, Any]) -> str:
     q = r["query_epoch"]
     lines = [f"Epochs most like **{_where(q)}** ({q['stage']}, {_events(q['event_types'])}):"]
     lines += [_hit_line(h) for h in r["hits"]]
+    scores = [h["score"] for h in r["hits"]]
+    if scores and min(scores) >= 0.999:
+        lines.append("These epochs' vectors are near-identical to it (cosine ≥ 0.999): the model does not tell them "
+                     "apart, so their order means nothing.")
     if q["stage"] in (None, "UNKNOWN"):
         lines.append("Its stage was not scored, so whether the matches share it cannot be checked.")
     else:

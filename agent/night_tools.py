@@ -123,8 +123,7 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     missing = set(n.missing_channels or [])
     present = [c for c in SLEEPLM_CHANNELS if c not in missing]
     withheld = {t: why for t in track_list if (why := withheld_caption_reason(t, present))}
-    partial = {t: list(a) for t in track_list if t not in withheld and t != "stage_event"
-               and (a := absent_track_inputs(t, present))}
+    partial = {t: list(a) for t in track_list if t not in withheld and (a := absent_track_inputs(t, present))}
     generated: dict[str, list[str]] | None = None
     note = None
     if generate:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .clinical import ahi_severity, worst_or_best
@@ -58,11 +59,14 @@ _THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (lik
          "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
 
 
-def correct_spelling(text: str) -> str:
-    """The text with close misspellings of :data:`KEYWORDS` replaced ("avrage sleep efficency")."""
+def correct_spelling(text: str, keep: Iterable[str] = ()) -> str:
+    """The text with close misspellings of :data:`KEYWORDS` replaced ("avrage sleep efficency"); the words in
+    ``keep`` (the cohort's recording names and subject ids: "night-a" is not a misspelt "night") stay."""
+    kept = {k.lower() for k in keep}
+
     def fix(m: re.Match[str]) -> str:
         w = m.group(0)
-        if len(w) < 4 or w in KEYWORDS or _PROTECTED.match(w):
+        if len(w) < 4 or w in KEYWORDS or w in kept or _PROTECTED.match(w):
             return w
         close = difflib.get_close_matches(w, KEYWORDS, n=1, cutoff=0.8)
         return close[0] if close else w
@@ -216,7 +220,7 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
     question with a window that is not a cohort-data question is declined, never answered for the whole
     night.
     """
-    t = correct_spelling(question.strip().lower())
+    t = correct_spelling(question.strip().lower(), names.known())
     window = find_window(t)
     if isinstance(window, Decline):
         return window
@@ -241,7 +245,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if lang:
         return Decline(f"the question seems to be in {lang}; I read questions in English only and would rather "
                        "not guess.", suggestion="how many nights are there?")
-    t = correct_spelling(raw)
+    t = correct_spelling(raw, names.known())
     for rx, what in UNRECORDED.items():
         if re.search(rx, t):
             return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "

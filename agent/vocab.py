@@ -235,6 +235,10 @@ class CohortNames:
                 subjects.setdefault(str(sid), []).append(name)
         return cls([r[0] for r in rows], subjects, cohort.subject_values("phenotype"), cohort.subject_values("site"))
 
+    def known(self) -> list[str]:
+        """Every recording name and subject id (words a spelling correction must leave as they are)."""
+        return [*self.recordings, *self.subjects]
+
     def find_phenotypes(self, text: str) -> list[str]:
         """Phenotype values named in a text ("osa_severe", "osa severe", "severe osa", "insomnia")."""
         t = text.lower().replace("_", " ").replace("-", " ")

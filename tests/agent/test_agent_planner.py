@@ -100,6 +100,13 @@ def test_what_position_a_night_slept_in_is_its_share_of_sleep_in_each_position()
     assert isinstance(plan("how many position changes did sim-0002 have?", NAMES, AT_1), Decline)
 
 
+def test_a_recording_name_close_to_a_keyword_is_not_spelling_corrected() -> None:
+    names = CohortNames(recordings=["night-a", "night-b"], subjects={}, phenotypes=[], sites=[])
+    assert correct_spelling("what is the ahi of night-a?", names.known()) == "what is the ahi of night-a?"
+    assert plan("what is the AHI of night-a?", names, Context()) == Query(
+        "value", [Measure("metric", "ahi_per_h")], nights=["night-a"])
+
+
 def test_the_limb_movement_index_is_answered_under_its_own_name() -> None:
     q = plan("what is the limb movement index of sim-0002?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "limb_movement_index_per_h")], nights=["sim-0002"])

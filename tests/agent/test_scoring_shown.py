@@ -126,19 +126,38 @@ def test_the_cohort_scoring_table_names_nights_whose_events_nobody_scored(hypnog
     assert "some annotation scored by nobody: 1 of 1 (night)" in turn.answer
 
 
-def test_captions_of_an_eeg_only_recording_withhold_tracks_it_has_no_input_for(make_edf, tmp_path: Path) -> None:
+@pytest.fixture
+def eeg_only_ws(make_edf, tmp_path: Path) -> Path:
+    """One 10-min recording with a single central EEG lead and a hypnogram (no other channel, no events), ingested."""
     import numpy as np
 
     rng = np.random.default_rng(5)
-    cohort = tmp_path / "cohort"
-    cohort.mkdir()
-    edf = make_edf("eeg-only.edf", {"C3-M2": (rng.normal(0, 20, 128 * 600), 128.0, "uV")})
-    shutil.move(edf, cohort / "night-a.edf")
-    ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
-    turn = ask(tmp_path / "ws", "caption epoch 3 of night-a", config=ToolConfig(figure_dir=tmp_path))
+    (tmp_path / "cohort").mkdir()
+    stages = [(30.0 * k, 30.0, f"Sleep stage {'W' if k < 4 else 'N2'}") for k in range(20)]
+    edf = make_edf("eeg-only.edf", {"C3-M2": (rng.normal(0, 20, 128 * 600), 128.0, "uV")}, annotations=stages)
+    shutil.move(edf, tmp_path / "cohort" / "night-a.edf")
+    ingest(tmp_path / "cohort", tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
+    return tmp_path / "ws"
+
+
+def test_captions_of_an_eeg_only_recording_withhold_tracks_it_has_no_input_for(eeg_only_ws: Path,
+                                                                               tmp_path: Path) -> None:
+    turn = ask(eeg_only_ws, "caption epoch 3 of night-a", config=ToolConfig(figure_dir=tmp_path))
     assert "*cardiac* — reference: No ECG" in turn.answer
     assert "model: withheld — the recording has none of this track's inputs (ECG)" in turn.answer
     assert "model (this recording lacks EOG_L, EOG_R, EEG_C4" in turn.answer
+
+
+def test_the_stage_and_event_caption_of_an_eeg_only_recording_names_the_channels_it_lacks(eeg_only_ws: Path,
+                                                                                        tmp_path: Path) -> None:
+    turn = ask(eeg_only_ws, "caption epoch 3 of night-a", config=ToolConfig(figure_dir=tmp_path))
+    stage_event = turn.answer.split("*brain*")[0]
+    assert "model (this recording lacks ECG, ABD, THX, AF, EOG_L, EOG_R, EEG_C4, EMG_CHIN, POS" in stage_event
+
+
+def test_position_shares_without_a_position_channel_say_so(eeg_only_ws: Path, tmp_path: Path) -> None:
+    turn = ask(eeg_only_ws, "what position did night-a sleep in?", config=ToolConfig(figure_dir=tmp_path))
+    assert "**time supine (% of TST): not available** — the recording has no body-position channel" in turn.answer
 
 
 def test_an_epochs_heart_rate_is_its_measured_value(sim_workspace: Path, sim_cohort_dir: Path, tmp_path: Path) -> None:
@@ -174,3 +193,15 @@ def test_a_value_against_the_cohort_gives_the_nights_rank_from_the_files(sim_wor
     turn = ask(sim_workspace, "how does the AHI of sim-0002 compare to the rest of the cohort?",
                config=ToolConfig(figure_dir=tmp_path))
     assert f"sim-0002 ranks {rank} of {len(ahi)} from the highest" in turn.answer
+
+
+def test_similar_epochs_the_model_cannot_tell_apart_say_their_order_means_nothing() -> None:
+    from sleeplm.agent.answers import similar_epochs
+
+    hit = {"rank": 1, "recording": "a", "epoch_index": 4, "clock_time": None, "stage": "N1", "event_types": [],
+           "score": 0.9997}
+    r = {"query_epoch": {"recording": "a", "epoch_index": 3, "clock_time": None, "stage": "W", "event_types": []},
+         "hits": [hit, {**hit, "epoch_index": 5, "score": 0.9995}], "same_stage": 0}
+    assert "the model does not tell them apart" in similar_epochs(r)
+    r["hits"][1]["score"] = 0.93
+    assert "the model does not tell them apart" not in similar_epochs(r)
