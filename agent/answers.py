@@ -306,7 +306,26 @@ def cohort_stats(r: dict[str, Any]) -> str:
     if groups:
         lines.append("Nights in each group: " + "; ".join(f"{g}: {', '.join(v[:8])}{' …' if len(v) > 8 else ''}"
                                                          for g, v in groups.items()) + ".")
+    lines += scoring_note_lines(r.get("scoring_notes") or {}, q)
     return "\n\n".join(lines)
+
+
+def scoring_note_lines(notes: dict[str, dict[str, list[str]]], question: str = "") -> list[str]:
+    """What a cohort table's numbers rest on: the nights a program scored, and the nights nobody scored (unknown,
+    left out), per kind of annotation."""
+
+    def nights(v: list[str]) -> str:
+        return ", ".join(v[:8]) + (" …" if len(v) > 8 else "")
+
+    auto = [f"{SCORING_KIND_NAMES.get(k, k)} of {nights(d['automatic'])}" for k, d in notes.items() if d.get("automatic")]
+    none = [f"{SCORING_KIND_NAMES.get(k, k)} in {nights(d['not_scored'])}" for k, d in notes.items() if d.get("not_scored")]
+    out = []
+    if auto:
+        out.append("Scored automatically by a program, not by a person: " + "; ".join(auto) + ".")
+    if none:
+        left = "left out of the per-night means" if question == "event_counts" else "left out of these numbers"
+        out.append("Not scored by anyone (unknown, not zero; " + left + "): " + "; ".join(none) + ".")
+    return out
 
 
 COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES, age_band
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS, age_band
 from sleeplm.index import stats
 from sleeplm.index.queries import EpochFilter, EpochHit, NightHit
 from sleeplm.index.querytext import caption_style, parse_query
 
 from . import lookup
 from .context import ToolContext
-from .vocab import KEY_METRICS, resolve_metric
+from .vocab import KEY_METRICS, METRIC_SCORING_KIND, resolve_metric
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
                         "list_nights", "scoring"]
@@ -138,6 +138,10 @@ def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -
     }
 
 
+#: The group of nights whose subject attribute was not given.
+NOT_GIVEN = "(not given)"
+
+
 def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
     """Group value → recordings, from subject attributes (the same bands as :mod:`stats`)."""
     ids = ctx.cohort.recording_ids()
@@ -150,7 +154,7 @@ def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
             g = name
         else:
             g = subj.get(by)
-        out.setdefault(str(g), []).append(name)
+        out.setdefault(NOT_GIVEN if g is None else str(g), []).append(name)
     return {g: sorted(v) for g, v in sorted(out.items())}
 
 
@@ -226,12 +230,55 @@ def cohort_stats(ctx: ToolContext, question: StatsQuestion, by: str | None = Non
             result["columns"] = [by, "nights"]
     if group_by in NIGHT_GROUPS:
         result["nights_per_group"] = _nights_by_group(ctx, group_by)
+    if group_by is not None:
+        for rec in result["rows"]:
+            if rec.get(group_by) is None:
+                rec[group_by] = NOT_GIVEN
+    notes = _scoring_notes(ctx, question, col, flt)
+    if notes:
+        result["scoring_notes"] = notes
     if col is not None:
         per_night = stats.nights_table(con, [col]).to_records()
         ranked = sorted((r for r in per_night if r.get(col) is not None), key=lambda r: -r[col])
         result["per_night"] = lookup.jsonable([{"recording": r["recording"], col: r[col]} for r in ranked])
     result["summary"] = _stats_summary(result, len(records))
     return result
+
+
+def scoring_kinds(question: str, metric: str | None, flt: EpochFilter) -> list[str]:
+    """The kinds of scoring (stages, respiratory, ...) a cohort_stats answer's numbers rest on."""
+    if question == "stage_distribution":
+        return ["stages"]
+    if question == "event_counts":  # every kind of event: one nobody scored has no rows, so the note is all that says so
+        return [k for k, types in SCORING_KINDS.items() if types]
+    if metric is not None:
+        return ["stages"] + ([METRIC_SCORING_KIND[metric]] if metric in METRIC_SCORING_KIND else [])
+    if question == "count_epochs":
+        kinds = ["stages"] if flt.stages else []
+        return kinds + list(dict.fromkeys(k for t in flt.event_types or [] if (k := stats.kind_of_event(t))))
+    return []
+
+
+def _scoring_notes(ctx: ToolContext, question: str, metric: str | None,
+                   flt: EpochFilter) -> dict[str, dict[str, list[str]]]:
+    """kind -> {"automatic": nights a program scored, "not_scored": nights nobody scored}, over the nights the
+    answer covers (its recording and subject filters), for the kinds its numbers rest on."""
+    kinds = scoring_kinds(question, metric, flt)
+    if not kinds:
+        return {}
+    scope = None
+    if flt.recordings or flt.phenotype or flt.sex or flt.site:
+        scope = set()
+        for name, subj, _ in ctx.cohort.night_info(ctx.cohort.recording_ids()).values():
+            if ((not flt.recordings or name in flt.recordings) and (not flt.phenotype or subj.get("phenotype") in flt.phenotype)
+                    and (not flt.sex or subj.get("sex") in flt.sex) and (not flt.site or subj.get("site") in flt.site)):
+                scope.add(name)
+    out = {}
+    for kind, d in stats.scoring_notes(ctx.cohort.con, kinds).items():
+        kept = {state: [n for n in names if scope is None or n in scope] for state, names in d.items()}
+        if any(kept.values()):
+            out[kind] = kept
+    return out
 
 
 def _stats_summary(result: dict[str, Any], n_rows: int) -> str:

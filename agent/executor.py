@@ -441,6 +441,8 @@ def _compare(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict
             ctx.figure_path("compare", q.measures[0].name, by),
             [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
             f"{base['label']} by {by}", cache=ctx.figure_cache))]
+    grouped = [r for gr in groups for r in gr["nights"]]
+    base["provenance"] = automatic_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
     base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"

@@ -347,13 +347,18 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Cohort questions: per-night table, stage distribution, events, a metric by group, counts."""
+    from sleeplm.agent.answers import scoring_note_lines
+    from sleeplm.agent.cohort_tools import scoring_kinds
     from sleeplm.index import stats as st
+    from sleeplm.index.queries import EpochFilter
     from sleeplm.index.workspace import Workspace, WorkspaceError
 
     try:
         con = Workspace(workspace).connect(read_only=True)
     except WorkspaceError as exc:
         _fail(exc)
+    questions = {"nights": "list_nights", "stages": "stage_distribution", "events": "event_counts",
+                 "metric": "compare_metric", "count": "count_epochs"}
     try:
         if what == "nights":
             table = st.nights_table(con)
@@ -362,14 +367,23 @@ def stats(
         elif what == "events":
             table = st.event_counts(con, by)
         elif what == "metric":
-            table = st.compare_metric(con, metric or "ahi_per_h", by)
+            metric = metric or "ahi_per_h"
+            table = st.compare_metric(con, metric, by)
         elif what == "count":
             table = st.count_epochs(con, by=by)
         else:
             raise ValueError(f"unknown statistic {what!r}: nights, stages, events, metric or count")
     except ValueError as exc:
         _fail(exc)
-    _emit(table.to_records(), as_json, lambda _: _table(table.columns, table.rows))
+    kinds = scoring_kinds(questions[what], metric if what == "metric" else None, EpochFilter())
+    notes = st.scoring_notes(con, kinds)
+
+    def render(_: Any) -> None:
+        _table(table.columns, table.rows)
+        for line in scoring_note_lines(notes, questions[what]):
+            console.print(line, soft_wrap=True, highlight=False)
+
+    _emit({"rows": table.to_records(), "scoring_notes": notes}, as_json, render)
 
 
 @app.command()

@@ -7,13 +7,14 @@ connection is the read-only one of :class:`~sleeplm.index.queries.Cohort`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from .queries import EPOCH_FROM, EpochFilter
-from sleeplm.encoder.vocab import age_band_sql
+from sleeplm.encoder.vocab import EVENT_TYPES, SCORING_KINDS, age_band_sql
 
 GROUPS = ("phenotype", "sex", "site", "age_band", "stage", "recording")
 _GROUP_SQL = {
@@ -79,21 +80,90 @@ def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
     return _fetch(con, sql, params)
 
 
+def _scoring(value: Any) -> dict[str, dict[str, str]]:
+    if isinstance(value, str) and value:
+        return json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+def night_groups(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, tuple[Any, dict[str, dict[str, str]]]]:
+    """recording name -> (its group under ``by``, its scoring: kind -> {state, method, reason} as stored at ingest)."""
+    if by == "stage":
+        raise ValueError("nights cannot be grouped by stage")
+    g = _group(by)
+    rows = con.execute(f"SELECT r.name, {g}, CAST(r.scoring AS VARCHAR) FROM recordings r "
+                       f"LEFT JOIN subjects s USING (subject_id) ORDER BY r.name").fetchall()
+    return {name: (grp, _scoring(sc)) for name, grp, sc in rows}
+
+
+def kind_of_event(event_type: str) -> str | None:
+    """The kind of scoring (:data:`SCORING_KINDS`) an event type belongs to."""
+    return next((k for k, types in SCORING_KINDS.items() if event_type in types), None)
+
+
+def is_scored(scoring: dict[str, dict[str, str]], kind: str | None) -> bool:
+    """Whether a person or a program scored ``kind`` in a night (a night ingested without the record: unknown = no)."""
+    return kind is not None and (scoring.get(kind) or {}).get("state") in ("manual", "automatic")
+
+
 def event_counts(con: duckdb.DuckDBPyConnection, by: str = "phenotype") -> Table:
-    """Scored events per type and group, with the per-night mean."""
+    """Events per type and group, with the mean per night *over the nights where that type was scored*.
+
+    A night where nobody scored a type (``recordings.scoring``: "not scored") is left out of that type's
+    denominator (its count is unknown, not zero) and counted in ``nights_not_scored``; a night that was
+    scored and has none counts as zero. A group where no night scored a type gets no row for it.
+    """
     if by not in ("phenotype", "sex", "site", "age_band", "recording"):
         raise ValueError(f"cannot group events by {by!r}")
-    g = _group(by)
-    sql = f"""
-        SELECT {g} AS {by}, ev.type AS event_type, count(*) AS events,
-               round(count(*) / count(DISTINCT r.recording_id), 1) AS per_night
-        FROM events ev JOIN recordings r USING (recording_id) LEFT JOIN subjects s USING (subject_id)
-        GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2"""
-    return _fetch(con, sql, [])
+    nights = night_groups(con, by)
+    counts = con.execute("SELECT r.name, ev.type, count(*) FROM events ev JOIN recordings r USING (recording_id) "
+                         "GROUP BY 1, 2").fetchall()
+    n_events = {(name, t): int(n) for name, t, n in counts}
+    types = sorted({t for _, t in n_events}, key=lambda t: (EVENT_TYPES.index(t) if t in EVENT_TYPES else 99, t))
+    groups = sorted({grp for grp, _ in nights.values()}, key=lambda v: (v is None, str(v)))
+    rows = []
+    for grp in groups:
+        members = [name for name, (gv, _) in nights.items() if gv == grp]
+        for t in types:
+            kind = kind_of_event(t)
+            scored = [n for n in members if is_scored(nights[n][1], kind) or n_events.get((n, t))]
+            if not scored:
+                continue
+            total = sum(n_events.get((n, t), 0) for n in scored)
+            rows.append((grp, t, total, len(scored), round(total / len(scored), 1), len(members) - len(scored)))
+    return Table([by, "event_type", "events", "nights_scored", "per_night", "nights_not_scored"], rows)
+
+
+def scoring_notes(con: duckdb.DuckDBPyConnection, kinds: list[str]) -> dict[str, dict[str, list[str]]]:
+    """For each kind of scoring: the nights a program scored (``automatic``) and the nights nobody scored
+    (``not_scored``), so a table resting on them can say so. Kinds with neither are left out."""
+    nights = night_groups(con, "recording")
+    out: dict[str, dict[str, list[str]]] = {}
+    for kind in kinds:
+        states = {name: (sc.get(kind) or {}).get("state") for name, (_, sc) in nights.items()}
+        auto = sorted(n for n, s in states.items() if s == "automatic")
+        missing = sorted(n for n, s in states.items() if s not in ("manual", "automatic"))
+        if auto or missing:
+            out[kind] = {"automatic": auto, "not_scored": missing}
+    return out
+
+
+def scoring_summary(scoring: dict[str, dict[str, str]]) -> str:
+    """One cell for a night's scoring: "person", or which kinds a program scored and which nobody did."""
+    if not scoring:
+        return "unknown"
+    auto = [k for k in SCORING_KINDS if (scoring.get(k) or {}).get("state") == "automatic"]
+    none = [k for k in SCORING_KINDS if (scoring.get(k) or {}).get("state") not in ("manual", "automatic")]
+    def names(kinds: list[str]) -> str:
+        return ", ".join(k.replace("_", " ") for k in kinds)
+
+    parts = ([f"program: {names(auto)}"] if auto else []) + ([f"nobody: {names(none)}"] if none else [])
+    return "; ".join(parts) or "person"
 
 
 def compare_metric(con: duckdb.DuckDBPyConnection, metric: str, by: str = "phenotype") -> Table:
-    """Mean, SD, min, max and n of a night metric per group of subjects."""
+    """Mean, SD, min, max of a night metric per group of subjects; ``nights`` = nights with a value, ``no_value`` =
+    nights without one (e.g. not staged or that kind not scored: unknown, so left out of the mean)."""
     available = metric_columns(con)
     if metric not in available:
         raise ValueError(f"unknown night metric {metric!r}; available: {', '.join(available)}")
@@ -101,16 +171,17 @@ def compare_metric(con: duckdb.DuckDBPyConnection, metric: str, by: str = "pheno
         raise ValueError("night metrics cannot be grouped by stage")
     g = _group(by)
     sql = f"""
-        SELECT {g} AS {by}, count(*) AS nights, round(avg(m."{metric}"), 2) AS mean,
+        SELECT {g} AS {by}, count(m."{metric}") AS nights, round(avg(m."{metric}"), 2) AS mean,
                round(stddev_samp(m."{metric}"), 2) AS sd, round(min(m."{metric}"), 2) AS min,
-               round(max(m."{metric}"), 2) AS max
-        FROM night_metrics m JOIN recordings r USING (recording_id) LEFT JOIN subjects s USING (subject_id)
+               round(max(m."{metric}"), 2) AS max, count(*) - count(m."{metric}") AS no_value
+        FROM recordings r LEFT JOIN night_metrics m USING (recording_id) LEFT JOIN subjects s USING (subject_id)
         GROUP BY 1 ORDER BY 1 NULLS LAST"""
     return _fetch(con, sql, [])
 
 
 def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = None) -> Table:
-    """One row per night: name, subject attributes and the chosen (default: key) metrics."""
+    """One row per night: name, subject attributes, the chosen (default: key) metrics and who scored it
+    (``scored_by``: "person", or the kinds a program scored and the kinds nobody scored, :func:`scoring_summary`)."""
     available = metric_columns(con)
     metrics = metrics or [m for m in ("tst_min", "sleep_efficiency_pct", "ahi_per_h", "odi_per_h", "n3_pct",
                                       "rem_pct", "waso_min") if m in available]
@@ -118,7 +189,10 @@ def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = Non
     if unknown:
         raise ValueError(f"unknown night metrics {unknown}; available: {', '.join(available)}")
     cols = ", ".join(f'round(m."{m}", 1) AS "{m}"' for m in metrics)
-    sql = f"""SELECT r.name AS recording, s.subject_id, s.age, s.sex, s.phenotype, r.n_epochs{', ' + cols if cols else ''}
+    sql = f"""SELECT r.name AS recording, s.subject_id, s.age, s.sex, s.phenotype, r.n_epochs{', ' + cols if cols else ''},
+                     CAST(r.scoring AS VARCHAR) AS scored_by
               FROM recordings r LEFT JOIN subjects s USING (subject_id) LEFT JOIN night_metrics m USING (recording_id)
               ORDER BY r.name"""
-    return _fetch(con, sql, [])
+    table = _fetch(con, sql, [])
+    table.rows = [(*r[:-1], scoring_summary(_scoring(r[-1]))) for r in table.rows]
+    return table
