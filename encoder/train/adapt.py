@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.train.data import SplitSpec
 from sleeplm.encoder.train.loop import lr_at
 from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
 from sleeplm.encoder.train.recipe import RECIPES_DIR, RecipeError
@@ -45,6 +46,7 @@ from tqdm import tqdm
 #: block and the poolers and projection above it (the patch embedding and first blocks frozen).
 TRAINABLE = ("signal_tower", "signal_top")
 REGULARISERS = ("none", "l2sp")
+TARGETS = ("stage", "caption")
 _POS = CHANNEL_INDEX["POS"]
 
 
@@ -72,11 +74,18 @@ class AdaptConfig:
     #: One of :data:`REGULARISERS`, and its weight.
     regulariser: str
     regulariser_weight: float
+    #: Also train on a single-lead copy of every epoch whose central EEG is recorded (:func:`single_lead_copies`).
+    single_lead_copies: bool
+    #: One of :data:`TARGETS`: "stage" pulls each epoch to its stage's text among the five stage texts; "caption" to
+    #: its own stage/event text (``texts``) among every distinct text of the training epochs and the five stage texts.
+    target: str
     threads: int = 1
 
     def __post_init__(self) -> None:
         if self.trainable not in TRAINABLE:
             raise ValueError(f"trainable must be one of {TRAINABLE}, not {self.trainable!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, not {self.target!r}")
         if self.regulariser not in REGULARISERS:
             raise ValueError(f"regulariser must be one of {REGULARISERS}, not {self.regulariser!r}")
         if self.steps < 1 or self.batch_size < 2:
@@ -92,6 +101,11 @@ class AdaptRecipe:
     config: AdaptConfig
     source: Path
     sha256: str
+    #: ``{"weights": NAME_OR_PATH, "sha256": HEX}``: the weights adapted (checked by ``recipe.start_weights``);
+    #: None = the model the caller gives.
+    start_from: dict[str, str] | None = None
+    #: The simulated training split the epochs come from (``sim_adapt``); None = a lab's own scored epochs.
+    data: SplitSpec | None = None
 
 
 @dataclass
@@ -147,6 +161,31 @@ def check_inputs(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray) ->
         raise ValueError(f"channels {names} are marked absent but carry a signal in {int(leak.any(axis=1).sum())} epochs")
 
 
+def single_lead_copies(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The epochs plus a single-lead copy of each epoch with a central EEG lead: one lead (C3 for even rows, C4 for
+    odd rows, the other when that one is absent) in the C3 slot, every other channel absent (zeros, POS ``-1``),
+    as preprocessing writes a recording of one EEG channel (e.g. the DREAMS excerpts: ``C3-A1`` or ``Cz-A1``).
+
+    Returns
+    -------
+    (x, stages, channel_mask, rows): the copies appended after the originals; ``rows`` = the original of each copy.
+    """
+    c3, c4 = CHANNEL_INDEX["EEG_C3"], CHANNEL_INDEX["EEG_C4"]
+    mask = np.asarray(channel_mask, bool)
+    rows = np.arange(len(x))
+    lead = np.where(rows % 2 == 0, c3, c4)
+    lead = np.where(mask[rows, lead], lead, np.where(lead == c3, c4, c3))
+    keep = rows[mask[rows, lead]]
+    copies = np.zeros((len(keep), *x.shape[1:]), np.float32)
+    copies[:, _POS] = -1.0
+    copies[:, c3] = x[keep, lead[keep]]
+    cmask = np.zeros((len(keep), x.shape[1]), bool)
+    cmask[:, c3] = True
+    return (np.concatenate([x, copies]), np.concatenate([np.asarray(stages, object), np.asarray(stages, object)[keep]]),
+            np.concatenate([mask, cmask]), keep)
+
+
 def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Parameter]]:
     """Set ``requires_grad`` on the signal-tower parameters ``which`` names, off everywhere else."""
     for p in net.parameters():
@@ -182,7 +221,8 @@ def _batches(labels: np.ndarray, cfg: AdaptConfig) -> list[np.ndarray]:
 
 
 def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarray,
-                       cfg: AdaptConfig, progress: bool = False, desc: str = "adapt") -> AdaptResult:
+                       cfg: AdaptConfig, progress: bool = False, desc: str = "adapt",
+                       texts_per_epoch: np.ndarray | None = None) -> AdaptResult:
     """Fine-tune a copy of ``model``'s signal tower on scored epochs; ``model`` itself is left untouched.
 
     Parameters
@@ -197,6 +237,8 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
         ``[n, 10]`` the channels recorded (``Epochs.channel_mask``; :func:`channel_presence` reads it from ``x``).
     cfg
         The settings (:func:`load_adapt_recipe`).
+    texts_per_epoch
+        ``[n]`` each epoch's stage/event text (the event gist of its canonical caption), for ``cfg.target == "caption"``.
     progress
         A tqdm bar over the steps.
 
@@ -214,16 +256,28 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
     stages = np.asarray(stages, dtype=object)
     channel_mask = np.asarray(channel_mask, bool)
     check_inputs(x, stages, channel_mask)
+    texts = stage_texts()
+    if cfg.target == "caption":
+        if texts_per_epoch is None or len(texts_per_epoch) != len(x):
+            raise ValueError("target 'caption' needs the stage/event text of every epoch (texts_per_epoch)")
+        own = np.asarray(texts_per_epoch, dtype=object)
+    else:
+        own = np.asarray([texts[s] for s in stages], dtype=object)
+    if cfg.single_lead_copies:
+        x, stages, channel_mask, _ = single_lead_copies(x, stages, channel_mask)
+        own = np.concatenate([own, np.asarray([texts[s] for s in stages[len(own):]], dtype=object)])
     present = [s for s in SCORED_STAGES if (stages == s).any()]
     if len(present) < 2:
         raise ValueError(f"adaptation needs epochs of at least two stages; has {present}")
-    texts = stage_texts()
+    vocab = [texts[s] for s in SCORED_STAGES] + sorted(set(own.tolist()) - set(texts.values()))
+    index = {t: i for i, t in enumerate(vocab)}
+    targets = np.asarray([index[t] for t in own], np.int64)
     labels = np.asarray([SCORED_STAGES.index(s) for s in stages], np.int64)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net = copy.deepcopy(model.model).float().cpu()
     with torch.no_grad():
-        text_emb = net.eval().encode_text(model.tokenizer([texts[s] for s in SCORED_STAGES]))
+        text_emb = torch.cat([net.eval().encode_text(model.tokenizer(vocab[i:i + 256])) for i in range(0, len(vocab), 256)])
         scale = net.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
     named = _trainable(net, cfg.trainable)
     params = [p for _, p in named]
@@ -234,7 +288,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     net.biosignals.train()
     xt = torch.from_numpy(x)
-    yt = torch.from_numpy(labels)
+    yt = torch.from_numpy(targets)
     history = []
     for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
         lr = lr_at(step, cfg)
@@ -282,8 +336,9 @@ def adapt_recipe_path(name_or_path: str | Path) -> Path:
 
 
 def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
-    """Read an adaptation recipe: ``{"name", "version", "adapt": {every AdaptConfig setting}}``
-    (keys starting with ``_`` are comments).
+    """Read an adaptation recipe: ``{"name", "version", "adapt": {every AdaptConfig setting}}``, optionally
+    ``"start_from"`` (the weights, by sha256) and ``"data"`` (a simulated training split, :class:`SplitSpec`) for
+    :mod:`sleeplm.encoder.train.sim_adapt` (keys starting with ``_`` are comments).
 
     Raises
     ------
@@ -300,7 +355,8 @@ def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a JSON object")
     body = {k: v for k, v in raw.items() if not k.startswith("_")}
-    unknown, missing = sorted(set(body) - {"name", "version", "adapt"}), sorted({"name", "adapt"} - set(body))
+    unknown = sorted(set(body) - {"name", "version", "adapt", "start_from", "data"})
+    missing = sorted({"name", "adapt"} - set(body))
     if unknown or missing:
         raise RecipeError(f"{path}: " + "; ".join(([f"unknown keys {unknown}"] if unknown else [])
                                                    + ([f"missing keys {missing}"] if missing else [])))
@@ -318,7 +374,17 @@ def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
         cfg = AdaptConfig(**settings)
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"{path}: adapt: {exc}") from exc
-    return AdaptRecipe(str(body["name"]), str(body.get("version", "")), cfg, path, hashlib.sha256(data).hexdigest())
+    start = body.get("start_from")
+    if start is not None and (not isinstance(start, dict) or set(start) != {"weights", "sha256"}):
+        raise RecipeError(f"{path}: start_from must be {{\"weights\": name or path, \"sha256\": hex}}")
+    split = body.get("data")
+    if split is not None:
+        try:
+            split = SplitSpec(**split)
+        except TypeError as exc:
+            raise RecipeError(f"{path}: data: {exc} (the settings of one simulated split, SplitSpec)") from exc
+    return AdaptRecipe(str(body["name"]), str(body.get("version", "")), cfg, path, hashlib.sha256(data).hexdigest(),
+                       dict(start) if start else None, split)
 
 
 def config_dict(cfg: AdaptConfig) -> dict[str, Any]:

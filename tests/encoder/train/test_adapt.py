@@ -17,6 +17,7 @@ from sleeplm.encoder.train.adapt import (
     adapt_signal_tower,
     channel_presence,
     load_adapt_recipe,
+    single_lead_copies,
     stage_loss,
     stage_texts,
 )
@@ -50,7 +51,8 @@ def eeg_only_epochs(n_per_stage: int, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 def config(**kw) -> AdaptConfig:
     base = dict(steps=8, batch_size=10, lr=3e-3, min_lr_ratio=0.1, warmup_steps=2, weight_decay=0.0, grad_clip=1.0,
-                seed=0, trainable="signal_tower", balanced_stages=True, regulariser="l2sp", regulariser_weight=0.01)
+                seed=0, trainable="signal_tower", balanced_stages=True, regulariser="l2sp", regulariser_weight=0.01,
+                single_lead_copies=False, target="stage")
     return AdaptConfig(**(base | kw))
 
 
@@ -109,7 +111,7 @@ def test_training_texts_name_each_stage_as_the_captions_do():
 
 def test_bundled_adaptation_recipes_state_every_setting():
     required = {f.name for f in fields(AdaptConfig) if f.default is MISSING}
-    for name in ("tiny-adapt-real", "tiny-adapt-real-noreg"):
+    for name in ("tiny-adapt-real", "tiny-adapt-real-noreg", "tiny-stage-anchor-sim"):
         raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
         assert required <= set(raw["adapt"])
         assert load_adapt_recipe(name).config == AdaptConfig(**raw["adapt"])
@@ -131,3 +133,56 @@ def test_a_recipe_with_an_unknown_setting_is_refused(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(RecipeError, match="unknown settings.*dropout"):
         load_adapt_recipe(path)
+
+
+C4 = CHANNEL_INDEX["EEG_C4"]
+
+
+def full_epochs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs with every channel recorded, each channel a distinct constant plus the row number."""
+    x = np.ones((n, 10, 1920), np.float32) * np.arange(1, 11, dtype=np.float32)[None, :, None]
+    x += np.arange(n, dtype=np.float32)[:, None, None] * 100
+    return x, np.asarray(["N2"] * n, dtype=object)
+
+
+def test_single_lead_copies_hold_one_central_lead_in_the_c3_slot_and_nothing_else():
+    x, stages = full_epochs(4)
+    out, out_stages, mask, rows = single_lead_copies(x, stages, channel_presence(x))
+    copies = out[4:]
+    assert len(copies) == 4 and list(rows) == [0, 1, 2, 3] and list(out_stages[4:]) == ["N2"] * 4
+    assert np.array_equal(copies[0, EEG], x[0, EEG]) and np.array_equal(copies[1, EEG], x[1, C4])  # C3, then C4
+    others = [c for c in range(10) if c not in (EEG, POS)]
+    assert not copies[:, others].any() and (copies[:, POS] == -1.0).all()
+    assert mask[4:].sum() == 4 and mask[4:, EEG].all()
+
+
+def test_a_single_lead_copy_falls_back_to_the_other_lead_and_skips_epochs_without_eeg():
+    x, stages = full_epochs(3)
+    x[0, EEG] = 0.0  # row 0 would take C3: it has only C4
+    x[1, C4] = 0.0  # row 1 would take C4: it has only C3
+    x[2, [EEG, C4]] = 0.0  # no central EEG: no copy
+    out, _, _, rows = single_lead_copies(x, stages, channel_presence(x))
+    assert list(rows) == [0, 1]
+    assert np.array_equal(out[3, EEG], x[0, C4]) and np.array_equal(out[4, EEG], x[1, EEG])
+
+
+def test_the_caption_target_needs_every_epochs_text(toy_model):
+    x, stages = eeg_only_epochs(1)
+    with pytest.raises(ValueError, match="texts_per_epoch"):
+        adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=1, target="caption"))
+
+
+def test_the_caption_target_trains_on_each_epochs_own_text(toy_model):
+    x, stages = eeg_only_epochs(2)
+    texts = np.asarray([stage_texts()[s] + (" The Arousal event." if i % 2 else "") for i, s in enumerate(stages)],
+                       dtype=object)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=2, target="caption"),
+                             texts_per_epoch=texts)
+    assert len(fit.history) == 2 and np.isfinite(fit.history[-1]["loss"])
+
+
+def test_the_simulated_stage_anchoring_recipe_names_its_start_weights_and_split():
+    rec = load_adapt_recipe("tiny-stage-anchor-sim")
+    assert rec.start_from is not None and len(rec.start_from["sha256"]) == 64
+    assert rec.data is not None and rec.data.seed == 1  # the training root seed; held-out nights use 1000001
+    assert rec.config.single_lead_copies
