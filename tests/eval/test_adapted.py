@@ -42,7 +42,7 @@ def quick_recipe(tmp_path_factory) -> Path:
     path.write_text(json.dumps({"name": "quick", "version": "test", "adapt": {
         "steps": 1, "batch_size": 4, "lr": 1e-4, "min_lr_ratio": 0.1, "warmup_steps": 1, "weight_decay": 0.0,
         "grad_clip": 1.0, "seed": 0, "trainable": "signal_top", "balanced_stages": False, "regulariser": "none",
-        "regulariser_weight": 0.0}}))
+        "regulariser_weight": 0.0, "single_lead_copies": False, "target": "stage"}}))
     return path
 
 
