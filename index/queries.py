@@ -171,6 +171,7 @@ class Cohort(CohortLookups):
 
     def _manifest_model(self) -> ModelRef:
         m = self.manifest
+        changed = None  # a model of that name whose weights are not the ones that built the workspace
         for spec in (m.model_name, m.model_weights):
             if not spec:
                 continue
@@ -180,6 +181,13 @@ class Cohort(CohortLookups):
                 continue
             if ref.sha256 == m.model_sha256:
                 return ref
+            changed = changed or ref
+        if changed is not None:
+            raise WorkspaceError(
+                f"{self.ws.root}: built with {m.model_name} weights sha256 {m.model_sha256[:12]}…, but "
+                f"{changed.name} is now {changed.sha256[:12]}… ({changed.weights}); the stored vectors are not "
+                "comparable with the new model's. Ingest the cohort again (a new workspace), or pass the old "
+                "weights file with --model")
         raise WorkspaceError(
             f"{self.ws.root}: the model that built this workspace ({m.model_name}, sha256 {m.model_sha256[:12]}…) "
             "is not available; pass it explicitly"

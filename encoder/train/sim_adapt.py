@@ -21,8 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from sleeplm.encoder.train.adapt import AdaptRecipe, adapt_signal_tower, channel_presence, config_dict, load_adapt_recipe
+from sleeplm.encoder.train.adapt import (
+    AdaptRecipe,
+    adapt_signal_tower,
+    channel_presence,
+    config_dict,
+    load_adapt_recipe,
+)
 from sleeplm.encoder.train.data import build_split
 from sleeplm.encoder.train.recipe import RecipeError, start_weights
 from sleeplm.encoder.vocab import SCORED_STAGES
@@ -98,7 +103,7 @@ def run(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: s
         "weights": {"file": str(out.resolve()), "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
                     "storage": "float16"},
         "data": {"split": str(split), **vars(rec.data)} if rec.data else None,
-        "epochs": {"n": int(len(stages)), "with_single_lead_copies": sum(result.stage_counts.values()),
+        "epochs": {"n": len(stages), "with_single_lead_copies": sum(result.stage_counts.values()),
                    "per_stage": result.stage_counts},
         "settings": config_dict(rec.config), "trainable_parameters": result.trainable_parameters,
         "loss_first_last": [result.history[0]["loss"], result.history[-1]["loss"]],
