@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS, age_band
+from sleeplm.encoder.vocab import (
+    SCORING_KIND_NAMES,
+    SCORING_KINDS,
+    age_band,
+    scoring_kind_of,
+)
 from sleeplm.index import stats
 from sleeplm.index.queries import EpochFilter, EpochHit, NightHit
 from sleeplm.index.querytext import caption_style, parse_query
@@ -255,7 +260,7 @@ def scoring_kinds(question: str, metric: str | None, flt: EpochFilter) -> list[s
         return ["stages"] + ([METRIC_SCORING_KIND[metric]] if metric in METRIC_SCORING_KIND else [])
     if question == "count_epochs":
         kinds = ["stages"] if flt.stages else []
-        return kinds + list(dict.fromkeys(k for t in flt.event_types or [] if (k := stats.kind_of_event(t))))
+        return kinds + list(dict.fromkeys(k for t in flt.event_types or [] if (k := scoring_kind_of(t))))
     return []
 
 

@@ -79,6 +79,13 @@ SCORING_KINDS: dict[str, tuple[str, ...]] = {
     "arousal": ("arousal",),
     "limb_movement": ("limb_movement",),
 }
+
+
+def scoring_kind_of(event_type: str) -> str | None:
+    """The kind of scoring (:data:`SCORING_KINDS`) an event type belongs to (None: no kind lists it)."""
+    return next((k for k, types in SCORING_KINDS.items() if event_type in types), None)
+
+
 #: Who scored a kind: a person, an algorithm (the method is named), or nobody.
 SCORING_STATES: tuple[str, ...] = ("manual", "automatic", "not scored")
 #: Kind names as text writes them.

@@ -9,7 +9,6 @@ name a caller chooses is checked against a fixed list first.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -167,7 +166,7 @@ class CohortLookups:
             r = self.con.execute(
                 """SELECT recording_id, name, subject_id, path, start_time, duration_s, n_epochs, missing_channels,
                           scoring, sha256 FROM recordings WHERE name = ?""", [recording]).fetchone()
-            scoring = json.loads(r[8]) if isinstance(r[8], str) and r[8] else (r[8] or {})
+            scoring = tables.parse_scoring(r[8])
             return NightRecord(int(r[0]), r[1], r[2], r[3], r[4], float(r[5] or 0.0), int(r[6] or 0),
                                list(r[7] or []), scoring, str(r[9] or ""))
 

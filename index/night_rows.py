@@ -33,7 +33,7 @@ from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.signals.night import night_metrics
 from sleeplm.encoder.signals.preprocess import make_epochs
 from sleeplm.encoder.signals.scoring import auto_score
-from sleeplm.encoder.vocab import SCORING_KINDS
+from sleeplm.encoder.vocab import SCORING_KINDS, scoring_kind_of
 
 from .models import sha256_file
 from .nights import night_vector
@@ -79,7 +79,7 @@ class NightRows:
 
     def event_source(self, event_type: str) -> str:
         """"automatic" when the kind this event type belongs to was scored automatically, else "manual"."""
-        kind = next((k for k, types in SCORING_KINDS.items() if event_type in types), None)
+        kind = scoring_kind_of(event_type)
         return "automatic" if kind and self.scoring.get(kind, {}).get("state") == "automatic" else "manual"
 
 

@@ -7,14 +7,19 @@ connection is the read-only one of :class:`~sleeplm.index.queries.Cohort`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+from sleeplm.encoder.vocab import (
+    EVENT_TYPES,
+    SCORING_KINDS,
+    age_band_sql,
+    scoring_kind_of,
+)
 
 from .queries import EPOCH_FROM, EpochFilter
-from sleeplm.encoder.vocab import EVENT_TYPES, SCORING_KINDS, age_band_sql
+from .tables import parse_scoring
 
 GROUPS = ("phenotype", "sex", "site", "age_band", "stage", "recording")
 _GROUP_SQL = {
@@ -80,12 +85,6 @@ def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
     return _fetch(con, sql, params)
 
 
-def _scoring(value: Any) -> dict[str, dict[str, str]]:
-    if isinstance(value, str) and value:
-        return json.loads(value)
-    return value if isinstance(value, dict) else {}
-
-
 def night_groups(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, tuple[Any, dict[str, dict[str, str]]]]:
     """recording name -> (its group under ``by``, its scoring: kind -> {state, method, reason} as stored at ingest)."""
     if by == "stage":
@@ -93,12 +92,7 @@ def night_groups(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, tuple[Any
     g = _group(by)
     rows = con.execute(f"SELECT r.name, {g}, CAST(r.scoring AS VARCHAR) FROM recordings r "
                        f"LEFT JOIN subjects s USING (subject_id) ORDER BY r.name").fetchall()
-    return {name: (grp, _scoring(sc)) for name, grp, sc in rows}
-
-
-def kind_of_event(event_type: str) -> str | None:
-    """The kind of scoring (:data:`SCORING_KINDS`) an event type belongs to."""
-    return next((k for k, types in SCORING_KINDS.items() if event_type in types), None)
+    return {name: (grp, parse_scoring(sc)) for name, grp, sc in rows}
 
 
 def is_scored(scoring: dict[str, dict[str, str]], kind: str | None) -> bool:
@@ -125,7 +119,7 @@ def event_counts(con: duckdb.DuckDBPyConnection, by: str = "phenotype") -> Table
     for grp in groups:
         members = [name for name, (gv, _) in nights.items() if gv == grp]
         for t in types:
-            kind = kind_of_event(t)
+            kind = scoring_kind_of(t)
             scored = [n for n in members if is_scored(nights[n][1], kind) or n_events.get((n, t))]
             if not scored:
                 continue
@@ -142,7 +136,7 @@ def scoring_notes(con: duckdb.DuckDBPyConnection, kinds: list[str]) -> dict[str,
     for kind in kinds:
         states = {name: (sc.get(kind) or {}).get("state") for name, (_, sc) in nights.items()}
         auto = sorted(n for n, s in states.items() if s == "automatic")
-        missing = sorted(n for n, s in states.items() if s not in ("manual", "automatic"))
+        missing = sorted(n for n, (_, sc) in nights.items() if not is_scored(sc, kind))
         if auto or missing:
             out[kind] = {"automatic": auto, "not_scored": missing}
     return out
@@ -153,7 +147,8 @@ def scoring_summary(scoring: dict[str, dict[str, str]]) -> str:
     if not scoring:
         return "unknown"
     auto = [k for k in SCORING_KINDS if (scoring.get(k) or {}).get("state") == "automatic"]
-    none = [k for k in SCORING_KINDS if (scoring.get(k) or {}).get("state") not in ("manual", "automatic")]
+    none = [k for k in SCORING_KINDS if not is_scored(scoring, k)]
+
     def names(kinds: list[str]) -> str:
         return ", ".join(k.replace("_", " ") for k in kinds)
 
@@ -194,5 +189,5 @@ def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = Non
               FROM recordings r LEFT JOIN subjects s USING (subject_id) LEFT JOIN night_metrics m USING (recording_id)
               ORDER BY r.name"""
     table = _fetch(con, sql, [])
-    table.rows = [(*r[:-1], scoring_summary(_scoring(r[-1]))) for r in table.rows]
+    table.rows = [(*r[:-1], scoring_summary(parse_scoring(r[-1]))) for r in table.rows]
     return table

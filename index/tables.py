@@ -64,6 +64,13 @@ def night_metrics_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM night_metrics ORDER BY recording_id").df()
 
 
+def parse_scoring(value: object) -> dict[str, dict[str, str]]:
+    """``recordings.scoring`` as stored (JSON text, or already a dict): kind -> {state, method, reason}; {} if none."""
+    if isinstance(value, str):
+        return json.loads(value) if value else {}
+    return value if isinstance(value, dict) else {}
+
+
 def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
     ``scoring`` (dict: kind -> {state, method, reason}), subject attributes (``age_band`` added), extra
@@ -74,7 +81,7 @@ def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                   r.subject_id, s.age, s.sex, s.bmi, s.phenotype, s.site, CAST(s.attributes AS VARCHAR) AS attributes
            FROM recordings r LEFT JOIN subjects s USING (subject_id) ORDER BY r.name""").df()
     df["missing_channels"] = [list(v) if v is not None else [] for v in df["missing_channels"]]
-    df["scoring"] = [json.loads(v) if isinstance(v, str) and v else {} for v in df["scoring"]]
+    df["scoring"] = [parse_scoring(v) for v in df["scoring"]]
     df["age_band"] = [age_band(a) for a in df["age"]]
     metrics = night_metrics_frame(con).drop(columns=["summary"], errors="ignore")
     return df.merge(metrics, on="recording_id", how="left")
