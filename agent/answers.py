@@ -186,8 +186,31 @@ def show_epoch(r: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
+def scored_stage_periods(r: dict[str, Any]) -> str:
+    """Where a stage is in a night, from its scored hypnogram."""
+    stage = "/".join(r["stages"])
+    by = f", scored by {r['scored_by']}" if r.get("scored_by") else ""
+    if not r["scored_periods"]:
+        return f"**{r['recording']}** has no epoch scored {stage} (from the night's hypnogram{by})."
+    lines = [f"**{r['recording']}**: {stage} in {len(r['scored_periods'])} period(s), {num(r['total_minutes'], 1)} min "
+             f"in all (from the scored hypnogram{by}, not the model's reading):"]
+    for i, p in enumerate(r["scored_periods"][:12], 1):
+        span = f"epoch {p['start_epoch']}" if p["start_epoch"] == p["end_epoch"] else \
+            f"epochs {p['start_epoch']}–{p['end_epoch']}"
+        lines.append(f"{i}. {p['start_clock']}–{p['end_clock']} ({span}, {num(p['minutes'], 1)} min)")
+    if len(r["scored_periods"]) > 12:
+        lines.append(f"… and {len(r['scored_periods']) - 12} more.")
+    lines.append("Figure: the hypnogram.")
+    return "\n\n".join(lines)
+
+
 def localize_events(r: dict[str, Any]) -> str:
-    lines = [f"In **{r['recording']}**, epochs most like “{r['description']}” (robust z > {num(r['z_threshold'])}):"]
+    if "scored_periods" in r:
+        return scored_stage_periods(r)
+    within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
+    rule = ("the model's probability > 0.5 against a no-event description" if r.get("method") == "calibrated"
+            else f"robust z > {num(r['z_threshold'])}")
+    lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
     if not r["intervals"]:
         lines.append("no epochs stood out above the threshold.")
     for i, iv in enumerate(r["intervals"][:8], 1):
@@ -234,7 +257,32 @@ def search_epochs(r: dict[str, Any]) -> str:
         checks.append(f"{a['hits_with_named_event']} of {len(r['hits'])} overlap a scored {_events(a['named_events'])}")
     if checks:
         lines.append("Annotation check: " + "; ".join(checks) + ".")
+    if r.get("unchecked"):
+        lines.append("\n" + unchecked_search_text(r["unchecked"]))
     return "\n".join(lines)
+
+
+def unchecked_search_text(u: dict[str, Any]) -> str:
+    """Why a search for something other than a stage or a scored event is unverified, and what the model's text
+    search was measured to do on such descriptions."""
+    head = ("**Unverified order.** The description names no sleep stage and no scored event, so no annotation can "
+            "check these epochs. ")
+    tail = (" For measured values, select epochs by heart rate or SpO2 (\"epochs with a heart rate above 90\") or "
+            "read an epoch's reference captions, which are computed from its signals.")
+    m = u.get("measured")
+    if not m:
+        return head + "No measurement of this model's text search on other descriptions is known." + tail
+    r10 = [v["r_at_10"] for v in m.values()]
+    chance = max(v["chance_r_at_10"] for v in m.values())
+    verdict = ("no better than chance" if max(r10) < 2 * chance else
+               "above chance but far from reliable" if max(r10) < 0.5 else "well above chance")
+    span = f"{min(r10):.3f}" if min(r10) == max(r10) else f"{min(r10):.3f}–{max(r10):.3f}"
+    tracks = list(m)
+    named = ", ".join(tracks[:-1]) + f" or {tracks[-1]}" if len(tracks) > 1 else tracks[0]
+    where = f" on {u['measured_on']}" if u.get("measured_on") else ""
+    return (head + f"This model's text search was measured {verdict} on such descriptions: a {named} caption "
+            f"finds its own epoch among the 10 best with R@10 {span} (chance {chance:.3f}){where}; "
+            f"{u.get('source') or 'its measured record'}." + tail)
 
 
 def similar_epochs(r: dict[str, Any]) -> str:
@@ -291,7 +339,9 @@ def cohort_stats(r: dict[str, Any]) -> str:
     title = {"count_epochs": "Epoch counts", "stage_distribution": "Stage distribution (% of scored epochs)",
              "event_counts": "Scored events", "list_nights": "Nights",
              "compare_metric": metric_label(r["metric"] or "")}[q]
-    flt = ", ".join(f"{k} {v}" for k, v in r["filters"].items())
+    flt = "; ".join(str(v) for v in r["filters"].values())
+    if r.get("no_night"):
+        return f"**{title}**: no night in this cohort meets the conditions ({flt}), so there is nothing to count."
     lines = [f"**{title}**{' by ' + by if by else ''}{' (' + flt + ')' if flt else ''}:", _table(r["columns"], r["rows"])]
     if q == "compare_metric":
         ranked = [x for x in r["rows"] if x.get("mean") is not None]
@@ -302,6 +352,11 @@ def cohort_stats(r: dict[str, Any]) -> str:
         if per:
             lines.append("Per night: " + "; ".join(f"{p['recording']} {_cell(p[r['metric']])}" for p in per[:12])
                          + (" …" if len(per) > 12 else "") + ".")
+    for words, per_night in (r.get("unmeasured") or {}).items():
+        total = sum(per_night.values())
+        where = ", ".join(f"{k} {v}" for k, v in list(per_night.items())[:8]) + (" …" if len(per_night) > 8 else "")
+        lines.append(f"Not counted: {total} epoch(s) with no {words} value ({where}): unknown, so neither above nor "
+                     "below the threshold.")
     groups = r.get("nights_per_group")
     if groups:
         lines.append("Nights in each group: " + "; ".join(f"{g}: {', '.join(v[:8])}{' …' if len(v) > 8 else ''}"

@@ -19,8 +19,9 @@ from sleeplm.index import stats
 from sleeplm.index.queries import EpochFilter, EpochHit, NightHit
 from sleeplm.index.querytext import caption_style, parse_query
 
-from . import lookup
+from . import executor, lookup
 from .context import ToolContext
+from .query import Filter, Query
 from .vocab import KEY_METRICS, METRIC_SCORING_KIND, resolve_metric
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
@@ -75,13 +76,28 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
                 and ext.get("spo2_min_pct") is not None else ""]
         if any(seen):
             why_empty += " (in this cohort " + "; ".join(x for x in seen if x) + ")"
+    unchecked = None
+    if hits and not terms.stages and not terms.events:
+        unchecked = _unchecked_search(ctx)
     return {
-        "why_empty": why_empty,
+        "why_empty": why_empty, "unchecked": unchecked,
         "description": description, "query_used": caption_style(description), "filters": filters,
         "hits": out, "annotation_agreement": agree, "figures": [],
         "focus": None,  # a search never moves "this night": the user opens a hit by naming it
         "summary": f"{len(out)} epoch(s) for “{description}”" + (f"; best {hits[0].ref()}" if hits else ""),
     }
+
+
+def _unchecked_search(ctx: ToolContext) -> dict[str, Any]:
+    """For a search whose description names no sleep stage or scored event (nothing the annotations can confirm):
+    what the model's text search was measured to do on the caption tracks other than stage/event, or that
+    nothing was measured for these weights."""
+    record = ctx.cohort.measured_text_search()
+    if record is None:
+        return {"measured": None}
+    rows = {t: v for t, v in record["text_to_signal"].items() if t != "stage_event"}
+    return {"measured": rows, "stage_event": record["text_to_signal"].get("stage_event"),
+            "measured_on": (record.get("measured_on") or {}).get("cohort"), "source": record.get("source")}
 
 
 def similar_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | None = None,
@@ -147,11 +163,14 @@ def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -
 NOT_GIVEN = "(not given)"
 
 
-def _nights_by_group(ctx: ToolContext, by: str) -> dict[str, list[str]]:
-    """Group value → recordings, from subject attributes (the same bands as :mod:`stats`)."""
+def _nights_by_group(ctx: ToolContext, by: str, scope: set[str] | None = None) -> dict[str, list[str]]:
+    """Group value → recordings (those in ``scope``, default all), from subject attributes (the same bands as
+    :mod:`stats`)."""
     ids = ctx.cohort.recording_ids()
     out: dict[str, list[str]] = {}
     for name, subj, _ in ctx.cohort.night_info(ids).values():
+        if scope is not None and name not in scope:
+            continue
         if by == "age_band":
             age = subj.get("age")
             g = age_band(age)
@@ -191,63 +210,119 @@ def scoring_table(ctx: ToolContext) -> dict[str, Any]:
                        f"{len(by_state['automatic'])} partly automatic, {len(by_state['not scored'])} partly unscored"}
 
 
+#: Questions answered per night: their filters select nights (recordings, subject attributes), never epochs.
+NIGHT_QUESTIONS = ("event_counts", "compare_metric", "count_nights", "list_nights")
+
+
 def cohort_stats(ctx: ToolContext, question: StatsQuestion, by: str | None = None, metric: str | None = None,
                  recordings: list[str] | None = None, stages: list[str] | None = None,
                  event_types: list[str] | None = None, phenotype: list[str] | None = None,
-                 sex: list[str] | None = None, site: list[str] | None = None) -> dict[str, Any]:
-    """Counts, stage distributions, event counts and metric comparisons, via index/stats.py."""
+                 sex: list[str] | None = None, site: list[str] | None = None, age_min: float | None = None,
+                 age_max: float | None = None, hr_min_bpm: float | None = None, hr_max_bpm: float | None = None,
+                 spo2_max_pct: float | None = None, nights_where: list[Any] | None = None) -> dict[str, Any]:
+    """Counts, stage distributions, event counts and metric comparisons, via index/stats.py.
+
+    Every filter given restricts the answer or is refused with the reason: a per-night question (event counts,
+    a metric by group, the nights) takes the filters that select nights (recordings, phenotype, sex, site,
+    age), not those that select epochs (stages, events, heart rate, SpO2). ``nights_where`` (query_cohort's
+    filters: subject attributes incl. BMI, night-metric thresholds, missing channels) restricts every question to
+    the nights that meet it.
+    """
     if question == "scoring":
         return scoring_table(ctx)
     con = ctx.cohort.con
     flt = EpochFilter(recordings=_resolve_recordings(ctx, recordings), stages=stages or None,
                       event_types=event_types or None, phenotype=phenotype or None, sex=sex or None,
-                      site=site or None)
+                      site=site or None, age_min=age_min, age_max=age_max, hr_min_bpm=hr_min_bpm,
+                      hr_max_bpm=hr_max_bpm, spo2_max_pct=spo2_max_pct)
     if by is not None and by not in stats.GROUPS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(stats.GROUPS)}")
+    if question in NIGHT_QUESTIONS and flt.epoch_fields():
+        raise ValueError(f"{question} is a table of nights: it cannot be restricted by "
+                         f"{', '.join(flt.epoch_fields())}, which select epochs (count_epochs and stage_distribution "
+                         "take them)")
+    conditions = [executor.filter_text(f) for f in _night_conditions(nights_where)]
+    if nights_where:
+        met = executor.selected(executor.Frames(ctx), Query("list", filters=_night_conditions(nights_where)))
+        kept = [r for r in (flt.recordings or met) if r in met]
+        if not kept:
+            return {"question": question, "by": by, "metric": None, "filters": _filter_words(flt, conditions),
+                    "columns": [], "rows": [], "figures": [], "focus": None, "no_night": True,
+                    "summary": f"no night meets {' and '.join(conditions)}"}
+        flt.recordings = kept
     col = None
+    unmeasured = stats.unmeasured_epochs(con, flt) if question in ("count_epochs", "stage_distribution") else {}
     if question == "count_epochs":
         table = stats.count_epochs(con, flt, by)
     elif question == "stage_distribution":
         table = stats.stage_distribution(con, by or "phenotype", flt)
     elif question == "event_counts":
-        table = stats.event_counts(con, by or "phenotype")
+        table = stats.event_counts(con, by or "phenotype", flt)
     elif question == "compare_metric":
         if not metric:
             raise ValueError("compare_metric needs a metric (e.g. ahi_per_h, tst_min, sleep_efficiency_pct)")
         col = resolve_metric(metric, stats.metric_columns(con))
-        table = stats.compare_metric(con, col, by or "phenotype")
+        table = stats.compare_metric(con, col, by or "phenotype", flt)
     elif question in ("count_nights", "list_nights"):
-        table = stats.nights_table(con, [resolve_metric(metric, stats.metric_columns(con))] if metric else None)
+        table = stats.nights_table(con, [resolve_metric(metric, stats.metric_columns(con))] if metric else None,
+                                   flt)
     else:
         raise ValueError(f"unknown question {question!r}")
+    scope = None if flt.nights_only().is_empty() else set(stats.nights_matching(con, flt))
     records = lookup.jsonable(table.to_records())
     group_by = by or ("phenotype" if question in ("stage_distribution", "event_counts", "compare_metric") else None)
     result: dict[str, Any] = {
-        "question": question, "by": group_by, "metric": col, "filters": {k: v for k, v in vars(flt).items() if v},
+        "question": question, "by": group_by, "metric": col, "filters": _filter_words(flt, conditions),
         "columns": table.columns, "rows": records, "figures": [], "focus": None,
     }
     if question == "count_nights":
         result["n_nights"] = len(records)
         result["recordings"] = [r["recording"] for r in records]
         if by in NIGHT_GROUPS:
-            groups = _nights_by_group(ctx, by)
+            groups = _nights_by_group(ctx, by, scope)
             result["rows"] = [{by: g, "nights": len(v)} for g, v in groups.items()]
             result["columns"] = [by, "nights"]
     if group_by in NIGHT_GROUPS:
-        result["nights_per_group"] = _nights_by_group(ctx, group_by)
+        result["nights_per_group"] = _nights_by_group(ctx, group_by, scope)
     if group_by is not None:
         for rec in result["rows"]:
             if rec.get(group_by) is None:
                 rec[group_by] = NOT_GIVEN
-    notes = _scoring_notes(ctx, question, col, flt)
+    if unmeasured:
+        result["unmeasured"] = unmeasured
+    notes = _scoring_notes(ctx, question, col, flt, scope)
     if notes:
         result["scoring_notes"] = notes
     if col is not None:
-        per_night = stats.nights_table(con, [col]).to_records()
+        per_night = stats.nights_table(con, [col], flt).to_records()
         ranked = sorted((r for r in per_night if r.get(col) is not None), key=lambda r: -r[col])
         result["per_night"] = lookup.jsonable([{"recording": r["recording"], col: r[col]} for r in ranked])
     result["summary"] = _stats_summary(result, len(records))
     return result
+
+
+def _night_conditions(nights_where: list[Any] | None) -> list[Filter]:
+    out = []
+    for f in nights_where or []:
+        d = f.model_dump() if hasattr(f, "model_dump") else dict(f)
+        out.append(Filter(d["field"], d["op"], d["value"]))
+    return out
+
+
+def _filter_words(flt: EpochFilter, conditions: list[str]) -> dict[str, str]:
+    """What an answer was restricted to, in words: name -> "stage N2", "heart rate > 100 bpm", "AHI > 15"."""
+    words = {"recordings": lambda v: "nights " + ", ".join(v), "stages": lambda v: "stage " + "/".join(v),
+             "event_types": lambda v: "overlapping " + " or ".join(e.replace("_", " ") for e in v),
+             "phenotype": lambda v: "phenotype " + " or ".join(v), "sex": lambda v: "sex " + "/".join(v),
+             "site": lambda v: "site " + " or ".join(v), "age_min": lambda v: f"age ≥ {v:g}",
+             "age_max": lambda v: f"age ≤ {v:g}", "hours_min": lambda v: f"from hour {v:g} of the recording",
+             "hours_max": lambda v: f"before hour {v:g} of the recording",
+             "hr_min_bpm": lambda v: f"epoch heart rate > {v:g} bpm", "hr_max_bpm": lambda v: f"epoch heart rate < {v:g} bpm",
+             "spo2_max_pct": lambda v: f"epoch SpO2 nadir ≤ {v:g} %"}
+    out = {k: words[k](v) for k, v in vars(flt).items() if v is not None and v != [] and k in words}
+    if conditions:
+        out["nights_where"] = "nights with " + " and ".join(conditions)
+    return out
 
 
 def scoring_kinds(question: str, metric: str | None, flt: EpochFilter) -> list[str]:
@@ -264,20 +339,13 @@ def scoring_kinds(question: str, metric: str | None, flt: EpochFilter) -> list[s
     return []
 
 
-def _scoring_notes(ctx: ToolContext, question: str, metric: str | None,
-                   flt: EpochFilter) -> dict[str, dict[str, list[str]]]:
+def _scoring_notes(ctx: ToolContext, question: str, metric: str | None, flt: EpochFilter,
+                   scope: set[str] | None) -> dict[str, dict[str, list[str]]]:
     """kind -> {"automatic": nights a program scored, "not_scored": nights nobody scored}, over the nights the
-    answer covers (its recording and subject filters), for the kinds its numbers rest on."""
+    answer covers (``scope``: those its filters select; None = every night), for the kinds its numbers rest on."""
     kinds = scoring_kinds(question, metric, flt)
     if not kinds:
         return {}
-    scope = None
-    if flt.recordings or flt.phenotype or flt.sex or flt.site:
-        scope = set()
-        for name, subj, _ in ctx.cohort.night_info(ctx.cohort.recording_ids()).values():
-            if ((not flt.recordings or name in flt.recordings) and (not flt.phenotype or subj.get("phenotype") in flt.phenotype)
-                    and (not flt.sex or subj.get("sex") in flt.sex) and (not flt.site or subj.get("site") in flt.site)):
-                scope.add(name)
     out = {}
     for kind, d in stats.scoring_notes(ctx.cohort.con, kinds).items():
         kept = {state: [n for n in names if scope is None or n in scope] for state, names in d.items()}

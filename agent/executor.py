@@ -210,8 +210,10 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
         raise _decline(f"no subject attribute or night metric {flt.field!r} was recorded; attributes: "
                        f"{', '.join(a for a in ATTRIBUTES if a in n.columns)}.")
     col = n[flt.field]
-    if flt.op in ("==", "in"):
+    if flt.op in ("==", "in", "not in"):
         want = flt.value if isinstance(flt.value, (list, tuple)) else [flt.value]
+        if flt.op == "not in":  # a night whose attribute is unknown is not known to be outside the values
+            return ~col.isin(want) & col.notna()
         return col.isin(want)
     x = pd.to_numeric(col, errors="coerce")
     # "above the cohort average": the threshold is the cohort's own mean / median of the measure
@@ -228,7 +230,7 @@ def filter_text(flt: Filter) -> str:
     v = ", ".join(map(str, flt.value)) if isinstance(flt.value, (list, tuple)) else flt.value
     if v in ("mean", "median"):
         v = f"the cohort {v}"
-    return f"{field} {'=' if flt.op in ('==', 'in') else flt.op} {v}"
+    return f"{field} {'=' if flt.op in ('==', 'in') else '≠' if flt.op == 'not in' else flt.op} {v}"
 
 
 def selected(fr: Frames, q: Query) -> list[str]:

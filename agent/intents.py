@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sleeplm.encoder.vocab import APNEAS
 from sleeplm.index.querytext import parse_query
 
 from .vocab import SCORING_QUESTION, CohortNames, find_groups, find_metrics, find_sexes, find_tracks
@@ -99,6 +100,12 @@ def parse(question: str, names: CohortNames) -> Parsed:
             p.recordings.append(known[tok])
         elif tok in subjects and subjects[tok] and subjects[tok][0] not in p.recordings:
             p.recordings.append(subjects[tok][0])
+    if not p.recordings:  # a name written another way: "sim 4", "sim4", "sim_0004" for sim-0004
+        keys = {k: r for r in names.recordings if (k := _name_key(r))}
+        for m in re.finditer(r"\b([a-z]+)[\s_-]?0*(\d+)\b", t):
+            name = keys.get(f"{m.group(1)}{int(m.group(2))}")
+            if name and name not in p.recordings:
+                p.recordings.append(name)
     if not p.recordings:  # something that looks like a name: passed on, the tool says if it is unknown
         for rx in (_RE_LIKE_REC, _RE_SUBJECT):
             for m in rx.finditer(t):
@@ -132,6 +139,12 @@ def parse(question: str, names: CohortNames) -> Parsed:
     return p
 
 
+def _name_key(name: str) -> str | None:
+    """A recording name's letters and number ("sim-0004" -> "sim4"), to read it written another way."""
+    m = re.fullmatch(r"([a-z]+)[\s_-]*0*(\d+)", name.lower())
+    return f"{m.group(1)}{int(m.group(2))}" if m else None
+
+
 def _night(p: Parsed, ctx: Context) -> str | None:
     return p.recordings[0] if p.recordings else ctx.recording
 
@@ -155,7 +168,8 @@ def _describe(p: Parsed) -> str:
     """The event/stage phrase of a question, in words ("obstructive apnea in REM")."""
     words = " and ".join(e.replace("_", " ") for e in p.events)
     if p.stages:
-        words = f"{words} in {' or '.join(p.stages)}" if words else f"{' or '.join(p.stages)} sleep"
+        named = " or ".join("wake" if st == "W" else st for st in p.stages)
+        words = f"{words} in {named}" if words else (named if p.stages == ["W"] else f"{named} sleep")
     return words
 
 
@@ -215,6 +229,14 @@ def _filters(p: Parsed) -> dict[str, Any]:
     return out
 
 
+def _epoch_event_types(p: Parsed) -> list[str]:
+    """The event types an epoch count means: "an apnea" with no type named is any apnea (obstructive, central or
+    mixed), as a sleep physician counts apneas; the search vocabulary reads it as obstructive."""
+    if re.search(r"\bapn(o)?eas?\b", p.text) and not re.search(r"\b(obstructive|central|mixed)\b", p.text):
+        return list(dict.fromkeys(t for e in p.events for t in (APNEAS if e == "obstructive_apnea" else (e,))))
+    return p.events
+
+
 def _stages_named_as_filter(p: Parsed) -> list[str]:
     """Stages a search restricts to: "during N2", "in REM", "in deep sleep" (not a stage that is the
     thing searched for, as in "find REM sleep")."""
@@ -242,10 +264,17 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         if not _bare_cohort_question(p):  # "how many patients are obese?": not the cohort's size
             return _not_understood(p, ctx, "a count of nights")
         return Plan("cohort_stats", {"question": "count_nights", **({"by": by} if by else {})})
-    if p.has(r"how many epochs", r"number of epochs", r"count (the )?epochs"):
+    if p.has(r"how many (\w+ ){0,2}epochs", r"number of (\w+ ){0,2}epochs", r"count (the )?(\w+ )?epochs"):
+        kinds = {"apnea" if e in APNEAS else e for e in p.events}
+        if len(kinds) > 1 and p.has(r"\bboth\b", r"\b(apn\w*|hypopn\w*|desat\w*|arousals?|movements?)\s+"
+                                                  r"(and|with|plus|together with|followed by|as well as)\s"):
+            return Plan(text="**I can't answer that from this cohort:** I count epochs that overlap *any* of the "
+                             "events named, not epochs that hold all of them at once, and answering the first would "
+                             "answer another question.\n\nNearest question I can answer: *how many epochs overlap "
+                             "an apnea or a desaturation?*")
         args: dict[str, Any] = {"question": "count_epochs", **_filters(p)}
         args.update({"stages": p.stages} if p.stages else {})
-        args.update({"event_types": p.events} if p.events else {})
+        args.update({"event_types": _epoch_event_types(p)} if p.events else {})
         return Plan("cohort_stats", {**args, **({"by": by} if by else {})})
     if p.has(r"stage distribution", r"distribution of (sleep )?stages", r"time in (each )?stages?",
              r"stage (percent|proportion|breakdown)", r"sleep architecture"):
@@ -253,11 +282,12 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
             return Plan("cohort_stats", {"question": "stage_distribution", "by": by, **_filters(p)})
         night = _night(p, ctx) if (p.recordings or p.this_night) else None
         if night:
-            return Plan("cohort_stats", {"question": "stage_distribution", "by": "recording", "recordings": [night]})
-        return Plan("cohort_stats", {"question": "stage_distribution", "by": "phenotype"})
+            return Plan("cohort_stats", {"question": "stage_distribution", **_filters(p), "by": "recording",
+                                         "recordings": [night]})
+        return Plan("cohort_stats", {"question": "stage_distribution", "by": "phenotype", **_filters(p)})
     if p.has(r"event counts?", r"events (by|per|across)", r"number of events", r"how many events") and \
             not p.recordings and not p.this_night:
-        return Plan("cohort_stats", {"question": "event_counts", "by": by or "phenotype"})
+        return Plan("cohort_stats", {"question": "event_counts", "by": by or "phenotype", **_filters(p)})
     if p.metrics and (by or p.has(r"\bcompare\b", r"\bacross\b", r"\baverage\b", r"\bmean\b", r"which (phenotype|group|sex|site)")) \
             and not p.recordings and not p.this_night:
         return Plan("cohort_stats", {"question": "compare_metric", "metric": p.metrics[0], "by": by or "phenotype"})

@@ -52,6 +52,13 @@ def read_measures(t: str, stage: str | None, events: list[str],
     cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]
     if not cols and not events and re.search(_POSITION_QUESTION, t):  # "what position did X sleep in?"
         cols = list(POSITION_SHARES)
+    if events and stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols) and \
+            re.search(r"\b(how many|number of|count|total)\b", t):
+        cols = []  # "how many apneas in deep sleep": the stage is where they are counted, not a share asked for
+    minutes = re.search(r"\b(minutes|hours|how long|how much time)\b[\w\s]{0,15}?\b(of|in)\s+(rem|n1|n2|n3|wake|deep sleep|"
+                        r"light sleep|slow[- ]wave sleep)\b", t)
+    if minutes and cols and all(c in _STAGE_SHARE for c in cols) and not re.search(r"%|percent", t):
+        return [Measure("stage_minutes", STAGE_TOKEN[minutes.group(3).replace("-", " ")])], None  # "minutes of deep sleep"
     if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
         return [Measure("metric", c) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
@@ -84,7 +91,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
                  r"|\bage (range|spread|sd|standard deviation)\b", t):
         out.insert(0, Measure("attribute", "age"))
     elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
-            r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*)\s+(bmi|body mass)|\b(heaviest|lightest)\b", t)):
+            r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*|mean|average|avg|median|typical)\s+"
+            r"(bmi|body mass)|\b(heaviest|lightest)\b", t)):
         out.insert(0, Measure("attribute", "bmi"))
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)} & set(_STAGE_SHARE.values())
     if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across)\b", t):

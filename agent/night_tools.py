@@ -14,6 +14,7 @@ from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
 from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS, absent_track_inputs, withheld_caption_reason
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
+from sleeplm.index.querytext import parse_query
 
 from . import lookup, plots
 from .context import ToolContext
@@ -188,19 +189,62 @@ def show_epoch(ctx: ToolContext, recording: str | None = None, epoch: int | None
     }
 
 
+def _when(n: Any, t: float) -> str:
+    """The clock time of ``t`` s into the night, or the time from its start when the file has no clock."""
+    clock = lookup.hhmmss(n.clock_at(t))
+    return clock if clock else f"+{int(t) // 3600}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}"
+
+
+def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: list[str]) -> dict[str, Any]:
+    """Where a stage is in a staged night: the runs of epochs scored in it, read from the hypnogram (what the
+    scoring says, not the model's reading)."""
+    rows = lookup.epochs(ctx.cohort, n)
+    periods: list[list[dict[str, Any]]] = []
+    for prev, r in zip([None, *rows[:-1]], rows):
+        if r["stage"] in stages:
+            if periods and prev is not None and prev["stage"] in stages:
+                periods[-1][1] = r
+            else:
+                periods.append([r, r])
+    out = [{"start_epoch": a["epoch_index"], "end_epoch": b["epoch_index"], "start_clock": _when(n, a["onset_s"]),
+            "end_clock": _when(n, b["onset_s"] + EPOCH_S),
+            "minutes": round((b["epoch_index"] - a["epoch_index"] + 1) * EPOCH_S / 60.0, 1)} for a, b in periods]
+    sc = (n.scoring or {}).get("stages") or {}
+    by = (f"a program ({sc['method'].split(';')[0].strip()})" if sc.get("state") == "automatic" and sc.get("method")
+          else "a program" if sc.get("state") == "automatic" else "a person" if sc.get("state") == "manual" else None)
+    fig = plots.hypnogram(ctx.figure_path("hypnogram", n.recording), [r["onset_s"] for r in rows],
+                          [r["stage"] for r in rows], (), title=f"{n.recording} — hypnogram",
+                          start_clock=lookup.hhmmss(n.start_time), cache=ctx.figure_cache)
+    return {"recording": n.recording, "description": description, "stages": stages, "scored_periods": out,
+            "scored_by": by, "total_minutes": round(sum(p["minutes"] for p in out), 1), "figures": [str(fig)],
+            "focus": {"recording": n.recording, **({"epoch_index": out[0]["start_epoch"]} if out else {})},
+            "summary": f"{len(out)} scored {'/'.join(stages)} period(s) in {n.recording}"}
+
+
 def localize_events(ctx: ToolContext, description: str, recording: str | None = None,
                     z_threshold: float = 2.0) -> dict[str, Any]:
-    """Where in a night a described event happens: intervals, annotated events, a timeline plot."""
+    """Where in a night a described event happens: intervals, annotated events, a timeline plot.
+
+    A stage alone ("when does REM occur?") in a staged night is read from the scored hypnogram, not guessed by
+    the model; a stage with events ("central apneas during REM") restricts the search, and the annotations it is
+    checked against, to the epochs scored in that stage (and is refused in a night nobody staged)."""
     n = ctx.night(recording)
-    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold)
+    terms = parse_query(description)
+    staged = any(r.stage not in ("UNKNOWN", "", None) for r in ctx.cohort.night_epochs(n.recording_id))
+    if terms.stages and not terms.events and staged:
+        return _scored_stage_periods(ctx, n, description, terms.stages)
+    if terms.stages and terms.events and not staged:
+        raise ValueError(f"{n.recording} has no scored sleep stages, so “{description}” cannot be restricted to "
+                         f"{'/'.join(terms.stages)}; ask where the events are in the whole night instead")
+    within = terms.stages if terms.events else None
+    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within)
     first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0
 
     def ep(t: float) -> int:
         return lookup.epoch_index_at(n, first, t)
 
-    def when(t: float) -> str:  # the clock time, or the time from the start when the file has no clock
-        clock = lookup.hhmmss(n.clock_at(t))
-        return clock if clock else f"+{int(t) // 3600}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}"
+    def when(t: float) -> str:
+        return _when(n, t)
 
     kinds = [k for k, types in SCORING_KINDS.items() if set(types) & set(loc.event_types)]
     unscored = [k for k in kinds if (n.scoring or {}).get(k, {}).get("state") == "not scored"]
@@ -229,7 +273,7 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         focus["epoch_index"] = intervals[0]["peak_epoch"]
     return {
         "recording": n.recording, "description": description, "event_types": loc.event_types,
-        "z_threshold": z_threshold, "intervals": intervals, "annotated": annotated,
+        "within_stages": within, "z_threshold": z_threshold, "method": loc.method, "intervals": intervals, "annotated": annotated,
         "epoch_precision": loc.epoch_precision if checkable else None,
         "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
         "figures": [str(fig)], "focus": focus,

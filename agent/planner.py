@@ -11,11 +11,13 @@ Misspellings of the words it knows are corrected first ("higest" → "highest").
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from .clinical import ahi_severity, worst_or_best
+from .executor import filter_text
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
@@ -95,9 +97,13 @@ _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|su
 #: Words that make a question about the cohort, not about "this night".
 _ABOUT_COHORT = (r"\b(nights|recordings|patients|subjects|people|cohort|participants|which (night|subject|patient|"
                  r"recording)|older|younger|men|women|everyone|anyone|any night)\b")
-_WHO = r"\b(subjects|patients|people|those|men|women|participants)"
-_ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|at least|of at least)"
-_BELOW = r"(below|under|less than|lower than|shorter than|<|<=|at most|of at most)"
+_WHO = r"\b(subjects?|patients?|people|those|men|women|participants?)"
+#: Words for the people of a group ("the healthy subjects", "the insomnia patient").
+_PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|ones)"
+#: Words that exclude what follows ("not from site shhs", "excluding the insomnia subject", "non-healthy").
+_NOT = r"(?:not|excluding|exclude|except(?: for)?|other than|besides|apart from|non[- ]?)"
+_ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|≥|at least|of at least|no less than|not less than)"
+_BELOW = r"(below|under|less than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
 
 
 def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list[Filter]:
@@ -113,6 +119,10 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases)\b", t):
         if not any(ph.startswith("osa") for ph in phenos):  # "the OSA patients": every OSA label, unless one is named
             phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
+    for w in dict.fromkeys(ph.split("_")[0] for ph in names.phenotypes):  # "the healthy subjects": each healthy_*
+        if w not in ("osa", "rem", "n1", "n2", "n3", "wake") and not any(ph.split("_")[0] == w for ph in phenos) and \
+                re.search(rf"\b(non[- ]?)?{re.escape(w)}( \w+)? {_PEOPLE}\b", t):
+            phenos += [ph for ph in names.phenotypes if ph.split("_")[0] == w]
     if compare_by == "phenotype":  # "insomnia and healthy subjects": only the groups named, when two or more are
         first_words = {ph.split("_")[0]: [q for q in names.phenotypes if q.split("_")[0] == ph.split("_")[0]]
                        for ph in names.phenotypes if ph.split("_")[0] not in ("rem", "n1", "n2", "n3", "wake")}
@@ -124,7 +134,10 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
         out.append(Filter("phenotype", "in", phenos))
     if p.sites and compare_by != "site":
         out.append(Filter("site", "in", p.sites))
-    for rx, op in ((rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
+    out = [_negated(t, f) for f in out]
+    for rx, op in ((rf"\b(aged |age )?{_NUM}\s*(\+|(years? )?(and|or) (older|over|above))", ">="),
+                   (rf"\b(aged |age )?{_NUM}\s*(years? )?(and|or) (younger|under|below)", "<="),
+                   (rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
                    (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
                    (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
                    (rf"{_WHO}\s+(?:who are |are |aged )?(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
@@ -145,23 +158,23 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
         out.append(Filter("bmi", _threshold_op(sym, ">" if above else "<"), float(bmi.group("num"))))
     for col in find_metrics(t):
         words = "|".join(p_ for p_ in _metric_phrases(col))
-        rng = re.search(rf"(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
+        rng = re.search(rf"\b(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
         if rng:  # "an AHI between 5 and 15": both ends included
             out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
             continue
-        avg = re.search(rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(the )?(cohort'?s? )?"
+        avg = re.search(rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(the )?(cohort'?s? )?"
                         r"(?P<stat>average|mean|median)\b", t)
         if avg:  # "an arousal index above the cohort average": the cohort's own mean as the threshold
             above = re.fullmatch(_ABOVE, avg.group("op")) is not None
             out.append(Filter(col, ">" if above else "<", "median" if avg.group("stat") == "median" else "mean"))
             continue
-        for rx, op in ((rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
-                       (rf"(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
-                       (rf"(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
-                       (rf"(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:less|fewer|below|lower))", "<="),
+        for rx, op in ((rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
+                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
+                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
+                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:less|fewer|below|lower))", "<="),
                        # the value first: "more than 20% REM", "less than 80 % of sleep in N2"
-                       (rf"(?P<op>{_ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})", ">"),
-                       (rf"(?P<op>{_BELOW})\s*(?P<num>{_NUM})\s*(?:{words})", "<")):
+                       (rf"(?P<op>{_ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})\b", ">"),
+                       (rf"(?P<op>{_BELOW})\s*(?P<num>{_NUM})\s*(?:{words})\b", "<")):
             m = re.search(rx, t)
             if m:
                 sym = m.group("op")
@@ -179,11 +192,25 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     return out
 
 
+def _negated(t: str, flt: Filter) -> Filter:
+    """A subject filter as the question means it: "not from site shhs", "excluding the insomnia subject" and
+    "non-healthy subjects" exclude the values named (op ``not in``)."""
+    if flt.op != "in" or flt.field not in ("sex", "phenotype", "site"):
+        return flt
+    words = {"F": ["women", "woman", "females?"], "M": ["men", "man", "males?"]}
+    alts = [w for v in flt.value for w in (words.get(v) if flt.field == "sex" else
+                                           [re.escape(v.lower().replace("_", " ")), re.escape(v.lower().split("_")[0])])]
+    if re.search(rf"\b{_NOT}\s*(?:(?:from|at|in|the|site|sites|group|phenotype|subjects?|patients?)\s+){{0,3}}"
+                 rf"(?:{'|'.join(alts)})\b", t):
+        return Filter(flt.field, "not in", flt.value)
+    return flt
+
+
 def _threshold_op(words: str, strict: str) -> str:
     """The comparison a threshold's words mean: ">=" for "at least", "<=" for "at most", else ``strict``."""
-    if words in (">=", "at least", "of at least"):
+    if words in (">=", "≥", "at least", "of at least", "no less than", "not less than"):
         return ">="
-    if words in ("<=", "at most", "of at most"):
+    if words in ("<=", "≤", "at most", "of at most", "no more than", "not more than"):
         return "<="
     return strict
 
@@ -278,6 +305,9 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        "I can give a measure within one stage at a time.", _understood(t, names),
                        f"what is the AHI during {sorted(named)[0]} in each night?")
     p = parse(t, names)
+    excluded = [r for r in p.recordings  # "AHI above 15, excluding sim-0004": every night but that one
+                if re.search(rf"\b{_NOT}\s*(?:the\s+)?(?:night\s+|recording\s+)?{re.escape(r.lower())}\b", t)]
+    p.recordings = [r for r in p.recordings if r not in excluded]
     stage = _stage_of(t)
     measures, decline = read_measures(t, stage, p.events, window)
     if decline:
@@ -289,14 +319,27 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                             r"clinic)s?\b", t)
     if which_group and not group_by and measures:  # "which site has the highest average AHI?": per group, not per night
         group_by = next(iter(find_groups("by " + which_group.group(1))), None)
+    if not group_by and len(p.sites) >= 2 and measures and re.search(r"\b(compare\w*|differ\w*|between|vs\.?|versus)\b", t):
+        group_by = "site"  # "compare AHI between shhs and ref": those sites
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2 and \
             not (p.recordings and re.search(_VERSUS_COHORT, t)):  # "sim-0002 compared to the cohort": no groups
+        named = set(p.phenotypes) | {ph for ph in names.phenotypes if re.search(rf"\b{re.escape(ph.split('_')[0])}\b", t)}
+        if measures and re.search(r"\b(vs\.?|versus|between|against|non[- ]?\w+)\b", t) and len(named) < 2:
+            return Decline("I understood a comparison between two groups, but not groups I can form: I compare "
+                           "nights grouped by sex, phenotype, site or age band, not groups cut at a threshold "
+                           "(\"over 60 vs under 60\", \"obese vs non-obese\").", _understood(t, names),
+                           "compare AHI by age band")
         group_by = "phenotype" if measures else None
     if not group_by and (p.phenotypes or re.search(r"\b(osa|obstructive sleep apn\w*) (patients|subjects|group)\b", t)) \
             and measures and re.search(
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
         group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
     ask = _ask(_without_metric_phrases(t), group_by)
+    if ask == "aggregate" and measures and not any(re.search(rx, _without_metric_phrases(t)) for rx in _AGGREGATE.values()):
+        # "the lowest SpO2 nadir in the cohort": the ranking word sits inside the metric phrase
+        ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else ask
+    nth = re.search(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ](highest|lowest|most|least|largest|smallest|"
+                    r"longest|shortest|oldest|youngest)\b", t)
     if ask is None and measures and re.search(r"\bwhich (night|recording|subject|patient|one)\b", t):
         # "which night has the lowest SpO2 nadir?": the ranking word sits inside a metric phrase
         ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else None
@@ -312,6 +355,25 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        f"does the {labels[0]} increase with age?")
     filters = _filters(t, p, names, group_by)
     filters = ahi_severity(t, filters)
+    if excluded:
+        filters.append(Filter("recording", "not in", excluded))
+    if group_by == "site" and len(p.sites) >= 2:
+        filters.append(Filter("site", "in", list(p.sites)))
+    either = re.search(r"\d\s*%?\s*,?\s+or\s+(?!more|less|above|below|higher|lower|greater|fewer|older|younger|over|"
+                       r"under|equal)(an?\s+|the\s+|its\s+)?[a-z]", t)
+    if either and len([f for f in filters if f.op not in ("in", "not in", "==")]) >= 2:
+        return Decline("conditions joined by \"or\" are not something I combine: I keep the nights that meet every "
+                       "condition, and that would answer another question.", _understood(t, names),
+                       "which nights have an AHI above 15?")
+    for f in filters:
+        if f.field.endswith("_pct") and isinstance(f.value, float) and 0 < f.value <= 1 and \
+                not re.search(rf"{f.value:g}\s*%", t):
+            label = METRIC_LABELS.get(f.field, (f.field, ""))[0]
+            return Decline(f"{label} is in percent, and {f.value:g} % is not what a night measure of this kind is "
+                           f"usually asked at; did you mean {f.value * 100:g} %?", _understood(t, names),
+                           f"which nights have a {label} above {f.value * 100:g}%?")
+    if len(measures) > 1:  # "the mean sleep efficiency of nights with AHI above 15": the AHI is the condition
+        measures = [m for m in measures if not any(f.field == m.name for f in filters)] or measures
     if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
         ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
     ask, decline = worst_or_best(t, ask, measures)
@@ -333,7 +395,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                          r"\bhow many( \w+)? (nights|recordings|subjects|patients|people|studies|women|men|"
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
     listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(nights|recordings|subjects|"
-                        r"patients)\b|\bwho\b", t)
+                        r"patients)\b|\bwho\b|^(the |all )?(nights|recordings|subjects|patients) (with|where|having)\b", t)
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
@@ -389,10 +451,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             not re.search(_AGGREGATE["mean"] + r"|\bper (night|recording|subject)\b", t):
         stat = "sum"
     k = next((int(m.group(1)) for m in [re.search(r"\btop (\d+)\b", t)] if m), None)
+    descending = not re.search(r"\b(ascending|lowest first|increasing)\b", t)
+    if nth and measures:  # "the second highest AHI": the ranking down to it
+        ask, k = "rank", {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}[nth.group(1)]
+        descending = nth.group(2) in ("highest", "most", "largest", "longest", "oldest")
     if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"
         return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
-                 stat=stat, k=k, descending=not re.search(r"\b(ascending|lowest first|increasing)\b", t),
+                 stat=stat, k=k, descending=descending,
                  then=then if ask in ("argmax", "argmin") else None)
 
 
@@ -429,7 +495,125 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if isinstance(decision, Query):
         if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None \
                 and not decision.versus_cohort and all(m.kind == "metric" for m in decision.measures):
-            return Plan("describe_night", {"recording": decision.nights[0],
-                                           "metrics": [m.name for m in decision.measures], "plot": False})
-        return Plan("query_cohort", decision.to_args())
-    return route(question, names, ctx)
+            return _accounted(question, names, Plan("describe_night", {
+                "recording": decision.nights[0], "metrics": [m.name for m in decision.measures], "plot": False}))
+        return _accounted(question, names, Plan("query_cohort", decision.to_args()))
+    routed = route(question, names, ctx)
+    if routed.tool in ("similar_nights", "similar_epochs"):
+        t = correct_spelling(question.strip().lower(), names.known())
+        conds = _filters(t, parse(t, names), names, None)
+        if conds:
+            return Plan(text=Decline(
+                f"similar nights and epochs are searched among the whole cohort; I cannot restrict them to "
+                f"{' and '.join(filter_text(f) for f in conds)}, and leaving that out would answer another question.",
+                _understood(t, names), "find nights like sim-0001").text())
+    if routed.tool == "cohort_stats" and routed.args.get("question") != "scoring":
+        routed = _with_night_conditions(question, names, routed)
+    return _accounted(question, names, routed)
+
+
+# ------------------------------------------------------------------ nothing the question names is dropped
+#: Tokens whose digits are part of a name, not a quantity: stages (N2, stage 3, S4), channel and signal labels
+#: (C4, M1, SpO2, T90, ODI4), ordinals (2nd).
+_NAME_DIGITS = re.compile(r"\b(stage\s*[1-4]|[a-z]{1,4}\d{1,2}|\d+(st|nd|rd|th))\b")
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+
+
+def _plan_numbers(value: Any) -> list[float]:
+    """Every number a plan's arguments hold (in numbers and in strings: clock times, descriptions)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, str):
+        return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _plan_numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _plan_numbers(v)]
+    return []
+
+
+def _same_quantity(q: float, v: float) -> bool:
+    """Whether the question's number ``q`` is the plan's ``v``, allowing the unit changes the plans make
+    (hours <-> minutes, a 12-hour clock, a percentage as a fraction)."""
+    return any(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in
+               ((q, v), (q * 60, v), (q / 60, v), (q + 12, v), (q / 100, v)))
+
+
+def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[str]:
+    """The numbers of a question that no argument of its plan holds, each with the words around it."""
+    t = f" {question.lower()} "
+    for name in sorted(names.known(), key=len, reverse=True):
+        t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
+    t = _NAME_DIGITS.sub(" ", t)
+    used = _plan_numbers(plan.args)
+    out = []
+    for m in _NUMBER_IN_TEXT.finditer(t):
+        if not any(_same_quantity(float(m.group(0)), v) for v in used):
+            words = t[max(0, m.start() - 30):m.end() + 25].split()
+            out.append(" ".join(words[-8:]) if len(words) > 8 else " ".join(words))
+    return out
+
+
+def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[str]:
+    """Sleep stages the question names ("in REM", "during deep sleep") that its plan does not restrict to."""
+    t = question.strip().lower()  # as written: a spelling correction can make a stage of a word ("awake" -> "wake")
+    named = {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, _without_metric_phrases(t))}
+    if not named:
+        return []
+    text = json.dumps(plan.args).lower()
+    held = {st for st in named if re.search(rf'"{st.lower()}"|_{st.lower()}_|"{st.lower()}_|\b{st.lower()}\b', text)}
+    held |= {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, text)}
+    return sorted(named - held)
+
+
+def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:
+    """The plan, or a decline when the question names a number or a sleep stage that the plan does not use:
+    answering without it would answer another question ("apneas longer than 30 s" counted every apnea; "the AHI
+    in REM" gave the whole night's)."""
+    if plan.tool is None:
+        return plan
+    numbers = _unaccounted_numbers(question, names, plan)
+    stages = _unaccounted_stages(question, names, plan)
+    if not numbers and not stages:
+        return plan
+    parts = [f"\"…{n}…\"" for n in numbers] + [f"the stage {s}" for s in stages]
+    return Plan(text=Decline(
+        f"I understood most of the question but not how to apply {', '.join(parts)}: the tool I would use "
+        f"(`{plan.tool}`) has no place for it, and answering without it would answer another question.",
+        _understood(correct_spelling(question.strip().lower(), names.known()), names),
+        "which nights have an AHI above 15?").text())
+
+
+#: Subject attributes a cohort_stats call takes as arguments of its own (the others go in ``nights_where``).
+_STATS_OWN = {"sex": ("sex",), "phenotype": ("phenotype",), "site": ("site",), "age": ("age_min", "age_max")}
+
+
+def _with_night_conditions(question: str, names: CohortNames, routed: Plan) -> Plan:
+    """A cohort_stats plan with every condition on nights the question names: those its own arguments do not
+    carry (BMI, "an AHI above 15", missing channels, an attribute the rule did not pass) go in ``nights_where``,
+    so that no condition is dropped and the table answers the question asked."""
+    t = correct_spelling(question.strip().lower(), names.known())
+    args = dict(routed.args)
+    by = args.get("by")
+    extra = []
+    for f in _filters(t, parse(t, names), names, by if by in ("sex", "phenotype", "site") else None):
+        own = _STATS_OWN.get(f.field, ())
+        if f.op == "not in":  # "excluding women": the rule's own argument named them to include
+            for a in own:
+                args.pop(a, None)
+        elif own and (by == f.field or any(args.get(a) is not None for a in own)):
+            continue  # carried by the call's own arguments or its grouping
+        if (f.field.startswith("spo2") and args.get("spo2_max_pct") is not None) or \
+                (f.field.startswith("hr_") and (args.get("hr_min_bpm") is not None or args.get("hr_max_bpm") is not None)):
+            continue  # "epochs with an SpO2 below 85": the epoch filter, not the night's nadir
+        extra.append({"field": f.field, "op": f.op, "value": f.value})
+    if extra:
+        args["nights_where"] = [*(args.get("nights_where") or []), *extra]
+        if args.get("stages"):  # "epochs of N2 in nights with more than 20% REM": REM is the condition's, not a stage asked
+            stages = parse(_without_metric_phrases(t), names).stages
+            args.pop("stages")
+            if stages:
+                args["stages"] = stages
+    return Plan(routed.tool, args, routed.text)

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 #: What a question asks for.
 Ask = Literal["value", "aggregate", "rank", "argmax", "argmin", "count", "list", "compare", "trend"]
 #: How a measure is summarised across nights.
 Stat = Literal["mean", "median", "min", "max", "sum", "sd", "range"]
 #: Comparison operators of a filter.
-Op = Literal["==", "in", ">", ">=", "<", "<="]
+Op = Literal["==", "in", "not in", ">", ">=", "<", "<="]
 #: Measure kinds: a night-metric column, epochs (minutes) of a stage, scored events of a type (optionally
 #: within a stage), a subject attribute, or whether a channel is missing.
 MeasureKind = Literal["metric", "stage_minutes", "event_count", "stage_index", "attribute", "missing_channels"]
@@ -167,7 +167,14 @@ class Decline:
 
 
 # ------------------------------------------------------------------ the LLM-facing schema (same fields)
-class MeasureArgs(BaseModel):
+class ToolArgs(BaseModel):
+    """Arguments of a tool: a field the tool does not take is an error, never silently dropped (a condition
+    dropped from a question answers another question: "epochs with a heart rate above 100" counted every epoch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeasureArgs(ToolArgs):
     kind: MeasureKind = Field(description="metric: a night-metric column (e.g. ahi_per_h, sleep_efficiency_pct, "
                                           "tst_min, rem_pct, hr_rem_bpm = heart rate in REM); stage_minutes: "
                                           "minutes of a stage (name = W/N1/N2/N3/REM); event_count: scored events "
@@ -180,14 +187,14 @@ class MeasureArgs(BaseModel):
     stage: Literal["W", "N1", "N2", "N3", "REM"] | None = None
 
 
-class FilterArgs(BaseModel):
+class FilterArgs(ToolArgs):
     field: str = Field(description="age, sex (M/F), bmi, phenotype, site, age_band, a night-metric column, "
                                    "or missing_channels")
     op: Op
     value: Any
 
 
-class WindowArgs(BaseModel):
+class WindowArgs(ToolArgs):
     kind: WindowKind = Field(description="half (which = first/second half of the recording); first_hours / "
                                          "last_hours (hours of the recording from lights-off / before its end); "
                                          "after_sleep_onset (hours from the first sleep epoch); clock "
@@ -198,7 +205,7 @@ class WindowArgs(BaseModel):
     end_clock: str | None = Field(None, pattern=r"^\d{2}:\d{2}$")
 
 
-class QueryArgs(BaseModel):
+class QueryArgs(ToolArgs):
     ask: Ask = Field(description="value: per named night; aggregate: one statistic over nights; rank / argmax / "
                                  "argmin: nights ordered by the first measure; count / list: nights meeting the "
                                  "filters; compare: the first measure between groups (group_by) with a rank test; "

@@ -21,7 +21,7 @@ from sleeplm.index.queries import Cohort
 
 from . import cohort_tools, executor, night_tools
 from .context import ToolContext, to_content
-from .query import Query, QueryArgs
+from .query import FilterArgs, Query, QueryArgs, ToolArgs
 from .state import SessionState, ToolConfig
 
 Stage = Literal[SCORED_STAGES]
@@ -35,7 +35,7 @@ _EPOCH = ("0-based 30-s epoch index within the night (-1: its last epoch); omit 
 _CLOCK = "Wall-clock time inside the night, 'HH:MM' or 'HH:MM:SS' (e.g. '02:30'); used when epoch is omitted."
 
 
-class DescribeNightArgs(BaseModel):
+class DescribeNightArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
     metrics: list[str] | None = Field(
         None, description="Night metrics to report first, by column or common name "
@@ -43,11 +43,11 @@ class DescribeNightArgs(BaseModel):
     plot: bool = Field(True, description="Draw the hypnogram with scored events.")
 
 
-class NightArgs(BaseModel):
+class NightArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
 
 
-class CaptionArgs(BaseModel):
+class CaptionArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
     epoch: int | None = Field(None, ge=-1, description=_EPOCH)
     clock_time: str | None = Field(None, description=_CLOCK)
@@ -57,19 +57,19 @@ class CaptionArgs(BaseModel):
         None, description="Caption tracks; default all five for one epoch, stage_event for a range.")
 
 
-class EpochArgs(BaseModel):
+class EpochArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
     epoch: int | None = Field(None, ge=-1, description=_EPOCH)
     clock_time: str | None = Field(None, description=_CLOCK)
 
 
-class LocalizeArgs(BaseModel):
+class LocalizeArgs(ToolArgs):
     description: str = Field(description="What to find, in words (e.g. 'hypopnea', 'obstructive apnea in REM').")
     recording: str | None = Field(None, description=_RECORDING)
     z_threshold: float = Field(2.0, gt=0, description="Robust z above which epochs form an interval.")
 
 
-class SearchArgs(BaseModel):
+class SearchArgs(ToolArgs):
     description: str = Field(description="What the epochs should look like, in words "
                                           "(e.g. 'obstructive apnea in REM with desaturation').")
     k: int = Field(5, ge=1, le=50, description="Number of epochs to return.")
@@ -91,12 +91,12 @@ class SimilarEpochsArgs(EpochArgs):
     other_nights_only: bool = Field(False, description="Exclude epochs of the same night.")
 
 
-class SimilarNightsArgs(BaseModel):
+class SimilarNightsArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
     k: int = Field(3, ge=1, le=20, description="Number of nights to return.")
 
 
-class StatsArgs(BaseModel):
+class StatsArgs(ToolArgs):
     question: cohort_tools.StatsQuestion = Field(
         description="count_nights: how many nights (optionally per group); count_epochs: epochs matching "
                     "filters; stage_distribution: % of epochs per stage per group; event_counts: scored events "
@@ -105,12 +105,23 @@ class StatsArgs(BaseModel):
                     "and events (a person, a program, or nobody).")
     by: Group | None = Field(None, description="Group by this subject attribute (or stage / recording).")
     metric: str | None = Field(None, description="Night metric for compare_metric (e.g. 'ahi_per_h' or 'AHI').")
-    recordings: list[str] | None = Field(None, description="Restrict epoch counts to these recordings.")
-    stages: list[Stage] | None = Field(None, description="Restrict epoch counts to these stages.")
-    event_types: list[EventType] | None = Field(None, description="Restrict epoch counts to these events.")
-    phenotype: list[str] | None = Field(None, description="Restrict epoch counts to these phenotypes.")
-    sex: list[Literal["M", "F"]] | None = Field(None, description="Restrict epoch counts to this sex.")
-    site: list[str] | None = Field(None, description="Restrict epoch counts to these sites.")
+    recordings: list[str] | None = Field(None, description="Only these recordings.")
+    stages: list[Stage] | None = Field(None, description="count_epochs / stage_distribution: only epochs of these stages.")
+    event_types: list[EventType] | None = Field(None, description="count_epochs / stage_distribution: only epochs overlapping these events.")
+    phenotype: list[str] | None = Field(None, description="Only subjects with these phenotypes.")
+    sex: list[Literal["M", "F"]] | None = Field(None, description="Only subjects of this sex.")
+    site: list[str] | None = Field(None, description="Only these sites.")
+    age_min: float | None = Field(None, description="Only subjects at least this old (years).")
+    age_max: float | None = Field(None, description="Only subjects at most this old (years).")
+    hr_min_bpm: float | None = Field(None, description="count_epochs / stage_distribution: only epochs whose mean "
+                                                       "heart rate is above this (bpm).")
+    hr_max_bpm: float | None = Field(None, description="count_epochs / stage_distribution: only epochs whose mean "
+                                                       "heart rate is below this (bpm).")
+    spo2_max_pct: float | None = Field(None, description="count_epochs / stage_distribution: only epochs whose "
+                                                         "lowest SpO2 is at or below this (%).")
+    nights_where: list[FilterArgs] | None = Field(
+        None, description="Only nights meeting these conditions, as query_cohort's filters: subject attributes "
+                          "(incl. bmi), night-metric thresholds (e.g. ahi_per_h > 15), missing_channels.")
 
 
 def query_cohort(ctx: ToolContext, **args: Any) -> dict[str, Any]:
@@ -145,7 +156,7 @@ def _with_ood(ctx: ToolContext, result: dict[str, Any]) -> dict[str, Any]:
 def _wrap(ctx: ToolContext, fn: Callable[..., dict[str, Any]]) -> Callable[..., tuple[str, dict[str, Any]]]:
     def run(**kwargs: Any) -> tuple[str, dict[str, Any]]:
         result = fn(ctx, **kwargs)
-        if fn.__name__ in MODEL_DERIVED and isinstance(result, dict):
+        if fn.__name__ in MODEL_DERIVED and isinstance(result, dict) and "scored_periods" not in result:
             result = _with_ood(ctx, result)
         return to_content(result), result
 

@@ -35,16 +35,16 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
                         r"\brem onset\b", r"\bfirst rem (period|episode|epoch)\b"),
     "sleep_latency_min": (r"sleep latency", r"sleep onset latency", r"\bsol\b",
                           r"\b(fall|fell|falling) asleep\b"),
-    "tst_min": (r"total sleep time", r"\btst\b", r"how long .*slept", r"sleep duration",
+    "tst_min": (r"total sleep time", r"\btst\b", r"how long .*slept", r"how long did .* sleep\b", r"hours of sleep\b", r"sleep duration",
                 r"\bslept (the )?(longest|most|least|shortest)\b"),
     "tib_min": (r"time in bed", r"\btib\b"),
     "waso_min": (r"\bwaso\b", r"wake after sleep onset", r"\bawake (during|in) the night\b",
                  r"\bawake after (falling asleep|sleep onset)\b"),
-    "n1_pct": (r"\bn1 (percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n1\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n1\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n1\b"),
-    "n2_pct": (r"\bn2 (percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n2\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n2\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n2\b"),
-    "n3_pct": (r"\bn3 (percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n3\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n3\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n3\b",
+    "n1_pct": (r"\bn1 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n1\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n1\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n1\b"),
+    "n2_pct": (r"\bn2 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n2\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n2\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n2\b"),
+    "n3_pct": (r"\bn3 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n3\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n3\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n3\b",
                r"slow[- ]wave sleep", r"deep sleep"),
-    "rem_pct": (r"\brem (percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?rem\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?rem\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) rem\b"),
+    "rem_pct": (r"\brem ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?rem\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?rem\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) rem\b"),
     "spo2_min_pct": (r"(min(imum)?|lowest|nadir) (spo2|saturation|oxygen)", r"(spo2|sp02|o2|oxygen|oxygen saturation|saturation|sat) nadir", r"nadir (of )?(the )?(spo2|o2|oxygen|saturation)",
                      r"(?<=deepest )(oxygen |spo2 )?desaturation"),
     "spo2_mean_pct": (r"(mean|average) (spo2|saturation|oxygen)(?! (saturation )?nadir)",),
@@ -118,7 +118,7 @@ KEY_METRICS: tuple[str, ...] = ("tst_min", "sleep_efficiency_pct", "sleep_latenc
 
 #: Grouping attributes (those of :mod:`sleeplm.index.stats`) and the words that ask for them.
 GROUP_WORDS: dict[str, tuple[str, ...]] = {
-    "phenotype": (r"phenotype", r"diagnos", r"condition", r"group"),
+    "phenotype": (r"phenotype", r"diagnos", r"condition", r"(?<!age )group"),
     "sex": (r"\bsex\b", r"gender", r"\bmen\b.*\bwomen\b", r"male.*female"),
     "site": (r"\bsites?\b", r"\bcent(er|re)s?\b", r"\bclinics?\b"),
     "age_band": (r"\bage\b", r"age band", r"age group"),
@@ -246,6 +246,9 @@ class CohortNames:
         for p in self.phenotypes:
             words = p.lower().replace("_", " ").split()
             if " ".join(words) in t or (len(words) == 2 and f"{words[1]} {words[0]}" in t):
+                out.append(p)
+            elif len(words) == 2 and re.search(  # "moderate or severe osa": osa_moderate too
+                    rf"\b{re.escape(words[1])}(\s*(,|/|or|and)\s*\w+)+\s+{re.escape(words[0])}\b", t):
                 out.append(p)
         return out
 

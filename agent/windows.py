@@ -87,6 +87,14 @@ def find_window(t: str) -> Window | Decline | None:
                            "for one part at a time.", "a comparison between halves of the night",
                            "what is the AHI in the first half of the night?")
         return Window("half", which=which.pop())
+    m = re.search(rf"\b(?:after|past|beyond|following|later than|before|until|till|up to)\s+(?:the\s+)?"
+                  rf"(?:(?:first|initial|last|final)\s+)?{_N}?\s*{_UNIT}\b", t)
+    if m:  # "after 1 hour", "after the first hour": the rest of the night, which no window here reads
+        return Decline(f"the question names a part of the night (\"{m.group(0)}\") that I cannot read as a time "
+                       "window, and a whole-night value would not answer it. I read: the first or second half, the "
+                       "first or last N hours, the first N hours after sleep onset, and clock times such as "
+                       "\"between 1 am and 3 am\" or \"after 3 am\".", f"a part of the night: {m.group(0)}",
+                       "how many arousals are there in the second half of the night?")
     m = re.search(rf"\b(?:first|initial)\s+{_N}?\s*{_UNIT}\s+(?:after|from|following|since|of)\s+{_ONSET}", t) or \
         re.search(rf"\b(?:first|initial)\s+{_N}?\s*{_UNIT}\s+of sleep\b", t) or \
         re.search(rf"\b(?:within|in)\s+(?:the\s+)?{_N}\s*{_UNIT}\s+(?:after|following|of)\s+{_ONSET}", t)

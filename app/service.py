@@ -198,7 +198,8 @@ class SharedCohort:
         elif model is None:
             self._cohort = Cohort(self.workspace)
         else:  # reopening after an upload: same model, already checked against the manifest by ingest
-            self._cohort = Cohort(self.workspace, model=model)
+            self._cohort = Cohort(self.workspace, model=model,
+                                  model_ref=getattr(getattr(self, "_cohort", None), "model_ref", None))
         if self.cache is not None:
             self.cache.clear()
             self._cohort.chat_cache = self.cache  # type: ignore[attr-defined]

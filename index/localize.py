@@ -86,11 +86,13 @@ def find_intervals(z: np.ndarray, onset_s: np.ndarray, scores: np.ndarray, z_thr
 def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.ndarray,
                     events: list[tuple[str, float, float]], z_threshold: float = 2.0,
                     smooth_epochs: int = 1, epoch_s: float = 30.0,
-                    reference_scores: np.ndarray | None = None) -> Localization:
+                    reference_scores: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Localization:
     """Intervals from a similarity series, compared with annotated ``events`` (type, onset_s, duration_s).
 
     With ``reference_scores`` (each epoch's cosine with :data:`NEGATION`) the intervals are the runs of
-    calibrated probability > 0.5; without, the runs of within-night robust z > ``z_threshold``.
+    calibrated probability > 0.5; without, the runs of within-night robust z > ``z_threshold``. ``allowed``
+    (a boolean per epoch, e.g. the epochs scored REM): intervals only there, and only the annotated events that
+    start there.
     """
     s = scores.astype(np.float64)
     if smooth_epochs > 1:
@@ -102,17 +104,24 @@ def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.
         if smooth_epochs > 1:
             r = np.convolve(r, np.ones(smooth_epochs) / smooth_epochs, mode="same")
         prob = calibrated_probability(s, r)
-        intervals = find_intervals(prob, onset_s, scores, 0.5, epoch_s)
+        intervals = find_intervals(prob if allowed is None else np.where(allowed, prob, 0.0), onset_s, scores, 0.5,
+                                   epoch_s)
     else:
-        intervals = find_intervals(z, onset_s, scores, z_threshold, epoch_s)
+        intervals = find_intervals(z if allowed is None else np.where(allowed, z, -np.inf), onset_s, scores,
+                                   z_threshold, epoch_s)
     kinds = parse_query(query).events
     annotated = [(on, on + du, t) for t, on, du in events if t in kinds]
+    if allowed is not None and len(onset_s):  # an event belongs to the epoch it starts in
+        idx = np.clip(np.searchsorted(onset_s, [on for on, _, _ in annotated], side="right") - 1, 0, len(onset_s) - 1)
+        annotated = [a for a, i in zip(annotated, idx) if allowed[i]]
     loc = Localization(recording, query, onset_s, scores, z, intervals, kinds, annotated, probability=prob,
                        method="calibrated" if prob is not None else "outlier")
     if kinds and annotated is not None:
         truth = np.zeros(len(onset_s), bool)
         for on, off, _ in annotated:
             truth |= (onset_s < off) & (onset_s + epoch_s > on)
+        if allowed is not None:
+            truth &= allowed
         found = np.zeros(len(onset_s), bool)
         for iv in intervals:
             found |= (onset_s >= iv.start_s) & (onset_s < iv.end_s)

@@ -45,3 +45,17 @@ def resolve_model(spec: str | Path | None = None, config: str | None = None) -> 
     weights, _ = resolve_checkpoint(spec, config)
     name = str(spec) if not Path(str(spec)).exists() else Path(str(spec)).stem
     return ModelRef(name=name, weights=Path(weights), sha256=sha256_file(Path(weights)), config=config)
+
+
+def measured_text_search(weights: Path, sha256: str) -> dict | None:
+    """What these weights' text search was measured to do (``<weights stem>.measured.json``, written by
+    ``python -m sleeplm.eval.measured``): R@10 of text→signal retrieval per caption track on held-out epochs, with
+    chance and the run it comes from. None when no record lies beside the weights or it was measured on other
+    weights (a record never speaks for weights it was not measured on)."""
+    import json
+
+    path = Path(weights).with_name(f"{Path(weights).stem}.measured.json")
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return record if record.get("model_sha256") == sha256 else None

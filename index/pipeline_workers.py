@@ -19,19 +19,24 @@ writes (:func:`~sleeplm.index.failures.describe_failure`, at the stage the worke
 worker that dies (killed, out of memory, a crash in a C library) fails the night it held, with
 the stage it had reached, and a new worker takes the remaining nights.
 
-Messages from a worker, on one result queue, as tuples ``(kind, seq, payload)``:
+Messages from a worker, on its own result pipe (written by a thread of the worker, so the worker never waits for
+the driver to read), as tuples ``(kind, seq, payload)``:
 ``("stage", seq, stage)``, ``("x", seq, x)``, ``("night", seq, NightRows)``,
 ``("error", seq, (stage, message))``; ``("start", seq, pid)`` when it takes a night; ``("ready", -1, pid)``
 once, when its imports are done (a worker not ready after :data:`STARTUP_S`, or two that die before taking a
 night, mean the workers cannot start: the caller's fallback prepares the nights in its own process).
+Each worker has its own pipe, and the driver holds only its reading end: a worker killed while sending (out of
+memory, ``kill -9``) leaves a half-written message that reads as the end of its pipe, never a lock held by a dead
+process that every other worker then waits on (what one shared ``multiprocessing.Queue`` does).
 This module imports no torch at import time, so a worker starts without it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.connection as mpc
 import os
-import queue
+import threading
 import time
 import warnings
 from collections import deque
@@ -113,15 +118,53 @@ def choose_workers(workers: int | None, paths: Iterable[Path]) -> int:
 
 
 # ------------------------------------------------------------------------------------- worker side
-def _worker_main(tasks: Any, results: Any) -> None:
+class _Sender:
+    """A worker's messages to the driver: ``put`` appends to a buffer that a thread sends down the pipe, so the
+    worker goes on preparing while the driver is busy embedding (the pipe holds only 64 kB)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._buffer: deque[Any] = deque()
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="sleeplm-worker-sender", daemon=True)
+        self._thread.start()
+
+    def put(self, msg: Any) -> None:
+        with self._ready:
+            self._buffer.append(msg)
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._buffer:
+                    self._ready.wait()
+                msg = self._buffer.popleft()
+            if msg is None:
+                return
+            try:
+                self._conn.send(msg)
+            except OSError:  # the driver is gone: nothing to send to
+                return
+
+    def close(self) -> None:
+        """Send what is buffered, then close the pipe."""
+        self.put(None)
+        self._thread.join()
+        self._conn.close()
+
+
+def _worker_main(tasks: Any, conn: Any) -> None:
     """A worker's loop: prepare the nights it is given until it receives ``None``."""
     from .failures import describe_failure
     from .night_rows import prepare_night
 
+    results = _Sender(conn)
     results.put(("ready", -1, os.getpid()))
     while True:
         task = tasks.get()
         if task is None:
+            results.close()
             return
         seq, path, name, score, annotation_path = task
         results.put(("start", seq, os.getpid()))
@@ -192,7 +235,9 @@ class _Worker:
 
     proc: Any
     tasks: Any
+    results: Any  # the reading end of its pipe
     seqs: deque[int] = field(default_factory=deque)
+    eof: bool = False  # its pipe has ended (it exited or died)
     started: bool = False  # it has taken a night (a worker that dies before that failed to start)
     ready: bool = False  # its imports are done
     spawned_at: float = field(default_factory=time.monotonic)
@@ -218,7 +263,6 @@ class WorkerPool:
         if workers < 1 or max_in_flight < 1:
             raise ValueError(f"workers and max_in_flight must be at least 1, got {workers} and {max_in_flight}")
         self._ctx = mp.get_context("spawn")  # never fork a process that holds torch's thread pools
-        self._results = self._ctx.Queue()
         self._jobs, self._score = jobs, score
         self._n_workers, self._max = workers, max_in_flight
         self._workers: list[_Worker] = []
@@ -230,11 +274,13 @@ class WorkerPool:
     # -- processes
     def _spawn(self) -> _Worker:
         tasks = self._ctx.Queue()
-        p = self._ctx.Process(target=_worker_main, args=(tasks, self._results), daemon=True,
+        reader, writer = self._ctx.Pipe(duplex=False)
+        p = self._ctx.Process(target=_worker_main, args=(tasks, writer), daemon=True,
                               name="sleeplm-ingest-worker")
         with _single_threaded_children():
             p.start()
-        w = _Worker(p, tasks)
+        writer.close()  # the worker holds the only writing end: its death ends the pipe
+        w = _Worker(p, tasks, reader)
         self._workers.append(w)
         return w
 
@@ -290,13 +336,20 @@ class WorkerPool:
                 if seq in w.seqs:
                     w.seqs.remove(seq)
 
-    def poll(self) -> None:
-        """Take every message that has arrived, without waiting."""
-        while True:
-            try:
-                self._take(self._results.get_nowait())
-            except queue.Empty:
-                return
+    def _read(self, w: _Worker) -> None:
+        """Take one message from ``w``'s pipe (its end, or a message cut short by its death: ``w.eof``)."""
+        try:
+            msg = w.results.recv()
+        except (EOFError, OSError):
+            w.eof = True
+            return
+        self._take(msg)
+
+    def poll(self, workers: Iterable[_Worker] | None = None) -> None:
+        """Take every message that has arrived (from ``workers``, default all), without waiting."""
+        for w in list(self._workers if workers is None else workers):
+            while not w.eof and w.results.poll():
+                self._read(w)
 
     def _check_workers(self) -> None:
         """Fail the night a dead worker had started; its other nights go to a new worker."""
@@ -306,9 +359,10 @@ class WorkerPool:
                     raise WorkersCannotStart(f"an ingest worker process was not ready {STARTUP_S:.0f} s after it "
                                              "was started")
                 continue
-            self.poll()  # what it sent before dying
+            self.poll([w])  # what it sent before dying (a message it was sending when killed: cut, dropped)
             self._workers.remove(w)
             _close_queue(w.tasks)
+            w.results.close()
             code = w.proc.exitcode
             if not w.started:
                 self._failed_starts += 1
@@ -331,9 +385,11 @@ class WorkerPool:
         t0 = time.perf_counter()
         night = self._nights[seq]
         while not ready(night):
-            try:
-                self._take(self._results.get(timeout=POLL_S))
-            except queue.Empty:
+            open_ = {w.results: w for w in self._workers if not w.eof}
+            arrived = mpc.wait(list(open_), timeout=POLL_S) if open_ else (time.sleep(POLL_S) or [])
+            for conn in arrived:
+                self._read(open_[conn])
+            if not arrived or any(w.eof for w in self._workers):
                 self._check_workers()
         return night, time.perf_counter() - t0
 
@@ -353,8 +409,8 @@ class WorkerPool:
                 w.proc.terminate()
                 w.proc.join(timeout=2.0)
             _close_queue(w.tasks)
+            w.results.close()
         self._workers.clear()
-        _close_queue(self._results)
 
 
 def _close_queue(q: Any) -> None:

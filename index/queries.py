@@ -29,7 +29,7 @@ from .caption_cache import OnceLRU
 from .caption_store import CaptionStore
 from .cohort import CohortLookups
 from .localize import NEGATION, Localization, localize_scores
-from .models import ModelRef, resolve_model
+from .models import ModelRef, measured_text_search, resolve_model
 from .querytext import caption_style
 from .workspace import Workspace, WorkspaceError
 
@@ -56,6 +56,32 @@ class EpochFilter:
 
     #: Filters on the per-epoch ``features`` table.
     FEATURE_FILTERS = ("hr_min_bpm", "hr_max_bpm", "spo2_max_pct")
+
+    #: Fields that select nights (a recording or its subject); the others select epochs within a night.
+    NIGHT_FIELDS = ("recordings", "phenotype", "sex", "site", "age_min", "age_max")
+
+    def epoch_fields(self) -> list[str]:
+        """The fields set that select epochs within a night (stages, events, time of night, heart rate, SpO2)."""
+        return [k for k, v in asdict(self).items() if v is not None and v != [] and k not in self.NIGHT_FIELDS]
+
+    def night_where(self) -> tuple[str, list[Any]]:
+        """SQL WHERE clause over ``recordings r LEFT JOIN subjects s`` for the fields that select nights.
+
+        Raises
+        ------
+        ValueError
+            When a field that selects epochs is set: a per-night table cannot honour it, and dropping it
+            would answer another question.
+        """
+        extra = self.epoch_fields()
+        if extra:
+            raise ValueError(f"a per-night table cannot be restricted by {', '.join(extra)} (those select epochs "
+                             "within a night)")
+        return self.nights_only().where()
+
+    def nights_only(self) -> EpochFilter:
+        """This filter without the fields that select epochs: the nights it is about."""
+        return EpochFilter(**{k: getattr(self, k) for k in self.NIGHT_FIELDS})
 
     def needs_features(self) -> bool:
         return any(getattr(self, f) is not None for f in self.FEATURE_FILTERS)
@@ -164,6 +190,8 @@ class Cohort(CohortLookups):
             model = model_ref.load()
         if model_ref is not None:
             self.ws.require_model(model_ref.name, model_ref.sha256)
+        #: The weights the vectors were made with (None when a model object was passed in).
+        self.model_ref = model_ref
         self.model = model
         self._epoch_index = vec.load_index(self.ws.epochs_index_path) if self.ws.epochs_index_path.is_file() else None
         self._night_index = vec.load_index(self.ws.nights_index_path) if self.ws.nights_index_path.is_file() else None
@@ -192,6 +220,12 @@ class Cohort(CohortLookups):
             f"{self.ws.root}: the model that built this workspace ({m.model_name}, sha256 {m.model_sha256[:12]}…) "
             "is not available; pass it explicitly"
         )
+
+    def measured_text_search(self) -> dict | None:
+        """What this workspace's model's text search was measured to do (:func:`models.measured_text_search`),
+        or None when nothing is known for these weights."""
+        ref = self.model_ref
+        return None if ref is None else measured_text_search(ref.weights, ref.sha256)
 
     def close(self) -> None:
         self.con.close()
@@ -321,17 +355,19 @@ class Cohort(CohortLookups):
         return onset, mat, [r[2] for r in rows]
 
     def localize(self, recording: str, query: str, z_threshold: float = 2.0, smooth_epochs: int = 1,
-                 rewrite: bool = True, calibrated: bool = True) -> Localization:
+                 rewrite: bool = True, calibrated: bool = True, stages: list[str] | None = None) -> Localization:
         """Where in a night a described event happens (see :mod:`sleeplm.index.localize`).
 
         ``calibrated`` (default): each epoch against the no-event caption, intervals where the
-        probability > 0.5; else within-night outliers above ``z_threshold``.
+        probability > 0.5; else within-night outliers above ``z_threshold``. ``stages``: only epochs scored
+        in these stages ("central apneas during REM"), intervals and annotated events alike.
         """
-        onset, mat, _ = self.night_vectors(recording)
+        onset, mat, epoch_stages = self.night_vectors(recording)
+        allowed = None if not stages else np.array([s in stages for s in epoch_stages], bool)
         scores = mat @ self.embed_query(query, rewrite)
         reference = mat @ self.embed_query(NEGATION, rewrite=False) if calibrated else None
         events = self.con.execute(
             "SELECT type, onset_s, duration_s FROM events WHERE recording_id = ? ORDER BY onset_s",
             [self.recording_id(recording)]).fetchall()
         return localize_scores(recording, query, onset, scores, [tuple(e) for e in events], z_threshold, smooth_epochs,
-                               reference_scores=reference)
+                               reference_scores=reference, allowed=allowed)

@@ -53,6 +53,10 @@ def parse_query(text: str) -> QueryTerms:
     for kind, patterns in EVENT_WORDS.items():
         if any(re.search(p, t) for p in patterns):
             terms.events.append(kind)
+    for kind in ("obstructive_apnea", "central_apnea", "mixed_apnea"):  # "central or mixed apnea": both types
+        word = kind.split("_")[0]
+        if kind not in terms.events and re.search(rf"\b{word}\b(\s*(,|/|or|and)\s*(\w+))+\s+apn", t):
+            terms.events.append(kind)
     if re.search(r"\bapn(o)?ea", t) and not {"obstructive_apnea", "central_apnea", "mixed_apnea"} & set(terms.events):
         terms.events.insert(0, "obstructive_apnea")
     return terms

@@ -7,7 +7,7 @@ connection is the read-only one of :class:`~sleeplm.index.queries.Cohort`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -19,7 +19,7 @@ from sleeplm.encoder.vocab import (
 )
 
 from .queries import EPOCH_FROM, EpochFilter
-from .tables import parse_scoring
+from .tables import has_table, parse_scoring
 
 GROUPS = ("phenotype", "sex", "site", "age_band", "stage", "recording")
 _GROUP_SQL = {
@@ -68,6 +68,45 @@ def count_epochs(con: duckdb.DuckDBPyConnection, filters: EpochFilter | None = N
                        f"GROUP BY 1 ORDER BY 1 NULLS LAST", params)
 
 
+#: Per-epoch feature column each feature filter of :class:`EpochFilter` reads, and its name in words.
+FEATURE_FILTER_COLUMNS = {"hr_min_bpm": ("hr_mean_bpm", "heart rate"), "hr_max_bpm": ("hr_mean_bpm", "heart rate"),
+                          "spo2_max_pct": ("spo2_min_pct", "SpO2")}
+
+
+def unmeasured_epochs(con: duckdb.DuckDBPyConnection, filters: EpochFilter) -> dict[str, dict[str, int]]:
+    """For each per-epoch measure ``filters`` selects on (heart rate, SpO2): the epochs its other fields select that
+    have no value of it, per night (measure in words -> recording -> epochs). Such an epoch is neither above nor
+    below a threshold: it is unknown, so a count that selects on the measure leaves it out and should say so.
+
+    Raises
+    ------
+    ValueError
+        When the workspace stores no per-epoch features at all.
+    """
+    used = dict.fromkeys(FEATURE_FILTER_COLUMNS[k] for k in filters.FEATURE_FILTERS if getattr(filters, k) is not None)
+    if not used:
+        return {}
+    if not has_table(con, "features"):
+        raise ValueError("this workspace stores no per-epoch features (heart rate, SpO2), so epochs cannot be selected "
+                         "by them; re-ingest with the current version to add them")
+    where, params = replace(filters, hr_min_bpm=None, hr_max_bpm=None, spo2_max_pct=None).where()
+    out: dict[str, dict[str, int]] = {}
+    for col, words in used:
+        rows = con.execute(f"SELECT r.name, count(*) FROM {EPOCH_FROM} LEFT JOIN features f ON f.epoch_id = e.epoch_id "
+                           f"WHERE {where} AND f.{col} IS NULL GROUP BY 1 ORDER BY 1", params).fetchall()
+        if rows:
+            out[words] = {name: int(n) for name, n in rows}
+    return out
+
+
+def nights_matching(con: duckdb.DuckDBPyConnection, filters: EpochFilter) -> list[str]:
+    """Names of the nights the night-selecting fields of ``filters`` select (recordings, subject attributes; the
+    fields that select epochs within a night are ignored here)."""
+    where, params = filters.nights_only().where()
+    return [r[0] for r in con.execute(f"SELECT r.name FROM recordings r LEFT JOIN subjects s USING (subject_id) "
+                                      f"WHERE {where} ORDER BY 1", params).fetchall()]
+
+
 def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
                        filters: EpochFilter | None = None) -> Table:
     """Percent of scored epochs in each stage, per group."""
@@ -85,13 +124,16 @@ def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
     return _fetch(con, sql, params)
 
 
-def night_groups(con: duckdb.DuckDBPyConnection, by: str) -> dict[str, tuple[Any, dict[str, dict[str, str]]]]:
-    """recording name -> (its group under ``by``, its scoring: kind -> {state, method, reason} as stored at ingest)."""
+def night_groups(con: duckdb.DuckDBPyConnection, by: str,
+                 filters: EpochFilter | None = None) -> dict[str, tuple[Any, dict[str, dict[str, str]]]]:
+    """recording name -> (its group under ``by``, its scoring: kind -> {state, method, reason} as stored at ingest),
+    for the nights ``filters`` selects (default every night)."""
     if by == "stage":
         raise ValueError("nights cannot be grouped by stage")
     g = _group(by)
+    where, params = (filters or EpochFilter()).night_where()
     rows = con.execute(f"SELECT r.name, {g}, CAST(r.scoring AS VARCHAR) FROM recordings r "
-                       f"LEFT JOIN subjects s USING (subject_id) ORDER BY r.name").fetchall()
+                       f"LEFT JOIN subjects s USING (subject_id) WHERE {where} ORDER BY r.name", params).fetchall()
     return {name: (grp, parse_scoring(sc)) for name, grp, sc in rows}
 
 
@@ -100,16 +142,17 @@ def is_scored(scoring: dict[str, dict[str, str]], kind: str | None) -> bool:
     return kind is not None and (scoring.get(kind) or {}).get("state") in ("manual", "automatic")
 
 
-def event_counts(con: duckdb.DuckDBPyConnection, by: str = "phenotype") -> Table:
+def event_counts(con: duckdb.DuckDBPyConnection, by: str = "phenotype", filters: EpochFilter | None = None) -> Table:
     """Events per type and group, with the mean per night *over the nights where that type was scored*.
 
     A night where nobody scored a type (``recordings.scoring``: "not scored") is left out of that type's
     denominator (its count is unknown, not zero) and counted in ``nights_not_scored``; a night that was
-    scored and has none counts as zero. A group where no night scored a type gets no row for it.
+    scored and has none counts as zero. A group where no night scored a type gets no row for it. ``filters``
+    selects nights (recordings, subject attributes; :meth:`EpochFilter.night_where`).
     """
     if by not in ("phenotype", "sex", "site", "age_band", "recording"):
         raise ValueError(f"cannot group events by {by!r}")
-    nights = night_groups(con, by)
+    nights = night_groups(con, by, filters)
     counts = con.execute("SELECT r.name, ev.type, count(*) FROM events ev JOIN recordings r USING (recording_id) "
                          "GROUP BY 1, 2").fetchall()
     n_events = {(name, t): int(n) for name, t, n in counts}
@@ -156,7 +199,8 @@ def scoring_summary(scoring: dict[str, dict[str, str]]) -> str:
     return "; ".join(parts) or "person"
 
 
-def compare_metric(con: duckdb.DuckDBPyConnection, metric: str, by: str = "phenotype") -> Table:
+def compare_metric(con: duckdb.DuckDBPyConnection, metric: str, by: str = "phenotype",
+                   filters: EpochFilter | None = None) -> Table:
     """Mean, SD, min, max of a night metric per group of subjects; ``nights`` = nights with a value, ``no_value`` =
     nights without one (e.g. not staged or that kind not scored: unknown, so left out of the mean)."""
     available = metric_columns(con)
@@ -165,16 +209,18 @@ def compare_metric(con: duckdb.DuckDBPyConnection, metric: str, by: str = "pheno
     if by in ("stage",):
         raise ValueError("night metrics cannot be grouped by stage")
     g = _group(by)
+    where, params = (filters or EpochFilter()).night_where()
     sql = f"""
         SELECT {g} AS {by}, count(m."{metric}") AS nights, round(avg(m."{metric}"), 2) AS mean,
                round(stddev_samp(m."{metric}"), 2) AS sd, round(min(m."{metric}"), 2) AS min,
                round(max(m."{metric}"), 2) AS max, count(*) - count(m."{metric}") AS no_value
         FROM recordings r LEFT JOIN night_metrics m USING (recording_id) LEFT JOIN subjects s USING (subject_id)
-        GROUP BY 1 ORDER BY 1 NULLS LAST"""
-    return _fetch(con, sql, [])
+        WHERE {where} GROUP BY 1 ORDER BY 1 NULLS LAST"""
+    return _fetch(con, sql, params)
 
 
-def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = None) -> Table:
+def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = None,
+                 filters: EpochFilter | None = None) -> Table:
     """One row per night: name, subject attributes, the chosen (default: key) metrics and who scored it
     (``scored_by``: "person", or the kinds a program scored and the kinds nobody scored, :func:`scoring_summary`)."""
     available = metric_columns(con)
@@ -184,10 +230,11 @@ def nights_table(con: duckdb.DuckDBPyConnection, metrics: list[str] | None = Non
     if unknown:
         raise ValueError(f"unknown night metrics {unknown}; available: {', '.join(available)}")
     cols = ", ".join(f'round(m."{m}", 1) AS "{m}"' for m in metrics)
+    where, params = (filters or EpochFilter()).night_where()
     sql = f"""SELECT r.name AS recording, s.subject_id, s.age, s.sex, s.phenotype, r.n_epochs{', ' + cols if cols else ''},
                      CAST(r.scoring AS VARCHAR) AS scored_by
               FROM recordings r LEFT JOIN subjects s USING (subject_id) LEFT JOIN night_metrics m USING (recording_id)
-              ORDER BY r.name"""
-    table = _fetch(con, sql, [])
+              WHERE {where} ORDER BY r.name"""
+    table = _fetch(con, sql, params)
     table.rows = [(*r[:-1], scoring_summary(parse_scoring(r[-1]))) for r in table.rows]
     return table

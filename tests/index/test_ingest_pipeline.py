@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import duckdb
@@ -96,6 +97,25 @@ def test_a_killed_worker_fails_only_its_night_and_a_new_worker_goes_on(cohort: P
         _stage, message = first.error
         assert message.startswith(f"{cohort / 'sim-0001.edf'}: the worker process preparing it stopped")
         assert "signal 9" in message
+        pool.release(0)
+        second, _ = pool.wait(1, lambda n: n.done)
+        assert second.error is None and second.rows is not None and len(second.rows.onset_s) > 0
+    finally:
+        pool.close()
+
+
+def test_a_worker_killed_while_sending_a_night_does_not_stop_the_next_worker(cohort: Path) -> None:
+    """Each worker has its own result pipe: a worker killed in the middle of sending leaves a message cut short
+    (read as the end of its pipe), not a lock held by a dead process. With one shared multiprocessing.Queue the
+    next worker waited for that lock forever and the ingest hung."""
+    jobs = [(cohort / "sim-0001.edf", "sim-0001", None), (cohort / "sim-0002.edf", "sim-0002", None)]
+    pool = WorkerPool(jobs, score="missing", workers=1, max_in_flight=1)
+    try:
+        first, _ = pool.wait(0, lambda n: n.pid is not None)
+        time.sleep(4.0)  # nobody reads: the worker is now sending the night's epochs (megabytes through a pipe)
+        os.kill(first.pid, signal.SIGKILL)
+        first, _ = pool.wait(0, lambda n: n.done)
+        assert first.error is not None and "signal 9" in first.error[1]
         pool.release(0)
         second, _ = pool.wait(1, lambda n: n.done)
         assert second.error is None and second.rows is not None and len(second.rows.onset_s) > 0

@@ -1,0 +1,54 @@
+"""A search for something no annotation can check (a waveform shape, a band power) says that its order is
+unverified and what the model's text search was measured to do on such descriptions, instead of presenting the
+ranking as findings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sleeplm.agent import ToolConfig, ask
+from sleeplm.agent.answers import unchecked_search_text
+from sleeplm.encoder.model.factory import resolve_checkpoint
+from sleeplm.index.models import measured_text_search, sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_search_naming_no_stage_or_event_says_its_order_is_unverified(sim_workspace: Path, tmp_path: Path) -> None:
+    turn = ask(sim_workspace, "find epochs with flat inspiratory flow", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "search_epochs"
+    assert "**Unverified order.** The description names no sleep stage and no scored event" in turn.answer
+    # the workspace's model (parity-mini, random weights) has no measured record
+    assert "No measurement of this model's text search on other descriptions is known." in turn.answer
+
+
+def test_a_search_naming_a_scored_event_is_checked_against_the_annotations_instead(sim_workspace: Path,
+                                                                                      tmp_path: Path) -> None:
+    turn = ask(sim_workspace, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
+    assert "Annotation check:" in turn.answer
+    assert "Unverified order" not in turn.answer
+
+
+def test_the_bundled_model_s_measured_record_is_for_the_bundled_weights_and_from_its_eval_result() -> None:
+    weights, _ = resolve_checkpoint("sleeplm-tiny", None)
+    record = measured_text_search(Path(weights), sha256_file(Path(weights)))
+    assert record is not None, "encoder/assets/sleeplm-tiny.measured.json missing or made for other weights"
+    result = json.loads((REPO / record["source"]).read_text())
+    assert result["meta"]["model"]["sha256"] == record["model_sha256"]
+    rows = {r["track"]: r for r in result["tables"]["cross-modal retrieval"] if r["direction"] == "text→signal"}
+    assert {t: v["r_at_10"] for t, v in record["text_to_signal"].items()} == {t: round(r["R@10"], 3) for t, r in rows.items()}
+
+
+def test_a_measured_record_is_not_used_for_other_weights(tmp_path: Path) -> None:
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"some weights")
+    (tmp_path / "w.measured.json").write_text(json.dumps({"model_sha256": "0" * 64, "text_to_signal": {}}))
+    assert measured_text_search(weights, sha256_file(weights)) is None
+
+
+def test_a_track_search_at_chance_is_called_no_better_than_chance() -> None:
+    text = unchecked_search_text({"measured": {"brain": {"r_at_10": 0.011, "chance_r_at_10": 0.01},
+                                               "cardiac": {"r_at_10": 0.013, "chance_r_at_10": 0.01}},
+                                  "measured_on": "held-out nights", "source": "results.json"})
+    assert "measured no better than chance" in text and "R@10 0.011–0.013 (chance 0.010)" in text
