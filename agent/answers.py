@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from typing import Any
 
@@ -154,7 +156,15 @@ def caption_epochs(r: dict[str, Any]) -> str:
             elif e["model"] is not None:
                 lacks = (f" (this recording lacks {', '.join(absent)}: what the caption says of "
                          f"{'it' if len(absent) == 1 else 'them'} is not a reading)") if absent else ""
-                line += f"\n  - model{lacks}: {e['model'].get(t) or '(empty)'}"
+                text = e["model"].get(t) or "(empty)"
+                spo2 = ("; SpO2 is not one of the model's inputs, so a desaturation or an SpO2 value in its caption "
+                        "is inferred from breathing and heart signals, never measured") if re.search(
+                    r"desaturat|spo2|saturation|nadir", text, flags=re.IGNORECASE) else ""
+                if lacks and spo2:
+                    lacks = lacks[:-1] + spo2 + ")"
+                elif spo2:
+                    lacks = f" ({spo2[2:]})"
+                line += f"\n  - model{lacks}: {text}"
             out.append(line)
     if r.get("model_note"):
         out.append(f"Model captions unavailable: {r['model_note']}")
@@ -214,7 +224,8 @@ def localize_events(r: dict[str, Any]) -> str:
     if not r["intervals"]:
         lines.append("no epochs stood out above the threshold.")
     for i, iv in enumerate(r["intervals"][:8], 1):
-        match = {True: " — overlaps an annotated event", False: " — no annotated event there", None: ""}[
+        kinds = " or ".join(t.replace("_", " ") for t in r["event_types"]) if r.get("event_types") else "event"
+        match = {True: f" — overlaps an annotated {kinds}", False: f" — no annotated {kinds} there", None: ""}[
             iv["matches_annotation"]]
         span = (f"epoch {iv['start_epoch']}" if iv["start_epoch"] == iv["end_epoch"] else
                 f"epochs {iv['start_epoch']}–{iv['end_epoch']}")
@@ -227,13 +238,19 @@ def localize_events(r: dict[str, Any]) -> str:
         if r["annotated"]:
             shown = "; ".join(f"{a['type'].replace('_', ' ')} at epoch {a['epoch_index']} ({a['clock_time']})"
                               for a in r["annotated"][:10])
-            lines.append(f"Annotated {names} in this night ({len(r['annotated'])}): {shown}"
+            where = f"in the epochs of this night scored {'/'.join(r['within_stages'])}" if r.get("within_stages") \
+                else "in this night"
+            lines.append(f"Annotated {names} {where} ({len(r['annotated'])}): {shown}"
                          f"{' …' if len(r['annotated']) > 10 else ''}.")
         else:
-            lines.append(f"This night has no annotated {names}.")
+            lines.append(f"This night has no annotated {names}"
+                         + (f" in epochs scored {'/'.join(r['within_stages'])}." if r.get("within_stages") else "."))
         if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
             lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
                          f"recall {num(r['epoch_recall'], 2)}.")
+        if r.get("scored_by_program"):
+            lines.append(r["scored_by_program"][0].upper() + r["scored_by_program"][1:] + ", not a person: the "
+                         "annotations above are its reading, and a program misses events a person would score.")
     if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]):
         lines.append("Times marked + are from the start of the recording: the file gives no clock time.")
     lines.append("Figure: similarity timeline with the intervals found.")
@@ -250,13 +267,25 @@ def search_epochs(r: dict[str, Any]) -> str:
              + (f" (filters: {flt})" if flt else "") + ":"]
     lines += [_hit_line(h) for h in r["hits"]] or [f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
     a = r["annotation_agreement"]
-    checks = []
-    if a["hits_in_named_stage"] is not None:
-        checks.append(f"{a['hits_in_named_stage']} of {len(r['hits'])} are annotated {'/'.join(a['named_stages'])}")
-    if a["hits_with_named_event"] is not None:
-        checks.append(f"{a['hits_with_named_event']} of {len(r['hits'])} overlap a scored {_events(a['named_events'])}")
+    checks, notes = [], []
+    for key, n_hit, what in (("stage", a["hits_in_named_stage"], f"are scored {'/'.join(a['named_stages'])}"),
+                             ("event", a["hits_with_named_event"], f"overlap a scored {_events(a['named_events'])}")):
+        if n_hit is None:
+            continue
+        kind = "stages" if key == "stage" else _events(a["named_events"]) + " events"
+        checked = a.get(f"{key}_checked", len(r["hits"]))
+        if checked:
+            scope = "" if checked == len(r["hits"]) else " from nights where they were scored"
+            checks.append(f"{n_hit} of {checked}{scope} {what}")
+        if a.get(f"{key}_not_scored_in"):
+            notes.append(f"{kind} were not scored in {', '.join(a[f'{key}_not_scored_in'])}, so its epochs here "
+                         "cannot be checked (unknown, not absent)")
+        if a.get(f"{key}_by_program_in"):
+            notes.append(f"{kind} of {', '.join(a[f'{key}_by_program_in'])} were scored by a program, not a person")
     if checks:
         lines.append("Annotation check: " + "; ".join(checks) + ".")
+    if notes:
+        lines.append("Note: " + "; ".join(notes) + ".")
     if r.get("unchecked"):
         lines.append("\n" + unchecked_search_text(r["unchecked"]))
     return "\n".join(lines)

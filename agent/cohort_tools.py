@@ -55,12 +55,7 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     hits = ctx.cohort.search_text(description, k=k, filters=flt)
     terms = parse_query(description)
     out = [_hit(i + 1, h) for i, h in enumerate(hits)]
-    agree = {
-        "named_stages": terms.stages, "named_events": terms.events,
-        "hits_in_named_stage": sum(h.stage in terms.stages for h in hits) if terms.stages else None,
-        "hits_with_named_event": sum(bool(set(h.event_types) & set(terms.events)) for h in hits)
-        if terms.events else None,
-    }
+    agree = _annotation_agreement(ctx, hits, terms.stages, terms.events)
     filters = {k_: v for k_, v in vars(flt).items() if v is not None}
     why_empty = None
     if not hits:
@@ -86,6 +81,32 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
         "focus": None,  # a search never moves "this night": the user opens a hit by naming it
         "summary": f"{len(out)} epoch(s) for “{description}”" + (f"; best {hits[0].ref()}" if hits else ""),
     }
+
+
+def _annotation_agreement(ctx: ToolContext, hits: list[EpochHit], stages: list[str],
+                          events: list[str]) -> dict[str, Any]:
+    """How many hits carry the stage / event the description names, counted only in nights where that kind of
+    annotation was scored (a night nobody scored cannot confirm or refute a hit), with the nights left out and the
+    nights a program scored."""
+    scoring = {name: ctx.cohort.night_record(name).scoring or {} for name in {h.recording for h in hits}}
+
+    def state(name: str, kind: str | None) -> str | None:
+        return (scoring[name].get(kind) or {}).get("state") if kind else None
+
+    out: dict[str, Any] = {"named_stages": stages, "named_events": events, "hits_in_named_stage": None,
+                           "hits_with_named_event": None}
+    for key, named, kinds in (("stage", stages, ["stages"]),
+                              ("event", events, list(dict.fromkeys(scoring_kind_of(e) for e in events)))):
+        if not named:
+            continue
+        checked = [h for h in hits if any(state(h.recording, k) != "not scored" for k in kinds)]
+        hit = (lambda h: h.stage in named) if key == "stage" else (lambda h: bool(set(h.event_types) & set(named)))
+        out["hits_in_named_stage" if key == "stage" else "hits_with_named_event"] = sum(hit(h) for h in checked)
+        out[f"{key}_checked"] = len(checked)
+        out[f"{key}_not_scored_in"] = sorted({h.recording for h in hits if h not in checked})
+        out[f"{key}_by_program_in"] = sorted({h.recording for h in checked
+                                              if any(state(h.recording, k) == "automatic" for k in kinds)})
+    return out
 
 
 def _unchecked_search(ctx: ToolContext) -> dict[str, Any]:

@@ -112,11 +112,22 @@ def parse(question: str, names: CohortNames) -> Parsed:
                 if not re.fullmatch(r"(n|s|stage)[-_]?\d", m.group(1)) and m.group(1) not in p.recordings:
                     p.recordings.append(m.group(1))
     for m in _RE_EPOCH.finditer(t):
+        if re.match(r"\s*(minutes?|mins?|hours?|hrs?|h|seconds?|secs?|s)\b", t[m.end(1):]):
+            continue  # "the epoch 10 minutes into sim-0002": a time, not epoch 10
         p.epochs.append(int(m.group(1)))
         if m.group(2):
             p.epochs.append(int(m.group(2)))
-    if not p.epochs:  # "its first epoch", "the last epoch" (-1: the tools read it as the night's last)
-        m = re.search(r"\b(first|last|final) epoch\b", t)
+    into = re.search(r"\b(\d+(?:\.\d+)?)\s*(minutes?|mins?|hours?|hrs?|h|seconds?|secs?|s)\s+(into|after the start of|"
+                     r"from the start of|after the beginning of)\b", t)
+    if not p.epochs and into and re.search(r"\bepoch\b", t):  # "the epoch 10 minutes into the night": epoch 20
+        unit = into.group(2)
+        seconds = float(into.group(1)) * (3600 if unit.startswith("h") else 60 if unit.startswith("m") else 1)
+        p.epochs.append(int(seconds // 30))
+    nth = re.search(r"\bthe (\d+)(?:st|nd|rd|th) epoch\b", t)
+    if not p.epochs and nth and int(nth.group(1)) >= 1:  # "the 100th epoch": epoch 99, counting from 0
+        p.epochs.append(int(nth.group(1)) - 1)
+    if not p.epochs and not re.search(r"\b(second|third|next)[- ]to[- ](the )?last\b|\bpenultimate\b", t):
+        m = re.search(r"\b(first|last|final) epoch\b", t)  # "its first epoch", "the last epoch" (-1: the night's last)
         if m:
             p.epochs.append(0 if m.group(1) == "first" else -1)
     p.clocks = [c.replace("h", ":") for c in _RE_CLOCK.findall(t)]
@@ -166,7 +177,10 @@ def _has_epoch_ref(p: Parsed) -> bool:
 
 def _describe(p: Parsed) -> str:
     """The event/stage phrase of a question, in words ("obstructive apnea in REM")."""
-    words = " and ".join(e.replace("_", " ") for e in p.events)
+    events = p.events
+    if re.search(r"\bapn(o)?eas?\b", p.text) and not re.search(r"\b(obstructive|central|mixed)\b", p.text):
+        events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # any apnea, as the question says
+    words = " and ".join(e.replace("_", " ") for e in events)
     if p.stages:
         named = " or ".join("wake" if st == "W" else st for st in p.stages)
         words = f"{words} in {named}" if words else (named if p.stages == ["W"] else f"{named} sleep")
@@ -293,12 +307,24 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan("cohort_stats", {"question": "compare_metric", "metric": p.metrics[0], "by": by or "phenotype"})
     if p.has(r"hypnogram") and (p.recordings or p.this_night) and not p.metrics:
         return Plan("describe_night", {"recording": _night(p, ctx)})
+    if p.has(r"\b(least|less|most dis|not) ?similar\b", r"\bdissimilar\b", r"\bmost different\b", r"\bunlike\b"):
+        return Plan(text="**I can't answer that from this cohort:** I find the nights and epochs *most* like one, "
+                         "not the least like it, and the most similar ones would answer another question.\n\n"
+                         "Nearest question I can answer: *find nights like sim-0001*")
+    if len(dict.fromkeys(p.recordings)) > 1 and (_has_epoch_ref(p) or p.has(r"\bcaption", r"\bsignals?\b")):
+        return Plan(text=f"**One night at a time, please:** epochs and captions are shown for one night per "
+                         f"question, and this one names {', '.join(p.recordings)}; answering for the first alone would "
+                         "drop the others.")
     similar = p.has(r"\bsimilar\b", r"\blike\b", r"\bresembl", r"\bclosest\b", r"\bmatch(es|ing)?\b")
     if similar and (p.has(r"\bnights?\b", r"\brecordings?\b", r"\bpatients?\b", r"\bsubjects?\b", r"like this one",
                           r"like (it|this)\b") and not p.has(r"\bepochs?\b")):
         return Plan("similar_nights", {"recording": _night(p, ctx), **({"k": p.k} if p.k else {})})
     if similar and p.has(r"\bepochs?\b") and _has_epoch_ref(p) and not p.events:
-        return Plan("similar_epochs", {**_epoch_args(p, ctx), **({"k": p.k} if p.k else {})})
+        other = p.has(r"\bother (nights|recordings)\b", r"\bexclud\w* (this|that|the same|its)", r"\bnot (from )?(this|the same)",
+                      r"\bdifferent (nights?|recordings?)\b") or bool(
+            p.recordings and re.search(rf"\b(excluding|except|not (in|from)|other than)\s+{re.escape(p.recordings[0].lower())}", p.text))
+        return Plan("similar_epochs", {**_epoch_args(p, ctx), **({"k": p.k} if p.k else {}),
+                                       **({"other_nights_only": True} if other else {})})
     if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
             p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
             not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):
@@ -318,8 +344,13 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
     if _has_epoch_ref(p) and p.has(r"\bshow\b", r"\bplot\b", r"\bdisplay\b", r"\bsignals?\b", r"\bview\b", r"\bsee\b",
                                    r"\bopen\b", r"\blook at\b"):
         return Plan("show_epoch", _epoch_args(p, ctx))
+    if p.has(r"\b(second|third|next)[- ]to[- ](the )?last\b", r"\bpenultimate\b", r"\bmiddle epoch\b"):
+        return Plan(text="**I did not understand which epoch.** I read an epoch by its index (0 is the first, -1 the "
+                         "last: *show epoch 238 of sim-0002*), by a clock time (*what happens at 23:40?*) or by a time "
+                         "into the night (*the epoch 10 minutes into sim-0002*).")
     if p.has(r"\bfind\b", r"\bsearch\b", r"\bshow me\b", r"\blook for\b", r"\bexamples?\b", r"\bepochs? (with|of|like|showing)\b",
-             r"\bwhich epochs\b", r"\bretriev"):
+             r"\bwhich epochs\b", r"\bretriev") and not (_has_epoch_ref(p) and not p.has(
+                 r"\bfind\b", r"\bsearch\b", r"\blook for\b", r"\bexamples?\b", r"\bwhich epochs\b")):
         stages = _stages_named_as_filter(p)
         return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
                                       **({"stages": stages} if stages else {}), **({"k": p.k} if p.k else {})})

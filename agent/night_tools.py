@@ -8,11 +8,12 @@ clock times.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS, absent_track_inputs, withheld_caption_reason
+from sleeplm.encoder.vocab import APNEAS, SCORING_KIND_NAMES, SCORING_KINDS, absent_track_inputs, withheld_caption_reason
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 from sleeplm.index.querytext import parse_query
 
@@ -237,7 +238,11 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         raise ValueError(f"{n.recording} has no scored sleep stages, so “{description}” cannot be restricted to "
                          f"{'/'.join(terms.stages)}; ask where the events are in the whole night instead")
     within = terms.stages if terms.events else None
-    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within)
+    kinds = None  # "where are the apneas?": every kind of apnea is checked, not only the obstructive ones
+    if re.search(r"\bapn(o)?eas?\b", description.lower()) and \
+            not re.search(r"\b(obstructive|central|mixed)\b", description.lower()):
+        kinds = list(dict.fromkeys(t for e in terms.events for t in (APNEAS if e == "obstructive_apnea" else (e,))))
+    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within, event_types=kinds)
     first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0
 
     def ep(t: float) -> int:
@@ -260,6 +265,11 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         })
     annotated = [{"type": t, "epoch_index": ep(a), "clock_time": when(a),
                   "onset_s": round(a, 1), "end_s": round(b, 1)} for a, b, t in loc.annotated]
+    by_program = [k for k in kinds if (n.scoring or {}).get(k, {}).get("state") == "automatic"]
+    program_note = "; ".join(
+        f"{SCORING_KIND_NAMES.get(k, k)} of this night were scored by a program"
+        + (f" ({n.scoring[k]['method'].split(';')[0].strip()})" if n.scoring[k].get("method") else "")
+        for k in by_program)
     not_scored = "" if checkable else (
         ", ".join(SCORING_KIND_NAMES.get(k, k) for k in unscored) + " were not scored in this recording ("
         + "; ".join(n.scoring[k].get("reason") or "no annotation" for k in unscored)
@@ -276,6 +286,7 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         "within_stages": within, "z_threshold": z_threshold, "method": loc.method, "intervals": intervals, "annotated": annotated,
         "epoch_precision": loc.epoch_precision if checkable else None,
         "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
+        "scored_by_program": program_note,
         "figures": [str(fig)], "focus": focus,
         "summary": f"{len(intervals)} interval(s) in {n.recording} for “{description}”; "
                    f"{len(annotated)} annotated event(s) of the named types",

@@ -19,7 +19,7 @@ from typing import Any
 from .clinical import ahi_severity, worst_or_best
 from .executor import filter_text
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
-from .intents import Context, Plan, parse, route
+from .intents import Context, Plan, _name_key, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .query import Decline, Filter, Measure, Query, Window
 from .vocab import KEY_METRICS, METRIC_LABELS, SCORING_QUESTION, CohortNames, find_groups, find_metrics
@@ -291,7 +291,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if re.search(r"\b(summar\w*|overview|describe|tell me about)\b", t) and not find_metrics(t):
         return None  # a description (of a night, or of the cohort's nights): the tool router
     latency = {"rem_latency_min", "sleep_latency_min"} & set(find_metrics(t))  # "when did X first enter REM?"
-    if re.search(r"\bepochs?\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
+    if re.search(r"\bepochs?\b|\b(at|around)\s+\d{1,2}[:h]\d{2}\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
@@ -525,7 +525,9 @@ def _plan_numbers(value: Any) -> list[float]:
         return []
     if isinstance(value, (int, float)):
         return [float(value)]
-    if isinstance(value, str):
+    if isinstance(value, str):  # a clock time or a description; not the digits of a name (hr_n2_bpm, N2)
+        if re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", value):
+            return []
         return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value)]
     if isinstance(value, dict):
         return [x for v in value.values() for x in _plan_numbers(v)]
@@ -534,20 +536,46 @@ def _plan_numbers(value: Any) -> list[float]:
     return []
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _strings(v)]
+    return []
+
+
+def _without_names(value: Any, known: set[str]) -> Any:
+    """A plan's arguments without the recording names and subject ids in them (their digits are not quantities)."""
+    if isinstance(value, str):
+        return "" if value.lower() in known or re.fullmatch(r"[a-z]+[-_]?\d+", value.lower()) else value
+    if isinstance(value, dict):
+        return {k: _without_names(v, known) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_names(v, known) for v in value]
+    return value
+
+
 def _same_quantity(q: float, v: float) -> bool:
     """Whether the question's number ``q`` is the plan's ``v``, allowing the unit changes the plans make
-    (hours <-> minutes, a 12-hour clock, a percentage as a fraction)."""
+    (hours <-> minutes, a 12-hour clock, a percentage as a fraction, a time into the night as its epoch)."""
     return any(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in
-               ((q, v), (q * 60, v), (q / 60, v), (q + 12, v), (q / 100, v)))
+               ((q, v), (q * 60, v), (q / 60, v), (q + 12, v), (q - 12, v), (q / 100, v), (q * 2, v), (q * 120, v),
+                (q / 30, v)))
 
 
 def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[str]:
     """The numbers of a question that no argument of its plan holds, each with the words around it."""
     t = f" {question.lower()} "
-    for name in sorted(names.known(), key=len, reverse=True):
+    passed = [v for v in _strings(plan.args) if re.fullmatch(r"[a-z]+[-_]?\d+", v.lower())]  # names the tool will check
+    for name in sorted([*names.known(), *passed], key=len, reverse=True):
         t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
+    keys = {k for r in names.recordings if (k := _name_key(r))}  # "sim 4", "sim4": a name written another way
+    t = re.sub(r"\b([a-z]+)[\s_-]?0*(\d+)\b", lambda m: " " if f"{m.group(1)}{int(m.group(2))}" in keys else m.group(0), t)
     t = _NAME_DIGITS.sub(" ", t)
-    used = _plan_numbers(plan.args)
+    known = {n.lower() for n in names.known()}
+    used = _plan_numbers(_without_names(plan.args, known))
     out = []
     for m in _NUMBER_IN_TEXT.finditer(t):
         if not any(_same_quantity(float(m.group(0)), v) for v in used):

@@ -86,13 +86,14 @@ def find_intervals(z: np.ndarray, onset_s: np.ndarray, scores: np.ndarray, z_thr
 def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.ndarray,
                     events: list[tuple[str, float, float]], z_threshold: float = 2.0,
                     smooth_epochs: int = 1, epoch_s: float = 30.0,
-                    reference_scores: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Localization:
+                    reference_scores: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                    event_types: list[str] | None = None) -> Localization:
     """Intervals from a similarity series, compared with annotated ``events`` (type, onset_s, duration_s).
 
     With ``reference_scores`` (each epoch's cosine with :data:`NEGATION`) the intervals are the runs of
     calibrated probability > 0.5; without, the runs of within-night robust z > ``z_threshold``. ``allowed``
     (a boolean per epoch, e.g. the epochs scored REM): intervals only there, and only the annotated events that
-    start there.
+    start there. ``event_types``: the annotated types to compare with (default: those the query names).
     """
     s = scores.astype(np.float64)
     if smooth_epochs > 1:
@@ -109,7 +110,7 @@ def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.
     else:
         intervals = find_intervals(z if allowed is None else np.where(allowed, z, -np.inf), onset_s, scores,
                                    z_threshold, epoch_s)
-    kinds = parse_query(query).events
+    kinds = list(event_types) if event_types is not None else parse_query(query).events
     annotated = [(on, on + du, t) for t, on, du in events if t in kinds]
     if allowed is not None and len(onset_s):  # an event belongs to the epoch it starts in
         idx = np.clip(np.searchsorted(onset_s, [on for on, _, _ in annotated], side="right") - 1, 0, len(onset_s) - 1)

@@ -355,7 +355,8 @@ class Cohort(CohortLookups):
         return onset, mat, [r[2] for r in rows]
 
     def localize(self, recording: str, query: str, z_threshold: float = 2.0, smooth_epochs: int = 1,
-                 rewrite: bool = True, calibrated: bool = True, stages: list[str] | None = None) -> Localization:
+                 rewrite: bool = True, calibrated: bool = True, stages: list[str] | None = None,
+                 event_types: list[str] | None = None) -> Localization:
         """Where in a night a described event happens (see :mod:`sleeplm.index.localize`).
 
         ``calibrated`` (default): each epoch against the no-event caption, intervals where the
@@ -370,4 +371,4 @@ class Cohort(CohortLookups):
             "SELECT type, onset_s, duration_s FROM events WHERE recording_id = ? ORDER BY onset_s",
             [self.recording_id(recording)]).fetchall()
         return localize_scores(recording, query, onset, scores, [tuple(e) for e in events], z_threshold, smooth_epochs,
-                               reference_scores=reference, allowed=allowed)
+                               reference_scores=reference, allowed=allowed, event_types=event_types)

@@ -227,3 +227,21 @@ def test_events_asked_in_a_stage_are_located_only_in_epochs_scored_in_it(rem_coh
     stages = read_annotations(rem_cohort / "edf" / "sim-0001-nsrr.xml").stages
     for a, b in re.findall(r"^\d+\. epochs? (\d+)(?:–(\d+))?", turn.answer, flags=re.MULTILINE):
         assert all(stages[i] == "REM" for i in range(int(a), int(b or a) + 1))
+
+
+@pytest.fixture(scope="module")
+def stages_only_ws(sim_cohort_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sim-0002 (the night with respiratory events) with a hypnogram only: its events were scored by nobody."""
+    root = tmp_path_factory.mktemp("stages-only")
+    (root / "cohort").mkdir()
+    shutil.copy(sim_cohort_dir / "sim-0002.edf", root / "cohort" / "night.edf")
+    stages = read_annotations(sim_cohort_dir / "sim-0002-nsrr.xml").stages
+    (root / "cohort" / "night.txt").write_text("\n".join("R" if s == "REM" else s for s in stages) + "\n")
+    ingest(root / "cohort", root / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
+    return root / "ws"
+
+
+def test_a_search_does_not_check_its_hits_against_events_nobody_scored(stages_only_ws: Path, tmp_path: Path) -> None:
+    turn = ask(stages_only_ws, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
+    assert "overlap a scored hypopnea" not in turn.answer
+    assert "hypopnea events were not scored in night" in turn.answer

@@ -96,3 +96,49 @@ def test_a_threshold_written_with_a_symbol_or_as_no_more_than_is_read(question: 
 def test_epochs_of_a_stage_in_a_named_night_are_counted() -> None:
     plan = _plan("How many N2 epochs are there in sim-0004?")
     assert plan.tool == "cohort_stats" and (plan.args["recordings"], plan.args["stages"]) == (["sim-0004"], ["N2"])
+
+
+@pytest.mark.parametrize("question, epoch", [("show the epoch 10 minutes into sim-0002", 20),
+                                             ("show the epoch 1 hour into sim-0002", 120),
+                                             ("what stage is the 100th epoch of sim-0002?", 99)])
+def test_a_time_into_the_night_or_an_ordinal_is_read_as_the_epoch_it_means(question: str, epoch: int) -> None:
+    plan = _plan(question)
+    assert (plan.tool, plan.args["epoch"]) == ("show_epoch", epoch)
+
+
+def test_an_epoch_counted_from_the_end_other_than_the_last_is_declined() -> None:
+    assert _plan("show the second to last epoch of sim-0002").tool is None
+
+
+def test_the_least_similar_night_is_declined_not_answered_with_the_most_similar() -> None:
+    plan = _plan("which night is least similar to sim-0002?")
+    assert plan.tool is None and "*most* like" in plan.text
+
+
+def test_similar_epochs_from_other_nights_exclude_the_night_itself() -> None:
+    plan = _plan("similar epochs to epoch 20 of sim-0002 from other nights")
+    assert plan.tool == "similar_epochs" and plan.args["other_nights_only"] is True
+
+
+def test_an_epoch_question_about_two_nights_is_declined_not_answered_for_the_first() -> None:
+    plan = _plan("show epoch 10 of sim-0002 and sim-0003")
+    assert plan.tool is None and "sim-0002, sim-0003" in plan.text
+
+
+def test_the_heart_rate_at_a_clock_time_is_that_epoch_s_measured_heart_rate() -> None:
+    plan = _plan("what is the heart rate at 23:30 in sim-0002?")
+    assert (plan.tool, plan.args["clock_time"]) == ("show_epoch", "23:30")
+
+
+def test_where_the_apneas_are_means_every_kind_of_apnea() -> None:
+    plan = _plan("where are the apneas in sim-0002?")
+    assert (plan.tool, plan.args["description"]) == ("localize_events", "apnea")
+
+
+def test_a_model_caption_that_states_an_spo2_says_spo2_is_not_a_model_input() -> None:
+    from sleeplm.agent.answers import caption_epochs
+
+    r = {"recording": "n", "tracks": ["stage_event"], "epochs": [{
+        "epoch_index": 3, "clock_time": None, "stage": "N2", "event_types": [],
+        "reference": {"stage_event": "N2."}, "model": {"stage_event": "oxygen desaturation with a nadir of 91.6%."}}]}
+    assert "SpO2 is not one of the model's inputs" in caption_epochs(r)
