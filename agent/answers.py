@@ -102,8 +102,18 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
     if col == "ahi_per_h":
-        text += f" ({ahi_severity(float(v))})"
+        severity = ahi_severity(float(v))
+        if _ahi_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher: its class is unknown
+            severity = ("severity unknown" if severity == "normal" else f"at least {severity}") + "; a lower bound, see below"
+        text += f" ({severity})"
     return text
+
+
+def _ahi_lower_bound(scoring: dict[str, Any]) -> bool:
+    """Whether a night's AHI can only be a lower bound: its respiratory events were scored but its arousals were
+    not, so hypopneas marked by an arousal alone could not be counted."""
+    return (scoring.get("arousal") or {}).get("state") == "not scored" and \
+        (scoring.get("respiratory") or {}).get("state") in ("manual", "automatic")
 
 
 def describe_night(r: dict[str, Any]) -> str:
@@ -119,6 +129,12 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Key metrics: {key}.")
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
+    sc = r.get("scoring") or {}
+    shows_ahi = "ahi_per_h" in r["requested_metrics"] or (not r["requested_metrics"] and "ahi_per_h" in r["key_metrics"])
+    if shows_ahi and _ahi_lower_bound(sc):
+        lines.append("The AHI is a lower bound here: arousals were not scored, so a hypopnea marked by an arousal "
+                     "alone (AASM: a ≥ 30 % drop in flow with a ≥ 3 % desaturation *or* an arousal) could not be "
+                     "counted; only hypopneas with a desaturation are.")
     stages = ", ".join(f"{k} {v}" for k, v in r["stage_epochs"].items())
     unscored = [k for k, v in (r.get("scoring") or {}).items() if k != "stages" and v.get("state") == "not scored"]
     events = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["event_counts"].items()) or (

@@ -52,6 +52,8 @@ class Context:
     epoch: int | None = None
     last_tool: str | None = None
     last_args: dict[str, Any] = field(default_factory=dict)
+    #: (recording, epoch index or None) of the latest list of results (search, similar epochs or nights), in order
+    last_hits: list[tuple[str, int | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -271,6 +273,27 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
 
     if not t or p.has(r"^(help|hi|hello|hey)\b", r"what can you do", r"how do i use"):
         return Plan(text=HELP)
+    if p.has(r"\bstage\b") and p.has(r"according to the model", r"\bthe model'?s? (stage|staging|think|say|call|give)",
+                                      r"\bdoes the model (think|say|call|give|stage)", r"\bmodel[- ]predicted stage"):
+        return Plan(text="**I can't answer that from this cohort:** the chat shows an epoch's *scored* stage; the "
+                         "model's own stage for an epoch is not one of its tools. How well the model stages is "
+                         "measured by `sleeplm eval` (zero-shot staging against the scored stages), and the "
+                         "model's reading of an epoch is in its captions: *caption epoch 100 of sim-0001*.")
+    nth = re.search(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|top|last)\s+(one|hit|result|match|night)\b", t)
+    if nth and ctx.last_hits and not p.recordings:  # "show the second one" after a list of results: that result
+        words = ("first", "second", "third", "fourth", "fifth")
+        w = nth.group(1)
+        i = -1 if w == "last" else 0 if w == "top" else words.index(w) if w in words else int(w[0]) - 1
+        if i >= len(ctx.last_hits):
+            return Plan(text=f"The last list had {len(ctx.last_hits)} result(s); there is no {w} one.")
+        rec, ep = ctx.last_hits[i]
+        if ep is None or p.has(r"\bdescribe\b", r"\bhypnogram\b", r"\bnight\b"):
+            return Plan("describe_night", {"recording": rec})
+        if p.has(r"\bcaption", r"what happen", r"\bexplain\b", r"\binterpret"):
+            return Plan("caption_epochs", {"recording": rec, "epoch": ep})
+        if p.has(r"\bsimilar\b", r"\blike\b"):
+            return Plan("similar_epochs", {"recording": rec, "epoch": ep})
+        return Plan("show_epoch", {"recording": rec, "epoch": ep})
     if re.search(SCORING_QUESTION, t) and not p.recordings:
         return Plan("cohort_stats", {"question": "scoring"})
     if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",

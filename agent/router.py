@@ -50,10 +50,17 @@ def context_from(messages: Sequence[BaseMessage], state: SessionState | None = N
     result in the conversation.
     """
     ctx = Context()
+    hits_seen = False
     for msg in reversed(messages[:-1]):
         if isinstance(msg, AIMessage) and msg.tool_calls and ctx.last_tool is None:
             call = msg.tool_calls[-1]
             ctx.last_tool, ctx.last_args = call["name"], dict(call.get("args") or {})
+        if isinstance(msg, ToolMessage) and not hits_seen:
+            hits = (_tool_result(msg) or {}).get("hits")
+            if isinstance(hits, list) and hits:  # the latest list of results, for "show the second one"
+                hits_seen = True
+                ctx.last_hits = [(h.get("recording"), h.get("epoch_index")) for h in hits
+                                 if isinstance(h, dict) and h.get("recording")]
         if state is None and isinstance(msg, ToolMessage) and ctx.recording is None:
             result = _tool_result(msg)
             focus = (result or {}).get("focus") or {}

@@ -38,7 +38,8 @@ _ONSET = r"(sleep onset|falling asleep|fell asleep|(?:the )?onset of sleep|sleep
 _LIGHTS_OFF = r"(lights?[- ]off|lights? out|the start of the recording|recording start|bedtime)"
 #: Time-of-night words that no window above reads: asked with them, a question is declined, never answered for
 #: the whole night as if they were not there.
-_UNREAD_TIME = (r"\b(?:thirds?|quarters?)\b(?! of (?:the )?(?:nights|cohort|subjects|patients))|\bin the (?:morning|evening)\b|"
+_UNREAD_TIME = (r"\b(?:thirds?|quarters?)\b(?! of (?:the )?(?:nights|cohort|subjects|patients))"
+                r"(?!\s+(?:one|hit|result|match|epoch|night)\b)|\bin the (?:morning|evening)\b|"
                 r"\b(?:early|late) (?:morning|evening|in the night|in the recording|part)\b|\bmiddle of the night\b|"
                 r"\b(?:beginning|end) of (?:the )?(?:night|recording|sleep)\b")
 

@@ -245,3 +245,33 @@ def test_a_search_does_not_check_its_hits_against_events_nobody_scored(stages_on
     turn = ask(stages_only_ws, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
     assert "overlap a scored hypopnea" not in turn.answer
     assert "hypopnea events were not scored in night" in turn.answer
+
+
+def test_an_ahi_without_scored_arousals_is_called_a_lower_bound_not_normal() -> None:
+    from sleeplm.agent.answers import describe_night
+
+    r = {"recording": "n", "subject": None, "start_time": None, "n_epochs": 60, "duration_h": 0.5,
+         "requested_metrics": {"ahi_per_h": 0.0}, "all_metrics": {"ahi_per_h": 0.0}, "key_metrics": {},
+         "night_summary": "", "stage_epochs": {"N2": 60}, "event_counts": {}, "events": [], "n_events": 0,
+         "missing_channels": [], "figures": [],
+         "scoring": {"stages": {"state": "manual"}, "respiratory": {"state": "automatic", "method": "rules"},
+                     "arousal": {"state": "not scored"}}}
+    text = describe_night(r)
+    assert "(normal)" not in text and "severity unknown; a lower bound" in text
+    assert "The AHI is a lower bound here: arousals were not scored" in text
+
+
+def test_the_second_one_after_a_search_opens_the_second_hit(sim_workspace: Path, tmp_path: Path) -> None:
+    from sleeplm.agent import ChatSession
+
+    cohort = Cohort(sim_workspace)
+    try:
+        session = ChatSession(cohort, config=ToolConfig(figure_dir=tmp_path))
+        first = session.respond("find epochs like hypopnea")
+        second_hit = re.search(r"^2\. (sim-\d{4}) epoch (\d+)", first.answer, flags=re.MULTILINE)
+        turn = session.respond("show the second one")
+        assert turn.steps[0].name == "show_epoch"
+        assert (turn.steps[0].args["recording"], turn.steps[0].args["epoch"]) == (second_hit.group(1),
+                                                                                int(second_hit.group(2)))
+    finally:
+        cohort.close()

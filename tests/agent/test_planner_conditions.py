@@ -142,3 +142,15 @@ def test_a_model_caption_that_states_an_spo2_says_spo2_is_not_a_model_input() ->
         "epoch_index": 3, "clock_time": None, "stage": "N2", "event_types": [],
         "reference": {"stage_event": "N2."}, "model": {"stage_event": "oxygen desaturation with a nadir of 91.6%."}}]}
     assert "SpO2 is not one of the model's inputs" in caption_epochs(r)
+
+
+def test_the_second_result_of_the_last_list_is_that_result() -> None:
+    ctx = Context(recording="sim-0001", last_hits=[("sim-0002", 194), ("sim-0003", 190), ("sim-0002", 40)])
+    assert decide("show the second one", NAMES, ctx).args == {"recording": "sim-0003", "epoch": 190}
+    assert decide("caption the third one", NAMES, ctx).args == {"recording": "sim-0002", "epoch": 40}
+    assert decide("show the fifth one", NAMES, ctx).tool is None
+
+
+def test_the_model_s_stage_of_an_epoch_is_declined_not_answered_with_the_scored_one() -> None:
+    plan = _plan("what stage is epoch 100 in sim-0002 according to the model?")
+    assert plan.tool is None and "*scored* stage" in plan.text
