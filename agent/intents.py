@@ -103,7 +103,7 @@ def parse(question: str, names: CohortNames) -> Parsed:
         elif tok in subjects and subjects[tok] and subjects[tok][0] not in p.recordings:
             p.recordings.append(subjects[tok][0])
     if not p.recordings:  # a name written another way: "sim 4", "sim4", "sim_0004" for sim-0004
-        keys = {k: r for r in names.recordings if (k := _name_key(r))}
+        keys = {k: r for r in names.recordings if (k := name_key(r))}
         for m in re.finditer(r"\b([a-z]+)[\s_-]?0*(\d+)\b", t):
             name = keys.get(f"{m.group(1)}{int(m.group(2))}")
             if name and name not in p.recordings:
@@ -152,7 +152,7 @@ def parse(question: str, names: CohortNames) -> Parsed:
     return p
 
 
-def _name_key(name: str) -> str | None:
+def name_key(name: str) -> str | None:
     """A recording name's letters and number ("sim-0004" -> "sim4"), to read it written another way."""
     m = re.fullmatch(r"([a-z]+)[\s_-]*0*(\d+)", name.lower())
     return f"{m.group(1)}{int(m.group(2))}" if m else None

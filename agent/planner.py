@@ -11,18 +11,26 @@ Misspellings of the words it knows are corrected first ("higest" → "highest").
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .executor import filter_text
 from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
-from .intents import Context, Plan, _name_key, parse, route
+from .executor import filter_text
+from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .query import Decline, Filter, Measure, Query, Window
-from .vocab import KEY_METRICS, METRIC_LABELS, SCORING_QUESTION, CohortNames, find_groups, find_metrics
+from .vocab import (
+    KEY_METRICS,
+    METRIC_LABELS,
+    SCORING_QUESTION,
+    CohortNames,
+    find_groups,
+    find_metrics,
+    without_metric_phrases,
+)
 from .windows import find_window
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
@@ -334,8 +342,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             and measures and re.search(
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
         group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
-    ask = _ask(_without_metric_phrases(t), group_by)
-    if ask == "aggregate" and measures and not any(re.search(rx, _without_metric_phrases(t)) for rx in _AGGREGATE.values()):
+    ask = _ask(without_metric_phrases(t), group_by)
+    if ask == "aggregate" and measures and not any(re.search(rx, without_metric_phrases(t)) for rx in _AGGREGATE.values()):
         # "the lowest SpO2 nadir in the cohort": the ranking word sits inside the metric phrase
         ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else ask
     nth = re.search(r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th)[- ](highest|lowest|most|least|largest|smallest|"
@@ -445,7 +453,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         if ctx.recording and not filters:
             return Query("value", measures, nights=[ctx.recording])
         return Query("aggregate", measures, filters=filters)
-    stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, _without_metric_phrases(t))), "mean")
+    stat = next((k for k, rx in _AGGREGATE.items() if re.search(rx, without_metric_phrases(t))), "mean")
     if ask == "aggregate" and measures[0].kind == "event_count" and stat == "mean" and \
             re.search(r"\b(total|how many|number of)\b", t) and \
             not re.search(_AGGREGATE["mean"] + r"|\bper (night|recording|subject)\b", t):
@@ -460,16 +468,6 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=descending,
                  then=then if ask in ("argmax", "argmin") else None)
-
-
-def _without_metric_phrases(t: str) -> str:
-    """The text without the metric phrases it contains ("total sleep time" holds no "total")."""
-    from .vocab import METRIC_WORDS
-
-    for patterns in METRIC_WORDS.values():
-        for rx in patterns:
-            t = re.sub(rx, " ", t)
-    return t
 
 
 def _understood(t: str, names: CohortNames) -> str:
@@ -512,101 +510,15 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     return _accounted(question, names, routed)
 
 
-# ------------------------------------------------------------------ nothing the question names is dropped
-#: Tokens whose digits are part of a name, not a quantity: stages (N2, stage 3, S4), channel and signal labels
-#: (C4, M1, SpO2, T90, ODI4), ordinals (2nd).
-_NAME_DIGITS = re.compile(r"\b(stage\s*[1-4]|[a-z]{1,4}\d{1,2}|\d+(st|nd|rd|th))\b")
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
-
-
-def _plan_numbers(value: Any) -> list[float]:
-    """Every number a plan's arguments hold (in numbers and in strings: clock times, descriptions)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, (int, float)):
-        return [float(value)]
-    if isinstance(value, str):  # a clock time or a description; not the digits of a name (hr_n2_bpm, N2)
-        if re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", value):
-            return []
-        return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value)]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _plan_numbers(v)]
-    if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _plan_numbers(v)]
-    return []
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _strings(v)]
-    return []
-
-
-def _without_names(value: Any, known: set[str]) -> Any:
-    """A plan's arguments without the recording names and subject ids in them (their digits are not quantities)."""
-    if isinstance(value, str):
-        return "" if value.lower() in known or re.fullmatch(r"[a-z]+[-_]?\d+", value.lower()) else value
-    if isinstance(value, dict):
-        return {k: _without_names(v, known) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_names(v, known) for v in value]
-    return value
-
-
-def _same_quantity(q: float, v: float) -> bool:
-    """Whether the question's number ``q`` is the plan's ``v``, allowing the unit changes the plans make
-    (hours <-> minutes, a 12-hour clock, a percentage as a fraction, a time into the night as its epoch)."""
-    return any(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in
-               ((q, v), (q * 60, v), (q / 60, v), (q + 12, v), (q - 12, v), (q / 100, v), (q * 2, v), (q * 120, v),
-                (q / 30, v)))
-
-
-def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[str]:
-    """The numbers of a question that no argument of its plan holds, each with the words around it."""
-    t = f" {question.lower()} "
-    passed = [v for v in _strings(plan.args) if re.fullmatch(r"[a-z]+[-_]?\d+", v.lower())]  # names the tool will check
-    for name in sorted([*names.known(), *passed], key=len, reverse=True):
-        t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
-    keys = {k for r in names.recordings if (k := _name_key(r))}  # "sim 4", "sim4": a name written another way
-    t = re.sub(r"\b([a-z]+)[\s_-]?0*(\d+)\b", lambda m: " " if f"{m.group(1)}{int(m.group(2))}" in keys else m.group(0), t)
-    t = _NAME_DIGITS.sub(" ", t)
-    known = {n.lower() for n in names.known()}
-    used = _plan_numbers(_without_names(plan.args, known))
-    out = []
-    for m in _NUMBER_IN_TEXT.finditer(t):
-        if not any(_same_quantity(float(m.group(0)), v) for v in used):
-            words = t[max(0, m.start() - 30):m.end() + 25].split()
-            out.append(" ".join(words[-8:]) if len(words) > 8 else " ".join(words))
-    return out
-
-
-def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[str]:
-    """Sleep stages the question names ("in REM", "during deep sleep") that its plan does not restrict to."""
-    t = question.strip().lower()  # as written: a spelling correction can make a stage of a word ("awake" -> "wake")
-    named = {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, _without_metric_phrases(t))}
-    if not named:
-        return []
-    text = json.dumps(plan.args).lower()
-    held = {st for st in named if re.search(rf'"{st.lower()}"|_{st.lower()}_|"{st.lower()}_|\b{st.lower()}\b', text)}
-    held |= {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, text)}
-    return sorted(named - held)
-
-
 def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:
-    """The plan, or a decline when the question names a number or a sleep stage that the plan does not use:
-    answering without it would answer another question ("apneas longer than 30 s" counted every apnea; "the AHI
-    in REM" gave the whole night's)."""
+    """The plan, or a decline when the question names a number or a sleep stage that the plan does not use
+    (:func:`accounting.unaccounted`): answering without it would answer another question ("apneas longer than 30 s"
+    counted every apnea; "the AHI in REM" gave the whole night's)."""
     if plan.tool is None:
         return plan
-    numbers = _unaccounted_numbers(question, names, plan)
-    stages = _unaccounted_stages(question, names, plan)
-    if not numbers and not stages:
+    parts = unaccounted(question, names, plan)
+    if not parts:
         return plan
-    parts = [f"\"…{n}…\"" for n in numbers] + [f"the stage {s}" for s in stages]
     return Plan(text=Decline(
         f"I understood most of the question but not how to apply {', '.join(parts)}: the tool I would use "
         f"(`{plan.tool}`) has no place for it, and answering without it would answer another question.",
@@ -640,7 +552,7 @@ def _with_night_conditions(question: str, names: CohortNames, routed: Plan) -> P
     if extra:
         args["nights_where"] = [*(args.get("nights_where") or []), *extra]
         if args.get("stages"):  # "epochs of N2 in nights with more than 20% REM": REM is the condition's, not a stage asked
-            stages = parse(_without_metric_phrases(t), names).stages
+            stages = parse(without_metric_phrases(t), names).stages
             args.pop("stages")
             if stages:
                 args["stages"] = stages

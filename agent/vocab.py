@@ -255,3 +255,11 @@ class CohortNames:
     def find_sites(self, text: str) -> list[str]:
         t = text.lower()
         return [s for s in self.sites if re.search(rf"\b{re.escape(s.lower())}\b", t)]
+
+
+def without_metric_phrases(t: str) -> str:
+    """The text without the metric phrases it contains ("total sleep time" holds no "total")."""
+    for patterns in METRIC_WORDS.values():
+        for rx in patterns:
+            t = re.sub(rx, " ", t)
+    return t

@@ -1,0 +1,106 @@
+"""Nothing a question names is dropped: the numbers and sleep stages of a question that its plan does not use.
+
+A plan that leaves out a number of the question ("apneas longer than 30 seconds", "AHI greater than 15 but less than
+30", "the AHI of night 4") or a stage ("the AHI in REM" answered for the whole night) answers another question; the
+planner declines it instead (:func:`sleeplm.agent.planner.decide`), naming what it could not apply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .intents import Plan, name_key
+from .measures import STAGE_TOKEN, STAGE_WORD
+from .vocab import CohortNames, without_metric_phrases
+
+#: Tokens whose digits are part of a name, not a quantity: stages (N2, stage 3, S4), channel and signal labels
+#: (C4, M1, SpO2, T90, ODI4), ordinals (2nd).
+_NAME_DIGITS = re.compile(r"\b(stage\s*[1-4]|[a-z]{1,4}\d{1,2}|\d+(st|nd|rd|th))\b")
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+
+
+def _plan_numbers(value: Any) -> list[float]:
+    """Every number a plan's arguments hold (in numbers and in strings: clock times, descriptions)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, str):  # a clock time or a description; not the digits of a name (hr_n2_bpm, N2)
+        if re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", value):
+            return []
+        return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _plan_numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _plan_numbers(v)]
+    return []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _strings(v)]
+    return []
+
+
+def _without_names(value: Any, known: set[str]) -> Any:
+    """A plan's arguments without the recording names and subject ids in them (their digits are not quantities)."""
+    if isinstance(value, str):
+        return "" if value.lower() in known or re.fullmatch(r"[a-z]+[-_]?\d+", value.lower()) else value
+    if isinstance(value, dict):
+        return {k: _without_names(v, known) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_names(v, known) for v in value]
+    return value
+
+
+def _same_quantity(q: float, v: float) -> bool:
+    """Whether the question's number ``q`` is the plan's ``v``, allowing the unit changes the plans make
+    (hours <-> minutes, a 12-hour clock, a percentage as a fraction, a time into the night as its epoch)."""
+    return any(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in
+               ((q, v), (q * 60, v), (q / 60, v), (q + 12, v), (q - 12, v), (q / 100, v), (q * 2, v), (q * 120, v),
+                (q / 30, v)))
+
+
+def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[str]:
+    """The numbers of a question that no argument of its plan holds, each with the words around it."""
+    t = f" {question.lower()} "
+    passed = [v for v in _strings(plan.args) if re.fullmatch(r"[a-z]+[-_]?\d+", v.lower())]  # names the tool will check
+    for name in sorted([*names.known(), *passed], key=len, reverse=True):
+        t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
+    keys = {k for r in names.recordings if (k := name_key(r))}  # "sim 4", "sim4": a name written another way
+    t = re.sub(r"\b([a-z]+)[\s_-]?0*(\d+)\b", lambda m: " " if f"{m.group(1)}{int(m.group(2))}" in keys else m.group(0), t)
+    t = _NAME_DIGITS.sub(" ", t)
+    known = {n.lower() for n in names.known()}
+    used = _plan_numbers(_without_names(plan.args, known))
+    out = []
+    for m in _NUMBER_IN_TEXT.finditer(t):
+        if not any(_same_quantity(float(m.group(0)), v) for v in used):
+            words = t[max(0, m.start() - 30):m.end() + 25].split()
+            out.append(" ".join(words[-8:]) if len(words) > 8 else " ".join(words))
+    return out
+
+
+def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[str]:
+    """Sleep stages the question names ("in REM", "during deep sleep") that its plan does not restrict to."""
+    t = question.strip().lower()  # as written: a spelling correction can make a stage of a word ("awake" -> "wake")
+    named = {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, without_metric_phrases(t))}
+    if not named:
+        return []
+    text = json.dumps(plan.args).lower()
+    held = {st for st in named if re.search(rf'"{st.lower()}"|_{st.lower()}_|"{st.lower()}_|\b{st.lower()}\b', text)}
+    held |= {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, text)}
+    return sorted(named - held)
+
+
+
+def unaccounted(question: str, names: CohortNames, plan: Plan) -> list[str]:
+    """What of the question its plan leaves out, in words (the numbers with the words around them, the stages);
+    [] when the plan uses everything."""
+    return [f"\"…{n}…\"" for n in _unaccounted_numbers(question, names, plan)] + \
+        [f"the stage {s}" for s in _unaccounted_stages(question, names, plan)]
