@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from sleeplm.encoder.io.records import PSGError
 
@@ -187,7 +188,7 @@ def ingest(
         f"indexes {report.index_kinds}"
     )
     for path, message in report.failed:
-        err_console.print(f"[red]failed:[/] {message}", soft_wrap=True, highlight=False, markup=False)
+        err_console.print(Text("failed: ", style="red") + Text(message), soft_wrap=True, highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -119,13 +119,16 @@ TRACK_ALIASES: dict[str, str] = {"heart": "cardiac", "position_muscle": "somatic
 # --- subjects -------------------------------------------------------------------------------------------
 
 #: Age bands (label, lower bound inclusive, upper bound exclusive), years.
+#: Plausible subject attributes: ages (years) and BMIs (kg/m²) outside these are data-entry errors.
+MAX_AGE_Y = 120.0
+BMI_RANGE = (10.0, 100.0)
 AGE_BANDS: tuple[tuple[str, float, float], ...] = (("<40", 0.0, 40.0), ("40-59", 40.0, 60.0), ("60+", 60.0, math.inf))
 
 
 def age_band(age: float | None) -> str | None:
     """The :data:`AGE_BANDS` label of an age in years, or None when the age is unknown."""
-    if age is None or (isinstance(age, float) and math.isnan(age)):
-        return None
+    if age is None or (isinstance(age, float) and math.isnan(age)) or not 0 <= age <= MAX_AGE_Y:
+        return None  # unknown, or not a human age (a data-entry error is not a band)
     return next(label for label, lo, hi in AGE_BANDS if lo <= age < hi)
 
 

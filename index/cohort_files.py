@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import math
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.encoder.io.textsig import is_text_signal
+from sleeplm.encoder.vocab import BMI_RANGE, MAX_AGE_Y
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 SUBJECTS_CSV = "subjects.csv"
@@ -93,8 +95,29 @@ def night_names(paths: Iterable[Path], cohort_dir: Path) -> dict[Path, str]:
     return out
 
 
-def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
+def _checked_row(row: dict[str, object], line: int, problems: list[str]) -> dict[str, object]:
+    """The row with an age or BMI that is not a number, or not a human value, left out (and said in ``problems``)."""
+    row = dict(row)
+    for col, lo, hi, unit in (("age", 0.0, MAX_AGE_Y, "years"), ("bmi", *BMI_RANGE, "kg/m²")):
+        value = row.get(col)
+        if value is None or str(value).strip() == "":
+            continue
+        try:
+            x = float(str(value))
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and lo <= x <= hi):
+            problems.append(f"line {line}: {col} {value!r} is not a {col} ({lo:g}–{hi:g} {unit}); left out")
+            row[col] = ""
+    return row
+
+
+def read_subjects(path: Path | None, problems: list[str] | None = None) -> dict[str, dict[str, object]]:
     """recording name -> subject attributes, from a CSV with ``subject_id`` and ``recording`` columns.
+
+    Rows that cannot be used as they are go into ``problems`` (one sentence each, with the row's line number): a
+    recording named twice (the last row is used), an age or BMI that is not a number or not a human value (left
+    out, so unknown, never a wrong band), no ``recording`` or ``subject_id`` column.
 
     Raises
     ------
@@ -103,13 +126,22 @@ def read_subjects(path: Path | None) -> dict[str, dict[str, object]]:
     """
     if path is None or not Path(path).is_file():
         return {}
+    problems = problems if problems is not None else []
     out: dict[str, dict[str, object]] = {}
+    line: dict[str, int] = {}
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            for row in csv.DictReader(f):
+            reader = csv.DictReader(f)
+            for i, row in enumerate(reader, start=2):
+                if i == 2 and not {"recording", "subject_id"} & set(reader.fieldnames or []):
+                    problems.append(f"no 'recording' or 'subject_id' column (columns: {', '.join(reader.fieldnames or [])}"
+                                    "; a file not separated by commas reads as one column)")
                 rec = row.get("recording") or row.get("subject_id")
-                if rec:
-                    out[rec] = row
+                if not rec:
+                    continue
+                if rec in out:
+                    problems.append(f"line {i}: recording {rec!r} is also on line {line[rec]}; line {i} is used")
+                out[rec], line[rec] = _checked_row(row, i, problems), i
     except UnicodeDecodeError as exc:
         raise PSGError(path, f"the subjects table is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
                              f"position {exc.start}); save it as UTF-8. No subject attributes were stored") from exc

@@ -449,11 +449,17 @@ def ingest(
         for path, stage, message in problems:
             _record_failure(con, report, path, stage, message)
         subjects_path = Path(subjects_csv) if subjects_csv else Path(cohort_dir) / SUBJECTS_CSV
+        subject_problems: list[str] = []
         try:
-            subjects = read_subjects(subjects_path)
+            subjects = read_subjects(subjects_path, subject_problems)
         except PSGError as exc:
             subjects = {}
             _record_failure(con, report, subjects_path, "subjects", str(exc))
+        if not subject_problems and subjects:  # a table that reads cleanly now clears what an earlier run said of it
+            con.execute("DELETE FROM ingest_errors WHERE path = ? AND stage = 'subjects'", [error_key(subjects_path)])
+        if subject_problems:  # the table is used; the rows it could not use as they are are named
+            _record_failure(con, report, subjects_path, "subjects", f"{subjects_path}: " + "; ".join(
+                subject_problems[:12]) + (f"; and {len(subject_problems) - 12} more" if len(subject_problems) > 12 else ""))
         todo: list[_Job] = []
         for path in paths:
             job = _Job(path, names[path])

@@ -25,6 +25,7 @@ it mentions, the others are "not scored", never "none".
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -302,6 +303,27 @@ def from_tal(rec: Recording) -> Annotations | None:
                          False, "EDF+")
 
 
+def _on_30s_epochs(ann: Annotations) -> Annotations:
+    """Stages scored in epochs of another length (20-s, 60-s) re-read onto 30-s epochs from the same start: each
+    30-s epoch takes the stage that covers more than half of it, else UNKNOWN (as the DREAMS 5-s hypnogram is
+    read). Copying them one for one would put every stage at the wrong time."""
+    if not ann.stages or abs(ann.epoch_s - EPOCH_S) < 1e-6 or not (math.isfinite(ann.epoch_s) and ann.epoch_s > 0):
+        return ann  # (an epoch length that is no length is refused by _check_times, naming it)
+    src, ep, t0 = ann.stages, ann.epoch_s, ann.stage_onset_s
+    out = []
+    for k in range(int(len(src) * ep // EPOCH_S)):
+        a, b = k * EPOCH_S, (k + 1) * EPOCH_S
+        cover: Counter[str] = Counter()
+        for i in range(max(0, int(a // ep)), min(len(src), int(math.ceil(b / ep)))):
+            overlap = min(b, (i + 1) * ep) - max(a, i * ep)
+            if overlap > 0:
+                cover[src[i]] += overlap
+        stage, covered = cover.most_common(1)[0] if cover else ("UNKNOWN", 0.0)
+        out.append(stage if covered > EPOCH_S / 2 else "UNKNOWN")
+    conf = None  # a per-epoch confidence of the original epochs has no 30-s counterpart
+    return dataclasses.replace(ann, stages=out, stage_onset_s=t0, epoch_s=EPOCH_S, stage_confidence=conf)
+
+
 def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotations:
     """Read an annotation file in any supported format (see the module doc)."""
     path = Path(path)
@@ -314,7 +336,7 @@ def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotati
     if reader is None:
         raise PSGError(path, f"unknown annotation format '{suffix}' (expected .xml, .csv or .txt)")
     try:
-        ann = reader(path)
+        ann = _on_30s_epochs(reader(path))
         _check_times([(e.onset_s, e.duration_s, e.label) for e in ann.events], ann.epoch_s)
     except PSGError:
         raise
@@ -348,6 +370,13 @@ def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S
     """Raise PSGError when annotations do not fit the recording they are paired with."""
     stage_end = ann.stage_onset_s + len(ann.stages) * ann.epoch_s
     where = f"{ann.path or rec.path}"
+    if ann.stages and ann.stage_onset_s < -1e-6:
+        raise PSGError(where, f"the stages begin at {ann.stage_onset_s:g} s, before the recording {rec.path.name} "
+                              "starts: annotations do not match the recording")
+    early = [e for e in ann.events if e.onset_s < -tolerance_s]
+    if early:
+        raise PSGError(where, f"{len(early)} events start before the recording {rec.path.name}, first at "
+                              f"{early[0].onset_s:.0f} s: annotations do not match the recording")
     if ann.stages and stage_end > rec.duration_s + tolerance_s:
         raise PSGError(
             where,

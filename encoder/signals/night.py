@@ -104,11 +104,21 @@ def _event_epochs(events: Iterable[Event], onset_s: np.ndarray, epoch_s: float) 
     return [e.type for e in evs], np.where(inside, k, -1)
 
 
+def _on_hypnogram(features: pd.DataFrame, onset: np.ndarray) -> pd.DataFrame | None:
+    """The feature rows of the hypnogram's epochs, matched by onset (NaN where an epoch has no row), so that a
+    hypnogram a few epochs shorter or longer than the cut epochs keeps its heart rate, SpO2 and position; None when
+    no epoch matches."""
+    f = features.assign(_key=np.round(features["onset_s"].to_numpy(dtype=np.float64), 3))
+    f = f.drop_duplicates("_key").set_index("_key")
+    out = f.reindex(np.round(onset, 3))
+    return None if out["onset_s"].isna().all() else out.reset_index(drop=True)
+
+
 def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None) -> NightMetrics:
     """Metrics of one night from its annotations and (optionally) its epoch features.
 
-    ``features`` (from ``compute_epoch_features``) supplies position, heart rate and SpO2; it
-    must hold the same epochs as the hypnogram (``onset_s`` column), else those metrics are NaN.
+    ``features`` (from ``compute_epoch_features``) supplies position, heart rate and SpO2, matched to the
+    hypnogram's epochs by onset (``onset_s``); epochs without a row count as unmeasured.
     """
     ep_s = annotations.epoch_s
     stages = np.array(annotations.stages, dtype=object)
@@ -146,9 +156,10 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
     sup_ahi = non_sup_ahi = nan
     hr = dict.fromkeys(SCORED_STAGES, nan)
     spo2_mean = spo2_min = nan
-    if features is not None and len(features) == n and np.allclose(features["onset_s"], onset):
+    features = _on_hypnogram(features, onset) if features is not None else None
+    if features is not None:
         pos = features["position_code"].to_numpy(dtype=np.float64)
-        if np.isfinite(pos).any() and tst > 0:
+        if (sleep & np.isin(pos, (0, 1, 2, 3, 4))).any() and tst > 0:  # no known position: unknown, not 0 %
             for name, code in (("right", 0), ("left", 1), ("supine", 2), ("prone", 3), ("upright", 4)):
                 pos_pct[name] = 100.0 * float((sleep & (pos == code)).sum() * m_ep) / tst
             supine_ep = sleep & (pos == 2)
