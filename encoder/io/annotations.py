@@ -366,6 +366,32 @@ def find_annotations(edf_path: str | Path) -> Path | None:
     return None
 
 
+def tidy_events(ann: Annotations, rec: Recording) -> Annotations:
+    """The annotations with what cannot be an event's value set right, each change said in ``rec.warnings``: an
+    event listed twice with the same type, start and duration is kept once (counted twice it inflates the AHI), and
+    an SpO2 nadir outside 0–100 % is unknown."""
+    seen: set[tuple[str, float, float]] = set()
+    events, dupes, bad_nadir = [], [], []
+    for e in ann.events:
+        key = (e.type, round(e.onset_s, 3), round(e.duration_s, 3))
+        if key in seen:
+            dupes.append(e)
+            continue
+        seen.add(key)
+        if e.spo2_nadir is not None and not (0.0 < e.spo2_nadir <= 100.0):
+            bad_nadir.append(e)
+            e = dataclasses.replace(e, spo2_nadir=None)
+        events.append(e)
+    where = ann.path.name if ann.path else "the annotations"
+    if dupes:
+        rec.warnings.append(f"{where}: {len(dupes)} event(s) listed twice with the same type, start and duration "
+                            f"(first: {dupes[0].type.replace('_', ' ')} at {dupes[0].onset_s:g} s) were kept once")
+    if bad_nadir:
+        rec.warnings.append(f"{where}: {len(bad_nadir)} SpO2 nadir(s) outside 0–100 % (first: {bad_nadir[0].spo2_nadir:g} "
+                            f"at {bad_nadir[0].onset_s:g} s) were taken as unknown")
+    return dataclasses.replace(ann, events=events) if dupes or bad_nadir else ann
+
+
 def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S) -> None:
     """Raise PSGError when annotations do not fit the recording they are paired with."""
     stage_end = ann.stage_onset_s + len(ann.stages) * ann.epoch_s

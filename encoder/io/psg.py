@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations
+from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations, tidy_events
 from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels, recognised_montage
 from sleeplm.encoder.io.position import detect_position_coding
 from sleeplm.encoder.vocab import SCORING_KINDS
@@ -89,6 +89,7 @@ def load_psg(
         ann = from_tal(rec)  # the header read already parsed the EDF+ annotations
     if ann is not None:
         check_against(ann, rec)
+        ann = tidy_events(ann, rec)
     return PSG(mapped, ann)
 
 

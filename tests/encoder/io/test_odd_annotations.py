@@ -67,3 +67,23 @@ def test_an_implausible_age_is_no_age_band() -> None:
     from sleeplm.encoder.vocab import age_band
 
     assert age_band(-5.0) is None and age_band(400.0) is None and age_band(65.0) == "60+"
+
+
+def test_an_event_listed_twice_is_kept_once_and_an_impossible_nadir_is_unknown(sim_cohort_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    edf = shutil.copy(sim_cohort_dir / "sim-0001.edf", tmp_path / "night.edf")
+    stages = "".join(f"<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Wake|0</EventConcept>"
+                     f"<Start>{30 * k}</Start><Duration>30</Duration></ScoredEvent>" for k in range(20))
+    hyp = ("<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>Hypopnea|Hypopnea</EventConcept>"
+           "<Start>100</Start><Duration>15</Duration></ScoredEvent>")
+    desat = ("<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>SpO2 desaturation|SpO2 "
+             "desaturation</EventConcept><Start>200</Start><Duration>20</Duration><SpO2Nadir>150</SpO2Nadir>"
+             "</ScoredEvent>")
+    xml = tmp_path / "night-nsrr.xml"
+    xml.write_text(f"<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents>{stages}{hyp}{hyp}{desat}"
+                   "</ScoredEvents></PSGAnnotation>")
+    psg = load_psg(edf, annotations=xml)
+    assert [e.type for e in psg.annotations.events] == ["hypopnea", "oxygen_desaturation"]
+    assert psg.annotations.events[1].spo2_nadir is None
+    warnings = " ".join(psg.mapped.recording.warnings)
+    assert "1 event(s) listed twice" in warnings and "SpO2 nadir(s) outside 0–100 %" in warnings
