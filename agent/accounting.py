@@ -21,42 +21,32 @@ _NAME_DIGITS = re.compile(r"\b(stage\s*[1-4]|[a-z]{1,4}\d{1,2}|\d+(st|nd|rd|th))
 _NUMBER_IN_TEXT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 
-def _plan_numbers(value: Any) -> list[float]:
-    """Every number a plan's arguments hold (in numbers and in strings: clock times, descriptions)."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, (int, float)):
-        return [float(value)]
-    if isinstance(value, str):  # a clock time or a description; not the digits of a name (hr_n2_bpm, N2)
-        if re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", value):
-            return []
-        return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", value)]
+#: A recording name or subject id as a plan passes it ("sim-0004", "S0004"): its digits are not a quantity.
+_NAME = re.compile(r"[a-z]+[-_]?\d+")
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The scalar values of a plan's arguments (dicts and lists walked)."""
     if isinstance(value, dict):
-        return [x for v in value.values() for x in _plan_numbers(v)]
+        return [x for v in value.values() for x in _leaves(v)]
     if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _plan_numbers(v)]
-    return []
+        return [x for v in value for x in _leaves(v)]
+    return [value]
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _strings(v)]
-    return []
-
-
-def _without_names(value: Any, known: set[str]) -> Any:
-    """A plan's arguments without the recording names and subject ids in them (their digits are not quantities)."""
-    if isinstance(value, str):
-        return "" if value.lower() in known or re.fullmatch(r"[a-z]+[-_]?\d+", value.lower()) else value
-    if isinstance(value, dict):
-        return {k: _without_names(v, known) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_names(v, known) for v in value]
-    return value
+def _plan_numbers(args: dict[str, Any], known: set[str]) -> list[float]:
+    """Every number a plan's arguments hold: numbers, and the digits of clock times and descriptions; not the
+    digits of a name (a recording, a subject, a column such as hr_n2_bpm, a stage such as N2)."""
+    out: list[float] = []
+    for v in _leaves(args):
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            out.append(float(v))
+        elif isinstance(v, str) and v.lower() not in known and not _NAME.fullmatch(v.lower()) and \
+                not re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", v):
+            out += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", v)]
+    return out
 
 
 def _same_quantity(q: float, v: float) -> bool:
@@ -70,14 +60,14 @@ def _same_quantity(q: float, v: float) -> bool:
 def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[str]:
     """The numbers of a question that no argument of its plan holds, each with the words around it."""
     t = f" {question.lower()} "
-    passed = [v for v in _strings(plan.args) if re.fullmatch(r"[a-z]+[-_]?\d+", v.lower())]  # names the tool will check
+    passed = [v for v in _leaves(plan.args) if isinstance(v, str) and _NAME.fullmatch(v.lower())]  # names a tool checks
     for name in sorted([*names.known(), *passed], key=len, reverse=True):
         t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
     keys = {k for r in names.recordings if (k := name_key(r))}  # "sim 4", "sim4": a name written another way
     t = re.sub(r"\b([a-z]+)[\s_-]?0*(\d+)\b", lambda m: " " if f"{m.group(1)}{int(m.group(2))}" in keys else m.group(0), t)
     t = _NAME_DIGITS.sub(" ", t)
     known = {n.lower() for n in names.known()}
-    used = _plan_numbers(_without_names(plan.args, known))
+    used = _plan_numbers(plan.args, known)
     out = []
     for m in _NUMBER_IN_TEXT.finditer(t):
         if not any(_same_quantity(float(m.group(0)), v) for v in used):

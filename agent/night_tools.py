@@ -231,7 +231,8 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     checked against, to the epochs scored in that stage (and is refused in a night nobody staged)."""
     n = ctx.night(recording)
     terms = parse_query(description)
-    staged = any(r.stage not in ("UNKNOWN", "", None) for r in ctx.cohort.night_epochs(n.recording_id))
+    staged = bool(terms.stages) and any(r.stage not in ("UNKNOWN", "", None)  # read only when a stage is named
+                                        for r in ctx.cohort.night_epochs(n.recording_id))
     if terms.stages and not terms.events and staged:
         return _scored_stage_periods(ctx, n, description, terms.stages)
     if terms.stages and terms.events and not staged:
