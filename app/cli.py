@@ -189,6 +189,8 @@ def ingest(
     )
     for path, message in report.failed:
         err_console.print(Text("failed: ", style="red") + Text(message), soft_wrap=True, highlight=False)
+    for path, message in report.unused:
+        err_console.print(Text("not used: ", style="yellow") + Text(message), soft_wrap=True, highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 

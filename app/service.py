@@ -42,6 +42,7 @@ from typing import Any
 from sleeplm.index import stats
 from sleeplm.index import vectors as vec
 from sleeplm.index.caption_cache import CachedTextModel, ChatCache
+from sleeplm.index.cohort_files import unpaired_annotations
 from sleeplm.index.ingest import IngestReport, ingest
 from sleeplm.index.models import ModelRef, resolve_model
 from sleeplm.index.queries import Cohort
@@ -284,6 +285,7 @@ class SharedCohort:
                 finally:
                     self._open(model=model)
                     self.generation += 1
+        total.unused = [(str(p), m) for p, _, m in unpaired_annotations(cohort_dir, files)]
         return total
 
     def _close_all(self) -> None:

@@ -305,12 +305,14 @@ class ChatApp:
                          "“replace nights of the same name” and ingest again to replace it.")
         hidden = [str(staged.folder.resolve()), str(staged.folder), str(Path(self.shared.workspace).resolve()),
                   str(self.shared.workspace)]
-        for path, message in report.failed:
-            if Path(path).stem in report.conflicts:
-                continue
+
+        def shown(message: str) -> str:
             for prefix in hidden:
                 message = message.replace(prefix + "/", "").replace(prefix, "")
-            lines.append(f"⚠️ failed: {message}")
+            return message
+
+        lines += [f"⚠️ failed: {shown(m)}" for p, m in report.failed if Path(p).stem not in report.conflicts]
+        lines += [f"⚠️ not used: {shown(m)}" for _, m in report.unused]
         return "\n\n".join(lines) or "nothing ingested", self.nights_value()
 
 

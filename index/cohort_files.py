@@ -15,12 +15,16 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from sleeplm.encoder.io.annotations import SIDECAR_PATTERNS, find_annotations
 from sleeplm.encoder.io.records import PSGError
 from sleeplm.encoder.io.textsig import is_text_signal
 from sleeplm.encoder.vocab import BMI_RANGE, MAX_AGE_Y
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 SUBJECTS_CSV = "subjects.csv"
+#: Files taken for annotation files by their suffix alone, and (for .txt and .csv) by a word in their name.
+ANNOTATION_SUFFIXES = (".xml", ".hyp", ".hypno")
+_ANNOTATION_WORDS = ("hypno", "annot", "scor", "stage", "event")
 
 
 def scan(cohort_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
@@ -71,6 +75,69 @@ def scan(cohort_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
                 except (OSError, ValueError):
                     continue  # an annotation .txt that cannot be read is reported with its recording
     return sorted(found), sorted(problems)
+
+
+def _looks_like_annotations(p: Path, stems: set[str]) -> bool:
+    name, suffix = p.name.lower(), p.suffix.lower()
+    if suffix in ANNOTATION_SUFFIXES:
+        return True
+    if suffix not in (".txt", ".csv") or name == SUBJECTS_CSV:
+        return False
+    return any(w in name for w in _ANNOTATION_WORDS) or any(_named_after(name, s) for s in stems)
+
+
+def _named_after(name: str, stem: str) -> bool:
+    """``name`` is a recording's stem followed by a separator: "n1_scoring.xml" for "n1", not "n10.xml"."""
+    name, stem = name.lower(), stem.lower()
+    return name.startswith(stem) and len(name) > len(stem) and name[len(stem)] in "-_. "
+
+
+def unpaired_annotations(cohort_dir: Path, recordings: Iterable[Path]) -> list[tuple[Path, str, str]]:
+    """Files under a folder that look like annotation files but that no recording reads, as (path, "pairing",
+    message). A night whose scoring sits in such a file is ingested as unscored (or scored by a program), so the
+    file is named rather than silently passed over.
+
+    A file counts as annotations by its suffix (:data:`ANNOTATION_SUFFIXES`) or, for ``.txt`` and ``.csv``, by a
+    word in its name (hypnogram, annotations, scoring, stages, events) or a name that starts with a recording's stem;
+    recordings themselves and ``subjects.csv`` are not. Each recording reads at most one file beside it
+    (:func:`~sleeplm.encoder.io.annotations.find_annotations`, the first of :data:`SIDECAR_PATTERNS` present).
+    """
+    recordings = [Path(r) for r in recordings]
+    read = {find_annotations(r): r for r in recordings}
+    read.pop(None, None)
+    read_resolved = {Path(a).resolve() for a in read}
+    recs = {r.resolve() for r in recordings}
+    by_dir: dict[Path, list[Path]] = {}
+    for r in recordings:
+        by_dir.setdefault(r.parent.resolve(), []).append(r)
+    expected = ", ".join(p.format(stem="NAME") for p in SIDECAR_PATTERNS[:4])
+    out: list[tuple[Path, str, str]] = []
+    for root, _dirs, files in os.walk(cohort_dir):
+        base = Path(root)
+        beside = by_dir.get(base.resolve(), [])
+        stems = {r.stem for r in beside}
+        for f in files:
+            p = base / f
+            try:
+                if not p.is_file() or p.resolve() in recs or p.resolve() in read_resolved:
+                    continue
+            except OSError:
+                continue
+            if not _looks_like_annotations(p, stems):
+                continue
+            owner = next((r for r in sorted(beside, key=lambda r: -len(r.stem)) if _named_after(f, r.stem)),
+                         None)
+            if owner is not None and find_annotations(owner) is not None:
+                why = (f"beside {owner.name}, which reads {find_annotations(owner).name} instead (one annotation "
+                       "file per recording); not used")
+            elif owner is not None:
+                why = (f"named like {owner.name} but not as its annotation file is named ({expected}, ... with NAME = "
+                       f"{owner.stem}); not used, so {owner.name} was ingested as unscored. Rename it and ingest again")
+            else:
+                why = (f"looks like an annotation file but no recording reads it (a recording NAME.edf reads "
+                       f"{expected}, ... beside it); not used")
+            out.append((p, "pairing", f"{p}: {why}"))
+    return sorted(out)
 
 
 def discover(cohort_dir: Path) -> list[Path]:

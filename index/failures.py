@@ -12,6 +12,7 @@ from sleeplm.encoder.io.records import PSGError
 #: What each stage of work is, in words ("while ...").
 STAGE_WORDS = {
     "scanning": "looking for recordings",
+    "pairing": "pairing annotation files with recordings",
     "hashing": "reading the file to fingerprint it",
     "naming": "naming the night",
     "reading": "reading the recording",

@@ -44,7 +44,7 @@ from sleeplm.encoder.signals.preprocess import PREPROCESSING_VERSION
 from tqdm.auto import tqdm
 
 from . import vectors as vec
-from .cohort_files import SUBJECTS_CSV, night_names, read_subjects, scan
+from .cohort_files import SUBJECTS_CSV, night_names, read_subjects, scan, unpaired_annotations
 from .errors import WorkspaceError
 from .failures import describe_failure
 from .models import ModelRef, resolve_model, sha256_file
@@ -73,6 +73,9 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     conflicts: list[str] = field(default_factory=list)  # names refused because another night has them
+    #: (path, message): files that look like annotations but that no recording reads (stage "pairing" in
+    #: ``ingest_errors``); not failures, but a night whose scoring sits in one was ingested as unscored.
+    unused: list[tuple[str, str]] = field(default_factory=list)
     epochs_added: int = 0
     seconds: float = 0.0
     index_kinds: dict[str, str] = field(default_factory=dict)
@@ -448,6 +451,12 @@ def ingest(
         _require_model(ws, con, ref)
         for path, stage, message in problems:
             _record_failure(con, report, path, stage, message)
+        if files is None:  # a full scan says anew which annotation files no recording reads
+            con.execute("DELETE FROM ingest_errors WHERE stage = 'pairing'")
+            for path, stage, message in unpaired_annotations(cohort_dir, paths):
+                _record_failure(con, report, path, stage, message)
+                report.failed.pop()
+                report.unused.append((str(path), message))
         subjects_path = Path(subjects_csv) if subjects_csv else Path(cohort_dir) / SUBJECTS_CSV
         subject_problems: list[str] = []
         try:

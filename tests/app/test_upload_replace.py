@@ -52,3 +52,15 @@ def test_upload_replaces_a_night_only_when_confirmed(page: ChatApp, cohort_dir: 
     assert report.startswith("✅ replaced sim-0001.edf"), report
     after = table.set_index("recording").loc["sim-0001"]
     assert len(table) == 2 and after["subject_id"] != before["subject_id"]
+
+
+def test_an_uploaded_annotation_file_no_recording_reads_is_named_as_not_used(page: ChatApp, cohort_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    up = tmp_path / "browser"
+    up.mkdir(exist_ok=True)
+    shutil.copy(cohort_dir / "sim-0002.edf", up / "night3.edf")
+    shutil.copy(cohort_dir / "sim-0002-nsrr.xml", up / "night3_scoring.xml")
+    report, _ = page.upload([str(up / "night3.edf"), str(up / "night3_scoring.xml")], replace=False)
+    assert "✅ ingested night3.edf" in report
+    assert "⚠️ not used: night3_scoring.xml" in report and "unscored" in report
+    assert str(tmp_path) not in report
