@@ -189,6 +189,8 @@ def ingest(
     )
     for path, message in report.failed:
         err_console.print(Text("failed: ", style="red") + Text(message), soft_wrap=True, highlight=False)
+    if report.subjects_updated:
+        console.print(f"subject attributes updated from the subjects table: {', '.join(report.subjects_updated)}")
     for path, message in report.unused:
         err_console.print(Text("not used: ", style="yellow") + Text(message), soft_wrap=True, highlight=False)
     if not report.ok:

@@ -76,6 +76,8 @@ class IngestReport:
     #: (path, message): files that look like annotations but that no recording reads (stage "pairing" in
     #: ``ingest_errors``); not failures, but a night whose scoring sits in one was ingested as unscored.
     unused: list[tuple[str, str]] = field(default_factory=list)
+    #: Nights skipped as unchanged whose subject attributes were updated from the subjects table.
+    subjects_updated: list[str] = field(default_factory=list)
     epochs_added: int = 0
     seconds: float = 0.0
     index_kinds: dict[str, str] = field(default_factory=dict)
@@ -132,6 +134,50 @@ class NameTaken(Exception):
         )
 
 
+def _write_subject(con: duckdb.DuckDBPyConnection, name: str, subject: dict[str, object] | None) -> str:
+    """Store a night's row of the subjects table (when it has one); returns the night's subject id."""
+    subject_id = str(subject.get("subject_id") or name) if subject else name
+    if subject:
+        con.execute(
+            "INSERT OR REPLACE INTO subjects VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [subject_id, _num(subject.get("age")), subject.get("sex"), _num(subject.get("bmi")),
+             subject.get("phenotype"), subject.get("site"), _attributes(subject)],
+        )
+    return subject_id
+
+
+def _attributes(subject: dict[str, object]) -> str:
+    """The subjects-table columns beyond the known ones, as JSON."""
+    known = {"subject_id", "recording", "age", "sex", "bmi", "phenotype", "site"}
+    return json.dumps({k: v for k, v in subject.items() if k not in known and k is not None})
+
+
+def refresh_subject(con: duckdb.DuckDBPyConnection, name: str, subject: dict[str, object]) -> bool:
+    """Bring a stored night's subject up to date with the subjects table (a night skipped as unchanged keeps its
+    signals, but a corrected age or sex must not be lost); returns whether anything changed. A subject row no
+    night refers to any more is removed."""
+    row = con.execute("SELECT r.subject_id, s.age, s.sex, s.bmi, s.phenotype, s.site, s.attributes FROM recordings r "
+                      "LEFT JOIN subjects s USING (subject_id) WHERE r.name = ?", [name]).fetchall()
+    if not row:
+        return False
+    row = row[0]
+    want = (str(subject.get("subject_id") or name), _num(subject.get("age")), subject.get("sex"),
+            _num(subject.get("bmi")), subject.get("phenotype"), subject.get("site"), _attributes(subject))
+    if tuple(row[:6]) == want[:6] and json.loads(row[6] or "{}") == json.loads(want[6]):
+        return False
+    con.execute("BEGIN TRANSACTION")
+    try:
+        subject_id = _write_subject(con, name, subject)
+        con.execute("UPDATE recordings SET subject_id = ? WHERE name = ?", [subject_id, name])
+        con.execute("DELETE FROM subjects WHERE subject_id NOT IN (SELECT subject_id FROM recordings "
+                    "WHERE subject_id IS NOT NULL)")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
 def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[str, object] | None,
                 replace: bool = False) -> int:
     """Write one night in a single transaction; returns its recording_id.
@@ -150,15 +196,7 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
         rid = _take_ids(con, "recording", "recordings", "recording_id", 1)
         first_epoch = _take_ids(con, "epoch", "epochs", "epoch_id", n)
         epoch_ids = np.arange(first_epoch, first_epoch + n, dtype=np.int64)
-        subject_id = str(subject.get("subject_id") or night.name) if subject else night.name
-        if subject:
-            known = {"subject_id", "recording", "age", "sex", "bmi", "phenotype", "site"}
-            con.execute(
-                "INSERT OR REPLACE INTO subjects VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [subject_id, _num(subject.get("age")), subject.get("sex"), _num(subject.get("bmi")),
-                 subject.get("phenotype"), subject.get("site"),
-                 json.dumps({k: v for k, v in subject.items() if k not in known and k is not None})],
-            )
+        subject_id = _write_subject(con, night.name, subject)
         con.execute(
             "INSERT INTO recordings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [rid, night.name, subject_id, str(night.path.resolve()), night.sha256,
@@ -483,8 +521,11 @@ def ingest(
                 continue
             if verdict == "ingest":
                 todo.append(job)
-            else:
-                report.skipped.append(job.shown)
+                continue
+            report.skipped.append(job.shown)
+            subject = subjects.get(job.name) or (subjects.get(job.path.stem) if stem_count[job.path.stem] == 1 else None)
+            if subject and refresh_subject(con, job.name, subject):
+                report.subjects_updated.append(job.name)
         if engine == "ray":
             source = _ray_nights(ref, ws, batch_size, ray_num_cpus)
         else:

@@ -368,11 +368,15 @@ def find_annotations(edf_path: str | Path) -> Path | None:
 
 def tidy_events(ann: Annotations, rec: Recording) -> Annotations:
     """The annotations with what cannot be an event's value set right, each change said in ``rec.warnings``: an
-    event listed twice with the same type, start and duration is kept once (counted twice it inflates the AHI), and
-    an SpO2 nadir outside 0–100 % is unknown."""
+    event listed twice with the same type, start and duration is kept once (counted twice it inflates the AHI), an
+    SpO2 nadir outside 0–100 % is unknown, and an event lasting more than an epoch beyond the recording's end is
+    cut at the end (a 5-h "apnea" in a 30-min file otherwise counts 5 h of event time)."""
     seen: set[tuple[str, float, float]] = set()
-    events, dupes, bad_nadir = [], [], []
+    events, dupes, bad_nadir, cut = [], [], [], []
     for e in ann.events:
+        if rec.duration_s > 0 and e.onset_s + e.duration_s > rec.duration_s + EPOCH_S:
+            cut.append(e)
+            e = dataclasses.replace(e, duration_s=max(rec.duration_s - e.onset_s, 0.0))
         key = (e.type, round(e.onset_s, 3), round(e.duration_s, 3))
         if key in seen:
             dupes.append(e)
@@ -389,7 +393,11 @@ def tidy_events(ann: Annotations, rec: Recording) -> Annotations:
     if bad_nadir:
         rec.warnings.append(f"{where}: {len(bad_nadir)} SpO2 nadir(s) outside 0–100 % (first: {bad_nadir[0].spo2_nadir:g} "
                             f"at {bad_nadir[0].onset_s:g} s) were taken as unknown")
-    return dataclasses.replace(ann, events=events) if dupes or bad_nadir else ann
+    if cut:
+        rec.warnings.append(f"{where}: {len(cut)} event(s) last beyond the end of the recording ({rec.duration_s:g} s; "
+                            f"first: {cut[0].type.replace('_', ' ')} at {cut[0].onset_s:g} s lasting "
+                            f"{cut[0].duration_s:g} s) and were cut at its end")
+    return dataclasses.replace(ann, events=events) if dupes or bad_nadir or cut else ann
 
 
 def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S) -> None:

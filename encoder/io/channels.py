@@ -347,9 +347,26 @@ def recognised_montage(rec: Recording) -> tuple[str, float] | None:
     return (found[0].name, found[1]) if found else None
 
 
+def duplicate_label_warnings(rec: Recording, sources: dict[str, ChannelSource]) -> list[str]:
+    """One sentence per label that names several signals of the file and is read for a channel: the first
+    signal of that label is used (:meth:`Recording.signal`) and the others are ignored."""
+    counts: dict[str, int] = {}
+    for sig in rec.signals:
+        counts[sig.label] = counts.get(sig.label, 0) + 1
+    users: dict[str, list[str]] = {}
+    for ch, src in sources.items():
+        for lab in src.labels:
+            if counts.get(lab, 0) > 1:
+                users.setdefault(lab, []).append(ch)
+    return [f"the label '{lab}' names {counts[lab]} signals of this file: the first was used for {', '.join(chs)} "
+            "and the others were ignored (give them distinct labels to choose)" for lab, chs in users.items()]
+
+
 def map_channels(rec: Recording, position_coding: str = "auto") -> MappedRecording:
-    """Map a fully loaded recording's signals to the SleepLM channels (see module doc)."""
+    """Map a fully loaded recording's signals to the SleepLM channels (see module doc); a label that names several
+    signals is said in ``rec.warnings`` (:func:`duplicate_label_warnings`)."""
     sources, unmapped = plan_channels(rec)
+    rec.warnings.extend(w for w in duplicate_label_warnings(rec, sources) if w not in rec.warnings)
     channels, coding = apply_plan(rec, sources, position_coding)
     return MappedRecording(rec, channels, sources, unmapped, coding)
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations, tidy_events
-from sleeplm.encoder.io.channels import apply_plan, needed_labels, plan_channels, recognised_montage
+from sleeplm.encoder.io.channels import (
+    apply_plan,
+    duplicate_label_warnings,
+    needed_labels,
+    plan_channels,
+    recognised_montage,
+)
 from sleeplm.encoder.io.position import detect_position_coding
 from sleeplm.encoder.vocab import SCORING_KINDS
 from sleeplm.encoder.io.edf import read_recording
@@ -78,6 +84,7 @@ def load_psg(
     else:
         rec = read_recording(path, labels=needed_labels(sources))
         channels, coding = apply_plan(rec, sources, position_coding)
+    rec.warnings.extend(w for w in duplicate_label_warnings(header, sources) if w not in rec.warnings)
     mapped = MappedRecording(rec, channels, sources, unmapped, coding)
 
     if on_stage is not None:

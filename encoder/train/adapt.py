@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.signals.preprocess import CLIP_Z
 from sleeplm.encoder.train.data import SplitSpec
 from sleeplm.encoder.train.loop import lr_at
 from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
@@ -48,6 +49,8 @@ TRAINABLE = ("signal_tower", "signal_top")
 REGULARISERS = ("none", "l2sp")
 TARGETS = ("stage", "caption")
 _POS = CHANNEL_INDEX["POS"]
+#: The channels :func:`jitter_brain_amplitude` scales.
+BRAIN_CHANNELS = tuple(CHANNEL_INDEX[c] for c in ("EEG_C3", "EEG_C4", "EOG_L", "EOG_R"))
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,11 @@ class AdaptConfig:
     #: One of :data:`TARGETS`: "stage" pulls each epoch to its stage's text among the five stage texts; "caption" to
     #: its own stage/event text (``texts``) among every distinct text of the training epochs and the five stage texts.
     target: str
+    #: Multiply each training epoch's EEG and EOG channels (one factor per epoch) by ``2 ** u``, ``u`` uniform in
+    #: ``[-amplitude_jitter_log2, amplitude_jitter_log2]`` (:func:`jitter_brain_amplitude`): a recording's z-score
+    #: depends on its stage mix (a night with little N3 has a small EEG standard deviation, so its N2 looks large),
+    #: and a model that reads N3 from z-scored amplitude alone calls such N2 N3. 0 = off (recipes before it).
+    amplitude_jitter_log2: float = 0.0
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -90,6 +98,8 @@ class AdaptConfig:
             raise ValueError(f"regulariser must be one of {REGULARISERS}, not {self.regulariser!r}")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
+        if not 0.0 <= self.amplitude_jitter_log2 <= 3.0:
+            raise ValueError(f"amplitude_jitter_log2 must be in [0, 3], not {self.amplitude_jitter_log2}")
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,19 @@ def single_lead_copies(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarr
     cmask[:, c3] = True
     return (np.concatenate([x, copies]), np.concatenate([np.asarray(stages, object), np.asarray(stages, object)[keep]]),
             np.concatenate([mask, cmask]), keep)
+
+
+def jitter_brain_amplitude(x: torch.Tensor, rng: np.random.Generator, log2_range: float) -> torch.Tensor:
+    """A copy of a batch ``[b, 10, 1920]`` whose EEG and EOG channels (:data:`BRAIN_CHANNELS`) are multiplied by one
+    factor ``2 ** u`` per epoch, ``u ~ U(-log2_range, log2_range)``, then clipped to ``±CLIP_Z`` as preprocessing
+    clips; every other channel is unchanged. ``log2_range == 0`` returns ``x`` itself."""
+    if log2_range == 0.0:
+        return x
+    factor = torch.from_numpy(np.exp2(rng.uniform(-log2_range, log2_range, size=len(x))).astype(np.float32))
+    out = x.clone()
+    brain = list(BRAIN_CHANNELS)
+    out[:, brain] = (x[:, brain] * factor[:, None, None]).clamp(-CLIP_Z, CLIP_Z)
+    return out
 
 
 def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Parameter]]:
@@ -294,7 +317,8 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
         lr = lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        emb, _ = net.encode_biosignals(xt[idx])
+        batch = jitter_brain_amplitude(xt[idx], np.random.default_rng([cfg.seed, step, 1]), cfg.amplitude_jitter_log2)
+        emb, _ = net.encode_biosignals(batch)
         ce = F.cross_entropy(scale * emb @ text_emb.t(), yt[idx])
         reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start)) if cfg.regulariser == "l2sp" else torch.zeros(())
         loss = ce + cfg.regulariser_weight * reg if cfg.regulariser != "none" else ce

@@ -26,13 +26,19 @@ def test_a_negative_age_and_a_duplicate_row_are_named_with_their_lines(tmp_path:
     assert any("recording 'a' is also on line 2; line 4 is used" in p for p in problems)
 
 
-def test_a_bad_age_does_not_break_the_cohort_s_questions(sim_cohort_dir: Path, tmp_path: Path) -> None:
+def _one_night_cohort(sim_cohort_dir: Path, tmp_path: Path, subjects_csv: str) -> Path:
+    """sim-0001 with its annotations and a subjects table, ingested into ``tmp_path / "ws"``; returns the folder."""
     cohort = tmp_path / "cohort"
     cohort.mkdir()
     shutil.copy(sim_cohort_dir / "sim-0001.edf", cohort / "sim-0001.edf")
     shutil.copy(sim_cohort_dir / "sim-0001-nsrr.xml", cohort / "sim-0001-nsrr.xml")
-    (cohort / "subjects.csv").write_text("subject_id,recording,age,sex\nS1,sim-0001,-5,F\n")
+    (cohort / "subjects.csv").write_text(subjects_csv)
     ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False)
+    return cohort
+
+
+def test_a_bad_age_does_not_break_the_cohort_s_questions(sim_cohort_dir: Path, tmp_path: Path) -> None:
+    _one_night_cohort(sim_cohort_dir, tmp_path, "subject_id,recording,age,sex\nS1,sim-0001,-5,F\n")
     con = duckdb.connect(str(next((tmp_path / "ws").glob("*.duckdb"))), read_only=True)
     try:
         (message,) = con.execute("SELECT message FROM ingest_errors WHERE stage = 'subjects'").fetchone()
@@ -42,3 +48,21 @@ def test_a_bad_age_does_not_break_the_cohort_s_questions(sim_cohort_dir: Path, t
     turn = ask(tmp_path / "ws", "which night has the longest total sleep time?", config=ToolConfig(figure_dir=tmp_path))
     assert turn.steps[0].name == "query_cohort" and turn.steps[0].error is None
     assert "**sim-0001** has the highest" in turn.answer
+
+
+def test_a_corrected_subjects_table_updates_nights_already_ingested(sim_cohort_dir: Path, tmp_path: Path) -> None:
+    cohort = _one_night_cohort(sim_cohort_dir, tmp_path, "subject_id,recording,age,sex\nS1,sim-0001,45,F\n")
+    (cohort / "subjects.csv").write_text("subject_id,recording,age,sex,arm\nS9,sim-0001,54,M,placebo\n")
+    report = ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False)
+    assert report.skipped == ["sim-0001.edf"] and report.subjects_updated == ["sim-0001"]
+    con = duckdb.connect(str(next((tmp_path / "ws").glob("*.duckdb"))), read_only=True)
+    try:
+        rows = con.execute("SELECT s.subject_id, s.age, s.sex, s.attributes FROM recordings r "
+                           "JOIN subjects s USING (subject_id)").fetchall()
+        n_subjects = con.execute("SELECT count(*) FROM subjects").fetchone()[0]
+    finally:
+        con.close()
+    assert [r[:3] for r in rows] == [("S9", 54.0, "M")] and '"placebo"' in rows[0][3]
+    assert n_subjects == 1  # S1 is no longer anyone's subject
+    again = ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False)
+    assert again.subjects_updated == []

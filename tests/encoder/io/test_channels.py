@@ -109,3 +109,24 @@ def test_real_nox_file_maps_all_ten_channels(shared_data: Path) -> None:
     assert report["position_coding"] == "angle"
     psg = load_psg(shared_data / "real/nox-a1-2min/subject1.edf")
     assert psg.mapped.channels["EEG_C3"].data.size == 120 * 200
+
+
+def test_a_label_naming_two_signals_is_a_warning_that_says_which_was_used() -> None:
+    rec = _rec({"EEG C3-A2": 128.0, "ECG": 256.0})
+    rec.signals.append(Signal("EEG C3-A2", np.zeros(128 * 60, np.float32), 128.0, "uV"))
+    mapped = map_channels(rec)
+    (warning,) = [w for w in rec.warnings if "EEG C3-A2" in w]
+    assert "names 2 signals" in warning and "the first was used for EEG_C3" in warning
+    assert np.array_equal(mapped.channels["EEG_C3"].data, rec.signals[0].data)
+    assert not any("ECG" in w for w in rec.warnings)
+
+
+def test_an_edf_with_two_signals_of_one_label_reads_the_first_and_warns(make_edf) -> None:
+    rng = np.random.default_rng(1)
+    first = rng.standard_normal(128 * 60) * 20
+    path = make_edf("dup.edf", {"EEG C3-A2": (first, 128.0, "uV"), "EEG C3-A9": (np.full(128 * 60, 5.0), 128.0, "uV")})
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"EEG C3-A9", b"EEG C3-A2", 1))
+    psg = load_psg(path)
+    assert [w for w in psg.mapped.recording.warnings if "names 2 signals" in w and "EEG_C3" in w]
+    assert np.allclose(psg.mapped.channels["EEG_C3"].data, first, atol=0.05)

@@ -87,3 +87,17 @@ def test_an_event_listed_twice_is_kept_once_and_an_impossible_nadir_is_unknown(s
     assert psg.annotations.events[1].spo2_nadir is None
     warnings = " ".join(psg.mapped.recording.warnings)
     assert "1 event(s) listed twice" in warnings and "SpO2 nadir(s) outside 0–100 %" in warnings
+
+
+def test_an_event_lasting_beyond_the_recording_is_cut_at_its_end_and_said(sim_cohort_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    edf = shutil.copy(sim_cohort_dir / "sim-0001.edf", tmp_path / "night.edf")
+    long = ("<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>Obstructive apnea|Obstructive "
+            "Apnea</EventConcept><Start>600</Start><Duration>20000</Duration></ScoredEvent>")
+    xml = tmp_path / "night-nsrr.xml"
+    xml.write_text(f"<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents>{long}</ScoredEvents></PSGAnnotation>")
+    psg = load_psg(edf, annotations=xml)
+    duration_s = psg.mapped.recording.duration_s
+    (event,) = psg.annotations.events
+    assert event.onset_s == 600 and event.duration_s == pytest.approx(duration_s - 600)
+    assert "1 event(s) last beyond the end of the recording" in " ".join(psg.mapped.recording.warnings)

@@ -16,6 +16,7 @@ from sleeplm.encoder.train.adapt import (
     AdaptConfig,
     adapt_signal_tower,
     channel_presence,
+    jitter_brain_amplitude,
     load_adapt_recipe,
     single_lead_copies,
     stage_loss,
@@ -111,7 +112,7 @@ def test_training_texts_name_each_stage_as_the_captions_do():
 
 def test_bundled_adaptation_recipes_state_every_setting():
     required = {f.name for f in fields(AdaptConfig) if f.default is MISSING}
-    for name in ("tiny-adapt-real", "tiny-adapt-real-noreg", "tiny-stage-anchor-sim"):
+    for name in ("tiny-adapt-real", "tiny-adapt-real-noreg", "tiny-stage-anchor-sim", "tiny-stage-anchor-jitter"):
         raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
         assert required <= set(raw["adapt"])
         assert load_adapt_recipe(name).config == AdaptConfig(**raw["adapt"])
@@ -186,3 +187,29 @@ def test_the_simulated_stage_anchoring_recipe_names_its_start_weights_and_split(
     assert rec.start_from is not None and len(rec.start_from["sha256"]) == 64
     assert rec.data is not None and rec.data.seed == 1  # the training root seed; held-out nights use 1000001
     assert rec.config.single_lead_copies
+
+
+def test_amplitude_jitter_scales_eeg_and_eog_by_one_factor_per_epoch_and_nothing_else():
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(6, 10, 1920)).astype(np.float32))
+    out = jitter_brain_amplitude(x, np.random.default_rng(1), 0.5)
+    brain = [CHANNEL_INDEX[c] for c in ("EEG_C3", "EEG_C4", "EOG_L", "EOG_R")]
+    other = [c for c in range(10) if c not in brain]
+    assert torch.equal(out[:, other], x[:, other])
+    factor = out[:, brain] / x[:, brain]
+    per_epoch = factor[:, 0, 0]
+    assert torch.allclose(factor, per_epoch[:, None, None].expand_as(factor), rtol=1e-5)
+    assert bool(((per_epoch >= 2 ** -0.5 - 1e-6) & (per_epoch <= 2 ** 0.5 + 1e-6)).all())
+    assert len(set(per_epoch.tolist())) == 6
+
+
+def test_amplitude_jitter_clips_as_preprocessing_does_and_zero_range_is_the_identity():
+    x = torch.full((2, 10, 1920), 15.0)
+    assert jitter_brain_amplitude(x, np.random.default_rng(0), 0.0) is x
+    out = jitter_brain_amplitude(x, np.random.default_rng(0), 3.0)
+    assert float(out.abs().max()) <= 20.0
+
+
+def test_an_amplitude_jitter_outside_its_range_is_refused():
+    raw = json.loads((RECIPES_DIR / "tiny-stage-anchor-jitter.json").read_text())["adapt"]
+    with pytest.raises(ValueError, match="amplitude_jitter_log2"):
+        AdaptConfig(**{**raw, "amplitude_jitter_log2": -0.1})
