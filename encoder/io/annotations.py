@@ -411,16 +411,19 @@ def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S
     if early:
         raise PSGError(where, f"{len(early)} events start before the recording {rec.path.name}, first at "
                               f"{early[0].onset_s:.0f} s: annotations do not match the recording")
+    short = next((r for r in rec.repairs if r.startswith("header announces")), None)
+    verdict = (f"the recording file looks truncated ({short}), so the annotations may be right and {rec.path.name} "
+               "incomplete" if short else "annotations do not match the recording")
     if ann.stages and stage_end > rec.duration_s + tolerance_s:
         raise PSGError(
-            where,
-            f"stages cover {stage_end:.0f} s but the recording {rec.path.name} lasts {rec.duration_s:.0f} s: "
-            "annotations do not match the recording",
+            rec.path if short else where,
+            f"stages{f' in {Path(where).name}' if short else ''} cover {stage_end:.0f} s but the recording "
+            f"{rec.path.name} lasts {rec.duration_s:.0f} s: {verdict}",
         )
     late = [e for e in ann.events if e.onset_s > rec.duration_s + tolerance_s]
     if late:
         raise PSGError(
-            where,
-            f"{len(late)} events start after the end of {rec.path.name} ({rec.duration_s:.0f} s), "
-            f"first at {late[0].onset_s:.0f} s: annotations do not match the recording",
+            rec.path if short else where,
+            f"{len(late)} events{f' in {Path(where).name}' if short else ''} start after the end of {rec.path.name} "
+            f"({rec.duration_s:.0f} s), first at {late[0].onset_s:.0f} s: {verdict}",
         )

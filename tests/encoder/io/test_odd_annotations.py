@@ -101,3 +101,13 @@ def test_an_event_lasting_beyond_the_recording_is_cut_at_its_end_and_said(sim_co
     (event,) = psg.annotations.events
     assert event.onset_s == 600 and event.duration_s == pytest.approx(duration_s - 600)
     assert "1 event(s) last beyond the end of the recording" in " ".join(psg.mapped.recording.warnings)
+
+
+def test_a_truncated_recording_is_blamed_not_its_annotations(sim_cohort_dir: Path, tmp_path: Path) -> None:
+    edf = shutil.copy(sim_cohort_dir / "sim-0001.edf", tmp_path / "night.edf")
+    shutil.copy(sim_cohort_dir / "sim-0001-nsrr.xml", tmp_path / "night-nsrr.xml")
+    with open(edf, "r+b") as f:
+        f.truncate(Path(edf).stat().st_size // 2)
+    with pytest.raises(PSGError, match=r"night\.edf: stages in night-nsrr\.xml cover .* the recording file looks "
+                                       r"truncated .* the annotations may be right and night\.edf incomplete"):
+        load_psg(edf)
