@@ -13,7 +13,10 @@ discontinuous EDF+D, non-finite samples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +132,25 @@ def _physical_block(path: Path, header: EDFHeader, reader) -> Callable[[int], np
     return physical
 
 
+@contextlib.contextmanager
+def _c_stdout_to_stderr() -> Iterator[None]:
+    """Send what C code prints on file descriptor 1 to stderr meanwhile: pyedflib prints "filesize ... != ..." on
+    stdout when it refuses a file, which would corrupt ``sleeplm inspect --json`` (the lenient reader then says in
+    its own words what it repaired)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable fd 1 (e.g. a closed or replaced stdout)
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _read_pyedflib(
     path: Path, file_type: str, wanted: set[str] | None, header_only: bool, header: EDFHeader
 ) -> Recording | None:
@@ -140,7 +162,8 @@ def _read_pyedflib(
     import pyedflib
 
     try:
-        reader = pyedflib.EdfReader(str(path))
+        with _c_stdout_to_stderr():
+            reader = pyedflib.EdfReader(str(path))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     try:
