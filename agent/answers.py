@@ -152,6 +152,8 @@ def describe_night(r: dict[str, Any]) -> str:
         lines.append(f"First events: {shown}{' …' if r['n_events'] > 5 else ''}.")
     if r["missing_channels"]:
         lines.append(f"Missing channels: {', '.join(r['missing_channels'])}.")
+    if r.get("file_notes"):
+        lines.append("Reading this night's files changed or found: " + "; ".join(r["file_notes"]) + ".")
     lines.append(f"Evidence: {r['recording']}, epochs 0–{r['n_epochs'] - 1}"
                  f"{' (' + r['start_time'][11:19] + '–' + r['end_time'] + ')' if r.get('end_time') else ''}"
                  f"{'; figure: hypnogram with scored events' if r['figures'] else ''}.")

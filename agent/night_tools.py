@@ -63,6 +63,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         "night_summary": summary,
         "scoring": n.scoring,
         "stage_epochs": lookup.stage_counts(rows),
+        "file_notes": ctx.cohort.recording_notes(n.recording_id),
         "event_counts": counts,
         "events": evs[:MAX_EVENTS_LISTED],
         "n_events": len(evs),

@@ -197,6 +197,18 @@ class CohortLookups:
         metrics, summary = self.memoized(("night_metrics_of", int(recording_id)), read)
         return dict(metrics), summary
 
+    def recording_notes(self, recording_id: int) -> list[str]:
+        """What reading a night's files changed or found suspect, one sentence each, as ingest stored it ([] when
+        nothing, or in a workspace ingested before notes were kept)."""
+        def read() -> tuple[str, ...]:
+            if not self.has_table("recording_notes"):
+                return ()
+            rows = self.con.execute("SELECT note FROM recording_notes WHERE recording_id = ? ORDER BY rowid",
+                                    [int(recording_id)]).fetchall()
+            return tuple(r[0] for r in rows)
+
+        return list(self.memoized(("recording_notes", int(recording_id)), read))
+
     def stored_night_scores(self, names: list[str]) -> dict[str, float | None]:
         """The stored out-of-distribution scores of the named nights (:func:`ood.stored_night_scores`)."""
         key = tuple(sorted(set(names)))

@@ -103,7 +103,7 @@ def delete_recording(con: duckdb.DuckDBPyConnection, recording_id: int) -> None:
     ids = "SELECT epoch_id FROM epochs WHERE recording_id = ?"
     for table in ("captions", "epoch_vectors", "features"):
         con.execute(f"DELETE FROM {table} WHERE epoch_id IN ({ids})", [recording_id])
-    for table in ("epochs", "events", "night_vectors", "night_metrics"):
+    for table in ("epochs", "events", "night_vectors", "night_metrics", "recording_notes"):
         con.execute(f"DELETE FROM {table} WHERE recording_id = ?", [recording_id])
     con.execute("DELETE FROM recordings WHERE recording_id = ?", [recording_id])
 
@@ -204,6 +204,8 @@ def write_night(con: duckdb.DuckDBPyConnection, night: NightRows, subject: dict[
              night.annotation_source, night.start_time, night.duration_s, n, json.dumps(night.channel_map),
              night.missing, night.position_coding, night.repairs, datetime.now(), json.dumps(night.scoring)],
         )
+        for note in night.notes:
+            con.execute("INSERT INTO recording_notes VALUES (?, ?)", [rid, note])
         per_epoch = events_in_epochs(night.events, night.onset_s)
         clock = [night.start_time + timedelta(seconds=float(t)) if night.start_time else None for t in night.onset_s]
         _insert(con, "epochs", pd.DataFrame({

@@ -76,6 +76,9 @@ class NightRows:
     extra: dict[str, Any] = field(default_factory=dict)
     #: per kind of annotation (SCORING_KINDS): {"state": manual|automatic|not scored, "method", "reason"}
     scoring: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: what reading the files changed or found suspect (``Recording.warnings``: events listed twice, nadirs out of
+    #: range, events cut at the end, duplicate labels, position coding unknown ...), one sentence each
+    notes: list[str] = field(default_factory=list)
 
     def event_source(self, event_type: str) -> str:
         """"automatic" when the kind this event type belongs to was scored automatically, else "manual"."""
@@ -145,6 +148,7 @@ def prepare_night(path: Path, name: str | None = None,
         summary=night_summary(nm, scoring) if nm is not None else unscored_night_summary(scoring),
         x=epochs.x if on_epochs is None else None,
         scoring={k: sc.to_dict() for k, sc in scoring.items()},
+        notes=list(rec.warnings),
     )
 
 
@@ -198,6 +202,7 @@ def write_shard(night: NightRows, folder: Path) -> Path:
         "repairs": night.repairs, "channel_map": night.channel_map, "missing": night.missing,
         "position_coding": night.position_coding, "metrics": night.metrics, "summary": night.summary,
         "night_vec": night.night_vec.tolist(), "scoring": night.scoring, "ood_night": night.ood_night,
+        "notes": night.notes,
         "events": [[e.type, e.onset_s, e.duration_s, e.label, e.spo2_nadir] for e in night.events],
     }
     pd.DataFrame({"meta": [json.dumps(meta)]}).to_parquet(out / "night.parquet")
@@ -237,6 +242,7 @@ def read_shard(folder: Path) -> NightRows:
         metrics=meta["metrics"], summary=meta["summary"],
         vectors=np.stack([np.asarray(v, np.float32) for v in epochs["vec"]]),
         night_vec=np.asarray(meta["night_vec"], np.float32), scoring=meta.get("scoring", {}),
+        notes=list(meta.get("notes", [])),
         ood_epochs=(epochs["ood"].to_numpy(np.float64) if meta.get("ood_night") is not None else None),
         ood_night=meta.get("ood_night"),
     )

@@ -140,6 +140,10 @@ CREATE TABLE IF NOT EXISTS night_vectors (
     vec FLOAT[] NOT NULL,
     ood_score DOUBLE
 );
+CREATE TABLE IF NOT EXISTS recording_notes (
+    recording_id INTEGER NOT NULL,
+    note VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ingest_errors (
     path VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
@@ -150,8 +154,8 @@ CREATE TABLE IF NOT EXISTS ingest_errors (
 
 #: Every table of the schema, in the order above.
 TABLES = ("workspace_info", "id_counters", "subjects", "recordings", "epochs", "events", "captions",
-          "epoch_vectors", "night_vectors", "ingest_errors", "features", "night_metrics")
+          "epoch_vectors", "night_vectors", "recording_notes", "ingest_errors", "features", "night_metrics")
 
 #: Tables keyed by recording: what deleting a recording (re-ingest of a changed file) removes.
-PER_RECORDING = ("events", "night_metrics", "night_vectors")
+PER_RECORDING = ("events", "night_metrics", "night_vectors", "recording_notes")
 PER_EPOCH = ("captions", "features", "epoch_vectors")
