@@ -249,6 +249,9 @@ def localize_events(r: dict[str, Any]) -> str:
                 f"epochs {iv['start_epoch']}–{iv['end_epoch']}")
         lines.append(f"{i}. {span} ({iv['start_clock']}–{iv['end_clock']}), "
                      f"peak epoch {iv['peak_epoch']} ({iv['peak_clock']}, cosine {num(iv['peak_score'], 3)}){match}")
+    if not r["event_types"] and not r.get("within_stages"):
+        lines.append(f"“{r['description']}” names no scored event type, so these intervals cannot be checked against "
+                     "annotations: they are the model's reading alone.")
     if r.get("not_scored"):
         lines.append(r["not_scored"][0].upper() + r["not_scored"][1:] + ".")
     elif r["event_types"]:
@@ -358,10 +361,19 @@ def similar_nights(r: dict[str, Any]) -> str:
     for m in me["metrics"]:
         rows.append(f"| {metric_label(m)} | {num(me['metrics'].get(m))} | "
                     + " | ".join(num(h["metrics"].get(m)) for h in r["hits"]) + " |")
-    why = "; ".join(f"{h['recording']}: closest on {', '.join(metric_label(m) for m in h['closest_metrics'])}"
+    why = "; ".join(f"{h['recording']}: " + (f"closest on {', '.join(metric_label(m) for m in h['closest_metrics'])}"
+                                              if h["closest_metrics"] else "no night metric to compare")
                     + (" (same phenotype)" if h["same_phenotype"] else "") for h in r["hits"])
+    notes = []
+    for x in [me, *r["hits"]]:
+        auto = _automatic(x.get("scoring") or {})
+        if auto:
+            notes.append(f"{x['recording']}: scored automatically, not by a person: {auto}")
+        if _ahi_lower_bound(x.get("scoring") or {}) and x["metrics"].get("ahi_per_h") is not None:
+            notes.append(f"{x['recording']}: the AHI is a lower bound (arousals were not scored, so hypopneas marked by "
+                         "an arousal alone could not be counted)")
     return (f"Nights most like **{me['recording']}** ({_subject(me['subject'])}), metrics side by side:\n\n"
-            f"{head}\n" + "\n".join(rows) + f"\n\nWhy: {why}.")
+            f"{head}\n" + "\n".join(rows) + f"\n\nWhy: {why}." + "".join(f"\n\n{n}." for n in notes))
 
 
 def cohort_stats(r: dict[str, Any]) -> str:

@@ -164,9 +164,11 @@ def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -
     n = ctx.night(recording)
     me, others = ctx.cohort.similar_nights(n.recording, k=k)
     mine = _night_view(me)
+    mine["scoring"] = ctx.cohort.night_record(me.recording).scoring
     rows = []
     for h in others:
         v = _night_view(h)
+        v["scoring"] = ctx.cohort.night_record(h.recording).scoring
         v["score"] = round(h.score, 4)
         v["side_by_side"] = {m: {"this": mine["metrics"].get(m), "other": v["metrics"].get(m)}
                              for m in mine["metrics"]}

@@ -224,12 +224,14 @@ def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: li
 
 
 def localize_events(ctx: ToolContext, description: str, recording: str | None = None,
-                    z_threshold: float = 2.0) -> dict[str, Any]:
+                    z_threshold: float = 2.0, calibrated: bool = True) -> dict[str, Any]:
     """Where in a night a described event happens: intervals, annotated events, a timeline plot.
 
     A stage alone ("when does REM occur?") in a staged night is read from the scored hypnogram, not guessed by
     the model; a stage with events ("central apneas during REM") restricts the search, and the annotations it is
     checked against, to the epochs scored in that stage (and is refused in a night nobody staged)."""
+    if not description.strip():
+        raise ValueError("describe the event to find, e.g. “obstructive apnea” or “arousal in N2”")
     n = ctx.night(recording)
     terms = parse_query(description)
     staged = bool(terms.stages) and any(r.stage not in ("UNKNOWN", "", None)  # read only when a stage is named
@@ -244,7 +246,8 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     if re.search(r"\bapn(o)?eas?\b", description.lower()) and \
             not re.search(r"\b(obstructive|central|mixed)\b", description.lower()):
         kinds = list(dict.fromkeys(t for e in terms.events for t in (APNEAS if e == "obstructive_apnea" else (e,))))
-    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within, event_types=kinds)
+    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within, event_types=kinds,
+                              calibrated=calibrated)
     first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0
 
     def ep(t: float) -> int:

@@ -234,3 +234,17 @@ def make_tools(cohort: Cohort, state: SessionState | None = None, config: ToolCo
         make = tool(name, description=description, args_schema=schema, response_format="content_and_artifact")
         tools.append(make(_wrap(ctx, fn)))
     return tools
+
+
+def run_tool(cohort: Cohort, name: str, figure_dir: Path | None = None, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """Run one tool outside a chat (the command line): (the answer the chat would give, the tool's result).
+
+    The arguments go straight to the tool's implementation, so a caller may pass settings the chat's schema does
+    not offer (e.g. ``calibrated=False`` to ``localize_events``). Errors propagate (ValueError, KeyError).
+    """
+    from .answers import compose
+
+    fn = TOOL_SPECS[name][0]
+    ctx = ToolContext(cohort, SessionState(), ToolConfig(), Path(figure_dir) if figure_dir else None)
+    _, result = _wrap(ctx, fn)(**kwargs)
+    return compose(name, result), result

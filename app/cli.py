@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
@@ -217,7 +219,7 @@ def check(
     problems = check_workspace(ws, content=not ids_only)
     if problems:
         for p in problems:
-            err_console.print(f"[red]problem:[/] {p}", soft_wrap=True, highlight=False, markup=False)
+            err_console.print(Text("problem: ", style="red") + Text(p), soft_wrap=True, highlight=False)
         raise typer.Exit(1)
     console.print(f"{workspace}: consistent ({'ids' if ids_only else 'ids and every vector'} checked)")
 
@@ -228,6 +230,25 @@ def _filters(recording, stage, event, phenotype, sex, age_min, age_max, hours_mi
     return EpochFilter(recordings=recording or None, stages=stage or None, event_types=event or None,
                        phenotype=phenotype or None, sex=sex or None, age_min=age_min, age_max=age_max,
                        hours_min=hours_min, hours_max=hours_max)
+
+
+def _unknown_filter_values(cohort, recording, stage, event, phenotype, sex, hours_min, hours_max) -> list[str]:
+    """One sentence per filter value no epoch of the cohort can have (a typo reads as "no match" otherwise)."""
+    from sleeplm.encoder.vocab import EVENT_TYPES, STAGES
+
+    problems = []
+    names = set(cohort.recording_names())
+    for what, given, known in (("recording", recording, sorted(names)), ("stage", stage, list(STAGES)),
+                               ("event type", event, list(EVENT_TYPES)),
+                               ("phenotype", phenotype, cohort.subject_values("phenotype")),
+                               ("sex", sex, cohort.subject_values("sex"))):
+        bad = [v for v in (given or []) if v not in known]
+        if bad:
+            problems.append(f"no {what} {', '.join(repr(v) for v in bad)} in this cohort (known: "
+                            f"{', '.join(map(str, known[:12]))}{' …' if len(known) > 12 else ''})")
+    if hours_min is not None and hours_max is not None and hours_min > hours_max:
+        problems.append(f"--hours-min {hours_min:g} is after --hours-max {hours_max:g}")
+    return problems
 
 
 def _print_hits(hits: list[dict[str, Any]]) -> None:
@@ -256,14 +277,21 @@ def search(
     """Text → epochs: the epochs whose signals best match a description."""
     from dataclasses import asdict
 
+    if not query.strip():
+        _fail(ValueError("describe what to find, e.g. 'obstructive apnea in REM'"))
     cohort = _open_cohort(workspace, model, None)
     from sleeplm.index.workspace import WorkspaceError
 
+    problems = _unknown_filter_values(cohort, recording, stage, event, phenotype, sex, hours_min, hours_max)
+    if problems:
+        _fail(ValueError("; ".join(problems)))
     try:
         hits = cohort.search_text(query, k, _filters(recording, stage, event, phenotype, sex, age_min, age_max,
                                                      hours_min, hours_max))
     except WorkspaceError as exc:  # e.g. a stale index: the message says how to repair it
         _fail(exc)
+    if not hits and not as_json:
+        console.print("no epoch meets these filters")
     _emit([asdict(h) for h in hits], as_json, _print_hits)
 
 
@@ -293,24 +321,20 @@ def similar_nights(
     k: Annotated[int, typer.Option("-k", min=1)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """Night → the most similar nights, with their metrics side by side."""
-    from dataclasses import asdict
+    """Night → the most similar nights, with their metrics side by side, who scored each and the model's
+    out-of-distribution scores (the chat's answer; ``--json``: the tool's result with it under "answer")."""
+    from sleeplm.agent.tools import run_tool
 
     cohort = _open_cohort(workspace, None, None)
     try:
-        me, others = cohort.similar_nights(recording, k)
-    except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
+        text, result = run_tool(cohort, "similar_nights", None, recording=recording, k=k)
+    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
-    keys = ["phenotype", "age", "ahi_per_h", "odi_per_h", "sleep_efficiency_pct", "n3_pct", "rem_pct", "waso_min"]
-
-    def render(obj: dict[str, Any]) -> None:
-        rows = []
-        for n in [obj["night"], *obj["similar"]]:
-            vals = {**n["subject"], **n["metrics"]}
-            rows.append((n["recording"], n["score"], *[vals.get(k_) for k_ in keys]))
-        _table(["night", "score", *keys], rows)
-
-    _emit({"night": asdict(me), "similar": [asdict(o) for o in others]}, as_json, render)
+    finally:
+        cohort.close()
+    result.pop("figures", None)
+    result.pop("focus", None)
+    _emit({**result, "answer": text}, as_json, lambda o: console.print(Markdown(o["answer"])))
 
 
 @app.command()
@@ -321,26 +345,33 @@ def localize(
     z_threshold: Annotated[float, typer.Option(help="robust z above which an epoch is found (--outlier)")] = 2.0,
     outlier: Annotated[bool, typer.Option("--outlier", help="within-night outliers instead of the calibrated "
                                                            "score against the no-event caption")] = False,
+    figures: Annotated[Path | None, typer.Option(help="folder to keep the figure (PNG) in")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Where in a night a described event happens: intervals and their match with annotations."""
+    """Where in a night a described event happens: intervals and their match with annotations.
+
+    The same reading as the chat's: "apnea" covers every apnea type, "in REM" restricts the search and the check to
+    epochs scored REM, a stage alone is read from the scored hypnogram, and events nobody scored (or a program
+    scored) are said to be so. ``--json`` prints the tool's result with the answer text under "answer".
+    """
+    from sleeplm.agent.tools import run_tool
+
     cohort = _open_cohort(workspace, None, None)
     try:
-        loc = cohort.localize(recording, query, z_threshold, calibrated=not outlier)
-    except (KeyError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
+        with tempfile.TemporaryDirectory(prefix="sleeplm-localize-") as scratch:
+            text, result = run_tool(cohort, "localize_events", figures or scratch, description=query,
+                                    recording=recording, z_threshold=z_threshold, calibrated=not outlier)
+    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
         _fail(exc)
-    obj = {"recording": loc.recording, "query": loc.query, "method": loc.method, "event_types": loc.event_types,
-           "intervals": [vars(i) for i in loc.intervals], "n_annotated": len(loc.annotated),
-           "epoch_precision": loc.epoch_precision, "epoch_recall": loc.epoch_recall}
-
-    def render(o: dict[str, Any]) -> None:
-        _table(["start_s", "end_s", "peak score", "matches annotation"],
-               [(i["start_s"], i["end_s"], i["peak_score"], i["matches_annotation"]) for i in o["intervals"]],
-               title=f"{o['recording']}: {o['query']}")
-        console.print(f"annotated comparable events: {o['n_annotated']}; epoch precision {o['epoch_precision']}, "
-                      f"recall {o['epoch_recall']}")
-
-    _emit(obj, as_json, render)
+    finally:
+        cohort.close()
+    result.pop("focus", None)
+    if figures is None:  # drawn in a folder now removed
+        result.pop("figures", None)
+    shown = f"Figure: {', '.join(result['figures'])}" if result.get("figures") else None
+    text = "\n\n".join(p if not p.startswith("Figure:") else shown for p in text.split("\n\n")
+                       if shown or not p.startswith("Figure:"))
+    _emit({**result, "answer": text}, as_json, lambda o: console.print(Markdown(o["answer"])))
 
 
 @app.command()

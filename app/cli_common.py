@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -14,7 +15,8 @@ err_console = Console(stderr=True)
 
 def fail(exc: Exception, code: int = 2) -> None:
     """Print ``exc`` as an error (no traceback) and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+    message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes its text
+    err_console.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -296,7 +296,10 @@ class Cohort(CohortLookups):
             [recording, int(epoch_index)],
         ).fetchone()
         if row is None:
-            raise KeyError(f"no epoch {epoch_index} in recording {recording!r}")
+            n = self.con.execute("SELECT n_epochs FROM recordings WHERE name = ?", [recording]).fetchall()
+            if not n:
+                raise KeyError(f"no recording {recording!r} in this cohort")
+            raise KeyError(f"no epoch {epoch_index} in recording {recording!r} (it has epochs 0–{int(n[0][0]) - 1})")
         return int(row[0])
 
     # ---------------------------------------------------------------- nights

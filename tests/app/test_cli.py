@@ -112,3 +112,42 @@ def test_adapt_writes_weights_and_a_card_naming_what_it_was_adapted_on(sim_works
 def test_adapt_refuses_an_output_that_is_not_safetensors(sim_workspace: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["adapt", "-w", str(sim_workspace), "--out", str(tmp_path / "x.pt")])
     assert result.exit_code == 2 and "must end in .safetensors" in result.output
+
+
+def test_localize_reads_apnea_as_every_apnea_type_as_the_chat_does(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["localize", "sim-0002", "apnea", "-w", str(sim_workspace), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out["event_types"]) == {"obstructive_apnea", "central_apnea", "mixed_apnea"}
+    assert out["answer"].startswith("In **sim-0002**") and "figures" not in out
+
+
+def test_localize_says_a_description_naming_no_event_cannot_be_checked(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["localize", "sim-0002", "a lion roaring", "-w", str(sim_workspace), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["event_types"] == [] and "names no scored event type" in out["answer"]
+
+
+def test_localize_refuses_an_empty_description(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["localize", "sim-0002", " ", "-w", str(sim_workspace)])
+    assert result.exit_code != 0 and "describe the event to find" in result.output
+
+
+def test_similar_nights_gives_the_chat_s_answer_with_who_scored_each_night(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["similar-nights", "sim-0001", "-w", str(sim_workspace), "--json", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert len(out["hits"]) == 2 and all("scoring" in h for h in out["hits"])
+    assert out["answer"].startswith("Nights most like **sim-0001**")
+
+
+def test_an_unknown_recording_is_named_as_unknown_not_as_a_missing_epoch(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["similar-epochs", "sim-9999", "3", "-w", str(sim_workspace)])
+    assert result.exit_code == 2 and "no recording 'sim-9999' in this cohort" in result.output
+
+
+def test_a_search_filter_naming_no_value_of_the_cohort_is_an_error_not_an_empty_table(sim_workspace: Path) -> None:
+    result = runner.invoke(app, ["search", "apnea", "-w", str(sim_workspace), "--stage", "N4", "--sex", "f"])
+    assert result.exit_code == 2
+    assert "no stage 'N4'" in result.output and "no sex 'f'" in result.output
