@@ -122,6 +122,8 @@ def caption(
     obj = epoch_caption_to_dict(ec)
 
     def render(o: dict[str, Any]) -> None:
+        for w in o["warnings"]:
+            err_console.print(Text("warning: ", style="yellow") + Text(w), soft_wrap=True, highlight=False)
         console.print(f"[bold]{o['path']}[/] epoch {o['epoch']} of {o['n_epochs']} "
                       f"(onset {o['onset_s']:.0f} s{', ' + o['clock_time'] if o['clock_time'] else ''}), stage {o['stage']}")
         for t, text in o["captions"].items():

@@ -51,6 +51,7 @@ class EpochCaption:
     generated : the model's caption per track; None when no model was given.
     withheld : tracks whose model caption was not generated, with the reason (the epoch has none of the
         track's inputs: :func:`sleeplm.encoder.vocab.withheld_caption_reason`).
+    warnings : what reading the files changed or found suspect (e.g. annotations whose clock start differs).
     """
 
     path: Path
@@ -64,6 +65,8 @@ class EpochCaption:
     features: dict[str, Any] = field(default_factory=dict)
     generated: dict[str, str] | None = None
     withheld: dict[str, str] = field(default_factory=dict)
+    #: what reading the files changed or found suspect (``Recording.warnings``), one sentence each
+    warnings: list[str] = field(default_factory=list)
 
 
 def _track_list(tracks: Sequence[str] | str | None) -> list[str]:
@@ -161,7 +164,8 @@ def caption_epoch(
         generated = m.caption_batch(ep.x[k : k + 1], wanted)[0] if wanted else {}
 
     return EpochCaption(path=path, epoch=k, n_epochs=n, onset_s=onset, clock_time=clock, stage=stage,
-                        events=evs, captions=captions, features=row, generated=generated, withheld=withheld)
+                        events=evs, captions=captions, features=row, generated=generated, withheld=withheld,
+                        warnings=list(psg.mapped.recording.warnings))
 
 
 def _json_value(v: Any) -> Any:
@@ -184,6 +188,7 @@ def epoch_caption_to_dict(ec: EpochCaption) -> dict[str, Any]:
                     "spo2_nadir_pct": e.spo2_nadir_pct} for e in ec.events],
         "captions": dict(ec.captions),
         "generated": dict(ec.generated) if ec.generated is not None else None,
+        "warnings": list(ec.warnings),
         "withheld": dict(ec.withheld),
         "features": {c: _json_value(v) for c, v in ec.features.items()},
     }

@@ -178,9 +178,12 @@ def _stages_from_intervals(
 def _read_nsrr(root: ET.Element, path: Path) -> Annotations:
     epoch_s = float(root.findtext("EpochLength") or EPOCH_S)
     stage_items, events = [], []
+    clock_start_s = None
     for ev in root.iter("ScoredEvent"):
         concept = (ev.findtext("EventConcept") or "").strip()
         etype = (ev.findtext("EventType") or "").strip()
+        if clock_start_s is None and concept.lower().startswith("recording start time"):
+            clock_start_s = _clock_s(ev.findtext("ClockTime") or "")
         try:
             onset = float(ev.findtext("Start") or "nan")
             duration = float(ev.findtext("Duration") or "0")
@@ -198,8 +201,18 @@ def _read_nsrr(root: ET.Element, path: Path) -> Annotations:
         nadir = ev.findtext("SpO2Nadir")
         events.append(Event(kind, onset, duration, concept, float(nadir) if nadir else None))
     stages, start = _stages_from_intervals(stage_items, epoch_s)
-    return _with_scoring(Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s)),
-                         True, "NSRR XML")
+    ann = Annotations("nsrr-xml", path, stages, start, epoch_s, sorted(events, key=lambda e: e.onset_s))
+    ann.clock_start_s = clock_start_s
+    return _with_scoring(ann, True, "NSRR XML")
+
+
+def _clock_s(text: str) -> float | None:
+    """Seconds after midnight of an NSRR ClockTime ("00.00.00 22.34.00": the last field is the time of day)."""
+    m = re.search(r"(\d{1,2})[.:](\d{2})[.:](\d{2})\s*$", text.strip())
+    if not m:
+        return None
+    h, mi, se = (int(g) for g in m.groups())
+    return float(h * 3600 + mi * 60 + se) if h < 24 and mi < 60 and se < 60 else None
 
 
 def _read_profusion(root: ET.Element, path: Path) -> Annotations:
@@ -393,6 +406,16 @@ def tidy_events(ann: Annotations, rec: Recording) -> Annotations:
     if bad_nadir:
         rec.warnings.append(f"{where}: {len(bad_nadir)} SpO2 nadir(s) outside 0–100 % (first: {bad_nadir[0].spo2_nadir:g} "
                             f"at {bad_nadir[0].onset_s:g} s) were taken as unknown")
+    if ann.clock_start_s is not None and rec.start_time is not None:
+        edf_s = rec.start_time.hour * 3600 + rec.start_time.minute * 60 + rec.start_time.second
+        apart = abs(edf_s - ann.clock_start_s) % 86400
+        apart = min(apart, 86400 - apart)
+        if apart > 60:
+            hh = int(ann.clock_start_s // 3600), int(ann.clock_start_s % 3600 // 60), int(ann.clock_start_s % 60)
+            rec.warnings.append(f"{where} says the recording started at {hh[0]:02d}:{hh[1]:02d}:{hh[2]:02d} but "
+                                f"{rec.path.name} starts at {rec.start_time:%H:%M:%S} ({apart / 60:.0f} min apart): "
+                                "are these another recording's annotations? Stages and events were placed by their "
+                                "times from the start of the file")
     if cut:
         rec.warnings.append(f"{where}: {len(cut)} event(s) last beyond the end of the recording ({rec.duration_s:g} s; "
                             f"first: {cut[0].type.replace('_', ' ')} at {cut[0].onset_s:g} s lasting "

@@ -119,6 +119,9 @@ class Annotations:
     scoring: dict[str, Scoring] = field(default_factory=dict)
     #: per-epoch confidence of automatic stages (aligned with ``stages``), else None
     stage_confidence: list[float] | None = None
+    #: the recording's start clock time (seconds after midnight) as the annotation file states it (NSRR XML's
+    #: "Recording Start Time" ClockTime), else None; checked against the recording's own start
+    clock_start_s: float | None = None
 
     def status(self, kind: str) -> Scoring:
         """Who scored ``kind`` (see :data:`~sleeplm.encoder.vocab.SCORING_KINDS`)."""

@@ -111,3 +111,20 @@ def test_a_truncated_recording_is_blamed_not_its_annotations(sim_cohort_dir: Pat
     with pytest.raises(PSGError, match=r"night\.edf: stages in night-nsrr\.xml cover .* the recording file looks "
                                        r"truncated .* the annotations may be right and night\.edf incomplete"):
         load_psg(edf)
+
+
+def test_annotations_stating_another_start_clock_are_flagged(sim_cohort_dir: Path, tmp_path: Path) -> None:
+    import re
+    from datetime import timedelta
+
+    edf = shutil.copy(sim_cohort_dir / "sim-0001.edf", tmp_path / "night.edf")
+    xml = (sim_cohort_dir / "sim-0001-nsrr.xml").read_text()
+    start = load_psg(edf).mapped.recording.start_time
+    assert start is not None and "<ClockTime>" in xml
+    other = (start + timedelta(minutes=33)).strftime("%H.%M.%S")
+    (tmp_path / "other.xml").write_text(re.sub(r"<ClockTime>[^<]*</ClockTime>", f"<ClockTime>00.00.00 {other}</ClockTime>",
+                                               xml, count=1))
+    warnings = load_psg(edf, annotations=tmp_path / "other.xml").mapped.recording.warnings
+    assert any("33 min apart" in w and "another recording's annotations" in w for w in warnings)
+    (tmp_path / "night-nsrr.xml").write_text(xml)
+    assert not any("apart" in w for w in load_psg(edf).mapped.recording.warnings)
