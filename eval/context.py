@@ -76,6 +76,8 @@ class EvalContext:
     _epochs: pd.DataFrame | None = field(default=None, init=False, repr=False)
     _vectors: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
     _signals: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _signals_scale: str = field(default="sd", init=False, repr=False)
+    _scaled_vectors: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         ws = Workspace(Path(self.workspace))
@@ -165,9 +167,19 @@ class EvalContext:
         return tables.recording_file(self.con, recording_id)
 
     # ------------------------------------------------------------------ vectors and signals
-    def epoch_vectors(self, epoch_ids: np.ndarray) -> np.ndarray:
-        """Epoch vectors ``[len(epoch_ids), D]`` of this context's model (stored or recomputed)."""
+    def epoch_vectors(self, epoch_ids: np.ndarray, brain_scale: str = "sd") -> np.ndarray:
+        """Epoch vectors ``[len(epoch_ids), D]`` of this context's model (stored or recomputed); with
+        ``brain_scale="mad"`` always recomputed from the recordings re-read with that scale (``make_epochs``)."""
         ids = np.asarray(epoch_ids, np.int64)
+        if brain_scale != "sd":
+            cache = self._scaled_vectors.setdefault(brain_scale, {})
+            todo = [int(i) for i in ids if int(i) not in cache]
+            if todo:
+                vecs = self.model.encode_signal(self.signals(np.asarray(todo), brain_scale))
+                cache.update({i: v for i, v in zip(todo, vecs)})
+            if not len(ids):
+                return np.zeros((0, self.model.embed_dim), np.float32)
+            return np.stack([cache[int(i)] for i in ids])
         missing = [int(i) for i in ids if int(i) not in self._vectors]
         if missing and not self.recompute:
             self._vectors.update(tables.epoch_vectors_of(self.con, missing))
@@ -179,9 +191,13 @@ class EvalContext:
             return np.zeros((0, self.model.embed_dim), np.float32)
         return np.stack([self._vectors[int(i)] for i in ids])
 
-    def signals(self, epoch_ids: np.ndarray) -> np.ndarray:
-        """Model input ``[N, 10, 1920]`` of epochs, read and preprocessed from their recordings."""
+    def signals(self, epoch_ids: np.ndarray, brain_scale: str = "sd") -> np.ndarray:
+        """Model input ``[N, 10, 1920]`` of epochs, read and preprocessed from their recordings (EEG and EOG scaled
+        as ``brain_scale`` says, ``make_epochs``)."""
         ids = np.asarray(epoch_ids, np.int64)
+        if brain_scale != self._signals_scale:  # one scale cached at a time
+            self._signals.clear()
+            self._signals_scale = brain_scale
         todo = [int(i) for i in ids if int(i) not in self._signals]
         if todo:
             from sleeplm.encoder.io.psg import load_psg
@@ -194,7 +210,7 @@ class EvalContext:
                     raise EvalError(f"recording {grp['recording'].iloc[0]}: {path} is missing, so its epochs cannot be "
                                     "re-read (needed for generation or for a model other than the workspace's)")
                 psg = load_psg(path)
-                x = make_epochs(psg.mapped, psg.annotations).x
+                x = make_epochs(psg.mapped, psg.annotations, brain_scale=brain_scale).x
                 for eid, k in zip(grp.index, grp["epoch_index"]):
                     self._signals[int(eid)] = x[int(k)]
                 del x, psg

@@ -15,6 +15,8 @@ Test-time levers (:class:`StagingOptions`), each off unless the measurements kep
   onto the training mean instead of onto zero;
 * ``prototype_centring``: subtract the mean of the stage prototypes (removes what all stage texts
   share);
+* ``brain_scale``: "mad" re-reads the recordings with EEG and EOG scaled by their median absolute deviation
+  instead of their SD (``make_epochs``), a scale the night's share of slow-wave sleep barely moves;
 * ``smoothing_epochs``: moving average, within a night and in epoch order, of the per-epoch stage
   probabilities (softmax of cosine / ``temperature``) over that many epochs, as a scorer reads
   an epoch in the context of its neighbours (1 = none).
@@ -46,6 +48,9 @@ class StagingOptions:
     smoothing_epochs: int
     temperature: float
     reference_mean: np.ndarray | None = None
+    #: How the epochs' EEG and EOG are scaled before the model sees them (``make_epochs``'s ``brain_scale``):
+    #: "sd" = as ingest stores them; "mad" = re-read with the robust scale (needs the recordings).
+    brain_scale: str = "sd"
 
     @property
     def needs_nights(self) -> bool:
@@ -66,6 +71,7 @@ ABLATION: dict[str, tuple[StagingOptions, Path]] = {
     "per-night centring + prototype centring": (StagingOptions(True, True, 1, 0.1), PROMPTS),
     "smoothing 3 epochs": (StagingOptions(False, False, 3, 0.1), PROMPTS),
     "smoothing 5 epochs": (StagingOptions(False, False, 5, 0.1), PROMPTS),
+    "robust EEG/EOG scale (MAD)": (StagingOptions(False, False, 1, 0.1, brain_scale="mad"), PROMPTS),
 }
 
 

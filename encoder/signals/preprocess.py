@@ -83,6 +83,24 @@ def zscore(x: np.ndarray) -> np.ndarray:
     return np.clip((x - mu) / sd, -CLIP_Z, CLIP_Z).astype(np.float32)
 
 
+#: How EEG and EOG are scaled (:func:`make_epochs`): "sd" = :func:`zscore` (every model so far was trained so);
+#: "mad" = :func:`robust_zscore`, a scale the night's stage mix barely moves (eval/results/amplitude-n2-n3).
+BRAIN_SCALES = ("sd", "mad")
+#: The channels ``brain_scale`` applies to.
+BRAIN_CHANNELS = ("EEG_C3", "EEG_C4", "EOG_L", "EOG_R")
+
+
+def robust_zscore(x: np.ndarray) -> np.ndarray:
+    """Whole-recording centring on the mean and scaling by 1.4826 × the median absolute deviation (the SD of a
+    Gaussian), clipped to ±CLIP_Z. Unlike the SD, that scale is set by the bulk of the night's samples, not by its
+    share of high-amplitude slow-wave sleep. A signal with no spread becomes zeros."""
+    x64 = np.asarray(x, np.float64)
+    mad = float(np.median(np.abs(x64 - np.median(x64)))) if x64.size else 0.0
+    if not np.isfinite(mad) or mad < 1e-12:
+        return zscore(x) if x64.size else np.zeros_like(x, np.float32)
+    return np.clip((x64 - float(np.mean(x64))) / (1.4826 * mad), -CLIP_Z, CLIP_Z).astype(np.float32)
+
+
 def epoch_onsets(duration_s: float, first_onset_s: float = 0.0) -> np.ndarray:
     """Onsets (s) of the complete 30-s epochs from ``first_onset_s`` to the end."""
     n = int(np.floor((duration_s - first_onset_s) / EPOCH_S + 1e-9))
@@ -115,7 +133,7 @@ def flat_epochs(x: np.ndarray, fs_hz: float, onset_s: np.ndarray) -> np.ndarray:
     return out
 
 
-def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.ndarray
+def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.ndarray, brain_scale: str = "sd"
                    ) -> tuple[np.ndarray, bool | np.ndarray] | None:
     """One channel's model input ``[N * EPOCH_SAMPLES]`` and its mask (None when the channel is absent)."""
     rec = mapped.recording
@@ -128,7 +146,7 @@ def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.nd
     except ValueError as exc:
         raise PSGError(rec.path, f"channel {name} ('{sig.label}'): {exc}") from exc
     if name != "POS":
-        y = zscore(y)
+        y = robust_zscore(y) if brain_scale == "mad" and name in BRAIN_CHANNELS else zscore(y)
     seg = y[start : start + n * EPOCH_SAMPLES]
     pad_value = -1.0 if name == "POS" else 0.0
     if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
@@ -137,7 +155,7 @@ def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.nd
 
 
 def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None,
-                threads: int | None = None) -> Epochs:
+                threads: int | None = None, brain_scale: str = "sd") -> Epochs:
     """Preprocess a mapped recording into model-ready epochs.
 
     Parameters
@@ -149,12 +167,17 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None,
     threads : int, optional
         Channels prepared at once (the filters and the resampler release the GIL); default the cores
         this process may use. Each channel's numbers do not depend on it.
+    brain_scale : {"sd", "mad"}
+        How EEG and EOG are scaled (:data:`BRAIN_SCALES`): the whole-recording SD (the default, what the models
+        were trained with) or the robust scale of :func:`robust_zscore`.
 
     Returns
     -------
     Epochs
         ``x`` float32 [N, 10, 1920], ``channel_mask`` [N, 10], ``onset_s`` [N], ``stages``.
     """
+    if brain_scale not in BRAIN_SCALES:
+        raise ValueError(f"brain_scale must be one of {BRAIN_SCALES}, not {brain_scale!r}")
     rec = mapped.recording
     first = annotations.stage_onset_s if annotations is not None else 0.0
     onsets = epoch_onsets(rec.duration_s, first)
@@ -167,7 +190,7 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None,
     threads = _cores() if threads is None else max(1, threads)
 
     def one(name: str) -> tuple[np.ndarray, bool | np.ndarray] | None:
-        return _channel_input(mapped, name, start, onsets)
+        return _channel_input(mapped, name, start, onsets, brain_scale)
 
     if threads > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:  # results in channel order: the first error wins

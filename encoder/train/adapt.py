@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.signals.preprocess import BRAIN_CHANNELS as PREPROCESS_BRAIN_CHANNELS
 from sleeplm.encoder.signals.preprocess import CLIP_Z
 from sleeplm.encoder.train.data import SplitSpec
 from sleeplm.encoder.train.loop import lr_at
@@ -50,7 +51,7 @@ REGULARISERS = ("none", "l2sp")
 TARGETS = ("stage", "caption")
 _POS = CHANNEL_INDEX["POS"]
 #: The channels :func:`jitter_brain_amplitude` scales.
-BRAIN_CHANNELS = tuple(CHANNEL_INDEX[c] for c in ("EEG_C3", "EEG_C4", "EOG_L", "EOG_R"))
+BRAIN_CHANNELS = tuple(CHANNEL_INDEX[c] for c in PREPROCESS_BRAIN_CHANNELS)
 
 
 @dataclass(frozen=True)

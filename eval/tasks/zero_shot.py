@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..baselines import yasa_available, yasa_stages
-from ..context import SCORED_STAGES, EvalContext, TaskSkipped
+from ..context import SCORED_STAGES, EvalContext, EvalError, TaskSkipped
 from ..metrics import classification_scores, majority_scores, uniform_chance_scores
 from ..plots import plot_confusion
 from ..registry import TaskResult
@@ -78,7 +78,12 @@ class ZeroShotStaging:
         if self.ablation:
             abl = []
             for name, (opts, path) in ABLATION.items():
-                sc = classification_scores(truth, self._predict(ctx, epochs, load_prompts(path), opts), labels)
+                try:
+                    pred_lever = self._predict(ctx, epochs, load_prompts(path), opts)
+                except EvalError as exc:  # e.g. the input-scale lever needs the recordings, and they are gone
+                    res.notes.append(f"lever '{name}' not measured: {exc}")
+                    continue
+                sc = classification_scores(truth, pred_lever, labels)
                 abl.append({"lever": name, "prompts": Path(path).name, "accuracy": sc["accuracy"],
                             "macro_f1": sc["macro_f1"], "kappa": sc["kappa"],
                             **{f"F1 {s}": sc["per_class_f1"].get(s) for s in labels}})
@@ -91,11 +96,12 @@ class ZeroShotStaging:
     def _predict(self, ctx: EvalContext, epochs, prompts: dict[str, list[str]], options: StagingOptions) -> np.ndarray:
         """Stages of ``epochs``; night-wise levers see every epoch of those nights, in epoch order."""
         if not options.needs_nights:
-            return predict_stages(ctx.model, ctx.epoch_vectors(epochs["epoch_id"].to_numpy()), prompts, options=options)
+            return predict_stages(ctx.model, ctx.epoch_vectors(epochs["epoch_id"].to_numpy(), options.brain_scale),
+                                  prompts, options=options)
         every = ctx.epochs()
         every = every[every["recording_id"].isin(epochs["recording_id"].unique())].sort_values(
             ["recording_id", "epoch_index"])
-        pred = predict_stages(ctx.model, ctx.epoch_vectors(every["epoch_id"].to_numpy()), prompts,
+        pred = predict_stages(ctx.model, ctx.epoch_vectors(every["epoch_id"].to_numpy(), options.brain_scale), prompts,
                               nights=every["recording_id"].to_numpy(), options=options)
         by_id = dict(zip(every["epoch_id"].to_numpy().tolist(), pred))
         return np.asarray([by_id[int(i)] for i in epochs["epoch_id"]], dtype=object)

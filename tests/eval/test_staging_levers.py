@@ -51,3 +51,8 @@ def test_every_ablation_prompt_file_has_every_scored_stage() -> None:
 
 def test_default_options_are_one_of_the_measured_rows() -> None:
     assert any(opts is DEFAULT_OPTIONS for opts, _ in ABLATION.values())
+
+
+def test_the_robust_eeg_scale_is_one_of_the_measured_levers_and_not_the_default() -> None:
+    opts, _ = ABLATION["robust EEG/EOG scale (MAD)"]
+    assert opts.brain_scale == "mad" and DEFAULT_OPTIONS.brain_scale == "sd"

@@ -89,3 +89,30 @@ def test_unresamplable_channel_names_file_and_channel() -> None:
     mapped = _mapped({"C3-M2": (np.random.default_rng(0).normal(size=int(60 * fs)), fs)}, 60.0)
     with pytest.raises(PSGError, match=r"p\.edf: channel EEG_C3 \('C3-M2'\): .*cannot be resampled"):
         make_epochs(mapped)
+
+
+def test_the_robust_scale_ignores_a_minority_of_large_waves_the_sd_does_not() -> None:
+    from sleeplm.encoder.signals.preprocess import robust_zscore, zscore
+
+    rng = np.random.default_rng(0)
+    bulk = rng.standard_normal(80_000)
+    night = np.concatenate([bulk, 6.0 * rng.standard_normal(20_000)])  # 20 % high-amplitude "slow-wave sleep"
+    by_sd, by_mad = float(np.std(zscore(night)[:80_000])), float(np.std(robust_zscore(night)[:80_000]))
+    assert by_sd < 0.45  # the SD unit shrinks the rest of the night to less than half
+    assert by_mad > 0.75 and by_mad > 2 * by_sd
+    g = rng.standard_normal(50_000)
+    np.testing.assert_allclose(robust_zscore(g), zscore(g), atol=0.05)  # a Gaussian: the same unit
+
+
+def test_brain_scale_mad_rescales_eeg_and_eog_only() -> None:
+    fs, seconds = 128.0, 300.0
+    rng = np.random.default_rng(1)
+    t = int(fs * seconds)
+    eeg = rng.standard_normal(t) * np.where(np.arange(t) < t // 4, 8.0, 1.0) * 20
+    mapped = _mapped({"C3-M2": (eeg, fs), "EKG": (rng.standard_normal(t), fs)}, seconds)
+    sd, mad = make_epochs(mapped), make_epochs(mapped, brain_scale="mad")
+    c3, ecg = SLEEPLM_CHANNELS.index("EEG_C3"), SLEEPLM_CHANNELS.index("ECG")
+    np.testing.assert_array_equal(sd.x[:, ecg], mad.x[:, ecg])
+    assert float(np.std(mad.x[-3:, c3])) > 1.5 * float(np.std(sd.x[-3:, c3]))
+    with pytest.raises(ValueError, match="brain_scale"):
+        make_epochs(mapped, brain_scale="per-epoch")
