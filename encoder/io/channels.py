@@ -260,6 +260,19 @@ def _candidate_channel(key: str) -> str | None:
     return None
 
 
+def _excluded_reason(key: str) -> str:
+    """Why a label :func:`_eligible` turns away is not used, by what it is."""
+    if re.search(r"IMP", key):
+        return "not a signal SleepLM uses (an electrode impedance)"
+    if re.search(r"\bRATE\b|\bHR\b|\bDHR\b|PULSE", key):
+        return "a derived rate (heart rate or pulse), not a waveform: SleepLM reads the ECG itself"
+    if re.search(r"SNOR|AUDIO", key):
+        return "a sound channel (snore or audio): not a SleepLM input"
+    if "LIGHT" in key:
+        return "ambient light: not a SleepLM input"
+    return "not a signal SleepLM uses (a device or derived trace)"
+
+
 def _reasons(rec: Recording, sources: dict[str, ChannelSource], montage: Montage | None,
              by_norm: dict[str, str], too_slow: set[str]) -> dict[str, str]:
     """Why each label that no channel uses was left out."""
@@ -274,7 +287,7 @@ def _reasons(rec: Recording, sources: dict[str, ChannelSource], montage: Montage
         entry = montage.entries.get(key) if montage else None
         ch = (entry.channel if entry else None) or _candidate_channel(key)
         if not _eligible(lab):
-            out[lab] = "not a signal SleepLM uses (impedance / derived trace)"
+            out[lab] = _excluded_reason(key)
         elif ch in _ELECTRO and lab in too_slow:
             out[lab] = (f"sampled at {s.fs_hz:g} Hz: too slow for {ch} (an envelope, not the signal; "
                         f"needs >= {MIN_ELECTRO_FS_HZ:g} Hz)")
@@ -282,6 +295,9 @@ def _reasons(rec: Recording, sources: dict[str, ChannelSource], montage: Montage
             out[lab] = f"{entry.ignore} ({montage.name} montage)"
         elif entry is not None and entry.reference:
             out[lab] = f"reference electrode ({montage.name} montage)"
+        elif ch is not None and ch in sources and key in SUBSTITUTES.get(ch, ()) and key not in ALIASES.get(ch, ()):
+            out[lab] = (f"a stand-in for {ch} used only when {ch} is not recorded; {ch} comes from "
+                        f"{' - '.join(sources[ch].labels)}")
         elif ch is not None and ch in sources:
             out[lab] = f"a second source for {ch}, which comes from {' - '.join(sources[ch].labels)}"
         elif key in _GENERIC.ignore:

@@ -130,3 +130,11 @@ def test_an_edf_with_two_signals_of_one_label_reads_the_first_and_warns(make_edf
     psg = load_psg(path)
     assert [w for w in psg.mapped.recording.warnings if "names 2 signals" in w and "EEG_C3" in w]
     assert np.allclose(psg.mapped.channels["EEG_C3"].data, first, atol=0.05)
+
+
+def test_left_out_labels_say_what_they_are() -> None:
+    _, unmapped = plan_channels(_rec({"C3-M2": 128.0, "F3-M2": 128.0, "Pulse": 1.0, "Snore": 128.0,
+                                      "C3 Impedance": 1.0}))
+    assert unmapped["F3-M2"].startswith("a stand-in for EEG_C3 used only when EEG_C3 is not recorded")
+    assert "derived rate" in unmapped["Pulse"] and "sound channel" in unmapped["Snore"]
+    assert "impedance" in unmapped["C3 Impedance"]
