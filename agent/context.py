@@ -31,10 +31,11 @@ from .state import SessionState, ToolConfig
 LLM_LIST_LIMIT = 25
 
 
-def read_night_epochs(path: str) -> Epochs:
-    """A recording file read, mapped and preprocessed into model-ready epochs (what ingest embedded)."""
+def read_night_epochs(path: str, brain_scale: str = "sd") -> Epochs:
+    """A recording file read, mapped and preprocessed into model-ready epochs (what ingest embedded, with the
+    model's EEG/EOG input scale)."""
     psg = load_psg(Path(path))
-    return make_epochs(psg.mapped, psg.annotations)
+    return make_epochs(psg.mapped, psg.annotations, brain_scale=brain_scale)
 
 
 @dataclass
@@ -123,12 +124,14 @@ class ToolContext:
         assert self.cache is not None
         workers = self.cache.workers
 
+        scale = self.cohort.brain_scale
+
         def read() -> Epochs:
             if workers is not None:  # in another process: this one's other turns keep the GIL
-                return workers.submit(read_night_epochs, str(path)).result()
-            return read_night_epochs(str(path))
+                return workers.submit(read_night_epochs, str(path), scale).result()
+            return read_night_epochs(str(path), scale)
 
-        return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns), read)
+        return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns, scale), read)
 
     def model_captions(self, n: Night, first: int, last: int, tracks: list[str],
                        max_len: int) -> dict[str, list[str]]:

@@ -157,7 +157,7 @@ def caption_epoch(
     generated, withheld = None, {}
     if model is not None:
         m = _load_model(model)
-        ep = make_epochs(mapped, ann)
+        ep = make_epochs(mapped, ann, brain_scale=m.brain_scale)
         present = [c for c, on in zip(SLEEPLM_CHANNELS, ep.channel_mask[k]) if on]
         withheld = {t: why for t in track_list if (why := withheld_caption_reason(t, present))}
         wanted = [t for t in track_list if t not in withheld]

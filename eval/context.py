@@ -76,7 +76,7 @@ class EvalContext:
     _epochs: pd.DataFrame | None = field(default=None, init=False, repr=False)
     _vectors: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
     _signals: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
-    _signals_scale: str = field(default="sd", init=False, repr=False)
+    _signals_scale: str | None = field(default=None, init=False, repr=False)
     _scaled_vectors: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,11 +167,12 @@ class EvalContext:
         return tables.recording_file(self.con, recording_id)
 
     # ------------------------------------------------------------------ vectors and signals
-    def epoch_vectors(self, epoch_ids: np.ndarray, brain_scale: str = "sd") -> np.ndarray:
-        """Epoch vectors ``[len(epoch_ids), D]`` of this context's model (stored or recomputed); with
-        ``brain_scale="mad"`` always recomputed from the recordings re-read with that scale (``make_epochs``)."""
+    def epoch_vectors(self, epoch_ids: np.ndarray, brain_scale: str | None = None) -> np.ndarray:
+        """Epoch vectors ``[len(epoch_ids), D]`` of this context's model (stored or recomputed); with a
+        ``brain_scale`` other than the model's own (``SleepLM.brain_scale``) always recomputed from the recordings
+        re-read with that scale (``make_epochs``)."""
         ids = np.asarray(epoch_ids, np.int64)
-        if brain_scale != "sd":
+        if brain_scale is not None and brain_scale != getattr(self.model, "brain_scale", "sd"):
             cache = self._scaled_vectors.setdefault(brain_scale, {})
             todo = [int(i) for i in ids if int(i) not in cache]
             if todo:
@@ -191,10 +192,11 @@ class EvalContext:
             return np.zeros((0, self.model.embed_dim), np.float32)
         return np.stack([self._vectors[int(i)] for i in ids])
 
-    def signals(self, epoch_ids: np.ndarray, brain_scale: str = "sd") -> np.ndarray:
+    def signals(self, epoch_ids: np.ndarray, brain_scale: str | None = None) -> np.ndarray:
         """Model input ``[N, 10, 1920]`` of epochs, read and preprocessed from their recordings (EEG and EOG scaled
-        as ``brain_scale`` says, ``make_epochs``)."""
+        as ``brain_scale`` says, default the model's own; ``make_epochs``)."""
         ids = np.asarray(epoch_ids, np.int64)
+        brain_scale = brain_scale or getattr(self.model, "brain_scale", "sd")
         if brain_scale != self._signals_scale:  # one scale cached at a time
             self._signals.clear()
             self._signals_scale = brain_scale

@@ -49,8 +49,9 @@ class StagingOptions:
     temperature: float
     reference_mean: np.ndarray | None = None
     #: How the epochs' EEG and EOG are scaled before the model sees them (``make_epochs``'s ``brain_scale``):
-    #: "sd" = as ingest stores them; "mad" = re-read with the robust scale (needs the recordings).
-    brain_scale: str = "sd"
+    #: None = the model's own (as ingest stored them); "sd" or "mad" = re-read with that scale when it is not the
+    #: model's own (needs the recordings).
+    brain_scale: str | None = None
 
     @property
     def needs_nights(self) -> bool:

@@ -378,7 +378,8 @@ def _local_nights(ref: ModelRef, batch_size: int, progress: bool, score: str = "
         for job in jobs:
             try:
                 with tqdm(desc=f"  {job.path.name}", unit="epoch", leave=False, disable=not progress) as ebar:
-                    night = prepare_night(job.path, job.name, on_stage=job.at, score=score)
+                    night = prepare_night(job.path, job.name, on_stage=job.at, score=score,
+                                          brain_scale=ref.brain_scale)
                     ebar.total = len(night.onset_s)
                     job.at("embedding")
                     if "net" not in state:
@@ -415,7 +416,8 @@ def _pipelined_nights(ref: ModelRef, batch_size: int, progress: bool, score: str
 
         try:
             yield from pipelined_nights(jobs, load, batch_size, score, workers=workers, on_batch=on_batch,
-                                        stats=stats, fallback=_local_nights(ref, batch_size, progress, score))
+                                        stats=stats, fallback=_local_nights(ref, batch_size, progress, score),
+                                        brain_scale=ref.brain_scale)
         finally:
             bar.close()
 

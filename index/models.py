@@ -29,6 +29,8 @@ class ModelRef:
     weights: Path
     sha256: str
     config: str | None = None
+    #: The model's EEG/EOG input scale (``ReCoCaConfig.input_brain_scale``), known without loading the weights.
+    brain_scale: str = "sd"
 
     def load(self, device: str = "cpu") -> SleepLM:
         """Load the model (callers keep the instance; loading is not cached here)."""
@@ -42,9 +44,10 @@ def resolve_model(spec: str | Path | None = None, config: str | None = None) -> 
     from sleeplm.encoder.model.factory import resolve_checkpoint
 
     spec = spec or DEFAULT_MODEL
-    weights, _ = resolve_checkpoint(spec, config)
+    weights, cfg = resolve_checkpoint(spec, config)
     name = str(spec) if not Path(str(spec)).exists() else Path(str(spec)).stem
-    return ModelRef(name=name, weights=Path(weights), sha256=sha256_file(Path(weights)), config=config)
+    return ModelRef(name=name, weights=Path(weights), sha256=sha256_file(Path(weights)), config=config,
+                    brain_scale=cfg.input_brain_scale)
 
 
 def measured_text_search(weights: Path, sha256: str) -> dict | None:

@@ -88,7 +88,7 @@ class NightRows:
 
 def prepare_night(path: Path, name: str | None = None,
                   on_stage: Callable[[str], None] | None = None, score: str = "missing",
-                  on_epochs: Callable[[np.ndarray], None] | None = None) -> NightRows:
+                  on_epochs: Callable[[np.ndarray], None] | None = None, brain_scale: str = "sd") -> NightRows:
     """Read, preprocess, featurise and caption one recording (no model, no writes).
 
     ``name`` is the night's name in the workspace (default: the file stem); ``on_stage(stage)`` is
@@ -97,7 +97,8 @@ def prepare_night(path: Path, name: str | None = None,
     "never"): automatic scoring of the kinds nobody scored / of every kind / none
     (:func:`sleeplm.encoder.signals.scoring.auto_score`). ``on_epochs(x)``, when given, receives the
     model input ``[n_epochs, 10, 1920]`` as soon as it is cut, before the features are computed (the
-    ingest pipeline embeds it meanwhile); the returned rows then carry ``x=None``.
+    ingest pipeline embeds it meanwhile); the returned rows then carry ``x=None``. ``brain_scale``: the model's
+    EEG/EOG input scale (``SleepLM.brain_scale``; features and captions do not depend on it).
     """
     stage = on_stage or (lambda _s: None)
     path = Path(path)
@@ -109,7 +110,7 @@ def prepare_night(path: Path, name: str | None = None,
     leads = {ch: s.lead for ch, s in psg.mapped.sources.items() if s.lead}
     rec = psg.mapped.recording
     stage("epochs")
-    epochs = make_epochs(psg.mapped, ann)
+    epochs = make_epochs(psg.mapped, ann, brain_scale=brain_scale)
     if on_epochs is not None:
         on_epochs(epochs.x)
     stage("features")

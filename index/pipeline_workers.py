@@ -166,7 +166,7 @@ def _worker_main(tasks: Any, conn: Any) -> None:
         if task is None:
             results.close()
             return
-        seq, path, name, score, annotation_path = task
+        seq, path, name, score, annotation_path, brain_scale = task
         results.put(("start", seq, os.getpid()))
         stage = ["reading"]
 
@@ -178,7 +178,8 @@ def _worker_main(tasks: Any, conn: Any) -> None:
             results.put(("x", seq, x))
 
         try:
-            night = prepare_night(Path(path), name, on_stage=at, score=score, on_epochs=send_x)
+            night = prepare_night(Path(path), name, on_stage=at, score=score, on_epochs=send_x,
+                                  brain_scale=brain_scale)
         except Exception as exc:  # noqa: BLE001 - one file's failure, whatever it is, is reported
             ann = Path(annotation_path) if annotation_path else None
             results.put(("error", seq, (stage[0], describe_failure(Path(path), stage[0], exc, ann))))
@@ -259,11 +260,11 @@ class WorkerPool:
     """
 
     def __init__(self, jobs: list[tuple[Path, str, Path | None]], score: str, workers: int,
-                 max_in_flight: int) -> None:
+                 max_in_flight: int, brain_scale: str = "sd") -> None:
         if workers < 1 or max_in_flight < 1:
             raise ValueError(f"workers and max_in_flight must be at least 1, got {workers} and {max_in_flight}")
         self._ctx = mp.get_context("spawn")  # never fork a process that holds torch's thread pools
-        self._jobs, self._score = jobs, score
+        self._jobs, self._score, self._brain_scale = jobs, score, brain_scale
         self._n_workers, self._max = workers, max_in_flight
         self._workers: list[_Worker] = []
         self._nights: dict[int, _Night] = {}
@@ -292,7 +293,7 @@ class WorkerPool:
             w = min(self._workers, key=lambda w: len(w.seqs))
         path, name, ann = self._jobs[seq]
         w.seqs.append(seq)
-        w.tasks.put((seq, str(path), name, self._score, str(ann) if ann else None))
+        w.tasks.put((seq, str(path), name, self._score, str(ann) if ann else None, self._brain_scale))
 
     def _fill(self) -> None:
         """Hand out nights until ``max_in_flight`` are out."""
@@ -423,7 +424,7 @@ def pipelined_nights(jobs: list[Any], load: Callable[[], tuple[Any, Any]], batch
                      on_batch: Callable[[Any, int, int], None] | None = None,
                      stats: PipelineStats | None = None,
                      fallback: Callable[[list[Any]], Iterator[tuple[Any, NightRows | BaseException]]] | None = None,
-                     ) -> Iterator[tuple[Any, NightRows | BaseException]]:
+                     brain_scale: str = "sd") -> Iterator[tuple[Any, NightRows | BaseException]]:
     """Yield ``(job, NightRows or exception)`` per job, in order, nights prepared by worker processes.
 
     Parameters
@@ -438,6 +439,7 @@ def pipelined_nights(jobs: list[Any], load: Callable[[], tuple[Any, Any]], batch
     stats : filled with the driver's embedding and waiting time.
     fallback : runs the nights not yet yielded in this process when the workers cannot start
         (:class:`WorkersCannotStart`, with a warning); without it the error is raised.
+    brain_scale : the model's EEG/EOG input scale, for the workers' ``make_epochs``.
     """
     import torch
 
@@ -450,7 +452,8 @@ def pipelined_nights(jobs: list[Any], load: Callable[[], tuple[Any, Any]], batch
     max_in_flight = workers + 1 if max_in_flight is None else max_in_flight
     stats = stats if stats is not None else PipelineStats()
     threads_before = torch.get_num_threads()
-    pool = WorkerPool([(j.path, j.name, j.annotation_path) for j in jobs], score, workers, max_in_flight)
+    pool = WorkerPool([(j.path, j.name, j.annotation_path) for j in jobs], score, workers, max_in_flight,
+                      brain_scale=brain_scale)
     state: dict[str, Any] = {}
     seq = 0
     try:

@@ -221,6 +221,13 @@ class Cohort(CohortLookups):
             "is not available; pass it explicitly"
         )
 
+    @property
+    def brain_scale(self) -> str:
+        """How the model of this cohort wants EEG and EOG scaled (``make_epochs``'s ``brain_scale``)."""
+        model = getattr(self.model, "wrapped", self.model)  # the page's CachedTextModel wraps it
+        scale = getattr(model, "brain_scale", None)
+        return scale if isinstance(scale, str) else (self.model_ref.brain_scale if self.model_ref else "sd")
+
     def measured_text_search(self) -> dict | None:
         """What this workspace's model's text search was measured to do (:func:`models.measured_text_search`),
         or None when nothing is known for these weights."""

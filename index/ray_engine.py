@@ -34,7 +34,8 @@ def _require_ray():
 def _prepare(row: dict[str, Any]) -> dict[str, Any]:
     stage = ["reading"]
     try:
-        night = prepare_night(Path(row["path"]), row["name"] or None, on_stage=lambda s: stage.__setitem__(0, s))
+        night = prepare_night(Path(row["path"]), row["name"] or None, on_stage=lambda s: stage.__setitem__(0, s),
+                              brain_scale=row.get("brain_scale") or "sd")
         return {"path": row["path"], "night": night, "error": "", "stage": ""}
     except Exception as exc:  # noqa: BLE001 - reported per file, the run goes on
         return {"path": row["path"], "night": None, "error": _message(row["path"], stage[0], exc), "stage": stage[0]}
@@ -105,7 +106,8 @@ def ray_nights(paths: list[Path], ref: ModelRef, shard_dir: Path, batch_size: in
         n_gpus = int(ray.cluster_resources().get("GPU", 0))
         shard_dir = Path(shard_dir)
         shard_dir.mkdir(parents=True, exist_ok=True)
-        ds = ray.data.from_items([{"path": str(p), "name": (names or {}).get(p, "")} for p in paths],
+        ds = ray.data.from_items([{"path": str(p), "name": (names or {}).get(p, ""), "brain_scale": ref.brain_scale}
+                                  for p in paths],
                                  override_num_blocks=len(paths))
         ds = ds.map(_prepare, num_cpus=1)
         # different resources keep the CPU stage and the model actors apart (no operator fusion),

@@ -53,6 +53,11 @@ class SleepLM:
         return self.model.logit_scale.device
 
     @property
+    def brain_scale(self) -> str:
+        """How EEG and EOG must be scaled for this model (``make_epochs(..., brain_scale=model.brain_scale)``)."""
+        return self.config.input_brain_scale
+
+    @property
     def embed_dim(self) -> int:
         return self.config.embed_dim
 

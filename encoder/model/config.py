@@ -128,6 +128,9 @@ class ReCoCaConfig:
     sot_token_id: int = 49406
     eot_token_id: int = 49407
     track_heads: bool = False
+    #: How EEG and EOG are scaled before this model sees them (``make_epochs``'s ``brain_scale``): "sd" (the
+    #: whole-recording z-score every model so far was trained with) or "mad" (the robust scale).
+    input_brain_scale: str = "sd"
 
     def __post_init__(self) -> None:
         if self.decoder_type != "cross_attention":
@@ -135,6 +138,8 @@ class ReCoCaConfig:
         widths = {self.biosignals_cfg.transformer_width, self.text_cfg.width, self.multimodal_cfg.width}
         if len(widths) != 1:
             raise ValueError(f"the three towers must share one width, got {sorted(widths)}")
+        if self.input_brain_scale not in ("sd", "mad"):
+            raise ValueError(f"input_brain_scale must be 'sd' or 'mad', not {self.input_brain_scale!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ReCoCaConfig":
@@ -159,6 +164,8 @@ class ReCoCaConfig:
         d = asdict(self)
         if not self.track_heads:
             d.pop("track_heads")
+        if self.input_brain_scale == "sd":  # the official layout has no such key
+            d.pop("input_brain_scale")
         return d
 
     @property

@@ -55,4 +55,4 @@ def test_default_options_are_one_of_the_measured_rows() -> None:
 
 def test_the_robust_eeg_scale_is_one_of_the_measured_levers_and_not_the_default() -> None:
     opts, _ = ABLATION["robust EEG/EOG scale (MAD)"]
-    assert opts.brain_scale == "mad" and DEFAULT_OPTIONS.brain_scale == "sd"
+    assert opts.brain_scale == "mad" and DEFAULT_OPTIONS.brain_scale is None  # the model's own
