@@ -273,11 +273,16 @@ def error_key(path: Path) -> str:
     return os.path.abspath(path)
 
 
-def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, stage: str,
-                    message: str) -> None:
+def _store_error(con: duckdb.DuckDBPyConnection, path: Path, stage: str, message: str) -> None:
+    """The file's ``ingest_errors`` row (one per file: an earlier one is replaced)."""
     key = error_key(path)
     con.execute("DELETE FROM ingest_errors WHERE path = ?", [key])
     con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [key, stage, message, datetime.now()])
+
+
+def _record_failure(con: duckdb.DuckDBPyConnection, report: IngestReport, path: Path, stage: str,
+                    message: str) -> None:
+    _store_error(con, path, stage, message)
     report.failed.append((str(path), message))
 
 
@@ -496,8 +501,7 @@ def ingest(
         if files is None:  # a full scan says anew which annotation files no recording reads
             con.execute("DELETE FROM ingest_errors WHERE stage = 'pairing'")
             for path, stage, message in unpaired_annotations(cohort_dir, paths):
-                _record_failure(con, report, path, stage, message)
-                report.failed.pop()
+                _store_error(con, path, stage, message)  # not a failure: listed as not used
                 report.unused.append((str(path), message))
         subjects_path = Path(subjects_csv) if subjects_csv else Path(cohort_dir) / SUBJECTS_CSV
         subject_problems: list[str] = []
