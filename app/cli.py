@@ -316,6 +316,28 @@ def similar_epochs(
     _emit([asdict(h) for h in hits], as_json, _print_hits)
 
 
+def _tool_answer(workspace: Path, tool: str, figures: Path | None, as_json: bool, **kwargs: Any) -> None:
+    """Print what the chat answers with one tool (``--json``: the tool's result, the answer under "answer"); figures
+    are kept in ``figures`` when given, else drawn in a temporary folder and left out."""
+    from sleeplm.agent.tools import run_tool
+
+    cohort = _open_cohort(workspace, None, None)
+    try:
+        with tempfile.TemporaryDirectory(prefix="sleeplm-figures-") as scratch:
+            text, result = run_tool(cohort, tool, figures or scratch, **kwargs)
+    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
+        _fail(exc)
+    finally:
+        cohort.close()
+    result.pop("focus", None)
+    if figures is None:  # drawn in a folder now removed
+        result.pop("figures", None)
+    shown = f"Figure: {', '.join(result['figures'])}" if result.get("figures") else None
+    text = "\n\n".join(p if not p.startswith("Figure:") else shown for p in text.split("\n\n")
+                       if shown or not p.startswith("Figure:"))
+    _emit({**result, "answer": text}, as_json, lambda o: console.print(Markdown(o["answer"])))
+
+
 @app.command("similar-nights")
 def similar_nights(
     recording: Annotated[str, typer.Argument()],
@@ -325,18 +347,7 @@ def similar_nights(
 ) -> None:
     """Night → the most similar nights, with their metrics side by side, who scored each and the model's
     out-of-distribution scores (the chat's answer; ``--json``: the tool's result with it under "answer")."""
-    from sleeplm.agent.tools import run_tool
-
-    cohort = _open_cohort(workspace, None, None)
-    try:
-        text, result = run_tool(cohort, "similar_nights", None, recording=recording, k=k)
-    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
-        _fail(exc)
-    finally:
-        cohort.close()
-    result.pop("figures", None)
-    result.pop("focus", None)
-    _emit({**result, "answer": text}, as_json, lambda o: console.print(Markdown(o["answer"])))
+    _tool_answer(workspace, "similar_nights", None, as_json, recording=recording, k=k)
 
 
 @app.command()
@@ -356,24 +367,8 @@ def localize(
     epochs scored REM, a stage alone is read from the scored hypnogram, and events nobody scored (or a program
     scored) are said to be so. ``--json`` prints the tool's result with the answer text under "answer".
     """
-    from sleeplm.agent.tools import run_tool
-
-    cohort = _open_cohort(workspace, None, None)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sleeplm-localize-") as scratch:
-            text, result = run_tool(cohort, "localize_events", figures or scratch, description=query,
-                                    recording=recording, z_threshold=z_threshold, calibrated=not outlier)
-    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: WorkspaceError (stale index)
-        _fail(exc)
-    finally:
-        cohort.close()
-    result.pop("focus", None)
-    if figures is None:  # drawn in a folder now removed
-        result.pop("figures", None)
-    shown = f"Figure: {', '.join(result['figures'])}" if result.get("figures") else None
-    text = "\n\n".join(p if not p.startswith("Figure:") else shown for p in text.split("\n\n")
-                       if shown or not p.startswith("Figure:"))
-    _emit({**result, "answer": text}, as_json, lambda o: console.print(Markdown(o["answer"])))
+    _tool_answer(workspace, "localize_events", figures, as_json, description=query, recording=recording,
+                 z_threshold=z_threshold, calibrated=not outlier)
 
 
 @app.command()

@@ -103,12 +103,10 @@ def unpaired_annotations(cohort_dir: Path, recordings: Iterable[Path]) -> list[t
     (:func:`~sleeplm.encoder.io.annotations.find_annotations`, the first of :data:`SIDECAR_PATTERNS` present).
     """
     recordings = [Path(r) for r in recordings]
-    read = {find_annotations(r): r for r in recordings}
-    read.pop(None, None)
-    read_resolved = {Path(a).resolve() for a in read}
-    recs = {r.resolve() for r in recordings}
+    reads = {r: find_annotations(r) for r in recordings}  # recording -> the annotation file it reads (or None)
+    taken = {r.resolve() for r in recordings} | {Path(a).resolve() for a in reads.values() if a is not None}
     by_dir: dict[Path, list[Path]] = {}
-    for r in recordings:
+    for r in sorted(recordings, key=lambda r: -len(r.stem)):  # the longest stem a name starts with owns it
         by_dir.setdefault(r.parent.resolve(), []).append(r)
     expected = ", ".join(p.format(stem="NAME") for p in SIDECAR_PATTERNS[:4])
     out: list[tuple[Path, str, str]] = []
@@ -119,16 +117,15 @@ def unpaired_annotations(cohort_dir: Path, recordings: Iterable[Path]) -> list[t
         for f in files:
             p = base / f
             try:
-                if not p.is_file() or p.resolve() in recs or p.resolve() in read_resolved:
+                if not p.is_file() or p.resolve() in taken:
                     continue
             except OSError:
                 continue
             if not _looks_like_annotations(p, stems):
                 continue
-            owner = next((r for r in sorted(beside, key=lambda r: -len(r.stem)) if _named_after(f, r.stem)),
-                         None)
-            if owner is not None and find_annotations(owner) is not None:
-                why = (f"beside {owner.name}, which reads {find_annotations(owner).name} instead (one annotation "
+            owner = next((r for r in beside if _named_after(f, r.stem)), None)
+            if owner is not None and reads[owner] is not None:
+                why = (f"beside {owner.name}, which reads {reads[owner].name} instead (one annotation "
                        "file per recording); not used")
             elif owner is not None:
                 why = (f"named like {owner.name} but not as its annotation file is named ({expected}, ... with NAME = "

@@ -515,6 +515,11 @@ def ingest(
         if subject_problems:  # the table is used; the rows it could not use as they are are named
             _record_failure(con, report, subjects_path, "subjects", f"{subjects_path}: " + "; ".join(
                 subject_problems[:12]) + (f"; and {len(subject_problems) - 12} more" if len(subject_problems) > 12 else ""))
+
+        def subject_of(job: _Job) -> dict[str, object] | None:
+            """The night's row of the subjects table: by night name, else by file stem when that is unique."""
+            return subjects.get(job.name) or (subjects.get(job.path.stem) if stem_count[job.path.stem] == 1 else None)
+
         todo: list[_Job] = []
         for path in paths:
             job = _Job(path, names[path])
@@ -531,7 +536,7 @@ def ingest(
                 todo.append(job)
                 continue
             report.skipped.append(job.shown)
-            subject = subjects.get(job.name) or (subjects.get(job.path.stem) if stem_count[job.path.stem] == 1 else None)
+            subject = subject_of(job)
             if subject and refresh_subject(con, job.name, subject):
                 report.subjects_updated.append(job.name)
         if engine == "ray":
@@ -549,7 +554,7 @@ def ingest(
                 _record_failure(con, report, job.path, job.stage, written or job.message(night))
                 continue
             job.at("writing")
-            subject = subjects.get(job.name) or (subjects.get(job.path.stem) if stem_count[job.path.stem] == 1 else None)
+            subject = subject_of(job)
             try:
                 write_night(con, night, subject, replace=job.name in replace)
             except NameTaken as exc:

@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from sleeplm.encoder.io.edf_lenient import FEWER_RECORDS
 from sleeplm.encoder.io.records import EPOCH_S, Annotations, Event, PSGError, Recording, Scoring
 from sleeplm.encoder.vocab import SCORING_KIND_NAMES, SCORING_KINDS
 
@@ -406,21 +407,29 @@ def tidy_events(ann: Annotations, rec: Recording) -> Annotations:
     if bad_nadir:
         rec.warnings.append(f"{where}: {len(bad_nadir)} SpO2 nadir(s) outside 0–100 % (first: {bad_nadir[0].spo2_nadir:g} "
                             f"at {bad_nadir[0].onset_s:g} s) were taken as unknown")
-    if ann.clock_start_s is not None and rec.start_time is not None:
-        edf_s = rec.start_time.hour * 3600 + rec.start_time.minute * 60 + rec.start_time.second
-        apart = abs(edf_s - ann.clock_start_s) % 86400
-        apart = min(apart, 86400 - apart)
-        if apart > 60:
-            hh = int(ann.clock_start_s // 3600), int(ann.clock_start_s % 3600 // 60), int(ann.clock_start_s % 60)
-            rec.warnings.append(f"{where} says the recording started at {hh[0]:02d}:{hh[1]:02d}:{hh[2]:02d} but "
-                                f"{rec.path.name} starts at {rec.start_time:%H:%M:%S} ({apart / 60:.0f} min apart): "
-                                "are these another recording's annotations? Stages and events were placed by their "
-                                "times from the start of the file")
     if cut:
         rec.warnings.append(f"{where}: {len(cut)} event(s) last beyond the end of the recording ({rec.duration_s:g} s; "
                             f"first: {cut[0].type.replace('_', ' ')} at {cut[0].onset_s:g} s lasting "
                             f"{cut[0].duration_s:g} s) and were cut at its end")
     return dataclasses.replace(ann, events=events) if dupes or bad_nadir or cut else ann
+
+
+def clock_warning(ann: Annotations, rec: Recording, tolerance_s: float = 60.0) -> str | None:
+    """A sentence when the annotation file states another start clock than the recording's (more than
+    ``tolerance_s`` apart, across midnight too): perhaps another recording's annotations. None when they agree or
+    either clock is unknown."""
+    if ann.clock_start_s is None or rec.start_time is None:
+        return None
+    edf_s = rec.start_time.hour * 3600 + rec.start_time.minute * 60 + rec.start_time.second
+    apart = abs(edf_s - ann.clock_start_s) % 86400
+    apart = min(apart, 86400 - apart)
+    if apart <= tolerance_s:
+        return None
+    h, m, s = int(ann.clock_start_s // 3600), int(ann.clock_start_s % 3600 // 60), int(ann.clock_start_s % 60)
+    where = ann.path.name if ann.path else "the annotations"
+    return (f"{where} says the recording started at {h:02d}:{m:02d}:{s:02d} but {rec.path.name} starts at "
+            f"{rec.start_time:%H:%M:%S} ({apart / 60:.0f} min apart): are these another recording's annotations? "
+            "Stages and events were placed by their times from the start of the file")
 
 
 def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S) -> None:
@@ -434,7 +443,8 @@ def check_against(ann: Annotations, rec: Recording, tolerance_s: float = EPOCH_S
     if early:
         raise PSGError(where, f"{len(early)} events start before the recording {rec.path.name}, first at "
                               f"{early[0].onset_s:.0f} s: annotations do not match the recording")
-    short = next((r for r in rec.repairs if r.startswith("header announces")), None)
+    short = next((r for r in rec.repairs if r.startswith(FEWER_RECORDS) and not r.startswith(f"{FEWER_RECORDS} -")),
+                 None)  # (a count of -1 is unknown, not a cut-short file)
     verdict = (f"the recording file looks truncated ({short}), so the annotations may be right and {rec.path.name} "
                "incomplete" if short else "annotations do not match the recording")
     if ann.stages and stage_end > rec.duration_s + tolerance_s:

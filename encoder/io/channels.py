@@ -28,6 +28,7 @@ for the signal (a 1-Hz EMG envelope is not an EMG).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -366,9 +367,7 @@ def recognised_montage(rec: Recording) -> tuple[str, float] | None:
 def duplicate_label_warnings(rec: Recording, sources: dict[str, ChannelSource]) -> list[str]:
     """One sentence per label that names several signals of the file and is read for a channel: the first
     signal of that label is used (:meth:`Recording.signal`) and the others are ignored."""
-    counts: dict[str, int] = {}
-    for sig in rec.signals:
-        counts[sig.label] = counts.get(sig.label, 0) + 1
+    counts = Counter(sig.label for sig in rec.signals)
     users: dict[str, list[str]] = {}
     for ch, src in sources.items():
         for lab in src.labels:

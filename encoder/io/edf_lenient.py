@@ -19,6 +19,8 @@ import numpy as np
 
 from sleeplm.encoder.io.records import PSGError, Recording, Signal
 
+#: How the repair begins when the file holds fewer data records than its header announces (a cut-short file).
+FEWER_RECORDS = "header announces"
 _FIELDS = (
     ("label", 16),
     ("transducer", 80),
@@ -207,7 +209,7 @@ def parse_header(path: Path) -> EDFHeader:
     if stated != available:
         if stated > available or stated < 0:
             repairs.append(
-                f"header announces {stated} data records but the file holds {available} complete ones "
+                f"{FEWER_RECORDS} {stated} data records but the file holds {available} complete ones "
                 "(truncated or unknown count); reading those"
             )
         else:

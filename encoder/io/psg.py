@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeplm.encoder.io.annotations import check_against, find_annotations, from_tal, read_annotations, tidy_events
+from sleeplm.encoder.io.annotations import (
+    check_against,
+    clock_warning,
+    find_annotations,
+    from_tal,
+    read_annotations,
+    tidy_events,
+)
 from sleeplm.encoder.io.channels import (
     apply_plan,
     duplicate_label_warnings,
@@ -97,6 +104,9 @@ def load_psg(
     if ann is not None:
         check_against(ann, rec)
         ann = tidy_events(ann, rec)
+        clock = clock_warning(ann, rec)
+        if clock:
+            rec.warnings.append(clock)
     return PSG(mapped, ann)
 
 
