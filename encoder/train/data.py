@@ -43,7 +43,7 @@ from tqdm import tqdm
 from sleeplm.encoder.captions.corpus import CorpusNight, night_caption_table
 from sleeplm.encoder.io.channels import map_channels
 from sleeplm.encoder.signals.features import compute_epoch_features
-from sleeplm.encoder.signals.preprocess import make_epochs
+from sleeplm.encoder.signals.preprocess import BRAIN_SCALES, make_epochs
 from sleeplm.encoder.io.records import Recording
 from sleeplm.encoder.vocab import CHANNEL_INDEX, MODEL_TRACKS
 
@@ -66,6 +66,10 @@ class SplitSpec:
         Paraphrased captions per epoch and track, besides the canonical one.
     n_randomized
         Domain-randomized renditions per night, besides the clean one (see the module doc).
+    brain_scale
+        How EEG and EOG are scaled in ``x`` (:data:`~sleeplm.encoder.signals.preprocess.BRAIN_SCALES`): "sd" (the
+        whole-recording SD, every split before v6) or "mad" (robust: 1.4826 x the median absolute deviation). A model
+        trained on a split reads recordings the same way (``ReCoCaConfig.input_brain_scale``).
     """
 
     n_nights: int
@@ -73,6 +77,22 @@ class SplitSpec:
     duration_h: float = 6.0
     n_paraphrases: int = 3
     n_randomized: int = 0
+    brain_scale: str = "sd"
+
+    def __post_init__(self) -> None:
+        if self.brain_scale not in BRAIN_SCALES:
+            raise ValueError(f"brain_scale must be one of {BRAIN_SCALES}, not {self.brain_scale!r}")
+
+
+#: What a split's ``info.json`` means when it lacks a key (it was built before the setting existed).
+SPEC_DEFAULTS = {"n_randomized": 0, "brain_scale": "sd"}
+
+
+def spec_differences(info: dict, spec: SplitSpec) -> dict[str, tuple]:
+    """The settings in which a built split's ``info.json`` differs from ``spec``: ``{key: (built, wanted)}``."""
+    want = asdict(spec)
+    return {k: (info.get(k, SPEC_DEFAULTS.get(k)), v) for k, v in want.items()
+            if info.get(k, SPEC_DEFAULTS.get(k)) != v}
 
 
 def _night_rng(seed: int, index: int) -> np.random.Generator:
@@ -86,8 +106,8 @@ def _present(x: np.ndarray) -> np.ndarray:
     return present
 
 
-def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, n_randomized: int = 0
-                  ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, n_randomized: int = 0,
+                  brain_scale: str = "sd") -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Simulate night ``index`` of root ``seed`` and return (x fp16, epoch table, caption table).
 
     ``x`` holds the clean epochs, then ``n_randomized`` renditions of them (see the module doc); the
@@ -105,7 +125,7 @@ def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, 
     rec = Recording(Path(f"{night.stem}.edf"), night.start_time, night.duration_s, list(night.signals))
     mapped = map_channels(rec)
     ann = night.annotations()
-    ep = make_epochs(mapped, ann)
+    ep = make_epochs(mapped, ann, brain_scale=brain_scale)
     feats = compute_epoch_features(mapped, ann, ep.onset_s)
     night_id = f"s{seed}-{index:04d}"
     caps = night_caption_table(CorpusNight(night_id, feats, list(ann.events)), n_paraphrases,
@@ -121,7 +141,7 @@ def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, 
         r_rng = np.random.default_rng(np.random.SeedSequence([seed, index, r]))
         sigs = randomized_file_signals(night, r_rng, Knobs())
         rec_r = Recording(Path(f"{night.stem}-r{r}.edf"), night.start_time, night.duration_s, list(sigs))
-        x_r = make_epochs(map_channels(rec_r), ann).x
+        x_r = make_epochs(map_channels(rec_r), ann, brain_scale=brain_scale).x
         if len(x_r) != n:
             raise ValueError(f"{night_id} rendition {r}: {len(x_r)} epochs, the clean night has {n}")
         lost = (clean_present & ~_present(x_r)).any(axis=1)
@@ -136,7 +156,8 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized) for i in range(spec.n_nights)]
+    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized, spec.brain_scale)
+            for i in range(spec.n_nights)]
     xs, metas, caps, offset = [], [], [], 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -172,8 +193,7 @@ def build_dataset(root: str | Path, train: SplitSpec, val: SplitSpec, workers: i
     for name, spec in (("train", train), ("val", val)):
         info = root / name / "info.json"
         if not rebuild and info.is_file():
-            have = json.loads(info.read_text())
-            if all(have.get(k, 0 if k == "n_randomized" else None) == v for k, v in asdict(spec).items()):
+            if not spec_differences(json.loads(info.read_text()), spec):
                 continue
         build_split(root / name, spec, workers)
     return root

@@ -14,6 +14,7 @@ writes the weights (fp16 storage, as the bundled files) and ``<out stem>.card.js
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import time
@@ -28,7 +29,7 @@ from sleeplm.encoder.train.adapt import (
     config_dict,
     load_adapt_recipe,
 )
-from sleeplm.encoder.train.data import build_split
+from sleeplm.encoder.train.data import build_split, spec_differences
 from sleeplm.encoder.train.recipe import RecipeError, start_weights
 from sleeplm.encoder.vocab import SCORED_STAGES
 
@@ -64,9 +65,7 @@ def _split_dir(recipe: AdaptRecipe, data_dir: Path, progress: bool) -> Path:
     split = data_dir / "train"
     info = split / "info.json"
     if info.is_file():
-        have = json.loads(info.read_text())
-        want = vars(recipe.data)
-        differ = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+        differ = spec_differences(json.loads(info.read_text()), recipe.data)
         if differ:
             raise RecipeError(f"{split}: built with other settings than {recipe.source.name}'s data: {differ}")
         return split
@@ -94,7 +93,9 @@ def run(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     full = out.with_suffix(".fp32.safetensors")
-    save_checkpoint(result.model.model, full, result.model.config.to_dict())
+    # the weights read recordings as their training split was cut (an "sd" start adapted on a "mad" split is "mad")
+    config = dataclasses.replace(result.model.config, input_brain_scale=rec.data.brain_scale)  # type: ignore[union-attr]
+    save_checkpoint(result.model.model, full, config.to_dict())
     export_weights(full, out)
     full.unlink()
     card = {
