@@ -235,6 +235,11 @@ def scored_stage_periods(r: dict[str, Any]) -> str:
 def localize_events(r: dict[str, Any]) -> str:
     if "scored_periods" in r:
         return scored_stage_periods(r)
+    if r.get("no_epoch_in_stages"):
+        stage = "/".join(r["within_stages"])
+        return (f"**{r['recording']}** has no epoch scored {stage} (from the night's hypnogram), so there is nowhere "
+                f"in it to look for “{r['description']}”: the question does not apply to this night, which is not "
+                f"the same as finding none.")
     within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
     rule = ("the model's probability > 0.5 against a no-event description" if r.get("method") == "calibrated"
             else f"robust z > {num(r['z_threshold'])}")

@@ -234,13 +234,19 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         raise ValueError("describe the event to find, e.g. “obstructive apnea” or “arousal in N2”")
     n = ctx.night(recording)
     terms = parse_query(description)
-    staged = bool(terms.stages) and any(r.stage not in ("UNKNOWN", "", None)  # read only when a stage is named
-                                        for r in ctx.cohort.night_epochs(n.recording_id))
+    scored = {r.stage for r in ctx.cohort.night_epochs(n.recording_id)} if terms.stages else set()  # only when named
+    staged = bool(scored - {"UNKNOWN", "", None})
     if terms.stages and not terms.events and staged:
         return _scored_stage_periods(ctx, n, description, terms.stages)
     if terms.stages and terms.events and not staged:
         raise ValueError(f"{n.recording} has no scored sleep stages, so “{description}” cannot be restricted to "
                          f"{'/'.join(terms.stages)}; ask where the events are in the whole night instead")
+    if terms.stages and terms.events and not scored & set(terms.stages):
+        stage = "/".join(terms.stages)  # nowhere to look: not "no annotated apneas in REM", which reads as none found
+        return {"recording": n.recording, "description": description, "within_stages": terms.stages,
+                "no_epoch_in_stages": True, "event_types": list(terms.events), "intervals": [], "annotated": [],
+                "figures": [], "focus": {"recording": n.recording},
+                "summary": f"{n.recording} has no epoch scored {stage}, so “{description}” has nowhere to be"}
     within = terms.stages if terms.events else None
     kinds = None  # "where are the apneas?": every kind of apnea is checked, not only the obstructive ones
     if re.search(r"\bapn(o)?eas?\b", description.lower()) and \

@@ -255,12 +255,16 @@ def _read_hypnogram_txt(path: Path, epoch_s: float | None) -> Annotations:
         rk = {"5": "W", "4": "REM", "3": "N1", "2": "N2", "1": "N3", "0": "N3"}
         raw = [rk.get(v, "UNKNOWN") for v in lines[1:]]
         per = int(round(EPOCH_S / 5.0))
-        stages = []
+        stages, mixed = [], 0
         for k in range(0, len(raw) - per + 1, per):
             window = raw[k : k + per]
             stage, n = Counter(window).most_common(1)[0]
             stages.append(stage if n > per // 2 else "UNKNOWN")
-        return _with_scoring(Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S), False, "DREAMS hypnogram")
+            mixed += n < per
+        ann = Annotations("hypnogram-dreams", path, stages, 0.0, EPOCH_S)
+        ann.notes.append(_rescored_note(5.0, len(stages), mixed, stages.count("UNKNOWN"))
+                         + "; R&K S3 and S4 are both read as N3")
+        return _with_scoring(ann, False, "DREAMS hypnogram")
     stages = []
     for i, value in enumerate(lines):
         stage = normalise_stage(value)
@@ -317,6 +321,13 @@ def from_tal(rec: Recording) -> Annotations | None:
                          False, "EDF+")
 
 
+def _rescored_note(epoch_s: float, n_epochs: int, mixed: int, unknown: int) -> str:
+    """What re-reading stages scored in ``epoch_s``-s steps onto 30-s epochs did, in a scorer's words."""
+    return (f"the stages are scored in {epoch_s:g}-s steps; each 30-s epoch takes the stage that covers more than half "
+            f"of it: {mixed} of {n_epochs} epochs span more than one stage"
+            + (f", and {unknown} have no stage covering more than half (UNKNOWN)" if unknown else ""))
+
+
 def _on_30s_epochs(ann: Annotations) -> Annotations:
     """Stages scored in epochs of another length (20-s, 60-s) re-read onto 30-s epochs from the same start: each
     30-s epoch takes the stage that covers more than half of it, else UNKNOWN (as the DREAMS 5-s hypnogram is
@@ -324,7 +335,7 @@ def _on_30s_epochs(ann: Annotations) -> Annotations:
     if not ann.stages or abs(ann.epoch_s - EPOCH_S) < 1e-6 or not (math.isfinite(ann.epoch_s) and ann.epoch_s > 0):
         return ann  # (an epoch length that is no length is refused by _check_times, naming it)
     src, ep, t0 = ann.stages, ann.epoch_s, ann.stage_onset_s
-    out = []
+    out, mixed, no_majority = [], 0, 0
     for k in range(int(len(src) * ep // EPOCH_S)):
         a, b = k * EPOCH_S, (k + 1) * EPOCH_S
         cover: Counter[str] = Counter()
@@ -334,8 +345,11 @@ def _on_30s_epochs(ann: Annotations) -> Annotations:
                 cover[src[i]] += overlap
         stage, covered = cover.most_common(1)[0] if cover else ("UNKNOWN", 0.0)
         out.append(stage if covered > EPOCH_S / 2 else "UNKNOWN")
+        mixed += len(cover) > 1
+        no_majority += covered <= EPOCH_S / 2
     conf = None  # a per-epoch confidence of the original epochs has no 30-s counterpart
-    return dataclasses.replace(ann, stages=out, stage_onset_s=t0, epoch_s=EPOCH_S, stage_confidence=conf)
+    notes = [*ann.notes, _rescored_note(ep, len(out), mixed, no_majority)]
+    return dataclasses.replace(ann, stages=out, stage_onset_s=t0, epoch_s=EPOCH_S, stage_confidence=conf, notes=notes)
 
 
 def read_annotations(path: str | Path, epoch_s: float | None = None) -> Annotations:

@@ -107,6 +107,7 @@ def load_psg(
         clock = clock_warning(ann, rec)
         if clock:
             rec.warnings.append(clock)
+        rec.warnings.extend(f"{ann_path.name if ann_path else 'annotations'}: {note}" for note in ann.notes)
     return PSG(mapped, ann)
 
 

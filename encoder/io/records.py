@@ -122,6 +122,9 @@ class Annotations:
     #: the recording's start clock time (seconds after midnight) as the annotation file states it (NSRR XML's
     #: "Recording Start Time" ClockTime), else None; checked against the recording's own start
     clock_start_s: float | None = None
+    #: what reading the file changed that a reader of the stages should know (stages scored in other epoch
+    #: lengths re-read onto 30-s epochs); added to the recording's warnings
+    notes: list[str] = field(default_factory=list)
 
     def status(self, kind: str) -> Scoring:
         """Who scored ``kind`` (see :data:`~sleeplm.encoder.vocab.SCORING_KINDS`)."""

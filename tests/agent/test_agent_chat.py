@@ -112,6 +112,16 @@ def test_where_are_the_hypopneas(session, cohort) -> None:
     assert f"Annotated hypopnea in this night ({n})" in turn.answer and turn.figures
 
 
+def test_events_in_a_stage_the_night_never_reached_are_not_reported_as_none_found(session, cohort) -> None:
+    rem = cohort.con.execute("SELECT count(*) FROM epochs JOIN recordings USING (recording_id) "
+                             "WHERE name = 'sim-0002' AND stage = 'REM'").fetchone()[0]
+    assert rem == 0  # the 30-min nights have no REM
+    turn = session.respond("where are the hypopneas during REM in sim-0002?")
+    assert turn.steps[0].name == "localize_events"
+    assert "has no epoch scored REM" in turn.answer and "nowhere" in turn.answer
+    assert "no annotated" not in turn.answer.lower()
+
+
 def test_compare_ahi_by_phenotype(session, cohort) -> None:
     turn = session.respond("compare AHI by phenotype")
     for row in stats.compare_metric(cohort.con, "ahi_per_h", "phenotype").to_records():

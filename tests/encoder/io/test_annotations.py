@@ -71,6 +71,16 @@ def test_dreams_hypnogram_five_second_rk_codes(tmp_path: Path) -> None:
     assert read_annotations(path).stages == ["W", "N2", "N3", "REM"]
 
 
+def test_a_dreams_hypnogram_says_how_many_30_s_epochs_mix_stages(tmp_path: Path) -> None:
+    path = tmp_path / "Hypnogram_excerpt9.txt"  # one pure epoch, one 5 of 6 N2, one 3 W : 3 N2 (no majority)
+    path.write_text("[Hypnogram]\n" + "5\n" * 6 + "2\n" * 5 + "5\n" + "5\n" * 3 + "2\n" * 3)
+    ann = read_annotations(path)
+    assert ann.stages == ["W", "N2", "UNKNOWN"]
+    assert len(ann.notes) == 1 and "5-s steps" in ann.notes[0]
+    assert "2 of 3 epochs span more than one stage" in ann.notes[0] and "1 have no stage covering more than half" \
+        in ann.notes[0]
+
+
 def test_csv_onset_duration_label(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text("onset,duration,label\n0,30,W\n30,60,N2\n40,15,Hypopnea\n")

@@ -30,6 +30,8 @@ def test_stages_scored_in_20_s_epochs_are_read_onto_30_s_epochs_by_time(tmp_path
     ann = read_annotations(_nsrr(tmp_path / "n.xml", items, epoch_s=20.0))
     assert ann.epoch_s == 30.0
     assert ann.stages == ["W"] * 10 + ["N2"] * 10
+    assert ann.notes == ["the stages are scored in 20-s steps; each 30-s epoch takes the stage that covers more than "
+                         "half of it: 0 of 20 epochs span more than one stage"]  # 300 s is on both grids
 
 
 def test_a_30_s_epoch_split_evenly_between_two_60_s_stages_takes_the_one_covering_it(tmp_path: Path) -> None:

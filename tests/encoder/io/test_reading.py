@@ -171,6 +171,11 @@ def test_real_dreams_excerpt_with_its_hypnogram(shared_data: Path) -> None:
     assert psg.mapped.channels["EEG_C3"].fs_hz == 200.0
     assert any("+140 samples" in r for r in psg.mapped.recording.repairs)
     assert psg.annotations is not None and len(psg.annotations.stages) == 60
+    codes = (shared_data / "real/dreams-eeg/Hypnogram_excerpt6.txt").read_text().split()[1:]
+    codes = ["1" if c == "0" else c for c in codes]  # R&K S4 and S3 are one stage (N3)
+    mixed = sum(len(set(codes[k:k + 6])) > 1 for k in range(0, 360, 6))  # 30-s epochs whose six 5-s stages differ
+    assert any("Hypnogram_excerpt6.txt: the stages are scored in 5-s steps" in w
+               and f"{mixed} of 60 epochs span more than one stage" in w for w in psg.mapped.recording.warnings)
 
 
 def _pyedflib_samples(path: Path) -> list[np.ndarray]:
