@@ -144,10 +144,17 @@ def build_reference(weights: Path, sha256: str, split_dir: Path, config: str | N
     from sleeplm.encoder.model import load_model
 
     split_dir = Path(split_dir)
+    model = load_model(weights, config=config)
+    info = split_dir / "info.json"
+    split_scale = json.loads(info.read_text()).get("brain_scale", "sd") if info.is_file() else "sd"
+    if split_scale != model.brain_scale:
+        raise ValueError(f"{split_dir}: its EEG/EOG are scaled by the {split_scale!r} rule, but {Path(weights).name} "
+                         f"reads recordings scaled by {model.brain_scale!r}: build the split with "
+                         f"SplitSpec(brain_scale={model.brain_scale!r})")
     x = np.load(split_dir / "x.npy", mmap_mode="r")
     nights = pd.read_parquet(split_dir / "epochs.parquet")["night_id"].to_numpy()
     idx = np.arange(0, len(x), stride)
-    vectors = load_model(weights, config=config).encode_signal(np.asarray(x[idx], np.float32), batch_size=64)
+    vectors = model.encode_signal(np.asarray(x[idx], np.float32), batch_size=64)
     return reference_from_vectors(vectors, nights[idx], sha256, split_dir, stride)
 
 

@@ -64,3 +64,15 @@ def test_ingest_embeds_epochs_cut_with_the_model_s_input_scale(mad_model: Path, 
         np.testing.assert_allclose(model.encode_signal(again), stored, atol=1e-5)
     finally:
         opened.close()
+
+
+def test_an_ood_reference_is_refused_from_a_split_cut_another_way(mad_model: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from sleeplm.encoder.train.data import SplitSpec, build_split
+    from sleeplm.index.ood import build_reference
+
+    split = build_split(tmp_path / "held-out", SplitSpec(1, 1000001, 0.1, 0, 0), progress=False)  # "sd" split
+    sha = hashlib.sha256(mad_model.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match=r"held-out.*'sd'.*reads recordings scaled by 'mad'"):
+        build_reference(mad_model, sha, split)
