@@ -241,7 +241,8 @@ def localize_events(r: dict[str, Any]) -> str:
                 f"in it to look for “{r['description']}”: the question does not apply to this night, which is not "
                 f"the same as finding none.")
     within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
-    rule = ("the model's probability > 0.5 against a no-event description" if r.get("method") == "calibrated"
+    rule = ("kept where the model's probability of the description against a no-event description is > 0.5; "
+            "the cosine shown is the similarity that ranks them" if r.get("method") == "calibrated"
             else f"robust z > {num(r['z_threshold'])}")
     lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
     if not r["intervals"]:

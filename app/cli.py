@@ -297,7 +297,7 @@ def search(
     _emit([asdict(h) for h in hits], as_json, _print_hits)
 
 
-@app.command("similar-epochs")
+@app.command("similar-epochs", context_settings={"ignore_unknown_options": True})  # "-1" is an epoch, not an option
 def similar_epochs(
     recording: Annotated[str, typer.Argument()],
     epoch: Annotated[int, typer.Argument(help="epoch index within the recording")],

@@ -147,6 +147,16 @@ def test_an_unknown_recording_is_named_as_unknown_not_as_a_missing_epoch(sim_wor
     assert result.exit_code == 2 and "no recording 'sim-9999' in this cohort" in result.output
 
 
+def test_a_negative_epoch_is_refused_naming_the_night_s_epochs_not_read_as_an_option(sim_workspace: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(next(sim_workspace.glob("*.duckdb"))), read_only=True)
+    n = con.execute("SELECT n_epochs FROM recordings WHERE name = 'sim-0001'").fetchone()[0]
+    con.close()
+    result = runner.invoke(app, ["similar-epochs", "sim-0001", "-1", "-w", str(sim_workspace)])
+    assert result.exit_code == 2 and f"no epoch -1 in recording 'sim-0001' (it has epochs 0–{n - 1})" in result.output
+
+
 def test_a_search_filter_naming_no_value_of_the_cohort_is_an_error_not_an_empty_table(sim_workspace: Path) -> None:
     result = runner.invoke(app, ["search", "apnea", "-w", str(sim_workspace), "--stage", "N4", "--sex", "f"])
     assert result.exit_code == 2
