@@ -41,7 +41,7 @@ def test_every_channel_stages_no_worse_than_eeg_alone_on_randomized_simulated_ni
         night = simulate_night(draw_subject(i, rng, site=SITES[i % len(SITES)]), rng, 1.5)
         rec = Recording(Path(f"{night.stem}.edf"), night.start_time, night.duration_s,
                         randomized_file_signals(night, rng))
-        ep = make_epochs(map_channels(rec), night.annotations())
+        ep = make_epochs(map_channels(rec), night.annotations(), brain_scale=model.brain_scale)
         keep = np.isin(np.asarray(ep.stages, object), SCORED_STAGES)
         x = ep.x[keep].astype(np.float32)
         truth += list(np.asarray(ep.stages, object)[keep])
@@ -61,7 +61,7 @@ def test_the_real_nox_file_stages_the_same_with_and_without_its_non_eeg_channels
 
     model, prompts = resolve_model("sleeplm-tiny").load(), load_prompts()
     psg = load_psg(shared_data / "real" / "nox-a1-2min" / "subject1.edf")
-    x = make_epochs(psg.mapped, psg.annotations).x.astype(np.float32)
+    x = make_epochs(psg.mapped, psg.annotations, brain_scale=model.brain_scale).x.astype(np.float32)
     full = predict_stages(model, model.encode_signal(x), prompts)
     eeg = predict_stages(model, model.encode_signal(_eeg_only(x)), prompts)
     assert (full == eeg).sum() >= 3

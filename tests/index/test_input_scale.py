@@ -28,10 +28,19 @@ def mad_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_a_model_states_its_input_scale_and_the_bundled_ones_say_sd(mad_model: Path) -> None:
+def test_a_model_states_its_input_scale_and_the_official_layout_means_sd(mad_model: Path) -> None:
     assert load_model(mad_model).brain_scale == "mad" and resolve_model(str(mad_model)).brain_scale == "mad"
-    assert load_model(MINI_CHECKPOINT).brain_scale == "sd" and resolve_model("sleeplm-tiny").brain_scale == "sd"
+    assert load_model(MINI_CHECKPOINT).brain_scale == "sd"
     assert "input_brain_scale" not in load_model(MINI_CHECKPOINT).config.to_dict()  # the official layout
+
+
+def test_the_bundled_tiny_model_reads_recordings_as_its_training_split_was_cut() -> None:
+    import json
+
+    from sleeplm.encoder.train.adapt import load_adapt_recipe
+
+    recipe = json.loads(load_adapt_recipe("tiny-stage-anchor-mad").source.read_text())
+    assert resolve_model("sleeplm-tiny").brain_scale == recipe["data"]["brain_scale"] == "mad"
 
 
 @pytest.mark.parametrize("workers", [0, 1])

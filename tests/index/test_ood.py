@@ -59,12 +59,13 @@ def test_real_dreams_eeg_is_further_from_the_training_data_than_held_out_simulat
     ood = reference_for(ref.weights, ref.sha256)
     model = ref.load()
     # held-out simulated nights: a root seed used neither by the training data (1) nor the reference (1000001)
-    sim = [night_score(ood.epoch_scores(model.encode_signal(process_night(4242, i, 1.0, 0)[0].astype(np.float32))))
-           for i in range(2)]
+    sim = [night_score(ood.epoch_scores(model.encode_signal(
+        process_night(4242, i, 1.0, 0, 0, model.brain_scale)[0].astype(np.float32)))) for i in range(2)]
     real = []
     for name in ("excerpt1.txt", "excerpt2.txt"):
         psg = load_psg(shared_data / "real" / "dreams-eeg" / name)
-        real.append(night_score(ood.epoch_scores(model.encode_signal(make_epochs(psg.mapped, psg.annotations).x))))
+        x = make_epochs(psg.mapped, psg.annotations, brain_scale=model.brain_scale).x
+        real.append(night_score(ood.epoch_scores(model.encode_signal(x))))
     assert min(real) > max(sim)
     assert max(sim) < THRESHOLD < min(real)
 

@@ -79,9 +79,13 @@ def test_weights_adapted_on_a_robust_scale_split_say_they_read_recordings_that_w
     from sleeplm.encoder.model.factory import bundled_weights
     from sleeplm.encoder.train.sim_adapt import run
 
-    start = bundled_weights("sleeplm-tiny")
+    from sleeplm.encoder.model.checkpoint import save_checkpoint
+
+    tiny = load_model(bundled_weights("sleeplm-tiny"))  # re-saved as an "sd" model: the start of v6 was one (v4)
+    start = tmp_path / "start-sd.safetensors"
+    save_checkpoint(tiny.model, start, {**tiny.config.to_dict(), "input_brain_scale": "sd"})
     raw = json.loads(load_adapt_recipe("tiny-stage-anchor-mad").source.read_text())
-    raw["start_from"] = {"weights": "sleeplm-tiny", "sha256": hashlib.sha256(start.read_bytes()).hexdigest()}
+    raw["start_from"] = {"weights": str(start), "sha256": hashlib.sha256(start.read_bytes()).hexdigest()}
     raw["data"] = {"n_nights": 1, "seed": 77, "duration_h": 0.25, "n_paraphrases": 0, "n_randomized": 0,
                    "brain_scale": "mad"}
     raw["adapt"].update(steps=2, batch_size=4, warmup_steps=1)
