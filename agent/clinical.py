@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .query import Decline, Filter, Measure
+from .query import DURATION_KINDS, Decline, Filter, Measure
 from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS
 
 #: Scored event kind -> its per-hour index among the night metrics.
@@ -42,7 +42,7 @@ def worst_or_best(t: str, ask: str | None, measures: list[Measure]) -> tuple[str
     if not m or not measures or ask not in (None, "argmax", "argmin", "aggregate"):
         return ask, None
     first = measures[0]
-    direction = -1 if first.kind == "event_count" else BETTER_DIRECTION.get(first.name)
+    direction = -1 if first.kind in ("event_count", *DURATION_KINDS) else BETTER_DIRECTION.get(first.name)
     if direction is None:
         label = METRIC_LABELS.get(first.name, (first.name.replace("_", " "), ""))[0]
         return ask, Decline(f"\"{m.group(1)}\" has no clinical direction for {label}: neither a higher nor a lower "

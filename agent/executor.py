@@ -9,6 +9,7 @@ reached, an unknown attribute) the result is a decline that says why, never anot
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -28,7 +29,7 @@ from sleeplm.encoder.vocab import (
 from . import lookup, plots
 from .context import ToolContext
 from .provenance import automatic_note, unscored_kinds
-from .query import ATTRIBUTES, GROUPINGS, Decline, Filter, Measure, Query, Window
+from .query import ATTRIBUTES, DURATION_KINDS, GROUPINGS, Decline, Filter, Measure, Query, Window
 from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
@@ -60,6 +61,10 @@ def measure_label(m: Measure) -> str:
         what = {"any": "scored events", "apnea": "apneas (obstructive, central and mixed)"}.get(
             m.name, f"{m.name.replace('_', ' ')}s")
         return f"{what} in {m.stage}" if m.stage else what
+    if m.kind in DURATION_KINDS:
+        what = {"any": "scored event", "apnea": "apnea (obstructive, central or mixed)"}.get(m.name, m.name.replace("_", " "))
+        label = f"mean {what} duration" if m.kind == "mean_event_duration" else f"longest {what}"
+        return f"{label} in {m.stage} (s)" if m.stage else f"{label} (s)"
     if m.kind == "missing_channels":
         return f"{m.name} missing" if m.name else "missing channels"
     if m.kind == "stage_index":
@@ -105,6 +110,13 @@ def _decline(reason: str, understood: str = "", suggestion: str = "") -> Unanswe
     return Unanswerable(Decline(reason, understood, suggestion))
 
 
+def _events_of(fr: Frames, m: Measure) -> pd.DataFrame:
+    """The scored events a measure counts or times: its type (or group), starting in its stage when it names one."""
+    ev = fr.events()
+    sel = ev[ev["type"].isin(EVENT_GROUPS.get(m.name, (m.name,)))]
+    return sel[sel["stage"] == m.stage] if m.stage else sel
+
+
 def values(fr: Frames, m: Measure) -> pd.Series:
     """recording -> the measure's value (NaN where a night has none).
 
@@ -131,10 +143,7 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         if m.name not in EVENT_GROUPS and m.name not in EVENT_TYPES:
             raise _decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort.",
                            suggestion="how many hypopneas are there in each night?")
-        ev = fr.events()
-        sel = ev[ev["type"].isin(EVENT_GROUPS.get(m.name, (m.name,)))]
-        if m.stage:
-            sel = sel[sel["stage"] == m.stage]
+        sel = _events_of(fr, m)
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
         # a night where nobody scored this kind of event has no count (NaN), never 0
         kinds = [k for k, types in SCORING_KINDS.items() if set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
@@ -143,6 +152,15 @@ def values(fr: Frames, m: Measure) -> pd.Series:
                         for sc in n["scoring"]]
             counts[np.asarray(unscored, bool)] = np.nan
         return counts
+    if m.kind in DURATION_KINDS:
+        if m.name not in EVENT_GROUPS and m.name not in EVENT_TYPES:
+            raise _decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort.",
+                           suggestion="what is the longest apnea of each night?")
+        sel = _events_of(fr, m)
+        durations = pd.to_numeric(sel["duration_s"], errors="coerce")
+        # a night without such an event has no duration (NaN; _why_empty says why), never 0
+        per_night = durations.groupby(sel["recording"]).agg("mean" if m.kind == "mean_event_duration" else "max")
+        return per_night.reindex(n.index).astype(float)
     if m.kind == "stage_index":
         kinds = INDEX_EVENTS.get(m.name)
         if kinds is None or m.stage not in SCORED_STAGES:
@@ -163,6 +181,16 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         return pd.Series([float(len(chans)) for chans in n["missing_channels"]], index=n.index)
     raise _decline(f"unknown measure kind {m.kind!r}.")
 
+
+
+def _missing_why(fr: Frames, m: Measure, nights: list[str]) -> list[dict[str, Any]]:
+    """The nights without a value, grouped by why (each group's reason said of all its nights)."""
+    if m.kind in ("attribute", "missing_channels") or not nights:
+        return []
+    groups: dict[str, list[str]] = {}
+    for r in nights:  # one night at a time: the same reason for two nights reads the same but for the name
+        groups.setdefault(_why_empty(fr, m, [r]).replace(r, "\0"), []).append(r)
+    return [{"nights": g, "why": _why_empty(fr, m, g)} for g in groups.values()]
 
 
 def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
@@ -190,6 +218,10 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
         return (f"{', '.join(SCORING_KIND_NAMES[k] for k in unscored)} were "  # every kind's name is a plural
                 f"not scored in {nights[0] if len(nights) == 1 else 'these nights'} (by a person or automatically), "
                 f"so {what} is unknown, not zero")
+    if m.kind in DURATION_KINDS:
+        what = measure_label(dataclasses.replace(m, kind="event_count"))
+        where = nights[0] if len(nights) == 1 else "these nights"
+        return f"{where} {'has' if len(nights) == 1 else 'have'} no scored {what}, so there is no duration to give"
     if m.kind == "metric" and m.name.endswith("_per_h"):
         tst = pd.to_numeric(fr.nights.loc[nights, "tst_min"], errors="coerce") if "tst_min" in fr.nights else None
         if tst is not None and (tst.fillna(0) == 0).all():
@@ -298,6 +330,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
             base.update({"low": float(np.min(x)), "high": float(np.max(x))})
         base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": len(x),
                      "n_missing": [r for r in nights if pd.isna(vals[r])],
+                     "missing_why": _missing_why(fr, m, [r for r in nights if pd.isna(vals[r])]),
                      "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],
                      "summary": f"{q.stat} {label(fr, m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
         return base
@@ -369,8 +402,9 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     desc = q.ask == "argmax" or (q.ask == "rank" and q.descending)
     order = have.sort_values(ascending=not desc, kind="stable")
     rows = [{"recording": r, "value": float(v), "subject_id": fr.nights.at[r, "subject_id"]} for r, v in order.items()]
-    base.update({"rows": lookup.jsonable(rows), "missing": [r for r in x.index if pd.isna(x[r])],
-                 "descending": desc})
+    missing = [r for r in x.index if pd.isna(x[r])]
+    base.update({"rows": lookup.jsonable(rows), "missing": missing, "descending": desc,
+                 "missing_why": _missing_why(fr, q.measures[0], missing)})
     if q.ask == "rank":
         base["rows"] = base["rows"][: q.k] if q.k else base["rows"]
         base["summary"] = f"{len(base['rows'])} night(s) ranked by {base['label']}"

@@ -19,6 +19,12 @@ STAGE_TOKEN = {"rem": "REM", "n1": "N1", "n2": "N2", "n3": "N3", "wake": "W", "d
                "slow-wave sleep": "N3", "slow wave sleep": "N3", "light sleep": "N2"}
 #: Words asking for a rate per hour (the stored index, not a count).
 _PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
+#: Words asking how long events last (with an event kind: "the longest apnea", "how long are the hypopneas").
+_DURATION = (r"\b(durations?|lengths?|longest|shortest|long[- ]lasting)\b|\bmax(imum)? (apn\w*|hypopn\w*|arousal|desat\w*)"
+             r"|\bhow long (are|were|is|was|do|did|does)\b(?!.*\b(after|before|until|since|between|first|onset)\b)")
+#: Events picked by how long they last ("apneas lasting more than 30 s"): not something the plans do.
+_BY_DURATION = (r"\b(lasting|lasted|last|longer|shorter)\b[\w\s]{0,12}?\b(more|less|longer|shorter|over|under|above|"
+                r"below|than|at least|at most)\b[\w\s]{0,8}?\d|\b(longer|shorter) than \d")
 #: "What position did X sleep in?": the share of sleep in each body position (not the moments it changed).
 _POSITION_QUESTION = r"\b(what|which) (body |sleeping |sleep )?positions?\b|\b(sleep(ing)?|body) positions?\b"
 POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct")
@@ -76,6 +82,21 @@ def read_measures(t: str, stage: str | None, events: list[str],
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
         events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
+    if events and not out and re.search(_BY_DURATION, t):
+        return [], Decline("picking events by how long they last (\"apneas longer than 30 s\") is not something I do "
+                           "yet; I give each night's count of scored events and their mean and longest duration.",
+                           ", ".join(e.replace("_", " ") for e in events), "what is the mean apnea duration of each "
+                           "night?")
+    if events and not out and re.search(_DURATION, t):  # "the longest apnea", "mean hypopnea duration"
+        if re.search(r"\bshortest (?!(mean|average|avg|median|typical)\b)(\w+ )?(apn|hypopn|arousal|desat|event|limb)", t):
+            return [], Decline("the shortest event of a night is not something I give: scoring rules set a minimum "
+                               "duration (10 s for apneas and hypopneas), so it says little; I give the mean and the "
+                               "longest duration of a night's scored events.", ", ".join(e.replace("_", " ")
+                                                                                        for e in events),
+                               "what is the longest apnea of each night?")
+        kind = "longest_event_duration" if re.search(r"\b(longest|max(imum)?|long(est)?[- ]lasting)\b", t) \
+            else "mean_event_duration"
+        return [Measure(kind, e, stage) for e in events], None
     if events and not out and re.search(_PER_HOUR, t):  # "arousals per hour": the stored index, not a count
         index = [EVENT_INDEX.get(e) for e in events]
         if None in index:

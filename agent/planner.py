@@ -21,7 +21,7 @@ from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
-from .query import Decline, Filter, Measure, Query, Window
+from .query import DURATION_KINDS, Decline, Filter, Measure, Query, Window
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
@@ -48,6 +48,7 @@ KEYWORDS: tuple[str, ...] = (
     "latter", "final", "since", "until",
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
     "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
+    "duration", "durations", "lasting",  # "apnea duration" is not "apnea desaturation"
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -342,7 +343,11 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             and measures and re.search(
             r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
         group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
-    ask = _ask(without_metric_phrases(t), group_by)
+    t_ask = without_metric_phrases(t)
+    if measures and measures[0].kind == "longest_event_duration":  # "the average longest apnea": "longest" is the measure
+        t_ask = re.sub(r"\b(longest|max(imum)?)\b(?=\s+(\w+\s+)?(apn|hypopn|arousal|desat|event|limb|obstructive|"
+                       r"central|mixed|oxygen))", "", t_ask)
+    ask = _ask(t_ask, group_by)
     if ask == "aggregate" and measures and not any(re.search(rx, without_metric_phrases(t)) for rx in _AGGREGATE.values()):
         # "the lowest SpO2 nadir in the cohort": the ranking word sits inside the metric phrase
         ask = "argmin" if re.search(_ARGMIN, t) else "argmax" if re.search(_ARGMAX, t) else ask
@@ -438,6 +443,9 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     then = next((k for k, rx in _THEN.items() if re.search(rx, t)), None)
     if ask is None and not nights and re.search(r"\b(each|every|per) (night|recording|subject)\b|\bby night\b", t):
         ask = "rank"  # one value per night
+    if ask in ("argmax", "argmin") and not nights and measures[0].kind in DURATION_KINDS and \
+            re.search(r"\b(each|every|per) (night|recording|subject)\b|\bby night\b", t):
+        ask = "rank"  # "the longest apnea of each night": "longest" is the measure, not a ranking word
     if ask is None:
         if listing and filters:
             return Query("list", filters=filters)

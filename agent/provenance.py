@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sleeplm.encoder.vocab import SCORING_KINDS
 
-from .query import Measure
+from .query import DURATION_KINDS, Measure
 from .vocab import EVENT_GROUPS, METRIC_SCORING_KIND
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def needed_kinds(m: Measure) -> list[str]:
     """The kinds of scoring (:data:`SCORING_KINDS`) a measure's value rests on: night metrics, minutes and indices
     per stage rest on the stages too (an index is per hour of scored sleep)."""
-    if m.kind == "event_count":
+    if m.kind in ("event_count", *DURATION_KINDS):
         return [k for k, types in SCORING_KINDS.items()
                 if types and set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)] + (["stages"] if m.stage else [])
     if m.kind in ("metric", "stage_index"):

@@ -22,7 +22,10 @@ Stat = Literal["mean", "median", "min", "max", "sum", "sd", "range"]
 Op = Literal["==", "in", "not in", ">", ">=", "<", "<="]
 #: Measure kinds: a night-metric column, epochs (minutes) of a stage, scored events of a type (optionally
 #: within a stage), a subject attribute, or whether a channel is missing.
-MeasureKind = Literal["metric", "stage_minutes", "event_count", "stage_index", "attribute", "missing_channels"]
+MeasureKind = Literal["metric", "stage_minutes", "event_count", "mean_event_duration", "longest_event_duration",
+                      "stage_index", "attribute", "missing_channels"]
+#: Measure kinds computed from the durations of one night's scored events of a type.
+DURATION_KINDS: tuple[str, ...] = ("mean_event_duration", "longest_event_duration")
 #: Steps a night result can be followed by.
 Then = Literal["describe", "hypnogram", "similar_nights"]
 
@@ -40,7 +43,7 @@ class Measure:
     kind : see :data:`MeasureKind`.
     name : the metric column (``ahi_per_h``, ``hr_rem_bpm``), the event type, the stage (for
         ``stage_minutes``), the attribute, or ``""`` / a channel name for ``missing_channels``.
-    stage : for ``event_count``: only events that start in an epoch of this stage; for ``stage_index``
+    stage : for ``event_count`` and the event durations: only events that start in an epoch of this stage; for ``stage_index``
         (an events-per-hour index such as ``ahi_per_h`` within one stage): the stage.
     """
 
@@ -179,6 +182,9 @@ class MeasureArgs(ToolArgs):
                                           "tst_min, rem_pct, hr_rem_bpm = heart rate in REM); stage_minutes: "
                                           "minutes of a stage (name = W/N1/N2/N3/REM); event_count: scored events "
                                           "of a type (name = e.g. obstructive_apnea), optionally in a stage; "
+                                          "mean_event_duration / longest_event_duration: the mean / longest "
+                                          "duration (s) of a night's scored events of a type, optionally in a "
+                                          "stage; "
                                           "stage_index: an events-per-hour index within a stage (name = e.g. "
                                           "ahi_per_h, stage = REM); "
                                           "attribute: a subject attribute (age, bmi...); missing_channels: "

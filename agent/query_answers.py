@@ -98,27 +98,38 @@ def _aggregate(r: dict[str, Any]) -> str:
             "sd": "Standard deviation (sample) of", "range": "Range of"}[r["stat"]]
     shown = (f"{_nv(r, r['low'])}–{_nv(r, r['high'])}" if r["stat"] == "range" and "low" in r else
              _nv(r, r["value"]) if r["stat"] in ("sum", "min", "max") else _n(r["value"]))
-    text = (f"**{word} {r['label']}: {shown}** over {r['n_with_value']} night(s){_scope(r)}.")
+    label = f"over nights of each night's {r['label']}" if r["label"].startswith(("mean ", "longest ")) else r["label"]
+    text = (f"**{word} {label}: {shown}** over {r['n_with_value']} night(s){_scope(r)}.")
     if r["n_missing"]:
-        text += f" Not available for: {', '.join(r['n_missing'])} (left out)."
+        text += f" Not available for: {', '.join(r['n_missing'])} (left out{_why_missing(r)})."
     per = "; ".join(f"{p['recording']} {_nv(r, p['value'])}" for p in r["per_night"][:20])
     return f"{text}\n\nPer night: {per}{' …' if len(r['per_night']) > 20 else ''}."
+
+
+def _why_missing(r: dict[str, Any], lead: str = ": ") -> str:
+    """Why nights have no value ("sim-0002, sim-0003: these nights have no scored …"), from ``missing_why``."""
+    groups = r.get("missing_why") or []
+    if len(groups) == 1:
+        return f"{lead}{groups[0]['why']}"
+    return "".join(f"{lead if i == 0 else '; '}{', '.join(g['nights'])}: {g['why']}" for i, g in enumerate(groups))
 
 
 def _rank(r: dict[str, Any]) -> str:
     head = f"**Nights ranked by {r['label']}** ({'highest' if r['descending'] else 'lowest'} first){_scope(r)}:"
     rows = "\n".join(f"{i}. {x['recording']} — {_nv(r, x['value'])}" for i, x in enumerate(r["rows"], 1))
-    tail = f"\n\nNot available for: {', '.join(r['missing'])}." if r["missing"] else ""
+    tail = f"\n\nNot available for: {', '.join(r['missing'])}{_why_missing(r, ': ')}." if r["missing"] else ""
     fig = "\n\nFigure: the ranking as bars." if r["figures"] else ""
     return f"{head}\n\n{rows or '(no nights)'}{tail}{fig}"
 
 
 def _arg(r: dict[str, Any]) -> str:
     word = "highest" if r["kind"] == "argmax" else "lowest"
+    if r["label"].startswith("longest ") and r["kind"] == "argmax":  # "has the longest apnea", not "the highest longest"
+        word = ""
     subj = r.get("subject") or {}
     who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex')}, " \
           f"{subj.get('phenotype')})" if subj.get("subject_id") else ""
-    text = f"**{r['night']}** has the {word} {r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
+    text = f"**{r['night']}** has the {word + ' ' if word else ''}{r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
         why = (r.get("extra_missing") or {}).get(label)
         text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."

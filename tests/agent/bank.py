@@ -65,7 +65,8 @@ class Gold:
             self.start_s[rec] = _evening_s(int(clock[1]), int(clock[2])) + int(clock[3])
             epoch_s = float(z["epoch_s"])
             ev = pd.DataFrame({"recording": rec, "type": np.asarray(z["event_type"]).astype(str),
-                               "onset_s": np.asarray(z["event_onset_s"], float)})
+                               "onset_s": np.asarray(z["event_onset_s"], float),
+                               "duration_s": np.asarray(z["event_duration_s"], float)})
             k = np.floor(ev["onset_s"] / epoch_s).astype(int).clip(0, len(stage) - 1)
             ev["stage"] = stage[k]
             events.append(ev)
@@ -410,12 +411,31 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
               "How many apneas occurred in supine position?",
               "Is the ODI correlated with the AHI?",
-              "How many nights had no N3 at all?",
-              f"How long was the longest apnea in {r0}?", f"how many apneas per hour in {r0}?"):
+              "How many nights had no N3 at all?", f"how many apneas per hour in {r0}?"):
         add(Item("fresh: decline", [q], None))
     add(Item("fresh: own question after a value", [f"What is the ODI of {r0}?", f"How many position changes did {r1} "
                                                    "have?"], None))
     add_third_round(gold, items)
+    add_event_durations(gold, items)
+
+
+def add_event_durations(gold: Gold, items: list[Item]) -> None:
+    """How long events last: a night's mean and longest (once declined, then answered wrong by other tools)."""
+    n, ev = gold.nights, gold.events
+    add = items.append
+    r0, r1 = list(n.index[:2])
+    apneas = ev[ev["type"].isin(RESP[:3])]
+    longest = apneas[apneas["recording"] == r0]["duration_s"].max()
+    add(Item("durations: longest apnea of a night", [f"How long was the longest apnea in {r0}?"],
+             value_is(longest) if np.isfinite(longest) else has("no duration to give")))
+    hyp = ev[(ev["type"] == "hypopnea") & (ev["recording"] == r1)]["duration_s"]
+    add(Item("durations: mean hypopnea duration", [f"What is the mean hypopnea duration of {r1}?"],
+             value_is(hyp.mean()) if len(hyp) else has("no duration to give")))
+    per_night = ev[ev["type"] == "hypopnea"].groupby("recording")["duration_s"].max()
+    add(Item("durations: the night with the longest hypopnea", ["Which night has the longest hypopnea?"],
+             has(f"**{per_night.idxmax()}** has the longest hypopnea")))
+    add(Item("durations: decline events picked by duration", ["How many apneas lasted longer than 40 seconds?"],
+             None))
 
 
 def add_third_round(gold: Gold, items: list[Item]) -> None:

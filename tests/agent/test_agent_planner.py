@@ -258,8 +258,11 @@ def test_position_changes_are_declined_not_read_as_channels() -> None:
 def test_a_question_of_its_own_about_a_named_night_is_not_answered_with_the_last_tool() -> None:
     after_odi = Context(recording="sim-0001", last_tool="describe_night",
                         last_args={"recording": "sim-0001", "metrics": ["odi_per_h"], "plot": False})
-    p = decide("How long was the longest apnea in sim-0003?", NAMES, after_odi)
-    assert p.tool is None and "did not understand" in p.text and "sim-0003" in p.text
+    p = decide("How long was the longest apnea in sim-0003?", NAMES, after_odi)  # its own plan, not the last ODI
+    assert p.tool == "query_cohort" and p.args["nights"] == ["sim-0003"]
+    assert p.args["measures"] == [{"kind": "longest_event_duration", "name": "apnea", "stage": None}]
+    q = decide("How long after sleep onset was the first apnea in sim-0003?", NAMES, after_odi)
+    assert q.tool is None and "did not understand" in q.text and "sim-0003" in q.text
     follow = decide("what about sim-0003?", NAMES, after_odi)
     assert (follow.tool, follow.args["recording"], follow.args["metrics"]) == ("describe_night", "sim-0003",
                                                                               ["odi_per_h"])
