@@ -29,7 +29,7 @@ from sleeplm.encoder.vocab import (
 from . import lookup, plots
 from .context import ToolContext
 from .provenance import automatic_note, unscored_kinds
-from .query import ATTRIBUTES, DURATION_KINDS, GROUPINGS, Decline, Filter, Measure, Query, Window
+from .query import ATTRIBUTES, DURATION_KINDS, EVENT_COUNT_FIELD, GROUPINGS, Decline, Filter, Measure, Query, Window
 from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
@@ -231,8 +231,20 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"
 
 
+def _filter_values(fr: Frames, flt: Filter) -> pd.Series | None:
+    """The per-night numbers a threshold filter compares (NaN: unknown for that night), None for other filters."""
+    if flt.field.startswith(EVENT_COUNT_FIELD):
+        return values(fr, Measure("event_count", flt.field[len(EVENT_COUNT_FIELD):]))
+    if flt.op in ("==", "in", "not in") or flt.field == "missing_channels" or flt.field not in fr.nights.columns:
+        return None
+    return pd.to_numeric(fr.nights[flt.field], errors="coerce")
+
+
 def _apply(fr: Frames, flt: Filter) -> pd.Series:
     n = fr.nights
+    if flt.field.startswith(EVENT_COUNT_FIELD):
+        x = _filter_values(fr, flt)
+        return {">": x > flt.value, ">=": x >= flt.value, "<": x < flt.value, "<=": x <= flt.value}[flt.op].fillna(False)
     if flt.field == "missing_channels":
         if flt.value == "none":  # every channel recorded
             return pd.Series([not c for c in n["missing_channels"]], index=n.index)
@@ -254,6 +266,8 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
 
 
 def filter_text(flt: Filter) -> str:
+    if flt.field.startswith(EVENT_COUNT_FIELD):
+        return f"{measure_label(Measure('event_count', flt.field[len(EVENT_COUNT_FIELD):]))} {flt.op} {flt.value:g}"
     field = metric_label(flt.field) if flt.field not in ATTRIBUTES and flt.field != "missing_channels" else flt.field
     if flt.field == "missing_channels":
         if flt.value == "none":
@@ -273,6 +287,24 @@ def selected(fr: Frames, q: Query) -> list[str]:
     for f in q.filters:
         keep &= _apply(fr, f)
     return list(fr.nights.index[keep])
+
+
+def unknown_under_filters(fr: Frames, q: Query) -> list[dict[str, Any]]:
+    """Nights left out because a condition cannot be checked there (its value is unknown: events nobody scored, an
+    index of a night without sleep), grouped by the condition, with why."""
+    if q.nights:
+        return []
+    out = []
+    for f in q.filters:
+        x = _filter_values(fr, f)
+        if x is None:
+            continue
+        missing = [r for r in fr.nights.index if pd.isna(x.get(r))]
+        if missing:
+            m = Measure("event_count", f.field[len(EVENT_COUNT_FIELD):]) if f.field.startswith(EVENT_COUNT_FIELD) \
+                else Measure("metric", f.field)
+            out += [{"condition": filter_text(f), **g} for g in _missing_why(fr, m, missing)]
+    return out
 
 
 def _f(v: Any) -> float | None:
@@ -300,8 +332,10 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         check_window(q)
     nights = selected(fr, q)
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
-                            "focus": None, "n_nights": len(nights)}
+                            "focus": None, "n_nights": len(nights), "unknown": unknown_under_filters(fr, q)}
     if q.ask in ("count", "list"):
+        base["provenance"] = automatic_note(fr, [Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
+                                                 for f in q.filters if f.field.startswith(EVENT_COUNT_FIELD)], nights)
         return _count_list(fr, q, nights, base)
     if q.window is not None:
         from .windows import spans_of
@@ -506,6 +540,10 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
     cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
     extra = list(dict.fromkeys(f.field for f in q.filters if f.field in n.columns and f.field not in cols))
     rows = n[cols + extra].copy()
+    for f in q.filters:  # the count a condition is on, beside each night ("arousals": 23)
+        if f.field.startswith(EVENT_COUNT_FIELD):
+            m = Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
+            rows[measure_label(m)] = values(fr, m).reindex(nights).astype("Int64")
     rows["missing_channels"] = [", ".join(c) for c in n["missing_channels"]]
     base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")), "n_total": len(fr.nights),
                  "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])

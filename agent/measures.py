@@ -23,8 +23,9 @@ _PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
 _DURATION = (r"\b(durations?|lengths?|longest|shortest|long[- ]lasting)\b|\bmax(imum)? (apn\w*|hypopn\w*|arousal|desat\w*)"
              r"|\bhow long (are|were|is|was|do|did|does)\b(?!.*\b(after|before|until|since|between|first|onset)\b)")
 #: Events picked by how long they last ("apneas lasting more than 30 s"): not something the plans do.
-_BY_DURATION = (r"\b(lasting|lasted|last|longer|shorter)\b[\w\s]{0,12}?\b(more|less|longer|shorter|over|under|above|"
-                r"below|than|at least|at most)\b[\w\s]{0,8}?\d|\b(longer|shorter) than \d")
+_BY_DURATION = (r"(\b(lasting|lasted|last|longer|shorter)\b[\w\s]{0,12}?\b(more|less|longer|shorter|over|under|above|"
+                r"below|than|at least|at most)\b[\w\s]{0,8}?|\b(longer|shorter) than )\d+(\.\d+)?"
+                r"(\s*(s|secs?|seconds?|min(utes?)?)\b)?")
 #: "What position did X sleep in?": the share of sleep in each body position (not the moments it changed).
 _POSITION_QUESTION = r"\b(what|which) (body |sleeping |sleep )?positions?\b|\b(sleep(ing)?|body) positions?\b"
 POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct")
@@ -82,9 +83,10 @@ def read_measures(t: str, stage: str | None, events: list[str],
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
         events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
-    if events and not out and re.search(_BY_DURATION, t):
-        return [], Decline("picking events by how long they last (\"apneas longer than 30 s\") is not something I do "
-                           "yet; I give each night's count of scored events and their mean and longest duration.",
+    by_duration = re.search(_BY_DURATION, t)
+    if events and not out and by_duration:
+        return [], Decline(f"picking events by how long they last (\"{by_duration.group(0).strip()}\") is not something "
+                           "I do yet; I give each night's count of scored events and their mean and longest duration.",
                            ", ".join(e.replace("_", " ") for e in events), "what is the mean apnea duration of each "
                            "night?")
     if events and not out and re.search(_DURATION, t):  # "the longest apnea", "mean hypopnea duration"

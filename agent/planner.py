@@ -21,7 +21,7 @@ from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
-from .query import DURATION_KINDS, Decline, Filter, Measure, Query, Window
+from .query import DURATION_KINDS, EVENT_COUNT_FIELD, Decline, Filter, Measure, Query, Window
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
@@ -48,7 +48,7 @@ KEYWORDS: tuple[str, ...] = (
     "latter", "final", "since", "until",
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
     "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
-    "duration", "durations", "lasting",  # "apnea duration" is not "apnea desaturation"
+    "duration", "durations", "lasting", "seconds",  # "apnea duration" is not "apnea desaturation"
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 
@@ -112,7 +112,15 @@ _PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|one
 #: Words that exclude what follows ("not from site shhs", "excluding the insomnia subject", "non-healthy").
 _NOT = r"(?:not|excluding|exclude|except(?: for)?|other than|besides|apart from|non[- ]?)"
 _ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|≥|at least|of at least|no less than|not less than)"
-_BELOW = r"(below|under|less than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
+_BELOW = r"(below|under|less than|fewer than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
+
+
+#: Event words a count threshold names ("more than 20 arousals"), and the event type (or group) each means.
+_EVENT_WORDS = (r"(?:obstructive|central|mixed) apn(?:o)?eas?|apn(?:o)?eas?|hypopn(?:o)?eas?|arousals?|"
+                r"(?:oxygen )?desaturations?|desats?|limb movements?")
+_EVENT_TYPE = {r"obstructive": "obstructive_apnea", r"central": "central_apnea", r"mixed": "mixed_apnea",
+               r"apn": "apnea", r"hypopn": "hypopnea", r"arousal": "arousal", r"(oxygen )?desat": "oxygen_desaturation",
+               r"limb": "limb_movement"}
 
 
 def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list[Filter]:
@@ -193,6 +201,18 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                     num *= 60.0  # "a total sleep time under 6 hours": the column is in minutes
                 if Filter(col, real, num) not in out:
                     out.append(Filter(col, real, num))
+    for m in re.finditer(rf"(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b"
+                         rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b",
+                         t):  # "more than 20 arousals", "5 or more central apneas": a night's count of scored events
+        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
+        if m.group("op"):
+            sym = m.group("op")
+            real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
+        else:
+            real = ">=" if m.group("op2") == "more" else "<="
+        flt = Filter(EVENT_COUNT_FIELD + ev, real, float(m.group("num") or m.group("num2")))
+        if flt not in out:
+            out.append(flt)
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
                  r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):
         out.append(Filter("missing_channels", "==", "none"))  # every channel recorded
@@ -412,7 +432,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
-    if counting and measures and all(any(f.field == m.name for f in filters) for m in measures):
+    if counting and measures and all(any(f.field in (m.name, EVENT_COUNT_FIELD + m.name) for f in filters)
+                                     for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)
     if counting and not measures and their and not group_by:  # "how many nights, and what are their phenotypes?"

@@ -52,11 +52,15 @@ class Measure:
     stage: str | None = None
 
 
+#: A filter on a night's count of scored events of a type: ``Filter(EVENT_COUNT_FIELD + "arousal", ">", 20)``.
+EVENT_COUNT_FIELD = "event_count:"
+
+
 @dataclass(frozen=True)
 class Filter:
     """A condition on nights: a subject attribute, a metric threshold or a measure."""
 
-    field: str  # an attribute, a night-metric column, or "missing_channels"
+    field: str  # an attribute, a night-metric column, "missing_channels", or EVENT_COUNT_FIELD + an event type
     op: Op
     value: Any
 
@@ -195,7 +199,8 @@ class MeasureArgs(ToolArgs):
 
 class FilterArgs(ToolArgs):
     field: str = Field(description="age, sex (M/F), bmi, phenotype, site, age_band, a night-metric column, "
-                                   "or missing_channels")
+                                   "missing_channels, or event_count:<event type> (a night's count of scored "
+                                   "events, e.g. event_count:arousal)")
     op: Op
     value: Any
 

@@ -43,6 +43,12 @@ def _p(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _unknown(r: dict[str, Any]) -> str:
+    """The nights a condition could not be checked in, and why (they are left out, not counted as failing it)."""
+    return "".join(f"\n\nLeft out, since “{u['condition']}” cannot be checked there: {', '.join(u['nights'])} "
+                   f"({u['why']})." for u in r.get("unknown") or [])
+
+
 def compose_query(r: dict[str, Any]) -> str:
     """The answer for one executed query."""
     kind = r["kind"]
@@ -50,7 +56,7 @@ def compose_query(r: dict[str, Any]) -> str:
         return Decline(**r["decline"]).text()
     fn = {"value": _value, "aggregate": _aggregate, "rank": _rank, "argmax": _arg, "argmin": _arg,
           "count": _count, "list": _list, "compare": _compare, "trend": _trend}[kind]
-    text = fn(r)
+    text = fn(r) + _unknown(r)
     if r.get("window"):
         text += "\n\n" + _window(r)
     return f"{text}\n\n{r['provenance']}" if r.get("provenance") else text
