@@ -12,6 +12,7 @@ from typing import Any
 from sleeplm.encoder.captions.night import ahi_severity
 from sleeplm.encoder.vocab import SCORING_KIND_NAMES
 
+from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
 from .vocab import METRIC_SCORING_KIND, metric_label
 
@@ -103,17 +104,10 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
     text = f"**{label}: {num(v)}**"
     if col == "ahi_per_h":
         severity = ahi_severity(float(v))
-        if _ahi_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher: its class is unknown
+        if hypopneas_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher: its class is unknown
             severity = ("severity unknown" if severity == "normal" else f"at least {severity}") + "; a lower bound, see below"
         text += f" ({severity})"
     return text
-
-
-def _ahi_lower_bound(scoring: dict[str, Any]) -> bool:
-    """Whether a night's AHI can only be a lower bound: its respiratory events were scored but its arousals were
-    not, so hypopneas marked by an arousal alone could not be counted."""
-    return (scoring.get("arousal") or {}).get("state") == "not scored" and \
-        (scoring.get("respiratory") or {}).get("state") in ("manual", "automatic")
 
 
 def describe_night(r: dict[str, Any]) -> str:
@@ -131,7 +125,7 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Summary: {r['night_summary']}")
     sc = r.get("scoring") or {}
     shows_ahi = "ahi_per_h" in r["requested_metrics"] or (not r["requested_metrics"] and "ahi_per_h" in r["key_metrics"])
-    if shows_ahi and _ahi_lower_bound(sc):
+    if shows_ahi and hypopneas_lower_bound(sc):
         lines.append("The AHI is a lower bound here: arousals were not scored, so a hypopnea marked by an arousal "
                      "alone (AASM: a ≥ 30 % drop in flow with a ≥ 3 % desaturation *or* an arousal) could not be "
                      "counted; only hypopneas with a desaturation are.")
@@ -375,7 +369,7 @@ def similar_nights(r: dict[str, Any]) -> str:
         auto = _automatic(x.get("scoring") or {})
         if auto:
             notes.append(f"{x['recording']}: scored automatically, not by a person: {auto}")
-        if _ahi_lower_bound(x.get("scoring") or {}) and x["metrics"].get("ahi_per_h") is not None:
+        if hypopneas_lower_bound(x.get("scoring") or {}) and x["metrics"].get("ahi_per_h") is not None:
             notes.append(f"{x['recording']}: the AHI is a lower bound (arousals were not scored, so hypopneas marked by "
                          "an arousal alone could not be counted)")
     return (f"Nights most like **{me['recording']}** ({_subject(me['subject'])}), metrics side by side:\n\n"

@@ -28,7 +28,7 @@ from sleeplm.encoder.vocab import (
 
 from . import lookup, plots
 from .context import ToolContext
-from .provenance import automatic_note, unscored_kinds
+from .provenance import provenance_note, unscored_kinds
 from .query import ATTRIBUTES, DURATION_KINDS, EVENT_COUNT_FIELD, GROUPINGS, Decline, Filter, Measure, Query, Window
 from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 
@@ -97,6 +97,10 @@ class Frames:
             self._events = self.cohort.events_frame()
         return self._events
 
+    def unstaged(self) -> pd.Series:
+        """recording -> True where no epoch has a scored stage (the night was not staged)."""
+        return self.stage_counts().sum(axis=1) == 0
+
     def stage_counts(self) -> pd.DataFrame:
         """recording × stage epoch counts (every scored stage a column, zeros filled)."""
         if self._stage_counts is None:
@@ -138,13 +142,16 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     if m.kind == "stage_minutes":
         if m.name not in SCORED_STAGES:
             raise _decline(f"{m.name!r} is not a sleep stage ({', '.join(SCORED_STAGES)}).")
-        return fr.stage_counts()[m.name].astype(float) * EPOCH_S / 60.0
+        # a night nobody staged has no minutes of any stage (unknown), not 0
+        return (fr.stage_counts()[m.name].astype(float) * EPOCH_S / 60.0).where(~fr.unstaged())
     if m.kind == "event_count":
         if m.name not in EVENT_GROUPS and m.name not in EVENT_TYPES:
             raise _decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort.",
                            suggestion="how many hypopneas are there in each night?")
         sel = _events_of(fr, m)
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
+        if m.stage:  # events in REM of a night nobody staged: unknown, not 0
+            counts[fr.unstaged()] = np.nan
         # a night where nobody scored this kind of event has no count (NaN), never 0
         kinds = [k for k, types in SCORING_KINDS.items() if set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
         if "scoring" in n.columns and kinds:
@@ -208,6 +215,10 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
         stage = "REM"
     if stage in SCORED_STAGES:
         n_ep = int(fr.stage_counts().loc[nights, stage].sum())
+        if n_ep == 0 and bool(fr.unstaged().loc[nights].all()):
+            where = nights[0] if len(nights) == 1 else "these nights"
+            return (f"{where} {'was' if len(nights) == 1 else 'were'} not staged (no epoch has a scored sleep stage), "
+                    f"so {measure_label(m)} is unknown")
         if n_ep == 0:
             where = nights[0] if len(nights) == 1 else "this cohort" if len(nights) == len(fr.nights) else \
                 "these nights"
@@ -334,14 +345,14 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
                             "focus": None, "n_nights": len(nights), "unknown": unknown_under_filters(fr, q)}
     if q.ask in ("count", "list"):
-        base["provenance"] = automatic_note(fr, [Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
+        base["provenance"] = provenance_note(fr, [Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
                                                  for f in q.filters if f.field.startswith(EVENT_COUNT_FIELD)], nights)
         return _count_list(fr, q, nights, base)
     if q.window is not None:
         from .windows import spans_of
 
         base.update({"window": q.window.text(), "spans": spans_of(fr, nights)})
-    base["provenance"] = automatic_note(fr, q.measures, nights)
+    base["provenance"] = provenance_note(fr, q.measures, nights)
     if not q.measures:
         raise _decline("the question names no measure (e.g. AHI, sleep efficiency, heart rate in N2).",
                        suggestion="what is the average AHI across the cohort?")
@@ -421,7 +432,7 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
         rows.append(row)
     if q.versus_cohort and q.measures and q.measures[0].kind != "attribute":
         base["cohort"] = _versus_cohort(fr, q.measures[0], nights)
-        base["provenance"] = automatic_note(fr, q.measures, list(fr.nights.index))  # the cohort's nights count too
+        base["provenance"] = provenance_note(fr, q.measures, list(fr.nights.index))  # the cohort's nights count too
     base.update({"labels": [label(fr, m) for m in q.measures], "rows": lookup.jsonable(rows),
                  "focus": {"recording": nights[0]} if len(nights) == 1 else None,
                  "summary": "; ".join(f"{r['recording']}: " + ", ".join(f"{k} {r[k]}" for k in
@@ -512,7 +523,7 @@ def _compare(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict
             [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
             f"{base['label']} by {by}", cache=ctx.figure_cache))]
     grouped = [r for gr in groups for r in gr["nights"]]
-    base["provenance"] = automatic_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
+    base["provenance"] = provenance_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
     base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"

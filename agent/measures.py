@@ -89,6 +89,16 @@ def read_measures(t: str, stage: str | None, events: list[str],
                            "I do yet; I give each night's count of scored events and their mean and longest duration.",
                            ", ".join(e.replace("_", " ") for e in events), "what is the mean apnea duration of each "
                            "night?")
+    other = re.search(r"\b(min(imum)?|median|total|sum of|cumulative)\b (?!(mean|average|avg|typical|longest)\b)(\w+ )?"
+                      r"(apn|hypopn|arousal|desat|event|limb|obstructive|central|mixed|duration|length|time)", t) \
+        or re.search(r"\b(time|minutes|seconds|hours) (spent )?(in|with) (an? )?(\w+ )?(apn|hypopn|desat)", t)
+    if events and not out and other and (re.search(_DURATION, t) or re.search(r"\b(time|minutes|seconds|hours)\b", t)):
+        what = {"min": "shortest", "med": "median", "tot": "total", "sum": "total", "cum": "total"}.get(
+            other.group(0)[:3], "total")
+        return [], Decline(f"the {what} duration of a night's events is not something I give; I give the mean and the "
+                           "longest duration of a night's scored events, and their count.",
+                           ", ".join(e.replace("_", " ") for e in events), "what is the mean apnea duration of each "
+                           "night?")
     if events and not out and re.search(_DURATION, t):  # "the longest apnea", "mean hypopnea duration"
         if re.search(r"\bshortest (?!(mean|average|avg|median|typical)\b)(\w+ )?(apn|hypopn|arousal|desat|event|limb)", t):
             return [], Decline("the shortest event of a night is not something I give: scoring rules set a minimum "

@@ -4,7 +4,7 @@ answer says so). Used by :mod:`sleeplm.agent.executor` and :mod:`sleeplm.agent.w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sleeplm.encoder.vocab import SCORING_KINDS
 
@@ -38,6 +38,37 @@ def unscored_kinds(fr: Frames, m: Measure, nights: list[str]) -> list[str]:
     """The kinds of scoring this measure needs that nobody did in every one of these nights."""
     sc = scorings(fr, nights)
     return [k for k in needed_kinds(m) if sc and all(s.get(k, {}).get("state") == "not scored" for s in sc.values())]
+
+
+def hypopneas_lower_bound(scoring: dict[str, Any]) -> bool:
+    """Whether a night's hypopneas (and so its AHI) can only be a lower bound: its respiratory events were scored but
+    its arousals were not, so hypopneas marked by an arousal alone could not be counted."""
+    return (scoring.get("arousal") or {}).get("state") == "not scored" and \
+        (scoring.get("respiratory") or {}).get("state") in ("manual", "automatic")
+
+
+#: Night metrics that count hypopneas.
+_HYPOPNEA_METRICS = ("ahi_per_h", "hypopnea_index_per_h", "n_hypopneas", "supine_ahi_per_h", "non_supine_ahi_per_h")
+
+
+def lower_bound_note(fr: Frames, measures: list[Measure], nights: list[str]) -> str | None:
+    """A sentence naming the nights whose hypopnea-based values are lower bounds (None when none is)."""
+    if not any(m.name in ("hypopnea", "any") if m.kind in ("event_count", *DURATION_KINDS) else
+               m.name in _HYPOPNEA_METRICS for m in measures):
+        return None
+    low = sorted(n for n, s in scorings(fr, nights).items() if hypopneas_lower_bound(s))
+    if not low:
+        return None
+    shown = ", ".join(low[:8]) + (" …" if len(low) > 8 else "")
+    return (f"A lower bound for {shown}: arousals were not scored there, so a hypopnea marked by an arousal alone "
+            "(AASM: a ≥ 30 % drop in flow with a ≥ 3 % desaturation *or* an arousal) could not be counted; only "
+            "hypopneas with a desaturation are.")
+
+
+def provenance_note(fr: Frames, measures: list[Measure], nights: list[str]) -> str | None:
+    """What the answer's values rest on that a reader must know: automatic scoring, lower bounds (None: nothing)."""
+    notes = [n for n in (automatic_note(fr, measures, nights), lower_bound_note(fr, measures, nights)) if n]
+    return "\n\n".join(notes) or None
 
 
 def automatic_note(fr: Frames, measures: list[Measure], nights: list[str]) -> str | None:

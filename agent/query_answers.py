@@ -133,15 +133,15 @@ def _arg(r: dict[str, Any]) -> str:
     if r["label"].startswith("longest ") and r["kind"] == "argmax":  # "has the longest apnea", not "the highest longest"
         word = ""
     subj = r.get("subject") or {}
-    who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex')}, " \
-          f"{subj.get('phenotype')})" if subj.get("subject_id") else ""
+    who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex') or 'sex n/a'}, " \
+          f"{subj.get('phenotype') or 'phenotype n/a'})" if subj.get("subject_id") else ""
     text = f"**{r['night']}** has the {word + ' ' if word else ''}{r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
         why = (r.get("extra_missing") or {}).get(label)
         text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."
     if r["ties"]:
         text += f" Tied with: {', '.join(r['ties'])}."
-    others = [x for x in r["rows"] if x["recording"] != r["night"]][:3]
+    others = [x for x in r["rows"] if x["recording"] != r["night"] and x["recording"] not in r["ties"]][:3]
     if others:
         text += " Next: " + "; ".join(f"{x['recording']} {_nv(r, x['value'])}" for x in others) + "."
     if r.get("then"):

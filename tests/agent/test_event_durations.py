@@ -62,6 +62,9 @@ def test_a_night_without_such_events_has_no_duration_not_zero(session, sim_cohor
     ("how many apneas lasting more than 30 s are in sim-0002?", "picking events by how long they last"),
     ("what is the shortest apnea in sim-0002?", "the shortest event of a night is not something I give"),
     ("what is the longest apnea in the first half of the night in sim-0002?", "given for whole nights"),
+    ("what was the minimum hypopnea duration in sim-0002?", "the shortest duration of a night's events"),
+    ("what is the median apnea duration in sim-0002?", "the median duration of a night's events"),
+    ("total time spent in apnea in sim-0002?", "the total duration of a night's events"),
 ])
 def test_duration_questions_it_cannot_answer_are_declined_saying_why(session, question, reason) -> None:
     turn = session.respond(question)

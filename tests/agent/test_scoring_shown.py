@@ -212,3 +212,32 @@ def test_a_night_whose_events_nobody_scored_is_left_out_of_an_event_count_condit
     turn = ask(hypnogram_only_ws, "how many nights have fewer than 3 apneas?", config=ToolConfig(figure_dir=tmp_path))
     assert "**0 night(s)**" in turn.answer  # not counted as having none
     assert "cannot be checked there: night" in turn.answer and "unknown, not zero" in turn.answer
+
+
+def test_minutes_of_a_stage_in_a_night_nobody_staged_are_unknown_not_zero(unstaged_ws: Path, tmp_path: Path) -> None:
+    turn = ask(unstaged_ws, "how many minutes of REM did night have?", config=ToolConfig(figure_dir=tmp_path))
+    assert "unknown" in turn.answer and ": 0.0**" not in turn.answer and "— 0" not in turn.answer
+
+
+def test_events_in_a_stage_of_a_night_nobody_staged_are_unknown_not_zero(sim_cohort_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    shutil.copy(sim_cohort_dir / "sim-0002.edf", cohort / "night.edf")
+    tree = ET.parse(sim_cohort_dir / "sim-0002-nsrr.xml")  # its scored events, without its stages
+    events = tree.getroot().find("ScoredEvents")
+    for ev in list(events):
+        if (ev.findtext("EventType") or "").startswith("Stages"):
+            events.remove(ev)
+    n_hypopneas = sum("hypopnea" in (ev.findtext("EventConcept") or "").lower() for ev in events)
+    assert n_hypopneas > 0
+    tree.write(cohort / "night-nsrr.xml")
+    ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
+    cfg = ToolConfig(figure_dir=tmp_path)
+    whole = ask(tmp_path / "ws", "how many hypopneas did night have?", config=cfg)
+    assert f"hypopneas: {n_hypopneas}**" in whole.answer
+    in_rem = ask(tmp_path / "ws", "how many hypopneas in REM did night have?", config=cfg)
+    assert "hypopneas in REM: 0**" not in in_rem.answer
+    assert "not staged" in in_rem.answer or "sleep stages were not scored" in in_rem.answer
