@@ -144,6 +144,8 @@ def _arg(r: dict[str, Any]) -> str:
     others = [x for x in r["rows"] if x["recording"] != r["night"] and x["recording"] not in r["ties"]][:3]
     if others:
         text += " Next: " + "; ".join(f"{x['recording']} {_nv(r, x['value'])}" for x in others) + "."
+    if r.get("missing"):  # a night without a value is not in the running: say which, and why
+        text += f" Not available for: {', '.join(r['missing'])}{_why_missing(r)}."
     if r.get("then"):
         from .answers import compose
 
