@@ -294,7 +294,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         if p.has(r"\bsimilar\b", r"\blike\b"):
             return Plan("similar_epochs", {"recording": rec, "epoch": ep})
         return Plan("show_epoch", {"recording": rec, "epoch": ep})
-    if re.search(SCORING_QUESTION, t) and not p.recordings:
+    if re.search(SCORING_QUESTION, t) and (not p.recordings or re.search(  # "who scored sim-0005?": its row is there
+            r"\bwho (scored|staged|annotated)\b|\b(scored|staged|annotated) (automatically|by)\b", t)):
         return Plan("cohort_stats", {"question": "scoring"})
     if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",
              r"count (the )?(nights|recordings)"):

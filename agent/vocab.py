@@ -106,7 +106,7 @@ SCORING_QUESTION = (r"\b(scored|staged|annotated) (automatically|by (a |the )?(p
                     r"scorer|program|algorithm|computer|machine))\b|\b(automatic|manual|human) (scoring|staging)\b"
                     r"|\b(unscored|unstaged|not scored|not staged|without (scoring|annotations?))\b|\bwho scored\b"
                     r"|\b(no|without( an?)?|missing( an?)?|lack( an?)?|lacking( an?)?) (hypnograms?|sleep stag\w*|"
-                    r"stag(es|ing)|annotations?|annotation files?|scoring)\b")
+                    r"stag(es|ing)|annotations?|annotation files?|(event |respiratory |arousal )?scoring)\b")
 
 #: Named groups of event types a count may ask for ("how many apneas": every kind of apnea; "any": every event).
 EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}
