@@ -242,10 +242,18 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"
 
 
+def _count_measure(flt: Filter) -> Measure | None:
+    """The event count an ``event_count:<type>`` filter is on (None for any other filter)."""
+    if not flt.field.startswith(EVENT_COUNT_FIELD):
+        return None
+    return Measure("event_count", flt.field[len(EVENT_COUNT_FIELD):])
+
+
 def _filter_values(fr: Frames, flt: Filter) -> pd.Series | None:
     """The per-night numbers a threshold filter compares (NaN: unknown for that night), None for other filters."""
-    if flt.field.startswith(EVENT_COUNT_FIELD):
-        return values(fr, Measure("event_count", flt.field[len(EVENT_COUNT_FIELD):]))
+    count = _count_measure(flt)
+    if count is not None:
+        return values(fr, count)
     if flt.op in ("==", "in", "not in") or flt.field == "missing_channels" or flt.field not in fr.nights.columns:
         return None
     return pd.to_numeric(fr.nights[flt.field], errors="coerce")
@@ -277,8 +285,9 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
 
 
 def filter_text(flt: Filter) -> str:
-    if flt.field.startswith(EVENT_COUNT_FIELD):
-        return f"{measure_label(Measure('event_count', flt.field[len(EVENT_COUNT_FIELD):]))} {flt.op} {flt.value:g}"
+    count = _count_measure(flt)
+    if count is not None:
+        return f"{measure_label(count)} {flt.op} {flt.value:g}"
     field = metric_label(flt.field) if flt.field not in ATTRIBUTES and flt.field != "missing_channels" else flt.field
     if flt.field == "missing_channels":
         if flt.value == "none":
@@ -312,8 +321,7 @@ def unknown_under_filters(fr: Frames, q: Query) -> list[dict[str, Any]]:
             continue
         missing = [r for r in fr.nights.index if pd.isna(x.get(r))]
         if missing:
-            m = Measure("event_count", f.field[len(EVENT_COUNT_FIELD):]) if f.field.startswith(EVENT_COUNT_FIELD) \
-                else Measure("metric", f.field)
+            m = _count_measure(f) or Measure("metric", f.field)
             out += [{"condition": filter_text(f), **g} for g in _missing_why(fr, m, missing)]
     return out
 
@@ -345,8 +353,8 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
     base: dict[str, Any] = {"kind": q.ask, "filters": [filter_text(f) for f in q.filters], "figures": [],
                             "focus": None, "n_nights": len(nights), "unknown": unknown_under_filters(fr, q)}
     if q.ask in ("count", "list"):
-        base["provenance"] = provenance_note(fr, [Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
-                                                 for f in q.filters if f.field.startswith(EVENT_COUNT_FIELD)], nights)
+        counts = [m for m in map(_count_measure, q.filters) if m is not None]
+        base["provenance"] = provenance_note(fr, counts, nights)
         return _count_list(fr, q, nights, base)
     if q.window is not None:
         from .windows import spans_of
@@ -551,10 +559,8 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
     cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
     extra = list(dict.fromkeys(f.field for f in q.filters if f.field in n.columns and f.field not in cols))
     rows = n[cols + extra].copy()
-    for f in q.filters:  # the count a condition is on, beside each night ("arousals": 23)
-        if f.field.startswith(EVENT_COUNT_FIELD):
-            m = Measure("event_count", f.field[len(EVENT_COUNT_FIELD):])
-            rows[measure_label(m)] = values(fr, m).reindex(nights).astype("Int64")
+    for m in filter(None, map(_count_measure, q.filters)):  # the count a condition is on, beside each night
+        rows[measure_label(m)] = values(fr, m).reindex(nights).astype("Int64")
     rows["missing_channels"] = [", ".join(c) for c in n["missing_channels"]]
     base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")), "n_total": len(fr.nights),
                  "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])
