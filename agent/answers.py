@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES
+from sleeplm.encoder.vocab import SCORING_KIND_NAMES, TRACK_INPUTS
 
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
@@ -154,6 +154,14 @@ def describe_night(r: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
+_BREATHING = re.compile(r"apn|hypopn|breath|respirat|desaturat", flags=re.IGNORECASE)
+
+
+def _unseen_breathing(absent: list[str] | None, text: str) -> bool:
+    """A caption that speaks of breathing events for a recording with none of the breathing inputs."""
+    return bool(absent) and all(c in absent for c in TRACK_INPUTS["respiratory"]) and bool(_BREATHING.search(text))
+
+
 def caption_epochs(r: dict[str, Any]) -> str:
     out = []
     for e in r["epochs"]:
@@ -177,6 +185,10 @@ def caption_epochs(r: dict[str, Any]) -> str:
                 elif spo2:
                     lacks = f" ({spo2[2:]})"
                 line += f"\n  - model{lacks}: {text}"
+                if t == "stage_event" and _unseen_breathing(absent, text):
+                    line += ("\n  - this recording has no airflow or effort channel, so whether breathing events "
+                             "happened here is unknown: what the caption says about them, present or absent, "
+                             "is not a finding")
             out.append(line)
     if r.get("model_note"):
         out.append(f"Model captions unavailable: {r['model_note']}")

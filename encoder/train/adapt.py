@@ -35,8 +35,12 @@ import torch.nn.functional as F
 from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
-from sleeplm.encoder.signals.preprocess import BRAIN_CHANNELS as PREPROCESS_BRAIN_CHANNELS
-from sleeplm.encoder.signals.preprocess import CLIP_Z
+from sleeplm.encoder.train.augment import (
+    MAX_FREQUENCY_LOG2,
+    MAX_TILT,
+    jitter_brain_amplitude,
+    jitter_eeg_spectrum,
+)
 from sleeplm.encoder.train.data import SplitSpec
 from sleeplm.encoder.train.loop import lr_at
 from sleeplm.encoder.train.losses import MAX_LOGIT_SCALE
@@ -50,8 +54,6 @@ TRAINABLE = ("signal_tower", "signal_top")
 REGULARISERS = ("none", "l2sp")
 TARGETS = ("stage", "caption")
 _POS = CHANNEL_INDEX["POS"]
-#: The channels :func:`jitter_brain_amplitude` scales.
-BRAIN_CHANNELS = tuple(CHANNEL_INDEX[c] for c in PREPROCESS_BRAIN_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,11 @@ class AdaptConfig:
     #: depends on its stage mix (a night with little N3 has a small EEG standard deviation, so its N2 looks large),
     #: and a model that reads N3 from z-scored amplitude alone calls such N2 N3. 0 = off (recipes before it).
     amplitude_jitter_log2: float = 0.0
+    #: Move each training epoch's EEG rhythms by a factor ``2 ** u``, ``u ~ U(±eeg_frequency_jitter_log2)``, and tilt
+    #: its spectrum by an exponent ``~ U(±eeg_tilt_jitter)`` (:func:`~sleeplm.encoder.train.augment.jitter_eeg_spectrum`):
+    #: simulated subjects share the simulator's rhythm frequencies and slopes, real people do not. 0 = off.
+    eeg_frequency_jitter_log2: float = 0.0
+    eeg_tilt_jitter: float = 0.0
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -101,6 +108,11 @@ class AdaptConfig:
             raise ValueError("steps must be >= 1 and batch_size >= 2")
         if not 0.0 <= self.amplitude_jitter_log2 <= 3.0:
             raise ValueError(f"amplitude_jitter_log2 must be in [0, 3], not {self.amplitude_jitter_log2}")
+        if not 0.0 <= self.eeg_frequency_jitter_log2 <= MAX_FREQUENCY_LOG2:
+            raise ValueError(f"eeg_frequency_jitter_log2 must be in [0, {MAX_FREQUENCY_LOG2}], "
+                             f"not {self.eeg_frequency_jitter_log2}")
+        if not 0.0 <= self.eeg_tilt_jitter <= MAX_TILT:
+            raise ValueError(f"eeg_tilt_jitter must be in [0, {MAX_TILT}], not {self.eeg_tilt_jitter}")
 
 
 @dataclass(frozen=True)
@@ -195,19 +207,6 @@ def single_lead_copies(x: np.ndarray, stages: np.ndarray, channel_mask: np.ndarr
     cmask[:, c3] = True
     return (np.concatenate([x, copies]), np.concatenate([np.asarray(stages, object), np.asarray(stages, object)[keep]]),
             np.concatenate([mask, cmask]), keep)
-
-
-def jitter_brain_amplitude(x: torch.Tensor, rng: np.random.Generator, log2_range: float) -> torch.Tensor:
-    """A copy of a batch ``[b, 10, 1920]`` whose EEG and EOG channels (:data:`BRAIN_CHANNELS`) are multiplied by one
-    factor ``2 ** u`` per epoch, ``u ~ U(-log2_range, log2_range)``, then clipped to ``±CLIP_Z`` as preprocessing
-    clips; every other channel is unchanged. ``log2_range == 0`` returns ``x`` itself."""
-    if log2_range == 0.0:
-        return x
-    factor = torch.from_numpy(np.exp2(rng.uniform(-log2_range, log2_range, size=len(x))).astype(np.float32))
-    out = x.clone()
-    brain = list(BRAIN_CHANNELS)
-    out[:, brain] = (x[:, brain] * factor[:, None, None]).clamp(-CLIP_Z, CLIP_Z)
-    return out
 
 
 def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Parameter]]:
@@ -319,6 +318,8 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
         for g in opt.param_groups:
             g["lr"] = lr
         batch = jitter_brain_amplitude(xt[idx], np.random.default_rng([cfg.seed, step, 1]), cfg.amplitude_jitter_log2)
+        batch = jitter_eeg_spectrum(batch, np.random.default_rng([cfg.seed, step, 2]), cfg.eeg_frequency_jitter_log2,
+                                    cfg.eeg_tilt_jitter)
         emb, _ = net.encode_biosignals(batch)
         ce = F.cross_entropy(scale * emb @ text_emb.t(), yt[idx])
         reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start)) if cfg.regulariser == "l2sp" else torch.zeros(())

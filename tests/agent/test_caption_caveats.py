@@ -1,0 +1,28 @@
+"""What a caption answer says beside the model's words when the recording cannot show what they claim."""
+
+from sleeplm.agent.answers import caption_epochs
+
+NOT_A_FINDING = "whether breathing events happened here is unknown"
+
+
+def _result(absent: list[str], text: str) -> dict:
+    return {"recording": "excerpt1", "tracks": ["stage_event"], "withheld": {}, "absent_inputs": {"stage_event": absent},
+            "epochs": [{"epoch_index": 3, "clock_time": "23:01:30", "stage": "N2", "event_types": [],
+                        "reference": {"stage_event": "N2 sleep."}, "model": {"stage_event": text}}]}
+
+
+def test_a_caption_denying_breathing_events_without_any_breathing_channel_is_marked_unknown():
+    eeg_only = ["ECG", "ABD", "THX", "AF", "EOG_L", "EOG_R", "EEG_C4", "EMG_CHIN", "POS"]
+    answer = caption_epochs(_result(eeg_only, "N2 sleep; no sleep-disordered breathing events were detected."))
+    assert NOT_A_FINDING in answer
+    assert "present or absent, is not a finding" in answer
+
+
+def test_a_caption_about_breathing_with_an_airflow_channel_gets_no_such_note():
+    answer = caption_epochs(_result(["ECG", "ABD", "THX"], "N2 sleep; an obstructive apnea."))
+    assert NOT_A_FINDING not in answer
+
+
+def test_a_caption_that_does_not_speak_of_breathing_gets_no_such_note():
+    answer = caption_epochs(_result(["ECG", "ABD", "THX", "AF"], "N2 sleep with spindles."))
+    assert NOT_A_FINDING not in answer
