@@ -109,9 +109,10 @@ def run_eval(workspaces: list[Path], models: list[str | None], tasks: list[str],
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs: list[RunResult] = []
+    names_taken: dict[str, str] = {}  # model label -> sha256, so two different files named alike never share a folder
     for ws in workspaces:
         for model in models or [None]:
-            runs.append(_run_pair(Path(ws), model, instances, out_dir, seed, limit_epochs))
+            runs.append(_run_pair(Path(ws), model, instances, out_dir, seed, limit_epochs, names_taken))
     report = write_report(runs, out_dir, names, seed=seed, limit_epochs=limit_epochs)
     summary = {"seed": seed, "limit_epochs": limit_epochs, "tasks": names,
                "runs": [{"workspace": r.workspace, "model": r.model, "model_sha256": r.model_sha256,
@@ -121,17 +122,28 @@ def run_eval(workspaces: list[Path], models: list[str | None], tasks: list[str],
     return EvalResults(runs, out_dir, report, names)
 
 
+def model_label(name: str, sha256: str, taken: dict[str, str]) -> str:
+    """``name``, or ``name@<sha256 prefix>`` when another model of this run (other weights) already has that name
+    (e.g. ``a/w.safetensors`` and ``b/w.safetensors``); records the label in ``taken``."""
+    label = name
+    if taken.get(label, sha256) != sha256:
+        label = f"{name}@{sha256[:8]}"
+    taken[label] = sha256
+    return label
+
+
 def _run_pair(ws: Path, model: str | None, tasks: list, out_dir: Path, seed: int,
-              limit_epochs: int | None) -> RunResult:
+              limit_epochs: int | None, names_taken: dict[str, str] | None = None) -> RunResult:
     label = model or "(workspace model)"
     try:
         probe = EvalContext.open(ws, model, seed=seed, limit_epochs=limit_epochs)
     except EvalError as exc:
         return RunResult(str(ws), label, error=str(exc))
-    run_dir = out_dir / f"{_slug(ws.resolve().name)}__{_slug(probe.model_ref.name)}"
+    label = model_label(probe.model_ref.name, probe.model_ref.sha256, {} if names_taken is None else names_taken)
+    run_dir = out_dir / f"{_slug(ws.resolve().name)}__{_slug(label)}"
     run_dir.mkdir(parents=True, exist_ok=True)
     probe.out_dir = run_dir
-    run = RunResult(str(ws), probe.model_ref.name, probe.model_ref.sha256, probe.vector_source, str(run_dir))
+    run = RunResult(str(ws), label, probe.model_ref.sha256, probe.vector_source, str(run_dir))
     meta = probe.describe()
     try:
         for task in tasks:

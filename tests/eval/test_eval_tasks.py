@@ -169,3 +169,30 @@ def test_yasa_baseline_on_the_same_epochs(workspace: Path, tmp_path: Path) -> No
     yasa = res.scores["baselines"]["YASA"]
     assert 0.0 <= yasa["accuracy"] <= 1.0 and yasa["coverage"] > 0.9
     assert "zero_shot_confusion_yasa.png" in res.plots
+
+
+def test_two_different_models_with_the_same_file_name_get_their_own_results(workspace: Path, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _other_model(tmp_path / "a")
+    second = _other_model(tmp_path / "b")
+    import torch
+
+    sd = torch.load(second, weights_only=True)
+    sd["state_dict"]["logit_scale"] = sd["state_dict"]["logit_scale"] + 1  # other weights, same name
+    torch.save(sd, second)
+    res = run_eval([workspace], [str(first), str(second)], ["zero_shot_staging"], tmp_path / "out",
+                   task_options={"zero_shot_staging": {"yasa": False, "ablation": False}}, limit_epochs=20)
+    labels = [r.model for r in res.runs]
+    assert len(set(labels)) == 2 and labels[0] == "other" and labels[1].startswith("other@")
+    assert len({r.run_dir for r in res.runs}) == 2
+    assert all((Path(r.run_dir) / "zero_shot_staging.json").is_file() for r in res.runs)
+
+
+def test_a_model_named_twice_keeps_its_plain_name() -> None:
+    from sleeplm.eval.runner import model_label
+
+    taken: dict[str, str] = {}
+    assert model_label("w", "aa" * 32, taken) == "w"
+    assert model_label("w", "aa" * 32, taken) == "w"
+    assert model_label("w", "bb" * 32, taken) == "w@bbbbbbbb"
