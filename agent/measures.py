@@ -33,6 +33,9 @@ POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_
 _STAGE_SHARE = {"n1_pct": "N1", "n2_pct": "N2", "n3_pct": "N3", "rem_pct": "REM"}
 
 
+#: A yes/no question about whether events happened ("did X have apneas?", "were there any arousals in X?").
+_PRESENCE = r"^(did|does|do|has|have|had|were|was|is|are)\b.*\b(have|has|had|any|there)\b"
+
 def read_measures(t: str, stage: str | None, events: list[str],
                   window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
@@ -118,7 +121,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
                                                               if i is None) + ".",
                                ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")
         return [Measure("metric", i) for i in dict.fromkeys(index)], None
-    if events and not out and re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t):
+    if events and not out and (re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t) or re.search(
+            _PRESENCE, t)):  # "did sim-0001 have apneas?": the count answers it (and says when nobody scored them)
         out += [Measure("event_count", e, stage) for e in events]
     if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
                  r"|\bage (range|spread|sd|standard deviation)\b", t):

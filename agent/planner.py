@@ -118,6 +118,8 @@ _BELOW = r"(below|under|less than|fewer than|lower than|shorter than|<|<=|≤|at
 #: Event words a count threshold names ("more than 20 arousals"), and the event type (or group) each means.
 _EVENT_WORDS = (r"(?:obstructive|central|mixed) apn(?:o)?eas?|apn(?:o)?eas?|hypopn(?:o)?eas?|arousals?|"
                 r"(?:oxygen )?desaturations?|desats?|limb movements?")
+#: What after an event word narrows its count to part of a night (a stage, a time window).
+_NARROWED = r"\s*(in|during|after|before|between|from|while|within)\b"
 _EVENT_TYPE = {r"obstructive": "obstructive_apnea", r"central": "central_apnea", r"mixed": "mixed_apnea",
                r"apn": "apnea", r"hypopn": "hypopnea", r"arousal": "arousal", r"(oxygen )?desat": "oxygen_desaturation",
                r"limb": "limb_movement"}
@@ -212,6 +214,15 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
             real = ">=" if m.group("op2") == "more" else "<="
         flt = Filter(EVENT_COUNT_FIELD + ev, real, float(m.group("num") or m.group("num2")))
         if flt not in out:
+            out.append(flt)
+    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
+                         rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
+                         rf"(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):  # "nights with apneas", "with no arousals"
+        if re.match(_NARROWED, t[m.end():]):
+            continue  # "had central apneas in REM", "after 2 am": a count within part of the night is not this filter
+        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
+        flt = Filter(EVENT_COUNT_FIELD + ev, "<" if m.group("neg") else ">=", 1.0)
+        if flt not in out and not any(f.field == flt.field for f in out):
             out.append(flt)
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
                  r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):

@@ -52,3 +52,28 @@ def test_an_event_count_condition_restricts_an_average(session, cohort, sim_coho
     kept = [n for n, c in counts.items() if c >= threshold + 1]
     turn = session.respond(f"what is the mean AHI of nights with {threshold + 1} or more hypopneas?")
     assert f"over {len(kept)} night(s)" in turn.answer and all(n in turn.answer for n in kept)
+
+
+def test_nights_that_had_central_apneas_are_those_with_at_least_one_in_the_annotations(session, sim_cohort_dir) -> None:
+    counts = {n: xml_count(sim_cohort_dir, n, "central apnea") for n in NIGHTS}
+    turn = session.respond("which nights had central apneas?")
+    assert turn.steps[0].name == "query_cohort"
+    assert listed(turn.answer) == {n for n, c in counts.items() if c >= 1}
+
+
+def test_nights_with_no_central_apneas_are_those_with_none_in_the_annotations(session, sim_cohort_dir) -> None:
+    counts = {n: xml_count(sim_cohort_dir, n, "central apnea") for n in NIGHTS}
+    turn = session.respond("which nights had no central apneas?")
+    assert listed(turn.answer) == {n for n, c in counts.items() if c == 0}
+
+
+def test_nights_that_had_an_event_in_one_stage_are_not_answered_with_the_whole_night(session) -> None:
+    turn = session.respond("which nights had central apneas in REM?")
+    assert not turn.steps or "event_count:central_apnea" not in str(turn.steps[0].args)
+
+
+def test_did_a_night_have_hypopneas_is_answered_with_its_count(session, sim_cohort_dir) -> None:
+    count = xml_count(sim_cohort_dir, "sim-0002", "hypopnea")
+    turn = session.respond("did sim-0002 have any hypopneas?")
+    assert turn.steps[0].name == "query_cohort"
+    assert re.search(rf"hypopneas: {count}\b", turn.answer)
