@@ -29,7 +29,7 @@ EEG_ROWS = tuple(CHANNEL_INDEX[c] for c in EEG_CHANNELS)
 TILT_PIVOT_HZ = 4.0
 #: Largest frequency factor range (log2) and tilt (exponent units) a recipe may ask for.
 MAX_FREQUENCY_LOG2 = 0.5
-MAX_TILT = 1.5
+MAX_TILT = 3.0
 
 
 def jitter_brain_amplitude(x: torch.Tensor, rng: np.random.Generator, log2_range: float) -> torch.Tensor:
