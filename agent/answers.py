@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity
@@ -26,7 +28,10 @@ def num(v: Any, digits: int = 1) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return f"{v:.{digits}f}"
+        if not math.isfinite(v):
+            return f"{v:.{digits}f}"
+        # round the number as written (19.15 -> 19.2), not its binary neighbour (19.149999... -> 19.1)
+        return str(Decimal(repr(v)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
     return str(v)
 
 

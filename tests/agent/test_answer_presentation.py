@@ -1,4 +1,4 @@
-"""What a caption answer says beside the model's words when the recording cannot show what they claim."""
+"""How answers present what the model said and the numbers they give: caveats where the recording cannot show a claim, rounding."""
 
 from sleeplm.agent.answers import caption_epochs
 
@@ -26,3 +26,11 @@ def test_a_caption_about_breathing_with_an_airflow_channel_gets_no_such_note():
 def test_a_caption_that_does_not_speak_of_breathing_gets_no_such_note():
     answer = caption_epochs(_result(["ECG", "ABD", "THX", "AF"], "N2 sleep with spindles."))
     assert NOT_A_FINDING not in answer
+
+
+def test_a_number_is_rounded_as_written_not_as_its_binary_neighbour():
+    from sleeplm.agent.answers import num
+
+    assert num(19.15) == "19.2"  # 19.15 is stored as 19.1499999...; a reader rounds what they see
+    assert num(2.675, 2) == "2.68"
+    assert num(float("nan")) == "nan" and num(None) == "n/a" and num(7) == "7"
