@@ -262,8 +262,7 @@ def _filter_values(fr: Frames, flt: Filter) -> pd.Series | None:
 def _apply(fr: Frames, flt: Filter) -> pd.Series:
     n = fr.nights
     if flt.field.startswith(EVENT_COUNT_FIELD):
-        x = _filter_values(fr, flt)
-        return {">": x > flt.value, ">=": x >= flt.value, "<": x < flt.value, "<=": x <= flt.value}[flt.op].fillna(False)
+        return _meets(_filter_values(fr, flt), flt.op, float(flt.value))
     if flt.field == "missing_channels":
         if flt.value == "none":  # every channel recorded
             return pd.Series([not c for c in n["missing_channels"]], index=n.index)
@@ -281,7 +280,12 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
     x = pd.to_numeric(col, errors="coerce")
     # "above the cohort average": the threshold is the cohort's own mean / median of the measure
     v = float({"mean": x.mean, "median": x.median}[flt.value]()) if flt.value in ("mean", "median") else float(flt.value)
-    return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v}[flt.op].fillna(False)
+    return _meets(x, flt.op, v)
+
+
+def _meets(x: pd.Series, op: str, v: float) -> pd.Series:
+    """``x op v`` per night; a night without a value does not meet the condition."""
+    return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v}[op].fillna(False)
 
 
 def filter_text(flt: Filter) -> str:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sleeplm.encoder.signals.preprocess import BRAIN_CHANNELS as PREPROCESS_BRAIN_CHANNELS
+from sleeplm.encoder.signals.preprocess import (
+    BRAIN_CHANNELS as PREPROCESS_BRAIN_CHANNELS,
+)
 from sleeplm.encoder.signals.preprocess import CLIP_Z
 from sleeplm.encoder.vocab import CHANNEL_INDEX, EEG_CHANNELS, MODEL_FS_HZ
 
