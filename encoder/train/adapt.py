@@ -95,6 +95,9 @@ class AdaptConfig:
     #: simulated subjects share the simulator's rhythm frequencies and slopes, real people do not. 0 = off.
     eeg_frequency_jitter_log2: float = 0.0
     eeg_tilt_jitter: float = 0.0
+    #: Which epochs get that jitter: "all", or "eeg_alone" (epochs whose only recorded channel is one EEG lead, e.g.
+    #: the single-lead copies), so that full recordings train as without it.
+    eeg_spectrum_jitter_on: str = "all"
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -111,6 +114,8 @@ class AdaptConfig:
         if not 0.0 <= self.eeg_frequency_jitter_log2 <= MAX_FREQUENCY_LOG2:
             raise ValueError(f"eeg_frequency_jitter_log2 must be in [0, {MAX_FREQUENCY_LOG2}], "
                              f"not {self.eeg_frequency_jitter_log2}")
+        if self.eeg_spectrum_jitter_on not in ("all", "eeg_alone"):
+            raise ValueError(f"eeg_spectrum_jitter_on must be 'all' or 'eeg_alone', not {self.eeg_spectrum_jitter_on!r}")
         if not 0.0 <= self.eeg_tilt_jitter <= MAX_TILT:
             raise ValueError(f"eeg_tilt_jitter must be in [0, {MAX_TILT}], not {self.eeg_tilt_jitter}")
 
@@ -311,6 +316,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     net.biosignals.train()
     xt = torch.from_numpy(x)
+    eeg_alone = channel_mask.sum(axis=1) == 1  # one recorded channel (a single-lead copy or a one-lead recording)
     yt = torch.from_numpy(targets)
     history = []
     for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
@@ -318,8 +324,12 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
         for g in opt.param_groups:
             g["lr"] = lr
         batch = jitter_brain_amplitude(xt[idx], np.random.default_rng([cfg.seed, step, 1]), cfg.amplitude_jitter_log2)
-        batch = jitter_eeg_spectrum(batch, np.random.default_rng([cfg.seed, step, 2]), cfg.eeg_frequency_jitter_log2,
-                                    cfg.eeg_tilt_jitter)
+        spectrum_rng = np.random.default_rng([cfg.seed, step, 2])
+        if cfg.eeg_spectrum_jitter_on == "all":
+            batch = jitter_eeg_spectrum(batch, spectrum_rng, cfg.eeg_frequency_jitter_log2, cfg.eeg_tilt_jitter)
+        elif (rows := np.flatnonzero(eeg_alone[idx])).size:  # "eeg_alone": the full recordings keep their EEG
+            batch = batch.clone()
+            batch[rows] = jitter_eeg_spectrum(batch[rows], spectrum_rng, cfg.eeg_frequency_jitter_log2, cfg.eeg_tilt_jitter)
         emb, _ = net.encode_biosignals(batch)
         ce = F.cross_entropy(scale * emb @ text_emb.t(), yt[idx])
         reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start)) if cfg.regulariser == "l2sp" else torch.zeros(())
