@@ -213,3 +213,19 @@ def test_an_amplitude_jitter_outside_its_range_is_refused():
     raw = json.loads((RECIPES_DIR / "tiny-stage-anchor-jitter.json").read_text())["adapt"]
     with pytest.raises(ValueError, match="amplitude_jitter_log2"):
         AdaptConfig(**{**raw, "amplitude_jitter_log2": -0.1})
+
+
+def test_spectrum_jitter_settings_outside_their_range_are_refused():
+    raw = json.loads((RECIPES_DIR / "tiny-stage-anchor-mad-spectral.json").read_text())["adapt"]
+    with pytest.raises(ValueError, match="eeg_spectrum_jitter_on"):
+        AdaptConfig(**{**raw, "eeg_spectrum_jitter_on": "some"})
+    with pytest.raises(ValueError, match="eeg_tilt_jitter"):
+        AdaptConfig(**{**raw, "eeg_tilt_jitter": 3.5})
+    with pytest.raises(ValueError, match="eeg_frequency_jitter_log2"):
+        AdaptConfig(**{**raw, "eeg_frequency_jitter_log2": 0.6})
+
+
+def test_the_shipped_recipe_tilts_the_eeg_spectrum_of_every_epoch():
+    rec = load_adapt_recipe("tiny-stage-anchor-mad-spectral")
+    assert rec.config.eeg_tilt_jitter == 1.5 and rec.config.eeg_spectrum_jitter_on == "all"
+    assert rec.data is not None and rec.data.brain_scale == "mad" and rec.data.seed == 1
