@@ -129,7 +129,8 @@ def describe_night(r: dict[str, Any]) -> str:
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
     sc = r.get("scoring") or {}
-    shows_ahi = "ahi_per_h" in r["requested_metrics"] or (not r["requested_metrics"] and "ahi_per_h" in r["key_metrics"])
+    ahi = r["requested_metrics"].get("ahi_per_h") if r["requested_metrics"] else r["key_metrics"].get("ahi_per_h")
+    shows_ahi = isinstance(ahi, (int, float)) and math.isfinite(ahi)  # no "lower bound" beside an AHI of n/a
     if shows_ahi and hypopneas_lower_bound(sc):
         lines.append("The AHI is a lower bound here: arousals were not scored, so a hypopnea marked by an arousal "
                      "alone (AASM: a ≥ 30 % drop in flow with a ≥ 3 % desaturation *or* an arousal) could not be "
@@ -160,11 +161,23 @@ def describe_night(r: dict[str, Any]) -> str:
 
 
 _BREATHING = re.compile(r"apn|hypopn|breath|respirat|desaturat", flags=re.IGNORECASE)
+#: What in a model caption speaks of an event of each scoring kind.
+_KIND_WORDS: dict[str, re.Pattern[str]] = {
+    "respiratory": re.compile(r"apn|hypopn|breathing event|respiratory event", flags=re.IGNORECASE),
+    "desaturation": re.compile(r"desaturat|nadir", flags=re.IGNORECASE),
+    "arousal": re.compile(r"arousal", flags=re.IGNORECASE),
+    "limb_movement": re.compile(r"limb|leg movement", flags=re.IGNORECASE),
+}
 
 
 def _unseen_breathing(absent: list[str] | None, text: str) -> bool:
     """A caption that speaks of breathing events for a recording with none of the breathing inputs."""
     return bool(absent) and all(c in absent for c in TRACK_INPUTS["respiratory"]) and bool(_BREATHING.search(text))
+
+
+def _unscored_claims(unscored: list[str], text: str) -> list[str]:
+    """The kinds of event, nobody scored in this recording, that a model caption speaks of."""
+    return [k for k in unscored if k in _KIND_WORDS and _KIND_WORDS[k].search(text)]
 
 
 def caption_epochs(r: dict[str, Any]) -> str:
@@ -182,18 +195,28 @@ def caption_epochs(r: dict[str, Any]) -> str:
                 lacks = (f" (this recording lacks {', '.join(absent)}: what the caption says of "
                          f"{'it' if len(absent) == 1 else 'them'} is not a reading)") if absent else ""
                 text = e["model"].get(t) or "(empty)"
+                no_basis = bool(absent) and all(c in absent for c in (*TRACK_INPUTS["respiratory"], "ECG"))
                 spo2 = ("; SpO2 is not one of the model's inputs, so a desaturation or an SpO2 value in its caption "
-                        "is inferred from breathing and heart signals, never measured") if re.search(
+                        + ("could only be inferred from breathing and heart signals, and this recording has neither: "
+                           "it has no basis here" if no_basis else
+                           "is inferred from breathing and heart signals, never measured")) if re.search(
                     r"desaturat|spo2|saturation|nadir", text, flags=re.IGNORECASE) else ""
                 if lacks and spo2:
                     lacks = lacks[:-1] + spo2 + ")"
                 elif spo2:
                     lacks = f" ({spo2[2:]})"
                 line += f"\n  - model{lacks}: {text}"
-                if t == "stage_event" and _unseen_breathing(absent, text):
+                unseen = t == "stage_event" and _unseen_breathing(absent, text)
+                if unseen:
                     line += ("\n  - this recording has no airflow or effort channel, so whether breathing events "
                              "happened here is unknown: what the caption says about them, present or absent, "
                              "is not a finding")
+                guessed = [k for k in _unscored_claims(r.get("unscored_kinds") or [], text)
+                           if not (unseen and k in ("respiratory", "desaturation"))] if t == "stage_event" else []
+                if guessed:
+                    names = " and ".join(SCORING_KIND_NAMES.get(k, k) for k in guessed)
+                    line += (f"\n  - {names} were not scored in this recording (by a person or a program): what "
+                             "the caption says of them is the model's guess, with no scoring to check it against")
             out.append(line)
     if r.get("model_note"):
         out.append(f"Model captions unavailable: {r['model_note']}")

@@ -149,6 +149,7 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
         "recording": n.recording, "tracks": track_list, "epochs": out_epochs,
         "model_note": note, "range_clipped_to": limit if clipped else None, "withheld": withheld,
         "absent_inputs": partial,
+        "unscored_kinds": [k for k, v in (n.scoring or {}).items() if v.get("state") == "not scored"],
         "figures": [], "focus": {"recording": n.recording, "epoch_index": first},
         "summary": f"captions of {n.recording} {span} ({infos[0]['clock_time'] or 'no clock'}), "
                    f"{len(track_list)} track(s){'' if generated else ', reference only'}",
