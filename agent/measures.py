@@ -81,8 +81,9 @@ def read_measures(t: str, stage: str | None, events: list[str],
     out += [Measure("metric", c) for c in cols]
     m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
         or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t) \
-        or re.search(r"\b(most|least|fewest|more|less)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)
-    if m and not out:
+        or re.search(r"\b(most|least|fewest|more|less)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
+        or (re.search(_PRESENCE, t) and not events and re.search(r"\b(any|some)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t))
+    if m and not out:  # "did excerpt2 have any REM?": its minutes answer it (unknown where it was not staged)
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
         events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea

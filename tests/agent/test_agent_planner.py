@@ -464,3 +464,14 @@ def test_how_many_nights_have_a_phenotype_is_a_count_of_those_nights() -> None:
     assert q == Query("count", filters=[Filter("phenotype", "in", ["osa_mild"])])
     q = plan("How many obstructive apneas do the mild OSA patients have in total?", names, AT_1)
     assert isinstance(q, Query) and q.measures == [Measure("event_count", "obstructive_apnea")]
+
+
+def test_did_a_night_have_any_rem_is_its_rem_minutes() -> None:
+    q = plan("did sim-0002 have any REM sleep?", NAMES, Context())
+    assert q == Query("value", [Measure("stage_minutes", "REM")], nights=["sim-0002"])
+
+
+def test_did_a_night_have_apneas_in_a_stage_is_its_count_in_that_stage() -> None:
+    q = plan("did sim-0002 have any central apneas in REM?", NAMES, Context())
+    assert isinstance(q, Query) and q.measures == [Measure("event_count", "central_apnea", "REM")]
+    assert q.nights == ["sim-0002"]
