@@ -36,6 +36,7 @@ from sleeplm.encoder.captions.facts import CaptionFacts
 from sleeplm.encoder.captions.render import event_gist, render_facts
 from sleeplm.encoder.model.api import SleepLM
 from sleeplm.encoder.train.augment import (
+    EEG_ROWS,
     MAX_FREQUENCY_LOG2,
     MAX_TILT,
     jitter_brain_amplitude,
@@ -53,6 +54,9 @@ from tqdm import tqdm
 TRAINABLE = ("signal_tower", "signal_top")
 REGULARISERS = ("none", "l2sp")
 TARGETS = ("stage", "caption")
+#: What :attr:`AdaptConfig.eeg_spectrum_jitter_on` may name: every epoch, or only those whose one recorded channel is
+#: a central EEG lead.
+SPECTRUM_JITTER_ON = ("all", "eeg_alone")
 _POS = CHANNEL_INDEX["POS"]
 
 
@@ -114,8 +118,9 @@ class AdaptConfig:
         if not 0.0 <= self.eeg_frequency_jitter_log2 <= MAX_FREQUENCY_LOG2:
             raise ValueError(f"eeg_frequency_jitter_log2 must be in [0, {MAX_FREQUENCY_LOG2}], "
                              f"not {self.eeg_frequency_jitter_log2}")
-        if self.eeg_spectrum_jitter_on not in ("all", "eeg_alone"):
-            raise ValueError(f"eeg_spectrum_jitter_on must be 'all' or 'eeg_alone', not {self.eeg_spectrum_jitter_on!r}")
+        if self.eeg_spectrum_jitter_on not in SPECTRUM_JITTER_ON:
+            raise ValueError(f"eeg_spectrum_jitter_on must be one of {SPECTRUM_JITTER_ON}, "
+                             f"not {self.eeg_spectrum_jitter_on!r}")
         if not 0.0 <= self.eeg_tilt_jitter <= MAX_TILT:
             raise ValueError(f"eeg_tilt_jitter must be in [0, {MAX_TILT}], not {self.eeg_tilt_jitter}")
 
@@ -316,7 +321,8 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     net.biosignals.train()
     xt = torch.from_numpy(x)
-    eeg_alone = channel_mask.sum(axis=1) == 1  # one recorded channel (a single-lead copy or a one-lead recording)
+    # one recorded channel, a central EEG lead (a single-lead copy, or a recording of one EEG lead)
+    eeg_alone = (channel_mask.sum(axis=1) == 1) & channel_mask[:, list(EEG_ROWS)].any(axis=1)
     yt = torch.from_numpy(targets)
     history = []
     for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
