@@ -13,6 +13,7 @@ from typing import Any
 
 from .intents import Plan, name_key
 from .measures import STAGE_TOKEN, STAGE_WORD
+from .query import event_count_of
 from .vocab import CohortNames, without_metric_phrases
 
 #: Tokens whose digits are part of a name, not a quantity: stages (N2, stage 3, S4), channel and signal labels
@@ -36,7 +37,8 @@ def _leaves(value: Any) -> list[Any]:
 
 def _plan_numbers(args: dict[str, Any], known: set[str]) -> list[float]:
     """Every number a plan's arguments hold: numbers, and the digits of clock times and descriptions; not the
-    digits of a name (a recording, a subject, a column such as hr_n2_bpm, a stage such as N2)."""
+    digits of a name (a recording, a subject, a column such as hr_n2_bpm, a stage such as N2, an event count's
+    field such as ``event_count:apnea@N2``)."""
     out: list[float] = []
     for v in _leaves(args):
         if isinstance(v, bool):
@@ -44,7 +46,7 @@ def _plan_numbers(args: dict[str, Any], known: set[str]) -> list[float]:
         if isinstance(v, (int, float)):
             out.append(float(v))
         elif isinstance(v, str) and v.lower() not in known and not _NAME.fullmatch(v.lower()) and \
-                not re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", v):
+                not re.fullmatch(r"[A-Za-z_]+\d*[A-Za-z_]*\d*[A-Za-z_]*", v) and event_count_of(v) is None:
             out += [float(x) for x in re.findall(r"\d+(?:\.\d+)?", v)]
     return out
 

@@ -29,7 +29,18 @@ from sleeplm.encoder.vocab import (
 from . import lookup, plots
 from .context import ToolContext
 from .provenance import provenance_note, unscored_kinds
-from .query import ATTRIBUTES, DURATION_KINDS, EVENT_COUNT_FIELD, GROUPINGS, Decline, Filter, Measure, Query, Window
+from .query import (
+    ATTRIBUTES,
+    DURATION_KINDS,
+    EVENT_COUNT_FIELD,
+    GROUPINGS,
+    Decline,
+    Filter,
+    Measure,
+    Query,
+    Window,
+    event_count_of,
+)
 from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
@@ -243,10 +254,9 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
 
 
 def _count_measure(flt: Filter) -> Measure | None:
-    """The event count an ``event_count:<type>`` filter is on (None for any other filter)."""
-    if not flt.field.startswith(EVENT_COUNT_FIELD):
-        return None
-    return Measure("event_count", flt.field[len(EVENT_COUNT_FIELD):])
+    """The event count an ``event_count:<type>[@<stage>]`` filter is on (None for any other filter)."""
+    of = event_count_of(flt.field)
+    return None if of is None else Measure("event_count", of[0], of[1])
 
 
 def _filter_values(fr: Frames, flt: Filter) -> pd.Series | None:

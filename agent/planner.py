@@ -10,6 +10,7 @@ Misspellings of the words it knows are corrected first ("higest" → "highest").
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable
@@ -21,7 +22,16 @@ from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
-from .query import DURATION_KINDS, EVENT_COUNT_FIELD, Decline, Filter, Measure, Query, Window
+from .query import (
+    DURATION_KINDS,
+    Decline,
+    Filter,
+    Measure,
+    Query,
+    Window,
+    event_count_field,
+    event_count_of,
+)
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
@@ -207,21 +217,23 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                          rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b",
                          t):  # "more than 20 arousals", "5 or more central apneas": a night's count of scored events
         ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
+        stage = _stage_after(t, m.end())  # "more than 3 hypopneas in REM": those that start in REM
         if m.group("op"):
             sym = m.group("op")
             real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
         else:
             real = ">=" if m.group("op2") == "more" else "<="
-        flt = Filter(EVENT_COUNT_FIELD + ev, real, float(m.group("num") or m.group("num2")))
+        flt = Filter(event_count_field(ev, stage), real, float(m.group("num") or m.group("num2")))
         if flt not in out:
             out.append(flt)
     for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
                          rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
                          rf"(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):  # "nights with apneas", "with no arousals"
-        if re.match(_NARROWED, t[m.end():]):
-            continue  # "had central apneas in REM", "after 2 am": a count within part of the night is not this filter
+        stage = _stage_after(t, m.end())  # "had central apneas in REM": those that start in REM
+        if not stage and re.match(_NARROWED, t[m.end():]):
+            continue  # "after 2 am", "between 1 and 3": a count within a time window is not this filter
         ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
-        flt = Filter(EVENT_COUNT_FIELD + ev, "<" if m.group("neg") else ">=", 1.0)
+        flt = Filter(event_count_field(ev, stage), "<" if m.group("neg") else ">=", 1.0)
         if flt not in out and not any(f.field == flt.field for f in out):
             out.append(flt)
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
@@ -230,6 +242,12 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     elif re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
         out.append(Filter("missing_channels", "==", ""))
     return out
+
+
+def _stage_after(t: str, at: int) -> str | None:
+    """The stage a phrase right after position ``at`` restricts to ("… in REM", "… during deep sleep"), or None."""
+    m = re.match(rf"\s*{_STAGE_IN}", t[at:])
+    return STAGE_TOKEN[m.group(2).replace("-", " ")] if m else None
 
 
 def _negated(t: str, flt: Filter) -> Filter:
@@ -399,6 +417,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        f"does the {labels[0]} increase with age?")
     filters = _filters(t, p, names, group_by)
     filters = ahi_severity(t, filters)
+    staged = {of for f in filters if (of := event_count_of(f.field)) and of[1]}
+    if staged and stage and len(re.findall(_STAGE_IN, t)) == 1:
+        # the one stage phrase says where a condition's events are counted ("the mean AHI of nights with apneas in
+        # REM"), so the measure asked is the whole night's; a count of those same events keeps the stage
+        plain, decline = read_measures(t, None, p.events, window)
+        if decline is None and plain:
+            measures = [dataclasses.replace(m, stage=m.stage or next(st for ev, st in staged if ev == m.name))
+                        if m.kind == "event_count" and any(ev == m.name for ev, _ in staged) else m for m in plain]
     if excluded:
         filters.append(Filter("recording", "not in", excluded))
     if group_by == "site" and len(p.sites) >= 2:
@@ -417,7 +443,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                            f"usually asked at; did you mean {f.value * 100:g} %?", _understood(t, names),
                            f"which nights have a {label} above {f.value * 100:g}%?")
     if len(measures) > 1:  # "the mean sleep efficiency of nights with AHI above 15": the AHI is the condition
-        measures = [m for m in measures if not any(f.field == m.name for f in filters)] or measures
+        measures = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage))
+                                                   for f in filters)] or measures
     if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
         ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
     ask, decline = worst_or_best(t, ask, measures)
@@ -443,7 +470,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
-    if counting and measures and all(any(f.field in (m.name, EVENT_COUNT_FIELD + m.name) for f in filters)
+    if counting and measures and all(any(f.field in (m.name, event_count_field(m.name, m.stage)) for f in filters)
                                      for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)

@@ -52,8 +52,23 @@ class Measure:
     stage: str | None = None
 
 
-#: A filter on a night's count of scored events of a type: ``Filter(EVENT_COUNT_FIELD + "arousal", ">", 20)``.
+#: A filter on a night's count of scored events of a type: ``Filter(EVENT_COUNT_FIELD + "arousal", ">", 20)``;
+#: of those that start in one stage: ``Filter(event_count_field("apnea", "REM"), ">=", 1)``.
 EVENT_COUNT_FIELD = "event_count:"
+
+
+def event_count_field(event: str, stage: str | None = None) -> str:
+    """The field of a filter on a night's count of scored events of type ``event``, only those that start in an
+    epoch of ``stage`` when one is given: ``event_count:arousal``, ``event_count:apnea@REM``."""
+    return f"{EVENT_COUNT_FIELD}{event}@{stage}" if stage else EVENT_COUNT_FIELD + event
+
+
+def event_count_of(field: str) -> tuple[str, str | None] | None:
+    """The event type and stage (or None) of an :func:`event_count_field`; None for any other field."""
+    if not field.startswith(EVENT_COUNT_FIELD):
+        return None
+    event, _, stage = field[len(EVENT_COUNT_FIELD):].partition("@")
+    return event, stage or None
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_nights_with_no_central_apneas_are_those_with_none_in_the_annotations(se
 
 def test_nights_that_had_an_event_in_one_stage_are_not_answered_with_the_whole_night(session) -> None:
     turn = session.respond("which nights had central apneas in REM?")
-    assert not turn.steps or "event_count:central_apnea" not in str(turn.steps[0].args)
+    assert [f["field"] for f in turn.steps[0].args["filters"]] == ["event_count:central_apnea@REM"]
 
 
 def test_did_a_night_have_hypopneas_is_answered_with_its_count(session, sim_cohort_dir) -> None:
@@ -77,3 +77,65 @@ def test_did_a_night_have_hypopneas_is_answered_with_its_count(session, sim_coho
     turn = session.respond("did sim-0002 have any hypopneas?")
     assert turn.steps[0].name == "query_cohort"
     assert re.search(rf"hypopneas: {count}\b", turn.answer)
+
+
+_STAGE_OF_CONCEPT = {"0": "W", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "5": "REM"}
+
+
+def xml_count_in_stage(cohort_dir: Path, night: str, word: str, stage: str) -> int:
+    """Events whose concept matches ``word`` that start in a 30-s epoch the annotation's own hypnogram scores
+    ``stage``."""
+    root = ET.parse(cohort_dir / f"{night}-nsrr.xml").getroot()
+    epochs: dict[int, str] = {}
+    for ev in root.iter("ScoredEvent"):
+        if (ev.findtext("EventType") or "").startswith("Stages"):
+            start, dur = float(ev.findtext("Start")), float(ev.findtext("Duration"))
+            code = (ev.findtext("EventConcept") or "").rsplit("|", 1)[-1]
+            for e in range(int(start // 30), round((start + dur) / 30)):
+                epochs[e] = _STAGE_OF_CONCEPT.get(code, "?")
+    return sum(bool(re.search(word, ev.findtext("EventConcept") or "", re.I))
+               and epochs.get(int(float(ev.findtext("Start")) // 30)) == stage for ev in root.iter("ScoredEvent"))
+
+
+@pytest.fixture()
+def rem_session(rem_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    c = Cohort(rem_cohort / "ws")
+    yield ChatSession(c, config=ToolConfig(figure_dir=tmp_path, caption_max_len=4))
+    c.close()
+
+
+REM_NIGHTS = ("sim-0001", "sim-0002", "sim-0003", "sim-0004")
+
+
+def test_nights_that_had_hypopneas_in_rem_are_those_with_one_starting_in_a_rem_epoch(rem_session, rem_cohort) -> None:
+    counts = {n: xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM") for n in REM_NIGHTS}
+    assert 0 < sum(c >= 1 for c in counts.values()) < len(REM_NIGHTS)  # the condition splits the cohort
+    turn = rem_session.respond("which nights had hypopneas in REM?")
+    assert turn.steps[0].name == "query_cohort"
+    assert listed(turn.answer) == {n for n, c in counts.items() if c >= 1}
+
+
+def test_a_count_threshold_within_a_stage_counts_only_that_stage_s_events(rem_session, rem_cohort) -> None:
+    counts = {n: xml_count_in_stage(rem_cohort / "edf", n, "obstructive apnea", "N2") for n in REM_NIGHTS}
+    whole = {n: xml_count(rem_cohort / "edf", n, "obstructive apnea") for n in REM_NIGHTS}
+    threshold = 1
+    assert {n for n, c in counts.items() if c > threshold} != {n for n, c in whole.items() if c > threshold}
+    turn = rem_session.respond(f"how many nights had more than {threshold} obstructive apneas during N2?")
+    kept = {n for n, c in counts.items() if c > threshold}
+    assert f"**{len(kept)} night(s)**" in turn.answer and listed(turn.answer) == kept
+
+
+def test_nights_with_no_arousals_in_rem_are_those_without_one_starting_in_rem(rem_session, rem_cohort) -> None:
+    counts = {n: xml_count_in_stage(rem_cohort / "edf", n, "arousal", "REM") for n in REM_NIGHTS}
+    turn = rem_session.respond("list the nights with no arousals in REM")
+    assert listed(turn.answer) == {n for n, c in counts.items() if c == 0}
+
+
+def test_a_measure_of_nights_picked_by_events_in_a_stage_is_the_whole_night_s(rem_session, rem_cohort) -> None:
+    with_rem_hypopneas = [n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM")]
+    arousals = {n: xml_count(rem_cohort / "edf", n, "arousal") for n in with_rem_hypopneas}
+    turn = rem_session.respond("what is the mean number of arousals in nights with hypopneas in REM?")
+    assert f"over {len(arousals)} night(s)" in turn.answer
+    for n, c in arousals.items():  # each night's whole-night count, not its REM count
+        assert re.search(rf"\b{n} {c}\b", turn.answer)
