@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -225,7 +226,15 @@ def test_spectrum_jitter_settings_outside_their_range_are_refused():
         AdaptConfig(**{**raw, "eeg_frequency_jitter_log2": 0.6})
 
 
-def test_the_shipped_recipe_tilts_the_eeg_spectrum_of_every_epoch():
+def test_the_v7_recipe_tilts_the_eeg_spectrum_of_every_epoch():
     rec = load_adapt_recipe("tiny-stage-anchor-mad-spectral")
     assert rec.config.eeg_tilt_jitter == 1.5 and rec.config.eeg_spectrum_jitter_on == "all"
     assert rec.data is not None and rec.data.brain_scale == "mad" and rec.data.seed == 1
+
+
+def test_the_shipped_v8_recipe_is_v7_s_with_the_tilt_on_one_lead_eeg_epochs_only():
+    v7, v8 = load_adapt_recipe("tiny-stage-anchor-mad-spectral"), load_adapt_recipe(
+        "tiny-stage-anchor-mad-spectral-eeg-alone")
+    assert v8.config.eeg_spectrum_jitter_on == "eeg_alone"
+    assert dataclasses.replace(v8.config, eeg_spectrum_jitter_on="all") == v7.config
+    assert v8.data == v7.data and v8.start_from == v7.start_from
