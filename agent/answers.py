@@ -108,8 +108,10 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
     if col == "ahi_per_h":
-        severity = ahi_severity(float(v))
-        if hypopneas_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher: its class is unknown
+        tst = metrics.get("tst_min")
+        severity = ahi_severity(float(v), float(tst) if isinstance(tst, (int, float)) else None)
+        graded = not severity.startswith("not graded")
+        if graded and hypopneas_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher
             severity = ("severity unknown" if severity == "normal" else f"at least {severity}") + "; a lower bound, see below"
         text += f" ({severity})"
     return text

@@ -8,13 +8,23 @@ import re
 
 #: Attributes nobody records in a PSG subjects table here: asked for, they are declined, not guessed.
 UNRECORDED = {
-    r"\bmedicat|\bdrugs?\b|\bmedicine|\bprescri|\bbenzodiazep|\bcpap\b|\bstatins?\b|\bantidepress": "medication",
+    r"\bmedicat|\bdrugs?\b|\bmedicine|\bbenzodiazep|\bstatins?\b|\bantidepress": "medication",
+    r"\bsleepiness\b|\bsleepy\b|\bfatigue|\btired|\bcomplain|\bsymptoms?\b|\bheadaches?\b": "symptom or complaint",
+    r"\bparkinson|\bdementia|\balzheimer|\bheart failure|\bstroke\b|\bdepress(ion|ed)\b|\batrial fib|\bcomorbid":
+        "medical history (comorbidities)",
     r"\bsmok|\bcigar": "smoking", r"\balcohol|\bdrink": "alcohol use", r"\bcaffeine|\bcoffee": "caffeine intake",
     r"\brace\b|\bethnic": "race / ethnicity", r"\bincome\b|\beducation\b|\binsurance\b": "socio-economic data",
     r"\bblood pressure|\bhypertens": "blood pressure", r"\bdiabet|\bglucose": "diabetes status",
     r"\bheight\b|\btall(est)?\b": "height", r"\bweight\b|\bweigh\b": "body weight (BMI is recorded)",
     r"\bepworth|\bess score|\bpsqi\b|\bquestionnaire": "questionnaire scores",
     r"\bsnor": "snoring (no snore channel or scoring)",
+}
+#: Clinical decisions and diagnoses that a physician makes from the whole picture; the chat gives the measures they
+#: rest on, never the decision.
+CLINICAL_DECISIONS = {
+    r"\b(cpap|bipap|apap|asv|servo[- ]?ventilation|oral appliance|mandibular|hypoglossal)\b|\btitrat|\bprescri"
+    r"|\bshould (\w+ ){0,3}(be )?(treated|given|started|referred)\b|\btreatment\b|\btherapy\b": "a treatment decision",
+    r"\bnarcolep|\bhypersomn|\brem sleep behaviou?r disorder\b|\brbd\b|\brestless legs?\b|\brls\b": "a diagnosis",
 }
 #: Event kinds that are not scored in this cohort's annotations.
 UNSCORED = {

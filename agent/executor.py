@@ -163,6 +163,8 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
         if m.stage:  # events in REM of a night nobody staged: unknown, not 0
             counts[fr.unstaged()] = np.nan
+            # a night with no epoch of the stage has no events "in REM" to count: undefined (as its REM AHI), not 0
+            counts[(fr.stage_counts()[m.stage] == 0).to_numpy()] = np.nan
         # a night where nobody scored this kind of event has no count (NaN), never 0
         kinds = [k for k, types in SCORING_KINDS.items() if set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
         if "scoring" in n.columns and kinds:
@@ -295,7 +297,7 @@ def _apply(fr: Frames, flt: Filter) -> pd.Series:
 
 def _meets(x: pd.Series, op: str, v: float) -> pd.Series:
     """``x op v`` per night; a night without a value does not meet the condition."""
-    return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v}[op].fillna(False)
+    return {">": x > v, ">=": x >= v, "<": x < v, "<=": x <= v, "==": x == v}[op].fillna(False)
 
 
 def filter_text(flt: Filter) -> str:
@@ -333,7 +335,12 @@ def unknown_under_filters(fr: Frames, q: Query) -> list[dict[str, Any]]:
         x = _filter_values(fr, f)
         if x is None:
             continue
-        missing = [r for r in fr.nights.index if pd.isna(x.get(r))]
+        others = pd.Series(True, index=fr.nights.index)  # a night another condition rules out is not "left out"
+        for g in q.filters:
+            if g is not f:
+                gx = _filter_values(fr, g)
+                others &= _apply(fr, g) | (gx.isna() if gx is not None else False)
+        missing = [r for r in fr.nights.index if pd.isna(x.get(r)) and others[r]]
         if missing:
             m = _count_measure(f) or Measure("metric", f.field)
             out += [{"condition": filter_text(f), **g} for g in _missing_why(fr, m, missing)]
@@ -380,6 +387,11 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
                        suggestion="what is the average AHI across the cohort?")
     m = q.measures[0]
     if not nights:
+        unknown = base.get("unknown") or []
+        if unknown:  # "the mean AHI of nights with apneas in REM" where nobody scored apneas: not "no night has them"
+            raise _decline("no night is known to meet " + " and ".join(base["filters"]) + ": it cannot be checked in "
+                           + "; ".join(f"{', '.join(u['nights'])} ({u['why']})" for u in unknown) + ".",
+                           suggestion="list the nights")
         raise _decline("no night meets " + " and ".join(base["filters"]) + ".", suggestion="list the nights")
     vals = values(fr, m).reindex(nights)
     base.update({"measure": vars(m), "label": label(fr, m)})

@@ -54,6 +54,8 @@ class Context:
     last_args: dict[str, Any] = field(default_factory=dict)
     #: (recording, epoch index or None) of the latest list of results (search, similar epochs or nights), in order
     last_hits: list[tuple[str, int | None]] = field(default_factory=list)
+    #: The nights the latest cohort query listed, counted or ranked, in its order ("those nights", "the first one")
+    last_nights: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -42,6 +42,9 @@ def read_measures(t: str, stage: str | None, events: list[str],
     out: list[Measure] = []
     if re.search(r"\b(most|least) severe (sleep apn\w*|osa|obstructive sleep apn\w*|apn\w*)\b", t):
         return [Measure("metric", "ahi_per_h")], None  # severity of sleep apnea: the AHI
+    if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b", t) and \
+            not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
+        return [Measure("metric", "ahi_per_h")], None  # "does sim-0002 have moderate sleep apnea?": its AHI and class
     if events and not find_metrics(t) and re.search(
             r"\b(supine|prone|lateral|on (the|their|his|her) (back|side)|left side|right side)\b", t):
         return [], Decline("events are not counted by body position: per night the workspace keeps the supine and "

@@ -18,7 +18,7 @@ from typing import Any
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .declines import FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
+from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
@@ -103,13 +103,20 @@ def _language(text: str) -> str | None:
     return None
 
 
+#: A stage written before what it restricts ("the REM AHI", "REM hypopneas", "N2 arousals").
+_STAGE_BEFORE = r"\b()(rem|n1|n2|n3)\s+(ahi|odi|apn\w*|hypopn\w*|arousals?|desat\w*|(?:obstructive|central|mixed) apn\w*)\b"
+
+
 def _stage_of(text: str) -> str | None:
-    m = re.search(_STAGE_IN, text)
+    m = re.search(_STAGE_IN, text) or re.search(_STAGE_BEFORE, text)
     return STAGE_TOKEN[m.group(2).replace("-", " ")] if m and m.group(2).replace("-", " ") in STAGE_TOKEN \
         else (STAGE_TOKEN.get(m.group(2)) if m else None)
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
+#: Small counts written as words ("exactly one arousal").
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10}
 #: "older patients have less ...", "do younger subjects sleep more ...": a trend against age.
 _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|subjects|people|adults|men|women|ones)\b.*"
                r"\b(less|more|lower|higher|longer|shorter|fewer|worse|better)\b")
@@ -118,7 +125,7 @@ _ABOUT_COHORT = (r"\b(nights|recordings|patients|subjects|people|cohort|particip
                  r"recording)|older|younger|men|women|everyone|anyone|any night)\b")
 _WHO = r"\b(subjects?|patients?|people|those|men|women|participants?)"
 #: Words for the people of a group ("the healthy subjects", "the insomnia patient").
-_PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|ones)"
+_PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|ones|nights|recordings)"
 #: Words that exclude what follows ("not from site shhs", "excluding the insomnia subject", "non-healthy").
 _NOT = r"(?:not|excluding|exclude|except(?: for)?|other than|besides|apart from|non[- ]?)"
 _ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|≥|at least|of at least|no less than|not less than)"
@@ -145,7 +152,7 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
     phenos = [ph for ph in p.phenotypes
               if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
                       and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
-    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases)\b", t):
+    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases| phenotypes?)\b", t):
         if not any(ph.startswith("osa") for ph in phenos):  # "the OSA patients": every OSA label, unless one is named
             phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
     for w in dict.fromkeys(ph.split("_")[0] for ph in names.phenotypes):  # "the healthy subjects": each healthy_*
@@ -214,26 +221,35 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
                 if Filter(col, real, num) not in out:
                     out.append(Filter(col, real, num))
     for m in re.finditer(rf"(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b"
-                         rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b",
+                         rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b"
+                         rf"|\bexactly\s+(?P<num3>{_NUM}|{'|'.join(_NUMBER_WORDS)})\s+(?:scored\s+)?(?P<ev3>{_EVENT_WORDS})\b",
                          t):  # "more than 20 arousals", "5 or more central apneas": a night's count of scored events
-        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
+        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2") or m.group("ev3")))]
         stage = _stage_after(t, m.end())  # "more than 3 hypopneas in REM": those that start in REM
         if m.group("op"):
             sym = m.group("op")
             real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
-        else:
+        elif m.group("op2"):
             real = ">=" if m.group("op2") == "more" else "<="
-        flt = Filter(event_count_field(ev, stage), real, float(m.group("num") or m.group("num2")))
+        else:  # "exactly one arousal in REM"
+            real = "=="
+        num = m.group("num") or m.group("num2") or m.group("num3")
+        flt = Filter(event_count_field(ev, stage), real, float(_NUMBER_WORDS.get(num, num)))
         if flt not in out:
             out.append(flt)
-    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
+    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?:(?P<pre>rem|n1|n2|n3)\s+)?"
+                         rf"(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
                          rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
-                         rf"(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):  # "nights with apneas", "with no arousals"
-        stage = _stage_after(t, m.end())  # "had central apneas in REM": those that start in REM
+                         rf"(?:scored\s+)?(?:(?P<pre2>rem|n1|n2|n3)\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):
+        # "nights with apneas", "with no arousals", "had central apneas in REM", "had REM arousals"
+        pre = m.group("pre") or m.group("pre2")
+        stage = STAGE_TOKEN[pre] if pre else _stage_after(t, m.end())
         if not stage and re.match(_NARROWED, t[m.end():]):
             continue  # "after 2 am", "between 1 and 3": a count within a time window is not this filter
         ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
-        flt = Filter(event_count_field(ev, stage), "<" if m.group("neg") else ">=", 1.0)
+        # "which nights did not have central apneas": the verb's negation before "have" negates the condition
+        neg = m.group("neg") or re.search(r"(\bnot|\bnever|n't)\s*$", t[:m.start()])
+        flt = Filter(event_count_field(ev, stage), "<" if neg else ">=", 1.0)
         if flt not in out and not any(f.field == flt.field for f in out):
             out.append(flt)
     if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
@@ -331,6 +347,13 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         return Decline(f"the question seems to be in {lang}; I read questions in English only and would rather "
                        "not guess.", suggestion="how many nights are there?")
     t = correct_spelling(raw, names.known())
+    for rx, what in CLINICAL_DECISIONS.items():
+        if re.search(rx, t):
+            return Decline(f"{what} is a physician's, made from the whole clinical picture (history, symptoms, "
+                           "examination) that this cohort does not hold; I give the measures it rests on (AHI, "
+                           "central and obstructive indices, oxygen saturation, stages, scored events) and the "
+                           "phenotype each recording was filed under.", _understood(t, names),
+                           "describe sim-0001" if not names.recordings else f"describe {names.recordings[0]}")
     for rx, what in UNRECORDED.items():
         if re.search(rx, t):
             return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
@@ -421,7 +444,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if staged and stage and len(re.findall(_STAGE_IN, t)) == 1:
         # the one stage phrase says where a condition's events are counted ("the mean AHI of nights with apneas in
         # REM"), so the measure asked is the whole night's; a count of those same events keeps the stage
-        plain, decline = read_measures(t, None, p.events, window)
+        plain, decline = read_measures(re.sub(_STAGE_IN, " ", t, count=1), None, p.events, window)
         if decline is None and plain:
             measures = [dataclasses.replace(m, stage=m.stage or next(st for ev, st in staged if ev == m.name))
                         if m.kind == "event_count" and any(ev == m.name for ev, _ in staged) else m for m in plain]
@@ -463,10 +486,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         nights = [ctx.recording]
     counting = re.search(r"\b(proportion|percentage|fraction|share|percent) of (the )?(cohort|nights|recordings|"
                          r"subjects|patients|people)\b", t) or re.search(
-                         r"\bhow many( \w+)? (nights|recordings|subjects|patients|people|studies|women|men|"
+                         r"\bhow many( \w+)? (nights|recordings|excerpts|subjects|patients|people|studies|women|men|"
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
-    listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(nights|recordings|subjects|"
-                        r"patients)\b|\bwho\b|^(the |all )?(nights|recordings|subjects|patients) (with|where|having)\b", t)
+    listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(\w+ )?(nights|recordings|excerpts|subjects|"
+                        r"patients|women|men|females|males|people)\b|\bwho\b|^(the |all )?(nights|recordings|subjects|patients) (with|where|having)\b", t)
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
@@ -551,12 +574,38 @@ def _understood(t: str, names: CohortNames) -> str:
     return "; ".join(bits)
 
 
+#: Words that point back at the nights of the previous answer ("the mean age of those nights", "how many of them").
+_THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
+#: AASM and R&K stage names as written ("stage 2", "stage N2 sleep", "stage R", "stage 3/4"), and the word the
+#: planner reads for each.
+_STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s+(?:n\s?)?2(?:\s+sleep)?\b", "n2"),
+                    (r"\bstage\s+(?:n\s?)?[34](?:\s+sleep)?\b", "n3"), (r"\bstage\s+(?:r|rem)(?:\s+sleep)?\b", "rem"),
+                    (r"\bstage\s+w(?:ake)?\b", "wake"))
+
+
+def canonical_wording(question: str, names: CohortNames) -> str:
+    """The question with the stage names of scoring manuals in the planner's words ("apneas during stage 2" ->
+    "apneas during n2") and a night's possessive dropped ("sim-0006's AHI" -> "sim-0006 AHI")."""
+    for rx, word in _STAGE_SPELLINGS:
+        question = re.sub(rx, word, question, flags=re.IGNORECASE)
+    for name in sorted(names.known(), key=len, reverse=True):
+        question = re.sub(rf"(?<![\w-])({re.escape(name)})['’]s\b", r"\1", question, flags=re.IGNORECASE)
+    return question
+
+
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
     the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
+    question = canonical_wording(question, names)
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
+    if isinstance(decision, Query) and not decision.nights and re.search(_THOSE, question.lower()):
+        if not ctx.last_nights:  # "the mean age of those nights" with no nights listed before: never the whole cohort
+            return Plan(text=Decline("I do not know which nights \"those\" are: no list of nights came before in this "
+                                     "conversation.", "a question about earlier nights",
+                                     "which nights have an AHI above 15?").text())
+        decision.filters = [*decision.filters, Filter("recording", "in", list(ctx.last_nights))]
     if isinstance(decision, Query):
         if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None \
                 and not decision.versus_cohort and all(m.kind == "metric" for m in decision.measures):

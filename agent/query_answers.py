@@ -9,11 +9,10 @@ from .query import Decline
 
 
 def _n(v: Any, digits: int = 1) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
+    """A number as every answer writes it: rounded half up as written (50.25 -> 50.3), "n/a" when missing."""
+    from .answers import num
+
+    return num(v, digits)
 
 
 def _whole(r: dict[str, Any]) -> bool:
@@ -153,10 +152,22 @@ def _arg(r: dict[str, Any]) -> str:
     return text
 
 
+def _n_unknown(r: dict[str, Any]) -> int:
+    """How many nights a condition could not be checked in (see :func:`_unknown`)."""
+    return len({n for u in r.get("unknown") or [] for n in u["nights"]})
+
+
 def _count(r: dict[str, Any]) -> str:
+    unknown = _n_unknown(r)
+    if not r["n_nights"] and unknown and unknown >= (r.get("n_total") or 0):
+        return f"**Unknown for every night**{_scope(r)}: the condition cannot be checked in any of the cohort's " \
+               f"{unknown} nights (why below), so the count is unknown, not 0."
     text = f"**{r['n_nights']} night(s)**{_scope(r)}: {', '.join(r['recordings']) or 'none'}."
     if r.get("filters") and r.get("n_total"):
-        text += f" That is {r['n_nights']} of the cohort's {r['n_total']} nights ({100 * r['n_nights'] / r['n_total']:.0f} %)."
+        checked = r["n_total"] - unknown
+        text += f" That is {r['n_nights']} of the cohort's {r['n_total']} nights ({100 * r['n_nights'] / r['n_total']:.0f} %)" + (
+            f"; of the {checked} nights where the condition can be checked, {100 * r['n_nights'] / checked:.0f} %."
+            if unknown and checked else ".")
     if r.get("per_group"):
         text += "\n\nBy " + r["by"] + ": " + "; ".join(f"{g}: {len(v)}" for g, v in r["per_group"].items()) + "."
     if r["rows"] and len(r["rows"]) <= 30:
@@ -172,6 +183,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def _list(r: dict[str, Any]) -> str:
     if not r["rows"]:
+        if _n_unknown(r) and _n_unknown(r) >= (r.get("n_total") or 0):
+            return f"**Unknown for every night**{_scope(r)}: the condition cannot be checked in any of them (why below)."
         return f"**No night**{_scope(r)} in this cohort."
     return f"**{r['n_nights']} night(s)**{_scope(r)}:\n\n{_table(r['rows'])}"
 

@@ -56,11 +56,19 @@ def context_from(messages: Sequence[BaseMessage], state: SessionState | None = N
             call = msg.tool_calls[-1]
             ctx.last_tool, ctx.last_args = call["name"], dict(call.get("args") or {})
         if isinstance(msg, ToolMessage) and not hits_seen:
-            hits = (_tool_result(msg) or {}).get("hits")
+            result = _tool_result(msg) or {}
+            hits = result.get("hits")
+            nights = result.get("recordings") if result.get("kind") in ("count", "list") else [
+                r.get("recording") for r in result.get("rows") or [] if isinstance(r, dict)] \
+                if result.get("kind") == "rank" else None
             if isinstance(hits, list) and hits:  # the latest list of results, for "show the second one"
                 hits_seen = True
                 ctx.last_hits = [(h.get("recording"), h.get("epoch_index")) for h in hits
                                  if isinstance(h, dict) and h.get("recording")]
+            elif msg.name == "query_cohort" and isinstance(nights, list) and nights:  # "those nights", "the first one"
+                hits_seen = True
+                ctx.last_nights = [str(r) for r in nights if r]
+                ctx.last_hits = [(r, None) for r in ctx.last_nights]
         if state is None and isinstance(msg, ToolMessage) and ctx.recording is None:
             result = _tool_result(msg)
             focus = (result or {}).get("focus") or {}

@@ -57,7 +57,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
 
 #: What each metric is called in answers, with its unit.
 METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "ahi_per_h": ("AHI", "events/h"), "oai_per_h": ("obstructive apnea index", "events/h"),
+    "ahi_per_h": ("AHI", "events/h"), "oai_per_h": ("obstructive + mixed apnea index", "events/h"),
     "cai_per_h": ("central apnea index", "events/h"), "hypopnea_index_per_h": ("hypopnea index", "events/h"),
     "odi_per_h": ("ODI", "events/h"), "arousal_index_per_h": ("arousal index", "events/h"),
     "limb_movement_index_per_h": ("limb movement index", "events/h"),

@@ -286,6 +286,10 @@ class WindowData:
             return float((mask & (stage == m.name)).sum()) * EPOCH_S / 60.0
         if m.kind == "event_count":
             types = EVENT_GROUPS.get(m.name, (m.name,))
+            if m.stage and not (mask & (stage == m.stage)).any():  # no REM in the window: nothing "in REM" to count
+                from .executor import measure_label
+
+                return none(f"no epoch of {where} is scored {m.stage}, so {measure_label(m)} is undefined")
             return float(events_in(types, stage == m.stage if m.stage else None))
         if m.kind == "stage_index":
             hours = float((mask & (stage == m.stage)).sum()) * EPOCH_S / 3600.0

@@ -16,10 +16,20 @@ def _f(v: float | None, d: int = 1) -> str | None:
     return None if v is None or not math.isfinite(v) else f"{v:.{d}f}"
 
 
-def ahi_severity(ahi: float | None) -> str:
-    """AASM adult severity: normal < 5, mild 5-15, moderate 15-30, severe >= 30 events/h."""
+#: Sleep time (min) below which an AHI is given without a severity class: an index from little sleep is too noisy to
+#: grade (one event in 17 min is 3.5/h). 2 h follows AASM's split-night protocol, which asks for at least 2 h of
+#: diagnostic recording before treatment is decided on.
+MIN_SLEEP_FOR_SEVERITY_MIN = 120.0
+
+
+def ahi_severity(ahi: float | None, tst_min: float | None = None) -> str:
+    """AASM adult severity: normal < 5, mild 5-15, moderate 15-30, severe >= 30 events/h; not graded when the
+    night's total sleep time ``tst_min`` is under :data:`MIN_SLEEP_FOR_SEVERITY_MIN`."""
     if ahi is None or not math.isfinite(ahi):
         return "unknown"
+    if tst_min is not None and math.isfinite(tst_min) and tst_min < MIN_SLEEP_FOR_SEVERITY_MIN:
+        return (f"not graded: only {tst_min:.1f} min of sleep, under the {MIN_SLEEP_FOR_SEVERITY_MIN / 60:g} h this "
+                "tool asks for before giving a severity class")
     return "normal" if ahi < 5 else "mild" if ahi < 15 else "moderate" if ahi < 30 else "severe"
 
 
@@ -62,7 +72,7 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
         resp = _provenance("respiratory", scoring)
         if resp.scored and _f(m.ahi_per_h):
             s.append(f"The apnea-hypopnea index was {m.ahi_per_h:.1f} events per hour "
-                     f"({ahi_severity(m.ahi_per_h)}{_auto_note(resp)}; obstructive apnea index {m.oai_per_h:.1f}, "
+                     f"({ahi_severity(m.ahi_per_h, m.tst_min)}{_auto_note(resp)}; obstructive + mixed apnea index {m.oai_per_h:.1f}, "
                      f"central apnea index {m.cai_per_h:.1f}, hypopnea index {m.hypopnea_index_per_h:.1f}), with "
                      f"{m.n_apneas} apneas and {m.n_hypopneas} hypopneas.")
         elif not resp.scored:

@@ -53,6 +53,10 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
 @pytest.mark.parametrize("question, why", [
     ("what is the sleep efficiency in REM?", "whole-night measure"),
     ("what medication is sim-0001 on?", "no medication was recorded"),
+    ("does sim-0002 complain of daytime sleepiness?", "no symptom or complaint was recorded"),
+    ("does sim-0001 have Parkinson's disease?", "no medical history (comorbidities) was recorded"),
+    ("what CPAP pressure should sim-0002 be titrated to?", "a treatment decision is a physician's"),
+    ("which nights show narcolepsy?", "a diagnosis is a physician's"),
     ("how many spindles are there?", "sleep spindles are not scored"),
     ("¿cuántas noches hay?", "Spanish"),
     ("what is the heart rate?", "stored per sleep stage"),

@@ -59,3 +59,10 @@ def test_a_desaturation_in_the_caption_of_a_recording_without_breathing_or_heart
     assert "this recording has neither: it has no basis here" in answer
     with_breathing = caption_epochs(_result(["ECG"], "N2. the oxygen desaturation event is documented."))
     assert "inferred from breathing and heart signals, never measured" in with_breathing
+
+
+def test_an_ahi_from_under_two_hours_of_sleep_gets_no_severity_class() -> None:
+    from sleeplm.encoder.captions.night import ahi_severity
+
+    assert ahi_severity(3.5, tst_min=17.0).startswith("not graded: only 17.0 min of sleep")
+    assert ahi_severity(3.5, tst_min=400.0) == "normal" and ahi_severity(31.0) == "severe"

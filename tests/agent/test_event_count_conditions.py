@@ -22,11 +22,11 @@ def session(cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def xml_count(cohort_dir: Path, night: str, word: str) -> int:
     root = ET.parse(cohort_dir / f"{night}-nsrr.xml").getroot()
-    return sum(bool(re.search(word, ev.findtext("EventConcept") or "", re.I)) for ev in root.iter("ScoredEvent"))
+    return sum(bool(re.search(word, ev.findtext("EventConcept") or "", re.IGNORECASE)) for ev in root.iter("ScoredEvent"))
 
 
 def listed(answer: str) -> set[str]:
-    return set(re.findall(r"^\| (sim-\d{4}) \|", answer, re.M))
+    return set(re.findall(r"^\| (sim-\d{4}) \|", answer, re.MULTILINE))
 
 
 def test_nights_with_more_than_n_hypopneas_are_those_the_annotations_say(session, sim_cohort_dir) -> None:
@@ -43,7 +43,7 @@ def test_a_count_of_nights_with_at_most_n_arousals_shows_each_night_s_count(sess
     turn = session.respond(f"how many nights have no more than {threshold} arousals?")
     assert f"**{len(NIGHTS)} night(s)**" in turn.answer
     for n, c in counts.items():
-        assert re.search(rf"^\| {n} \|.*\| {c} \|", turn.answer, re.M)
+        assert re.search(rf"^\| {n} \|.*\| {c} \|", turn.answer, re.MULTILINE)
 
 
 def test_an_event_count_condition_restricts_an_average(session, cohort, sim_cohort_dir) -> None:
@@ -93,7 +93,7 @@ def xml_count_in_stage(cohort_dir: Path, night: str, word: str, stage: str) -> i
             code = (ev.findtext("EventConcept") or "").rsplit("|", 1)[-1]
             for e in range(int(start // 30), round((start + dur) / 30)):
                 epochs[e] = _STAGE_OF_CONCEPT.get(code, "?")
-    return sum(bool(re.search(word, ev.findtext("EventConcept") or "", re.I))
+    return sum(bool(re.search(word, ev.findtext("EventConcept") or "", re.IGNORECASE))
                and epochs.get(int(float(ev.findtext("Start")) // 30)) == stage for ev in root.iter("ScoredEvent"))
 
 
@@ -139,3 +139,86 @@ def test_a_measure_of_nights_picked_by_events_in_a_stage_is_the_whole_night_s(re
     assert f"over {len(arousals)} night(s)" in turn.answer
     for n, c in arousals.items():  # each night's whole-night count, not its REM count
         assert re.search(rf"\b{n} {c}\b", turn.answer)
+
+
+def subjects(cohort_dir: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with open(cohort_dir / "subjects.csv", newline="") as fh:
+        return {row["recording"]: row for row in csv.DictReader(fh)}
+
+
+def test_nights_that_did_not_have_an_event_in_a_stage_are_those_with_none_there(rem_session, rem_cohort) -> None:
+    counts = {n: xml_count_in_stage(rem_cohort / "edf", n, "obstructive apnea", "N2") for n in REM_NIGHTS}
+    turn = rem_session.respond("which nights did not have obstructive apneas during N2?")
+    assert listed(turn.answer) == {n for n, c in counts.items() if c == 0}
+
+
+def test_stage_r_and_stage_2_are_read_as_rem_and_n2(rem_session, rem_cohort) -> None:
+    rem = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM")}
+    n2 = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "obstructive apnea", "N2") > 1}
+    assert listed(rem_session.respond("which nights had hypopneas during stage R?").answer) == rem
+    assert listed(rem_session.respond("which nights had more than 1 obstructive apnea in stage 2 sleep?").answer) == n2
+
+
+def test_a_phenotype_condition_is_kept_beside_an_event_in_a_stage(rem_session, rem_cohort) -> None:
+    osa = {n for n, row in subjects(rem_cohort / "edf").items() if row["phenotype"].startswith("osa")}
+    with_rem_hypopneas = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM")}
+    assert osa & with_rem_hypopneas != with_rem_hypopneas  # the phenotype changes the answer
+    turn = rem_session.respond("which nights with an osa phenotype had hypopneas in REM?")
+    assert listed(turn.answer) == osa & with_rem_hypopneas
+
+
+def test_a_night_without_the_stage_is_left_out_of_a_condition_on_events_in_it(session) -> None:
+    turn = session.respond("list the nights with no arousals in REM")  # the 30-min nights have no REM epoch
+    assert "**Unknown for every night**" in turn.answer and "**No night**" not in turn.answer
+    assert "is scored REM, so arousals in REM is undefined" in turn.answer and not listed(turn.answer)
+
+
+def test_those_nights_in_a_follow_up_are_the_nights_listed_before(rem_session, rem_cohort) -> None:
+    kept = sorted(n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM"))
+    ages = [float(subjects(rem_cohort / "edf")[n]["age"]) for n in kept]
+    rem_session.respond("which nights had hypopneas in REM?")
+    turn = rem_session.respond("what is the mean age of those nights?")
+    assert f"over {len(kept)} night(s)" in turn.answer and all(n in turn.answer for n in kept)
+    assert re.search(rf"Mean age: {sum(ages) / len(ages):.1f}\b", turn.answer)
+
+
+def test_the_first_one_after_a_list_of_nights_is_the_first_night_listed(rem_session) -> None:
+    first = re.search(r"^\| (sim-\d{4}) \|", rem_session.respond("which nights had hypopneas in REM?").answer, re.MULTILINE)
+    turn = rem_session.respond("show me the hypnogram of the first one")
+    assert turn.steps[0].name == "describe_night" and turn.steps[0].args["recording"] == first.group(1)
+
+
+def test_those_nights_with_no_list_before_is_declined_not_answered_for_the_cohort(rem_session) -> None:
+    turn = rem_session.respond("what is the mean age of those nights?")
+    assert not turn.steps and "which nights" in turn.answer and "Mean age" not in turn.answer
+
+
+def test_nights_left_out_of_a_stage_condition_are_only_those_the_other_conditions_keep(session, sim_cohort_dir) -> None:
+    women = {n for n, row in subjects(sim_cohort_dir).items() if row["sex"] == "F"}
+    assert women and women != set(NIGHTS)
+    turn = session.respond("which women had arousals in REM?")  # no night of this cohort reaches REM
+    left_out = re.search(r"cannot be checked there: ([^(]+) \(", turn.answer)
+    assert left_out and set(re.findall(r"sim-\d{4}", left_out.group(1))) == women
+
+
+def test_which_healthy_nights_keeps_the_phenotype_and_the_stage(rem_session, rem_cohort) -> None:
+    healthy = {n for n, row in subjects(rem_cohort / "edf").items() if row["phenotype"].startswith("healthy")}
+    with_n2 = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "arousal", "N2")}
+    assert healthy and healthy != set(REM_NIGHTS)
+    assert listed(rem_session.respond("which healthy nights had arousals in N2?").answer) == healthy & with_n2
+
+
+def test_how_many_nights_had_events_in_deep_sleep_counts_those_with_one_in_n3(rem_session, rem_cohort) -> None:
+    kept = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "N3")}
+    turn = rem_session.respond("how many nights had hypopneas in deep sleep?")
+    assert f"**{len(kept)} night(s)**" in turn.answer and listed(turn.answer) == kept
+
+
+def test_exactly_n_events_in_a_stage_keeps_the_nights_with_that_count(rem_session, rem_cohort) -> None:
+    counts = {n: xml_count_in_stage(rem_cohort / "edf", n, "arousal", "N3") for n in REM_NIGHTS}
+    n = sorted(counts.values())[1]
+    kept = {night for night, c in counts.items() if c == n}
+    assert kept and len(kept) < len(REM_NIGHTS)
+    assert listed(rem_session.respond(f"which nights had exactly {n} arousals in N3?").answer) == kept

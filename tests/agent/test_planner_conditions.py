@@ -154,3 +154,31 @@ def test_the_second_result_of_the_last_list_is_that_result() -> None:
 def test_the_model_s_stage_of_an_epoch_is_declined_not_answered_with_the_scored_one() -> None:
     plan = _plan("what stage is epoch 100 in sim-0002 according to the model?")
     assert plan.tool is None and "*scored* stage" in plan.text
+
+
+def test_does_a_night_have_moderate_sleep_apnea_is_answered_with_its_ahi_not_an_apnea_count() -> None:
+    plan = _plan("does sim-0002 have moderate sleep apnea?")
+    assert plan.tool == "describe_night" and plan.args["metrics"] == ["ahi_per_h"]
+
+
+def test_a_night_s_possessive_does_not_hide_its_name() -> None:
+    plan = _plan("what is sim-0002's AHI?")
+    assert plan.tool == "describe_night" and plan.args["recording"] == "sim-0002"
+
+
+def test_a_stage_written_before_the_index_restricts_it_to_that_stage() -> None:
+    plan = _plan("what is the REM AHI of sim-0002?")
+    assert plan.args["measures"] == [{"kind": "stage_index", "name": "ahi_per_h", "stage": "REM"}]
+
+
+def test_a_stage_written_before_an_event_word_counts_only_that_stage_s_events() -> None:
+    assert _plan("which nights had REM arousals?").args["filters"] == [
+        {"field": "event_count:arousal@REM", "op": ">=", "value": 1.0}]
+    assert _plan("how many REM hypopneas were there in total?").args["measures"] == [
+        {"kind": "event_count", "name": "hypopnea", "stage": "REM"}]
+
+
+def test_excerpts_are_counted_like_nights() -> None:
+    plan = _plan("how many excerpts had hypopneas in REM?")
+    assert plan.args["ask"] == "count"
+    assert plan.args["filters"] == [{"field": "event_count:hypopnea@REM", "op": ">=", "value": 1.0}]

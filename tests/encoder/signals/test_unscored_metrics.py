@@ -36,3 +36,18 @@ def test_a_scored_kind_with_events_keeps_its_index() -> None:
     m = night_metrics(ann)
     assert m.ahi_per_h == 30.0 and m.n_apneas == 30
     assert math.isnan(m.arousal_index_per_h)
+
+
+def test_the_summary_names_the_obstructive_index_for_what_it_counts_obstructive_and_mixed_apneas() -> None:
+    events = [Event("obstructive_apnea", 60.0 * i, 15.0) for i in range(30)] + [Event("mixed_apnea", 3000.0, 15.0)]
+    ann = Annotations("csv", None, ["N2"] * 300, events=events)  # 2.5 h of N2: enough sleep to grade
+    ann.scoring = event_list_scoring(ann, "CSV")
+    text = night_summary(night_metrics(ann), ann.scoring)
+    assert "obstructive + mixed apnea index 12.4" in text and "(mild" in text  # (30 + 1) / 2.5 h
+
+
+def test_the_summary_gives_no_severity_class_from_under_two_hours_of_sleep() -> None:
+    ann = Annotations("csv", None, ["N2"] * 34, events=[Event("hypopnea", 100.0, 15.0)])  # 17 min of sleep
+    ann.scoring = event_list_scoring(ann, "CSV")
+    text = night_summary(night_metrics(ann), ann.scoring)
+    assert "3.5 events per hour (not graded: only 17.0 min of sleep" in text and "normal" not in text
