@@ -40,6 +40,11 @@ NOT_COMPUTED = {
         "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "
         "movements 5–90 s apart), so it cannot tell periodic from isolated movements",
         "what is the limb movement index of each night?"),
+    r"\bobstructive (ahi|apn\w*[- ]hypopn\w* index)\b|\boahi\b": (
+        "the obstructive AHI is not stored as one value: the workspace keeps the AHI (every apnea and hypopnea per hour "
+        "of sleep), the obstructive + mixed apnea index, the central apnea index and the hypopnea index, each per hour of "
+        "sleep. The obstructive AHI is the obstructive + mixed apnea index plus the hypopnea index",
+        "what are the obstructive + mixed apnea index and the hypopnea index of each night?"),
     r"\bposition(al)? (changes?|shifts?)\b|\b(changes?|shifts?) (of|in) (body )?position|\bturn(s|ed|ing)? over\b": (
         "the number of position changes is not counted: the workspace keeps, per night, the share of sleep in each "
         "position (supine, left, right, prone, upright) and the supine and non-supine AHI, not the moments the "

@@ -32,11 +32,11 @@ from .provenance import provenance_note, unscored_kinds
 from .query import (
     ATTRIBUTES,
     DURATION_KINDS,
-    EVENT_COUNT_FIELD,
     GROUPINGS,
     Decline,
     Filter,
     Measure,
+    STAGE_MINUTES_FIELD,
     Query,
     Window,
     event_count_of,
@@ -257,6 +257,8 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
 
 def _count_measure(flt: Filter) -> Measure | None:
     """The event count an ``event_count:<type>[@<stage>]`` filter is on (None for any other filter)."""
+    if flt.field.startswith(STAGE_MINUTES_FIELD):  # "more than 10 minutes of N3"
+        return Measure("stage_minutes", flt.field[len(STAGE_MINUTES_FIELD):])
     of = event_count_of(flt.field)
     return None if of is None else Measure("event_count", of[0], of[1])
 
@@ -273,7 +275,7 @@ def _filter_values(fr: Frames, flt: Filter) -> pd.Series | None:
 
 def _apply(fr: Frames, flt: Filter) -> pd.Series:
     n = fr.nights
-    if flt.field.startswith(EVENT_COUNT_FIELD):
+    if _count_measure(flt) is not None:
         return _meets(_filter_values(fr, flt), flt.op, float(flt.value))
     if flt.field == "missing_channels":
         if flt.value == "none":  # every channel recorded
@@ -463,6 +465,11 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                 row[label(fr, m)] = int(round(_f(v)))
             if m.kind != "attribute" and _f(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
+        for f in q.filters:  # "was its AHI above 15?": the threshold asked, met or not (None: no value to compare)
+            x = _filter_values(fr, f)
+            v = _f(x.get(r)) if x is not None else None
+            met = None if v is None else bool(_meets(pd.Series([v]), f.op, float(f.value)).iloc[0])
+            row.setdefault("checks", []).append({"condition": filter_text(f), "met": met})
         rows.append(row)
     if q.versus_cohort and q.measures and q.measures[0].kind != "attribute":
         base["cohort"] = _versus_cohort(fr, q.measures[0], nights)
@@ -586,7 +593,8 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
     extra = list(dict.fromkeys(f.field for f in q.filters if f.field in n.columns and f.field not in cols))
     rows = n[cols + extra].copy()
     for m in filter(None, map(_count_measure, q.filters)):  # the count a condition is on, beside each night
-        rows[measure_label(m)] = values(fr, m).reindex(nights).astype("Int64")
+        v = values(fr, m).reindex(nights)
+        rows[measure_label(m)] = v.astype("Int64") if m.kind == "event_count" else v.round(1)
     rows["missing_channels"] = [", ".join(c) for c in n["missing_channels"]]
     base.update({"recordings": nights, "rows": lookup.jsonable(rows.to_dict("records")), "n_total": len(fr.nights),
                  "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])

@@ -40,8 +40,18 @@ def read_measures(t: str, stage: str | None, events: list[str],
                   window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
     out: list[Measure] = []
-    if re.search(r"\b(most|least) severe (sleep apn\w*|osa|obstructive sleep apn\w*|apn\w*)\b", t):
+    if re.search(r"\b(most|least) severe (sleep apn\w*|osa|obstructive sleep apn\w*|apn\w*)\b", t) or re.search(
+            r"\bseverity\b.*\b(sleep apn\w*|osa)\b|\b(sleep apn\w*|osa)\b.*\bseverity\b", t):
         return [Measure("metric", "ahi_per_h")], None  # severity of sleep apnea: the AHI
+    if re.search(r"\b(proportion|share|percentage|fraction|predominantly|mostly|mainly)\b", t) and \
+            re.search(r"\bapn", t) and re.search(r"\b(central|obstructive|mixed)\b", t) and not find_metrics(t):
+        # "what proportion of sim-0006's apneas were central?": the count of each kind of apnea, side by side
+        return [Measure("event_count", e) for e in ("central_apnea", "obstructive_apnea", "mixed_apnea")], None
+    share = re.search(r"\b(percentage|percent|proportion|share|fraction|%)\s+of\s+(the\s+)?(total\s+)?(sleep time|sleep|tst)\b"
+                      r".*\b(n1|n2|n3|rem)\b|\b(n1|n2|n3|rem)\b.*\b(percentage|percent|proportion|share|fraction|%)\s+of\s+"
+                      r"(the\s+)?(total\s+)?(sleep time|sleep|tst)\b", t)
+    if share and not events:  # "what percentage of total sleep time was N3?": the stage's share of sleep, not TST
+        return [Measure("metric", f"{(share.group(5) or share.group(6))}_pct")], None
     if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b", t) and \
             not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
         return [Measure("metric", "ahi_per_h")], None  # "does sim-0002 have moderate sleep apnea?": its AHI and class
@@ -68,7 +78,7 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if events and stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols) and \
             re.search(r"\b(how many|number of|count|total)\b", t):
         cols = []  # "how many apneas in deep sleep": the stage is where they are counted, not a share asked for
-    minutes = re.search(r"\b(minutes|hours|how long|how much time)\b[\w\s]{0,15}?\b(of|in)\s+(rem|n1|n2|n3|wake|deep sleep|"
+    minutes = re.search(r"\b(minutes|hours|how long|how much time)\b[\w\s-]{0,20}?\b(of|in)\s+(rem|n1|n2|n3|wake|deep sleep|"
                         r"light sleep|slow[- ]wave sleep)\b", t)
     if minutes and cols and all(c in _STAGE_SHARE for c in cols) and not re.search(r"%|percent", t):
         return [Measure("stage_minutes", STAGE_TOKEN[minutes.group(3).replace("-", " ")])], None  # "minutes of deep sleep"
@@ -85,7 +95,9 @@ def read_measures(t: str, stage: str | None, events: list[str],
     m = re.search(r"\b(how much|minutes of|time in|time spent in|amount of)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
         or re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep) (minutes|time)\b", t) \
         or re.search(r"\b(most|least|fewest|more|less)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t) \
-        or (re.search(_PRESENCE, t) and not events and re.search(r"\b(any|some)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t))
+        or (re.search(_PRESENCE, t) and not events and re.search(r"\b(any|some)\s+(rem|n1|n2|n3|wake|deep sleep)\b", t)) \
+        or (not events and re.search(r"\b(how long|minutes|hours|spen[dt])\b[\w\s-]{0,25}?\b(in|of)\s+(rem|n1|n2|n3|wake|"
+                                     r"deep sleep)\b", t) and re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep)\b", t))
     if m and not out:  # "did excerpt2 have any REM?": its minutes answer it (unknown where it was not staged)
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
     if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):

@@ -24,6 +24,7 @@ from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .query import (
     DURATION_KINDS,
+    STAGE_MINUTES_FIELD,
     Decline,
     Filter,
     Measure,
@@ -237,6 +238,22 @@ def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list
         flt = Filter(event_count_field(ev, stage), real, float(_NUMBER_WORDS.get(num, num)))
         if flt not in out:
             out.append(flt)
+    for m in re.finditer(rf"(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})\s*(?P<unit>minutes?|mins?|hours?|hrs?|h)\s+(?:of|in)\s+"
+                         r"(?P<stage>rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b", t):
+        sym = m.group("op")  # "more than 10 minutes of N3": a night's minutes in the stage
+        real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
+        num = float(m.group("num")) * (60.0 if m.group("unit").startswith("h") else 1.0)
+        flt = Filter(STAGE_MINUTES_FIELD + STAGE_TOKEN[m.group("stage").replace("-", " ")], real, num)
+        if flt not in out:
+            out.append(flt)
+    for m in re.finditer(r"\b(?:(?P<neg>no|without|never reached|did not reach|didn't reach)|(?:had|have|has|having|"
+                         r"reached|reach|entered|enter))\s+(?:any\s+)?(?P<stage>rem|n1|n2|n3|deep sleep|slow[- ]wave sleep)"
+                         r"(?=(?:\s+sleep)?(?:\s+at all)?\s*(?:[?.,;]|$|\s+and\b|\s+or\b))", t):
+        # "how many nights had N3?", "nights with no REM at all": a night's minutes in the stage, above 0 or 0
+        flt = Filter(STAGE_MINUTES_FIELD + STAGE_TOKEN[m.group("stage").replace("-", " ")],
+                     "==" if m.group("neg") else ">", 0.0)
+        if flt not in out:
+            out.append(flt)
     for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?:(?P<pre>rem|n1|n2|n3)\s+)?"
                          rf"(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
                          rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
@@ -438,7 +455,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         return Decline(f"a correlation between two night measures ({' and '.join(labels)}) is not something I compute "
                        "yet; I give trends of one measure against age or BMI.", ", ".join(labels),
                        f"does the {labels[0]} increase with age?")
-    filters = _filters(t, p, names, group_by)
+    t_cond = t  # "is the sleep efficiency of sim-0002 below 85%?": the night's name sits between measure and threshold
+    for r in p.recordings:
+        t_cond = re.sub(rf"\s+(?:of|for|in)\s+{re.escape(r.lower())}(?=\s+{_ABOVE}|\s+{_BELOW})", "", t_cond)
+    filters = _filters(t_cond, p, names, group_by)
     filters = ahi_severity(t, filters)
     staged = {of for f in filters if (of := event_count_of(f.field)) and of[1]}
     if staged and stage and len(re.findall(_STAGE_IN, t)) == 1:
@@ -466,8 +486,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                            f"usually asked at; did you mean {f.value * 100:g} %?", _understood(t, names),
                            f"which nights have a {label} above {f.value * 100:g}%?")
     if len(measures) > 1:  # "the mean sleep efficiency of nights with AHI above 15": the AHI is the condition
-        measures = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage))
-                                                   for f in filters)] or measures
+        measures = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
+                                                               STAGE_MINUTES_FIELD + m.name) for f in filters)] or measures
     if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
         ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
     ask, decline = worst_or_best(t, ask, measures)
@@ -489,11 +509,12 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                          r"\bhow many( \w+)? (nights|recordings|excerpts|subjects|patients|people|studies|women|men|"
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
     listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(\w+ )?(nights|recordings|excerpts|subjects|"
-                        r"patients|women|men|females|males|people)\b|\bwho\b|^(the |all )?(nights|recordings|subjects|patients) (with|where|having)\b", t)
+                        r"patients|women|men|females|males|people)\b|\bwho\b|^(the |all )?(nights|recordings|subjects|patients) (with|without|where|having)\b", t)
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
-    if counting and measures and all(any(f.field in (m.name, event_count_field(m.name, m.stage)) for f in filters)
+    if counting and measures and all(any(f.field in (m.name, event_count_field(m.name, m.stage),
+                                                     STAGE_MINUTES_FIELD + m.name) for f in filters)
                                      for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)
@@ -531,8 +552,12 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if ask is None:
         if listing and filters:
             return Query("list", filters=filters)
-        if nights:
-            return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
+        if nights:  # "was sim-0006's AHI above 15?": its value, and whether it meets the threshold asked
+            graded = re.search(r"\b(normal|mild|moderate|severe)\b", t)  # a severity class: the AHI with its grade
+            return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)),
+                         filters=[] if graded else [f for f in filters if any(
+                             f.field in (m.name, event_count_field(m.name, m.stage), STAGE_MINUTES_FIELD + m.name)
+                             for m in measures)])
         if measures and measures[0].kind in ("event_count", "stage_minutes") and not nights:
             return Query("value", measures, nights=[ctx.recording]) if ctx.recording and p.this_night else \
                 Query("rank", measures, filters=filters)
@@ -576,6 +601,8 @@ def _understood(t: str, names: CohortNames) -> str:
 
 #: Words that point back at the nights of the previous answer ("the mean age of those nights", "how many of them").
 _THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
+#: "How many nights, and what are their phenotypes?": "their" groups the answer, it does not point back.
+_THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b"
 #: AASM and R&K stage names as written ("stage 2", "stage N2 sleep", "stage R", "stage 3/4"), and the word the
 #: planner reads for each.
 _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s+(?:n\s?)?2(?:\s+sleep)?\b", "n2"),
@@ -600,14 +627,18 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
-    if isinstance(decision, Query) and not decision.nights and re.search(_THOSE, question.lower()):
+    if isinstance(decision, Query) and not decision.nights and not decision.filters and ctx.last_nights and \
+            re.search(r"\b(their|them)\b", question.lower()) and not re.search(_THEIR_GROUPS, question.lower()):
+        # "what's their average BMI?" right after a list of nights: those nights
+        decision.filters = [Filter("recording", "in", list(ctx.last_nights))]
+    elif isinstance(decision, Query) and not decision.nights and re.search(_THOSE, question.lower()):
         if not ctx.last_nights:  # "the mean age of those nights" with no nights listed before: never the whole cohort
             return Plan(text=Decline("I do not know which nights \"those\" are: no list of nights came before in this "
                                      "conversation.", "a question about earlier nights",
                                      "which nights have an AHI above 15?").text())
         decision.filters = [*decision.filters, Filter("recording", "in", list(ctx.last_nights))]
     if isinstance(decision, Query):
-        if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None \
+        if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None and not decision.filters \
                 and not decision.versus_cohort and all(m.kind == "metric" for m in decision.measures):
             return _accounted(question, names, Plan("describe_night", {
                 "recording": decision.nights[0], "metrics": [m.name for m in decision.measures], "plot": False}))

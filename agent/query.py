@@ -63,6 +63,10 @@ def event_count_field(event: str, stage: str | None = None) -> str:
     return f"{EVENT_COUNT_FIELD}{event}@{stage}" if stage else EVENT_COUNT_FIELD + event
 
 
+#: A filter on a night's minutes in a stage: ``Filter(STAGE_MINUTES_FIELD + "N3", ">", 10)``.
+STAGE_MINUTES_FIELD = "stage_minutes:"
+
+
 def event_count_of(field: str) -> tuple[str, str | None] | None:
     """The event type and stage (or None) of an :func:`event_count_field`; None for any other field."""
     if not field.startswith(EVENT_COUNT_FIELD):

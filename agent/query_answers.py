@@ -88,6 +88,11 @@ def _value(r: dict[str, Any]) -> str:
             else:
                 parts.append(f"**{label}: {_n(v)}**")
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
+        for check in row.get("checks") or []:  # a yes/no threshold on this night's value
+            answer = {True: "**Yes**", False: "**No**", None: "**Unknown** (no value)"}[check["met"]]
+            lines.append(f"{answer}: {row['recording']} {'meets' if check['met'] else 'does not meet'} "
+                         f"{check['condition']}." if check["met"] is not None else
+                         f"{answer}: whether {row['recording']} meets {check['condition']} cannot be told.")
     c = r.get("cohort")
     if c and c["n"]:
         where = "; ".join(f"{rec} ranks {k} of {c['n']} from the highest" for rec, k in c["ranks"].items())

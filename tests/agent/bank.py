@@ -413,8 +413,11 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
               "How many apneas occurred in supine position?",
               "Is the ODI correlated with the AHI?",
-              "How many nights had no N3 at all?", f"how many apneas per hour in {r0}?"):
+              f"how many apneas per hour in {r0}?"):
         add(Item("fresh: decline", [q], None))
+    no_n3 = set(n.index[n["N3_pct"].fillna(0) == 0])  # read since session 26: nights without a minute of N3
+    add(Item("fresh: no stage at all", ["How many nights had no N3 at all?"],
+             lambda t: f"**{len(no_n3)} night(s)**" in t.answer and names_in(t.answer) == no_n3))
     add(Item("fresh: own question after a value", [f"What is the ODI of {r0}?", f"How many position changes did {r1} "
                                                    "have?"], None))
     add_third_round(gold, items)

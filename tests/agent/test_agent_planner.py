@@ -313,8 +313,10 @@ def test_two_named_nights_compared_are_their_values_not_a_phenotype_comparison()
 
 
 def test_a_count_of_nights_under_a_condition_it_cannot_read_is_declined_not_the_cohort_size() -> None:
-    d = plan("How many nights had no N3 at all?", NAMES, AT_1)
+    d = plan("How many nights had poor sleep quality?", NAMES, AT_1)
     assert isinstance(d, Decline) and "count of nights" in d.understood
+    q = plan("How many nights had no N3 at all?", NAMES, AT_1)  # read since session 26: no minute of N3
+    assert q == Query("count", filters=[Filter("stage_minutes:N3", "==", 0.0)])
     assert plan("how many nights were recorded?", NAMES, AT_1) is None  # the cohort's size: the cohort_stats tool
 
 
@@ -471,8 +473,9 @@ def test_how_many_nights_have_a_phenotype_is_a_count_of_those_nights() -> None:
 
 
 def test_did_a_night_have_any_rem_is_its_rem_minutes() -> None:
-    q = plan("did sim-0002 have any REM sleep?", NAMES, Context())
-    assert q == Query("value", [Measure("stage_minutes", "REM")], nights=["sim-0002"])
+    q = plan("did sim-0002 have any REM sleep?", NAMES, Context())  # its minutes, and yes / no (since session 26)
+    assert q == Query("value", [Measure("stage_minutes", "REM")], nights=["sim-0002"],
+                      filters=[Filter("stage_minutes:REM", ">", 0.0)])
 
 
 def test_did_a_night_have_apneas_in_a_stage_is_its_count_in_that_stage() -> None:

@@ -222,3 +222,49 @@ def test_exactly_n_events_in_a_stage_keeps_the_nights_with_that_count(rem_sessio
     kept = {night for night, c in counts.items() if c == n}
     assert kept and len(kept) < len(REM_NIGHTS)
     assert listed(rem_session.respond(f"which nights had exactly {n} arousals in N3?").answer) == kept
+
+
+def xml_sleep_minutes(cohort_dir: Path, night: str) -> float:
+    root = ET.parse(cohort_dir / f"{night}-nsrr.xml").getroot()
+    return sum(float(ev.findtext("Duration")) for ev in root.iter("ScoredEvent")
+               if (ev.findtext("EventType") or "").startswith("Stages")
+               and (ev.findtext("EventConcept") or "").rsplit("|", 1)[-1] in ("1", "2", "3", "4", "5")) / 60.0
+
+
+def test_is_a_night_s_total_sleep_time_under_a_threshold_is_answered_yes_or_no(session, sim_cohort_dir) -> None:
+    tst = xml_sleep_minutes(sim_cohort_dir, "sim-0002")
+    yes = session.respond(f"is the total sleep time of sim-0002 under {tst + 1:.0f} minutes?").answer
+    no = session.respond(f"is the total sleep time of sim-0002 under {tst - 1:.0f} minutes?").answer
+    assert "**Yes**" in yes and "**No**" in no and f"{tst:.1f}" in yes
+
+
+def xml_stage_minutes(cohort_dir: Path, night: str, code: str) -> float:
+    root = ET.parse(cohort_dir / f"{night}-nsrr.xml").getroot()
+    return sum(float(ev.findtext("Duration")) for ev in root.iter("ScoredEvent")
+               if (ev.findtext("EventType") or "").startswith("Stages")
+               and (ev.findtext("EventConcept") or "").rsplit("|", 1)[-1] == code) / 60.0
+
+
+def test_nights_with_more_than_n_minutes_of_a_stage_are_those_the_hypnograms_give(rem_session, rem_cohort) -> None:
+    minutes = {n: xml_stage_minutes(rem_cohort / "edf", n, "5") for n in REM_NIGHTS}
+    threshold = sorted(minutes.values())[1]  # splits the cohort
+    kept = {n for n, m in minutes.items() if m > threshold}
+    assert kept and len(kept) < len(REM_NIGHTS)
+    turn = rem_session.respond(f"which nights had more than {threshold:g} minutes of REM?")
+    assert listed(turn.answer) == kept
+
+
+def test_nights_with_no_rem_at_all_are_those_whose_hypnogram_has_no_rem_epoch(session, sim_cohort_dir) -> None:
+    without = {n for n in NIGHTS if xml_stage_minutes(sim_cohort_dir, n, "5") == 0}
+    with_n2 = {n for n in NIGHTS if xml_stage_minutes(sim_cohort_dir, n, "2") > 0}
+    assert listed(session.respond("which nights had no REM at all?").answer) == without
+    assert f"**{len(with_n2)} night(s)**" in session.respond("how many nights had N2?").answer
+
+
+def test_their_in_a_follow_up_means_the_nights_listed_before(rem_session, rem_cohort) -> None:
+    kept = sorted(n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM"))
+    bmis = [float(subjects(rem_cohort / "edf")[n]["bmi"]) for n in kept]
+    rem_session.respond("which nights had hypopneas in REM?")
+    turn = rem_session.respond("what's their average BMI?")
+    assert f"over {len(kept)} night(s)" in turn.answer
+    assert re.search(rf"Mean bmi: {sum(bmis) / len(bmis):.1f}\b", turn.answer)

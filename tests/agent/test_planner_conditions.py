@@ -182,3 +182,44 @@ def test_excerpts_are_counted_like_nights() -> None:
     plan = _plan("how many excerpts had hypopneas in REM?")
     assert plan.args["ask"] == "count"
     assert plan.args["filters"] == [{"field": "event_count:hypopnea@REM", "op": ">=", "value": 1.0}]
+
+
+def test_a_threshold_on_one_named_night_is_checked_not_dropped() -> None:
+    plan = _plan("was sim-0002's AHI above 15?")
+    assert plan.tool == "query_cohort" and plan.args["nights"] == ["sim-0002"]
+    assert plan.args["filters"] == [{"field": "ahi_per_h", "op": ">", "value": 15.0}]
+    plan = _plan("is the sleep efficiency of sim-0002 below 85%?")
+    assert plan.args["filters"] == [{"field": "sleep_efficiency_pct", "op": "<", "value": 85.0}]
+
+
+def test_a_percentage_of_total_sleep_time_in_a_stage_is_that_stage_s_share() -> None:
+    plan = _plan("what percentage of total sleep time was N3 in sim-0001?")
+    assert plan.tool == "describe_night" and plan.args["metrics"] == ["n3_pct"]
+
+
+def test_the_obstructive_ahi_is_declined_with_how_to_get_it_not_answered_with_the_ahi() -> None:
+    plan = _plan("what is the obstructive AHI of sim-0002?")
+    assert plan.tool is None and "obstructive + mixed apnea index plus the hypopnea index" in plan.text
+
+
+def test_the_share_of_central_apneas_is_answered_with_each_kind_s_count() -> None:
+    plan = _plan("what proportion of sim-0002's apneas were central?")
+    assert [m["name"] for m in plan.args["measures"]] == ["central_apnea", "obstructive_apnea", "mixed_apnea"]
+
+
+def test_the_severity_of_a_night_s_sleep_apnea_is_its_ahi() -> None:
+    plan = _plan("what's the severity of sim-0002's sleep apnea?")
+    assert plan.tool == "describe_night" and plan.args["metrics"] == ["ahi_per_h"]
+
+
+def test_nights_without_an_event_is_a_list_of_nights_with_none() -> None:
+    plan = _plan("nights without central apneas")
+    assert plan.args["ask"] == "list"
+    assert plan.args["filters"] == [{"field": "event_count:central_apnea", "op": "<", "value": 1.0}]
+
+
+def test_how_long_a_night_spent_in_a_stage_is_its_minutes_and_a_threshold_on_it_is_checked() -> None:
+    plan = _plan("how long was sim-0002 in N1?")
+    assert plan.args["measures"] == [{"kind": "stage_minutes", "name": "N1", "stage": None}]
+    plan = _plan("did sim-0002 spend more than 30 minutes in N1?")
+    assert plan.args["filters"] == [{"field": "stage_minutes:N1", "op": ">", "value": 30.0}]
