@@ -88,7 +88,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
         whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine"))]
         if whole:
             label = METRIC_LABELS.get(whole[0], (whole[0], ""))[0]
-            return [], Decline(f"{label} is a whole-night measure; it has no value within one stage.",
+            return [], Decline(f"{label} is a whole-night measure here: it is stored for the whole night, and I do "
+                               "not compute it within one stage.",
                                f"{label}, stage {stage}", f"what is the AHI during {stage} in each night?")
         return [Measure("stage_index", c, stage) for c in cols], None
     out += [Measure("metric", c) for c in cols]

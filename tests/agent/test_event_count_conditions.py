@@ -268,3 +268,11 @@ def test_their_in_a_follow_up_means_the_nights_listed_before(rem_session, rem_co
     turn = rem_session.respond("what's their average BMI?")
     assert f"over {len(kept)} night(s)" in turn.answer
     assert re.search(rf"Mean bmi: {sum(bmis) / len(bmis):.1f}\b", turn.answer)
+
+
+def test_how_many_of_them_counts_within_the_nights_listed_before(rem_session, rem_cohort) -> None:
+    kept = {n for n in REM_NIGHTS if xml_count_in_stage(rem_cohort / "edf", n, "hypopnea", "REM")}
+    men = {n for n in kept if subjects(rem_cohort / "edf")[n]["sex"] == "M"}
+    rem_session.respond("which nights had hypopneas in REM?")
+    turn = rem_session.respond("how many of them are men?")
+    assert f"**{len(men)} night(s)**" in turn.answer and listed(turn.answer) == men
