@@ -14,11 +14,18 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED
+from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters
+from .declines import (
+    CLINICAL_DECISIONS,
+    FOREIGN,
+    NON_LATIN,
+    NOT_COMPUTED,
+    UNRECORDED,
+    UNSCORED,
+)
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
@@ -71,12 +78,10 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
               "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b"
                        r"|\b(age|ahi|bmi|odi|tst|waso) range\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
-_STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
 #: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
 _VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
                   r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset)\b")
-_COMPARE_SEX = r"\b(women|females?)\b.*\b(men|males?)\b|\b(men|males?)\b.*\b(women|females?)\b|\bsex(es)?\b|\bgender"
 _THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (like|similar to) (it|that|this)",
          "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
 
@@ -109,209 +114,17 @@ _STAGE_BEFORE = r"\b()(rem|n1|n2|n3)\s+(ahi|odi|apn\w*|hypopn\w*|arousals?|desat
 
 
 def _stage_of(text: str) -> str | None:
-    m = re.search(_STAGE_IN, text) or re.search(_STAGE_BEFORE, text)
+    m = re.search(STAGE_IN, text) or re.search(_STAGE_BEFORE, text)
     return STAGE_TOKEN[m.group(2).replace("-", " ")] if m and m.group(2).replace("-", " ") in STAGE_TOKEN \
         else (STAGE_TOKEN.get(m.group(2)) if m else None)
 
 
-_NUM = r"(\d+(?:\.\d+)?)"
-#: Small counts written as words ("exactly one arousal").
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10}
 #: "older patients have less ...", "do younger subjects sleep more ...": a trend against age.
 _OLDER_HAVE = (r"\b(older|younger|elderly|the old|the young)( \w+)? (patients|subjects|people|adults|men|women|ones)\b.*"
                r"\b(less|more|lower|higher|longer|shorter|fewer|worse|better)\b")
 #: Words that make a question about the cohort, not about "this night".
 _ABOUT_COHORT = (r"\b(nights|recordings|patients|subjects|people|cohort|participants|which (night|subject|patient|"
                  r"recording)|older|younger|men|women|everyone|anyone|any night)\b")
-_WHO = r"\b(subjects?|patients?|people|those|men|women|participants?)"
-#: Words for the people of a group ("the healthy subjects", "the insomnia patient").
-_PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|ones|nights|recordings)"
-#: Words that exclude what follows ("not from site shhs", "excluding the insomnia subject", "non-healthy").
-_NOT = r"(?:not|excluding|exclude|except(?: for)?|other than|besides|apart from|non[- ]?)"
-_ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|≥|at least|of at least|no less than|not less than)"
-_BELOW = r"(below|under|less than|fewer than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
-
-
-#: Event words a count threshold names ("more than 20 arousals"), and the event type (or group) each means.
-_EVENT_WORDS = (r"(?:obstructive|central|mixed) apn(?:o)?eas?|apn(?:o)?eas?|hypopn(?:o)?eas?|arousals?|"
-                r"(?:oxygen )?desaturations?|desats?|limb movements?")
-#: What after an event word narrows its count to part of a night (a stage, a time window).
-_NARROWED = r"\s*(in|during|after|before|between|from|while|within)\b"
-_EVENT_TYPE = {r"obstructive": "obstructive_apnea", r"central": "central_apnea", r"mixed": "mixed_apnea",
-               r"apn": "apnea", r"hypopn": "hypopnea", r"arousal": "arousal", r"(oxygen )?desat": "oxygen_desaturation",
-               r"limb": "limb_movement"}
-
-
-def _filters(t: str, p: Any, names: CohortNames, compare_by: str | None) -> list[Filter]:
-    out: list[Filter] = []
-    if compare_by != "sex" and not re.search(_COMPARE_SEX, t):
-        sexes = [s for s, rx in (("F", r"\b(women|woman|females?|female subjects)\b"),
-                                 ("M", r"(?<![a-z])(men|man|males?)\b")) if re.search(rx, t)]
-        if sexes:
-            out.append(Filter("sex", "in", sexes))
-    phenos = [ph for ph in p.phenotypes
-              if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
-                      and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
-    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases| phenotypes?)\b", t):
-        if not any(ph.startswith("osa") for ph in phenos):  # "the OSA patients": every OSA label, unless one is named
-            phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
-    for w in dict.fromkeys(ph.split("_")[0] for ph in names.phenotypes):  # "the healthy subjects": each healthy_*
-        if w not in ("osa", "rem", "n1", "n2", "n3", "wake") and not any(ph.split("_")[0] == w for ph in phenos) and \
-                re.search(rf"\b(non[- ]?)?{re.escape(w)}( \w+)? {_PEOPLE}\b", t):
-            phenos += [ph for ph in names.phenotypes if ph.split("_")[0] == w]
-    if compare_by == "phenotype":  # "insomnia and healthy subjects": only the groups named, when two or more are
-        first_words = {ph.split("_")[0]: [q for q in names.phenotypes if q.split("_")[0] == ph.split("_")[0]]
-                       for ph in names.phenotypes if ph.split("_")[0] not in ("rem", "n1", "n2", "n3", "wake")}
-        named = list(dict.fromkeys([*phenos, *(q for w, qs in first_words.items()
-                                               if re.search(rf"\b{re.escape(w)}\b", t) for q in qs)]))
-        if len(named) >= 2:
-            out.append(Filter("phenotype", "in", named))
-    if phenos and compare_by != "phenotype":
-        out.append(Filter("phenotype", "in", phenos))
-    if p.sites and compare_by != "site":
-        out.append(Filter("site", "in", p.sites))
-    out = [_negated(t, f) for f in out]
-    for rx, op in ((rf"\b(aged |age )?{_NUM}\s*(\+|(years? )?(and|or) (older|over|above))", ">="),
-                   (rf"\b(aged |age )?{_NUM}\s*(years? )?(and|or) (younger|under|below)", "<="),
-                   (rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
-                   (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
-                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
-                   (rf"{_WHO}\s+(?:who are |are |aged )?(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
-                   (rf"{_WHO}\s+(?:who are |are |aged )?(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<")):
-        m = re.search(rx, t)
-        if m:
-            out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
-            break
-    for rx, rng in ((r"\bobes(e|ity)\b", (30.0, None)), (r"\boverweight\b", (25.0, 30.0)),
-                    (r"\bnormal[- ]weight\b", (18.5, 25.0)), (r"\bunderweight\b", (None, 18.5))):
-        if re.search(rx, t):  # WHO classes of BMI (kg/m²)
-            out += [Filter("bmi", ">=", rng[0])] if rng[0] is not None else []
-            out += [Filter("bmi", "<", rng[1])] if rng[1] is not None else []
-    bmi = re.search(rf"\b(?:bmi|body mass index)\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})", t)
-    if bmi:  # "a BMI over 30": the subjects table's attribute
-        sym = bmi.group("op")
-        above = re.fullmatch(_ABOVE, sym) is not None
-        out.append(Filter("bmi", _threshold_op(sym, ">" if above else "<"), float(bmi.group("num"))))
-    for col in find_metrics(t):
-        words = "|".join(p_ for p_ in _metric_phrases(col))
-        rng = re.search(rf"\b(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
-        if rng:  # "an AHI between 5 and 15": both ends included
-            out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
-            continue
-        avg = re.search(rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE}|{_BELOW})\s*(the )?(cohort'?s? )?"
-                        r"(?P<stat>average|mean|median)\b", t)
-        if avg:  # "an arousal index above the cohort average": the cohort's own mean as the threshold
-            above = re.fullmatch(_ABOVE, avg.group("op")) is not None
-            out.append(Filter(col, ">" if above else "<", "median" if avg.group("stat") == "median" else "mean"))
-            continue
-        for rx, op in ((rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_ABOVE})\s*(?P<num>{_NUM})", ">"),
-                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{_BELOW})\s*(?P<num>{_NUM})", "<"),
-                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
-                       (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:less|fewer|below|lower))", "<="),
-                       # the value first: "more than 20% REM", "less than 80 % of sleep in N2"
-                       (rf"(?P<op>{_ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})\b", ">"),
-                       (rf"(?P<op>{_BELOW})\s*(?P<num>{_NUM})\s*(?:{words})\b", "<")):
-            m = re.search(rx, t)
-            if m:
-                sym = m.group("op")
-                real = _threshold_op(sym, op)
-                num = float(m.group("num"))
-                if col.endswith("_min") and re.match(r"\s*(hours?|hrs?|h)\b", t[m.end("num"):]):
-                    num *= 60.0  # "a total sleep time under 6 hours": the column is in minutes
-                if Filter(col, real, num) not in out:
-                    out.append(Filter(col, real, num))
-    for m in re.finditer(rf"(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b"
-                         rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b"
-                         rf"|\bexactly\s+(?P<num3>{_NUM}|{'|'.join(_NUMBER_WORDS)})\s+(?:scored\s+)?(?P<ev3>{_EVENT_WORDS})\b",
-                         t):  # "more than 20 arousals", "5 or more central apneas": a night's count of scored events
-        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2") or m.group("ev3")))]
-        stage = _stage_after(t, m.end())  # "more than 3 hypopneas in REM": those that start in REM
-        if m.group("op"):
-            sym = m.group("op")
-            real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
-        elif m.group("op2"):
-            real = ">=" if m.group("op2") == "more" else "<="
-        else:  # "exactly one arousal in REM"
-            real = "=="
-        num = m.group("num") or m.group("num2") or m.group("num3")
-        flt = Filter(event_count_field(ev, stage), real, float(_NUMBER_WORDS.get(num, num)))
-        if flt not in out:
-            out.append(flt)
-    for m in re.finditer(rf"(?P<op>{_ABOVE}|{_BELOW})\s*(?P<num>{_NUM})\s*(?P<unit>minutes?|mins?|hours?|hrs?|h)\s+(?:of|in)\s+"
-                         r"(?P<stage>rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b", t):
-        sym = m.group("op")  # "more than 10 minutes of N3": a night's minutes in the stage
-        real = _threshold_op(sym, ">" if re.fullmatch(_ABOVE, sym) else "<")
-        num = float(m.group("num")) * (60.0 if m.group("unit").startswith("h") else 1.0)
-        flt = Filter(STAGE_MINUTES_FIELD + STAGE_TOKEN[m.group("stage").replace("-", " ")], real, num)
-        if flt not in out:
-            out.append(flt)
-    for m in re.finditer(r"\b(?:(?P<neg>no|without|never reached|did not reach|didn't reach)|(?:had|have|has|having|"
-                         r"reached|reach|entered|enter))\s+(?:any\s+)?(?P<stage>rem|n1|n2|n3|deep sleep|slow[- ]wave sleep)"
-                         r"(?=(?:\s+sleep)?(?:\s+at all)?\s*(?:[?.,;]|$|\s+and\b|\s+or\b))", t):
-        # "how many nights had N3?", "nights with no REM at all": a night's minutes in the stage, above 0 or 0
-        flt = Filter(STAGE_MINUTES_FIELD + STAGE_TOKEN[m.group("stage").replace("-", " ")],
-                     "==" if m.group("neg") else ">", 0.0)
-        if flt not in out:
-            out.append(flt)
-    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?:(?P<pre>rem|n1|n2|n3)\s+)?"
-                         rf"(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
-                         rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
-                         rf"(?:scored\s+)?(?:(?P<pre2>rem|n1|n2|n3)\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):
-        # "nights with apneas", "with no arousals", "had central apneas in REM", "had REM arousals"
-        pre = m.group("pre") or m.group("pre2")
-        stage = STAGE_TOKEN[pre] if pre else _stage_after(t, m.end())
-        if not stage and re.match(_NARROWED, t[m.end():]):
-            continue  # "after 2 am", "between 1 and 3": a count within a time window is not this filter
-        ev = _EVENT_TYPE[next(k for k in _EVENT_TYPE if re.match(k, m.group("ev") or m.group("ev2")))]
-        # "which nights did not have central apneas": the verb's negation before "have" negates the condition
-        neg = m.group("neg") or re.search(r"(\bnot|\bnever|n't)\s*$", t[:m.start()])
-        flt = Filter(event_count_field(ev, stage), "<" if neg else ">=", 1.0)
-        if flt not in out and not any(f.field == flt.field for f in out):
-            out.append(flt)
-    if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
-                 r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):
-        out.append(Filter("missing_channels", "==", "none"))  # every channel recorded
-    elif re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
-        out.append(Filter("missing_channels", "==", ""))
-    return out
-
-
-def _stage_after(t: str, at: int) -> str | None:
-    """The stage a phrase right after position ``at`` restricts to ("… in REM", "… during deep sleep"), or None."""
-    m = re.match(rf"\s*{_STAGE_IN}", t[at:])
-    return STAGE_TOKEN[m.group(2).replace("-", " ")] if m else None
-
-
-def _negated(t: str, flt: Filter) -> Filter:
-    """A subject filter as the question means it: "not from site shhs", "excluding the insomnia subject" and
-    "non-healthy subjects" exclude the values named (op ``not in``)."""
-    if flt.op != "in" or flt.field not in ("sex", "phenotype", "site"):
-        return flt
-    words = {"F": ["women", "woman", "females?"], "M": ["men", "man", "males?"]}
-    alts = [w for v in flt.value for w in (words.get(v) if flt.field == "sex" else
-                                           [re.escape(v.lower().replace("_", " ")), re.escape(v.lower().split("_")[0])])]
-    if re.search(rf"\b{_NOT}\s*(?:(?:from|at|in|the|site|sites|group|phenotype|subjects?|patients?)\s+){{0,3}}"
-                 rf"(?:{'|'.join(alts)})\b", t):
-        return Filter(flt.field, "not in", flt.value)
-    return flt
-
-
-def _threshold_op(words: str, strict: str) -> str:
-    """The comparison a threshold's words mean: ">=" for "at least", "<=" for "at most", else ``strict``."""
-    if words in (">=", "≥", "at least", "of at least", "no less than", "not less than"):
-        return ">="
-    if words in ("<=", "≤", "at most", "of at most", "no more than", "not more than"):
-        return "<="
-    return strict
-
-
-def _metric_phrases(col: str) -> list[str]:
-    from .vocab import METRIC_WORDS
-
-    return [w.replace(r"\b", "") for w in METRIC_WORDS.get(col, ())] or [col]
-
-
 def _ask(t: str, group_by: str | None) -> str | None:
     if re.search(r"\b(trend|correlat\w*|relationship|associated|increase[sd]? with|decrease[sd]? with|"
                  r"change[sd]? with|rise[sd]? with|with age)\b", t):
@@ -404,14 +217,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        f"what is the AHI during {sorted(named)[0]} in each night?")
     p = parse(t, names)
     excluded = [r for r in p.recordings  # "AHI above 15, excluding sim-0004": every night but that one
-                if re.search(rf"\b{_NOT}\s*(?:the\s+)?(?:night\s+|recording\s+)?{re.escape(r.lower())}\b", t)]
+                if re.search(rf"\b{NOT}\s*(?:the\s+)?(?:night\s+|recording\s+)?{re.escape(r.lower())}\b", t)]
     p.recordings = [r for r in p.recordings if r not in excluded]
     stage = _stage_of(t)
     measures, decline = read_measures(t, stage, p.events, window)
     if decline:
         return decline
     groups = [g for g in find_groups(t) if g in ("sex", "phenotype", "site", "age_band")]
-    group_by = groups[0] if groups else ("sex" if re.search(_COMPARE_SEX, t) and re.search(
+    group_by = groups[0] if groups else ("sex" if re.search(COMPARE_SEX, t) and re.search(
         r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
     which_group = re.search(r"\bwhich (site|phenotype|sex|gender|age band|age group|group|diagnosis|centre|center|"
                             r"clinic)s?\b", t)
@@ -457,14 +270,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        f"does the {labels[0]} increase with age?")
     t_cond = t  # "is the sleep efficiency of sim-0002 below 85%?": the night's name sits between measure and threshold
     for r in p.recordings:
-        t_cond = re.sub(rf"\s+(?:of|for|in)\s+{re.escape(r.lower())}(?=\s+{_ABOVE}|\s+{_BELOW})", "", t_cond)
-    filters = _filters(t_cond, p, names, group_by)
+        t_cond = re.sub(rf"\s+(?:of|for|in)\s+{re.escape(r.lower())}(?=\s+{ABOVE}|\s+{BELOW})", "", t_cond)
+    filters = night_filters(t_cond, p, names, group_by)
     filters = ahi_severity(t, filters)
     staged = {of for f in filters if (of := event_count_of(f.field)) and of[1]}
-    if staged and stage and len(re.findall(_STAGE_IN, t)) == 1:
+    if staged and stage and len(re.findall(STAGE_IN, t)) == 1:
         # the one stage phrase says where a condition's events are counted ("the mean AHI of nights with apneas in
         # REM"), so the measure asked is the whole night's; a count of those same events keeps the stage
-        plain, decline = read_measures(re.sub(_STAGE_IN, " ", t, count=1), None, p.events, window)
+        plain, decline = read_measures(re.sub(STAGE_IN, " ", t, count=1), None, p.events, window)
         if decline is None and plain:
             measures = [dataclasses.replace(m, stage=m.stage or next(st for ev, st in staged if ev == m.name))
                         if m.kind == "event_count" and any(ev == m.name for ev, _ in staged) else m for m in plain]
@@ -647,7 +460,7 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     routed = route(question, names, ctx)
     if routed.tool in ("similar_nights", "similar_epochs"):
         t = correct_spelling(question.strip().lower(), names.known())
-        conds = _filters(t, parse(t, names), names, None)
+        conds = night_filters(t, parse(t, names), names, None)
         if conds:
             return Plan(text=Decline(
                 f"similar nights and epochs are searched among the whole cohort; I cannot restrict them to "
@@ -686,7 +499,7 @@ def _with_night_conditions(question: str, names: CohortNames, routed: Plan) -> P
     args = dict(routed.args)
     by = args.get("by")
     extra = []
-    for f in _filters(t, parse(t, names), names, by if by in ("sex", "phenotype", "site") else None):
+    for f in night_filters(t, parse(t, names), names, by if by in ("sex", "phenotype", "site") else None):
         own = _STATS_OWN.get(f.field, ())
         if f.op == "not in":  # "excluding women": the rule's own argument named them to include
             for a in own:
