@@ -2,8 +2,7 @@
 LLM back end share (through the ``query_cohort`` tool).
 
 Per-night values come from the index's frames (:meth:`Cohort.nights_frame`, ``events_frame``,
-``epochs_frame``); group comparisons use scipy's Mann-Whitney U (two groups) or Kruskal-Wallis (more), trends
-Spearman's rank correlation. When the data cannot answer (a measure the workspace lacks, a stage nobody
+``epochs_frame``); group comparisons and trends are :mod:`sleeplm.agent.group_stats`'s. When the data cannot answer (a measure the workspace lacks, a stage nobody
 reached, an unknown attribute) the result is a decline that says why, never another quantity.
 """
 
@@ -15,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from sleeplm.encoder.vocab import (
     EPOCH_S,
     EVENT_TYPES,
@@ -32,11 +30,10 @@ from .provenance import provenance_note, unscored_kinds
 from .query import (
     ATTRIBUTES,
     DURATION_KINDS,
-    GROUPINGS,
+    STAGE_MINUTES_FIELD,
     Decline,
     Filter,
     Measure,
-    STAGE_MINUTES_FIELD,
     Query,
     Window,
     event_count_of,
@@ -49,8 +46,6 @@ INDEX_EVENTS: dict[str, tuple[str, ...]] = {
     "cai_per_h": ("central_apnea",), "hypopnea_index_per_h": ("hypopnea",), "odi_per_h": ("oxygen_desaturation",),
     "arousal_index_per_h": ("arousal",), "limb_movement_index_per_h": ("limb_movement",),
 }
-#: Below this many nights in a group, a comparison says its test has little power.
-SMALL_GROUP = 5
 STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
 
 
@@ -333,15 +328,15 @@ def unknown_under_filters(fr: Frames, q: Query) -> list[dict[str, Any]]:
     if q.nights:
         return []
     out = []
-    for f in q.filters:
-        x = _filter_values(fr, f)
+    values_of = [_filter_values(fr, f) for f in q.filters]  # each condition's values and verdict, computed once
+    possible = [_apply(fr, f) | (x.isna() if x is not None else False) for f, x in zip(q.filters, values_of)]
+    for i, (f, x) in enumerate(zip(q.filters, values_of)):
         if x is None:
             continue
         others = pd.Series(True, index=fr.nights.index)  # a night another condition rules out is not "left out"
-        for g in q.filters:
-            if g is not f:
-                gx = _filter_values(fr, g)
-                others &= _apply(fr, g) | (gx.isna() if gx is not None else False)
+        for j, ok in enumerate(possible):
+            if j != i:
+                others &= ok
         missing = [r for r in fr.nights.index if pd.isna(x.get(r)) and others[r]]
         if missing:
             m = _count_measure(f) or Measure("metric", f.field)
@@ -417,10 +412,10 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         return base
     if q.ask in ("rank", "argmax", "argmin"):
         return _rank(ctx, fr, q, vals, base)
-    if q.ask == "compare":
-        return _compare(ctx, fr, q, vals, base)
-    if q.ask == "trend":
-        return _trend(fr, q, vals, base)
+    if q.ask in ("compare", "trend"):
+        from .group_stats import compare_groups, trend
+
+        return compare_groups(ctx, fr, q, vals, base) if q.ask == "compare" else trend(fr, q, vals, base)
     raise _decline(f"unknown question kind {q.ask!r}.")
 
 
@@ -521,72 +516,6 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     return base
 
 
-def _groups(fr: Frames, by: str, nights: list[str]) -> pd.Series:
-    if by not in GROUPINGS or by not in fr.nights.columns:
-        raise _decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
-    return fr.nights.loc[nights, by]
-
-
-def _compare(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
-    by = q.group_by or "phenotype"
-    g = _groups(fr, by, list(vals.index))
-    x = pd.to_numeric(vals, errors="coerce")
-    groups = []
-    samples = []
-    for name in sorted(g.dropna().unique(), key=str):
-        members = x[(g == name).to_numpy()]
-        xs = members.dropna()
-        groups.append({"group": str(name), "n": len(members), "n_with_value": len(xs),
-                       "without_value": sorted(members.index[members.isna()]),
-                       "mean": _f(xs.mean()) if len(xs) else None,
-                       "median": _f(xs.median()) if len(xs) else None,
-                       "nights": sorted(x.index[(g == name).to_numpy()])})
-        if len(xs):
-            samples.append(xs.to_numpy())
-    test = None
-    if len(samples) >= 2 and all(len(s) >= 1 for s in samples) and sum(len(s) for s in samples) > len(samples):
-        if len(samples) == 2:
-            res = sps.mannwhitneyu(samples[0], samples[1], alternative="two-sided")
-            test = {"name": "Mann-Whitney U", "statistic": float(res.statistic), "p": _f(res.pvalue)}
-        else:
-            try:
-                res = sps.kruskal(*samples)
-                test = {"name": "Kruskal-Wallis H", "statistic": _f(res.statistic), "p": _f(res.pvalue)}
-            except ValueError:  # every value identical
-                test = None
-    diff = None
-    if len(groups) == 2 and groups[0]["mean"] is not None and groups[1]["mean"] is not None:
-        diff = groups[1]["mean"] - groups[0]["mean"]
-    small = [gr["group"] for gr in groups if gr["n_with_value"] < SMALL_GROUP]
-    if samples:
-        base["figures"] = [str(plots.group_strip(
-            ctx.figure_path("compare", q.measures[0].name, by),
-            [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
-            f"{base['label']} by {by}", cache=ctx.figure_cache))]
-    grouped = [r for gr in groups for r in gr["nights"]]
-    base["provenance"] = provenance_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
-    base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
-                 "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
-                 "summary": f"{base['label']} by {by}: {len(groups)} group(s)"
-                            + (f", {test['name']} p = {test['p']:.3g}" if test and test["p"] is not None else "")})
-    return base
-
-
-def _trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
-    against = q.group_by if q.group_by in ("age", "bmi") else "age"
-    a = pd.to_numeric(fr.nights.loc[vals.index, against], errors="coerce")
-    x = pd.to_numeric(vals, errors="coerce")
-    ok = a.notna() & x.notna()
-    if ok.sum() < 3:
-        raise _decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
-                       f"this cohort has {int(ok.sum())}.")
-    res = sps.spearmanr(a[ok], x[ok])
-    base.update({"against": against, "n": int(ok.sum()), "rho": _f(res.statistic), "p": _f(res.pvalue),
-                 "points": lookup.jsonable([{"recording": r, against: a[r], "value": x[r]} for r in x.index[ok]]),
-                 "summary": f"{base['label']} vs {against}: Spearman rho {_f(res.statistic) or float('nan'):.2f}"})
-    return base
-
-
 def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     n = fr.nights.loc[nights]
     cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
@@ -600,7 +529,9 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
                  "summary": f"{len(nights)} night(s)" + (" with " + " and ".join(base["filters"])
                                                          if base["filters"] else "")})
     if q.group_by:
-        g = _groups(fr, q.group_by, nights)
+        from .group_stats import groups_of
+
+        g = groups_of(fr, q.group_by, nights)
         base["by"] = q.group_by
         base["per_group"] = {str(k): sorted(v.index) for k, v in g.groupby(g, dropna=False)}
     return base

@@ -1,0 +1,87 @@
+"""Nights compared by group and against age or BMI, for :func:`sleeplm.agent.executor.run_query`: Mann-Whitney U
+(two groups) or Kruskal-Wallis H (more), Spearman's rank correlation for a trend, each with its figure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from scipy import stats as sps
+
+from . import lookup, plots
+from .context import ToolContext
+from .executor import Frames, _decline, _f
+from .provenance import provenance_note
+from .query import GROUPINGS, Query
+
+#: Below this many nights in a group, a comparison says its test has little power.
+SMALL_GROUP = 5
+
+
+def groups_of(fr: Frames, by: str, nights: list[str]) -> pd.Series:
+    """recording -> its group (sex, phenotype, site, age band, ...) for these nights."""
+    if by not in GROUPINGS or by not in fr.nights.columns:
+        raise _decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
+    return fr.nights.loc[nights, by]
+
+
+def compare_groups(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the measure's values ``vals`` compared across the groups of ``q.group_by`` (default phenotype)."""
+    by = q.group_by or "phenotype"
+    g = groups_of(fr, by, list(vals.index))
+    x = pd.to_numeric(vals, errors="coerce")
+    groups = []
+    samples = []
+    for name in sorted(g.dropna().unique(), key=str):
+        members = x[(g == name).to_numpy()]
+        xs = members.dropna()
+        groups.append({"group": str(name), "n": len(members), "n_with_value": len(xs),
+                       "without_value": sorted(members.index[members.isna()]),
+                       "mean": _f(xs.mean()) if len(xs) else None,
+                       "median": _f(xs.median()) if len(xs) else None,
+                       "nights": sorted(x.index[(g == name).to_numpy()])})
+        if len(xs):
+            samples.append(xs.to_numpy())
+    test = None
+    if len(samples) >= 2 and all(len(s) >= 1 for s in samples) and sum(len(s) for s in samples) > len(samples):
+        if len(samples) == 2:
+            res = sps.mannwhitneyu(samples[0], samples[1], alternative="two-sided")
+            test = {"name": "Mann-Whitney U", "statistic": float(res.statistic), "p": _f(res.pvalue)}
+        else:
+            try:
+                res = sps.kruskal(*samples)
+                test = {"name": "Kruskal-Wallis H", "statistic": _f(res.statistic), "p": _f(res.pvalue)}
+            except ValueError:  # every value identical
+                test = None
+    diff = None
+    if len(groups) == 2 and groups[0]["mean"] is not None and groups[1]["mean"] is not None:
+        diff = groups[1]["mean"] - groups[0]["mean"]
+    small = [gr["group"] for gr in groups if gr["n_with_value"] < SMALL_GROUP]
+    if samples:
+        base["figures"] = [str(plots.group_strip(
+            ctx.figure_path("compare", q.measures[0].name, by),
+            [(gr["group"], x[gr["nights"]].dropna().tolist()) for gr in groups], base["label"],
+            f"{base['label']} by {by}", cache=ctx.figure_cache))]
+    grouped = [r for gr in groups for r in gr["nights"]]
+    base["provenance"] = provenance_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
+    base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
+                 "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
+                 "summary": f"{base['label']} by {by}: {len(groups)} group(s)"
+                            + (f", {test['name']} p = {test['p']:.3g}" if test and test["p"] is not None else "")})
+    return base
+
+
+def trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the Spearman correlation of ``vals`` against age (or BMI when ``q.group_by`` says so)."""
+    against = q.group_by if q.group_by in ("age", "bmi") else "age"
+    a = pd.to_numeric(fr.nights.loc[vals.index, against], errors="coerce")
+    x = pd.to_numeric(vals, errors="coerce")
+    ok = a.notna() & x.notna()
+    if ok.sum() < 3:
+        raise _decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
+                       f"this cohort has {int(ok.sum())}.")
+    res = sps.spearmanr(a[ok], x[ok])
+    base.update({"against": against, "n": int(ok.sum()), "rho": _f(res.statistic), "p": _f(res.pvalue),
+                 "points": lookup.jsonable([{"recording": r, against: a[r], "value": x[r]} for r in x.index[ok]]),
+                 "summary": f"{base['label']} vs {against}: Spearman rho {_f(res.statistic) or float('nan'):.2f}"})
+    return base
