@@ -11,12 +11,12 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sleeplm.encoder.captions.night import ahi_severity
-from sleeplm.encoder.vocab import SCORING_KIND_NAMES, TRACK_INPUTS
+from sleeplm.encoder.captions.night import ahi_severity, rem_related_reading
+from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, TRACK_INPUTS
 
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
-from .vocab import METRIC_SCORING_KIND, metric_label
+from .vocab import METRIC_LABELS, METRIC_SCORING_KIND, metric_label
 
 
 def num(v: Any, digits: int = 1) -> str:
@@ -97,7 +97,7 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         return f"**{label}: not available** — {name} were not scored in this night" + (
             f" ({kind['reason']})" if kind.get("reason") else "")
     if v is None:
-        stage = "REM" if col in ("rem_latency_min", "rem_pct") else col.split("_")[1].upper() \
+        stage = "REM" if col in ("rem_latency_min", "rem_pct", "ahi_rem_per_h") else col.split("_")[1].upper() \
             if col.startswith("hr_") else None
         no_sleep = metrics.get("tst_min") in (0, 0.0)
         why = (" — no sleep was scored, so per-hour indices are undefined" if no_sleep and col.endswith("_per_h") else
@@ -107,6 +107,9 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
             why = f" — no epoch of this night is scored {stage}, so it is undefined"
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
+    if METRIC_LABELS.get(col, ("", ""))[1] == "min" and isinstance(v, (int, float)) and v >= 60:
+        total = int(Decimal(repr(float(v))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        text += f" ({total // 60} h {total % 60:02d} min)"
     if col == "ahi_per_h":
         tst = metrics.get("tst_min")
         severity = ahi_severity(float(v), float(tst) if isinstance(tst, (int, float)) else None)
@@ -130,6 +133,10 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Key metrics: {key}.")
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
+    if {"ahi_rem_per_h", "ahi_nrem_per_h"} <= set(r["requested_metrics"]):
+        m = r["all_metrics"]
+        rem_min = (r.get("stage_epochs") or {}).get("REM", 0) * EPOCH_S / 60.0
+        lines.append(rem_related_reading(m.get("ahi_per_h"), m.get("ahi_rem_per_h"), m.get("ahi_nrem_per_h"), rem_min))
     sc = r.get("scoring") or {}
     ahi = r["requested_metrics"].get("ahi_per_h") if r["requested_metrics"] else r["key_metrics"].get("ahi_per_h")
     shows_ahi = isinstance(ahi, (int, float)) and math.isfinite(ahi)  # no "lower bound" beside an AHI of n/a

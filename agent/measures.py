@@ -85,7 +85,7 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
         return [Measure("metric", c) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
-        whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine"))]
+        whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine", "ahi_rem", "ahi_nrem"))]
         if whole:
             label = METRIC_LABELS.get(whole[0], (whole[0], ""))[0]
             return [], Decline(f"{label} is a whole-night measure here: it is stored for the whole night, and I do "

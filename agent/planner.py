@@ -206,7 +206,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
-    if re.search(_NREM, t):
+    if re.search(_NREM, t) and "ahi_nrem_per_h" not in find_metrics(t):
         return Decline("NREM sleep as one stage is not stored: per-stage values are kept for N1, N2, N3 and REM, and "
                        "a value for all of NREM would have to be pooled from them, which I do not do.",
                        _understood(t, names), "what is the AHI during N2 in each night?")
@@ -424,9 +424,40 @@ _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s
                     (r"\bstage\s+w(?:ake)?\b", "wake"))
 
 
+#: Phrasings of a measure in the planner's words: "time below 90% saturation" is T90 (its 90 is not a threshold),
+#: "did X desaturate below 88%" asks for the SpO2 nadir below 88 %, "lower in older patients" is a trend with age.
+_SAT = r"(?:spo2|sp02|o2|oxygen saturation|oxygen|saturation|sat)"
+_PHRASINGS = (
+    ((rf"\b(?:the\s+)?(?:time|minutes|duration)\s+(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
+      rf"(?:\s+(?:{_SAT}))?"), "T90"),
+    (rf"\bhow long (?:was|were|did) (.+?)(?:'s)? (?:{_SAT}) (?:below|under) 90\s*%?", r"T90 of \1"),
+    (r"\bdesaturat\w*\s+(?:to\s+)?(below|under|beneath|less than|lower than)\s+(\d+(?:\.\d+)?)\s*%?",
+     r"have an SpO2 nadir \1 \2%"),
+    ((r"\brem[- ]?(?:related|predominant|dependent|associated|specific|only)\s+(?:osa|obstructive sleep apn\w*|"
+      r"sleep apn\w*|apn\w*)"), "REM-related OSA"),
+    ((r"\b(?:osa|obstructive sleep apn\w*|sleep apn\w*|apn\w*)\s+(?:is\s+|was\s+)?(?:rem[- ]?(?:related|predominant|"
+      r"dependent|specific)|(?:mostly|mainly|predominantly|largely) (?:in|during) rem)\b"), "REM-related OSA"),
+    ((r"\b(?:higher|lower|worse|better|greater|smaller|longer|shorter|increased|decreased|reduced|more|less)\s+"
+      r"(?:in|among|for|with)\s+(?:the\s+)?(?:older|elderly|younger|old|young)(?:\s+(?:patients|people|subjects|"
+      r"participants|adults|individuals|nights|ones|sleepers))?\b"), "change with age"),
+)
+
+
+def _rem_versus_nrem(question: str) -> bool:
+    """REM-related OSA, or the REM AHI set against the NREM AHI ("is the REM AHI higher than the NREM AHI?")."""
+    t = question.lower()
+    if "rem-related osa" in t:
+        return True
+    return "ahi_nrem_per_h" in find_metrics(t) and bool(re.search(r"\brem\b", re.sub(_NREM, " ", t))) and \
+        bool(re.search(r"\bahi\b.*\bahi\b|\b(than|versus|vs\.?|compared?|differ\w*)\b", t))
+
+
 def canonical_wording(question: str, names: CohortNames) -> str:
     """The question with the stage names of scoring manuals in the planner's words ("apneas during stage 2" ->
-    "apneas during n2") and a night's possessive dropped ("sim-0006's AHI" -> "sim-0006 AHI")."""
+    "apneas during n2"), a night's possessive dropped ("sim-0006's AHI" -> "sim-0006 AHI") and the phrasings of
+    :data:`_PHRASINGS` ("time below 90% saturation" -> "T90")."""
+    for rx, word in _PHRASINGS:
+        question = re.sub(rx, word, question, flags=re.IGNORECASE)
     for rx, word in _STAGE_SPELLINGS:
         question = re.sub(rx, word, question, flags=re.IGNORECASE)
     for name in sorted(names.known(), key=len, reverse=True):
@@ -438,6 +469,15 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
     the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
     question = canonical_wording(question, names)
+    if _rem_versus_nrem(question):  # REM against NREM AHI with the rule applied (encoder.captions.night)
+        nights = parse(correct_spelling(question.lower(), names.known()), names).recordings
+        if len(nights) == 1:
+            return _accounted(question, names, Plan("describe_night", {
+                "recording": nights[0], "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"], "plot": False}))
+        return Plan(text=Decline("whether sleep apnea is REM-related is read one night at a time (REM AHI against NREM "
+                                 "AHI, with the REM time it rests on); name the night.", "REM-related OSA",
+                                 "does sim-0001 have REM-related OSA?" if not names.recordings else
+                                 f"does {names.recordings[0]} have REM-related OSA?").text())
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())

@@ -23,6 +23,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
                          r"\bahi (on|lying on|when on) (the|their|his|her) back"),
     "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
+    "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
     "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index", r"\brdi\b"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
@@ -50,6 +51,10 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "spo2_mean_pct": (r"(mean|average) (spo2|saturation|oxygen)(?! (saturation )?nadir)",),
     "supine_pct": (r"time supine", r"supine (percent|%|time)",
                    r"\b(time|percent\w*|share|how long|how much)\b.*\b(supine|on (his|her|their|its|the) back)\b(?! ahi)"),
+    "n_awakenings": (r"\bawakenings?\b", r"\bhow many times did .*\b(wake|woke)( up)?\b", r"\bnumber of times .*\b(wake|woke)( up)?\b",
+                     r"\btimes? (\w+ )?(woke|wakes?|waking) up\b"),
+    "n_stage_shifts": (r"\b(sleep )?stage (shifts?|transitions?|changes?)\b", r"\b(shifts?|transitions?|changes?) (between|of) (sleep )?stages?\b"),
+    "t90_min": (r"\bt90\b",),
     "n_apneas": (r"number of apn(o)?eas",),
     "n_hypopneas": (r"number of hypopn(o)?eas",),
     "n_arousals": (r"number of arousals",),
@@ -69,6 +74,10 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "spo2_mean_pct": ("mean SpO2", "%"), "supine_pct": ("time supine", "% of TST"),
     "n_apneas": ("apneas", ""), "n_hypopneas": ("hypopneas", ""), "n_arousals": ("arousals", ""),
     "n_desaturations": ("desaturations", ""),
+    "n_awakenings": ("awakenings (W bouts in the sleep period)", ""),
+    "n_stage_shifts": ("stage shifts (in the sleep period)", ""),
+    "t90_min": ("T90 (sleep time with SpO2 below 90 %)", "min"), "ahi_rem_per_h": ("REM AHI", "events/h"),
+    "ahi_nrem_per_h": ("NREM AHI", "events/h"),
     "hr_w_bpm": ("heart rate in wake", "bpm"), "hr_n1_bpm": ("heart rate in N1", "bpm"),
     "hr_n2_bpm": ("heart rate in N2", "bpm"), "hr_n3_bpm": ("heart rate in N3", "bpm"),
     "hr_rem_bpm": ("heart rate in REM", "bpm"), "left_pct": ("time on the left side", "% of TST"),
@@ -84,7 +93,8 @@ BETTER_DIRECTION: dict[str, int] = {
     **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "odi_per_h",
                      "arousal_index_per_h", "limb_movement_index_per_h", "supine_ahi_per_h", "non_supine_ahi_per_h",
                      "sleep_latency_min", "rem_latency_min", "waso_min", "n1_pct", "n_apneas", "n_hypopneas",
-                     "n_arousals", "n_desaturations"), -1),
+                     "n_arousals", "n_desaturations", "n_awakenings", "n_stage_shifts", "t90_min", "ahi_rem_per_h",
+                     "ahi_nrem_per_h"), -1),
 }
 
 #: AASM severity of sleep apnea by AHI (events/h): (lowest AHI included, highest AHI excluded or None).
@@ -94,7 +104,8 @@ AHI_SEVERITY: dict[str, tuple[float, float | None]] = {"mild": (5.0, 15.0), "mod
 #: Night metrics that need a kind of event scoring (the others need stages only).
 METRIC_SCORING_KIND: dict[str, str] = {
     **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "supine_ahi_per_h",
-                     "non_supine_ahi_per_h", "n_apneas", "n_hypopneas"), "respiratory"),
+                     "non_supine_ahi_per_h", "n_apneas", "n_hypopneas", "ahi_rem_per_h", "ahi_nrem_per_h"),
+                    "respiratory"),
     **dict.fromkeys(("odi_per_h", "n_desaturations"), "desaturation"),
     **dict.fromkeys(("arousal_index_per_h", "n_arousals"), "arousal"),
     "limb_movement_index_per_h": "limb_movement",

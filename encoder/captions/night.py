@@ -33,6 +33,40 @@ def ahi_severity(ahi: float | None, tst_min: float | None = None) -> str:
     return "normal" if ahi < 5 else "mild" if ahi < 15 else "moderate" if ahi < 30 else "severe"
 
 
+#: REM sleep (min) under which a REM AHI is too noisy to call a night REM-related (stricter definitions of REM-related
+#: OSA ask for at least 30 min of REM).
+MIN_REM_FOR_REM_RELATED_MIN = 30.0
+
+
+def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: float | None,
+                        rem_min: float | None) -> str:
+    """Whether a night's events fit REM-related obstructive sleep apnea, in words, with the rule applied.
+
+    The usual polysomnographic rule: AHI >= 5 and REM AHI >= 2 x NREM AHI; stricter definitions add NREM AHI < 15
+    ("isolated") and at least :data:`MIN_REM_FOR_REM_RELATED_MIN` of REM. Says what it cannot tell: no REM, an
+    unscored or missing index, or too little REM for the rule to be trusted.
+    """
+    vals = (ahi, rem_ahi, nrem_ahi)
+    if rem_min is not None and math.isfinite(rem_min) and rem_min == 0:
+        return "REM-related sleep apnea cannot be assessed: no REM sleep was scored in this night."
+    if any(v is None or not math.isfinite(v) for v in vals):
+        return "REM-related sleep apnea cannot be assessed: the AHI, REM AHI or NREM AHI is unknown for this night."
+    if ahi < 5:
+        return f"Not REM-related sleep apnea: the AHI ({ahi:.1f} events/h) is below 5, so there is no sleep apnea to call REM-related."
+    ratio = math.inf if nrem_ahi == 0 else rem_ahi / nrem_ahi
+    ratio_txt = "REM AHI > 0 with NREM AHI 0" if math.isinf(ratio) else f"REM / NREM AHI ratio {ratio:.1f}"
+    if ratio < 2:
+        text = f"Not REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}."
+    else:
+        iso = ("NREM AHI under 15, so also by the stricter (isolated) definition" if nrem_ahi < 15 else
+               "but NREM AHI is 15 or more, which the stricter (isolated) definition excludes")
+        text = f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; {iso}."
+    if rem_min is not None and math.isfinite(rem_min) and rem_min < MIN_REM_FOR_REM_RELATED_MIN:
+        text += (f" Only {rem_min:.1f} min of REM were scored, under the {MIN_REM_FOR_REM_RELATED_MIN:g} min stricter "
+                 "definitions ask for: the REM AHI rests on too little REM to be relied on.")
+    return text
+
+
 def _provenance(kind: str, scoring: Mapping[str, Scoring] | None) -> Scoring:
     return (scoring or {}).get(kind) or Scoring("manual")
 
@@ -66,6 +100,9 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
         lat.append(f"wake after sleep onset {m.waso_min:.1f} minutes")
     if lat:
         s.append(lat[0][0].upper() + lat[0][1:] + "".join(f", {x}" for x in lat[1:]) + ".")
+    if m.n_awakenings is not None and m.n_stage_shifts is not None:
+        s.append(f"The sleep period had {m.n_awakenings} awakening{'s' if m.n_awakenings != 1 else ''} and "
+                 f"{m.n_stage_shifts} stage shift{'s' if m.n_stage_shifts != 1 else ''}.")
     if m.tst_min > 0:
         s.append(f"Stage distribution: N1 {m.n1_pct:.1f}%, N2 {m.n2_pct:.1f}%, N3 {m.n3_pct:.1f}%, "
                  f"REM {m.rem_pct:.1f}% of total sleep time.")
@@ -103,7 +140,8 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
     if hr:
         s.append("Mean heart rate by stage: " + ", ".join(f"{n} {v:.1f} bpm" for n, v in hr) + ".")
     if _f(m.spo2_mean_pct):
-        s.append(f"Mean SpO2 during sleep was {m.spo2_mean_pct:.1f}% with a minimum of {m.spo2_min_pct:.1f}%.")
+        t90 = f"; {m.t90_min:.1f} minutes of sleep were below 90%" if _f(m.t90_min) else ""
+        s.append(f"Mean SpO2 during sleep was {m.spo2_mean_pct:.1f}% with a minimum of {m.spo2_min_pct:.1f}%{t90}.")
     return " ".join(s)
 
 

@@ -48,6 +48,7 @@ _COLUMN_DOC: dict[str, tuple[str, str]] = {
     "af_flatness": ("ratio", "inspiratory flow flatness (mean/peak flow of inspirations)"),
     "spo2_min_pct": ("%", "minimum SpO2"),
     "spo2_mean_pct": ("%", "mean SpO2"),
+    "spo2_below90_s": ("s", "time with SpO2 below 90 % (share of valid samples x epoch length)"),
     "spo2_trend": ("s", "SpO2 phases 'decreasing a-b' (s within the epoch)"),
     "emg_median_freq_hz": ("Hz", "chin EMG median frequency, >= 10-Hz high-passed, within 10-32 Hz"),
     "emg_burst_ratio": ("ratio", "95th percentile / median of the 0.1-s EMG envelope"),

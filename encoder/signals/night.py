@@ -9,6 +9,12 @@ Conventions (AASM Scoring Manual terms):
 - Indices are events per hour of TST; an event counts when its onset lies in a sleep epoch.
   AHI counts all apneas and hypopneas; OAI obstructive + mixed apneas; CAI central apneas;
   ODI desaturation events; arousal index arousals; limb movement index limb movements.
+- Sleep period: sleep onset -> the last sleep epoch. Awakenings: bouts of W (>= 1 epoch) inside the sleep
+  period; stage shifts: changes of stage between consecutive scored epochs inside it (W included; unscored
+  epochs skipped).
+- T90: minutes of sleep with SpO2 below 90 % (``spo2_below90_s`` of the sleep epochs); NaN when fewer than
+  half of the sleep epochs have a valid SpO2 reading. REM / NREM AHI: respiratory events starting in REM
+  (N1-N3) epochs per hour of REM (NREM) sleep.
 - Position shares are % of TST by the epoch's position; supine AHI is events in supine sleep
   per hour of supine sleep.
 - A kind of annotation that was not scored (``Annotations.status(kind)``) gives NaN / None for every
@@ -46,7 +52,11 @@ class NightMetrics:
     n2_pct: float
     n3_pct: float
     rem_pct: float
+    n_awakenings: int | None  # None without sleep
+    n_stage_shifts: int | None  # None without sleep
     ahi_per_h: float
+    ahi_rem_per_h: float  # NaN without REM sleep
+    ahi_nrem_per_h: float
     oai_per_h: float
     cai_per_h: float
     hypopnea_index_per_h: float
@@ -71,6 +81,7 @@ class NightMetrics:
     hr_rem_bpm: float
     spo2_mean_pct: float  # over sleep epochs
     spo2_min_pct: float
+    t90_min: float  # minutes of sleep with SpO2 < 90 %
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -78,7 +89,7 @@ class NightMetrics:
 
 #: The metrics each kind of annotation supports (NaN / None when that kind was not scored).
 KIND_METRICS: dict[str, tuple[str, ...]] = {
-    "respiratory": ("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "n_apneas", "n_hypopneas",
+    "respiratory": ("ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "n_apneas", "n_hypopneas",
                     "supine_ahi_per_h", "non_supine_ahi_per_h"),
     "desaturation": ("odi_per_h", "n_desaturations"),
     "arousal": ("arousal_index_per_h", "n_arousals"),
@@ -94,6 +105,35 @@ def _mean(x: pd.Series | np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(x.mean()) if len(x) else math.nan
+
+
+#: T90 is unknown when fewer than this share of the sleep epochs have a valid SpO2 reading.
+T90_MIN_COVERAGE = 0.5
+
+
+def sleep_period_counts(stages: np.ndarray) -> tuple[int | None, int | None]:
+    """(awakenings, stage shifts) inside the sleep period (sleep onset -> last sleep epoch); None without sleep.
+
+    Unscored epochs (``UNKNOWN``) are skipped: a shift is a change between consecutive scored epochs, an
+    awakening a run of W between sleep epochs.
+    """
+    stages = np.asarray(stages, dtype=object)
+    sleep = np.flatnonzero(np.isin(stages, SLEEP_STAGES))
+    if not len(sleep):
+        return None, None
+    period = stages[sleep[0]: sleep[-1] + 1]
+    period = period[period != "UNKNOWN"]
+    changed = period[1:] != period[:-1]
+    wake_starts = (period[1:] == "W") & changed
+    return int(wake_starts.sum()), int(changed.sum())
+
+
+def _t90_min(below90_s: np.ndarray) -> float:
+    """Minutes below 90 % over the sleep epochs' ``spo2_below90_s`` (NaN under :data:`T90_MIN_COVERAGE`)."""
+    x = np.asarray(below90_s, dtype=np.float64)
+    if not len(x) or np.isfinite(x).mean() < T90_MIN_COVERAGE:
+        return math.nan
+    return float(np.nansum(x) / 60.0)
 
 
 def _event_epochs(events: Iterable[Event], onset_s: np.ndarray, epoch_s: float) -> tuple[list[str], np.ndarray]:
@@ -155,7 +195,7 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
     pos_pct = dict.fromkeys(("supine", "left", "right", "prone", "upright"), nan)
     sup_ahi = non_sup_ahi = nan
     hr = dict.fromkeys(SCORED_STAGES, nan)
-    spo2_mean = spo2_min = nan
+    spo2_mean = spo2_min = t90 = nan
     features = _on_hypnogram(features, onset) if features is not None else None
     if features is not None:
         pos = features["position_code"].to_numpy(dtype=np.float64)
@@ -174,13 +214,22 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         spo2_mean = _mean(sp)
         spm = features["spo2_min_pct"].to_numpy(dtype=np.float64)[sleep]
         spo2_min = float(np.nanmin(spm)) if np.isfinite(spm).any() else nan
+        if "spo2_below90_s" in features:
+            t90 = _t90_min(features["spo2_below90_s"].to_numpy(dtype=np.float64)[sleep])
+    rem_ep, nrem_ep = stages == "REM", np.isin(stages, ("N1", "N2", "N3"))
+    in_rem = rem_ep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
+    in_nrem = nrem_ep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
+    n_awake, n_shifts = sleep_period_counts(stages)
 
     m = NightMetrics(
         n_epochs=n, n_scored_epochs=int(len(scored)), tib_min=tib, tst_min=tst,
         sleep_efficiency_pct=100.0 * tst / tib if tib > 0 else nan,
         sleep_latency_min=sl, rem_latency_min=rl, waso_min=waso,
         n1_pct=pct["N1"], n2_pct=pct["N2"], n3_pct=pct["N3"], rem_pct=pct["REM"],
+        n_awakenings=n_awake, n_stage_shifts=n_shifts,
         ahi_per_h=_per_h(count(resp), tst),
+        ahi_rem_per_h=_per_h(count(resp, in_rem), float(rem_ep.sum() * m_ep)),
+        ahi_nrem_per_h=_per_h(count(resp, in_nrem), float(nrem_ep.sum() * m_ep)),
         oai_per_h=_per_h(count(("obstructive_apnea", "mixed_apnea")), tst),
         cai_per_h=_per_h(count(("central_apnea",)), tst),
         hypopnea_index_per_h=_per_h(count(("hypopnea",)), tst),
@@ -194,6 +243,7 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         supine_ahi_per_h=sup_ahi, non_supine_ahi_per_h=non_sup_ahi,
         hr_w_bpm=hr["W"], hr_n1_bpm=hr["N1"], hr_n2_bpm=hr["N2"], hr_n3_bpm=hr["N3"],
         hr_rem_bpm=hr["REM"], spo2_mean_pct=spo2_mean, spo2_min_pct=spo2_min,
+        t90_min=t90,
     )
     for kind, names in KIND_METRICS.items():
         if not annotations.status(kind).scored:

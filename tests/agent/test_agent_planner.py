@@ -64,7 +64,7 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("which night has the highest PLMI?", "periodicity rule"),
     ("what was the ahi of sim-0002 during the last third of the night?", "cannot read as a time window"),
     ("how many arousals did sim-0001 have between 2 and 4 in the morning?", "cannot read as a time window"),
-    ("is rem ahi higher than nrem ahi?", "NREM sleep as one stage is not stored"),
+    ("what is the nrem heart rate?", "NREM sleep as one stage is not stored"),
     ("is the ahi higher in rem than in n2?", "comparing stages"),
     ("How well does the model stage sim-0001 compared with its hypnogram?", "zero_shot_staging"),
     ("does the model agree with the scorer on sim-0002 stages?", "not run in the chat"),
@@ -482,3 +482,13 @@ def test_did_a_night_have_apneas_in_a_stage_is_its_count_in_that_stage() -> None
     q = plan("did sim-0002 have any central apneas in REM?", NAMES, Context())
     assert isinstance(q, Query) and q.measures == [Measure("event_count", "central_apnea", "REM")]
     assert q.nights == ["sim-0002"]
+
+
+def test_rem_ahi_against_nrem_ahi_for_the_cohort_asks_for_one_night() -> None:
+    p = decide("is rem ahi higher than nrem ahi?", NAMES, AT_1)
+    assert p.tool is None and "one night at a time" in p.text
+
+
+def test_rem_ahi_against_nrem_ahi_of_one_night_shows_both_with_the_whole_night_ahi() -> None:
+    p = decide("is sim-0002's REM AHI higher than its NREM AHI?", NAMES, AT_1)
+    assert p.tool == "describe_night" and p.args["metrics"] == ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"]

@@ -1,0 +1,137 @@
+"""Awakenings, stage shifts, T90, NREM AHI and REM-related OSA asked in words: the expected answers are read here
+from each night's NSRR XML (stages and events) and its EDF SpO2 channel, not from the workspace."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+import pytest
+from sleeplm.agent import ChatSession, ToolConfig
+from sleeplm.index.queries import Cohort
+
+_STAGE_OF = {"0": "W", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "5": "REM"}
+_RESP = re.compile(r"apnea|hypopnea", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def rem_ws(rem_cohort: Path):
+    c = Cohort(rem_cohort / "ws")
+    yield c
+    c.close()
+
+
+@pytest.fixture()
+def session(rem_ws: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ChatSession:
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    return ChatSession(rem_ws, config=ToolConfig(figure_dir=tmp_path, caption_max_len=4))
+
+
+def xml_night(edf_dir: Path, night: str) -> tuple[list[str], list[tuple[str, float]]]:
+    """(stage per 30-s epoch, [(event concept, onset s)]) from the night's NSRR XML."""
+    stages: dict[int, str] = {}
+    events = []
+    for ev in ET.parse(edf_dir / f"{night}-nsrr.xml").getroot().iter("ScoredEvent"):
+        concept, start = ev.findtext("EventConcept") or "", float(ev.findtext("Start") or 0)
+        if (ev.findtext("EventType") or "").startswith("Stages"):
+            for k in range(int(round(float(ev.findtext("Duration") or 30) / 30))):
+                stages[int(round(start / 30)) + k] = _STAGE_OF[concept.split("|")[1]]
+        else:
+            events.append((concept, start))
+    return [stages[k] for k in range(max(stages) + 1)], events
+
+
+def sleep_period(stages: list[str]) -> list[str]:
+    idx = [i for i, s in enumerate(stages) if s != "W"]
+    return stages[idx[0]: idx[-1] + 1]
+
+
+def nights(edf_dir: Path) -> list[str]:
+    return sorted(p.name[: -len("-nsrr.xml")] for p in edf_dir.glob("*-nsrr.xml"))
+
+
+def bold_number(answer: str, label: str) -> float:
+    m = re.search(rf"\*\*{re.escape(label)}[^*]*: ([\d.]+)\*\*", answer)
+    assert m, answer
+    return float(m.group(1))
+
+
+def test_awakenings_are_the_wake_bouts_the_hypnogram_shows_after_sleep_onset(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    period = sleep_period(xml_night(edf, night)[0])
+    expected = sum(1 for a, b in zip(period, period[1:]) if b == "W" and a != "W")
+    turn = session.respond(f"how many times did {night} wake up?")
+    assert bold_number(turn.answer, "awakenings") == expected
+
+
+def test_stage_shifts_are_the_changes_of_stage_in_the_sleep_period(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[1]
+    period = sleep_period(xml_night(edf, night)[0])
+    expected = sum(1 for a, b in zip(period, period[1:]) if a != b)
+    turn = session.respond(f"how many stage shifts did {night} have?")
+    assert bold_number(turn.answer, "stage shifts") == expected
+
+
+def test_nrem_ahi_counts_events_in_nrem_per_hour_of_nrem(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    stages, events = xml_night(edf, night)
+    nrem = [s in ("N1", "N2", "N3") for s in stages]
+    n = sum(1 for concept, t in events if _RESP.search(concept) and int(t // 30) < len(nrem) and nrem[int(t // 30)])
+    turn = session.respond(f"what is {night}'s NREM AHI?")
+    assert bold_number(turn.answer, "NREM AHI") == pytest.approx(n / (sum(nrem) / 120), abs=0.05)
+
+
+def test_t90_is_the_sleep_time_the_edf_spo2_spends_below_90(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    expected = {}
+    for night in nights(edf):
+        stages, _ = xml_night(edf, night)
+        with pyedflib.EdfReader(str(edf / f"{night}.edf")) as f:
+            k = [i for i, lab in enumerate(f.getSignalLabels()) if "spo2" in lab.lower() or "sao2" in lab.lower()][0]
+            x, fs = f.readSignal(k), f.getSampleFrequency(k)
+        per = int(round(30 * fs))
+        below = [np.mean(x[i * per:(i + 1) * per] < 90) * 30 for i, s in enumerate(stages) if s != "W"]
+        expected[night] = sum(below) / 60
+    worst = max(expected, key=expected.get)
+    turn = session.respond(f"time below 90% saturation for {worst}")
+    assert bold_number(turn.answer, "T90") == pytest.approx(expected[worst], abs=0.15)
+    assert expected[worst] > 0  # the test would prove little on a night that never dips below 90
+
+
+def test_desaturating_below_a_level_is_answered_from_the_spo2_nadir(session, rem_ws) -> None:
+    night = rem_ws.recordings()[0]
+    nadir = rem_ws.night_metrics_of(rem_ws.recording_id(night))[0]["spo2_min_pct"]
+    level = int(nadir) + 1  # just above the nadir: yes
+    turn = session.respond(f"did {night} desaturate below {level}%?")
+    assert "**Yes**" in turn.answer and "SpO2 nadir" in turn.answer
+
+
+def test_rem_related_osa_gives_rem_and_nrem_ahi_and_the_rule(session, rem_cohort) -> None:
+    night = nights(rem_cohort / "edf")[0]
+    turn = session.respond(f"does {night} have REM-related OSA?")
+    assert turn.steps[0].name == "describe_night"
+    assert "REM AHI" in turn.answer and "NREM AHI" in turn.answer
+    assert re.search(r"REM-related|no REM sleep|below 5", turn.answer)
+
+
+def test_rem_related_osa_for_the_whole_cohort_asks_for_one_night(session) -> None:
+    turn = session.respond("which nights have REM-related OSA?")
+    assert not turn.steps and "one night at a time" in turn.answer
+
+
+def test_a_time_of_an_hour_or_more_is_also_given_in_hours(session, rem_ws) -> None:
+    night = rem_ws.recordings()[0]
+    tst = rem_ws.night_metrics_of(rem_ws.recording_id(night))[0]["tst_min"]
+    turn = session.respond(f"what was {night}'s total sleep time in hours?")
+    assert tst >= 60 and f"({int(round(tst)) // 60} h {int(round(tst)) % 60:02d} min)" in turn.answer
+
+
+def test_lower_in_older_patients_is_a_trend_with_age(session) -> None:
+    turn = session.respond("is sleep efficiency lower in older patients?")
+    assert turn.steps[0].name == "query_cohort" and "against age" in turn.answer and "Spearman" in turn.answer
