@@ -27,7 +27,7 @@ from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from sleeplm.encoder.train.data import SplitSpec
+from sleeplm.encoder.train.data import SplitSpec, build_split, spec_differences
 from sleeplm.encoder.train.loop import TrainConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -259,3 +259,22 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
     final = out_dir / "model.safetensors"
     shutil.copyfile(weights, final)
     return RecipeRun(final, root, tuple(dirs))
+
+
+def recipe_split(data_dir: str | Path, spec: SplitSpec, source: Path, progress: bool = True) -> Path:
+    """``data_dir/train``: the simulated split a recipe (file ``source``) trains on, built when missing.
+
+    Raises
+    ------
+    RecipeError
+        The folder holds a split built with other settings than ``spec``.
+    """
+    split = Path(data_dir) / "train"
+    info = split / "info.json"
+    if info.is_file():
+        differ = spec_differences(json.loads(info.read_text()), spec)
+        if differ:
+            raise RecipeError(f"{split}: built with other settings than {source.name}'s data: {differ}")
+        return split
+    build_split(split, spec, workers=2, progress=progress)
+    return split

@@ -29,8 +29,7 @@ from sleeplm.encoder.train.adapt import (
     config_dict,
     load_adapt_recipe,
 )
-from sleeplm.encoder.train.data import build_split, spec_differences
-from sleeplm.encoder.train.recipe import RecipeError, start_weights
+from sleeplm.encoder.train.recipe import RecipeError, recipe_split, start_weights
 from sleeplm.encoder.vocab import SCORED_STAGES
 
 
@@ -62,15 +61,7 @@ def split_epochs(split_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
 def _split_dir(recipe: AdaptRecipe, data_dir: Path, progress: bool) -> Path:
     if recipe.data is None:
         raise RecipeError(f"{recipe.source}: no \"data\" split: this recipe adapts on a workspace (sleeplm adapt)")
-    split = data_dir / "train"
-    info = split / "info.json"
-    if info.is_file():
-        differ = spec_differences(json.loads(info.read_text()), recipe.data)
-        if differ:
-            raise RecipeError(f"{split}: built with other settings than {recipe.source.name}'s data: {differ}")
-        return split
-    build_split(split, recipe.data, workers=2, progress=progress)
-    return split
+    return recipe_split(data_dir, recipe.data, recipe.source, progress)
 
 
 def run(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: str | Path | None = None,

@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 
 from sleeplm.encoder.captions import TRACKS
+from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
+from sleeplm.encoder.vocab import POSITIONS
 
 from ..context import EvalContext, TaskSkipped
-from ..metrics import EVENT_TIME_TOL_S, VALUE_ABS_TOL, VALUE_REL_TOL, bleu4, caption_fact_scores, rouge_l
+from ..metrics import EVENT_TIME_TOL_S, VALUE_ABS_TOL, VALUE_REL_TOL, bleu4, caption_fact_scores, rouge_l, value_close
 from ..registry import TaskResult
 
 
@@ -48,6 +51,27 @@ def caption_track_scores(model, x: np.ndarray, refs: list[str], track: str, max_
     return row, preds
 
 
+def reader_fact_scores(facts, read: tuple[np.ndarray, np.ndarray], refs: list[str], track: str) -> dict:
+    """How often the fact reader's values (and body position) match what the reference captions state, with the
+    tolerances of :func:`caption_fact_scores`: the reader's numbers beside the decoder's."""
+    vals = facts.values(read[0], track)
+    hit = tot = pos_hit = pos_tot = 0
+    for i, ref in enumerate(refs):
+        f = parse_caption(ref, track)
+        for sec, section in f.sections.items():
+            for key, v in section.values.items():
+                tot += 1
+                hit += bool(f"{sec}.{key}" in vals and value_close(float(vals[f"{sec}.{key}"][i]), v))
+        if track == "somatic" and f.position is not None and f.position.position in POSITIONS:
+            pos_tot += 1
+            pos_hit += POSITIONS[int(np.argmax(read[1][i]))] == f.position.position
+    value = hit / tot if tot else None
+    position = pos_hit / pos_tot if pos_tot else None
+    kinds = [v for v in (value, position) if v is not None]
+    return {"track": track, "n": len(refs), "value_accuracy": value, "position_accuracy": position,
+            "fact_accuracy": float(np.mean(kinds)) if kinds else None}
+
+
 @dataclass
 class Captioning:
     name: str = "captioning"
@@ -66,7 +90,9 @@ class Captioning:
         res = TaskResult(self.name, self.main_score, config={
             "n_epochs": int(len(ids)), "max_len": self.max_len, "decoding": "greedy",
             "event_time_tol_s": EVENT_TIME_TOL_S, "value_rel_tol": VALUE_REL_TOL, "value_abs_tol": VALUE_ABS_TOL})
-        rows, facts, examples = [], [], []
+        rows, facts, examples, reader_rows = [], [], [], []
+        fact_model = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
+        read = fact_model.read(x) if fact_model is not None else None
         for track in self.tracks:
             refs = ctx.captions(ids, track)
             keep = [i for i, r in enumerate(refs) if r]
@@ -82,12 +108,21 @@ class Captioning:
             if row["fact_accuracy"] is not None:
                 facts.append(row["fact_accuracy"])
             examples.append({"track": track, "epoch_id": int(ids[keep[0]]), "reference": refs[0], "generated": preds[0]})
+            if read is not None and track in FACT_TRACKS:
+                rr = reader_fact_scores(fact_model, (read[0][keep], read[1][keep]), refs, track)
+                reader_rows.append(rr)
+                res.scores[f"{track}/reader_fact_accuracy"] = rr["fact_accuracy"]
         ctx.drop_signals()
         if not rows:
             raise TaskSkipped("no reference captions in the workspace")
         res.scores[self.main_score] = float(np.mean(facts)) if facts else None
         res.tables["captioning"] = rows
         res.tables["examples"] = examples
+        if reader_rows:
+            res.tables["fact reader: the numbers read from the signal"] = reader_rows
+            res.notes.append("fact reader rows: the values (and body position) the fact reader shipped beside the weights "
+                             "reads from each epoch (encoder/model/facts.py), scored against the same reference captions "
+                             "with the same tolerances; the generated captions above do not use them")
         res.notes.append(f"fact tolerances: stage exact; event times ±{EVENT_TIME_TOL_S:g} s; numeric values within "
                          f"max({VALUE_REL_TOL:.0%} relative, {VALUE_ABS_TOL:g} absolute); a value the caption omits is "
                          "wrong; fact_accuracy = mean over the fact kinds a track has")

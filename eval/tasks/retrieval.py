@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sleeplm.encoder.captions import TRACKS
+from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
 
 from ..context import EvalContext, TaskSkipped
 from ..metrics import chance_recall_at_k, recall_at_k, retrieval_ranks
@@ -75,6 +76,24 @@ def track_retrieval(model, signal_vectors: np.ndarray, texts: list[str], track: 
                            len(t_ids), len(distinct))]
 
 
+def fact_retrieval(fact_model, read: tuple[np.ndarray, np.ndarray], texts: list[str], track: str) -> list[DirectionRanks]:
+    """:func:`track_retrieval` in the fact reader's value space (``sleeplm.encoder.model.facts``): epochs read by the
+    reader, texts by their stated values, scored by the log-likelihood of the text's values under the reading."""
+    have = np.array([bool(t) for t in texts])
+    if have.sum() < 2:
+        return []
+    t_ids = np.flatnonzero(have)
+    distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
+    sim = fact_model.scores((read[0][t_ids], read[1][t_ids]), [str(t) for t in distinct], track)
+    own = groups[:, None] == np.arange(len(distinct))[None, :]
+    sizes = np.bincount(groups, minlength=len(distinct))
+    label = f"{track} (fact reader)"
+    return [DirectionRanks(label, "signal→text", retrieval_ranks(sim, own), np.ones(len(t_ids)), len(distinct),
+                           len(t_ids), len(distinct)),
+            DirectionRanks(label, "text→signal", retrieval_ranks(sim.T, own.T), sizes, len(t_ids),
+                           len(t_ids), len(distinct))]
+
+
 @dataclass
 class CrossModalRetrieval:
     name: str = "retrieval"
@@ -111,6 +130,22 @@ class CrossModalRetrieval:
         if not rows:
             raise TaskSkipped("no reference captions in the workspace")
         res.scores[self.main_score] = float(np.mean(r10))
+        facts = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
+        if facts is not None:  # the numeric tracks again, in the fact reader's value space
+            read = facts.read(ctx.signals(ids))
+            ctx.drop_signals()
+            f10 = []
+            for track in (t for t in self.tracks if t in FACT_TRACKS):
+                for d in fact_retrieval(facts, read, ctx.captions(ids, track), track):
+                    row = d.row()
+                    rows.append(row)
+                    f10.append(row["R@10"])
+                    for k in KS:
+                        res.scores[f"{track}/facts/{d.direction}/R@{k}"] = row[f"R@{k}"]
+            if f10:
+                res.scores["facts_mean_recall@10"] = float(np.mean(f10))
+                res.notes.append("rows \"(fact reader)\": the numeric tracks scored in the value space of the fact "
+                                 "reader shipped beside the weights (encoder/model/facts.py), not by the text tower")
         res.tables["cross-modal retrieval"] = rows
         res.plots.append(plot_recall_curves(curves, ctx.out_dir / "retrieval_recall.png",
                                             f"retrieval, pool {len(ids)} ({ctx.model_ref.name})", chance_curves))

@@ -1,0 +1,236 @@
+"""The fact reader: the numbers (and body position) an epoch's captions state, read from its signals.
+
+A text space for the numeric tracks (issue 15). The brain, cardiac, respiratory and somatic captions are lists of
+measured values ("heart rate ... mean of 69.56"); the contrastive text tower, reading numbers as BPE pieces, leaves
+their retrieval at chance. Here the two sides meet in a space of *values* instead:
+
+* the text side reads a caption's stated values exactly (:func:`~sleeplm.encoder.captions.parse.parse_caption`) and
+  maps each to its normal score in the training population (:class:`FactSpace`: quantiles per value, so a heavy
+  tail such as the EMG tone does not swamp the rest);
+* the signal side is a learned :class:`FactReader`: a signal tower started from the model's own, with one head that
+  predicts every value's normal score from the per-channel mean tokens and one that classifies the body position;
+* an epoch and a text are scored by the log-likelihood of the text's values under the reader's prediction, each
+  value with the reader's own held-out error (``FactSpace.error_sd``: an unreliable value, such as the SpO2 the model
+  input does not carry, weighs little) plus the log-probability of a stated position (:func:`fact_scores`).
+
+The reader ships as a separate file beside the weights (``<weights>.facts.safetensors``), so the model checkpoint
+keeps the official layout. Its numbers are estimates from the signal, not measurements: the measured values of an
+ingested epoch are in the workspace's ``features`` table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import norm
+from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.model.config import BiosignalsConfig
+from sleeplm.encoder.model.signal_encoder import BiosignalEncoder
+from sleeplm.encoder.vocab import POSITIONS
+from torch import nn
+
+#: Caption tracks whose facts are values (stage_event states a stage and event times instead).
+FACT_TRACKS: tuple[str, ...] = ("brain", "cardiac", "respiratory", "somatic")
+#: Quantile levels of :attr:`FactSpace.quantiles` (a normal score is clipped to these, |z| <= 2.8).
+QUANTILE_LEVELS = np.linspace(0.0025, 0.9975, 200)
+
+
+def caption_fact_values(texts: list[str], track: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Stated values ``{"track:section.field": [N]}`` (NaN where a caption does not state it) and the stated body
+    position (index into :data:`~sleeplm.encoder.vocab.POSITIONS`, -1 when none or unknown) of each caption."""
+    facts = [parse_caption(t, track) for t in texts]
+    names = sorted({f"{track}:{sec}.{k}" for f in facts for sec, s in f.sections.items() for k in s.values})
+    out = {n: np.full(len(texts), np.nan) for n in names}
+    pos = np.full(len(texts), -1, dtype=np.int64)
+    for i, f in enumerate(facts):
+        for sec, s in f.sections.items():
+            for k, v in s.values.items():
+                out[f"{track}:{sec}.{k}"][i] = v
+        if f.position is not None and f.position.position in POSITIONS:
+            pos[i] = POSITIONS.index(f.position.position)
+    return out, pos
+
+
+@dataclass
+class FactSpace:
+    """The value space: which values, their training-population quantiles, and the reader's held-out error.
+
+    Attributes
+    ----------
+    names : ``"track:section.field"`` of every value, in the reader's output order.
+    quantiles : float ``[len(QUANTILE_LEVELS), V]``, each value's quantiles over the training epochs.
+    error_sd : float ``[V]``, the reader's RMS error in normal-score units on nights it was not trained on
+        (1.0 = no better than the population; set after training).
+    """
+
+    names: list[str]
+    quantiles: np.ndarray
+    error_sd: np.ndarray
+
+    def columns(self, track: str) -> np.ndarray:
+        return np.array([i for i, n in enumerate(self.names) if n.startswith(f"{track}:")], dtype=np.int64)
+
+    def to_normal(self, values: np.ndarray) -> np.ndarray:
+        """Physical values ``[N, V]`` -> normal scores (NaN stays NaN); ties take their mid quantile."""
+        z = np.full(values.shape, np.nan)
+        for j in range(values.shape[1]):
+            q, ok = self.quantiles[:, j], np.isfinite(values[:, j])
+            lo = np.searchsorted(q, values[ok, j], "left")
+            hi = np.searchsorted(q, values[ok, j], "right")
+            p = np.interp(values[ok, j], q, QUANTILE_LEVELS)
+            tie = hi > lo
+            p[tie] = (QUANTILE_LEVELS[np.clip(lo[tie], 0, len(q) - 1)] +
+                      QUANTILE_LEVELS[np.clip(hi[tie] - 1, 0, len(q) - 1)]) / 2
+            z[ok, j] = norm.ppf(p)
+        return z
+
+    def to_physical(self, z: np.ndarray) -> np.ndarray:
+        """Normal scores ``[N, V]`` -> values in the captions' units (the inverse of :meth:`to_normal`)."""
+        p = norm.cdf(z)
+        return np.stack([np.interp(p[:, j], QUANTILE_LEVELS, self.quantiles[:, j]) for j in range(z.shape[1])], 1)
+
+    def text_facts(self, texts: list[str], track: str) -> tuple[np.ndarray, np.ndarray]:
+        """(normal scores ``[N, V]``, NaN for values a text does not state or of other tracks; position ``[N]``)."""
+        vals, pos = caption_fact_values(texts, track)
+        phys = np.full((len(texts), len(self.names)), np.nan)
+        for n, v in vals.items():
+            if n in self.names:
+                phys[:, self.names.index(n)] = v
+        return self.to_normal(phys), pos
+
+
+class FactReader(nn.Module):
+    """Signals ``[B, 10, 1920]`` -> (value normal scores ``[B, V]``, body-position logits ``[B, len(POSITIONS)]``).
+
+    The tower has the model's signal-encoder architecture; the heads read the concatenated per-channel means of its
+    tokens and its contrastive (global) token, so each channel's values come from that channel's tokens.
+    """
+
+    def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512) -> None:
+        super().__init__()
+        self.tower = BiosignalEncoder(cfg, embed_dim)
+        d, c = cfg.transformer_width, cfg.input_channels
+        self.values = nn.Sequential(nn.Linear(c * d + d, hidden), nn.GELU(), nn.Linear(hidden, n_values))
+        self.position = nn.Sequential(nn.Linear(c * d + d, hidden // 4), nn.GELU(), nn.Linear(hidden // 4, len(POSITIONS)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seq = self.tower.forward_features(x)  # [B, C*T, D]
+        b, _, d = seq.shape
+        per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
+        h = torch.cat([per_channel, self.tower.contrastive_pooler(seq)[:, 0]], -1)
+        return self.values(h), self.position(h)
+
+
+def fact_scores(pred_z: np.ndarray, pred_pos_logp: np.ndarray, text_z: np.ndarray, text_pos: np.ndarray,
+                error_sd: np.ndarray) -> np.ndarray:
+    """Log-likelihood ``[N_signal, N_text]`` of each text's stated facts under each epoch's reading.
+
+    Sum over the values a text states of ``-(z_text - z_pred)^2 / (2 error_sd^2)`` (each value's own Gaussian error;
+    the normalising constants are the same for every epoch of one text, and for every text stating the same
+    values), plus the log-probability the reader gives a stated position.
+    """
+    stated = np.isfinite(text_z)
+    tz = np.where(stated, text_z, 0.0) / error_sd
+    pz = pred_z / error_sd
+    w = stated.astype(np.float64)
+    # sum_j w_tj (t_j - p_ij)^2 = sum_j w_tj t_j^2 - 2 sum_j w_tj t_j p_ij + sum_j w_tj p_ij^2
+    sq = (w * tz ** 2).sum(1)[None, :] - 2 * pz @ (w * tz).T + (pz ** 2) @ w.T
+    score = -0.5 * sq
+    has_pos = text_pos >= 0
+    if has_pos.any():
+        score[:, has_pos] += pred_pos_logp[:, text_pos[has_pos]]
+    return score
+
+
+def facts_path(weights: str | Path) -> Path:
+    """Where the fact reader of a weights file lives (``sleeplm-tiny.safetensors`` -> ``sleeplm-tiny.facts.safetensors``)."""
+    p = Path(weights)
+    return p.with_name(p.name.removesuffix(".safetensors") + ".facts.safetensors")
+
+
+def save_fact_reader(reader: FactReader, space: FactSpace, path: str | Path, meta: dict) -> Path:
+    from safetensors.torch import save_file
+
+    tensors = {f"reader.{k}": v.detach().clone().contiguous() for k, v in reader.state_dict().items()}  # shared RoPE: copies
+    tensors["space.quantiles"] = torch.from_numpy(np.ascontiguousarray(space.quantiles, dtype=np.float64))
+    tensors["space.error_sd"] = torch.from_numpy(np.ascontiguousarray(space.error_sd, dtype=np.float64))
+    cfg = reader.tower.cfg
+    header = {"names": space.names, "biosignals_cfg": cfg.__dict__, "embed_dim": reader.tower.proj_to_embed.out_features,
+              "hidden": reader.values[0].out_features, **meta}
+    save_file(tensors, str(path), metadata={"fact_reader": json.dumps(header)})
+    return Path(path)
+
+
+def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
+    """(reader in eval mode, its value space, the file's metadata: recipe, base weights' sha256, measurements)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+        if "fact_reader" not in meta:
+            raise ValueError(f"{path}: not a fact-reader file (no 'fact_reader' metadata)")
+        header = json.loads(meta["fact_reader"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    space = FactSpace(list(header["names"]), tensors["space.quantiles"].numpy(), tensors["space.error_sd"].numpy())
+    reader = FactReader(BiosignalsConfig(**header["biosignals_cfg"]), int(header["embed_dim"]), len(space.names),
+                        int(header["hidden"]))
+    reader.load_state_dict({k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")})
+    return reader.eval(), space, header
+
+
+@dataclass
+class FactModel:
+    """A loaded fact reader with its value space: read epochs, score texts against them."""
+
+    reader: FactReader
+    space: FactSpace
+    meta: dict
+
+    @property
+    def base_sha256(self) -> str | None:
+        """sha256 of the weights whose signal tower the reader started from (the model it goes with)."""
+        return (self.meta.get("run") or {}).get("started_from", {}).get("sha256")
+
+    @torch.inference_mode()
+    def read(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Epochs ``[N, 10, 1920]`` -> (value normal scores ``[N, V]``, position log-probabilities ``[N, 5]``)."""
+        z, logp = [], []
+        for s in range(0, len(x), batch_size):
+            v, p = self.reader(torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32)))
+            z.append(v.numpy())
+            logp.append(torch.log_softmax(p, -1).numpy())
+        if not z:
+            return np.zeros((0, len(self.space.names))), np.zeros((0, len(POSITIONS)))
+        return np.concatenate(z).astype(np.float64), np.concatenate(logp).astype(np.float64)
+
+    def values(self, pred_z: np.ndarray, track: str) -> dict[str, np.ndarray]:
+        """The read values of one track in the captions' units: ``{"section.field": [N]}``."""
+        cols = self.space.columns(track)
+        phys = self.space.to_physical(pred_z)[:, cols]
+        return {self.space.names[c].split(":", 1)[1]: phys[:, i] for i, c in enumerate(cols)}
+
+    def scores(self, read: tuple[np.ndarray, np.ndarray], texts: list[str], track: str) -> np.ndarray:
+        """:func:`fact_scores` ``[N_epochs, N_texts]`` of one track's texts against read epochs."""
+        cols = self.space.columns(track)
+        text_z, text_pos = self.space.text_facts(texts, track)
+        pos = text_pos if track == "somatic" else np.full(len(texts), -1)
+        return fact_scores(read[0][:, cols], read[1], text_z[:, cols], pos, self.space.error_sd[cols])
+
+
+def load_fact_model(path: str | Path) -> FactModel:
+    reader, space, meta = load_fact_reader(path)
+    return FactModel(reader, space, meta)
+
+
+def fact_model_for(weights: str | Path, sha256: str) -> FactModel | None:
+    """The fact reader shipped beside ``weights`` (:func:`facts_path`) when it was trained from these weights
+    (``sha256``); None when there is none or it belongs to other weights."""
+    p = facts_path(weights)
+    if not p.is_file():
+        return None
+    fm = load_fact_model(p)
+    return fm if fm.base_sha256 == sha256 else None

@@ -1,0 +1,103 @@
+"""The fact reader's value space (encoder/model/facts.py): what a caption states, normal scores, the scoring rule and
+the file it ships in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sleeplm.encoder.model.config import BiosignalsConfig
+from sleeplm.encoder.model.facts import (
+    QUANTILE_LEVELS,
+    FactModel,
+    FactReader,
+    FactSpace,
+    caption_fact_values,
+    fact_model_for,
+    fact_scores,
+    facts_path,
+    load_fact_model,
+    save_fact_reader,
+)
+from sleeplm.encoder.vocab import POSITIONS
+
+SOMATIC = ("Chin EMG Activity: median frequency of 23.50 Hz, burst intensity ratio of 1.30, burst modulation rate of "
+           "2.44 Hz, and relative tone of 219.8%. The patient maintains the supine position for this period.")
+CARDIAC = ("Electrocardiogram: estimated beat rate of 66.8 bpm, and ultra-short HRV (RMSSD) of 45.03 ms. Heart Rate: "
+           "minimum value of 59.82, maximum value of 74.51, and mean of 66.89. Blood Oxygen Saturation: minimum value "
+           "of 96.91, and mean of 97.35.")
+
+
+def _space(names: list[str], rng: np.random.Generator) -> FactSpace:
+    pop = rng.normal(size=(5000, len(names))) * 10 + 50
+    return FactSpace(names, np.stack([np.quantile(pop[:, j], QUANTILE_LEVELS) for j in range(len(names))], 1),
+                     np.ones(len(names)))
+
+
+def test_a_caption_states_its_numbers_and_its_position() -> None:
+    vals, pos = caption_fact_values([SOMATIC, CARDIAC.replace("66.89", "70.00")], "somatic")
+    assert vals["somatic:emg.tone_rel_pct"][0] == pytest.approx(219.8)
+    assert POSITIONS[pos[0]] == "supine" and pos[1] == -1
+    cardiac, _ = caption_fact_values([CARDIAC], "cardiac")
+    assert cardiac["cardiac:hr.mean_bpm"][0] == pytest.approx(66.89)
+    assert cardiac["cardiac:spo2.min_pct"][0] == pytest.approx(96.91)
+
+
+def test_normal_scores_invert_to_the_values_and_keep_what_is_unstated() -> None:
+    space = _space(["a:x.v", "a:y.v"], np.random.default_rng(0))
+    vals = np.array([[50.0, 40.0], [62.0, np.nan]])
+    z = space.to_normal(vals)
+    assert z[0, 0] == pytest.approx(0.0, abs=0.05) and z[1, 0] == pytest.approx(1.2, abs=0.1)
+    assert np.isnan(z[1, 1])
+    assert space.to_physical(np.nan_to_num(z))[:, 0] == pytest.approx(vals[:, 0], abs=0.2)
+
+
+def test_a_value_many_epochs_share_gets_the_middle_of_its_quantiles() -> None:
+    pop = np.r_[np.zeros(800), np.arange(1, 201, dtype=float)]  # 80 % zeros, like a count of spindles
+    space = FactSpace(["b:n.count"], np.quantile(pop, QUANTILE_LEVELS)[:, None], np.ones(1))
+    z = space.to_normal(np.array([[0.0]]))
+    assert z[0, 0] == pytest.approx(-0.253, abs=0.01)  # the normal score of the 40th percentile, not of the 0.25th
+
+
+def test_fact_scores_are_the_gaussian_log_likelihood_of_the_stated_values() -> None:
+    rng = np.random.default_rng(1)
+    pred, text = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    text[2, 1] = np.nan  # a value that text does not state adds nothing
+    sd = np.array([0.5, 1.0, 2.0])
+    logp = np.log(np.full((4, len(POSITIONS)), 1 / len(POSITIONS)))
+    logp[0, 2] = np.log(0.6)
+    pos = np.array([-1, -1, 2, -1, -1])
+    got = fact_scores(pred, logp, text, pos, sd)
+    for i in range(4):
+        for t in range(5):
+            ok = np.isfinite(text[t])
+            want = -0.5 * (((text[t, ok] - pred[i, ok]) / sd[ok]) ** 2).sum() + (logp[i, 2] if t == 2 else 0.0)
+            assert got[i, t] == pytest.approx(want)
+
+
+def test_an_epoch_read_closer_to_a_caption_ranks_it_first() -> None:
+    space = _space(["cardiac:ecg.beat_rate_bpm", "cardiac:hr.mean_bpm"], np.random.default_rng(2))
+    texts = ["Electrocardiogram: estimated beat rate of 70.0 bpm. Heart Rate: mean of 70.00.",
+             "Electrocardiogram: estimated beat rate of 50.0 bpm. Heart Rate: mean of 50.00."]
+    tz, _ = space.text_facts(texts, "cardiac")
+    model = FactModel(None, space, {})  # type: ignore[arg-type]  # scores() needs no reader
+    read = (tz[[1, 0]] + 0.05, np.zeros((2, len(POSITIONS))))
+    assert model.scores(read, texts, "cardiac").argmax(1).tolist() == [1, 0]
+
+
+def test_a_reader_file_loads_as_saved_and_belongs_to_its_weights(tmp_path) -> None:
+    cfg = BiosignalsConfig(transformer_layers=1, transformer_width=32, transformer_heads=2, conv_embed_dim=16,
+                           decoder_tokens=4)
+    torch.manual_seed(0)
+    reader = FactReader(cfg, 16, n_values=2, hidden=16).eval()
+    space = _space(["a:x.v", "a:y.v"], np.random.default_rng(3))
+    weights = tmp_path / "m.safetensors"
+    path = save_fact_reader(reader, space, facts_path(weights), {"run": {"started_from": {"sha256": "abc"}}})
+    assert path.name == "m.facts.safetensors"
+    fm = load_fact_model(path)
+    x = np.random.default_rng(4).normal(size=(3, 10, 1920)).astype(np.float32)
+    with torch.inference_mode():
+        want = reader(torch.from_numpy(x))[0].numpy()
+    assert fm.read(x)[0] == pytest.approx(want, abs=1e-5)
+    assert fm.space.quantiles == pytest.approx(space.quantiles)
+    assert fact_model_for(weights, "abc") is not None and fact_model_for(weights, "other") is None
