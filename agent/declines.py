@@ -35,6 +35,17 @@ UNSCORED = {
 }
 #: Measures a sleep physician may ask for that the workspace does not compute, with what it holds instead.
 NOT_COMPUTED = {
+    r"\b(awakenings?|stage (shifts?|transitions?|changes?)|wak(e|ing) (bouts?|episodes?))\b.{0,20}\b(index|per hour|/ ?h(ou)?r?|rate)\b"
+    r"|\b(awakening|stage[- ]shift|stage[- ]transition) (index|rate)\b": (
+        "awakenings and stage shifts are stored as counts over the sleep period, not per hour: the rate is the count "
+        "divided by the total sleep time in hours, both of which I can give",
+        "what are the awakenings and the total sleep time of each night?"),
+    r"\b(awakenings?|wak(e|ing) (bouts?|episodes?)|times? .*\bwo?ke)\b.{0,30}\b(longer|shorter|more|less) than \d"
+    r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (at least|over|more than|under|less than) \d"
+    r"|\b(including|counting|with) the (final|last) (awakening|wake)": (
+        "awakenings are counted one way only: every bout of W, from a single 30-s epoch up, between sleep onset and the "
+        "last sleep epoch (the final awakening is not one of them); their durations are not kept",
+        "how many awakenings did each night have?"),
     r"\bperiodic (leg|limb)|\bplms?i?\b|\bplmw\b": (
         "the periodic limb movement index is not computed: the workspace counts every scored limb movement "
         "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "

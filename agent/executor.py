@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sleeplm.encoder.captions.night import MIN_STAGE_FOR_INDEX_MIN
 from sleeplm.encoder.vocab import (
     EPOCH_S,
     EVENT_TYPES,
@@ -460,6 +461,13 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                 row[label(fr, m)] = int(round(_f(v)))
             if m.kind != "attribute" and _f(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
+            if m.kind == "stage_index" and _f(v) is not None:  # an index from little of the stage is noisy
+                minutes = float(fr.stage_counts()[m.stage].get(r, 0)) * EPOCH_S / 60.0
+                if minutes < MIN_STAGE_FOR_INDEX_MIN:
+                    row.setdefault("notes", []).append(
+                        f"{label(fr, m)} rests on only {minutes:.1f} min of {m.stage}, under the "
+                        f"{MIN_STAGE_FOR_INDEX_MIN:g} min a per-stage index needs to be relied on (a single event "
+                        f"there is {60.0 / max(minutes, 0.5):.1f}/h)")
         for f in q.filters:  # "was its AHI above 15?": the threshold asked, met or not (None: no value to compare)
             x = _filter_values(fr, f)
             v = _f(x.get(r)) if x is not None else None

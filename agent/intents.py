@@ -56,6 +56,8 @@ class Context:
     last_hits: list[tuple[str, int | None]] = field(default_factory=list)
     #: The nights the latest cohort query listed, counted or ranked, in its order ("those nights", "the first one")
     last_nights: list[str] = field(default_factory=list)
+    #: Whether an older turn (before the one just before) listed nights: "their" then cannot mean the whole cohort
+    earlier_nights: bool = False
 
 
 @dataclass

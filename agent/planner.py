@@ -428,9 +428,14 @@ _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s
 #: "did X desaturate below 88%" asks for the SpO2 nadir below 88 %, "lower in older patients" is a trend with age.
 _SAT = r"(?:spo2|sp02|o2|oxygen saturation|oxygen|saturation|sat)"
 _PHRASINGS = (
+    (r"(\d)\s*percent\b", r"\1%"),
     ((rf"\b(?:the\s+)?(?:time|minutes|duration)\s+(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
       rf"(?:\s+(?:{_SAT}))?"), "T90"),
     (rf"\bhow long (?:was|were|did) (.+?)(?:'s)? (?:{_SAT}) (?:below|under) 90\s*%?", r"T90 of \1"),
+    (r"\bhow long (?:was|were|did|is)?\s*(.{0,30}?)\s*(?:spend\s+|spent\s+)?(?:below|under)\s+90\s*%", r"T90 of \1"),
+    ((r"\b(?:dropp?(?:ed|s)?|f[ae]ll(?:s)?|go(?:es)?|went|dipp?(?:ed|s)?)\s+(?:to\s+)?(below|under|lower than|less than)\s+"
+      rf"(\d+(?:\.\d+)?)\s*%(?:\s*(?:{_SAT}))?"), r"have an SpO2 nadir \1 \2%"),
+    (rf"\b(?:an?\s+)?{_SAT}\s+(below|under|lower than|less than)\s+(\d+(?:\.\d+)?)\s*%", r"an SpO2 nadir \1 \2%"),
     (r"\bdesaturat\w*\s+(?:to\s+)?(below|under|beneath|less than|lower than)\s+(\d+(?:\.\d+)?)\s*%?",
      r"have an SpO2 nadir \1 \2%"),
     ((r"\brem[- ]?(?:related|predominant|dependent|associated|specific|only)\s+(?:osa|obstructive sleep apn\w*|"
@@ -471,6 +476,9 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     question = canonical_wording(question, names)
     if _rem_versus_nrem(question):  # REM against NREM AHI with the rule applied (encoder.captions.night)
         nights = parse(correct_spelling(question.lower(), names.known()), names).recordings
+        if not nights and ctx.recording and re.search(r"\b(it|this|that|the (first|second|same) one|(this|that|the) "
+                                                        r"(night|recording|patient))\b", question.lower()):
+            nights = [ctx.recording]  # "is that REM-related OSA?" about the night in focus
         if len(nights) == 1:
             return _accounted(question, names, Plan("describe_night", {
                 "recording": nights[0], "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"], "plot": False}))
@@ -481,6 +489,11 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
+    if isinstance(decision, Query) and not decision.nights and not ctx.last_nights and ctx.earlier_nights and \
+            re.search(r"\b(their|them)\b", question.lower()) and not re.search(_THEIR_GROUPS, question.lower()):
+        return Plan(text=Decline("\"their\" would refer to nights listed before the question just before, which gave no "
+                                 "list of nights; I do not reach further back. Name the nights or ask for the list again.",
+                                 "a question about earlier nights", "which nights have an AHI above 15?").text())
     if isinstance(decision, Query) and not decision.nights and not decision.filters and ctx.last_nights and \
             re.search(r"\b(their|them)\b", question.lower()) and not re.search(_THEIR_GROUPS, question.lower()):
         # "what's their average BMI?" right after a list of nights: those nights

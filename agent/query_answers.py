@@ -18,7 +18,8 @@ def _n(v: Any, digits: int = 1) -> str:
 def _whole(r: dict[str, Any]) -> bool:
     """Whether the result's values are whole numbers by nature (event counts, ages): shown without decimals."""
     m = r.get("measure") or {}
-    return m.get("kind") == "event_count" or (m.get("kind") == "attribute" and m.get("name") == "age")
+    return m.get("kind") == "event_count" or (m.get("kind") == "attribute" and m.get("name") == "age") or \
+        (m.get("kind") == "metric" and str(m.get("name", "")).startswith("n_"))  # n_awakenings, n_apneas …
 
 
 def _nv(r: dict[str, Any], v: Any) -> str:
@@ -88,6 +89,7 @@ def _value(r: dict[str, Any]) -> str:
             else:
                 parts.append(f"**{label}: {_n(v)}**")
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
+        lines += [f"Caution: {note}." for note in row.get("notes") or []]
         for check in row.get("checks") or []:  # a yes/no threshold on this night's value
             answer = {True: "**Yes**", False: "**No**", None: "**Unknown** (no value)"}[check["met"]]
             lines.append(f"{answer}: {row['recording']} {'meets' if check['met'] else 'does not meet'} "

@@ -51,21 +51,28 @@ def context_from(messages: Sequence[BaseMessage], state: SessionState | None = N
     """
     ctx = Context()
     hits_seen = False
+    previous_turn = True  # "those nights", "their": only the nights of the turn just before, never an older list
     for msg in reversed(messages[:-1]):
+        if isinstance(msg, HumanMessage):
+            previous_turn = False
         if isinstance(msg, AIMessage) and msg.tool_calls and ctx.last_tool is None:
             call = msg.tool_calls[-1]
             ctx.last_tool, ctx.last_args = call["name"], dict(call.get("args") or {})
         if isinstance(msg, ToolMessage) and not hits_seen:
             result = _tool_result(msg) or {}
             hits = result.get("hits")
-            nights = result.get("recordings") if result.get("kind") in ("count", "list") else [
+            kind = result.get("kind")
+            nights = result.get("recordings") if kind in ("count", "list") else [
                 r.get("recording") for r in result.get("rows") or [] if isinstance(r, dict)] \
-                if result.get("kind") == "rank" else None
+                if kind == "rank" else [p.get("recording") for p in result.get("per_night") or [] if isinstance(p, dict)] \
+                if kind == "aggregate" and result.get("filters") else None
             if isinstance(hits, list) and hits:  # the latest list of results, for "show the second one"
                 hits_seen = True
                 ctx.last_hits = [(h.get("recording"), h.get("epoch_index")) for h in hits
                                  if isinstance(h, dict) and h.get("recording")]
-            elif msg.name == "query_cohort" and isinstance(nights, list) and nights:  # "those nights", "the first one"
+            elif msg.name == "query_cohort" and not previous_turn and isinstance(nights, list) and nights:
+                ctx.earlier_nights = True
+            elif msg.name == "query_cohort" and previous_turn and isinstance(nights, list) and nights:  # "those nights"
                 hits_seen = True
                 ctx.last_nights = [str(r) for r in nights if r]
                 ctx.last_hits = [(r, None) for r in ctx.last_nights]

@@ -33,9 +33,12 @@ def ahi_severity(ahi: float | None, tst_min: float | None = None) -> str:
     return "normal" if ahi < 5 else "mild" if ahi < 15 else "moderate" if ahi < 30 else "severe"
 
 
+#: Minutes of a stage under which an index within that stage (events per hour of REM, of N2 ...) is too noisy to rely
+#: on: one event in 10 min of REM is 6/h.
+MIN_STAGE_FOR_INDEX_MIN = 30.0
 #: REM sleep (min) under which a REM AHI is too noisy to call a night REM-related (stricter definitions of REM-related
 #: OSA ask for at least 30 min of REM).
-MIN_REM_FOR_REM_RELATED_MIN = 30.0
+MIN_REM_FOR_REM_RELATED_MIN = MIN_STAGE_FOR_INDEX_MIN
 
 
 def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: float | None,
@@ -55,13 +58,17 @@ def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: floa
         return f"Not REM-related sleep apnea: the AHI ({ahi:.1f} events/h) is below 5, so there is no sleep apnea to call REM-related."
     ratio = math.inf if nrem_ahi == 0 else rem_ahi / nrem_ahi
     ratio_txt = "REM AHI > 0 with NREM AHI 0" if math.isinf(ratio) else f"REM / NREM AHI ratio {ratio:.1f}"
+    little_rem = rem_min is not None and math.isfinite(rem_min) and rem_min < MIN_REM_FOR_REM_RELATED_MIN
+    strict = f"the stricter definition (NREM AHI under 15 and at least {MIN_REM_FOR_REM_RELATED_MIN:g} min of REM)"
     if ratio < 2:
         text = f"Not REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}."
+    elif little_rem:
+        text = (f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; not by {strict}: only "
+                f"{rem_min:.1f} min of REM were scored, too little for the REM AHI to be relied on.")
     else:
-        iso = ("NREM AHI under 15, so also by the stricter (isolated) definition" if nrem_ahi < 15 else
-               "but NREM AHI is 15 or more, which the stricter (isolated) definition excludes")
+        iso = f"also by {strict}" if nrem_ahi < 15 else f"not by {strict}: NREM AHI is {nrem_ahi:.1f}"
         text = f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; {iso}."
-    if rem_min is not None and math.isfinite(rem_min) and rem_min < MIN_REM_FOR_REM_RELATED_MIN:
+    if little_rem and ratio < 2:
         text += (f" Only {rem_min:.1f} min of REM were scored, under the {MIN_REM_FOR_REM_RELATED_MIN:g} min stricter "
                  "definitions ask for: the REM AHI rests on too little REM to be relied on.")
     return text

@@ -135,3 +135,31 @@ def test_a_time_of_an_hour_or_more_is_also_given_in_hours(session, rem_ws) -> No
 def test_lower_in_older_patients_is_a_trend_with_age(session) -> None:
     turn = session.respond("is sleep efficiency lower in older patients?")
     assert turn.steps[0].name == "query_cohort" and "against age" in turn.answer and "Spearman" in turn.answer
+
+
+def test_an_awakening_rate_is_declined_with_how_to_get_it(session, rem_ws) -> None:
+    turn = session.respond(f"what is the awakening index of {rem_ws.recordings()[0]}?")
+    assert not turn.steps and "counts over the sleep period, not per hour" in turn.answer
+
+
+def test_awakenings_by_duration_are_declined_not_read_as_a_threshold(session, rem_ws) -> None:
+    turn = session.respond(f"how many awakenings longer than 1 minute did {rem_ws.recordings()[0]} have?")
+    assert not turn.steps and "durations are not kept" in turn.answer
+
+
+def test_a_rem_index_from_little_rem_carries_a_caution(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    rem_min = {n: xml_night(edf, n)[0].count("REM") / 2 for n in nights(edf)}
+    night = min((n for n in rem_min if rem_min[n] > 0), key=rem_min.get)
+    turn = session.respond(f"what is {night}'s REM AHI?")
+    assert ("Caution" in turn.answer) == (rem_min[night] < 30)
+    if rem_min[night] < 30:
+        assert f"{rem_min[night]:.1f} min of REM" in turn.answer
+
+
+def test_their_after_a_declined_question_does_not_reach_back_to_an_older_list(session) -> None:
+    first = session.respond("which nights have an AHI above 5?")
+    assert first.steps and first.steps[0].name == "query_cohort"
+    session.respond("what is their blood type?")  # not stored: declined
+    turn = session.respond("what is their average T90?")
+    assert not turn.steps and "ask for the list again" in turn.answer

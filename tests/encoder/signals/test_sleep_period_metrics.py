@@ -88,3 +88,19 @@ def test_epoch_time_below_90_is_the_share_of_valid_samples() -> None:
 def test_the_night_summary_names_awakenings_and_stage_shifts() -> None:
     m = night_metrics(Annotations("t", None, stages=STAGES))
     assert "1 awakening and 4 stage shifts" in night_summary(m)
+
+
+def test_rem_related_by_ratio_is_not_called_isolated_on_too_little_rem() -> None:
+    from sleeplm.encoder.captions.night import rem_related_reading
+
+    text = rem_related_reading(16.5, 43.6, 14.1, rem_min=11.0)
+    assert text.startswith("REM-related by the usual rule") and "not by the stricter definition" in text
+    assert "also by the stricter" not in text
+    assert "also by the stricter" in rem_related_reading(16.5, 43.6, 14.1, rem_min=45.0)
+
+
+def test_rem_related_is_not_assessed_without_rem_or_apnea() -> None:
+    from sleeplm.encoder.captions.night import rem_related_reading
+
+    assert "cannot be assessed" in rem_related_reading(10.0, math.nan, 10.0, rem_min=0.0)
+    assert rem_related_reading(3.0, 8.0, 2.0, rem_min=60.0).startswith("Not REM-related")
