@@ -84,6 +84,9 @@ def fact_retrieval(fact_model, read: tuple[np.ndarray, np.ndarray], texts: list[
         return []
     t_ids = np.flatnonzero(have)
     distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
+    stated, pos = fact_model.space.text_facts([str(t) for t in distinct], track)
+    if not np.isfinite(stated[:, fact_model.space.columns(track)]).any() and not (pos >= 0).any():
+        return []  # no caption states a value of this track (e.g. "no ECG recorded"): nothing to retrieve by
     sim = fact_model.scores((read[0][t_ids], read[1][t_ids]), [str(t) for t in distinct], track)
     own = groups[:, None] == np.arange(len(distinct))[None, :]
     sizes = np.bincount(groups, minlength=len(distinct))

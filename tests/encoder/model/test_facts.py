@@ -101,3 +101,14 @@ def test_a_reader_file_loads_as_saved_and_belongs_to_its_weights(tmp_path) -> No
     assert fm.read(x)[0] == pytest.approx(want, abs=1e-5)
     assert fm.space.quantiles == pytest.approx(space.quantiles)
     assert fact_model_for(weights, "abc") is not None and fact_model_for(weights, "other") is None
+
+
+def test_fact_retrieval_skips_a_track_whose_captions_state_no_value() -> None:
+    from sleeplm.eval.tasks.retrieval import fact_retrieval
+
+    space = _space(["cardiac:hr.mean_bpm"], np.random.default_rng(5))
+    model = FactModel(None, space, {})  # type: ignore[arg-type]
+    read = (np.zeros((3, 1)), np.zeros((3, len(POSITIONS))))
+    assert fact_retrieval(model, read, ["No ECG was recorded."] * 3, "cardiac") == []
+    rows = fact_retrieval(model, read, [f"Heart Rate: mean of {v:.2f}." for v in (50, 60, 70)], "cardiac")
+    assert [d.direction for d in rows] == ["signal→text", "text→signal"]
