@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from sleeplm.encoder.captions.facts import (
     EVENT_NAMES,
     POSITIONS,
@@ -137,3 +138,19 @@ def parse_caption(text: str, track: str) -> CaptionFacts:
         if vals or trends:
             facts.sections[key] = SectionFacts(vals, trends)
     return facts
+
+
+def caption_fact_values(texts: list[str], track: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Stated values of many captions of one track ``{"track:section.field": [N]}`` (NaN where a caption does not state it) and the stated body
+    position (index into :data:`~sleeplm.encoder.vocab.POSITIONS`, -1 when none or unknown) of each caption."""
+    facts = [parse_caption(t, track) for t in texts]
+    names = sorted({f"{track}:{sec}.{k}" for f in facts for sec, s in f.sections.items() for k in s.values})
+    out = {n: np.full(len(texts), np.nan) for n in names}
+    pos = np.full(len(texts), -1, dtype=np.int64)
+    for i, f in enumerate(facts):
+        for sec, s in f.sections.items():
+            for k, v in s.values.items():
+                out[f"{track}:{sec}.{k}"][i] = v
+        if f.position is not None and f.position.position in POSITIONS:
+            pos[i] = POSITIONS.index(f.position.position)
+    return out, pos

@@ -4,8 +4,8 @@ A text space for the numeric tracks (issue 15). The brain, cardiac, respiratory 
 measured values ("heart rate ... mean of 69.56"); the contrastive text tower, reading numbers as BPE pieces, leaves
 their retrieval at chance. Here the two sides meet in a space of *values* instead:
 
-* the text side reads a caption's stated values exactly (:func:`~sleeplm.encoder.captions.parse.parse_caption`) and
-  maps each to its normal score in the training population (:class:`FactSpace`: quantiles per value, so a heavy
+* the text side reads a caption's stated values exactly (:func:`~sleeplm.encoder.captions.parse.caption_fact_values`,
+  in the captions layer) and maps each to its normal score in the training population (:class:`FactSpace`: quantiles per value, so a heavy
   tail such as the EMG tone does not swamp the rest);
 * the signal side is a learned :class:`FactReader`: a signal tower started from the model's own, with one head that
   predicts every value's normal score from the per-channel mean tokens and one that classifies the body position;
@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.stats import norm
-from sleeplm.encoder.captions.parse import parse_caption
 from sleeplm.encoder.model.config import BiosignalsConfig
 from sleeplm.encoder.model.signal_encoder import BiosignalEncoder
 from sleeplm.encoder.vocab import POSITIONS
@@ -37,22 +36,6 @@ from torch import nn
 FACT_TRACKS: tuple[str, ...] = ("brain", "cardiac", "respiratory", "somatic")
 #: Quantile levels of :attr:`FactSpace.quantiles` (a normal score is clipped to these, |z| <= 2.8).
 QUANTILE_LEVELS = np.linspace(0.0025, 0.9975, 200)
-
-
-def caption_fact_values(texts: list[str], track: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Stated values ``{"track:section.field": [N]}`` (NaN where a caption does not state it) and the stated body
-    position (index into :data:`~sleeplm.encoder.vocab.POSITIONS`, -1 when none or unknown) of each caption."""
-    facts = [parse_caption(t, track) for t in texts]
-    names = sorted({f"{track}:{sec}.{k}" for f in facts for sec, s in f.sections.items() for k in s.values})
-    out = {n: np.full(len(texts), np.nan) for n in names}
-    pos = np.full(len(texts), -1, dtype=np.int64)
-    for i, f in enumerate(facts):
-        for sec, s in f.sections.items():
-            for k, v in s.values.items():
-                out[f"{track}:{sec}.{k}"][i] = v
-        if f.position is not None and f.position.position in POSITIONS:
-            pos[i] = POSITIONS.index(f.position.position)
-    return out, pos
 
 
 @dataclass
@@ -93,14 +76,14 @@ class FactSpace:
         p = norm.cdf(z)
         return np.stack([np.interp(p[:, j], QUANTILE_LEVELS, self.quantiles[:, j]) for j in range(z.shape[1])], 1)
 
-    def text_facts(self, texts: list[str], track: str) -> tuple[np.ndarray, np.ndarray]:
-        """(normal scores ``[N, V]``, NaN for values a text does not state or of other tracks; position ``[N]``)."""
-        vals, pos = caption_fact_values(texts, track)
-        phys = np.full((len(texts), len(self.names)), np.nan)
-        for n, v in vals.items():
-            if n in self.names:
-                phys[:, self.names.index(n)] = v
-        return self.to_normal(phys), pos
+    def stated_normal(self, stated: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Normal scores ``[n, V]`` of the values texts state (``{"track:section.field": [n]}``, as
+        :func:`sleeplm.encoder.captions.parse.caption_fact_values` reads them); NaN for values not stated."""
+        phys = np.full((n, len(self.names)), np.nan)
+        for name, v in stated.items():
+            if name in self.names:
+                phys[:, self.names.index(name)] = v
+        return self.to_normal(phys)
 
 
 class FactReader(nn.Module):
@@ -174,7 +157,7 @@ def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
         if "fact_reader" not in meta:
             raise ValueError(f"{path}: not a fact-reader file (no 'fact_reader' metadata)")
         header = json.loads(meta["fact_reader"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors file, not a dict)
     space = FactSpace(list(header["names"]), tensors["space.quantiles"].numpy(), tensors["space.error_sd"].numpy())
     reader = FactReader(BiosignalsConfig(**header["biosignals_cfg"]), int(header["embed_dim"]), len(space.names),
                         int(header["hidden"]))
@@ -213,11 +196,14 @@ class FactModel:
         phys = self.space.to_physical(pred_z)[:, cols]
         return {self.space.names[c].split(":", 1)[1]: phys[:, i] for i, c in enumerate(cols)}
 
-    def scores(self, read: tuple[np.ndarray, np.ndarray], texts: list[str], track: str) -> np.ndarray:
-        """:func:`fact_scores` ``[N_epochs, N_texts]`` of one track's texts against read epochs."""
+    def scores(self, read: tuple[np.ndarray, np.ndarray], stated: tuple[dict[str, np.ndarray], np.ndarray],
+               track: str) -> np.ndarray:
+        """:func:`fact_scores` ``[N_epochs, N_texts]`` of one track's texts, given what they state (values and
+        position, :func:`sleeplm.encoder.captions.parse.caption_fact_values`), against read epochs."""
         cols = self.space.columns(track)
-        text_z, text_pos = self.space.text_facts(texts, track)
-        pos = text_pos if track == "somatic" else np.full(len(texts), -1)
+        values, text_pos = stated
+        text_z = self.space.stated_normal(values, len(text_pos))
+        pos = text_pos if track == "somatic" else np.full(len(text_pos), -1)
         return fact_scores(read[0][:, cols], read[1], text_z[:, cols], pos, self.space.error_sd[cols])
 
 

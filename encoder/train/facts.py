@@ -20,16 +20,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sleeplm.encoder.captions.parse import caption_fact_values
 from sleeplm.encoder.model.facts import (
     FACT_TRACKS,
     QUANTILE_LEVELS,
     FactReader,
     FactSpace,
-    caption_fact_values,
     save_fact_reader,
 )
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
-from sleeplm.encoder.train.recipe import RecipeError, recipe_path, recipe_split, start_weights
+from sleeplm.encoder.train.recipe import (
+    RecipeError,
+    recipe_path,
+    recipe_split,
+    start_weights,
+)
 from tqdm import tqdm
 
 #: Floor of a value's error SD (normal-score units): no value is trusted beyond this.

@@ -14,14 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
 from sleeplm.encoder.captions import TRACKS
 from sleeplm.encoder.captions.parse import parse_caption
 from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
 from sleeplm.encoder.vocab import POSITIONS
 
 from ..context import EvalContext, TaskSkipped
-from ..metrics import EVENT_TIME_TOL_S, VALUE_ABS_TOL, VALUE_REL_TOL, bleu4, caption_fact_scores, rouge_l, value_close
+from ..metrics import (
+    EVENT_TIME_TOL_S,
+    VALUE_ABS_TOL,
+    VALUE_REL_TOL,
+    bleu4,
+    caption_fact_scores,
+    rouge_l,
+    value_close,
+)
 from ..registry import TaskResult
 
 
@@ -88,7 +95,7 @@ class Captioning:
         ids = sample["epoch_id"].to_numpy()
         x = ctx.signals(ids)
         res = TaskResult(self.name, self.main_score, config={
-            "n_epochs": int(len(ids)), "max_len": self.max_len, "decoding": "greedy",
+            "n_epochs": len(ids), "max_len": self.max_len, "decoding": "greedy",
             "event_time_tol_s": EVENT_TIME_TOL_S, "value_rel_tol": VALUE_REL_TOL, "value_abs_tol": VALUE_ABS_TOL})
         rows, facts, examples, reader_rows = [], [], [], []
         fact_model = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from sleeplm.encoder.captions import TRACKS
+from sleeplm.encoder.captions.parse import caption_fact_values
 from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
 
 from ..context import EvalContext, TaskSkipped
@@ -84,10 +84,10 @@ def fact_retrieval(fact_model, read: tuple[np.ndarray, np.ndarray], texts: list[
         return []
     t_ids = np.flatnonzero(have)
     distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
-    stated, pos = fact_model.space.text_facts([str(t) for t in distinct], track)
-    if not np.isfinite(stated[:, fact_model.space.columns(track)]).any() and not (pos >= 0).any():
+    stated = caption_fact_values([str(t) for t in distinct], track)
+    if not any(np.isfinite(v).any() for v in stated[0].values()) and not (stated[1] >= 0).any():
         return []  # no caption states a value of this track (e.g. "no ECG recorded"): nothing to retrieve by
-    sim = fact_model.scores((read[0][t_ids], read[1][t_ids]), [str(t) for t in distinct], track)
+    sim = fact_model.scores((read[0][t_ids], read[1][t_ids]), stated, track)
     own = groups[:, None] == np.arange(len(distinct))[None, :]
     sizes = np.bincount(groups, minlength=len(distinct))
     label = f"{track} (fact reader)"
@@ -111,7 +111,7 @@ class CrossModalRetrieval:
             raise TaskSkipped("fewer than 2 epochs")
         ids = pool["epoch_id"].to_numpy()
         sig = ctx.epoch_vectors(ids)
-        res = TaskResult(self.name, self.main_score, config={"pool": int(len(ids)), "ks": list(KS),
+        res = TaskResult(self.name, self.main_score, config={"pool": len(ids), "ks": list(KS),
                                                              "correct": "identical reference caption"})
         rows, curves, chance_curves, r10 = [], {}, {}, []
         for track in self.tracks:

@@ -163,3 +163,8 @@ def test_their_after_a_declined_question_does_not_reach_back_to_an_older_list(se
     session.respond("what is their blood type?")  # not stored: declined
     turn = session.respond("what is their average T90?")
     assert not turn.steps and "ask for the list again" in turn.answer
+
+
+def test_a_stage_named_alone_in_a_trend_with_age_is_its_share_of_sleep(session) -> None:
+    turn = session.respond("is N3 lower in older patients?")
+    assert turn.steps[0].name == "query_cohort" and "N3 (% of TST) against age" in turn.answer

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sleeplm.encoder.captions.parse import caption_fact_values
 from sleeplm.encoder.model.config import BiosignalsConfig
 from sleeplm.encoder.model.facts import (
     QUANTILE_LEVELS,
     FactModel,
     FactReader,
     FactSpace,
-    caption_fact_values,
     fact_model_for,
     fact_scores,
     facts_path,
@@ -79,10 +79,11 @@ def test_an_epoch_read_closer_to_a_caption_ranks_it_first() -> None:
     space = _space(["cardiac:ecg.beat_rate_bpm", "cardiac:hr.mean_bpm"], np.random.default_rng(2))
     texts = ["Electrocardiogram: estimated beat rate of 70.0 bpm. Heart Rate: mean of 70.00.",
              "Electrocardiogram: estimated beat rate of 50.0 bpm. Heart Rate: mean of 50.00."]
-    tz, _ = space.text_facts(texts, "cardiac")
+    stated = caption_fact_values(texts, "cardiac")
+    tz = space.stated_normal(stated[0], len(texts))
     model = FactModel(None, space, {})  # type: ignore[arg-type]  # scores() needs no reader
     read = (tz[[1, 0]] + 0.05, np.zeros((2, len(POSITIONS))))
-    assert model.scores(read, texts, "cardiac").argmax(1).tolist() == [1, 0]
+    assert model.scores(read, stated, "cardiac").argmax(1).tolist() == [1, 0]
 
 
 def test_a_reader_file_loads_as_saved_and_belongs_to_its_weights(tmp_path) -> None:
