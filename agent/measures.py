@@ -149,7 +149,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
             r"(bmi|body mass)|\b(heaviest|lightest)\b", t)):
         out.insert(0, Measure("attribute", "bmi"))
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)} & set(_STAGE_SHARE.values())
-    if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across)\b", t):
-        stage = named.pop()  # "a difference in N3 between sites": N3's share of sleep
+    if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across|change with age|"
+                                                 r"(increase|decrease|change|fall|rise|drop|decline)s? with (age|bmi))\b", t):
+        stage = named.pop()  # "a difference in N3 between sites", "does N3 fall with age": N3's share of sleep
         out.append(Measure("metric", next(c for c, s_ in _STAGE_SHARE.items() if s_ == stage)))
     return out, None
