@@ -81,6 +81,14 @@ _POSITION_METRICS = ("supine_pct", "left_pct", "right_pct", "prone_pct", "uprigh
                      "non_supine_ahi_per_h")
 
 
+def in_hours(minutes: Any) -> str:
+    """ " (6 h 56 min)" for a time of an hour or more given in minutes; "" otherwise."""
+    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not math.isfinite(minutes) or minutes < 60:
+        return ""
+    total = int(Decimal(repr(float(minutes))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return f" ({total // 60} h {total % 60:02d} min)"
+
+
 def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None,
                   scoring: dict[str, dict[str, str]] | None = None, missing: list[str] | None = None) -> str:
     label = metric_label(col)
@@ -107,9 +115,8 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
             why = f" — no epoch of this night is scored {stage}, so it is undefined"
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
-    if METRIC_LABELS.get(col, ("", ""))[1] == "min" and isinstance(v, (int, float)) and v >= 60:
-        total = int(Decimal(repr(float(v))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        text += f" ({total // 60} h {total % 60:02d} min)"
+    if METRIC_LABELS.get(col, ("", ""))[1] == "min":
+        text += in_hours(v)
     if col == "ahi_per_h":
         tst = metrics.get("tst_min")
         severity = ahi_severity(float(v), float(tst) if isinstance(tst, (int, float)) else None)

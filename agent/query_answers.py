@@ -8,6 +8,12 @@ from typing import Any
 from .query import Decline
 
 
+def in_hours(minutes: Any) -> str:
+    from .answers import in_hours as hours
+
+    return hours(minutes)
+
+
 def _n(v: Any, digits: int = 1) -> str:
     """A number as every answer writes it: rounded half up as written (50.25 -> 50.3), "n/a" when missing."""
     from .answers import num
@@ -87,7 +93,7 @@ def _value(r: dict[str, Any]) -> str:
             if v is None and label in (row.get("why_missing") or {}):
                 parts.append(f"**{label}: not available** — {row['why_missing'][label]}")
             else:
-                parts.append(f"**{label}: {_n(v)}**")
+                parts.append(f"**{label}: {_n(v)}**" + (in_hours(v) if label.endswith("(min)") else ""))
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
         lines += [f"Caution: {note}." for note in row.get("notes") or []]
         for check in row.get("checks") or []:  # a yes/no threshold on this night's value

@@ -3,6 +3,7 @@ from each night's NSRR XML (stages and events) and its EDF SpO2 channel, not fro
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -129,7 +130,8 @@ def test_a_time_of_an_hour_or_more_is_also_given_in_hours(session, rem_ws) -> No
     night = rem_ws.recordings()[0]
     tst = rem_ws.night_metrics_of(rem_ws.recording_id(night))[0]["tst_min"]
     turn = session.respond(f"what was {night}'s total sleep time in hours?")
-    assert tst >= 60 and f"({int(round(tst)) // 60} h {int(round(tst)) % 60:02d} min)" in turn.answer
+    total = math.floor(tst + 0.5)  # rounded half up, as answers round
+    assert tst >= 60 and f"({total // 60} h {total % 60:02d} min)" in turn.answer
 
 
 def test_lower_in_older_patients_is_a_trend_with_age(session) -> None:
@@ -168,3 +170,12 @@ def test_their_after_a_declined_question_does_not_reach_back_to_an_older_list(se
 def test_a_stage_named_alone_in_a_trend_with_age_is_its_share_of_sleep(session) -> None:
     turn = session.respond("is N3 lower in older patients?")
     assert turn.steps[0].name == "query_cohort" and "N3 (% of TST) against age" in turn.answer
+
+
+def test_minutes_in_a_stage_of_an_hour_or_more_are_also_given_in_hours(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    n2_min = xml_night(edf, night)[0].count("N2") / 2
+    turn = session.respond(f"how long was {night} in N2?")
+    total = math.floor(n2_min + 0.5)  # rounded half up, as answers round
+    assert n2_min >= 60 and f"({total // 60} h {total % 60:02d} min)" in turn.answer
