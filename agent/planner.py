@@ -50,6 +50,7 @@ from .vocab import (
     without_metric_phrases,
 )
 from .windows import find_window
+from .wording import canonical_wording
 
 #: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
 KEYWORDS: tuple[str, ...] = (
@@ -419,35 +420,6 @@ _THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|
 _THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b"
 #: AASM and R&K stage names as written ("stage 2", "stage N2 sleep", "stage R", "stage 3/4"), and the word the
 #: planner reads for each.
-_STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s+(?:n\s?)?2(?:\s+sleep)?\b", "n2"),
-                    (r"\bstage\s+(?:n\s?)?[34](?:\s+sleep)?\b", "n3"), (r"\bstage\s+(?:r|rem)(?:\s+sleep)?\b", "rem"),
-                    (r"\bstage\s+w(?:ake)?\b", "wake"))
-
-
-#: Phrasings of a measure in the planner's words: "time below 90% saturation" is T90 (its 90 is not a threshold),
-#: "did X desaturate below 88%" asks for the SpO2 nadir below 88 %, "lower in older patients" is a trend with age.
-_SAT = r"(?:spo2|sp02|o2|oxygen saturation|oxygen|saturation|sat)"
-_PHRASINGS = (
-    (r"(\d)\s*percent\b", r"\1%"),
-    ((rf"\b(?:the\s+)?(?:time|minutes|duration)\s+(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
-      rf"(?:\s+(?:{_SAT}))?"), "T90"),
-    (rf"\bhow long (?:was|were|did) (.+?)(?:'s)? (?:{_SAT}) (?:below|under) 90\s*%?", r"T90 of \1"),
-    (r"\bhow long (?:was|were|did|is)?\s*(.{0,30}?)\s*(?:spend\s+|spent\s+)?(?:below|under)\s+90\s*%", r"T90 of \1"),
-    ((r"\b(?:dropp?(?:ed|s)?|f[ae]ll(?:s)?|go(?:es)?|went|dipp?(?:ed|s)?)\s+(?:to\s+)?(below|under|lower than|less than)\s+"
-      rf"(\d+(?:\.\d+)?)\s*%(?:\s*(?:{_SAT}))?"), r"have an SpO2 nadir \1 \2%"),
-    (rf"\b(?:an?\s+)?{_SAT}\s+(below|under|lower than|less than)\s+(\d+(?:\.\d+)?)\s*%", r"an SpO2 nadir \1 \2%"),
-    (r"\bdesaturat\w*\s+(?:to\s+)?(below|under|beneath|less than|lower than)\s+(\d+(?:\.\d+)?)\s*%?",
-     r"have an SpO2 nadir \1 \2%"),
-    ((r"\brem[- ]?(?:related|predominant|dependent|associated|specific|only)\s+(?:osa|obstructive sleep apn\w*|"
-      r"sleep apn\w*|apn\w*)"), "REM-related OSA"),
-    ((r"\b(?:osa|obstructive sleep apn\w*|sleep apn\w*|apn\w*)\s+(?:is\s+|was\s+)?(?:rem[- ]?(?:related|predominant|"
-      r"dependent|specific)|(?:mostly|mainly|predominantly|largely) (?:in|during) rem)\b"), "REM-related OSA"),
-    ((r"\b(?:higher|lower|worse|better|greater|smaller|longer|shorter|increased|decreased|reduced|more|less)\s+"
-      r"(?:in|among|for|with)\s+(?:the\s+)?(?:older|elderly|younger|old|young)(?:\s+(?:patients|people|subjects|"
-      r"participants|adults|individuals|nights|ones|sleepers))?\b"), "change with age"),
-)
-
-
 def _rem_versus_nrem(question: str) -> bool:
     """REM-related OSA, or the REM AHI set against the NREM AHI ("is the REM AHI higher than the NREM AHI?")."""
     t = question.lower()
@@ -455,19 +427,6 @@ def _rem_versus_nrem(question: str) -> bool:
         return True
     return "ahi_nrem_per_h" in find_metrics(t) and bool(re.search(r"\brem\b", re.sub(_NREM, " ", t))) and \
         bool(re.search(r"\bahi\b.*\bahi\b|\b(than|versus|vs\.?|compared?|differ\w*)\b", t))
-
-
-def canonical_wording(question: str, names: CohortNames) -> str:
-    """The question with the stage names of scoring manuals in the planner's words ("apneas during stage 2" ->
-    "apneas during n2"), a night's possessive dropped ("sim-0006's AHI" -> "sim-0006 AHI") and the phrasings of
-    :data:`_PHRASINGS` ("time below 90% saturation" -> "T90")."""
-    for rx, word in _PHRASINGS:
-        question = re.sub(rx, word, question, flags=re.IGNORECASE)
-    for rx, word in _STAGE_SPELLINGS:
-        question = re.sub(rx, word, question, flags=re.IGNORECASE)
-    for name in sorted(names.known(), key=len, reverse=True):
-        question = re.sub(rf"(?<![\w-])({re.escape(name)})['’]s\b", r"\1", question, flags=re.IGNORECASE)
-    return question
 
 
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
