@@ -81,6 +81,10 @@ _POSITION_METRICS = ("supine_pct", "left_pct", "right_pct", "prone_pct", "uprigh
                      "non_supine_ahi_per_h")
 
 
+#: Night metrics read from the SpO2 channel (not a model input: a recording may lack it).
+_SPO2_METRICS = ("spo2_min_pct", "spo2_mean_pct", "t90_min")
+
+
 def in_hours(minutes: Any) -> str:
     """ " (6 h 56 min)" for a time of an hour or more given in minutes; "" otherwise."""
     if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not math.isfinite(minutes) or minutes < 60:
@@ -113,6 +117,9 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
                if no_sleep and metric_label(col).endswith("% of TST)") else "")
         if stage and stage_epochs is not None and not stage_epochs.get("W" if stage == "W" else stage):
             why = f" — no epoch of this night is scored {stage}, so it is undefined"
+        elif col in _SPO2_METRICS and not no_sleep:
+            why = (" — no valid SpO2 reading covers this night's sleep (no SpO2 channel, or, for T90, a reading in fewer "
+                   "than half of the sleep epochs)")
         return f"**{label}: not available**{why}"
     text = f"**{label}: {num(v)}**"
     if METRIC_LABELS.get(col, ("", ""))[1] == "min":
@@ -142,7 +149,8 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Summary: {r['night_summary']}")
     if {"ahi_rem_per_h", "ahi_nrem_per_h"} <= set(r["requested_metrics"]):
         m = r["all_metrics"]
-        rem_min = (r.get("stage_epochs") or {}).get("REM", 0) * EPOCH_S / 60.0
+        staged = ((r.get("scoring") or {}).get("stages") or {}).get("state") != "not scored"
+        rem_min = (r.get("stage_epochs") or {}).get("REM", 0) * EPOCH_S / 60.0 if staged else None
         lines.append(rem_related_reading(m.get("ahi_per_h"), m.get("ahi_rem_per_h"), m.get("ahi_nrem_per_h"), rem_min))
     sc = r.get("scoring") or {}
     ahi = r["requested_metrics"].get("ahi_per_h") if r["requested_metrics"] else r["key_metrics"].get("ahi_per_h")

@@ -58,6 +58,15 @@ class Unanswerable(Exception):
         self.decline = decline
 
 
+def _unscored(nights: pd.DataFrame, event_types: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Per night (row of ``nights``): whether nobody scored any kind of scoring these event types belong to."""
+    kinds = [k for k, types in SCORING_KINDS.items() if set(event_types) & set(types)]
+    if "scoring" not in nights.columns or not kinds:
+        return np.zeros(len(nights), bool)
+    return np.asarray([all(sc.get(k, {}).get("state") == "not scored" for k in kinds) if sc else False
+                       for sc in nights["scoring"]], bool)
+
+
 def measure_label(m: Measure) -> str:
     """How a measure is named in answers ("AHI (events/h)", "obstructive apneas in REM")."""
     if m.kind == "metric":
@@ -162,11 +171,7 @@ def values(fr: Frames, m: Measure) -> pd.Series:
             # a night with no epoch of the stage has no events "in REM" to count: undefined (as its REM AHI), not 0
             counts[(fr.stage_counts()[m.stage] == 0).to_numpy()] = np.nan
         # a night where nobody scored this kind of event has no count (NaN), never 0
-        kinds = [k for k, types in SCORING_KINDS.items() if set(EVENT_GROUPS.get(m.name, (m.name,))) & set(types)]
-        if "scoring" in n.columns and kinds:
-            unscored = [all(sc.get(k, {}).get("state") == "not scored" for k in kinds) if sc else False
-                        for sc in n["scoring"]]
-            counts[np.asarray(unscored, bool)] = np.nan
+        counts[_unscored(n, EVENT_GROUPS.get(m.name, (m.name,)))] = np.nan
         return counts
     if m.kind in DURATION_KINDS:
         if m.name not in EVENT_GROUPS and m.name not in EVENT_TYPES:
@@ -186,7 +191,9 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         sel = ev[ev["type"].isin(kinds) & (ev["stage"] == m.stage)]
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
         hours = fr.stage_counts()[m.stage].astype(float) * EPOCH_S / 3600.0
-        return (counts / hours).where(hours > 0)
+        index = (counts / hours).where(hours > 0)
+        index[_unscored(n, kinds)] = np.nan  # "REM AHI" where nobody scored respiratory events: unknown, not 0
+        return index
     if m.kind == "attribute":
         if m.name not in ATTRIBUTES or m.name not in n.columns:
             raise _decline(f"no subject attribute {m.name!r} was recorded.")

@@ -117,6 +117,11 @@ def parse(question: str, names: CohortNames) -> Parsed:
             for m in rx.finditer(t):
                 if not re.fullmatch(r"(n|s|stage)[-_]?\d", m.group(1)) and m.group(1) not in p.recordings:
                     p.recordings.append(m.group(1))
+        # a name in the cohort's own pattern that no night has ("excerpt3" where excerpt1, excerpt2 … exist)
+        prefixes = {k.rstrip("0123456789") for r in names.recordings if (k := name_key(r))} - {"n", "s", "stage"}
+        for m in re.finditer(r"\b([a-z]+)[_-]?\d+\b", t):
+            if m.group(1) in prefixes and m.group(0) not in p.recordings:
+                p.recordings.append(m.group(0))
     for m in _RE_EPOCH.finditer(t):
         if re.match(r"\s*(minutes?|mins?|hours?|hrs?|h|seconds?|secs?|s)\b", t[m.end(1):]):
             continue  # "the epoch 10 minutes into sim-0002": a time, not epoch 10

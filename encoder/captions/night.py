@@ -53,7 +53,8 @@ def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: floa
     if rem_min is not None and math.isfinite(rem_min) and rem_min == 0:
         return "REM-related sleep apnea cannot be assessed: no REM sleep was scored in this night."
     if any(v is None or not math.isfinite(v) for v in vals):
-        return "REM-related sleep apnea cannot be assessed: the AHI, REM AHI or NREM AHI is unknown for this night."
+        return ("REM-related sleep apnea cannot be assessed: the AHI, REM AHI or NREM AHI is unknown for this night "
+                "(the reason is given with each value).")
     if ahi < 5:
         return f"Not REM-related sleep apnea: the AHI ({ahi:.1f} events/h) is below 5, so there is no sleep apnea to call REM-related."
     ratio = math.inf if nrem_ahi == 0 else rem_ahi / nrem_ahi

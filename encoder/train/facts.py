@@ -24,6 +24,7 @@ from sleeplm.encoder.captions.parse import caption_fact_values
 from sleeplm.encoder.model.facts import (
     FACT_TRACKS,
     QUANTILE_LEVELS,
+    FactModel,
     FactReader,
     FactSpace,
     save_fact_reader,
@@ -88,18 +89,6 @@ def fact_targets(data: EpochCaptions) -> tuple[list[str], np.ndarray, np.ndarray
     return names, np.stack(cols, 1), pos
 
 
-def _predict(reader: FactReader, data: EpochCaptions, rows: np.ndarray, batch: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    reader.eval()
-    z, logp = [], []
-    with torch.inference_mode():
-        for s in range(0, len(rows), batch):
-            v, p = reader(torch.from_numpy(data.signals(rows[s:s + batch])))
-            z.append(v.numpy())
-            logp.append(F.log_softmax(p, -1).numpy())
-    reader.train()
-    return np.concatenate(z), np.concatenate(logp)
-
-
 def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: str | Path | None = None,
                       progress: bool = True) -> dict:
     """Train, calibrate and save the reader; returns the run's record (also in the file's metadata)."""
@@ -150,7 +139,8 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
                     "started_from": {"file": weights.name, "sha256": sha}, "train_seconds": round(seconds, 1),
                     "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
     if len(calib):
-        pz, plogp = _predict(reader, data, calib)
+        reader.eval()
+        pz, plogp = FactModel(reader, space, {}).read(data.signals(calib))
         err = pz - z[calib]
         ok = np.isfinite(err)
         rms = np.sqrt(np.where(ok, err, 0.0).__pow__(2).sum(0) / np.maximum(ok.sum(0), 1))

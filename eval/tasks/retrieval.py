@@ -49,6 +49,25 @@ class DirectionRanks:
                 "epochs": self.n_epochs, "distinct captions": self.n_distinct}
 
 
+def _both_directions(texts: list[str], label: str, score) -> list[DirectionRanks]:
+    """Rank epochs against the distinct captions both ways; ``score(epoch_rows, distinct_texts)`` gives the
+    ``[epochs, distinct captions]`` similarity, or None when there is nothing to rank by."""
+    have = np.array([bool(t) for t in texts])
+    if have.sum() < 2:
+        return []
+    t_ids = np.flatnonzero(have)
+    distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
+    sim = score(t_ids, [str(t) for t in distinct])
+    if sim is None:
+        return []
+    own = groups[:, None] == np.arange(len(distinct))[None, :]
+    sizes = np.bincount(groups, minlength=len(distinct))
+    return [DirectionRanks(label, "signal→text", retrieval_ranks(sim, own), np.ones(len(t_ids)), len(distinct),
+                           len(t_ids), len(distinct)),
+            DirectionRanks(label, "text→signal", retrieval_ranks(sim.T, own.T), sizes, len(t_ids),
+                           len(t_ids), len(distinct))]
+
+
 def track_retrieval(model, signal_vectors: np.ndarray, texts: list[str], track: str) -> list[DirectionRanks]:
     """Both directions of retrieval between epochs and their reference captions of one track.
 
@@ -61,40 +80,20 @@ def track_retrieval(model, signal_vectors: np.ndarray, texts: list[str], track: 
 
     Returns an empty list when fewer than two epochs have a caption.
     """
-    have = np.array([bool(t) for t in texts])
-    if have.sum() < 2:
-        return []
-    t_ids = np.flatnonzero(have)
-    distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
-    txt = model.encode_text([str(t) for t in distinct])
-    sim = np.asarray(signal_vectors)[t_ids] @ txt.T  # [epochs, distinct captions]
-    own = groups[:, None] == np.arange(len(distinct))[None, :]
-    sizes = np.bincount(groups, minlength=len(distinct))
-    return [DirectionRanks(track, "signal→text", retrieval_ranks(sim, own), np.ones(len(t_ids)), len(distinct),
-                           len(t_ids), len(distinct)),
-            DirectionRanks(track, "text→signal", retrieval_ranks(sim.T, own.T), sizes, len(t_ids),
-                           len(t_ids), len(distinct))]
+    return _both_directions(texts, track, lambda rows, distinct: np.asarray(signal_vectors)[rows]
+                            @ model.encode_text(distinct).T)
 
 
 def fact_retrieval(fact_model, read: tuple[np.ndarray, np.ndarray], texts: list[str], track: str) -> list[DirectionRanks]:
     """:func:`track_retrieval` in the fact reader's value space (``sleeplm.encoder.model.facts``): epochs read by the
     reader, texts by their stated values, scored by the log-likelihood of the text's values under the reading."""
-    have = np.array([bool(t) for t in texts])
-    if have.sum() < 2:
-        return []
-    t_ids = np.flatnonzero(have)
-    distinct, groups = np.unique(np.array([texts[i] for i in t_ids], dtype=object), return_inverse=True)
-    stated = caption_fact_values([str(t) for t in distinct], track)
-    if not any(np.isfinite(v).any() for v in stated[0].values()) and not (stated[1] >= 0).any():
-        return []  # no caption states a value of this track (e.g. "no ECG recorded"): nothing to retrieve by
-    sim = fact_model.scores((read[0][t_ids], read[1][t_ids]), stated, track)
-    own = groups[:, None] == np.arange(len(distinct))[None, :]
-    sizes = np.bincount(groups, minlength=len(distinct))
-    label = f"{track} (fact reader)"
-    return [DirectionRanks(label, "signal→text", retrieval_ranks(sim, own), np.ones(len(t_ids)), len(distinct),
-                           len(t_ids), len(distinct)),
-            DirectionRanks(label, "text→signal", retrieval_ranks(sim.T, own.T), sizes, len(t_ids),
-                           len(t_ids), len(distinct))]
+    def score(rows: np.ndarray, distinct: list[str]) -> np.ndarray | None:
+        stated = caption_fact_values(distinct, track)
+        if not any(np.isfinite(v).any() for v in stated[0].values()) and not (stated[1] >= 0).any():
+            return None  # no caption states a value of this track (e.g. "no ECG recorded"): nothing to retrieve by
+        return fact_model.scores((read[0][rows], read[1][rows]), stated, track)
+
+    return _both_directions(texts, f"{track} (fact reader)", score)
 
 
 @dataclass

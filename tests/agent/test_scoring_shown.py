@@ -241,3 +241,4 @@ def test_events_in_a_stage_of_a_night_nobody_staged_are_unknown_not_zero(sim_coh
     in_rem = ask(tmp_path / "ws", "how many hypopneas in REM did night have?", config=cfg)
     assert "hypopneas in REM: 0**" not in in_rem.answer
     assert "not staged" in in_rem.answer or "sleep stages were not scored" in in_rem.answer
+

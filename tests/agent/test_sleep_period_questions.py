@@ -179,3 +179,27 @@ def test_minutes_in_a_stage_of_an_hour_or_more_are_also_given_in_hours(session, 
     turn = session.respond(f"how long was {night} in N2?")
     total = math.floor(n2_min + 0.5)  # rounded half up, as answers round
     assert n2_min >= 60 and f"({total // 60} h {total % 60:02d} min)" in turn.answer
+
+
+def test_a_name_in_the_cohorts_pattern_that_no_night_has_is_refused_not_dropped(session, rem_ws) -> None:
+    turn = session.respond("how many awakenings did sim99 have?")  # "sim99" as sim-0099 would be written run together
+    assert "no recording or subject named 'sim99'" in turn.answer and "Mean" not in turn.answer
+
+
+def test_an_index_within_a_stage_of_unscored_events_is_unknown_not_zero(rem_cohort, tmp_path) -> None:
+    import shutil
+
+    from sleeplm.agent import ask
+    from sleeplm.index.ingest import ingest
+    from testdata import MINI_CHECKPOINT
+
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    shutil.copy(edf / f"{night}.edf", cohort / "night.edf")  # a hypnogram only: no event was scored
+    stages = xml_night(edf, night)[0]
+    (cohort / "night.txt").write_text("\n".join("R" if s == "REM" else s for s in stages) + "\n")
+    ingest(cohort, tmp_path / "ws", model=str(MINI_CHECKPOINT), progress=False, score="never")
+    turn = ask(tmp_path / "ws", "what is the AHI during N2 in each night?", config=ToolConfig(figure_dir=tmp_path))
+    assert "N2" in stages and "not scored" in turn.answer and "— 0.0" not in turn.answer
