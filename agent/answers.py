@@ -229,6 +229,9 @@ def caption_epochs(r: dict[str, Any]) -> str:
                     lacks = lacks[:-1] + spo2 + ")"
                 elif spo2:
                     lacks = f" ({spo2[2:]})"
+                if t in (r.get("grounded") or []):  # one parenthesis: who read the numbers, then what is lacking
+                    who = "numbers read from the signal by the fact reader, estimates"
+                    lacks = f" ({who}; {lacks[2:]}" if lacks else f" ({who})"
                 line += f"\n  - model{lacks}: {text}"
                 unseen = t == "stage_event" and _unseen_breathing(absent, text)
                 if unseen:

@@ -11,9 +11,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
+from sleeplm.encoder.captions.grounded import grounded_captions
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
-from sleeplm.encoder.vocab import APNEAS, SCORING_KIND_NAMES, SCORING_KINDS, absent_track_inputs, withheld_caption_reason
+from sleeplm.encoder.model.facts import FACT_TRACKS
+from sleeplm.encoder.vocab import (
+    APNEAS,
+    SCORING_KIND_NAMES,
+    SCORING_KINDS,
+    absent_track_inputs,
+    withheld_caption_reason,
+)
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 from sleeplm.index.querytext import parse_query
 
@@ -107,6 +116,22 @@ def _tracks(tracks: list[str] | None, default: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _ground(ctx: ToolContext, n: Any, first: int, last: int, generated: dict[str, list[str]],
+            infos: list[dict[str, Any]]) -> list[str]:
+    """Write the fact reader's numbers into the numeric tracks' captions (in place), when the cohort's weights have
+    a reader (:func:`~sleeplm.encoder.captions.grounded.grounded_captions`); the tracks grounded."""
+    fm = getattr(ctx.cohort, "fact_model", None)
+    numeric = [t for t in generated if t in FACT_TRACKS]
+    if fm is None or not numeric:
+        return []
+    read = fm.read(ctx.signals(n).x[first:last + 1])
+    masks = np.array([info["channel_mask"] or [True] * len(SLEEPLM_CHANNELS) for info in infos], bool)
+    for t in numeric:
+        generated[t] = grounded_captions(generated[t], t, fm.values(read[0], t),
+                                         read[1] if t == "somatic" else None, masks)
+    return numeric
+
+
 def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | None = None,
                    clock_time: str | None = None, end_epoch: int | None = None, end_clock_time: str | None = None,
                    tracks: list[str] | None = None, generate: bool = True) -> dict[str, Any]:
@@ -129,10 +154,12 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     partial = {t: list(a) for t in track_list if t not in withheld and (a := absent_track_inputs(t, present))}
     generated: dict[str, list[str]] | None = None
     note = None
+    grounded: list[str] = []
     if generate:
         try:
             wanted = [t for t in track_list if t not in withheld]
             generated = ctx.model_captions(n, first, last, wanted, ctx.config.caption_max_len) if wanted else {}
+            grounded = _ground(ctx, n, first, last, generated, infos)
         except ValueError as exc:
             note = str(exc)
     out_epochs = []
@@ -148,6 +175,7 @@ def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | 
     return {
         "recording": n.recording, "tracks": track_list, "epochs": out_epochs,
         "model_note": note, "range_clipped_to": limit if clipped else None, "withheld": withheld,
+        "grounded": grounded,
         "absent_inputs": partial,
         "unscored_kinds": [k for k, v in (n.scoring or {}).items() if v.get("state") == "not scored"],
         "figures": [], "focus": {"recording": n.recording, "epoch_index": first},

@@ -138,6 +138,10 @@ class EvalContext:
         idx = self.rng(salt).choice(len(frame), size=cap, replace=False)
         return frame.iloc[np.sort(idx)]
 
+    def channel_masks(self, epoch_ids: np.ndarray) -> np.ndarray:
+        """bool ``[N, 10]``: the model input channels each epoch has."""
+        return tables.epoch_channel_masks(self.con, epoch_ids)
+
     def captions(self, epoch_ids: np.ndarray, track: str) -> list[str]:
         """The reference caption of each epoch for ``track`` ("" where absent)."""
         rows = tables.captions_of(self.con, epoch_ids, track)

@@ -82,7 +82,8 @@ def write_report(runs: Sequence[RunResult], out_dir: Path, tasks: Sequence[str],
                     parts.append("\nExamples (first sampled epoch per track):\n")
                     for ex in table:
                         parts.append(f"\n- **{ex['track']}** (epoch {ex['epoch_id']})\n  - reference: {ex['reference']}\n"
-                                     f"  - generated: {ex['generated']}\n")
+                                     f"  - generated: {ex['generated']}\n"
+                                     + (f"  - grounded: {ex['grounded']}\n" if ex.get("grounded") else ""))
                     continue
                 parts.append(f"\n{title}:\n\n{md_table(table)}")
             if t.notes:

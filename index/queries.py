@@ -15,14 +15,15 @@ read-only, and a model whose weights differ from the workspace's is refused.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
-
 from sleeplm.encoder.model.api import SleepLM
+from sleeplm.encoder.model.facts import FactModel, fact_model_for
 
 from . import vectors as vec
 from .caption_cache import OnceLRU
@@ -227,6 +228,13 @@ class Cohort(CohortLookups):
         model = getattr(self.model, "wrapped", self.model)  # the page's CachedTextModel wraps it
         scale = getattr(model, "brain_scale", None)
         return scale if isinstance(scale, str) else (self.model_ref.brain_scale if self.model_ref else "sd")
+
+    @functools.cached_property
+    def fact_model(self) -> FactModel | None:
+        """The fact reader shipped beside this cohort's weights (:func:`fact_model_for`), or None when there is none
+        for these weights (the official checkpoint has none)."""
+        ref = self.model_ref
+        return None if ref is None else fact_model_for(ref.weights, ref.sha256)
 
     def measured_text_search(self) -> dict | None:
         """What this workspace's model's text search was measured to do (:func:`models.measured_text_search`),

@@ -8,6 +8,7 @@ so the schema (:mod:`sleeplm.index.schema`) is a contract of this package alone.
 from __future__ import annotations
 
 import json
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -37,6 +38,19 @@ def epochs_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "e.event_types FROM epochs e JOIN recordings r USING (recording_id) ORDER BY e.epoch_id").df()
     df["event_types"] = [list(v) if v is not None else [] for v in df["event_types"]]
     return df
+
+
+def epoch_channel_masks(con: duckdb.DuckDBPyConnection, epoch_ids: np.ndarray) -> np.ndarray:
+    """bool ``[len(epoch_ids), 10]``: which of the model's input channels each epoch has (``SLEEPLM_CHANNELS`` order)."""
+    ids = [int(i) for i in np.asarray(epoch_ids, np.int64)]
+    if not ids:
+        return np.zeros((0, 10), bool)
+    rows = dict(con.execute("SELECT epoch_id, channel_mask FROM epochs WHERE epoch_id IN (SELECT unnest(?))",
+                            [ids]).fetchall())
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise KeyError(f"no epoch with id {missing[0]} in the workspace")
+    return np.array([list(rows[i]) for i in ids], bool)
 
 
 def events_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

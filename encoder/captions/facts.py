@@ -42,6 +42,8 @@ class SectionSpec:
     title: str
     fields: tuple[FieldSpec, ...]
     trend_column: str | None = None
+    #: the model input channel the section describes (None: SpO2, which is not one of the model's inputs)
+    channel: str | None = None
 
 
 def _eeg(ch: str, title: str) -> SectionSpec:
@@ -49,14 +51,15 @@ def _eeg(ch: str, title: str) -> SectionSpec:
     return SectionSpec(f"eeg_{ch}", title, tuple(
         [FieldSpec(f"{b}_rel_pct", f"eeg_{ch}_{b}_rel_pct", f"{b} relative power", "%") for b in bands]
         + [FieldSpec("spindle_count", f"eeg_{ch}_spindle_count", "spindle count", "", 0),
-           FieldSpec("slow_wave_count", f"eeg_{ch}_slow_wave_count", "slow wave count", "", 0)]))
+           FieldSpec("slow_wave_count", f"eeg_{ch}_slow_wave_count", "slow wave count", "", 0)]),
+        channel=f"EEG_{ch.upper()}")
 
 
 def _eog(side: str, title: str) -> SectionSpec:
     return SectionSpec(f"eog_{side}", title, (
         FieldSpec("sem_rel_pct", f"eog_{side}_sem_rel_pct", "slow eye movement relative power", "%"),
         FieldSpec("rem_rel_pct", f"eog_{side}_rem_rel_pct", "REM saccadic relative power", "%"),
-        FieldSpec("rem_count", f"eog_{side}_rem_count", "rapid eye movement count", "", 0)))
+        FieldSpec("rem_count", f"eog_{side}_rem_count", "rapid eye movement count", "", 0)), channel=f"EOG_{side.upper()}")
 
 
 def _resp(ch: str, title: str, rate_phrase: str) -> SectionSpec:
@@ -67,7 +70,7 @@ def _resp(ch: str, title: str, rate_phrase: str) -> SectionSpec:
     fields += [FieldSpec("amp_rel_pct", f"{ch}_amp_rel_pct", "relative amplitude", "%", 1),
                FieldSpec("amp_min10s_rel_pct", f"{ch}_amp_min10s_rel_pct",
                          "lowest 10-s amplitude", "%", 1)]
-    return SectionSpec(ch, title, tuple(fields))
+    return SectionSpec(ch, title, tuple(fields), channel=ch.upper())
 
 
 #: Sections per track, in canonical order.
@@ -82,11 +85,11 @@ TRACK_SECTIONS: dict[str, tuple[SectionSpec, ...]] = {
     "cardiac": (
         SectionSpec("ecg", "Electrocardiogram", (
             FieldSpec("beat_rate_bpm", "ecg_hr_bpm", "estimated beat rate", " bpm", 1),
-            FieldSpec("rmssd_ms", "ecg_rmssd_ms", "ultra-short HRV (RMSSD)", " ms"))),
+            FieldSpec("rmssd_ms", "ecg_rmssd_ms", "ultra-short HRV (RMSSD)", " ms")), channel="ECG"),
         SectionSpec("hr", "Heart Rate", (
             FieldSpec("min_bpm", "hr_min_bpm", "minimum value"),
             FieldSpec("max_bpm", "hr_max_bpm", "maximum value"),
-            FieldSpec("mean_bpm", "hr_mean_bpm", "mean")), trend_column="hr_trend"),
+            FieldSpec("mean_bpm", "hr_mean_bpm", "mean")), trend_column="hr_trend", channel="ECG"),
         SectionSpec("spo2", "Blood Oxygen Saturation", (
             FieldSpec("min_pct", "spo2_min_pct", "minimum value"),
             FieldSpec("mean_pct", "spo2_mean_pct", "mean")), trend_column="spo2_trend"),
@@ -101,7 +104,7 @@ TRACK_SECTIONS: dict[str, tuple[SectionSpec, ...]] = {
             FieldSpec("median_freq_hz", "emg_median_freq_hz", "median frequency", " Hz"),
             FieldSpec("burst_ratio", "emg_burst_ratio", "burst intensity ratio"),
             FieldSpec("burst_mod_hz", "emg_burst_mod_hz", "burst modulation rate", " Hz"),
-            FieldSpec("tone_rel_pct", "emg_tone_rel_pct", "relative tone", "%", 1))),
+            FieldSpec("tone_rel_pct", "emg_tone_rel_pct", "relative tone", "%", 1)), channel="EMG_CHIN"),
     ),
 }
 

@@ -86,25 +86,79 @@ class FactSpace:
         return self.to_normal(phys)
 
 
+#: The spectral stem's bins (Hz): 0.5-Hz bins from 2-s Welch segments over 0-32 Hz, and 0.1-Hz bins from 10-s
+#: segments over 0-5 Hz (the slow eye movements' 0.1-1 Hz band needs the finer grid). Edges fall on every band edge
+#: the captions use (EEG 0.5/4/8/12/16/30 Hz, EOG 0.1/1/5 Hz).
+SPECTRAL_GRIDS: tuple[tuple[float, float, float, float], ...] = (
+    # (segment s, bin width Hz, top Hz, low edge of the channel's total power Hz)
+    (2.0, 0.5, 32.0, 0.5),
+    (10.0, 0.1, 5.0, 0.1),
+)
+
+
+def welch_bins(x: torch.Tensor, fs_hz: float = 64.0) -> torch.Tensor:
+    """A fixed spectral view of each channel: ``[B, C, L]`` -> ``[B, C, F]``.
+
+    For each grid of :data:`SPECTRAL_GRIDS`, Welch's power (Hann window, half-overlapping segments, each segment's
+    mean removed) summed into bins, divided by the channel's power from the grid's low edge to 30 Hz; then the log of
+    each grid's total. Relative powers are what the captions state (a band's relative power is a sum of these bins),
+    and they do not depend on the recording's scale.
+    """
+    out = []
+    for seg_s, width_hz, top_hz, total_lo_hz in SPECTRAL_GRIDS:
+        n = round(seg_s * fs_hz)
+        frames = x.unfold(-1, n, n // 2)  # [B, C, S, n]
+        frames = frames - frames.mean(-1, keepdim=True)
+        win = torch.hann_window(n, periodic=True, dtype=x.dtype, device=x.device)
+        psd = (torch.fft.rfft(frames * win, dim=-1).abs() ** 2).mean(-2)  # [B, C, n//2+1]
+        f = torch.fft.rfftfreq(n, 1.0 / fs_hz).to(x.device)
+        total = psd[..., (f >= total_lo_hz) & (f <= 30.0)].sum(-1, keepdim=True).clamp_min(1e-12)
+        idx = torch.clamp((f / width_hz).floor().long(), max=round(top_hz / width_hz) - 1)
+        keep = f < top_hz + width_hz / 2
+        binned = torch.zeros(*psd.shape[:-1], round(top_hz / width_hz), dtype=psd.dtype, device=x.device)
+        binned.index_add_(-1, idx[keep], psd[..., keep])
+        out += [binned / total, torch.log(total)]
+    return torch.cat(out, -1)
+
+
 class FactReader(nn.Module):
     """Signals ``[B, 10, 1920]`` -> (value normal scores ``[B, V]``, body-position logits ``[B, len(POSITIONS)]``).
 
     The tower has the model's signal-encoder architecture; the heads read the concatenated per-channel means of its
-    tokens and its contrastive (global) token, so each channel's values come from that channel's tokens.
+    tokens and its contrastive (global) token, so each channel's values come from that channel's tokens. With
+    ``spectral`` the heads also read :func:`welch_bins` of every channel (a fixed front end, as a spectrogram is for
+    a speech model), standardised by statistics of the training epochs (``spec_mean``, ``spec_std``) and passed
+    through a learned layer of ``spectral_width``.
     """
 
-    def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512) -> None:
+    def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512,
+                 spectral: bool = False, spectral_width: int = 256) -> None:
         super().__init__()
         self.tower = BiosignalEncoder(cfg, embed_dim)
         d, c = cfg.transformer_width, cfg.input_channels
-        self.values = nn.Sequential(nn.Linear(c * d + d, hidden), nn.GELU(), nn.Linear(hidden, n_values))
-        self.position = nn.Sequential(nn.Linear(c * d + d, hidden // 4), nn.GELU(), nn.Linear(hidden // 4, len(POSITIONS)))
+        width = c * d + d
+        self.spectral = spectral
+        if spectral:
+            n_spec = c * welch_bins(torch.zeros(1, 1, cfg.signal_length)).shape[-1]
+            self.register_buffer("spec_mean", torch.zeros(n_spec))
+            self.register_buffer("spec_std", torch.ones(n_spec))
+            self.spec = nn.Sequential(nn.Linear(n_spec, spectral_width), nn.GELU())
+            width += spectral_width
+        self.values = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, n_values))
+        self.position = nn.Sequential(nn.Linear(width, hidden // 4), nn.GELU(), nn.Linear(hidden // 4, len(POSITIONS)))
+
+    def spectral_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem's raw input ``[B, C*F]`` (before standardisation)."""
+        return welch_bins(x.float()).flatten(1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seq = self.tower.forward_features(x)  # [B, C*T, D]
         b, _, d = seq.shape
         per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
-        h = torch.cat([per_channel, self.tower.contrastive_pooler(seq)[:, 0]], -1)
+        parts = [per_channel, self.tower.contrastive_pooler(seq)[:, 0]]
+        if self.spectral:
+            parts.append(self.spec((self.spectral_input(x) - self.spec_mean) / self.spec_std))
+        h = torch.cat(parts, -1)
         return self.values(h), self.position(h)
 
 
@@ -143,7 +197,8 @@ def save_fact_reader(reader: FactReader, space: FactSpace, path: str | Path, met
     tensors["space.error_sd"] = torch.from_numpy(np.ascontiguousarray(space.error_sd, dtype=np.float64))
     cfg = reader.tower.cfg
     header = {"names": space.names, "biosignals_cfg": cfg.__dict__, "embed_dim": reader.tower.proj_to_embed.out_features,
-              "hidden": reader.values[0].out_features, **meta}
+              "hidden": reader.values[0].out_features, "spectral": reader.spectral,
+              "spectral_width": reader.spec[0].out_features if reader.spectral else 0, **meta}
     save_file(tensors, str(path), metadata={"fact_reader": json.dumps(header)})
     return Path(path)
 
@@ -160,7 +215,8 @@ def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors file, not a dict)
     space = FactSpace(list(header["names"]), tensors["space.quantiles"].numpy(), tensors["space.error_sd"].numpy())
     reader = FactReader(BiosignalsConfig(**header["biosignals_cfg"]), int(header["embed_dim"]), len(space.names),
-                        int(header["hidden"]))
+                        int(header["hidden"]), spectral=bool(header.get("spectral", False)),
+                        spectral_width=int(header.get("spectral_width") or 256))
     reader.load_state_dict({k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")})
     return reader.eval(), space, header
 

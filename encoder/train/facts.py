@@ -58,6 +58,7 @@ class FactRecipe:
     seed: int
     position_weight: float
     calibration_nights: int
+    spectral_stem: bool = False
 
 
 def load_fact_recipe(name_or_path: str | Path) -> FactRecipe:
@@ -70,9 +71,10 @@ def load_fact_recipe(name_or_path: str | Path) -> FactRecipe:
     t = dict(body["train"])
     need = {"steps", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "position_weight",
             "calibration_nights"}
-    if set(t) != need:
+    optional = {"spectral_stem"}
+    if not need <= set(t) or set(t) - need - optional:
         raise RecipeError(f"{path}: train needs exactly {sorted(need)}; missing {sorted(need - set(t))}, "
-                          f"unknown {sorted(set(t) - need)}")
+                          f"unknown {sorted(set(t) - need - optional)}")
     return FactRecipe(name=body["name"], source=path, sha256=hashlib.sha256(raw).hexdigest(),
                       start_from=body["start_from"], data=SplitSpec(**body["data"]), **t)
 
@@ -109,8 +111,16 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
                       np.ones(len(names)))
     z = space.to_normal(values)
     model = load_model(str(weights))
-    reader = FactReader(model.config.biosignals_cfg, model.config.embed_dim, len(names))
+    reader = FactReader(model.config.biosignals_cfg, model.config.embed_dim, len(names), spectral=rec.spectral_stem)
     reader.tower.load_state_dict(model.model.biosignals.state_dict())
+    if rec.spectral_stem:  # standardise the stem's input by the training epochs' statistics (a fixed, saved buffer)
+        rng0 = np.random.default_rng(rec.seed + 1)
+        sample = np.sort(rng0.choice(train, min(len(train), 2048), replace=False))
+        with torch.no_grad():
+            spec = torch.cat([reader.spectral_input(torch.from_numpy(data.signals(sample[i:i + 256])))
+                              for i in range(0, len(sample), 256)])
+        reader.spec_mean.copy_(spec.mean(0))
+        reader.spec_std.copy_(spec.std(0).clamp_min(1e-6))
     opt = torch.optim.AdamW(reader.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rec.lr, total_steps=rec.steps, pct_start=rec.warmup_frac)
     zt = torch.from_numpy(np.nan_to_num(z)).float()

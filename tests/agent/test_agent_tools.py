@@ -130,3 +130,44 @@ def test_plots_write_pngs(tmp_path: Path) -> None:
     p3 = plots.similarity_timeline(tmp_path / "s.png", onset, np.linspace(0, 1, 6), np.linspace(-1, 3, 6),
                                    [(120.0, 180.0)], [(130.0, 150.0, "hypopnea")])
     assert all(p.read_bytes()[:4] == PNG for p in (p1, p2, p3))
+
+
+def _random_fact_model(cohort: Cohort):
+    """A fact reader (random weights) for the cohort's model, spanning every value the numeric captions state."""
+    import torch
+    from sleeplm.encoder.captions.facts import TRACK_SECTIONS
+    from sleeplm.encoder.model.facts import (
+        FACT_TRACKS,
+        QUANTILE_LEVELS,
+        FactModel,
+        FactReader,
+        FactSpace,
+    )
+
+    names = [f"{t}:{s.key}.{f.key}" for t in FACT_TRACKS for s in TRACK_SECTIONS[t] for f in s.fields]
+    torch.manual_seed(0)
+    cfg = cohort.model.config
+    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, len(names), hidden=16).eval()
+    quantiles = np.repeat(np.linspace(10.0, 90.0, len(QUANTILE_LEVELS))[:, None], len(names), 1)
+    return FactModel(reader, FactSpace(names, quantiles, np.ones(len(names))), {})
+
+
+def test_where_the_weights_have_a_fact_reader_a_numeric_caption_states_the_readers_numbers(
+        tools, cohort, monkeypatch) -> None:
+    from sleeplm.encoder.captions.parse import parse_caption
+    from sleeplm.encoder.io.psg import load_psg
+    from sleeplm.encoder.signals.preprocess import make_epochs
+
+    fm = _random_fact_model(cohort)
+    monkeypatch.setattr(cohort, "fact_model", fm, raising=False)
+    r = run(tools, "caption_epochs", recording="sim-0002", epoch=5, tracks=["stage_event", "cardiac"])
+    assert r["grounded"] == ["cardiac"]
+    psg = load_psg(cohort.night_record("sim-0002").path)
+    x = make_epochs(psg.mapped, psg.annotations, brain_scale=cohort.brain_scale).x[5:6]
+    read = fm.values(fm.read(x)[0], "cardiac")
+    stated = parse_caption(r["epochs"][0]["model"]["cardiac"], "cardiac").sections
+    for sec, s in stated.items():
+        for key, v in s.values.items():
+            want = read[f"{sec}.{key}"][0]
+            assert v == pytest.approx(want, abs=0.051) or key.startswith(("min_", "max_"))
+    assert stated, "the grounded caption states values"

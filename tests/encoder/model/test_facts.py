@@ -113,3 +113,33 @@ def test_fact_retrieval_skips_a_track_whose_captions_state_no_value() -> None:
     assert fact_retrieval(model, read, ["No ECG was recorded."] * 3, "cardiac") == []
     rows = fact_retrieval(model, read, [f"Heart Rate: mean of {v:.2f}." for v in (50, 60, 70)], "cardiac")
     assert [d.direction for d in rows] == ["signal→text", "text→signal"]
+
+
+def test_the_spectral_stem_gives_welchs_relative_band_power() -> None:
+    import scipy.signal as sps
+    from sleeplm.encoder.model.facts import welch_bins
+
+    x = np.random.default_rng(6).normal(size=(2, 3, 1920))
+    bins = welch_bins(torch.from_numpy(x)).numpy()
+    f, p = sps.welch(x, fs=64, nperseg=128, axis=-1)  # 2-s segments: the first grid
+    alpha = p[..., (f >= 8) & (f < 12)].sum(-1) / p[..., (f >= 0.5) & (f <= 30)].sum(-1)
+    assert bins[..., 16:24].sum(-1) == pytest.approx(alpha, rel=1e-9)  # 0.5-Hz bins 8-12 Hz
+    f, p = sps.welch(x, fs=64, nperseg=640, axis=-1)  # 10-s segments: the second grid (after 64 bins and a total)
+    sem = p[..., (f >= 0.1) & (f < 1)].sum(-1) / p[..., (f >= 0.1) & (f <= 30)].sum(-1)
+    assert bins[..., 65 + 1:65 + 10].sum(-1) == pytest.approx(sem, rel=1e-9)  # 0.1-Hz bins 0.1-1 Hz
+
+
+def test_a_reader_with_a_spectral_stem_loads_as_saved(tmp_path) -> None:
+    cfg = BiosignalsConfig(transformer_layers=1, transformer_width=32, transformer_heads=2, conv_embed_dim=16,
+                           decoder_tokens=4)
+    torch.manual_seed(0)
+    reader = FactReader(cfg, 16, n_values=2, hidden=16, spectral=True, spectral_width=8).eval()
+    reader.spec_mean.fill_(0.5)
+    path = save_fact_reader(reader, _space(["a:x.v", "a:y.v"], np.random.default_rng(3)),
+                            tmp_path / "m.facts.safetensors", {})
+    fm = load_fact_model(path)
+    assert fm.reader.spectral and float(fm.reader.spec_mean[0]) == 0.5
+    x = np.random.default_rng(4).normal(size=(2, 10, 1920)).astype(np.float32)
+    with torch.inference_mode():
+        want = reader(torch.from_numpy(x))[0].numpy()
+    assert fm.read(x)[0] == pytest.approx(want, abs=1e-5)

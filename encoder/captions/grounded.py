@@ -1,0 +1,105 @@
+"""A generated caption whose numbers are the fact reader's: the decoder's wording, values read from the signal.
+
+The decoder writes a caption token by token; its numbers are often wrong (issue 15: a third of the cardiac,
+respiratory and somatic values and most brain values), and a long brain caption is cut off at the length limit.
+The fact reader (:mod:`sleeplm.encoder.model.facts`) reads the same values from the signal far more often right.
+:func:`grounded_caption` keeps what the decoder chose to say (its sections, trend phases and position changes) and
+writes the reader's values into it:
+
+* every section the decoder wrote keeps its trends and takes the reader's values for all its fields (a read minimum
+  or maximum on the wrong side of the read mean is moved to the mean);
+* a caption the length limit cut off (it does not end in a full stop) also gains the sections of the channels the
+  recording has that the decoder did not reach;
+* the body position is the reader's; the decoder's position changes are kept only when the decoder named the same
+  position.
+
+Both sides are model outputs: no measured value of the epoch enters the caption.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+
+import numpy as np
+from sleeplm.encoder.captions.facts import (
+    TRACK_SECTIONS,
+    PositionFacts,
+    SectionFacts,
+    canonical_track,
+)
+from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.captions.render import render_facts
+from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS
+
+
+def _ordered(values: dict[str, float]) -> None:
+    """Make a section's read minimum and maximum bracket its read mean (each value is read on its own, and a
+    caption saying "minimum 72, mean 70" is wrong whatever the truth)."""
+    for key in [k for k in values if k.startswith("mean_")]:
+        unit = key.removeprefix("mean_")
+        if f"min_{unit}" in values:
+            values[f"min_{unit}"] = min(values[f"min_{unit}"], values[key])
+        if f"max_{unit}" in values:
+            values[f"max_{unit}"] = max(values[f"max_{unit}"], values[key])
+
+
+def grounded_caption(generated: str, track: str, values: Mapping[str, float], position: str | None,
+                     present: Collection[str]) -> str:
+    """The decoder's caption ``generated`` of ``track`` with the read ``values`` in place of its numbers.
+
+    Parameters
+    ----------
+    generated : the decoder's caption (any case and spacing :func:`~sleeplm.encoder.captions.parse.parse_caption`
+        reads).
+    track : one of the numeric tracks (brain, cardiac, respiratory, somatic); stage_event has no values and is
+        returned as it is.
+    values : the reader's values of this track, ``{"section.field": value}`` in the captions' units.
+    position : the reader's body position (one of ``POSITIONS``), or None when it read none; used only where the
+        position channel is ``present``.
+    present : the model input channels the recording has for this epoch.
+
+    Returns
+    -------
+    The caption rendered in canonical form; the decoder's text unchanged when it is complete and states nothing this
+    module reads.
+    """
+    track = canonical_track(track)
+    if track == "stage_event":
+        return generated
+    facts = parse_caption(generated, track)
+    cut_off = not generated.rstrip().endswith(".")
+    if not facts.sections and facts.position is None and not cut_off:
+        return generated
+    for spec in TRACK_SECTIONS[track]:
+        wrote = spec.key in facts.sections
+        if not wrote and not (cut_off and spec.channel is not None and spec.channel in present):
+            continue
+        read = {f.key: round(float(values[f"{spec.key}.{f.key}"]), f.decimals) for f in spec.fields
+                if math.isfinite(float(values.get(f"{spec.key}.{f.key}", math.nan)))}
+        _ordered(read)
+        trends = facts.sections[spec.key].trends if wrote else []
+        if read or trends:
+            facts.sections[spec.key] = SectionFacts(read, trends)
+        else:
+            facts.sections.pop(spec.key, None)
+    if track == "somatic" and position in POSITIONS and "POS" in present and (facts.position is not None or cut_off):
+        same = facts.position is not None and facts.position.position == position
+        facts.position = PositionFacts(position, list(facts.position.changes) if same else [])
+    return render_facts(facts)
+
+
+def grounded_captions(generated: list[str], track: str, values: Mapping[str, np.ndarray],
+                      position_logp: np.ndarray | None, channel_masks: np.ndarray) -> list[str]:
+    """:func:`grounded_caption` for many epochs.
+
+    ``values`` is ``{"section.field": [N]}`` as :meth:`sleeplm.encoder.model.facts.FactModel.values` gives them,
+    ``position_logp`` the reader's position log-probabilities ``[N, len(POSITIONS)]`` (None: no position), and
+    ``channel_masks`` bool ``[N, 10]`` the input channels each epoch has (``SLEEPLM_CHANNELS`` order).
+    """
+    out = []
+    for i, text in enumerate(generated):
+        present = {c for c, on in zip(SLEEPLM_CHANNELS, channel_masks[i]) if on}
+        pos = POSITIONS[int(np.argmax(position_logp[i]))] if position_logp is not None else None
+        out.append(grounded_caption(text, track, {k: float(v[i]) for k, v in values.items()}, pos, present))
+    return out

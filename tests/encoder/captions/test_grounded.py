@@ -1,0 +1,63 @@
+"""Grounded captions: the decoder's wording with the fact reader's numbers (encoder/captions/grounded.py)."""
+
+import numpy as np
+from sleeplm.encoder.captions.grounded import grounded_caption, grounded_captions
+from sleeplm.encoder.captions.parse import parse_caption
+
+CARDIAC = ("heart rate: minimum value of 71.00, maximum value of 71.55, mean of 71.55, an increasing phase from "
+           "10.5 to 12.5 seconds. blood oxygen saturation: minimum value of 96.78, and mean of 96.72.")
+READ_CARDIAC = {"hr.min_bpm": 60.1, "hr.max_bpm": 70.2, "hr.mean_bpm": 65.0, "spo2.min_pct": 95.0,
+                "spo2.mean_pct": 96.0, "ecg.beat_rate_bpm": 64.9, "ecg.rmssd_ms": 30.0}
+
+
+def test_a_grounded_caption_states_the_read_values_in_the_decoders_sections():
+    f = parse_caption(grounded_caption(CARDIAC, "cardiac", READ_CARDIAC, None, {"ECG"}), "cardiac")
+    assert f.sections["hr"].values == {"min_bpm": 60.1, "max_bpm": 70.2, "mean_bpm": 65.0}
+    assert f.sections["spo2"].values == {"min_pct": 95.0, "mean_pct": 96.0}
+    assert "ecg" not in f.sections  # the decoder wrote no ECG section and was not cut off
+
+
+def test_a_grounded_caption_keeps_the_decoders_trend_phases():
+    f = parse_caption(grounded_caption(CARDIAC, "cardiac", READ_CARDIAC, None, {"ECG"}), "cardiac")
+    assert [(t.direction, t.start_s, t.end_s) for t in f.sections["hr"].trends] == [("increasing", 10.5, 12.5)]
+
+
+def test_a_caption_cut_off_at_the_length_limit_gains_the_sections_of_the_channels_the_epoch_has():
+    cut = ("left eog movement: slow eye movement relative power of 68.88%, rem saccadic relative power of 28.88%, "
+           "and rapid eye movement count of 10. central eeg activity (c3-a2): delta relative power of")
+    keys = ("sem_rel_pct", "rem_rel_pct", "rem_count", "delta_rel_pct", "theta_rel_pct", "alpha_rel_pct",
+            "sigma_rel_pct", "beta_rel_pct", "spindle_count", "slow_wave_count")
+    read = {f"{s}.{k}": 20.0 for s in ("eog_l", "eog_r", "eeg_c3", "eeg_c4") for k in keys}
+    f = parse_caption(grounded_caption(cut, "brain", read, None, {"EOG_L", "EEG_C3", "EEG_C4"}), "brain")
+    assert set(f.sections) == {"eog_l", "eeg_c3", "eeg_c4"}  # EOG_R is not recorded: no section for it
+    assert f.sections["eeg_c4"].values["delta_rel_pct"] == 20.0
+
+
+def test_a_read_minimum_above_the_read_mean_is_moved_to_the_mean():
+    read = dict(READ_CARDIAC, **{"hr.min_bpm": 68.0, "hr.mean_bpm": 66.0, "hr.max_bpm": 64.0})
+    f = parse_caption(grounded_caption(CARDIAC, "cardiac", read, None, {"ECG"}), "cardiac")
+    assert f.sections["hr"].values == {"min_bpm": 66.0, "max_bpm": 66.0, "mean_bpm": 66.0}
+
+
+def test_the_body_position_is_the_readers_and_the_decoders_changes_stay_only_where_it_named_the_same():
+    text = ("chin emg activity: median frequency of 21.00 hz. the patient is mostly in the left position for this "
+            "period, moving from left to supine at 12.0 seconds.")
+    read = {"emg.median_freq_hz": 22.0, "emg.burst_ratio": 1.3, "emg.burst_mod_hz": 2.4, "emg.tone_rel_pct": 150.0}
+    f = parse_caption(grounded_caption(text, "somatic", read, "supine", {"EMG_CHIN", "POS"}), "somatic")
+    assert f.position.position == "supine" and f.position.changes == []
+    kept = parse_caption(grounded_caption(text, "somatic", read, "left", {"EMG_CHIN", "POS"}), "somatic")
+    assert kept.position.position == "left" and [c.to_position for c in kept.position.changes] == ["supine"]
+
+
+def test_a_stage_caption_and_a_caption_stating_no_values_pass_unchanged():
+    stage = "sleep stage evaluation reveals n2 for this epoch."
+    assert grounded_caption(stage, "stage_event", {}, None, set()) == stage
+    odd = "no cardiac signal."
+    assert grounded_caption(odd, "cardiac", READ_CARDIAC, None, {"ECG"}) == odd
+
+
+def test_grounded_captions_reads_each_epochs_own_values_and_channels():
+    values = {k: np.array([v, v + 10.0]) for k, v in READ_CARDIAC.items()}
+    masks = np.zeros((2, 10), bool)
+    out = grounded_captions([CARDIAC, CARDIAC], "cardiac", values, None, masks)
+    assert [parse_caption(t, "cardiac").sections["hr"].values["mean_bpm"] for t in out] == [65.0, 75.0]
