@@ -10,7 +10,10 @@ writes the reader's values into it:
   or maximum on the wrong side of the read mean is moved to the mean);
 * a caption the length limit cut off (it does not end in a full stop) also gains the sections of the channels the
   recording has that the decoder did not reach;
-* the body position is the reader's; the decoder's position changes are kept only when the decoder named the same
+* a section of a channel the epoch lacks is dropped, whatever the decoder wrote (the reader's value there reads
+  nothing; SpO2, not a model input, stays only while the track has one of its inputs); a caption left with no
+  section says the track's signal is absent, as a reference caption does;
+* the body position is the reader's; without a position channel no position is stated; the decoder's position changes are kept only when the decoder named the same
   position.
 
 Both sides are model outputs: no measured value of the epoch enters the caption.
@@ -30,7 +33,7 @@ from sleeplm.encoder.captions.facts import (
 )
 from sleeplm.encoder.captions.parse import parse_caption
 from sleeplm.encoder.captions.render import render_facts
-from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS
+from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS, TRACK_INPUTS
 
 
 def _ordered(values: dict[str, float]) -> None:
@@ -71,9 +74,14 @@ def grounded_caption(generated: str, track: str, values: Mapping[str, float], po
     cut_off = not generated.rstrip().endswith(".")
     if not facts.sections and facts.position is None and not cut_off:
         return generated
+    has_inputs = any(c in present for c in TRACK_INPUTS[track])
     for spec in TRACK_SECTIONS[track]:
         wrote = spec.key in facts.sections
-        if not wrote and not (cut_off and spec.channel is not None and spec.channel in present):
+        recorded = spec.channel in present if spec.channel is not None else has_inputs
+        if not recorded:  # a section of a channel the recording lacks states no reading: dropped
+            facts.sections.pop(spec.key, None)
+            continue
+        if not wrote and not (cut_off and spec.channel is not None):
             continue
         read = {f.key: round(float(values[f"{spec.key}.{f.key}"]), f.decimals) for f in spec.fields
                 if math.isfinite(float(values.get(f"{spec.key}.{f.key}", math.nan)))}
@@ -83,7 +91,9 @@ def grounded_caption(generated: str, track: str, values: Mapping[str, float], po
             facts.sections[spec.key] = SectionFacts(read, trends)
         else:
             facts.sections.pop(spec.key, None)
-    if track == "somatic" and position in POSITIONS and "POS" in present and (facts.position is not None or cut_off):
+    if track == "somatic" and "POS" not in present:
+        facts.position = None  # no position channel: a stated position reads nothing
+    elif track == "somatic" and position in POSITIONS and (facts.position is not None or cut_off):
         same = facts.position is not None and facts.position.position == position
         facts.position = PositionFacts(position, list(facts.position.changes) if same else [])
     return render_facts(facts)

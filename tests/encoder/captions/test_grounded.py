@@ -59,5 +59,20 @@ def test_a_stage_caption_and_a_caption_stating_no_values_pass_unchanged():
 def test_grounded_captions_reads_each_epochs_own_values_and_channels():
     values = {k: np.array([v, v + 10.0]) for k, v in READ_CARDIAC.items()}
     masks = np.zeros((2, 10), bool)
+    masks[:, 0] = True  # ECG (SLEEPLM_CHANNELS order)
     out = grounded_captions([CARDIAC, CARDIAC], "cardiac", values, None, masks)
     assert [parse_caption(t, "cardiac").sections["hr"].values["mean_bpm"] for t in out] == [65.0, 75.0]
+
+
+def test_a_section_of_a_channel_the_recording_lacks_is_dropped_whatever_the_decoder_wrote():
+    # an EEG-only recording: the decoder still wrote heart-rate and SpO2 values; none is a reading
+    out = grounded_caption(CARDIAC, "cardiac", READ_CARDIAC, None, {"EEG_C3"})
+    assert parse_caption(out, "cardiac").sections == {}
+    assert "71.00" not in out and "60.10" not in out
+
+
+def test_without_a_position_channel_no_body_position_is_stated():
+    text = "chin emg activity: median frequency of 21.00 hz. the patient maintains the left position for this period."
+    read = {"emg.median_freq_hz": 22.0, "emg.burst_ratio": 1.3, "emg.burst_mod_hz": 2.4, "emg.tone_rel_pct": 150.0}
+    f = parse_caption(grounded_caption(text, "somatic", read, "left", {"EMG_CHIN"}), "somatic")
+    assert f.position is None and f.sections["emg"].values["median_freq_hz"] == 22.0

@@ -34,11 +34,28 @@ def split(tmp_path_factory: pytest.TempPathFactory):
     return root
 
 
-def test_the_bundled_recipe_starts_from_the_shipped_weights() -> None:
-    r = load_fact_recipe("tiny-facts")
+@pytest.mark.parametrize("name", ["tiny-facts", "tiny-facts-spectral"])
+def test_the_bundled_recipes_start_from_the_shipped_weights(name) -> None:
+    r = load_fact_recipe(name)
     from sleeplm.encoder.model.factory import bundled_weights
 
     assert hashlib.sha256(bundled_weights("sleeplm-tiny").read_bytes()).hexdigest() == r.start_from["sha256"]
+
+
+def test_the_shipped_reader_was_trained_by_the_spectral_recipe_from_the_shipped_weights() -> None:
+    from sleeplm.encoder.model.factory import bundled_weights
+
+    weights = bundled_weights("sleeplm-tiny")
+    fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())
+    assert fm is not None and fm.reader.spectral
+    assert fm.meta["run"]["recipe"]["sha256"] == load_fact_recipe("tiny-facts-spectral").sha256
+
+
+def test_training_with_the_spectral_stem_sets_its_input_statistics(split, tmp_path) -> None:
+    out = tmp_path / "checkpoint.facts.safetensors"
+    train_fact_reader(_recipe(tmp_path, spectral_stem=True), split, out, progress=False)
+    reader = load_fact_model(out).reader
+    assert reader.spectral and not np.allclose(reader.spec_std.numpy(), 1.0)
 
 
 def test_a_recipe_with_an_unknown_training_setting_is_refused(tmp_path) -> None:
