@@ -78,6 +78,10 @@ def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[
     return out
 
 
+#: Stages a tool always works with, whatever its arguments (REM-related OSA sets REM against NREM).
+_TOOL_STAGES: dict[str, set[str]] = {"rem_related_nights": {"REM", "NREM"}}
+
+
 def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[str]:
     """Sleep stages the question names ("in REM", "during deep sleep") that its plan does not restrict to."""
     t = question.strip().lower()  # as written: a spelling correction can make a stage of a word ("awake" -> "wake")
@@ -87,6 +91,7 @@ def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[s
     text = json.dumps(plan.args).lower()
     held = {st for st in named if re.search(rf'"{st.lower()}"|_{st.lower()}_|"{st.lower()}_|\b{st.lower()}\b', text)}
     held |= {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, text)}
+    held |= _TOOL_STAGES.get(plan.tool or "", set())
     return sorted(named - held)
 
 

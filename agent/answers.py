@@ -230,7 +230,9 @@ def caption_epochs(r: dict[str, Any]) -> str:
                 elif spo2:
                     lacks = f" ({spo2[2:]})"
                 if t in (r.get("grounded") or []):  # one parenthesis: who read the numbers, then what is lacking
-                    who = "numbers read from the signal by the fact reader, estimates"
+                    who = ("apneas, hypopneas and arousals read from the signal by the fact reader's event head, "
+                           "estimates" if t == "stage_event" else "numbers read from the signal by the fact reader, "
+                           "estimates")
                     lacks = f" ({who}; {lacks[2:]}" if lacks else f" ({who})"
                 line += f"\n  - model{lacks}: {text}"
                 unseen = t == "stage_event" and _unseen_breathing(absent, text)
@@ -509,10 +511,37 @@ def scoring_note_lines(notes: dict[str, dict[str, list[str]]], question: str = "
     return out
 
 
+def rem_related_nights(r: dict[str, Any]) -> str:
+    def v(x: Any) -> str:
+        return "∞" if x == "inf" else num(x) if isinstance(x, (int, float)) else "n/a"
+
+    def verdict(x: bool | None) -> str:
+        return "yes" if x else "unknown" if x is None else "no"
+
+    rule = r["rule"]
+    lines = [f"**REM-related OSA** over {r['scope']} — usual rule: {rule['usual']}; stricter: {rule['strict']}.",
+             f"- by the usual rule: {len(r['usual'])} ({', '.join(r['usual']) or 'none'})",
+             f"- also by the stricter rule: {len(r['strict'])} ({', '.join(r['strict']) or 'none'})"]
+    if r["unknown"]:
+        lines.append(f"- cannot be assessed: {len(r['unknown'])} ({', '.join(r['unknown'])}); the reason is in the "
+                     "table")
+    lines += ["", "| night | AHI | REM AHI | NREM AHI | REM min | REM/NREM | usual | stricter | note |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for n in r["nights"]:
+        note = n["why"] + ("; " if n["why"] and n["ahi_lower_bound"] else "") + (
+            "AHI a lower bound (arousals not scored)" if n["ahi_lower_bound"] else "")
+        lines.append(f"| {n['recording']} | {v(n['ahi_per_h'])} | {v(n['ahi_rem_per_h'])} | {v(n['ahi_nrem_per_h'])} | "
+                     f"{v(n['rem_min'])} | {v(n['ratio'])} | {verdict(n['usual'])} | {verdict(n['strict'])} | {note} |")
+    if any(n["ahi_lower_bound"] for n in r["nights"]):
+        lines.append("\nWhere the AHI is a lower bound, a night read as under 5 might not be.")
+    return "\n".join(lines)
+
+
 COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "describe_night": describe_night, "caption_epochs": caption_epochs, "show_epoch": show_epoch,
     "localize_events": localize_events, "search_epochs": search_epochs, "similar_epochs": similar_epochs,
     "similar_nights": similar_nights, "cohort_stats": cohort_stats, "query_cohort": compose_query,
+    "rem_related_nights": rem_related_nights,
 }
 
 

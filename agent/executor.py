@@ -9,7 +9,6 @@ reached, an unknown attribute) the result is a decline that says why, never anot
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from sleeplm.encoder.vocab import (
 
 from . import lookup, plots
 from .context import ToolContext
+from .lookup import finite
 from .provenance import provenance_note, unscored_kinds
 from .query import (
     ATTRIBUTES,
@@ -352,14 +352,6 @@ def unknown_under_filters(fr: Frames, q: Query) -> list[dict[str, Any]]:
     return out
 
 
-def _f(v: Any) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 def run_query(ctx: ToolContext, q: Query) -> dict[str, Any]:
     """Run a query; a JSON-ready result with ``kind``, the rows behind the answer, ``summary`` and ``focus``."""
     try:
@@ -415,7 +407,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         base.update({"stat": q.stat, "value": float(fn(x)), "n_with_value": len(x),
                      "n_missing": [r for r in nights if pd.isna(vals[r])],
                      "missing_why": _missing_why(fr, m, [r for r in nights if pd.isna(vals[r])]),
-                     "per_night": [{"recording": r, "value": _f(vals[r])} for r in nights],
+                     "per_night": [{"recording": r, "value": finite(vals[r])} for r in nights],
                      "summary": f"{q.stat} {label(fr, m)} over {len(x)} night(s): {float(fn(x)):.1f}"})
         return base
     if q.ask in ("rank", "argmax", "argmin"):
@@ -451,9 +443,9 @@ def _versus_cohort(fr: Frames, m: Measure, nights: list[str]) -> dict[str, Any]:
     median and range, and each night's rank from the highest (ties share the better rank)."""
     allv = pd.to_numeric(values(fr, m), errors="coerce").dropna()
     ranks = {r: int((allv > allv[r]).sum()) + 1 for r in nights if r in allv.index}
-    return {"label": label(fr, m), "n": int(len(allv)), "mean": _f(allv.mean()) if len(allv) else None,
-            "median": _f(allv.median()) if len(allv) else None,
-            "low": _f(allv.min()) if len(allv) else None, "high": _f(allv.max()) if len(allv) else None,
+    return {"label": label(fr, m), "n": int(len(allv)), "mean": finite(allv.mean()) if len(allv) else None,
+            "median": finite(allv.median()) if len(allv) else None,
+            "low": finite(allv.min()) if len(allv) else None, "high": finite(allv.max()) if len(allv) else None,
             "ranks": ranks}
 
 
@@ -463,12 +455,12 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
         row: dict[str, Any] = {"recording": r}
         for m in q.measures:
             v = values(fr, m).get(r)
-            row[label(fr, m)] = v if m.kind == "attribute" else _f(v)
-            if m.kind == "event_count" and _f(v) is not None:  # a count: 41, not 41.0
-                row[label(fr, m)] = int(round(_f(v)))
-            if m.kind != "attribute" and _f(v) is None:
+            row[label(fr, m)] = v if m.kind == "attribute" else finite(v)
+            if m.kind == "event_count" and finite(v) is not None:  # a count: 41, not 41.0
+                row[label(fr, m)] = int(round(finite(v)))
+            if m.kind != "attribute" and finite(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
-            if m.kind == "stage_index" and _f(v) is not None:  # an index from little of the stage is noisy
+            if m.kind == "stage_index" and finite(v) is not None:  # an index from little of the stage is noisy
                 minutes = float(fr.stage_counts()[m.stage].get(r, 0)) * EPOCH_S / 60.0
                 if minutes < MIN_STAGE_FOR_INDEX_MIN:
                     row.setdefault("notes", []).append(
@@ -477,7 +469,7 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                         f"there is {60.0 / max(minutes, 0.5):.1f}/h)")
         for f in q.filters:  # "was its AHI above 15?": the threshold asked, met or not (None: no value to compare)
             x = _filter_values(fr, f)
-            v = _f(x.get(r)) if x is not None else None
+            v = finite(x.get(r)) if x is not None else None
             met = None if v is None else bool(_meets(pd.Series([v]), f.op, float(f.value)).iloc[0])
             row.setdefault("checks", []).append({"condition": filter_text(f), "met": met})
         rows.append(row)
@@ -515,9 +507,9 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     base.update({"night": winners[0], "ties": winners[1:], "value": float(best),
                  "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
                  "focus": {"recording": winners[0]},
-                 "extra": {label(fr, m): _f(values(fr, m).get(winners[0])) for m in q.measures[1:]},
+                 "extra": {label(fr, m): finite(values(fr, m).get(winners[0])) for m in q.measures[1:]},
                  "extra_missing": {label(fr, m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
-                                   if _f(values(fr, m).get(winners[0])) is None},
+                                   if finite(values(fr, m).get(winners[0])) is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
     if q.then:
         from . import cohort_tools, night_tools

@@ -10,7 +10,8 @@ from scipy import stats as sps
 
 from . import lookup, plots
 from .context import ToolContext
-from .executor import Frames, _decline, _f
+from .executor import Frames, _decline
+from .lookup import finite
 from .provenance import provenance_note
 from .query import GROUPINGS, Query
 
@@ -37,8 +38,8 @@ def compare_groups(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base
         xs = members.dropna()
         groups.append({"group": str(name), "n": len(members), "n_with_value": len(xs),
                        "without_value": sorted(members.index[members.isna()]),
-                       "mean": _f(xs.mean()) if len(xs) else None,
-                       "median": _f(xs.median()) if len(xs) else None,
+                       "mean": finite(xs.mean()) if len(xs) else None,
+                       "median": finite(xs.median()) if len(xs) else None,
                        "nights": sorted(x.index[(g == name).to_numpy()])})
         if len(xs):
             samples.append(xs.to_numpy())
@@ -46,11 +47,11 @@ def compare_groups(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base
     if len(samples) >= 2 and all(len(s) >= 1 for s in samples) and sum(len(s) for s in samples) > len(samples):
         if len(samples) == 2:
             res = sps.mannwhitneyu(samples[0], samples[1], alternative="two-sided")
-            test = {"name": "Mann-Whitney U", "statistic": float(res.statistic), "p": _f(res.pvalue)}
+            test = {"name": "Mann-Whitney U", "statistic": float(res.statistic), "p": finite(res.pvalue)}
         else:
             try:
                 res = sps.kruskal(*samples)
-                test = {"name": "Kruskal-Wallis H", "statistic": _f(res.statistic), "p": _f(res.pvalue)}
+                test = {"name": "Kruskal-Wallis H", "statistic": finite(res.statistic), "p": finite(res.pvalue)}
             except ValueError:  # every value identical
                 test = None
     diff = None
@@ -81,7 +82,7 @@ def trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[s
         raise _decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
                        f"this cohort has {int(ok.sum())}.")
     res = sps.spearmanr(a[ok], x[ok])
-    base.update({"against": against, "n": int(ok.sum()), "rho": _f(res.statistic), "p": _f(res.pvalue),
+    base.update({"against": against, "n": int(ok.sum()), "rho": finite(res.statistic), "p": finite(res.pvalue),
                  "points": lookup.jsonable([{"recording": r, against: a[r], "value": x[r]} for r in x.index[ok]]),
-                 "summary": f"{base['label']} vs {against}: Spearman rho {_f(res.statistic) or float('nan'):.2f}"})
+                 "summary": f"{base['label']} vs {against}: Spearman rho {finite(res.statistic) or float('nan'):.2f}"})
     return base

@@ -37,6 +37,15 @@ def jsonable(v: Any) -> Any:
     return v
 
 
+def finite(v: Any) -> float | None:
+    """``v`` as a float, or None when it is missing, not a number, NaN or infinite."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
 def hhmmss(clock: datetime | str | None) -> str | None:
     """"02:30:00" from a timestamp (or its ISO text); None when unknown."""
     if clock is None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
-from sleeplm.encoder.captions.grounded import grounded_captions
+from sleeplm.encoder.captions.grounded import grounded_captions, grounded_stage_event
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
 from sleeplm.encoder.model.facts import FACT_TRACKS
 from sleeplm.encoder.vocab import (
@@ -118,18 +118,27 @@ def _tracks(tracks: list[str] | None, default: tuple[str, ...]) -> list[str]:
 
 def _ground(ctx: ToolContext, n: Any, first: int, last: int, generated: dict[str, list[str]],
             infos: list[dict[str, Any]]) -> list[str]:
-    """Write the fact reader's numbers into the numeric tracks' captions (in place), when the cohort's weights have
-    a reader (:func:`~sleeplm.encoder.captions.grounded.grounded_captions`); the tracks grounded."""
+    """Write the fact reader's numbers into the numeric tracks' captions and its event head's apneas, hypopneas and
+    arousals into the stage caption (in place), when the cohort's weights have a reader
+    (:mod:`sleeplm.encoder.captions.grounded`); the tracks grounded."""
     fm = getattr(ctx.cohort, "fact_model", None)
     numeric = [t for t in generated if t in FACT_TRACKS]
-    if fm is None or not numeric:
+    stage = "stage_event" in generated and fm is not None and bool(fm.reader.event_types)
+    if fm is None or not (numeric or stage):
         return []
-    read = fm.read(ctx.signals(n).x[first:last + 1])
+    x = ctx.signals(n).x[first:last + 1]
     masks = np.array([info["channel_mask"] or [True] * len(SLEEPLM_CHANNELS) for info in infos], bool)
-    for t in numeric:
-        generated[t] = grounded_captions(generated[t], t, fm.values(read[0], t),
-                                         read[1] if t == "somatic" else None, masks)
-    return numeric
+    if numeric:
+        read = fm.read(x)
+        for t in numeric:
+            generated[t] = grounded_captions(generated[t], t, fm.values(read[0], t),
+                                             read[1] if t == "somatic" else None, masks)
+    if stage:
+        events = fm.read_events(x) or []
+        generated["stage_event"] = [
+            grounded_stage_event(text, ev, fm.reader.event_types, {c for c, on in zip(SLEEPLM_CHANNELS, m) if on})
+            for text, ev, m in zip(generated["stage_event"], events, masks)]
+    return numeric + (["stage_event"] if stage else [])
 
 
 def caption_epochs(ctx: ToolContext, recording: str | None = None, epoch: int | None = None,

@@ -441,10 +441,12 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
         if len(nights) == 1:
             return _accounted(question, names, Plan("describe_night", {
                 "recording": nights[0], "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"], "plot": False}))
-        return Plan(text=Decline("whether sleep apnea is REM-related is read one night at a time (REM AHI against NREM "
-                                 "AHI, with the REM time it rests on); name the night.", "REM-related OSA",
-                                 "does sim-0001 have REM-related OSA?" if not names.recordings else
-                                 f"does {names.recordings[0]} have REM-related OSA?").text())
+        t = correct_spelling(question.lower(), names.known())
+        if night_filters(t, parse(t, names), names, None):  # "which women have REM-related OSA?": not all nights
+            return Plan(text=Decline("I apply the REM-related OSA rule to every night or to named nights, not yet to a "
+                                     "group picked by subject or metric; ask for every night, or name the nights.",
+                                     "REM-related OSA", "which nights have REM-related OSA?").text())
+        return _accounted(question, names, Plan("rem_related_nights", {"recordings": nights} if nights else {}))
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())

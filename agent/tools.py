@@ -19,7 +19,7 @@ from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 from sleeplm.index.queries import Cohort
 
-from . import cohort_tools, executor, night_tools
+from . import cohort_tools, executor, night_tools, rem_related
 from .context import ToolContext, to_content
 from .query import FilterArgs, Query, QueryArgs, ToolArgs
 from .state import SessionState, ToolConfig
@@ -45,6 +45,10 @@ class DescribeNightArgs(ToolArgs):
 
 class NightArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
+
+
+class NightsArgs(ToolArgs):
+    recordings: list[str] | None = Field(None, description="Recording names or subject IDs; omit for every night.")
 
 
 class CaptionArgs(ToolArgs):
@@ -203,6 +207,11 @@ TOOL_SPECS: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str]
                      "trends with age. Measures: every night metric (incl. heart rate per stage hr_w_bpm.."
                      "hr_rem_bpm), minutes per stage, scored event counts by type and stage. When the data cannot "
                      "answer it returns a decline with the reason: report that, do not substitute another result.")),
+    "rem_related_nights": (rem_related.rem_related_nights, NightsArgs, (
+                           "Whether nights fit REM-related obstructive sleep apnea: each night's AHI, REM AHI, NREM "
+                           "AHI and REM minutes, the usual rule (AHI >= 5, REM AHI >= 2 x NREM AHI) and the stricter "
+                           "one (also NREM AHI < 15, >= 30 min REM), and why a night cannot be judged. Use it for "
+                           "'which nights have REM-related OSA', 'REM vs NREM AHI of every night'.")),
     "cohort_stats": (cohort_tools.cohort_stats, StatsArgs, (
                      "Answer cohort questions from the database: number of nights, epoch counts, stage "
                      "distributions, event counts, and night metrics compared by phenotype, sex, site or age band.")),
@@ -224,7 +233,7 @@ def make_tools(cohort: Cohort, state: SessionState | None = None, config: ToolCo
     -------
     list of BaseTool
         ``describe_night``, ``model_fit``, ``caption_epochs``, ``show_epoch``, ``localize_events``, ``search_epochs``,
-        ``similar_epochs``, ``similar_nights``, ``query_cohort``, ``cohort_stats``.
+        ``similar_epochs``, ``similar_nights``, ``query_cohort``, ``rem_related_nights``, ``cohort_stats``.
     """
     config = config or ToolConfig()
     ctx = ToolContext(cohort, state if state is not None else SessionState(), config,

@@ -27,6 +27,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 from sleeplm.encoder.captions.facts import (
     TRACK_SECTIONS,
+    EventFact,
     PositionFacts,
     SectionFacts,
     canonical_track,
@@ -113,3 +114,30 @@ def grounded_captions(generated: list[str], track: str, values: Mapping[str, np.
         pos = POSITIONS[int(np.argmax(position_logp[i]))] if position_logp is not None else None
         out.append(grounded_caption(text, track, {k: float(v[i]) for k, v in values.items()}, pos, present))
     return out
+
+
+#: The inputs an event type's signs are read from: breathing events from airflow or the belts, arousals from the EEG.
+EVENT_INPUTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea"), ("ABD", "THX", "AF")),
+    "arousal": ("EEG_C3", "EEG_C4"),
+}
+
+
+def grounded_stage_event(generated: str, events: list[tuple[str, float, float]], readable: Collection[str],
+                         present: Collection[str]) -> str:
+    """The decoder's stage caption with the event head's events in place of the decoder's events of the ``readable``
+    types.
+
+    The stage and the events of other types (oxygen desaturations, limb movements: their signals are not model
+    inputs) stay as the decoder wrote them. A readable event type whose inputs (:data:`EVENT_INPUTS`) the epoch lacks
+    is stated by neither. ``events`` are ``(type, start_s, end_s)`` within the epoch
+    (:meth:`~sleeplm.encoder.model.facts.FactModel.read_events`).
+    """
+    facts = parse_caption(generated, "stage_event")
+    if facts.stage is None:
+        return generated  # not a stage caption this module reads
+    seen = {t for t in readable if any(c in present for c in EVENT_INPUTS.get(t, ()))}
+    kept = [e for e in facts.events if e.type not in readable]
+    read = [EventFact(t, a, b) for t, a, b in events if t in seen]
+    facts.events = sorted(kept + read, key=lambda e: (e.start_s, e.type))
+    return render_facts(facts)

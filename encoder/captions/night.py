@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -41,35 +42,73 @@ MIN_STAGE_FOR_INDEX_MIN = 30.0
 MIN_REM_FOR_REM_RELATED_MIN = MIN_STAGE_FOR_INDEX_MIN
 
 
-def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: float | None,
-                        rem_min: float | None) -> str:
-    """Whether a night's events fit REM-related obstructive sleep apnea, in words, with the rule applied.
+@dataclass(frozen=True)
+class RemRelated:
+    """Whether a night's events fit REM-related OSA, by the usual rule and by the stricter one.
 
-    The usual polysomnographic rule: AHI >= 5 and REM AHI >= 2 x NREM AHI; stricter definitions add NREM AHI < 15
-    ("isolated") and at least :data:`MIN_REM_FOR_REM_RELATED_MIN` of REM. Says what it cannot tell: no REM, an
-    unscored or missing index, or too little REM for the rule to be trusted.
+    ``usual`` / ``strict``: True, False, or None when it cannot be told (``why`` says why); ``ratio`` is REM AHI /
+    NREM AHI (inf when only NREM AHI is 0), None when unknown or both are 0; ``little_rem``: under
+    :data:`MIN_REM_FOR_REM_RELATED_MIN` of REM, so the REM AHI is not to be relied on.
+    """
+
+    usual: bool | None
+    strict: bool | None
+    ratio: float | None
+    little_rem: bool
+    why: str
+
+
+def rem_related(ahi: float | None, rem_ahi: float | None, nrem_ahi: float | None, rem_min: float | None) -> RemRelated:
+    """The rule of REM-related obstructive sleep apnea applied to one night's indices.
+
+    Usual rule: AHI >= 5 and REM AHI >= 2 x NREM AHI. Stricter: also NREM AHI < 15 and at least
+    :data:`MIN_REM_FOR_REM_RELATED_MIN` of REM. ``rem_min`` None means the REM time is unknown (then only the indices
+    decide).
     """
     vals = (ahi, rem_ahi, nrem_ahi)
     if rem_min is not None and math.isfinite(rem_min) and rem_min == 0:
-        return "REM-related sleep apnea cannot be assessed: no REM sleep was scored in this night."
+        return RemRelated(None, None, None, True, "no REM sleep was scored in this night")
     if any(v is None or not math.isfinite(v) for v in vals):
-        return ("REM-related sleep apnea cannot be assessed: the AHI, REM AHI or NREM AHI is unknown for this night "
-                "(the reason is given with each value).")
+        return RemRelated(None, None, None, False, "the AHI, REM AHI or NREM AHI is unknown for this night")
+    little = rem_min is not None and math.isfinite(rem_min) and rem_min < MIN_REM_FOR_REM_RELATED_MIN
+    ratio = (None if rem_ahi == 0 else math.inf) if nrem_ahi == 0 else rem_ahi / nrem_ahi
     if ahi < 5:
-        return f"Not REM-related sleep apnea: the AHI ({ahi:.1f} events/h) is below 5, so there is no sleep apnea to call REM-related."
-    ratio = math.inf if nrem_ahi == 0 else rem_ahi / nrem_ahi
-    ratio_txt = "REM AHI > 0 with NREM AHI 0" if math.isinf(ratio) else f"REM / NREM AHI ratio {ratio:.1f}"
-    little_rem = rem_min is not None and math.isfinite(rem_min) and rem_min < MIN_REM_FOR_REM_RELATED_MIN
-    strict = f"the stricter definition (NREM AHI under 15 and at least {MIN_REM_FOR_REM_RELATED_MIN:g} min of REM)"
+        return RemRelated(False, False, ratio, little, f"the AHI ({ahi:.1f} events/h) is below 5")
+    if ratio is None:  # events counted in the AHI but in neither REM nor NREM (epochs of unknown stage)
+        return RemRelated(None, None, None, little, f"the REM and NREM AHI are both 0 although the AHI is {ahi:.1f}")
     if ratio < 2:
+        return RemRelated(False, False, ratio, little, "REM AHI is under 2 × NREM AHI")
+    if little:
+        return RemRelated(True, False, ratio, True, f"only {rem_min:.1f} min of REM were scored")
+    if nrem_ahi >= 15:
+        return RemRelated(True, False, ratio, False, f"NREM AHI is {nrem_ahi:.1f}")
+    return RemRelated(True, True, ratio, False, "")
+
+
+def rem_related_reading(ahi: float | None, rem_ahi: float | None, nrem_ahi: float | None,
+                        rem_min: float | None) -> str:
+    """Whether a night's events fit REM-related obstructive sleep apnea, in words, with the rule applied
+    (:func:`rem_related`). Says what it cannot tell: no REM, an unscored or missing index, or too little REM for the
+    rule to be trusted.
+    """
+    v = rem_related(ahi, rem_ahi, nrem_ahi, rem_min)
+    if v.usual is None:
+        tail = " (the reason is given with each value)." if "unknown" in v.why else "."
+        return f"REM-related sleep apnea cannot be assessed: {v.why}{tail}"
+    if ahi is not None and ahi < 5:
+        return f"Not REM-related sleep apnea: {v.why}, so there is no sleep apnea to call REM-related."
+    assert v.ratio is not None
+    ratio_txt = "REM AHI > 0 with NREM AHI 0" if math.isinf(v.ratio) else f"REM / NREM AHI ratio {v.ratio:.1f}"
+    strict = f"the stricter definition (NREM AHI under 15 and at least {MIN_REM_FOR_REM_RELATED_MIN:g} min of REM)"
+    if not v.usual:
         text = f"Not REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}."
-    elif little_rem:
-        text = (f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; not by {strict}: only "
-                f"{rem_min:.1f} min of REM were scored, too little for the REM AHI to be relied on.")
+    elif v.little_rem:
+        text = (f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; not by {strict}: "
+                f"{v.why}, too little for the REM AHI to be relied on.")
     else:
-        iso = f"also by {strict}" if nrem_ahi < 15 else f"not by {strict}: NREM AHI is {nrem_ahi:.1f}"
+        iso = f"also by {strict}" if v.strict else f"not by {strict}: {v.why}"
         text = f"REM-related by the usual rule (REM AHI at least 2 × NREM AHI): {ratio_txt}; {iso}."
-    if little_rem and ratio < 2:
+    if v.little_rem and not v.usual:
         text += (f" Only {rem_min:.1f} min of REM were scored, under the {MIN_REM_FOR_REM_RELATED_MIN:g} min stricter "
                  "definitions ask for: the REM AHI rests on too little REM to be relied on.")
     return text

@@ -121,6 +121,54 @@ def welch_bins(x: torch.Tensor, fs_hz: float = 64.0) -> torch.Tensor:
     return torch.cat(out, -1)
 
 
+#: Event types the event head may read: those whose signs are among the model's inputs (airflow, belts, ECG, EEG, EOG,
+#: chin EMG). Oxygen desaturations need SpO2 and limb movements a leg EMG, neither of which the model is given.
+READABLE_EVENTS: tuple[str, ...] = ("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea", "arousal")
+
+
+class EventHead(nn.Module):
+    """Per-patch event logits from the tower's tokens: ``[B, C*T, D]`` -> ``[B, T, K]``.
+
+    Each time patch's tokens of all channels are concatenated and read with about 13 patches of context (two
+    1-D convolutions, the second dilated), so an event's start and end are read where they happen.
+    """
+
+    def __init__(self, channels: int, width: int, n_types: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.channels = channels
+        self.inp = nn.Linear(channels * width, hidden)
+        self.conv1 = nn.Conv1d(hidden, hidden, 5, padding=2)
+        self.conv2 = nn.Conv1d(hidden, hidden, 5, padding=4, dilation=2)
+        self.out = nn.Linear(hidden, n_types)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        b, ct, d = seq.shape
+        t = ct // self.channels
+        h = seq.reshape(b, self.channels, t, d).permute(0, 2, 1, 3).reshape(b, t, self.channels * d)
+        h = nn.functional.gelu(self.inp(h)).transpose(1, 2)  # [B, H, T]
+        h = nn.functional.gelu(self.conv1(h))
+        h = nn.functional.gelu(self.conv2(h)).transpose(1, 2)
+        return self.out(h)
+
+
+def events_from_probs(probs: np.ndarray, event_types: tuple[str, ...], patch_s: float,
+                      threshold: float = 0.5, min_duration_s: float = 2.0) -> list[list[tuple[str, float, float]]]:
+    """Events of each epoch from per-patch probabilities ``[N, T, K]``: runs of patches above ``threshold`` lasting
+    at least ``min_duration_s``, as ``(type, start_s, end_s)`` within the epoch, in start order."""
+    out = []
+    for p in probs:
+        found = []
+        for k, name in enumerate(event_types):
+            on = np.concatenate([[False], p[:, k] > threshold, [False]])
+            starts = np.flatnonzero(on[1:] & ~on[:-1])
+            ends = np.flatnonzero(~on[1:] & on[:-1])
+            for a, b in zip(starts, ends):
+                if (b - a) * patch_s >= min_duration_s:
+                    found.append((name, round(a * patch_s, 1), round(b * patch_s, 1)))
+        out.append(sorted(found, key=lambda e: (e[1], e[0])))
+    return out
+
+
 class FactReader(nn.Module):
     """Signals ``[B, 10, 1920]`` -> (value normal scores ``[B, V]``, body-position logits ``[B, len(POSITIONS)]``).
 
@@ -132,9 +180,12 @@ class FactReader(nn.Module):
     """
 
     def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512,
-                 spectral: bool = False, spectral_width: int = 256) -> None:
+                 spectral: bool = False, spectral_width: int = 256, event_types: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.tower = BiosignalEncoder(cfg, embed_dim)
+        self.event_types = tuple(event_types)
+        if self.event_types:
+            self.events = EventHead(cfg.input_channels, cfg.transformer_width, len(self.event_types))
         d, c = cfg.transformer_width, cfg.input_channels
         width = c * d + d
         self.spectral = spectral
@@ -152,14 +203,19 @@ class FactReader(nn.Module):
         return welch_bins(x.float()).flatten(1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read_all(x)[:2]
+
+    def read_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(value normal scores, position logits, event logits ``[B, T, K]`` or None without an event head)."""
         seq = self.tower.forward_features(x)  # [B, C*T, D]
+        events = self.events(seq) if self.event_types else None
         b, _, d = seq.shape
         per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
         parts = [per_channel, self.tower.contrastive_pooler(seq)[:, 0]]
         if self.spectral:
             parts.append(self.spec((self.spectral_input(x) - self.spec_mean) / self.spec_std))
         h = torch.cat(parts, -1)
-        return self.values(h), self.position(h)
+        return self.values(h), self.position(h), events
 
 
 def fact_scores(pred_z: np.ndarray, pred_pos_logp: np.ndarray, text_z: np.ndarray, text_pos: np.ndarray,
@@ -198,7 +254,8 @@ def save_fact_reader(reader: FactReader, space: FactSpace, path: str | Path, met
     cfg = reader.tower.cfg
     header = {"names": space.names, "biosignals_cfg": cfg.__dict__, "embed_dim": reader.tower.proj_to_embed.out_features,
               "hidden": reader.values[0].out_features, "spectral": reader.spectral,
-              "spectral_width": reader.spec[0].out_features if reader.spectral else 0, **meta}
+              "spectral_width": reader.spec[0].out_features if reader.spectral else 0,
+              "event_types": list(reader.event_types), **meta}
     save_file(tensors, str(path), metadata={"fact_reader": json.dumps(header)})
     return Path(path)
 
@@ -216,7 +273,8 @@ def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
     space = FactSpace(list(header["names"]), tensors["space.quantiles"].numpy(), tensors["space.error_sd"].numpy())
     reader = FactReader(BiosignalsConfig(**header["biosignals_cfg"]), int(header["embed_dim"]), len(space.names),
                         int(header["hidden"]), spectral=bool(header.get("spectral", False)),
-                        spectral_width=int(header.get("spectral_width") or 256))
+                        spectral_width=int(header.get("spectral_width") or 256),
+                        event_types=tuple(header.get("event_types") or ()))
     reader.load_state_dict({k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")})
     return reader.eval(), space, header
 
@@ -245,6 +303,21 @@ class FactModel:
         if not z:
             return np.zeros((0, len(self.space.names))), np.zeros((0, len(POSITIONS)))
         return np.concatenate(z).astype(np.float64), np.concatenate(logp).astype(np.float64)
+
+    @torch.inference_mode()
+    def read_events(self, x: np.ndarray, batch_size: int = 64) -> list[list[tuple[str, float, float]]] | None:
+        """Events each epoch ``[N, 10, 1920]`` shows, as ``(type, start_s, end_s)`` within the epoch, read by the
+        event head (:data:`READABLE_EVENTS`); None when this reader has no event head."""
+        if not self.reader.event_types:
+            return None
+        probs = []
+        for s in range(0, len(x), batch_size):
+            logits = self.reader.read_all(torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32)))[2]
+            probs.append(torch.sigmoid(logits).numpy())
+        cfg = self.reader.tower.cfg
+        patch_s = cfg.patch_size / (cfg.signal_length / 30.0)  # a 30-s epoch of signal_length samples
+        return events_from_probs(np.concatenate(probs) if probs else np.zeros((0, 1, 1)), self.reader.event_types,
+                                 patch_s)
 
     def values(self, pred_z: np.ndarray, track: str) -> dict[str, np.ndarray]:
         """The read values of one track in the captions' units: ``{"section.field": [N]}``."""

@@ -32,6 +32,7 @@ from sleeplm.encoder.model.facts import (
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
 from sleeplm.encoder.train.recipe import (
     RecipeError,
+    recipe_cli,
     recipe_path,
     recipe_split,
     start_weights,
@@ -43,7 +44,9 @@ MIN_ERROR_SD = 0.1
 
 
 @dataclass
-class FactRecipe:
+class HeadRecipe:
+    """What every fact-reader training recipe sets (the reader and its event head)."""
+
     name: str
     source: Path
     sha256: str
@@ -56,6 +59,10 @@ class FactRecipe:
     warmup_frac: float
     grad_clip: float
     seed: int
+
+
+@dataclass
+class FactRecipe(HeadRecipe):
     position_weight: float
     calibration_nights: int
     spectral_stem: bool = False
@@ -77,6 +84,27 @@ def load_fact_recipe(name_or_path: str | Path) -> FactRecipe:
                           f"unknown {sorted(set(t) - need - optional)}")
     return FactRecipe(name=body["name"], source=path, sha256=hashlib.sha256(raw).hexdigest(),
                       start_from=body["start_from"], data=SplitSpec(**body["data"]), **t)
+
+
+def index_batches(train: np.ndarray, batch_size: int, steps: int, seed: int, desc: str, progress: bool = True):
+    """``steps`` sorted batches of ``train`` indices, each pass over them in a fresh seeded order (with progress)."""
+    rng = np.random.default_rng(seed)
+    order, at = rng.permutation(train), 0
+    for _ in tqdm(range(steps), desc=desc, disable=not progress):
+        if at + batch_size > len(order):
+            order, at = rng.permutation(train), 0
+        yield np.sort(order[at: at + batch_size])
+        at += batch_size
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched, params, grad_clip: float) -> float:
+    """One clipped step of ``opt`` and ``sched`` on ``loss``; returns the loss."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+    sched.step()
+    return float(loss.detach())
 
 
 def fact_targets(data: EpochCaptions) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -126,24 +154,14 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
     zt = torch.from_numpy(np.nan_to_num(z)).float()
     mask = torch.from_numpy(np.isfinite(z)).float()
     post = torch.from_numpy(pos)
-    rng = np.random.default_rng(rec.seed)
-    order, at, losses, t0 = rng.permutation(train), 0, [], time.time()
-    for step in tqdm(range(rec.steps), desc="fact reader", disable=not progress):
-        if at + rec.batch_size > len(order):
-            order, at = rng.permutation(train), 0
-        b = np.sort(order[at: at + rec.batch_size])
-        at += rec.batch_size
+    losses, t0 = [], time.time()
+    for b in index_batches(train, rec.batch_size, rec.steps, rec.seed, "fact reader", progress):
         pred, logits = reader(torch.from_numpy(data.signals(b)))
         loss = ((pred - zt[b]) ** 2 * mask[b]).sum() / mask[b].sum().clamp(min=1)
         known = post[b] >= 0
         if known.any():
             loss = loss + rec.position_weight * F.cross_entropy(logits[known], post[b][known])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(reader.parameters(), rec.grad_clip)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(optimizer_step(loss, opt, sched, reader.parameters(), rec.grad_clip))
     seconds = time.time() - t0
     record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
                     "started_from": {"file": weights.name, "sha256": sha}, "train_seconds": round(seconds, 1),
@@ -166,16 +184,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Train the fact reader of a model from a recipe.")
-    ap.add_argument("recipe")
-    ap.add_argument("--data", required=True, help="dataset root (its train/ split is built when missing)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--start-from", default=None)
-    a = ap.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(json.dumps(train_fact_reader(a.recipe, a.data, a.out, a.start_from), indent=1))
+    recipe_cli("Train the fact reader of a model from a recipe.", train_fact_reader, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -228,7 +228,11 @@ def train_recipe(recipe: Recipe, out_dir: str | Path, data_root: str | Path | No
     """
     from sleeplm.encoder.model.factory import get_config
     from sleeplm.encoder.train.data import EpochCaptions, build_dataset
-    from sleeplm.encoder.train.loop import latest_checkpoint, resolve_tokenizer, run_training
+    from sleeplm.encoder.train.loop import (
+        latest_checkpoint,
+        resolve_tokenizer,
+        run_training,
+    )
 
     out_dir = Path(out_dir)
     dirs = [stage_dir(out_dir, k, s) for k, s in enumerate(recipe.stages, start=1)]
@@ -278,3 +282,17 @@ def recipe_split(data_dir: str | Path, spec: SplitSpec, source: Path, progress: 
         return split
     build_split(split, spec, workers=2, progress=progress)
     return split
+
+
+def recipe_cli(description: str, train: Any, argv: list[str] | None = None) -> None:  # pragma: no cover - CLI
+    """The command line of a recipe-driven trainer: ``RECIPE --data DIR --out FILE [--start-from WEIGHTS]``; runs
+    ``train(recipe, data, out, start_from)`` and prints its record as JSON."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("recipe")
+    ap.add_argument("--data", required=True, help="dataset root (its train/ split is built when missing)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--start-from", default=None)
+    a = ap.parse_args(argv)
+    print(json.dumps(train(a.recipe, a.data, a.out, a.start_from), indent=1))

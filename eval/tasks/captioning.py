@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sleeplm.encoder.captions import TRACKS
-from sleeplm.encoder.captions.grounded import grounded_captions
+from sleeplm.encoder.captions.grounded import grounded_captions, grounded_stage_event
 from sleeplm.encoder.captions.parse import parse_caption
 from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
-from sleeplm.encoder.vocab import POSITIONS
+from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS
 
 from ..context import EvalContext, TaskSkipped
 from ..metrics import (
@@ -102,6 +102,7 @@ class Captioning:
         fact_model = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
         read = fact_model.read(x) if fact_model is not None else None
         masks = ctx.channel_masks(ids) if read is not None else None
+        events = fact_model.read_events(x) if fact_model is not None else None  # None: the reader has no event head
         for track in self.tracks:
             refs = ctx.captions(ids, track)
             keep = [i for i, r in enumerate(refs) if r]
@@ -117,20 +118,25 @@ class Captioning:
             if row["fact_accuracy"] is not None:
                 facts.append(row["fact_accuracy"])
             examples.append({"track": track, "epoch_id": int(ids[keep[0]]), "reference": refs[0], "generated": preds[0]})
+            grounded = None
             if read is not None and track in FACT_TRACKS:
                 rr = reader_fact_scores(fact_model, (read[0][keep], read[1][keep]), refs, track)
                 reader_rows.append(rr)
                 res.scores[f"{track}/reader_fact_accuracy"] = rr["fact_accuracy"]
                 grounded = grounded_captions(preds, track, fact_model.values(read[0][keep], track),
                                              read[1][keep] if track == "somatic" else None, masks[keep])
+            elif events is not None and track == "stage_event":
+                grounded = [grounded_stage_event(p, events[i], fact_model.reader.event_types,
+                                                 {c for c, on in zip(SLEEPLM_CHANNELS, masks[i]) if on})
+                            for p, i in zip(preds, keep)]
+            if grounded is not None:
                 gr = {"track": track, "n": len(refs), **caption_fact_scores(grounded, refs, track),
                       "BLEU-4": bleu4(grounded, refs), "ROUGE-L": rouge_l(grounded, refs)}
                 grounded_rows.append(gr)
                 res.scores[f"{track}/grounded_fact_accuracy"] = gr["fact_accuracy"]
                 examples[-1]["grounded"] = grounded[0]
             if row["fact_accuracy"] is not None and read is not None:
-                grounded_facts.append(grounded_rows[-1]["fact_accuracy"] if track in FACT_TRACKS
-                                      else row["fact_accuracy"])
+                grounded_facts.append(gr["fact_accuracy"] if grounded is not None else row["fact_accuracy"])
         ctx.drop_signals()
         if not rows:
             raise TaskSkipped("no reference captions in the workspace")
@@ -145,8 +151,10 @@ class Captioning:
             res.notes.append("grounded captions (encoder/captions/grounded.py): each generated caption of a numeric track "
                              "keeps its sections, trend phases and position changes and takes the fact reader's values "
                              "and body position; a caption cut off at the length limit gains the sections of the "
-                             "channels the epoch has. Both parts are model outputs. grounded_fact_accuracy is the mean "
-                             "over all tracks, stage_event's generated caption as it is")
+                             "channels the epoch has; where the reader has an event head, the stage caption keeps the "
+                             "decoder's stage and takes the head's apneas, hypopneas and arousals. Both parts are model "
+                             "outputs. grounded_fact_accuracy is the mean over all tracks (a track with no grounded "
+                             "row counts its generated caption as it is)")
             res.notes.append("fact reader rows: the values (and body position) the fact reader shipped beside the weights "
                              "reads from each epoch (encoder/model/facts.py), scored against the same reference captions "
                              "with the same tolerances")

@@ -484,9 +484,14 @@ def test_did_a_night_have_apneas_in_a_stage_is_its_count_in_that_stage() -> None
     assert q.nights == ["sim-0002"]
 
 
-def test_rem_ahi_against_nrem_ahi_for_the_cohort_asks_for_one_night() -> None:
+def test_rem_ahi_against_nrem_ahi_for_the_cohort_applies_the_rule_to_every_night() -> None:
     p = decide("is rem ahi higher than nrem ahi?", NAMES, AT_1)
-    assert p.tool is None and "one night at a time" in p.text
+    assert (p.tool, p.args) == ("rem_related_nights", {})
+
+
+def test_rem_ahi_against_nrem_ahi_of_two_named_nights_applies_the_rule_to_those() -> None:
+    p = decide("is the rem ahi higher than the nrem ahi in sim-0002 and sim-0003?", NAMES, AT_1)
+    assert (p.tool, p.args) == ("rem_related_nights", {"recordings": ["sim-0002", "sim-0003"]})
 
 
 def test_rem_ahi_against_nrem_ahi_of_one_night_shows_both_with_the_whole_night_ahi() -> None:

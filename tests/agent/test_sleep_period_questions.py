@@ -121,9 +121,37 @@ def test_rem_related_osa_gives_rem_and_nrem_ahi_and_the_rule(session, rem_cohort
     assert re.search(r"REM-related|no REM sleep|below 5", turn.answer)
 
 
-def test_rem_related_osa_for_the_whole_cohort_asks_for_one_night(session) -> None:
+def _table_rows(answer: str) -> dict[str, list[str]]:
+    return {cells[0]: cells[1:] for line in answer.splitlines() if line.startswith("| sim")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+
+
+def test_rem_related_osa_for_the_whole_cohort_applies_the_rule_to_every_night(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
     turn = session.respond("which nights have REM-related OSA?")
-    assert not turn.steps and "one night at a time" in turn.answer
+    assert [s.name for s in turn.steps] == ["rem_related_nights"]
+    rows = _table_rows(turn.answer)
+    assert sorted(rows) == nights(edf)
+    for night in nights(edf):
+        stages, events = xml_night(edf, night)
+        in_stage = [stages[int(t // 30)] for concept, t in events if _RESP.search(concept) and int(t // 30) < len(stages)]
+        rem_h, nrem_h = stages.count("REM") / 120, sum(s in ("N1", "N2", "N3") for s in stages) / 120
+        rem_ahi = in_stage.count("REM") / rem_h if rem_h else None
+        nrem_ahi = sum(s in ("N1", "N2", "N3") for s in in_stage) / nrem_h
+        ahi = sum(s != "W" for s in in_stage) / (rem_h + nrem_h)
+        ahi_cell, rem_cell, nrem_cell, rem_min, _, usual, _, _ = rows[night]
+        assert float(nrem_cell) == pytest.approx(nrem_ahi, abs=0.05) and float(ahi_cell) == pytest.approx(ahi, abs=0.05)
+        assert float(rem_min) == pytest.approx(rem_h * 60, abs=0.05)
+        if rem_ahi is None:
+            assert (rem_cell, usual) == ("n/a", "unknown")
+            continue
+        assert float(rem_cell) == pytest.approx(rem_ahi, abs=0.05)
+        assert usual == ("yes" if ahi >= 5 and rem_ahi >= 2 * nrem_ahi else "no")
+
+
+def test_rem_related_osa_of_a_group_picked_by_subject_is_declined_not_given_for_every_night(session) -> None:
+    turn = session.respond("which women have REM-related OSA?")
+    assert not turn.steps and "not yet to a group" in turn.answer
 
 
 def test_a_time_of_an_hour_or_more_is_also_given_in_hours(session, rem_ws) -> None:

@@ -76,3 +76,33 @@ def test_without_a_position_channel_no_body_position_is_stated():
     read = {"emg.median_freq_hz": 22.0, "emg.burst_ratio": 1.3, "emg.burst_mod_hz": 2.4, "emg.tone_rel_pct": 150.0}
     f = parse_caption(grounded_caption(text, "somatic", read, "left", {"EMG_CHIN"}), "somatic")
     assert f.position is None and f.sections["emg"].values["median_freq_hz"] == 22.0
+
+
+def _stage_caption(events):
+    from sleeplm.encoder.captions.facts import CaptionFacts, EventFact
+    from sleeplm.encoder.captions.render import render_facts
+
+    return render_facts(CaptionFacts("stage_event", stage="N2", events=[EventFact(*e) for e in events])).lower()
+
+
+READABLE = ("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea", "arousal")
+
+
+def test_a_grounded_stage_caption_keeps_the_stage_and_takes_the_read_breathing_events():
+    from sleeplm.encoder.captions.grounded import grounded_stage_event
+
+    decoder = _stage_caption([("hypopnea", 2.0, 20.0), ("oxygen_desaturation", 15.0, 30.0, 88.0)])
+    out = parse_caption(grounded_stage_event(decoder, [("obstructive_apnea", 0.0, 14.0)], READABLE, {"AF"}),
+                        "stage_event")
+    assert out.stage == "N2"
+    assert [(e.type, e.start_s, e.end_s) for e in out.events] == [("obstructive_apnea", 0.0, 14.0),
+                                                                   ("oxygen_desaturation", 15.0, 30.0)]
+
+
+def test_a_read_event_whose_signals_the_epoch_lacks_is_not_stated():
+    from sleeplm.encoder.captions.grounded import grounded_stage_event
+
+    decoder = _stage_caption([("hypopnea", 2.0, 20.0)])
+    out = parse_caption(grounded_stage_event(decoder, [("hypopnea", 2.0, 20.0), ("arousal", 5.0, 9.0)], READABLE,
+                                             {"EEG_C3"}), "stage_event")
+    assert [e.type for e in out.events] == ["arousal"]  # no airflow or belts: no breathing event either way

@@ -143,3 +143,37 @@ def test_a_reader_with_a_spectral_stem_loads_as_saved(tmp_path) -> None:
     with torch.inference_mode():
         want = reader(torch.from_numpy(x))[0].numpy()
     assert fm.read(x)[0] == pytest.approx(want, abs=1e-5)
+
+
+def test_events_are_runs_of_patches_above_threshold_lasting_long_enough() -> None:
+    from sleeplm.encoder.model.facts import events_from_probs
+
+    p = np.zeros((1, 30, 2))
+    p[0, 3:13, 0] = 0.9  # 10 s of the first type
+    p[0, 20:21, 0] = 0.9  # 1 s: too short
+    p[0, 25:30, 1] = 0.8  # to the epoch's end
+    assert events_from_probs(p, ("hypopnea", "arousal"), 1.0) == [[("hypopnea", 3.0, 13.0), ("arousal", 25.0, 30.0)]]
+
+
+def test_a_reader_with_an_event_head_loads_as_saved_and_reads_events(tmp_path) -> None:
+    cfg = BiosignalsConfig(transformer_layers=1, transformer_width=32, transformer_heads=2, conv_embed_dim=16,
+                           decoder_tokens=4, patch_size=64)
+    torch.manual_seed(0)
+    reader = FactReader(cfg, 16, n_values=2, hidden=16, event_types=("hypopnea", "arousal")).eval()
+    path = save_fact_reader(reader, _space(["a:x.v", "a:y.v"], np.random.default_rng(3)),
+                            tmp_path / "m.facts.safetensors", {})
+    fm = load_fact_model(path)
+    assert fm.reader.event_types == ("hypopnea", "arousal")
+    x = np.random.default_rng(4).normal(size=(2, 10, 1920)).astype(np.float32)
+    with torch.inference_mode():
+        want = torch.sigmoid(reader.read_all(torch.from_numpy(x))[2]).numpy()
+    from sleeplm.encoder.model.facts import events_from_probs
+
+    assert fm.read_events(x) == events_from_probs(want, ("hypopnea", "arousal"), 1.0)
+
+
+def test_a_reader_without_an_event_head_reads_no_events() -> None:
+    cfg = BiosignalsConfig(transformer_layers=1, transformer_width=32, transformer_heads=2, conv_embed_dim=16,
+                           decoder_tokens=4)
+    fm = FactModel(FactReader(cfg, 16, n_values=1, hidden=8).eval(), _space(["a:x.v"], np.random.default_rng(0)), {})
+    assert fm.read_events(np.zeros((1, 10, 1920), np.float32)) is None

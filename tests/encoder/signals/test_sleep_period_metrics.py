@@ -104,3 +104,20 @@ def test_rem_related_is_not_assessed_without_rem_or_apnea() -> None:
 
     assert "cannot be assessed" in rem_related_reading(10.0, math.nan, 10.0, rem_min=0.0)
     assert rem_related_reading(3.0, 8.0, 2.0, rem_min=60.0).startswith("Not REM-related")
+
+
+def test_an_ahi_whose_events_lie_in_neither_rem_nor_nrem_is_not_called_rem_related():
+    from sleeplm.encoder.captions.night import rem_related
+
+    v = rem_related(8.0, 0.0, 0.0, 45.0)  # events counted in the AHI, none in a REM or NREM epoch
+    assert (v.usual, v.strict) == (None, None) and "both 0" in v.why
+    from sleeplm.encoder.captions.night import rem_related_reading
+
+    assert "cannot be assessed" in rem_related_reading(8.0, 0.0, 0.0, 45.0)
+
+
+def test_the_rem_to_nrem_ratio_is_kept_when_the_ahi_is_under_5():
+    from sleeplm.encoder.captions.night import rem_related
+
+    v = rem_related(3.4, 13.3, 2.5, 60.0)
+    assert v.usual is False and v.ratio == pytest.approx(13.3 / 2.5)

@@ -1,0 +1,166 @@
+"""Train the fact reader's event head (:class:`sleeplm.encoder.model.facts.EventHead`) from a recipe.
+
+The reader shipped beside the weights is loaded (checked by the recipe's sha256) and frozen; only a new event head is
+trained, on the stage_event captions' event times of the recipe's simulated split, less its last
+``calibration_nights`` nights. On those nights the head's events are scored as the captioning task scores a caption's
+events (type F1 per epoch; a reference event's start and end within 3 s), and the numbers go in the file's metadata
+beside the reader's own training record. The values the reader reads are unchanged.
+
+Run: ``python -m sleeplm.encoder.train.fact_events tiny-facts-events --data DIR --out OUT.facts.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.model.facts import (
+    READABLE_EVENTS,
+    EventHead,
+    FactModel,
+    facts_path,
+    load_fact_model,
+    save_fact_reader,
+)
+from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
+from sleeplm.encoder.train.facts import HeadRecipe, index_batches, optimizer_step
+from sleeplm.encoder.train.recipe import (
+    RecipeError,
+    recipe_cli,
+    recipe_path,
+    recipe_split,
+    start_weights,
+)
+
+#: A reference event's start and end must both lie this close to a read event of its type (the captioning task's).
+TIME_TOL_S = 3.0
+
+
+@dataclass
+class EventRecipe(HeadRecipe):
+    reader_sha256: str
+    pos_weight: float
+    calibration_nights: int
+    event_types: tuple[str, ...]
+
+
+def load_event_recipe(name_or_path: str | Path) -> EventRecipe:
+    path = recipe_path(name_or_path)
+    raw = path.read_bytes()
+    body = json.loads(raw)
+    unknown = sorted(set(body) - {"_doc", "name", "version", "start_from", "reader", "data", "train"})
+    if unknown or not {"train", "data", "reader", "start_from"} <= set(body):
+        raise RecipeError(f"{path}: an event-head recipe has start_from, reader, data and train (unknown: {unknown})")
+    t = dict(body["train"])
+    need = {"steps", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "pos_weight",
+            "calibration_nights", "event_types"}
+    if set(t) != need:
+        raise RecipeError(f"{path}: train needs exactly {sorted(need)}; missing {sorted(need - set(t))}, "
+                          f"unknown {sorted(set(t) - need)}")
+    bad = [e for e in t["event_types"] if e not in READABLE_EVENTS]
+    if bad:
+        raise RecipeError(f"{path}: event types {bad} are not readable from the model's inputs ({READABLE_EVENTS})")
+    t["event_types"] = tuple(t["event_types"])
+    return EventRecipe(name=body["name"], source=path, sha256=hashlib.sha256(raw).hexdigest(),
+                       start_from=body["start_from"], reader_sha256=body["reader"]["sha256"],
+                       data=SplitSpec(**body["data"]), **t)
+
+
+def event_targets(captions: list[str], event_types: tuple[str, ...], n_patches: int, patch_s: float) -> np.ndarray:
+    """float32 ``[N, T, K]``: 1 where a patch's centre lies inside an event of that type the caption states."""
+    y = np.zeros((len(captions), n_patches, len(event_types)), np.float32)
+    centres = (np.arange(n_patches) + 0.5) * patch_s
+    for i, text in enumerate(captions):
+        for ev in parse_caption(text, "stage_event").events:
+            if ev.type in event_types:
+                y[i, (centres >= ev.start_s) & (centres < ev.end_s), event_types.index(ev.type)] = 1.0
+    return y
+
+
+def event_scores(read: list[list[tuple[str, float, float]]], captions: list[str],
+                 event_types: tuple[str, ...]) -> dict[str, dict[str, float | int | None]]:
+    """Per type and over all: type F1 over epochs (an epoch's set of types) and the share of stated events whose
+    start and end a read event of the type matches within :data:`TIME_TOL_S`."""
+    out = {}
+    for name in (*event_types, "all"):
+        types = event_types if name == "all" else (name,)
+        tp = fp = fn = hit = total = 0
+        for got, text in zip(read, captions):
+            ref = [e for e in parse_caption(text, "stage_event").events if e.type in types]
+            rt, pt = {e.type for e in ref}, {g[0] for g in got if g[0] in types}
+            tp, fp, fn = tp + len(rt & pt), fp + len(pt - rt), fn + len(rt - pt)
+            for e in ref:
+                total += 1
+                hit += any(g[0] == e.type and abs(g[1] - e.start_s) <= TIME_TOL_S and abs(g[2] - e.end_s) <= TIME_TOL_S
+                           for g in got)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
+        out[name] = {"type_f1": f1, "time_accuracy": hit / total if total else None, "stated": total}
+    return out
+
+
+def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: str | Path | None = None,
+                     progress: bool = True) -> dict:
+    """Train the head on the frozen shipped reader, score it on the held-out nights, save reader + head to ``out``."""
+    rec = load_event_recipe(recipe)
+    weights = start_weights(rec, start_from)  # type: ignore[arg-type]  # EventRecipe has source and start_from
+    assert weights is not None
+    reader_file = facts_path(weights)
+    if not reader_file.is_file() or hashlib.sha256(reader_file.read_bytes()).hexdigest() != rec.reader_sha256:
+        raise RecipeError(f"{rec.source}: the fact reader beside {weights} is not the one this recipe starts from "
+                          f"(sha256 {rec.reader_sha256[:12]}…)")
+    fm = load_fact_model(reader_file)
+    reader = fm.reader
+    torch.manual_seed(rec.seed)
+    cfg = reader.tower.cfg
+    patch_s = cfg.patch_size / (cfg.signal_length / 30.0)
+    reader.event_types = rec.event_types
+    reader.events = EventHead(cfg.input_channels, cfg.transformer_width, len(rec.event_types))
+    for p in reader.parameters():
+        p.requires_grad_(False)
+    for p in reader.events.parameters():
+        p.requires_grad_(True)
+    reader.eval()
+    reader.events.train()
+    data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
+    nights = data.epochs["night_id"].to_numpy()
+    held = sorted(set(nights))[-rec.calibration_nights:] if rec.calibration_nights else []
+    calib = np.flatnonzero(np.isin(nights, held))
+    train = np.flatnonzero(~np.isin(nights, held))
+    captions = [data.caption(i, "stage_event") for i in range(len(data))]
+    y = torch.from_numpy(event_targets(captions, rec.event_types, cfg.num_patches, patch_s))
+    opt = torch.optim.AdamW(reader.events.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rec.lr, total_steps=rec.steps, pct_start=rec.warmup_frac)
+    pos_weight = torch.full((len(rec.event_types),), rec.pos_weight)
+    losses, t0 = [], time.time()
+    for b in index_batches(train, rec.batch_size, rec.steps, rec.seed, "event head", progress):
+        with torch.no_grad():
+            seq = reader.tower.forward_features(torch.from_numpy(data.signals(b)))
+        loss = F.binary_cross_entropy_with_logits(reader.events(seq), y[b], pos_weight=pos_weight)
+        losses.append(optimizer_step(loss, opt, sched, reader.events.parameters(), rec.grad_clip))
+    reader.eval()
+    record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
+                    "reader_sha256": rec.reader_sha256, "train_seconds": round(time.time() - t0, 1),
+                    "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+    if len(calib):
+        got = FactModel(reader, fm.space, {}).read_events(data.signals(calib))
+        assert got is not None
+        record["calibration"] = {"epochs": len(calib),
+                                 **event_scores(got, [captions[i] for i in calib], rec.event_types)}
+    save_fact_reader(reader, fm.space, out, {"run": fm.meta.get("run"), "events_run": record})
+    record["out"] = {"file": str(out), "sha256": hashlib.sha256(Path(out).read_bytes()).hexdigest()}
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper
+    recipe_cli("Train the fact reader's event head from a recipe.", train_event_head, argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

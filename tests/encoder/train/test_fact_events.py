@@ -1,0 +1,109 @@
+"""Training the fact reader's event head (encoder/train/fact_events.py) on a small simulated split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from sleeplm.encoder.captions.facts import CaptionFacts, EventFact
+from sleeplm.encoder.captions.render import render_facts
+from sleeplm.encoder.model import load_model
+from sleeplm.encoder.model.facts import (
+    FactReader,
+    FactSpace,
+    facts_path,
+    load_fact_model,
+    save_fact_reader,
+)
+from sleeplm.encoder.train.data import SplitSpec, build_split
+from sleeplm.encoder.train.fact_events import (
+    event_scores,
+    event_targets,
+    load_event_recipe,
+    train_event_head,
+)
+from sleeplm.encoder.train.recipe import RecipeError
+from testdata import MINI_CHECKPOINT
+
+SPEC = {"n_nights": 2, "seed": 79, "duration_h": 0.1, "n_paraphrases": 0, "n_randomized": 0, "brain_scale": "sd"}
+
+
+def _caption(events) -> str:
+    return render_facts(CaptionFacts("stage_event", stage="N2", events=[EventFact(*e) for e in events]))
+
+
+def test_targets_mark_the_patches_inside_each_stated_event() -> None:
+    y = event_targets([_caption([("hypopnea", 2.0, 5.0), ("arousal", 28.0, 30.0)])], ("hypopnea", "arousal"), 30, 1.0)
+    assert np.flatnonzero(y[0, :, 0]).tolist() == [2, 3, 4] and np.flatnonzero(y[0, :, 1]).tolist() == [28, 29]
+
+
+def test_event_scores_count_types_per_epoch_and_times_within_3_s() -> None:
+    caps = [_caption([("hypopnea", 2.0, 20.0)]), _caption([])]
+    read = [[("hypopnea", 4.0, 22.5)], [("arousal", 1.0, 5.0)]]
+    s = event_scores(read, caps, ("hypopnea", "arousal"))
+    assert s["hypopnea"] == {"type_f1": 1.0, "time_accuracy": 1.0, "stated": 1}
+    assert s["all"]["type_f1"] == pytest.approx(2 / 3)  # one right type, one false arousal
+
+
+def test_an_event_the_inputs_cannot_show_is_refused_in_a_recipe(tmp_path) -> None:
+    body = json.loads(load_event_recipe("tiny-facts-events").source.read_text())
+    body["train"]["event_types"] = ["oxygen_desaturation"]
+    (tmp_path / "r.json").write_text(json.dumps(body))
+    with pytest.raises(RecipeError, match="not readable"):
+        load_event_recipe(tmp_path / "r.json")
+
+
+def test_the_shipped_recipe_starts_from_the_shipped_weights() -> None:
+    from sleeplm.encoder.model.factory import bundled_weights
+
+    r = load_event_recipe("tiny-facts-events")
+    assert hashlib.sha256(bundled_weights("sleeplm-tiny").read_bytes()).hexdigest() == r.start_from["sha256"]
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("events-split")
+    build_split(root / "train", SplitSpec(**SPEC), workers=1, progress=False)
+    return root
+
+
+def test_training_adds_a_head_scored_on_the_held_out_night_and_leaves_the_values_alone(split, tmp_path) -> None:
+    shutil.copytree(MINI_CHECKPOINT.parent, tmp_path / "mini")  # the checkpoint and the config beside it
+    weights = tmp_path / "mini" / MINI_CHECKPOINT.name
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    cfg = load_model(str(weights)).config
+    torch.manual_seed(0)
+    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, 2, hidden=16)
+    space = FactSpace(["cardiac:hr.mean_bpm", "cardiac:hr.min_bpm"], np.repeat(np.linspace(50, 90, 200)[:, None], 2, 1),
+                      np.ones(2))
+    save_fact_reader(reader, space, facts_path(weights), {"run": {"started_from": {"sha256": sha}}})
+    body = json.loads(load_event_recipe("tiny-facts-events").source.read_text())
+    body["start_from"] = {"weights": str(weights), "sha256": sha}
+    body["reader"] = {"sha256": hashlib.sha256(facts_path(weights).read_bytes()).hexdigest()}
+    body["data"] = SPEC
+    body["train"].update({"steps": 3, "batch_size": 8, "calibration_nights": 1})
+    (tmp_path / "r.json").write_text(json.dumps(body))
+    out = tmp_path / "out.facts.safetensors"
+    record = train_event_head(tmp_path / "r.json", split, out, progress=False)
+    fm = load_fact_model(out)
+    assert fm.reader.event_types == tuple(body["train"]["event_types"])
+    assert record["calibration"]["epochs"] > 0 and "all" in record["calibration"]
+    assert fm.base_sha256 == sha  # still the reader of these weights
+    x = np.random.default_rng(0).normal(size=(2, 10, 1920)).astype(np.float32)
+    before = load_fact_model(facts_path(weights)).read(x)[0]
+    assert fm.read(x)[0] == pytest.approx(before, abs=1e-6)
+
+
+def test_the_shipped_reader_has_the_event_head_of_the_shipped_recipe() -> None:
+    from sleeplm.encoder.model.factory import bundled_weights
+    from sleeplm.encoder.model.facts import fact_model_for
+
+    weights = bundled_weights("sleeplm-tiny")
+    fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())
+    rec = load_event_recipe("tiny-facts-events")
+    assert fm is not None and fm.reader.event_types == rec.event_types
+    assert fm.meta["events_run"]["recipe"]["sha256"] == rec.sha256
