@@ -27,7 +27,8 @@ def _night_row(r: dict[str, Any]) -> dict[str, Any]:
     row = {"recording": r["recording"], "ahi_per_h": ahi, "ahi_rem_per_h": rem_ahi, "ahi_nrem_per_h": nrem_ahi,
            "rem_min": None if rem_min is None else round(rem_min, 1), "ratio": None,
            "usual": None, "strict": None, "why": "",
-           "ahi_lower_bound": state.get("respiratory") != "not scored" and hypopneas_lower_bound(scoring)}
+           "ahi_lower_bound": ahi is not None and state.get("respiratory") != "not scored"
+                              and hypopneas_lower_bound(scoring)}
     if state.get("respiratory") == "not scored":
         reason = (scoring.get("respiratory") or {}).get("reason")
         row["why"] = "respiratory events were not scored" + (f" ({reason})" if reason else "")
@@ -51,7 +52,9 @@ def rem_related_nights(ctx: ToolContext, recordings: list[str] | None = None) ->
     usual = [r["recording"] for r in rows if r["usual"]]
     strict = [r["recording"] for r in rows if r["strict"]]
     unknown = [r["recording"] for r in rows if r["usual"] is None]
-    scope = f"{len(rows)} named night(s)" if recordings else f"all {len(rows)} nights"
+    n = len(rows)
+    scope = (f"{n} named night{'s' if n != 1 else ''}" if recordings else
+             f"all {n} nights" if n != 1 else "the cohort's one night")
     return {
         "nights": rows, "scope": scope, "usual": usual, "strict": strict, "unknown": unknown,
         "rule": {"usual": "AHI >= 5 and REM AHI >= 2 x NREM AHI",

@@ -151,19 +151,31 @@ class EventHead(nn.Module):
         return self.out(h)
 
 
+#: The shortest event of each type the scoring rules allow (AASM: apneas and hypopneas >= 10 s, arousals >= 3 s).
+MIN_EVENT_S: dict[str, float] = {**dict.fromkeys(("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea"), 10.0),
+                                 "arousal": 3.0}
+
+
 def events_from_probs(probs: np.ndarray, event_types: tuple[str, ...], patch_s: float,
                       threshold: float = 0.5, min_duration_s: float = 2.0) -> list[list[tuple[str, float, float]]]:
-    """Events of each epoch from per-patch probabilities ``[N, T, K]``: runs of patches above ``threshold`` lasting
-    at least ``min_duration_s``, as ``(type, start_s, end_s)`` within the epoch, in start order."""
+    """Events of each epoch from per-patch probabilities ``[N, T, K]``: runs of patches above ``threshold``, as
+    ``(type, start_s, end_s)`` within the epoch, in start order.
+
+    A run inside the epoch must last as long as its type's shortest scorable event (:data:`MIN_EVENT_S`: a 3-s
+    "apnea" is not one); a run touching the epoch's start or end may be the part of a longer event this epoch holds,
+    and needs ``min_duration_s``.
+    """
     out = []
     for p in probs:
         found = []
+        n = p.shape[0]
         for k, name in enumerate(event_types):
             on = np.concatenate([[False], p[:, k] > threshold, [False]])
             starts = np.flatnonzero(on[1:] & ~on[:-1])
             ends = np.flatnonzero(~on[1:] & on[:-1])
             for a, b in zip(starts, ends):
-                if (b - a) * patch_s >= min_duration_s:
+                edge = a == 0 or b == n
+                if (b - a) * patch_s >= (min_duration_s if edge else max(min_duration_s, MIN_EVENT_S.get(name, 0.0))):
                     found.append((name, round(a * patch_s, 1), round(b * patch_s, 1)))
         out.append(sorted(found, key=lambda e: (e[1], e[0])))
     return out

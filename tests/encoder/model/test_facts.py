@@ -149,10 +149,13 @@ def test_events_are_runs_of_patches_above_threshold_lasting_long_enough() -> Non
     from sleeplm.encoder.model.facts import events_from_probs
 
     p = np.zeros((1, 30, 2))
-    p[0, 3:13, 0] = 0.9  # 10 s of the first type
-    p[0, 20:21, 0] = 0.9  # 1 s: too short
-    p[0, 25:30, 1] = 0.8  # to the epoch's end
-    assert events_from_probs(p, ("hypopnea", "arousal"), 1.0) == [[("hypopnea", 3.0, 13.0), ("arousal", 25.0, 30.0)]]
+    p[0, 0:3, 0] = 0.9  # 3 s at the start: the end of a longer hypopnea
+    p[0, 5:15, 0] = 0.9  # 10 s of hypopnea
+    p[0, 20:26, 0] = 0.9  # 6 s inside the epoch: shorter than any hypopnea
+    p[0, 16:19, 1] = 0.8  # a 3-s arousal
+    p[0, 28:30, 1] = 0.8  # 2 s to the epoch's end
+    got = events_from_probs(p, ("hypopnea", "arousal"), 1.0)
+    assert got == [[("hypopnea", 0.0, 3.0), ("hypopnea", 5.0, 15.0), ("arousal", 16.0, 19.0), ("arousal", 28.0, 30.0)]]
 
 
 def test_a_reader_with_an_event_head_loads_as_saved_and_reads_events(tmp_path) -> None:
