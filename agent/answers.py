@@ -528,8 +528,9 @@ def rem_related_nights(r: dict[str, Any]) -> str:
     lines += ["", "| night | AHI | REM AHI | NREM AHI | REM min | REM/NREM | usual | stricter | note |",
               "|---|---|---|---|---|---|---|---|---|"]
     for n in r["nights"]:
-        note = n["why"] + ("; " if n["why"] and n["ahi_lower_bound"] else "") + (
-            "AHI a lower bound (arousals not scored)" if n["ahi_lower_bound"] else "")
+        auto = " and ".join({"stages": "stages", "respiratory": "respiratory events"}[k] for k in n.get("automatic", []))
+        note = "; ".join(x for x in (n["why"], "AHI a lower bound (arousals not scored)" if n["ahi_lower_bound"] else "",
+                                     f"{auto} scored by a program" if auto else "") if x)
         lines.append(f"| {n['recording']} | {v(n['ahi_per_h'])} | {v(n['ahi_rem_per_h'])} | {v(n['ahi_nrem_per_h'])} | "
                      f"{v(n['rem_min'])} | {v(n['ratio'])} | {verdict(n['usual'])} | {verdict(n['strict'])} | {note} |")
     if any(n["ahi_lower_bound"] for n in r["nights"]):

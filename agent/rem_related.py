@@ -28,7 +28,8 @@ def _night_row(r: dict[str, Any]) -> dict[str, Any]:
            "rem_min": None if rem_min is None else round(rem_min, 1), "ratio": None,
            "usual": None, "strict": None, "why": "",
            "ahi_lower_bound": ahi is not None and state.get("respiratory") != "not scored"
-                              and hypopneas_lower_bound(scoring)}
+                              and hypopneas_lower_bound(scoring),
+           "automatic": [k for k in ("stages", "respiratory") if state.get(k) == "automatic"]}
     if state.get("respiratory") == "not scored":
         reason = (scoring.get("respiratory") or {}).get("reason")
         row["why"] = "respiratory events were not scored" + (f" ({reason})" if reason else "")
