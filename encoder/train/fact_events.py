@@ -25,12 +25,15 @@ from sleeplm.encoder.model.facts import (
     READABLE_EVENTS,
     EventHead,
     FactModel,
-    facts_path,
-    load_fact_model,
     save_fact_reader,
 )
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
-from sleeplm.encoder.train.facts import HeadRecipe, index_batches, optimizer_step
+from sleeplm.encoder.train.facts import (
+    HeadRecipe,
+    index_batches,
+    optimizer_step,
+    shipped_reader,
+)
 from sleeplm.encoder.train.recipe import (
     RecipeError,
     recipe_cli,
@@ -111,11 +114,7 @@ def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, 
     rec = load_event_recipe(recipe)
     weights = start_weights(rec, start_from)  # type: ignore[arg-type]  # EventRecipe has source and start_from
     assert weights is not None
-    reader_file = facts_path(weights)
-    if not reader_file.is_file() or hashlib.sha256(reader_file.read_bytes()).hexdigest() != rec.reader_sha256:
-        raise RecipeError(f"{rec.source}: the fact reader beside {weights} is not the one this recipe starts from "
-                          f"(sha256 {rec.reader_sha256[:12]}…)")
-    fm = load_fact_model(reader_file)
+    fm = shipped_reader(rec.source, weights, rec.reader_sha256)
     reader = fm.reader
     torch.manual_seed(rec.seed)
     cfg = reader.tower.cfg

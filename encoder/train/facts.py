@@ -107,6 +107,30 @@ def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched, params
     return float(loss.detach())
 
 
+def calibrate_values(reader: FactReader, space: FactSpace, x: np.ndarray, z: np.ndarray, pos: np.ndarray) -> dict:
+    """Set ``space.error_sd`` to the reader's RMS error on held-out epochs ``x`` (normal scores ``z``, positions
+    ``pos``); returns the calibration record."""
+    pz, plogp = FactModel(reader, space, {}).read(x)
+    err = pz - z
+    ok = np.isfinite(err)
+    rms = np.sqrt(np.where(ok, err, 0.0).__pow__(2).sum(0) / np.maximum(ok.sum(0), 1))
+    space.error_sd = np.where(ok.sum(0) > 0, np.maximum(rms, MIN_ERROR_SD), 1.0)
+    known = pos >= 0
+    return {"epochs": len(x), "error_sd": dict(zip(space.names, np.round(space.error_sd, 3).tolist())),
+            "position_accuracy": float((plogp[known].argmax(1) == pos[known]).mean()) if known.any() else None}
+
+
+def shipped_reader(source: Path, weights: Path, reader_sha256: str) -> FactModel:
+    """The fact reader beside ``weights``, when it is the one a recipe (``source``) starts from."""
+    from sleeplm.encoder.model.facts import facts_path, load_fact_model
+
+    path = facts_path(weights)
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != reader_sha256:
+        raise RecipeError(f"{source}: the fact reader beside {weights} is not the one this recipe starts from "
+                          f"(sha256 {reader_sha256[:12]}…)")
+    return load_fact_model(path)
+
+
 def fact_targets(data: EpochCaptions) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(value names, values ``[N, V]`` in caption units with NaN where unstated, position index ``[N]``)."""
     names, cols, pos = [], [], np.full(len(data), -1, dtype=np.int64)
@@ -168,16 +192,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
                     "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
     if len(calib):
         reader.eval()
-        pz, plogp = FactModel(reader, space, {}).read(data.signals(calib))
-        err = pz - z[calib]
-        ok = np.isfinite(err)
-        rms = np.sqrt(np.where(ok, err, 0.0).__pow__(2).sum(0) / np.maximum(ok.sum(0), 1))
-        space.error_sd = np.where(ok.sum(0) > 0, np.maximum(rms, MIN_ERROR_SD), 1.0)
-        known = pos[calib] >= 0
-        record["calibration"] = {
-            "epochs": len(calib),
-            "error_sd": dict(zip(names, np.round(space.error_sd, 3).tolist())),
-            "position_accuracy": float((plogp[known].argmax(1) == pos[calib][known]).mean()) if known.any() else None}
+        record["calibration"] = calibrate_values(reader, space, data.signals(calib), z[calib], pos[calib])
     save_fact_reader(reader, space, out, {"run": record})
     record["out"] = {"file": str(out), "sha256": hashlib.sha256(Path(out).read_bytes()).hexdigest()}
     return record

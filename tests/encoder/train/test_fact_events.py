@@ -19,7 +19,7 @@ from sleeplm.encoder.model.facts import (
     load_fact_model,
     save_fact_reader,
 )
-from sleeplm.encoder.train.data import SplitSpec, build_split
+from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
 from sleeplm.encoder.train.fact_events import (
     event_scores,
     event_targets,
@@ -107,3 +107,32 @@ def test_the_shipped_reader_has_the_event_head_of_the_shipped_recipe() -> None:
     rec = load_event_recipe("tiny-facts-events")
     assert fm is not None and fm.reader.event_types == rec.event_types
     assert fm.meta["events_run"]["recipe"]["sha256"] == rec.sha256
+
+
+def test_a_head_refit_keeps_the_tower_and_event_head_and_recalibrates_the_values(split, tmp_path) -> None:
+    from sleeplm.encoder.train.fact_heads import load_head_recipe, refit_fact_heads
+    from sleeplm.encoder.train.facts import fact_targets
+
+    shutil.copytree(MINI_CHECKPOINT.parent, tmp_path / "mini")
+    weights = tmp_path / "mini" / MINI_CHECKPOINT.name
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    cfg = load_model(str(weights)).config
+    names = fact_targets(EpochCaptions(split / "train"))[0]
+    torch.manual_seed(0)
+    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, len(names), hidden=16, spectral=True, spectral_width=8,
+                        event_types=("arousal",))
+    space = FactSpace(names, np.repeat(np.linspace(0, 100, 200)[:, None], len(names), 1), np.ones(len(names)))
+    save_fact_reader(reader, space, facts_path(weights), {"run": {"started_from": {"sha256": sha}}})
+    body = json.loads(load_head_recipe("tiny-facts-heads").source.read_text())
+    body["start_from"] = {"weights": str(weights), "sha256": sha}
+    body["reader"] = {"sha256": hashlib.sha256(facts_path(weights).read_bytes()).hexdigest()}
+    body["data"] = SPEC
+    body["train"].update({"epochs": 1, "batch_size": 16, "calibration_nights": 1})
+    (tmp_path / "r.json").write_text(json.dumps(body))
+    out = tmp_path / "out.facts.safetensors"
+    record = refit_fact_heads(tmp_path / "r.json", split, out, progress=False)
+    before, after = load_fact_model(facts_path(weights)).reader, load_fact_model(out).reader
+    assert all(torch.equal(a, b) for a, b in zip(before.tower.state_dict().values(), after.tower.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(before.events.state_dict().values(), after.events.state_dict().values()))
+    assert not torch.equal(before.values[0].weight, after.values[0].weight)
+    assert record["calibration"]["epochs"] > 0 and load_fact_model(out).base_sha256 == sha
