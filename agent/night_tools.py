@@ -132,7 +132,8 @@ def _ground(ctx: ToolContext, n: Any, first: int, last: int, generated: dict[str
         read = fm.read(x)
         for t in numeric:
             generated[t] = grounded_captions(generated[t], t, fm.values(read[0], t),
-                                             read[1] if t == "somatic" else None, masks)
+                                             read[1] if t == "somatic" else None, masks,
+                                             [info["reference_captions"].get(t, "") for info in infos])
     if stage:
         events = fm.read_events(x) or []
         generated["stage_event"] = [

@@ -22,10 +22,12 @@ Both sides are model outputs: no measured value of the epoch enters the caption.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Mapping
 
 import numpy as np
 from sleeplm.encoder.captions.facts import (
+    SECTION_LEADS,
     TRACK_SECTIONS,
     EventFact,
     PositionFacts,
@@ -33,7 +35,7 @@ from sleeplm.encoder.captions.facts import (
     canonical_track,
 )
 from sleeplm.encoder.captions.parse import parse_caption
-from sleeplm.encoder.captions.render import render_facts
+from sleeplm.encoder.captions.render import NO_EVENT_TEMPLATES, render_facts
 from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS, TRACK_INPUTS
 
 
@@ -48,8 +50,19 @@ def _ordered(values: dict[str, float]) -> None:
             values[f"max_{unit}"] = max(values[f"max_{unit}"], values[key])
 
 
+def leads_in_caption(reference: str) -> dict[str, str]:
+    """Section key -> the lead a (reference) caption's title names in place of the AASM derivation
+    ("Central EEG Activity (CZ-A1 in place of C3-A2)" -> ``{"eeg_c3": "CZ-A1"}``)."""
+    out = {}
+    for key, (aasm, _) in SECTION_LEADS.items():
+        m = re.search(rf"\(([^()]+?) in place of {re.escape(aasm)}\)", reference, flags=re.IGNORECASE)
+        if m:
+            out[key] = m.group(1)
+    return out
+
+
 def grounded_caption(generated: str, track: str, values: Mapping[str, float], position: str | None,
-                     present: Collection[str]) -> str:
+                     present: Collection[str], leads: Mapping[str, str] | None = None) -> str:
     """The decoder's caption ``generated`` of ``track`` with the read ``values`` in place of its numbers.
 
     Parameters
@@ -62,6 +75,8 @@ def grounded_caption(generated: str, track: str, values: Mapping[str, float], po
     position : the reader's body position (one of ``POSITIONS``), or None when it read none; used only where the
         position channel is ``present``.
     present : the model input channels the recording has for this epoch.
+    leads : section key -> the lead recorded in place of the section's AASM derivation (:func:`leads_in_caption`),
+        so a title names the lead the values were read from.
 
     Returns
     -------
@@ -72,6 +87,7 @@ def grounded_caption(generated: str, track: str, values: Mapping[str, float], po
     if track == "stage_event":
         return generated
     facts = parse_caption(generated, track)
+    facts.leads = dict(leads or {})
     cut_off = not generated.rstrip().endswith(".")
     if not facts.sections and facts.position is None and not cut_off:
         return generated
@@ -101,18 +117,21 @@ def grounded_caption(generated: str, track: str, values: Mapping[str, float], po
 
 
 def grounded_captions(generated: list[str], track: str, values: Mapping[str, np.ndarray],
-                      position_logp: np.ndarray | None, channel_masks: np.ndarray) -> list[str]:
+                      position_logp: np.ndarray | None, channel_masks: np.ndarray,
+                      references: list[str] | None = None) -> list[str]:
     """:func:`grounded_caption` for many epochs.
 
     ``values`` is ``{"section.field": [N]}`` as :meth:`sleeplm.encoder.model.facts.FactModel.values` gives them,
     ``position_logp`` the reader's position log-probabilities ``[N, len(POSITIONS)]`` (None: no position), and
-    ``channel_masks`` bool ``[N, 10]`` the input channels each epoch has (``SLEEPLM_CHANNELS`` order).
+    ``channel_masks`` bool ``[N, 10]`` the input channels each epoch has (``SLEEPLM_CHANNELS`` order), and
+    ``references`` the epochs' reference captions, whose titles name the leads recorded (:func:`leads_in_caption`).
     """
     out = []
     for i, text in enumerate(generated):
         present = {c for c, on in zip(SLEEPLM_CHANNELS, channel_masks[i]) if on}
         pos = POSITIONS[int(np.argmax(position_logp[i]))] if position_logp is not None else None
-        out.append(grounded_caption(text, track, {k: float(v[i]) for k, v in values.items()}, pos, present))
+        leads = leads_in_caption(references[i]) if references is not None else None
+        out.append(grounded_caption(text, track, {k: float(v[i]) for k, v in values.items()}, pos, present, leads))
     return out
 
 
@@ -140,4 +159,9 @@ def grounded_stage_event(generated: str, events: list[tuple[str, float, float]],
     kept = [e for e in facts.events if e.type not in readable]
     read = [EventFact(t, a, b) for t, a, b in events if t in seen]
     facts.events = sorted(kept + read, key=lambda e: (e.start_s, e.type))
-    return render_facts(facts)
+    text = render_facts(facts)
+    if not facts.events and not any(c in present for c in EVENT_INPUTS["hypopnea"]):
+        # "no breathing events were detected" would be a finding where nothing could show one
+        text = text.replace(NO_EVENT_TEMPLATES[0], "Breathing events cannot be read here: the recording has no "
+                                                   "airflow or effort channel.")
+    return text

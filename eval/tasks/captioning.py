@@ -124,7 +124,7 @@ class Captioning:
                 reader_rows.append(rr)
                 res.scores[f"{track}/reader_fact_accuracy"] = rr["fact_accuracy"]
                 grounded = grounded_captions(preds, track, fact_model.values(read[0][keep], track),
-                                             read[1][keep] if track == "somatic" else None, masks[keep])
+                                             read[1][keep] if track == "somatic" else None, masks[keep], refs)
             elif events is not None and track == "stage_event":
                 grounded = [grounded_stage_event(p, events[i], fact_model.reader.event_types,
                                                  {c for c, on in zip(SLEEPLM_CHANNELS, masks[i]) if on})

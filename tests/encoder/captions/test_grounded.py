@@ -106,3 +106,21 @@ def test_a_read_event_whose_signals_the_epoch_lacks_is_not_stated():
     out = parse_caption(grounded_stage_event(decoder, [("hypopnea", 2.0, 20.0), ("arousal", 5.0, 9.0)], READABLE,
                                              {"EEG_C3"}), "stage_event")
     assert [e.type for e in out.events] == ["arousal"]  # no airflow or belts: no breathing event either way
+
+
+def test_a_grounded_title_names_the_lead_the_reference_caption_names():
+    from sleeplm.encoder.captions.grounded import leads_in_caption
+
+    ref = "Central EEG Activity (CZ-A1 in place of C3-A2): delta relative power of 85.69%."
+    generated = "central eeg activity (c3-a2): delta relative power of 78.05%, theta relative power of 10.06%."
+    out = grounded_caption(generated, "brain", {"eeg_c3.delta_rel_pct": 75.3}, None, {"EEG_C3"},
+                           leads_in_caption(ref))
+    assert "(CZ-A1 in place of C3-A2)" in out
+    assert parse_caption(out, "brain").sections["eeg_c3"].values == {"delta_rel_pct": 75.3}
+
+
+def test_without_airflow_or_belts_a_stage_caption_does_not_say_no_breathing_events_were_found():
+    from sleeplm.encoder.captions.grounded import grounded_stage_event
+
+    out = grounded_stage_event(_stage_caption([]), [], READABLE, {"EEG_C3"})
+    assert "No sleep-disordered breathing events were detected" not in out and "cannot be read" in out
