@@ -420,10 +420,16 @@ _THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|
 _THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b"
 #: AASM and R&K stage names as written ("stage 2", "stage N2 sleep", "stage R", "stage 3/4"), and the word the
 #: planner reads for each.
+#: Apnea said to be worse in REM ("is sleep apnea worse in REM", "REM-predominant OSA"): REM against NREM AHI, not a
+#: count of apneas in REM.
+_REM_WORSE = (r"\b(apnoea|apnea|osa|ahi|breathing events?)\b.*\b(worse|more severe|predominant|dominant|concentrated)"
+              r"\b.*\bin rem\b|\brem[- ](predominant|dominant)\b")
+
+
 def _rem_versus_nrem(question: str) -> bool:
     """REM-related OSA, or the REM AHI set against the NREM AHI ("is the REM AHI higher than the NREM AHI?")."""
     t = question.lower()
-    if "rem-related osa" in t:
+    if "rem-related osa" in t or re.search(_REM_WORSE, t):
         return True
     return "ahi_nrem_per_h" in find_metrics(t) and bool(re.search(r"\brem\b", re.sub(_NREM, " ", t))) and \
         bool(re.search(r"\bahi\b.*\bahi\b|\b(than|versus|vs\.?|compared?|differ\w*)\b", t))

@@ -176,7 +176,7 @@ def events_from_probs(probs: np.ndarray, event_types: tuple[str, ...], patch_s: 
             for a, b in zip(starts, ends):
                 edge = a == 0 or b == n
                 if (b - a) * patch_s >= (min_duration_s if edge else max(min_duration_s, MIN_EVENT_S.get(name, 0.0))):
-                    found.append((name, round(a * patch_s, 1), round(b * patch_s, 1)))
+                    found.append((name, round(float(a * patch_s), 1), round(float(b * patch_s), 1)))
         out.append(sorted(found, key=lambda e: (e[1], e[0])))
     return out
 
@@ -217,17 +217,28 @@ class FactReader(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read_all(x)[:2]
 
+    def pooled(self, seq: torch.Tensor) -> torch.Tensor:
+        """The tower's part of the heads' input ``[B, C*D + D]``: per-channel mean tokens and the global token."""
+        b, _, d = seq.shape
+        per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
+        return torch.cat([per_channel, self.tower.contrastive_pooler(seq)[:, 0]], -1)
+
+    def heads(self, pooled: torch.Tensor, spectral: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(value normal scores, position logits) from :meth:`pooled` and the raw stem input (:meth:`spectral_input`;
+        None without a stem)."""
+        parts = [pooled]
+        if self.spectral:
+            assert spectral is not None
+            parts.append(self.spec((spectral - self.spec_mean) / self.spec_std))
+        h = torch.cat(parts, -1)
+        return self.values(h), self.position(h)
+
     def read_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(value normal scores, position logits, event logits ``[B, T, K]`` or None without an event head)."""
         seq = self.tower.forward_features(x)  # [B, C*T, D]
         events = self.events(seq) if self.event_types else None
-        b, _, d = seq.shape
-        per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
-        parts = [per_channel, self.tower.contrastive_pooler(seq)[:, 0]]
-        if self.spectral:
-            parts.append(self.spec((self.spectral_input(x) - self.spec_mean) / self.spec_std))
-        h = torch.cat(parts, -1)
-        return self.values(h), self.position(h), events
+        values, position = self.heads(self.pooled(seq), self.spectral_input(x) if self.spectral else None)
+        return values, position, events
 
 
 def fact_scores(pred_z: np.ndarray, pred_pos_logp: np.ndarray, text_z: np.ndarray, text_pos: np.ndarray,

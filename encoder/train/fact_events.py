@@ -30,6 +30,8 @@ from sleeplm.encoder.model.facts import (
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
 from sleeplm.encoder.train.facts import (
     HeadRecipe,
+    calibration_split,
+    file_record,
     index_batches,
     optimizer_step,
     shipped_reader,
@@ -128,10 +130,7 @@ def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, 
     reader.eval()
     reader.events.train()
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
-    nights = data.epochs["night_id"].to_numpy()
-    held = sorted(set(nights))[-rec.calibration_nights:] if rec.calibration_nights else []
-    calib = np.flatnonzero(np.isin(nights, held))
-    train = np.flatnonzero(~np.isin(nights, held))
+    held, calib, train = calibration_split(data, rec.calibration_nights)
     captions = [data.caption(i, "stage_event") for i in range(len(data))]
     y = torch.from_numpy(event_targets(captions, rec.event_types, cfg.num_patches, patch_s))
     opt = torch.optim.AdamW(reader.events.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
@@ -153,8 +152,7 @@ def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         record["calibration"] = {"epochs": len(calib),
                                  **event_scores(got, [captions[i] for i in calib], rec.event_types)}
     save_fact_reader(reader, fm.space, out, {"run": fm.meta.get("run"), "events_run": record})
-    record["out"] = {"file": str(out), "sha256": hashlib.sha256(Path(out).read_bytes()).hexdigest()}
-    return record
+    return {**record, "out": file_record(out)}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sleeplm.encoder.model.facts import (
     save_fact_reader,
 )
@@ -28,8 +27,12 @@ from sleeplm.encoder.train.data import EpochCaptions, SplitSpec
 from sleeplm.encoder.train.facts import (
     HeadRecipe,
     calibrate_values,
+    calibration_split,
     fact_targets,
+    file_record,
+    optimizer_step,
     shipped_reader,
+    value_loss,
 )
 from sleeplm.encoder.train.recipe import (
     RecipeError,
@@ -69,21 +72,14 @@ def load_head_recipe(name_or_path: str | Path) -> HeadRefitRecipe:
 
 @torch.no_grad()
 def head_inputs(reader, x: np.ndarray, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tower part ``[N, C*D + D]``, raw stem input ``[N, C*F]``) of epochs ``x``: what the heads read."""
+    """(the tower's part ``[N, C*D + D]``, the raw stem input ``[N, C*F]``) of epochs ``x``: what the heads read
+    (:meth:`~sleeplm.encoder.model.facts.FactReader.heads`)."""
     tower, spec = [], []
     for s in range(0, len(x), batch_size):
         xb = torch.from_numpy(np.asarray(x[s:s + batch_size], dtype=np.float32))
-        seq = reader.tower.forward_features(xb)
-        b, _, d = seq.shape
-        per_channel = seq.reshape(b, reader.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
-        tower.append(torch.cat([per_channel, reader.tower.contrastive_pooler(seq)[:, 0]], -1))
+        tower.append(reader.pooled(reader.tower.forward_features(xb)))
         spec.append(reader.spectral_input(xb))
     return torch.cat(tower), torch.cat(spec)
-
-
-def _heads(reader, tower: torch.Tensor, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    h = torch.cat([tower, reader.spec((spec - reader.spec_mean) / reader.spec_std)], -1)
-    return reader.values(h), reader.position(h)
 
 
 def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: str | Path | None = None,
@@ -98,10 +94,7 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         raise RecipeError(f"{rec.source}: the reader has no spectral stem to refit")
     torch.manual_seed(rec.seed)
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
-    nights = data.epochs["night_id"].to_numpy()
-    held = sorted(set(nights))[-rec.calibration_nights:] if rec.calibration_nights else []
-    calib = np.flatnonzero(np.isin(nights, held))
-    train = np.flatnonzero(~np.isin(nights, held))
+    held, calib, train = calibration_split(data, rec.calibration_nights)
     names, values, pos = fact_targets(data)
     if names != space.names:
         raise RecipeError(f"{rec.source}: the split's caption values are not the reader's ({len(names)} vs "
@@ -128,17 +121,9 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         order = rng.permutation(len(train))
         for s in range(0, len(order), rec.batch_size):
             b = torch.from_numpy(order[s:s + rec.batch_size])
-            pred, logits = _heads(reader, tower[b], spec[b])
-            loss = ((pred - zt[b]) ** 2 * mask[b]).sum() / mask[b].sum().clamp(min=1)
-            known = post[b] >= 0
-            if known.any():
-                loss = loss + rec.position_weight * F.cross_entropy(logits[known], post[b][known])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, rec.grad_clip)
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
+            pred, logits = reader.heads(tower[b], spec[b])
+            loss = value_loss(pred, logits, zt[b], mask[b], post[b], rec.position_weight)
+            losses.append(optimizer_step(loss, opt, sched, params, rec.grad_clip))
             bar.update()
     bar.close()
     record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
@@ -148,8 +133,7 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         record["calibration"] = calibrate_values(reader, space, data.signals(calib), z[calib], pos[calib])
     meta = {k: fm.meta[k] for k in ("run", "events_run") if k in fm.meta}
     save_fact_reader(reader, space, out, {**meta, "heads_run": record})
-    record["out"] = {"file": str(out), "sha256": hashlib.sha256(Path(out).read_bytes()).hexdigest()}
-    return record
+    return {**record, "out": file_record(out)}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper

@@ -107,6 +107,30 @@ def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, sched, params
     return float(loss.detach())
 
 
+def calibration_split(data: EpochCaptions, n_nights: int) -> tuple[list, np.ndarray, np.ndarray]:
+    """(the last ``n_nights`` nights, their epoch indices, every other epoch's indices): the nights a reader is
+    calibrated on are never trained on."""
+    nights = data.epochs["night_id"].to_numpy()
+    held = sorted(set(nights))[-n_nights:] if n_nights else []
+    return held, np.flatnonzero(np.isin(nights, held)), np.flatnonzero(~np.isin(nights, held))
+
+
+def value_loss(pred: torch.Tensor, logits: torch.Tensor, z: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor,
+               position_weight: float) -> torch.Tensor:
+    """Mean squared error of the stated values' normal scores (``mask``: stated) plus ``position_weight`` times the
+    cross-entropy of the stated body positions (``pos`` >= 0)."""
+    loss = ((pred - z) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+    known = pos >= 0
+    if known.any():
+        loss = loss + position_weight * F.cross_entropy(logits[known], pos[known])
+    return loss
+
+
+def file_record(path: str | Path) -> dict:
+    """Where a trained file was written and its sha256 (the record's ``out``)."""
+    return {"file": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
 def calibrate_values(reader: FactReader, space: FactSpace, x: np.ndarray, z: np.ndarray, pos: np.ndarray) -> dict:
     """Set ``space.error_sd`` to the reader's RMS error on held-out epochs ``x`` (normal scores ``z``, positions
     ``pos``); returns the calibration record."""
@@ -154,10 +178,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
     sha = rec.start_from["sha256"]
     torch.manual_seed(rec.seed)
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
-    nights = data.epochs["night_id"].to_numpy()
-    held = sorted(set(nights))[-rec.calibration_nights:] if rec.calibration_nights else []
-    calib = np.flatnonzero(np.isin(nights, held))
-    train = np.flatnonzero(~np.isin(nights, held))
+    held, calib, train = calibration_split(data, rec.calibration_nights)
     names, values, pos = fact_targets(data)
     space = FactSpace(names, np.stack([np.nanquantile(values[train, j], QUANTILE_LEVELS) for j in range(len(names))], 1),
                       np.ones(len(names)))
@@ -181,10 +202,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
     losses, t0 = [], time.time()
     for b in index_batches(train, rec.batch_size, rec.steps, rec.seed, "fact reader", progress):
         pred, logits = reader(torch.from_numpy(data.signals(b)))
-        loss = ((pred - zt[b]) ** 2 * mask[b]).sum() / mask[b].sum().clamp(min=1)
-        known = post[b] >= 0
-        if known.any():
-            loss = loss + rec.position_weight * F.cross_entropy(logits[known], post[b][known])
+        loss = value_loss(pred, logits, zt[b], mask[b], post[b], rec.position_weight)
         losses.append(optimizer_step(loss, opt, sched, reader.parameters(), rec.grad_clip))
     seconds = time.time() - t0
     record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
@@ -194,8 +212,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
         reader.eval()
         record["calibration"] = calibrate_values(reader, space, data.signals(calib), z[calib], pos[calib])
     save_fact_reader(reader, space, out, {"run": record})
-    record["out"] = {"file": str(out), "sha256": hashlib.sha256(Path(out).read_bytes()).hexdigest()}
-    return record
+    return {**record, "out": file_record(out)}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper

@@ -497,3 +497,9 @@ def test_rem_ahi_against_nrem_ahi_of_two_named_nights_applies_the_rule_to_those(
 def test_rem_ahi_against_nrem_ahi_of_one_night_shows_both_with_the_whole_night_ahi() -> None:
     p = decide("is sim-0002's REM AHI higher than its NREM AHI?", NAMES, AT_1)
     assert p.tool == "describe_night" and p.args["metrics"] == ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"]
+
+
+def test_apnea_worse_in_rem_is_rem_against_nrem_ahi_not_a_count_of_apneas_in_rem() -> None:
+    for q in ("is sleep apnea worse in REM for any patient?", "which nights have REM-predominant OSA?"):
+        assert decide(q, NAMES, AT_1).tool == "rem_related_nights", q
+    assert decide("how many apneas in REM did sim-0002 have?", NAMES, AT_1).tool != "rem_related_nights"

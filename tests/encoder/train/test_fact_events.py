@@ -71,24 +71,30 @@ def split(tmp_path_factory: pytest.TempPathFactory):
     return root
 
 
-def test_training_adds_a_head_scored_on_the_held_out_night_and_leaves_the_values_alone(split, tmp_path) -> None:
+def _mini_with_reader(tmp_path, names: list[str], recipe_body: dict, train: dict, **reader_kw) -> tuple:
+    """A copy of the mini checkpoint with a random fact reader beside it, and a recipe (from ``recipe_body``) that
+    starts from both on the small split: (weights, their sha256, recipe path)."""
     shutil.copytree(MINI_CHECKPOINT.parent, tmp_path / "mini")  # the checkpoint and the config beside it
     weights = tmp_path / "mini" / MINI_CHECKPOINT.name
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
     cfg = load_model(str(weights)).config
     torch.manual_seed(0)
-    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, 2, hidden=16)
-    space = FactSpace(["cardiac:hr.mean_bpm", "cardiac:hr.min_bpm"], np.repeat(np.linspace(50, 90, 200)[:, None], 2, 1),
-                      np.ones(2))
+    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, len(names), hidden=16, **reader_kw)
+    space = FactSpace(names, np.repeat(np.linspace(0, 100, 200)[:, None], len(names), 1), np.ones(len(names)))
     save_fact_reader(reader, space, facts_path(weights), {"run": {"started_from": {"sha256": sha}}})
-    body = json.loads(load_event_recipe("tiny-facts-events").source.read_text())
-    body["start_from"] = {"weights": str(weights), "sha256": sha}
-    body["reader"] = {"sha256": hashlib.sha256(facts_path(weights).read_bytes()).hexdigest()}
-    body["data"] = SPEC
-    body["train"].update({"steps": 3, "batch_size": 8, "calibration_nights": 1})
+    body = dict(recipe_body, start_from={"weights": str(weights), "sha256": sha}, data=SPEC,
+                reader={"sha256": hashlib.sha256(facts_path(weights).read_bytes()).hexdigest()})
+    body["train"] = {**body["train"], **train}
     (tmp_path / "r.json").write_text(json.dumps(body))
+    return weights, sha, tmp_path / "r.json"
+
+
+def test_training_adds_a_head_scored_on_the_held_out_night_and_leaves_the_values_alone(split, tmp_path) -> None:
+    body = json.loads(load_event_recipe("tiny-facts-events").source.read_text())
+    weights, sha, recipe = _mini_with_reader(tmp_path, ["cardiac:hr.mean_bpm", "cardiac:hr.min_bpm"], body,
+                                             {"steps": 3, "batch_size": 8, "calibration_nights": 1})
     out = tmp_path / "out.facts.safetensors"
-    record = train_event_head(tmp_path / "r.json", split, out, progress=False)
+    record = train_event_head(recipe, split, out, progress=False)
     fm = load_fact_model(out)
     assert fm.reader.event_types == tuple(body["train"]["event_types"])
     assert record["calibration"]["epochs"] > 0 and "all" in record["calibration"]
@@ -113,24 +119,13 @@ def test_a_head_refit_keeps_the_tower_and_event_head_and_recalibrates_the_values
     from sleeplm.encoder.train.fact_heads import load_head_recipe, refit_fact_heads
     from sleeplm.encoder.train.facts import fact_targets
 
-    shutil.copytree(MINI_CHECKPOINT.parent, tmp_path / "mini")
-    weights = tmp_path / "mini" / MINI_CHECKPOINT.name
-    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
-    cfg = load_model(str(weights)).config
     names = fact_targets(EpochCaptions(split / "train"))[0]
-    torch.manual_seed(0)
-    reader = FactReader(cfg.biosignals_cfg, cfg.embed_dim, len(names), hidden=16, spectral=True, spectral_width=8,
-                        event_types=("arousal",))
-    space = FactSpace(names, np.repeat(np.linspace(0, 100, 200)[:, None], len(names), 1), np.ones(len(names)))
-    save_fact_reader(reader, space, facts_path(weights), {"run": {"started_from": {"sha256": sha}}})
     body = json.loads(load_head_recipe("tiny-facts-heads").source.read_text())
-    body["start_from"] = {"weights": str(weights), "sha256": sha}
-    body["reader"] = {"sha256": hashlib.sha256(facts_path(weights).read_bytes()).hexdigest()}
-    body["data"] = SPEC
-    body["train"].update({"epochs": 1, "batch_size": 16, "calibration_nights": 1})
-    (tmp_path / "r.json").write_text(json.dumps(body))
+    weights, sha, recipe = _mini_with_reader(tmp_path, names, body, {"epochs": 1, "batch_size": 16,
+                                                                      "calibration_nights": 1},
+                                             spectral=True, spectral_width=8, event_types=("arousal",))
     out = tmp_path / "out.facts.safetensors"
-    record = refit_fact_heads(tmp_path / "r.json", split, out, progress=False)
+    record = refit_fact_heads(recipe, split, out, progress=False)
     before, after = load_fact_model(facts_path(weights)).reader, load_fact_model(out).reader
     assert all(torch.equal(a, b) for a, b in zip(before.tower.state_dict().values(), after.tower.state_dict().values()))
     assert all(torch.equal(a, b) for a, b in zip(before.events.state_dict().values(), after.events.state_dict().values()))
