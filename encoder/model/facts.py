@@ -28,6 +28,13 @@ import numpy as np
 import torch
 from scipy.stats import norm
 from sleeplm.encoder.model.config import BiosignalsConfig
+from sleeplm.encoder.model.fact_priors import (
+    BandPrior,
+    PriorResidual,
+    band_relative_powers,
+    normal_scores,
+    welch_psd,
+)
 from sleeplm.encoder.model.signal_encoder import BiosignalEncoder
 from sleeplm.encoder.vocab import POSITIONS
 from torch import nn
@@ -107,10 +114,7 @@ def welch_bins(x: torch.Tensor, fs_hz: float = 64.0) -> torch.Tensor:
     out = []
     for seg_s, width_hz, top_hz, total_lo_hz in SPECTRAL_GRIDS:
         n = round(seg_s * fs_hz)
-        frames = x.unfold(-1, n, n // 2)  # [B, C, S, n]
-        frames = frames - frames.mean(-1, keepdim=True)
-        win = torch.hann_window(n, periodic=True, dtype=x.dtype, device=x.device)
-        psd = (torch.fft.rfft(frames * win, dim=-1).abs() ** 2).mean(-2)  # [B, C, n//2+1]
+        psd = welch_psd(x, n)  # [B, C, n//2+1]
         f = torch.fft.rfftfreq(n, 1.0 / fs_hz).to(x.device)
         total = psd[..., (f >= total_lo_hz) & (f <= 30.0)].sum(-1, keepdim=True).clamp_min(1e-12)
         idx = torch.clamp((f / width_hz).floor().long(), max=round(top_hz / width_hz) - 1)
@@ -188,11 +192,14 @@ class FactReader(nn.Module):
     tokens and its contrastive (global) token, so each channel's values come from that channel's tokens. With
     ``spectral`` the heads also read :func:`welch_bins` of every channel (a fixed front end, as a spectrogram is for
     a speech model), standardised by statistics of the training epochs (``spec_mean``, ``spec_std``) and passed
-    through a learned layer of ``spectral_width``.
+    through a learned layer of ``spectral_width``. With ``priors`` (:mod:`~sleeplm.encoder.model.fact_priors`), each
+    prior's value is its measurement on the input, as a normal score through ``prior_quantiles``, plus a learned
+    residual; where the measurement is undefined (a flat or absent channel) the value head's reading stands.
     """
 
     def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512,
-                 spectral: bool = False, spectral_width: int = 256, event_types: tuple[str, ...] = ()) -> None:
+                 spectral: bool = False, spectral_width: int = 256, event_types: tuple[str, ...] = (),
+                 priors: tuple[BandPrior, ...] = (), prior_index: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.tower = BiosignalEncoder(cfg, embed_dim)
         self.event_types = tuple(event_types)
@@ -209,6 +216,14 @@ class FactReader(nn.Module):
             width += spectral_width
         self.values = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, n_values))
         self.position = nn.Sequential(nn.Linear(width, hidden // 4), nn.GELU(), nn.Linear(hidden // 4, len(POSITIONS)))
+        if len(priors) != len(prior_index):
+            raise ValueError(f"{len(priors)} priors but {len(prior_index)} value indices")
+        self.priors = tuple(priors)
+        if self.priors:
+            self.register_buffer("prior_index", torch.tensor(prior_index, dtype=torch.long))
+            self.register_buffer("prior_quantiles", torch.zeros(len(QUANTILE_LEVELS), len(priors)))
+            self.register_buffer("prior_levels", torch.tensor(QUANTILE_LEVELS, dtype=torch.float32))
+            self.prior_residual = PriorResidual(width, len(priors))
 
     def spectral_input(self, x: torch.Tensor) -> torch.Tensor:
         """The stem's raw input ``[B, C*F]`` (before standardisation)."""
@@ -223,21 +238,36 @@ class FactReader(nn.Module):
         per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
         return torch.cat([per_channel, self.tower.contrastive_pooler(seq)[:, 0]], -1)
 
-    def heads(self, pooled: torch.Tensor, spectral: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(value normal scores, position logits) from :meth:`pooled` and the raw stem input (:meth:`spectral_input`;
-        None without a stem)."""
+    def measured_priors(self, x: torch.Tensor) -> torch.Tensor:
+        """Each prior's measurement on epochs ``x`` as a normal score ``[B, P]`` (NaN where undefined)."""
+        fs_hz = self.tower.cfg.signal_length / 30.0  # a 30-s epoch of signal_length samples
+        rel = band_relative_powers(x.float(), self.priors, fs_hz)
+        return normal_scores(rel, self.prior_quantiles, self.prior_levels)
+
+    def heads(self, pooled: torch.Tensor, spectral: torch.Tensor | None,
+              prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(value normal scores, position logits) from :meth:`pooled`, the raw stem input (:meth:`spectral_input`;
+        None without a stem) and the measured priors (:meth:`measured_priors`; None without priors)."""
         parts = [pooled]
         if self.spectral:
             assert spectral is not None
             parts.append(self.spec((spectral - self.spec_mean) / self.spec_std))
         h = torch.cat(parts, -1)
-        return self.values(h), self.position(h)
+        values = self.values(h)
+        if self.priors:
+            assert prior is not None
+            known = torch.isfinite(prior)
+            fused = torch.nan_to_num(prior) + self.prior_residual(h)
+            read = values.index_select(1, self.prior_index)
+            values = values.index_copy(1, self.prior_index, torch.where(known, fused, read))
+        return values, self.position(h)
 
     def read_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(value normal scores, position logits, event logits ``[B, T, K]`` or None without an event head)."""
         seq = self.tower.forward_features(x)  # [B, C*T, D]
         events = self.events(seq) if self.event_types else None
-        values, position = self.heads(self.pooled(seq), self.spectral_input(x) if self.spectral else None)
+        values, position = self.heads(self.pooled(seq), self.spectral_input(x) if self.spectral else None,
+                                      self.measured_priors(x) if self.priors else None)
         return values, position, events
 
 
@@ -278,7 +308,8 @@ def save_fact_reader(reader: FactReader, space: FactSpace, path: str | Path, met
     header = {"names": space.names, "biosignals_cfg": cfg.__dict__, "embed_dim": reader.tower.proj_to_embed.out_features,
               "hidden": reader.values[0].out_features, "spectral": reader.spectral,
               "spectral_width": reader.spec[0].out_features if reader.spectral else 0,
-              "event_types": list(reader.event_types), **meta}
+              "event_types": list(reader.event_types), "priors": [p.to_json() for p in reader.priors],
+              "prior_index": reader.prior_index.tolist() if reader.priors else [], **meta}
     save_file(tensors, str(path), metadata={"fact_reader": json.dumps(header)})
     return Path(path)
 
@@ -297,7 +328,9 @@ def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
     reader = FactReader(BiosignalsConfig(**header["biosignals_cfg"]), int(header["embed_dim"]), len(space.names),
                         int(header["hidden"]), spectral=bool(header.get("spectral", False)),
                         spectral_width=int(header.get("spectral_width") or 256),
-                        event_types=tuple(header.get("event_types") or ()))
+                        event_types=tuple(header.get("event_types") or ()),
+                        priors=tuple(BandPrior(**p) for p in header.get("priors") or ()),
+                        prior_index=tuple(header.get("prior_index") or ()))
     reader.load_state_dict({k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")})
     return reader.eval(), space, header
 

@@ -38,6 +38,8 @@ EEG_BANDS_HZ: dict[str, tuple[float, float]] = {
     "beta": (16.0, 30.0),
 }
 EEG_TOTAL_HZ: tuple[float, float] = (0.5, 30.0)
+#: Welch segment length (s) of the band powers.
+EEG_WELCH_S: float = 4.0
 
 
 def eeg_band_powers(mat_uv: np.ndarray, fs_hz: float) -> dict[str, np.ndarray]:
@@ -45,7 +47,7 @@ def eeg_band_powers(mat_uv: np.ndarray, fs_hz: float) -> dict[str, np.ndarray]:
 
     One :func:`scipy.signal.welch` call for all epochs. Epochs with NaN or a flat lead give NaN.
     """
-    nper = min(mat_uv.shape[1], int(round(4 * fs_hz)))
+    nper = min(mat_uv.shape[1], int(round(EEG_WELCH_S * fs_hz)))
     ok = complete_epochs(mat_uv) & ~flat_epochs(mat_uv)
     freqs, psd = sps.welch(np.nan_to_num(mat_uv), fs=fs_hz, nperseg=nper, axis=-1)
     hi_total = min(EEG_TOTAL_HZ[1], fs_hz / 2.0)

@@ -31,11 +31,13 @@ from sleeplm.encoder.io.records import EPOCH_S, Signal
 EOG_SEM_HZ: tuple[float, float] = (0.1, 1.0)
 EOG_REM_HZ: tuple[float, float] = (1.0, 5.0)
 EOG_TOTAL_HZ: tuple[float, float] = (0.1, 30.0)
+#: Welch segment length (s) of the band powers.
+EOG_WELCH_S: float = 10.0
 
 
 def eog_band_powers(mat_uv: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """(SEM %, REM %) per epoch from one Welch call with 10-s windows."""
-    nper = min(mat_uv.shape[1], int(round(10 * fs_hz)))
+    nper = min(mat_uv.shape[1], int(round(EOG_WELCH_S * fs_hz)))
     ok = complete_epochs(mat_uv) & ~flat_epochs(mat_uv)
     freqs, psd = sps.welch(np.nan_to_num(mat_uv), fs=fs_hz, nperseg=nper, axis=-1)
     total = band_power(freqs, psd, EOG_TOTAL_HZ[0], min(EOG_TOTAL_HZ[1], fs_hz / 2))

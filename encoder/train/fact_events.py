@@ -12,7 +12,6 @@ Run: ``python -m sleeplm.encoder.train.fact_events tiny-facts-events --data DIR 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +33,12 @@ from sleeplm.encoder.train.facts import (
     file_record,
     index_batches,
     optimizer_step,
+    reader_stage_recipe,
     shipped_reader,
 )
 from sleeplm.encoder.train.recipe import (
     RecipeError,
     recipe_cli,
-    recipe_path,
     recipe_split,
     start_weights,
 )
@@ -57,18 +56,9 @@ class EventRecipe(HeadRecipe):
 
 
 def load_event_recipe(name_or_path: str | Path) -> EventRecipe:
-    path = recipe_path(name_or_path)
-    raw = path.read_bytes()
-    body = json.loads(raw)
-    unknown = sorted(set(body) - {"_doc", "name", "version", "start_from", "reader", "data", "train"})
-    if unknown or not {"train", "data", "reader", "start_from"} <= set(body):
-        raise RecipeError(f"{path}: an event-head recipe has start_from, reader, data and train (unknown: {unknown})")
-    t = dict(body["train"])
     need = {"steps", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "pos_weight",
             "calibration_nights", "event_types"}
-    if set(t) != need:
-        raise RecipeError(f"{path}: train needs exactly {sorted(need)}; missing {sorted(need - set(t))}, "
-                          f"unknown {sorted(set(t) - need)}")
+    path, raw, body, t = reader_stage_recipe(name_or_path, "an event-head", need)
     bad = [e for e in t["event_types"] if e not in READABLE_EVENTS]
     if bad:
         raise RecipeError(f"{path}: event types {bad} are not readable from the model's inputs ({READABLE_EVENTS})")

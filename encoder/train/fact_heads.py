@@ -13,7 +13,6 @@ Run: ``python -m sleeplm.encoder.train.fact_heads tiny-facts-heads --data DIR --
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +29,17 @@ from sleeplm.encoder.train.facts import (
     calibration_split,
     fact_targets,
     file_record,
-    optimizer_step,
+    fit_cached,
+    reader_stage_recipe,
     shipped_reader,
     value_loss,
 )
 from sleeplm.encoder.train.recipe import (
     RecipeError,
     recipe_cli,
-    recipe_path,
     recipe_split,
     start_weights,
 )
-from tqdm import tqdm
 
 
 @dataclass
@@ -53,18 +51,9 @@ class HeadRefitRecipe(HeadRecipe):
 
 
 def load_head_recipe(name_or_path: str | Path) -> HeadRefitRecipe:
-    path = recipe_path(name_or_path)
-    raw = path.read_bytes()
-    body = json.loads(raw)
-    unknown = sorted(set(body) - {"_doc", "name", "version", "start_from", "reader", "data", "train"})
-    if unknown or not {"train", "data", "reader", "start_from"} <= set(body):
-        raise RecipeError(f"{path}: a head-refit recipe has start_from, reader, data and train (unknown: {unknown})")
-    t = dict(body["train"])
     need = {"epochs", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "position_weight",
             "calibration_nights"}
-    if set(t) != need:
-        raise RecipeError(f"{path}: train needs exactly {sorted(need)}; missing {sorted(need - set(t))}, "
-                          f"unknown {sorted(set(t) - need)}")
+    path, raw, body, t = reader_stage_recipe(name_or_path, "a head-refit", need)
     return HeadRefitRecipe(name=body["name"], source=path, sha256=hashlib.sha256(raw).hexdigest(),
                            start_from=body["start_from"], reader_sha256=body["reader"]["sha256"],
                            data=SplitSpec(**body["data"]), steps=0, **t)
@@ -107,25 +96,13 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
     mask = torch.from_numpy(np.isfinite(z[train])).float()
     post = torch.from_numpy(pos[train])
     params = [*reader.spec.parameters(), *reader.values.parameters(), *reader.position.parameters()]
-    for p in reader.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
-    steps = rec.epochs * int(np.ceil(len(train) / rec.batch_size))
-    opt = torch.optim.AdamW(params, lr=rec.lr, weight_decay=rec.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rec.lr, total_steps=steps, pct_start=rec.warmup_frac)
-    rng = np.random.default_rng(rec.seed)
-    losses = []
-    bar = tqdm(total=steps, desc="fact heads", disable=not progress)
-    for _ in range(rec.epochs):
-        order = rng.permutation(len(train))
-        for s in range(0, len(order), rec.batch_size):
-            b = torch.from_numpy(order[s:s + rec.batch_size])
-            pred, logits = reader.heads(tower[b], spec[b])
-            loss = value_loss(pred, logits, zt[b], mask[b], post[b], rec.position_weight)
-            losses.append(optimizer_step(loss, opt, sched, params, rec.grad_clip))
-            bar.update()
-    bar.close()
+
+    def batch_loss(b: torch.Tensor) -> torch.Tensor:
+        pred, logits = reader.heads(tower[b], spec[b])
+        return value_loss(pred, logits, zt[b], mask[b], post[b], rec.position_weight)
+
+    losses = fit_cached(reader, params, len(train), rec, rec.epochs, batch_loss, "fact heads", progress)
+    steps = len(losses)
     record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
                     "reader_sha256": rec.reader_sha256, "train_seconds": round(time.time() - t0, 1), "steps": steps,
                     "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}

@@ -86,6 +86,48 @@ def load_fact_recipe(name_or_path: str | Path) -> FactRecipe:
                       start_from=body["start_from"], data=SplitSpec(**body["data"]), **t)
 
 
+def reader_stage_recipe(name_or_path: str | Path, kind: str, need: set[str]) -> tuple[Path, bytes, dict, dict]:
+    """(path, raw bytes, body, train section) of a recipe for a stage on a shipped reader (``start_from``,
+    ``reader``, ``data``, ``train``), whose ``train`` has exactly the keys ``need``; ``kind`` names the stage in
+    errors."""
+    path = recipe_path(name_or_path)
+    raw = path.read_bytes()
+    body = json.loads(raw)
+    unknown = sorted(set(body) - {"_doc", "name", "version", "start_from", "reader", "data", "train"})
+    if unknown or not {"train", "data", "reader", "start_from"} <= set(body):
+        raise RecipeError(f"{path}: {kind} recipe has start_from, reader, data and train (unknown: {unknown})")
+    t = dict(body["train"])
+    if set(t) != need:
+        raise RecipeError(f"{path}: train needs exactly {sorted(need)}; missing {sorted(need - set(t))}, "
+                          f"unknown {sorted(set(t) - need)}")
+    return path, raw, body, t
+
+
+def fit_cached(reader: FactReader, params: list, n_train: int, rec: HeadRecipe, epochs: int, batch_loss,
+               desc: str, progress: bool = True) -> list[float]:
+    """Train ``params`` of ``reader`` (every other parameter frozen) for ``epochs`` passes over ``n_train`` cached
+    rows, each pass in a fresh seeded order; ``batch_loss(index tensor)`` gives a batch's loss. AdamW with a
+    one-cycle schedule and clipping from ``rec``; returns the losses."""
+    for p in reader.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    steps = epochs * int(np.ceil(n_train / rec.batch_size))
+    opt = torch.optim.AdamW(params, lr=rec.lr, weight_decay=rec.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rec.lr, total_steps=steps, pct_start=rec.warmup_frac)
+    rng = np.random.default_rng(rec.seed)
+    losses = []
+    bar = tqdm(total=steps, desc=desc, disable=not progress)
+    for _ in range(epochs):
+        order = rng.permutation(n_train)
+        for s in range(0, len(order), rec.batch_size):
+            losses.append(optimizer_step(batch_loss(torch.from_numpy(order[s:s + rec.batch_size])), opt, sched,
+                                         params, rec.grad_clip))
+            bar.update()
+    bar.close()
+    return losses
+
+
 def index_batches(train: np.ndarray, batch_size: int, steps: int, seed: int, desc: str, progress: bool = True):
     """``steps`` sorted batches of ``train`` indices, each pass over them in a fresh seeded order (with progress)."""
     rng = np.random.default_rng(seed)

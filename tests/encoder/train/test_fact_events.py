@@ -131,3 +131,35 @@ def test_a_head_refit_keeps_the_tower_and_event_head_and_recalibrates_the_values
     assert all(torch.equal(a, b) for a, b in zip(before.events.state_dict().values(), after.events.state_dict().values()))
     assert not torch.equal(before.values[0].weight, after.values[0].weight)
     assert record["calibration"]["epochs"] > 0 and load_fact_model(out).base_sha256 == sha
+
+
+def test_measured_priors_change_only_the_brain_band_powers(split, tmp_path) -> None:
+    from sleeplm.encoder.train.fact_priors import load_prior_recipe, train_fact_priors
+    from sleeplm.encoder.train.facts import fact_targets
+
+    names = fact_targets(EpochCaptions(split / "train"))[0]
+    body = json.loads(load_prior_recipe("tiny-facts-priors").source.read_text())
+    weights, _, recipe = _mini_with_reader(tmp_path, names, body, {"epochs": 1, "batch_size": 16,
+                                                                   "calibration_nights": 1},
+                                           spectral=True, spectral_width=8)
+    out = tmp_path / "out.facts.safetensors"
+    record = train_fact_priors(recipe, split, out, progress=False)
+    before, after = load_fact_model(facts_path(weights)), load_fact_model(out)
+    assert [p.value for p in after.reader.priors] == [n for n in names if n.startswith("brain:")
+                                                      and n.endswith("_rel_pct")]
+    x = EpochCaptions(split / "train").signals(np.arange(4))
+    cols = after.reader.prior_index.numpy()
+    other = np.setdiff1d(np.arange(len(names)), cols)
+    assert after.read(x)[0][:, other] == pytest.approx(before.read(x)[0][:, other], abs=1e-5)
+    assert set(record["prior_rms_error_z"]) == {"reader_before", "measured_alone", "measured_with_residual"}
+
+
+def test_the_shipped_reader_has_the_measured_priors_of_the_shipped_recipe() -> None:
+    from sleeplm.encoder.model.factory import bundled_weights
+    from sleeplm.encoder.model.facts import fact_model_for
+    from sleeplm.encoder.train.fact_priors import band_prior_specs, load_prior_recipe
+
+    weights = bundled_weights("sleeplm-tiny")
+    fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())
+    assert fm is not None and fm.meta["priors_run"]["recipe"]["sha256"] == load_prior_recipe("tiny-facts-priors").sha256
+    assert fm.reader.priors == band_prior_specs(fm.space.names)
