@@ -67,7 +67,7 @@ def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[
         t = re.sub(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", " ", t)
     keys = {k for r in names.recordings if (k := name_key(r))}  # "sim 4", "sim4": a name written another way
     t = re.sub(r"\b([a-z]+)[\s_-]?0*(\d+)\b", lambda m: " " if f"{m.group(1)}{int(m.group(2))}" in keys else m.group(0), t)
-    t = _NAME_DIGITS.sub(" ", t)
+    t = _NAME_DIGITS.sub(" ", without_metric_phrases(t))  # "awakenings longer than 1 minute": a measure's name
     known = {n.lower() for n in names.known()}
     used = _plan_numbers(plan.args, known)
     out = []

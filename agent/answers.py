@@ -82,7 +82,7 @@ _POSITION_METRICS = ("supine_pct", "left_pct", "right_pct", "prone_pct", "uprigh
 
 
 #: Night metrics read from the SpO2 channel (not a model input: a recording may lack it).
-_SPO2_METRICS = ("spo2_min_pct", "spo2_mean_pct", "t90_min")
+_SPO2_METRICS = ("spo2_min_pct", "spo2_mean_pct", "t90_min", "ct90_pct")
 
 
 def in_hours(minutes: Any) -> str:

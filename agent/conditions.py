@@ -9,7 +9,7 @@ from typing import Any
 
 from .measures import STAGE_TOKEN
 from .query import STAGE_MINUTES_FIELD, Filter, event_count_field
-from .vocab import CohortNames, find_metrics
+from .vocab import CohortNames, blank_numbered_metric_phrases, find_metrics
 
 #: A stage a phrase restricts to ("during REM", "in deep sleep"); group 2 is the stage's word.
 STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -91,7 +91,9 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
         sym = bmi.group("op")
         above = re.fullmatch(ABOVE, sym) is not None
         out.append(Filter("bmi", _threshold_op(sym, ">" if above else "<"), float(bmi.group("num"))))
-    for col in find_metrics(t):
+    named = t
+    for col in find_metrics(named):
+        t = blank_numbered_metric_phrases(named, keep=col)  # "awakenings of at least 1 minute": not "awakenings >= 1"
         words = "|".join(p_ for p_ in _metric_phrases(col))
         rng = re.search(rf"\b(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
         if rng:  # "an AHI between 5 and 15": both ends included
@@ -119,6 +121,10 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
                     num *= 60.0  # "a total sleep time under 6 hours": the column is in minutes
                 if Filter(col, real, num) not in out:
                     out.append(Filter(col, real, num))
+        if col in ("n_awakenings", "n_awakenings_1min") and not any(f.field == col for f in out) and \
+                re.search(rf"\b(?:have|had|has|having|with|showed?)\s+(?:any\s+)?(?:{words})", t):
+            out.append(Filter(col, ">=", 1.0))  # "nights with awakenings longer than a minute": at least one
+    t = blank_numbered_metric_phrases(named)
     for m in re.finditer(rf"(?P<op>{ABOVE}|{BELOW})\s*(?P<num>{_NUM})\s+(?:scored\s+)?(?P<ev>{_EVENT_WORDS})\b"
                          rf"|(?P<num2>{_NUM})\s+(?:or|and)\s+(?P<op2>more|fewer|less)\s+(?:scored\s+)?(?P<ev2>{_EVENT_WORDS})\b"
                          rf"|\bexactly\s+(?P<num3>{_NUM}|{'|'.join(_NUMBER_WORDS)})\s+(?:scored\s+)?(?P<ev3>{_EVENT_WORDS})\b",

@@ -35,17 +35,21 @@ UNSCORED = {
 }
 #: Measures a sleep physician may ask for that the workspace does not compute, with what it holds instead.
 NOT_COMPUTED = {
-    r"\b(awakenings?|stage (shifts?|transitions?|changes?)|wak(e|ing) (bouts?|episodes?))\b.{0,20}\b(index|per hour|/ ?h(ou)?r?|rate)\b"
-    r"|\b(awakening|stage[- ]shift|stage[- ]transition) (index|rate)\b": (
-        "awakenings and stage shifts are stored as counts over the sleep period, not per hour: the rate is the count "
-        "divided by the total sleep time in hours, both of which I can give",
-        "what are the awakenings and the total sleep time of each night?"),
-    r"\b(awakenings?|wak(e|ing) (bouts?|episodes?)|times? .*\bwo?ke)\b.{0,30}\b(longer|shorter|more|less) than \d"
-    r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (at least|over|more than|under|less than) \d"
+    r"\b(awakenings?|wak(e|ing) (bouts?|episodes?)|times? .*\bwo?ke)\b.{0,30}\b(longer|shorter|more|less) than "
+    r"(?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)\w"
+    r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (at least|over|more than|under|less than) "
+    r"(?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)\w"
     r"|\b(including|counting|with) the (final|last) (awakening|wake)": (
-        "awakenings are counted one way only: every bout of W, from a single 30-s epoch up, between sleep onset and the "
-        "last sleep epoch (the final awakening is not one of them); their durations are not kept",
-        "how many awakenings did each night have?"),
+        "awakenings are counted two ways: every bout of W, from a single 30-s epoch up, and those lasting at least "
+        "1 minute, between sleep onset and the last sleep epoch (the final awakening is not one of them); other "
+        "durations are not kept",
+        "how many awakenings of at least 1 minute did each night have?"),
+    r"\b(most|least|more|less|highly|very) (fragmented|disrupted)\b|\bfragmentation index\b|\bsfi\b"
+    r"|\b(fragmented|disrupted) (sleep|nights?)\b": (
+        "sleep fragmentation is not one stored value (and a sleep fragmentation index has several definitions): "
+        "the workspace keeps, per night, the WASO, the awakenings (all of them and those of at least 1 minute), the "
+        "awakening index, the stage shift index and, where arousals were scored, the arousal index; name one of these",
+        "which nights have the highest awakening index?"),
     r"\bperiodic (leg|limb)|\bplms?i?\b|\bplmw\b": (
         "the periodic limb movement index is not computed: the workspace counts every scored limb movement "
         "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "

@@ -490,6 +490,11 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     desc = q.ask == "argmax" or (q.ask == "rank" and q.descending)
     order = have.sort_values(ascending=not desc, kind="stable")
     rows = [{"recording": r, "value": float(v), "subject_id": fr.nights.at[r, "subject_id"]} for r, v in order.items()]
+    if q.ask == "rank" and len(q.measures) > 1:  # "the awakening index and the stage shift index of each night"
+        others = {label(fr, m): (values(fr, m), m.name.startswith("n_")) for m in q.measures[1:]}
+        for row in rows:
+            row["extra"] = {lab: (int(round(x)) if count and x is not None else x)
+                            for lab, (v, count) in others.items() for x in [finite(v.get(row["recording"]))]}
     missing = [r for r in x.index if pd.isna(x[r])]
     base.update({"rows": lookup.jsonable(rows), "missing": missing, "descending": desc,
                  "missing_why": _missing_why(fr, q.measures[0], missing)})

@@ -134,7 +134,10 @@ def _why_missing(r: dict[str, Any], lead: str = ": ") -> str:
 
 def _rank(r: dict[str, Any]) -> str:
     head = f"**Nights ranked by {r['label']}** ({'highest' if r['descending'] else 'lowest'} first){_scope(r)}:"
-    rows = "\n".join(f"{i}. {x['recording']} — {_nv(r, x['value'])}" for i, x in enumerate(r["rows"], 1))
+    rows = "\n".join(f"{i}. {x['recording']} — {_nv(r, x['value'])}" + "".join(
+        f"; {lab}: {v if isinstance(v, int) else _n(v) if v is not None else 'not available'}"
+        for lab, v in (x.get("extra") or {}).items())
+        for i, x in enumerate(r["rows"], 1))
     tail = f"\n\nNot available for: {', '.join(r['missing'])}{_why_missing(r, ': ')}." if r["missing"] else ""
     fig = "\n\nFigure: the ranking as bars." if r["figures"] else ""
     return f"{head}\n\n{rows or '(no nights)'}{tail}{fig}"

@@ -51,10 +51,19 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "spo2_mean_pct": (r"(mean|average) (spo2|saturation|oxygen)(?! (saturation )?nadir)",),
     "supine_pct": (r"time supine", r"supine (percent|%|time)",
                    r"\b(time|percent\w*|share|how long|how much)\b.*\b(supine|on (his|her|their|its|the) back)\b(?! ahi)"),
+    "n_awakenings_1min": ((r"\bawakenings? (?:of|lasting|longer than|over|more than|above|exceeding)(?: at least| over| "
+                           r"more than)? (?:1|one|a) ?min(?:ute)?s?\b"), r"\bawakenings? (?:≥|>=|>) ?1 ?min",
+                          r"\b(?:1|one)[- ]min(?:ute)?s?(?: or longer| or more)? awakenings?\b",
+                          r"\b(?:wake|waking) (?:bouts?|episodes?) (?:of|lasting) (?:at least )?(?:1|one|a) ?min"),
+    "awakening_index_per_h": (r"\bawakenings? index\b", r"\bawakenings? per hour\b",
+                              r"\bawakenings? (?:rate|/ ?h(?:ou)?r?)\b"),
     "n_awakenings": (r"\bawakenings?\b", r"\bwo?ke up (the )?(most|least)\b", r"\bwak(e|es|ing) up (the )?(most|least)\b",
                      r"\bwake (bouts?|episodes?)\b", r"\b(episodes?|bouts?) of (wake|wakefulness)\b", r"\bhow many times did .*\b(wake|woke)( up)?\b", r"\bnumber of times .*\b(wake|woke)( up)?\b",
                      r"\btimes? (\w+ )?(woke|wakes?|waking) up\b"),
+    "stage_shift_index_per_h": (r"\bstage[- ](?:shift|transition|change)s? (?:index|rate)\b",
+                                r"\bstage (?:shifts?|transitions?|changes?) per hour\b"),
     "n_stage_shifts": (r"\b(sleep )?stage (shifts?|transitions?|changes?)\b", r"\b(shifts?|transitions?|changes?) (between|of) (sleep )?stages?\b"),
+    "ct90_pct": (r"\bct ?90\b",),
     "t90_min": (r"\bt90\b",),
     "n_apneas": (r"number of apn(o)?eas",),
     "n_hypopneas": (r"number of hypopn(o)?eas",),
@@ -76,7 +85,11 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "n_apneas": ("apneas", ""), "n_hypopneas": ("hypopneas", ""), "n_arousals": ("arousals", ""),
     "n_desaturations": ("desaturations", ""),
     "n_awakenings": ("awakenings (W bouts in the sleep period)", ""),
+    "n_awakenings_1min": ("awakenings of at least 1 min (in the sleep period)", ""),
+    "awakening_index_per_h": ("awakening index", "awakenings/h of sleep"),
     "n_stage_shifts": ("stage shifts (in the sleep period)", ""),
+    "stage_shift_index_per_h": ("stage shift index", "shifts/h of sleep"),
+    "ct90_pct": ("CT90 (sleep time with SpO2 below 90 %)", "% of sleep"),
     "t90_min": ("T90 (sleep time with SpO2 below 90 %)", "min"), "ahi_rem_per_h": ("REM AHI", "events/h"),
     "ahi_nrem_per_h": ("NREM AHI", "events/h"),
     "hr_w_bpm": ("heart rate in wake", "bpm"), "hr_n1_bpm": ("heart rate in N1", "bpm"),
@@ -95,7 +108,8 @@ BETTER_DIRECTION: dict[str, int] = {
                      "arousal_index_per_h", "limb_movement_index_per_h", "supine_ahi_per_h", "non_supine_ahi_per_h",
                      "sleep_latency_min", "rem_latency_min", "waso_min", "n1_pct", "n_apneas", "n_hypopneas",
                      "n_arousals", "n_desaturations", "n_awakenings", "n_stage_shifts", "t90_min", "ahi_rem_per_h",
-                     "ahi_nrem_per_h"), -1),
+                     "ahi_nrem_per_h", "n_awakenings_1min", "awakening_index_per_h", "stage_shift_index_per_h",
+                     "ct90_pct"), -1),
 }
 
 #: AASM severity of sleep apnea by AHI (events/h): (lowest AHI included, highest AHI excluded or None).
@@ -257,9 +271,7 @@ class CohortNames:
         out = []
         for p in self.phenotypes:
             words = p.lower().replace("_", " ").split()
-            if " ".join(words) in t or (len(words) == 2 and f"{words[1]} {words[0]}" in t):
-                out.append(p)
-            elif len(words) == 2 and re.search(  # "moderate or severe osa": osa_moderate too
+            if " ".join(words) in t or (len(words) == 2 and f"{words[1]} {words[0]}" in t) or len(words) == 2 and re.search(  # "moderate or severe osa": osa_moderate too
                     rf"\b{re.escape(words[1])}(\s*(,|/|or|and)\s*\w+)+\s+{re.escape(words[0])}\b", t):
                 out.append(p)
         return out
@@ -267,6 +279,17 @@ class CohortNames:
     def find_sites(self, text: str) -> list[str]:
         t = text.lower()
         return [s for s in self.sites if re.search(rf"\b{re.escape(s.lower())}\b", t)]
+
+
+def blank_numbered_metric_phrases(t: str, keep: str | None = None) -> str:
+    """The text with each metric phrase that holds a number blanked out (but those of ``keep``), positions kept: the 1
+    of "awakenings of at least 1 minute" names the measure, it is not a threshold on the awakenings."""
+    for key, patterns in METRIC_WORDS.items():
+        if key == keep:
+            continue
+        for rx in patterns:
+            t = re.sub(rx, lambda m: " " * len(m.group(0)) if re.search(r"\d", m.group(0)) else m.group(0), t)
+    return t
 
 
 def without_metric_phrases(t: str) -> str:

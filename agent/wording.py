@@ -16,8 +16,20 @@ _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s
 #: Phrasings of a measure in the planner's words: "time below 90% saturation" is T90 (its 90 is not a threshold),
 #: "did X desaturate below 88%" asks for the SpO2 nadir below 88 %, "lower in older patients" is a trend with age.
 _SAT = r"(?:spo2|sp02|o2|oxygen saturation|oxygen|saturation|sat)"
+#: "How fragmented was sleep?" has no one measure: the ones the workspace keeps.
+_FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening index, stage shift index and arousal "
+                  "index")
 _PHRASINGS = (
     (r"(\d)\s*percent\b", r"\1%"),
+    ((r"\bhow (?:fragmented|disrupted|broken up|interrupted)\s+(?:was|is|were)\s+(?:the\s+)?sleep"
+      r"(?:\s+(?:in|of|across|for)\s+(?:the\s+)?(?:cohort|nights|each night|every night|all nights))?\s*(?=\?|$)"),
+     f"what are the {_FRAGMENTATION} of each night"),
+    ((r"\bhow (?:fragmented|disrupted|broken up|interrupted)\s+(?:was|is|were)\s+(?:the\s+)?(?:sleep\s+)?"
+      r"(?:(?:of|in|for|during)\s+)?"), f"what are the {_FRAGMENTATION} of "),
+    (r"\b(?:the\s+)?sleep fragmentation (?:of|in|for)\b", f"the {_FRAGMENTATION} of"),
+    ((r"\b(?:the\s+)?(?:percent(?:age)?|%|share|proportion|fraction)\s+of\s+(?:the\s+)?(?:total\s+)?sleep(?:\s+time)?\s+"
+      rf"(?:(?:was|were|is)\s+)?(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
+      rf"(?:\s+(?:{_SAT}))?"), "CT90"),
     ((rf"\b(?:the\s+)?(?:time|minutes|duration)\s+(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
       rf"(?:\s+(?:{_SAT}))?"), "T90"),
     (rf"\bhow long (?:was|were|did) (.+?)(?:'s)? (?:{_SAT}) (?:below|under) 90\s*%?", r"T90 of \1"),

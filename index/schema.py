@@ -40,8 +40,9 @@ from sleeplm.encoder.signals.features import FEATURE_COLUMNS
 from sleeplm.encoder.signals.night import NightMetrics
 
 #: Bump when any table below changes (workspaces with another version are refused).
-SCHEMA_VERSION = 5  # 3: recordings.scoring, events.source (who scored what); 4: ood_score of epoch/night vectors;
-#: 5: awakenings, stage shifts, REM / NREM AHI and T90 in night_metrics, spo2_below90_s in features
+SCHEMA_VERSION = 6  # 3: recordings.scoring, events.source (who scored what); 4: ood_score of epoch/night vectors;
+#: 5: awakenings, stage shifts, REM / NREM AHI and T90 in night_metrics, spo2_below90_s in features;
+#: 6: awakenings of at least 1 min, awakening and stage-shift indices, CT90 in night_metrics
 
 #: Feature columns that hold text (everything else in ``FEATURE_COLUMNS`` is a number).
 FEATURE_TEXT_COLUMNS = ("stage", "hr_trend", "spo2_trend", "position", "position_changes")

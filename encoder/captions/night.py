@@ -149,7 +149,11 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
         s.append(lat[0][0].upper() + lat[0][1:] + "".join(f", {x}" for x in lat[1:]) + ".")
     if m.n_awakenings is not None and m.n_stage_shifts is not None:
         s.append(f"The sleep period had {m.n_awakenings} awakening{'s' if m.n_awakenings != 1 else ''} and "
-                 f"{m.n_stage_shifts} stage shift{'s' if m.n_stage_shifts != 1 else ''}.")
+                 f"{m.n_stage_shifts} stage shift{'s' if m.n_stage_shifts != 1 else ''}"
+                 + (f" ({m.awakening_index_per_h:.1f} and {m.stage_shift_index_per_h:.1f} per hour of sleep)"
+                    if _f(m.awakening_index_per_h) and _f(m.stage_shift_index_per_h) else "") + ".")
+        if m.n_awakenings and m.n_awakenings_1min is not None:
+            s.append(f"{m.n_awakenings_1min} of the awakenings lasted at least 1 minute.")
     if m.tst_min > 0:
         s.append(f"Stage distribution: N1 {m.n1_pct:.1f}%, N2 {m.n2_pct:.1f}%, N3 {m.n3_pct:.1f}%, "
                  f"REM {m.rem_pct:.1f}% of total sleep time.")
@@ -188,6 +192,7 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
         s.append("Mean heart rate by stage: " + ", ".join(f"{n} {v:.1f} bpm" for n, v in hr) + ".")
     if _f(m.spo2_mean_pct):
         t90 = f"; {m.t90_min:.1f} minutes of sleep were below 90%" if _f(m.t90_min) else ""
+        t90 += f" (CT90 {m.ct90_pct:.1f}% of sleep)" if t90 and _f(m.ct90_pct) else ""
         s.append(f"Mean SpO2 during sleep was {m.spo2_mean_pct:.1f}% with a minimum of {m.spo2_min_pct:.1f}%{t90}.")
     return " ".join(s)
 

@@ -10,10 +10,11 @@ Conventions (AASM Scoring Manual terms):
   AHI counts all apneas and hypopneas; OAI obstructive + mixed apneas; CAI central apneas;
   ODI desaturation events; arousal index arousals; limb movement index limb movements.
 - Sleep period: sleep onset -> the last sleep epoch. Awakenings: bouts of W (>= 1 epoch) inside the sleep
-  period; stage shifts: changes of stage between consecutive scored epochs inside it (W included; unscored
-  epochs skipped).
-- T90: minutes of sleep with SpO2 below 90 % (``spo2_below90_s`` of the sleep epochs); NaN when fewer than
-  half of the sleep epochs have a valid SpO2 reading. REM / NREM AHI: respiratory events starting in REM
+  period, and those lasting at least 1 min (>= 2 epochs of 30 s; some scoring traditions count only these);
+  stage shifts: changes of stage between consecutive scored epochs inside it (W included; unscored epochs
+  skipped). The awakening and stage-shift indices are those counts per hour of TST.
+- T90: minutes of sleep with SpO2 below 90 % (``spo2_below90_s`` of the sleep epochs); CT90: T90 as a percent of
+  the sleep time with a valid SpO2 reading; both NaN when fewer than half of the sleep epochs have one. REM / NREM AHI: respiratory events starting in REM
   (N1-N3) epochs per hour of REM (NREM) sleep.
 - Position shares are % of TST by the epoch's position; supine AHI is events in supine sleep
   per hour of supine sleep.
@@ -53,7 +54,10 @@ class NightMetrics:
     n3_pct: float
     rem_pct: float
     n_awakenings: int | None  # None without sleep
+    n_awakenings_1min: int | None  # awakenings lasting at least 1 min; None without sleep
+    awakening_index_per_h: float  # awakenings per hour of TST
     n_stage_shifts: int | None  # None without sleep
+    stage_shift_index_per_h: float  # stage shifts per hour of TST
     ahi_per_h: float
     ahi_rem_per_h: float  # NaN without REM sleep
     ahi_nrem_per_h: float
@@ -82,6 +86,7 @@ class NightMetrics:
     spo2_mean_pct: float  # over sleep epochs
     spo2_min_pct: float
     t90_min: float  # minutes of sleep with SpO2 < 90 %
+    ct90_pct: float  # T90 as a share of the sleep time with a valid SpO2 reading (CT90)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -117,15 +122,32 @@ def sleep_period_counts(stages: np.ndarray) -> tuple[int | None, int | None]:
     Unscored epochs (``UNKNOWN``) are skipped: a shift is a change between consecutive scored epochs, an
     awakening a run of W between sleep epochs.
     """
+    bouts = awakening_bouts(stages)
+    if bouts is None:
+        return None, None
+    period = _sleep_period(stages)
+    return len(bouts), int((period[1:] != period[:-1]).sum())
+
+
+def _sleep_period(stages: np.ndarray) -> np.ndarray:
+    """The scored epochs from sleep onset to the last sleep epoch (empty without sleep)."""
     stages = np.asarray(stages, dtype=object)
     sleep = np.flatnonzero(np.isin(stages, SLEEP_STAGES))
     if not len(sleep):
-        return None, None
+        return stages[:0]
     period = stages[sleep[0]: sleep[-1] + 1]
-    period = period[period != "UNKNOWN"]
-    changed = period[1:] != period[:-1]
-    wake_starts = (period[1:] == "W") & changed
-    return int(wake_starts.sum()), int(changed.sum())
+    return period[period != "UNKNOWN"]
+
+
+def awakening_bouts(stages: np.ndarray) -> np.ndarray | None:
+    """Length in epochs of each awakening (a run of W between sleep epochs, unscored epochs skipped) in the sleep
+    period, in order; None without sleep."""
+    period = _sleep_period(stages)
+    if not len(period):
+        return None
+    wake = np.concatenate([[False], period == "W", [False]])
+    starts, ends = np.flatnonzero(wake[1:] & ~wake[:-1]), np.flatnonzero(~wake[1:] & wake[:-1])
+    return ends - starts
 
 
 def _t90_min(below90_s: np.ndarray) -> float:
@@ -134,6 +156,15 @@ def _t90_min(below90_s: np.ndarray) -> float:
     if not len(x) or np.isfinite(x).mean() < T90_MIN_COVERAGE:
         return math.nan
     return float(np.nansum(x) / 60.0)
+
+
+def _ct90_pct(below90_s: np.ndarray, epoch_s: float) -> float:
+    """CT90: the sleep epochs' time below 90 % as a percent of the sleep time with a valid SpO2 reading (NaN under
+    :data:`T90_MIN_COVERAGE`, as T90)."""
+    x = np.asarray(below90_s, dtype=np.float64)
+    if not len(x) or np.isfinite(x).mean() < T90_MIN_COVERAGE:
+        return math.nan
+    return float(100.0 * np.nansum(x) / (np.isfinite(x).sum() * epoch_s))
 
 
 def _event_epochs(events: Iterable[Event], onset_s: np.ndarray, epoch_s: float) -> tuple[list[str], np.ndarray]:
@@ -195,7 +226,7 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
     pos_pct = dict.fromkeys(("supine", "left", "right", "prone", "upright"), nan)
     sup_ahi = non_sup_ahi = nan
     hr = dict.fromkeys(SCORED_STAGES, nan)
-    spo2_mean = spo2_min = t90 = nan
+    spo2_mean = spo2_min = t90 = ct90 = nan
     features = _on_hypnogram(features, onset) if features is not None else None
     if features is not None:
         pos = features["position_code"].to_numpy(dtype=np.float64)
@@ -215,18 +246,22 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         spm = features["spo2_min_pct"].to_numpy(dtype=np.float64)[sleep]
         spo2_min = float(np.nanmin(spm)) if np.isfinite(spm).any() else nan
         if "spo2_below90_s" in features:
-            t90 = _t90_min(features["spo2_below90_s"].to_numpy(dtype=np.float64)[sleep])
+            below90 = features["spo2_below90_s"].to_numpy(dtype=np.float64)[sleep]
+            t90, ct90 = _t90_min(below90), _ct90_pct(below90, ep_s)
     rem_ep, nrem_ep = stages == "REM", np.isin(stages, ("N1", "N2", "N3"))
     in_rem = rem_ep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
     in_nrem = nrem_ep[np.clip(k, 0, None)] if len(k) else np.zeros(0, bool)
     n_awake, n_shifts = sleep_period_counts(stages)
+    bouts = awakening_bouts(stages)
 
     m = NightMetrics(
         n_epochs=n, n_scored_epochs=int(len(scored)), tib_min=tib, tst_min=tst,
         sleep_efficiency_pct=100.0 * tst / tib if tib > 0 else nan,
         sleep_latency_min=sl, rem_latency_min=rl, waso_min=waso,
         n1_pct=pct["N1"], n2_pct=pct["N2"], n3_pct=pct["N3"], rem_pct=pct["REM"],
-        n_awakenings=n_awake, n_stage_shifts=n_shifts,
+        n_awakenings=n_awake, n_awakenings_1min=None if bouts is None else int((bouts * ep_s >= 60.0).sum()),
+        awakening_index_per_h=_per_h(n_awake, tst) if n_awake is not None else nan,
+        n_stage_shifts=n_shifts, stage_shift_index_per_h=_per_h(n_shifts, tst) if n_shifts is not None else nan,
         ahi_per_h=_per_h(count(resp), tst),
         ahi_rem_per_h=_per_h(count(resp, in_rem), float(rem_ep.sum() * m_ep)),
         ahi_nrem_per_h=_per_h(count(resp, in_nrem), float(nrem_ep.sum() * m_ep)),
@@ -243,7 +278,7 @@ def night_metrics(annotations: Annotations, features: pd.DataFrame | None = None
         supine_ahi_per_h=sup_ahi, non_supine_ahi_per_h=non_sup_ahi,
         hr_w_bpm=hr["W"], hr_n1_bpm=hr["N1"], hr_n2_bpm=hr["N2"], hr_n3_bpm=hr["N3"],
         hr_rem_bpm=hr["REM"], spo2_mean_pct=spo2_mean, spo2_min_pct=spo2_min,
-        t90_min=t90,
+        t90_min=t90, ct90_pct=ct90,
     )
     for kind, names in KIND_METRICS.items():
         if not annotations.status(kind).scored:

@@ -167,14 +167,91 @@ def test_lower_in_older_patients_is_a_trend_with_age(session) -> None:
     assert turn.steps[0].name == "query_cohort" and "against age" in turn.answer and "Spearman" in turn.answer
 
 
-def test_an_awakening_rate_is_declined_with_how_to_get_it(session, rem_ws) -> None:
-    turn = session.respond(f"what is the awakening index of {rem_ws.recordings()[0]}?")
-    assert not turn.steps and "counts over the sleep period, not per hour" in turn.answer
+def _wake_bouts(period: list[str]) -> list[int]:
+    bouts, run = [], 0
+    for s in period + ["N2"]:
+        if s == "W":
+            run += 1
+        elif run:
+            bouts.append(run)
+            run = 0
+    return bouts
 
 
-def test_awakenings_by_duration_are_declined_not_read_as_a_threshold(session, rem_ws) -> None:
-    turn = session.respond(f"how many awakenings longer than 1 minute did {rem_ws.recordings()[0]} have?")
-    assert not turn.steps and "durations are not kept" in turn.answer
+def test_the_awakening_index_is_awakenings_per_hour_of_sleep(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    stages = xml_night(edf, night)[0]
+    expected = len(_wake_bouts(sleep_period(stages))) / (sum(s != "W" for s in stages) / 120)
+    turn = session.respond(f"what is the awakening index of {night}?")
+    assert bold_number(turn.answer, "awakening index") == pytest.approx(expected, abs=0.05)
+
+
+def test_awakenings_longer_than_a_minute_are_wake_bouts_of_two_epochs_or_more(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    bouts = {n: _wake_bouts(sleep_period(xml_night(edf, n)[0])) for n in nights(edf)}
+    night = max(bouts, key=lambda n: sum(b < 2 for b in bouts[n]))  # the night with the most 30-s awakenings
+    turn = session.respond(f"how many awakenings longer than 1 minute did {night} have?")
+    assert bold_number(turn.answer, "awakenings of at least 1 min") == sum(b >= 2 for b in bouts[night])
+    assert min(bouts[night]) == 1  # the test would prove little on a night whose awakenings all last a minute
+
+
+def test_awakenings_by_another_duration_are_declined_not_read_as_a_threshold(session, rem_ws) -> None:
+    turn = session.respond(f"how many awakenings longer than 5 minutes did {rem_ws.recordings()[0]} have?")
+    assert not turn.steps and "other durations are not kept" in turn.answer
+
+
+def test_ct90_is_the_share_of_sleep_the_edf_spo2_spends_below_90(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[0]
+    stages, _ = xml_night(edf, night)
+    with pyedflib.EdfReader(str(edf / f"{night}.edf")) as f:
+        k = [i for i, lab in enumerate(f.getSignalLabels()) if "spo2" in lab.lower() or "sao2" in lab.lower()][0]
+        x, fs = f.readSignal(k), f.getSampleFrequency(k)
+    per = int(round(30 * fs))
+    below = [np.mean(x[i * per:(i + 1) * per] < 90) for i, s in enumerate(stages) if s != "W"]
+    turn = session.respond(f"what percentage of sleep time was below 90% for {night}?")
+    assert bold_number(turn.answer, "CT90") == pytest.approx(100 * np.mean(below), abs=0.3)
+
+
+def test_how_fragmented_gives_the_measures_of_fragmentation_from_the_hypnogram(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    night = nights(edf)[1]
+    stages = xml_night(edf, night)[0]
+    period = sleep_period(stages)
+    sleep_h = sum(s != "W" for s in stages) / 120
+    turn = session.respond(f"how fragmented was sleep in {night}?")
+    assert bold_number(turn.answer, "awakenings of at least 1 min") == sum(b >= 2 for b in _wake_bouts(period))
+    assert bold_number(turn.answer, "stage shift index") == pytest.approx(
+        sum(a != b for a, b in zip(period, period[1:])) / sleep_h, abs=0.05)
+    assert "WASO" in turn.answer and "arousal index" in turn.answer
+
+
+def test_the_most_fragmented_night_is_declined_naming_the_measures_kept(session) -> None:
+    turn = session.respond("which night is the most fragmented?")
+    assert not turn.steps and "not one stored value" in turn.answer and "stage shift index" in turn.answer
+
+
+def test_two_measures_of_each_night_are_both_given(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    turn = session.respond("what are the awakening index and the stage shift index of each night?")
+    lines = {ln.split(". ", 1)[1].split(" — ")[0]: ln for ln in turn.answer.splitlines() if re.match(r"\d+\. sim", ln)}
+    assert sorted(lines) == nights(edf)
+    for night, line in lines.items():
+        stages = xml_night(edf, night)[0]
+        period = sleep_period(stages)
+        shifts = sum(a != b for a, b in zip(period, period[1:])) / (sum(s != "W" for s in stages) / 120)
+        shown = float(re.search(r"stage shift index[^:]*: ([\d.]+)", line).group(1))
+        assert shown == pytest.approx(shifts, abs=0.05)
+
+
+def test_nights_with_more_than_n_long_awakenings_are_those_the_hypnograms_show(session, rem_cohort) -> None:
+    edf = rem_cohort / "edf"
+    counts = {n: sum(b >= 2 for b in _wake_bouts(sleep_period(xml_night(edf, n)[0]))) for n in nights(edf)}
+    cut = sorted(counts.values())[len(counts) // 2]
+    turn = session.respond(f"which nights have more than {cut} awakenings of at least 1 minute?")
+    shown = set(re.findall(r"^\| (sim-\d+) \|", turn.answer, flags=re.MULTILINE))
+    assert shown == {n for n, c in counts.items() if c > cut} and shown
 
 
 def test_a_rem_index_from_little_rem_carries_a_caution(session, rem_cohort) -> None:

@@ -1,4 +1,4 @@
-"""Awakenings, stage shifts, REM / NREM AHI and T90 on hand-built nights whose answers are counted by hand."""
+"""Awakenings, stage shifts and their indices, REM / NREM AHI, T90 and CT90 on hand-built nights counted by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 from sleeplm.encoder.captions import night_summary
 from sleeplm.encoder.io.records import Annotations, Event, Signal
-from sleeplm.encoder.signals.night import night_metrics, sleep_period_counts
+from sleeplm.encoder.signals.night import (
+    awakening_bouts,
+    night_metrics,
+    sleep_period_counts,
+)
 from sleeplm.encoder.signals.spo2 import spo2_features
 
 # 10 W, 20 N1, 40 N2, 20 N3, 10 W, 20 REM, 10 W: sleep period = epochs 10..119
@@ -47,6 +51,26 @@ def test_a_night_without_sleep_has_no_awakening_count() -> None:
     assert m.n_awakenings is None and m.n_stage_shifts is None
 
 
+def test_awakenings_of_at_least_a_minute_need_two_wake_epochs() -> None:
+    # sleep period N2 W N2 W W N2 W W W N2 (+ a final W outside): bouts of 1, 2 and 3 epochs
+    stages = ["N2", "W", "N2", "W", "W", "N2", "W", "W", "W", "N2", "W"]
+    assert awakening_bouts(np.array(stages, dtype=object)).tolist() == [1, 2, 3]
+    m = night_metrics(Annotations("t", None, stages=stages))
+    assert (m.n_awakenings, m.n_awakenings_1min) == (3, 2)
+
+
+def test_awakening_and_stage_shift_indices_are_per_hour_of_sleep() -> None:
+    m = night_metrics(Annotations("t", None, stages=STAGES))  # TST 100 epochs = 50 min; 1 awakening, 4 shifts
+    assert m.awakening_index_per_h == pytest.approx(1 / (50 / 60))
+    assert m.stage_shift_index_per_h == pytest.approx(4 / (50 / 60))
+
+
+def test_a_night_without_sleep_has_no_awakening_index() -> None:
+    m = night_metrics(Annotations("t", None, stages=["W"] * 10))
+    assert m.n_awakenings_1min is None and math.isnan(m.awakening_index_per_h)
+    assert math.isnan(m.stage_shift_index_per_h)
+
+
 def test_rem_and_nrem_ahi_divide_by_their_own_sleep_time() -> None:
     events = [Event("obstructive_apnea", _t(35), 15), Event("central_apnea", _t(40), 12),
               Event("hypopnea", _t(45), 20), Event("hypopnea", _t(105), 20),
@@ -70,10 +94,19 @@ def test_t90_sums_the_sleep_epochs_time_below_90() -> None:
     assert "0.8 minutes of sleep were below 90%" in night_summary(m)
 
 
+def test_ct90_is_t90_as_a_share_of_the_sleep_time_with_a_reading() -> None:
+    below = np.zeros(len(STAGES))
+    below[[46, 47]] = (30.0, 15.0)  # 45 s below 90
+    below[50:60] = np.nan  # 10 of the 100 sleep epochs without a reading: 90 epochs = 45 min measured
+    m = night_metrics(Annotations("t", None, stages=STAGES), _features(below))
+    assert m.ct90_pct == pytest.approx(100 * 45 / (90 * 30))
+
+
 def test_t90_is_unknown_when_most_sleep_epochs_have_no_spo2() -> None:
     below = np.full(len(STAGES), np.nan)
     below[10:40] = 0.0  # 30 of 90 sleep epochs have a reading
-    assert math.isnan(night_metrics(Annotations("t", None, stages=STAGES), _features(below)).t90_min)
+    m = night_metrics(Annotations("t", None, stages=STAGES), _features(below))
+    assert math.isnan(m.t90_min) and math.isnan(m.ct90_pct)
 
 
 def test_epoch_time_below_90_is_the_share_of_valid_samples() -> None:
