@@ -22,14 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from sleeplm.encoder.captions.facts import TRACKS, EventFact, canonical_track, events_in_epochs
+from sleeplm.encoder.captions.facts import (
+    TRACKS,
+    EventFact,
+    canonical_track,
+    events_in_epochs,
+)
 from sleeplm.encoder.captions.render import render_captions
-from sleeplm.encoder.signals.features import compute_epoch_features
-from sleeplm.encoder.signals.preprocess import epoch_onsets, make_epochs
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import EPOCH_S, PSGError
-from sleeplm.encoder.vocab import SCORING_KINDS, SLEEPLM_CHANNELS, withheld_caption_reason
+from sleeplm.encoder.signals.features import compute_epoch_features
+from sleeplm.encoder.signals.preprocess import epoch_onsets, make_epochs
+from sleeplm.encoder.vocab import (
+    SCORING_KINDS,
+    SLEEPLM_CHANNELS,
+    withheld_caption_reason,
+)
 
 
 @dataclass
@@ -192,3 +200,27 @@ def epoch_caption_to_dict(ec: EpochCaption) -> dict[str, Any]:
         "withheld": dict(ec.withheld),
         "features": {c: _json_value(v) for c, v in ec.features.items()},
     }
+
+
+def fact_measurements(reader: Any, x: np.ndarray, fs_hz: float = 64.0) -> dict[str, np.ndarray]:
+    """The measurements a fact reader's measured priors need (``reader.measured_quantities``), taken on its input
+    epochs ``x`` ``[N, 10, L]`` by the caption features' own code (the ECG's R peaks for the beat values)."""
+    from sleeplm.encoder.signals.cardiac import (
+        EPOCH_CARDIAC_COLUMNS,
+        epoch_cardiac_values,
+    )
+
+    wanted = set(reader.measured_quantities)
+    unknown = wanted - set(EPOCH_CARDIAC_COLUMNS)
+    if unknown:
+        raise ValueError(f"the fact reader asks for measurements this version cannot take: {sorted(unknown)}")
+    if not wanted:
+        return {}
+    values = epoch_cardiac_values(np.asarray(x)[:, SLEEPLM_CHANNELS.index("ECG")], fs_hz)
+    return {k: values[k] for k in wanted}
+
+
+def read_facts(fact_model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`~sleeplm.encoder.model.facts.FactModel.read` with the measurements its priors need
+    (:func:`fact_measurements`): the one way callers read a shipped fact reader."""
+    return fact_model.read(x, fact_measurements(fact_model.reader, x))

@@ -36,7 +36,30 @@ class BandPrior:
     total_hi_hz: float
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {"kind": "band", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class MeasuredPrior:
+    """One value measured outside the model from its input epochs, given to the reader by the caller: ``quantity`` is
+    the name of the measurement (a caption feature column, such as ``ecg_rmssd_ms`` from the R peaks of the input's
+    ECG), in the value's own units. The model layer runs no such measurement itself (it imports no signal code)."""
+
+    value: str  # "track:section.field", a name of the reader's FactSpace
+    quantity: str
+
+    def to_json(self) -> dict:
+        return {"kind": "measured", **asdict(self)}
+
+
+Prior = BandPrior | MeasuredPrior
+
+
+def prior_from_json(d: dict) -> Prior:
+    """A prior from its stored record (records without a kind are band priors, as the first files wrote them)."""
+    d = dict(d)
+    kind = d.pop("kind", "band")
+    return MeasuredPrior(**d) if kind == "measured" else BandPrior(**d)
 
 
 def welch_psd(x: torch.Tensor, seg_n: int) -> torch.Tensor:
@@ -66,9 +89,15 @@ def band_relative_powers(x: torch.Tensor, priors: tuple[BandPrior, ...], fs_hz: 
     return torch.stack(out, -1).float() if out else x.new_zeros(len(x), 0)
 
 
-def normal_scores(values: torch.Tensor, quantiles: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+#: How many quantile levels a value space's tail slope is measured over (``tail_slopes`` in ``facts``).
+TAIL_LEVELS = 10
+
+
+def normal_scores(values: torch.Tensor, quantiles: torch.Tensor, levels: torch.Tensor,
+                  tail_levels: int = TAIL_LEVELS) -> torch.Tensor:
     """Values ``[B, P]`` -> normal scores through each column's quantiles ``[Q, P]`` at ``levels`` ``[Q]``: linear
-    interpolation, clamped to the end levels (as ``FactSpace.to_normal`` does, ties aside); NaN stays NaN."""
+    interpolation, and beyond the end quantiles the tail's slope over ``tail_levels`` levels (as
+    ``FactSpace.to_normal`` does, ties aside); NaN stays NaN."""
     q = quantiles.T.contiguous()  # [P, Q]
     v = values.T.contiguous()  # [P, B]
     hi = torch.searchsorted(q, v).clamp(1, q.shape[1] - 1)
@@ -78,8 +107,15 @@ def normal_scores(values: torch.Tensor, quantiles: torch.Tensor, levels: torch.T
     p = levels[lo] + frac * (levels[hi] - levels[lo])
     p = torch.where(v <= q[:, :1], levels[0].expand_as(p), p)
     p = torch.where(v >= q[:, -1:], levels[-1].expand_as(p), p)
-    z = torch.special.ndtri(p.double()).float()
-    return torch.where(torch.isnan(v), v, z).T
+    z = torch.special.ndtri(p.double())
+    zl = torch.special.ndtri(levels.double())
+    k = tail_levels
+    qd, vd = q.double(), v.double()
+    lo_slope = ((qd[:, k] - qd[:, 0]) / (zl[k] - zl[0])).clamp_min(0.0)[:, None]
+    hi_slope = ((qd[:, -1] - qd[:, -1 - k]) / (zl[-1] - zl[-1 - k])).clamp_min(0.0)[:, None]
+    z = torch.where((vd > qd[:, -1:]) & (hi_slope > 0), zl[-1] + (vd - qd[:, -1:]) / hi_slope.clamp_min(1e-12), z)
+    z = torch.where((vd < qd[:, :1]) & (lo_slope > 0), zl[0] - (qd[:, :1] - vd) / lo_slope.clamp_min(1e-12), z)
+    return torch.where(torch.isnan(v), v, z.float()).T
 
 
 class PriorResidual(nn.Module):

@@ -29,10 +29,14 @@ import torch
 from scipy.stats import norm
 from sleeplm.encoder.model.config import BiosignalsConfig
 from sleeplm.encoder.model.fact_priors import (
+    TAIL_LEVELS,
     BandPrior,
+    MeasuredPrior,
+    Prior,
     PriorResidual,
     band_relative_powers,
     normal_scores,
+    prior_from_json,
     welch_psd,
 )
 from sleeplm.encoder.model.signal_encoder import BiosignalEncoder
@@ -43,6 +47,16 @@ from torch import nn
 FACT_TRACKS: tuple[str, ...] = ("brain", "cardiac", "respiratory", "somatic")
 #: Quantile levels of :attr:`FactSpace.quantiles` (a normal score is clipped to these, |z| <= 2.8).
 QUANTILE_LEVELS = np.linspace(0.0025, 0.9975, 200)
+
+
+def tail_slopes(quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) slope of each value's quantile curve ``[Q, V]`` against the normal score over its last
+    :data:`TAIL_LEVELS` levels (value units per SD; 0 where the tail is flat, as for counts that pile up at 0)."""
+    z = norm.ppf(QUANTILE_LEVELS)
+    k = TAIL_LEVELS
+    lo = (quantiles[k] - quantiles[0]) / (z[k] - z[0])
+    hi = (quantiles[-1] - quantiles[-1 - k]) / (z[-1] - z[-1 - k])
+    return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
 
 
 @dataclass
@@ -65,23 +79,46 @@ class FactSpace:
         return np.array([i for i, n in enumerate(self.names) if n.startswith(f"{track}:")], dtype=np.int64)
 
     def to_normal(self, values: np.ndarray) -> np.ndarray:
-        """Physical values ``[N, V]`` -> normal scores (NaN stays NaN); ties take their mid quantile."""
+        """Physical values ``[N, V]`` -> normal scores (NaN stays NaN); ties take their mid quantile. Beyond the end
+        quantiles a value continues on the tail's slope (:func:`tail_slopes`), so a measured heart rate of 95 bpm is
+        not read as the training population's highest."""
         z = np.full(values.shape, np.nan)
+        lo_slope, hi_slope = tail_slopes(self.quantiles)
+        z_lo, z_hi = norm.ppf(QUANTILE_LEVELS[0]), norm.ppf(QUANTILE_LEVELS[-1])
         for j in range(values.shape[1]):
             q, ok = self.quantiles[:, j], np.isfinite(values[:, j])
-            lo = np.searchsorted(q, values[ok, j], "left")
-            hi = np.searchsorted(q, values[ok, j], "right")
-            p = np.interp(values[ok, j], q, QUANTILE_LEVELS)
+            v = values[ok, j]
+            lo = np.searchsorted(q, v, "left")
+            hi = np.searchsorted(q, v, "right")
+            p = np.interp(v, q, QUANTILE_LEVELS)
             tie = hi > lo
             p[tie] = (QUANTILE_LEVELS[np.clip(lo[tie], 0, len(q) - 1)] +
                       QUANTILE_LEVELS[np.clip(hi[tie] - 1, 0, len(q) - 1)]) / 2
-            z[ok, j] = norm.ppf(p)
+            zj = norm.ppf(p)
+            if hi_slope[j] > 0:
+                zj = np.where(v > q[-1], z_hi + (v - q[-1]) / max(hi_slope[j], 1e-12), zj)
+            if lo_slope[j] > 0:
+                zj = np.where(v < q[0], z_lo - (q[0] - v) / max(lo_slope[j], 1e-12), zj)
+            z[ok, j] = zj
         return z
 
-    def to_physical(self, z: np.ndarray) -> np.ndarray:
-        """Normal scores ``[N, V]`` -> values in the captions' units (the inverse of :meth:`to_normal`)."""
+    def to_physical(self, z: np.ndarray, extrapolate: np.ndarray | None = None) -> np.ndarray:
+        """Normal scores ``[N, V]`` -> values in the captions' units (the inverse of :meth:`to_normal`). Beyond the end
+        quantiles only the columns flagged in ``extrapolate`` ``[V]`` continue on the tail's slope (a measured value);
+        the others stop at the end quantiles, so a learned head pushed off its range on a strange recording does not
+        read an SpO2 above 100 %. Default: every column (the exact inverse)."""
         p = norm.cdf(z)
-        return np.stack([np.interp(p[:, j], QUANTILE_LEVELS, self.quantiles[:, j]) for j in range(z.shape[1])], 1)
+        lo_slope, hi_slope = tail_slopes(self.quantiles)
+        if extrapolate is not None:
+            lo_slope, hi_slope = np.where(extrapolate, lo_slope, 0.0), np.where(extrapolate, hi_slope, 0.0)
+        z_lo, z_hi = norm.ppf(QUANTILE_LEVELS[0]), norm.ppf(QUANTILE_LEVELS[-1])
+        out = []
+        for j in range(z.shape[1]):
+            q = self.quantiles[:, j]
+            v = np.interp(p[:, j], QUANTILE_LEVELS, q)
+            v = np.where(z[:, j] > z_hi, q[-1] + (z[:, j] - z_hi) * hi_slope[j], v)
+            out.append(np.where(z[:, j] < z_lo, q[0] - (z_lo - z[:, j]) * lo_slope[j], v))
+        return np.stack(out, 1)
 
     def stated_normal(self, stated: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Normal scores ``[n, V]`` of the values texts state (``{"track:section.field": [n]}``, as
@@ -193,13 +230,14 @@ class FactReader(nn.Module):
     ``spectral`` the heads also read :func:`welch_bins` of every channel (a fixed front end, as a spectrogram is for
     a speech model), standardised by statistics of the training epochs (``spec_mean``, ``spec_std``) and passed
     through a learned layer of ``spectral_width``. With ``priors`` (:mod:`~sleeplm.encoder.model.fact_priors`), each
-    prior's value is its measurement on the input, as a normal score through ``prior_quantiles``, plus a learned
-    residual; where the measurement is undefined (a flat or absent channel) the value head's reading stands.
+    prior's value is its measurement on the input (band powers here; a :class:`MeasuredPrior` is measured by the
+    caller and passed in ``measured``), as a normal score through ``prior_quantiles``, plus a learned residual; where
+    the measurement is undefined (a flat or absent channel) the value head's reading stands.
     """
 
     def __init__(self, cfg: BiosignalsConfig, embed_dim: int, n_values: int, hidden: int = 512,
                  spectral: bool = False, spectral_width: int = 256, event_types: tuple[str, ...] = (),
-                 priors: tuple[BandPrior, ...] = (), prior_index: tuple[int, ...] = ()) -> None:
+                 priors: tuple[Prior, ...] = (), prior_index: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.tower = BiosignalEncoder(cfg, embed_dim)
         self.event_types = tuple(event_types)
@@ -223,14 +261,17 @@ class FactReader(nn.Module):
             self.register_buffer("prior_index", torch.tensor(prior_index, dtype=torch.long))
             self.register_buffer("prior_quantiles", torch.zeros(len(QUANTILE_LEVELS), len(priors)))
             self.register_buffer("prior_levels", torch.tensor(QUANTILE_LEVELS, dtype=torch.float32))
+            #: 1 where a prior's learned residual is applied, 0 where its value is the measurement alone
+            self.register_buffer("prior_use_residual", torch.ones(len(priors)))
             self.prior_residual = PriorResidual(width, len(priors))
 
     def spectral_input(self, x: torch.Tensor) -> torch.Tensor:
         """The stem's raw input ``[B, C*F]`` (before standardisation)."""
         return welch_bins(x.float()).flatten(1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.read_all(x)[:2]
+    def forward(self, x: torch.Tensor, measured: dict[str, np.ndarray] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read_all(x, measured)[:2]
 
     def pooled(self, seq: torch.Tensor) -> torch.Tensor:
         """The tower's part of the heads' input ``[B, C*D + D]``: per-channel mean tokens and the global token."""
@@ -238,11 +279,31 @@ class FactReader(nn.Module):
         per_channel = seq.reshape(b, self.tower.cfg.input_channels, -1, d).mean(2).flatten(1)
         return torch.cat([per_channel, self.tower.contrastive_pooler(seq)[:, 0]], -1)
 
-    def measured_priors(self, x: torch.Tensor) -> torch.Tensor:
-        """Each prior's measurement on epochs ``x`` as a normal score ``[B, P]`` (NaN where undefined)."""
+    @property
+    def measured_quantities(self) -> tuple[str, ...]:
+        """The measurements the caller must pass (``measured``) for this reader's :class:`MeasuredPrior` values."""
+        return tuple(dict.fromkeys(p.quantity for p in self.priors if isinstance(p, MeasuredPrior)))
+
+    def measured_priors(self, x: torch.Tensor, measured: dict[str, np.ndarray] | None = None) -> torch.Tensor:
+        """Each prior's measurement on epochs ``x`` as a normal score ``[B, P]`` (NaN where undefined); ``measured``
+        holds the values of the :class:`MeasuredPrior` quantities, one per epoch."""
+        missing = [q for q in self.measured_quantities if measured is None or q not in measured]
+        if missing:
+            raise ValueError(f"this fact reader needs the measurements {missing} of its input epochs "
+                             "(sleeplm.encoder.pipeline.read_facts measures them)")
         fs_hz = self.tower.cfg.signal_length / 30.0  # a 30-s epoch of signal_length samples
-        rel = band_relative_powers(x.float(), self.priors, fs_hz)
-        return normal_scores(rel, self.prior_quantiles, self.prior_levels)
+        rel = band_relative_powers(x.float(), tuple(p for p in self.priors if isinstance(p, BandPrior)), fs_hz)
+        cols, k = [], 0
+        for p in self.priors:
+            if isinstance(p, BandPrior):
+                cols.append(rel[:, k])
+                k += 1
+                continue
+            v = torch.as_tensor(np.asarray(measured[p.quantity], dtype=np.float32), device=x.device)  # type: ignore[index]
+            if v.shape != (len(x),):
+                raise ValueError(f"measurement {p.quantity!r} has shape {tuple(v.shape)}, not ({len(x)},)")
+            cols.append(v)
+        return normal_scores(torch.stack(cols, -1), self.prior_quantiles, self.prior_levels)
 
     def heads(self, pooled: torch.Tensor, spectral: torch.Tensor | None,
               prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,17 +318,18 @@ class FactReader(nn.Module):
         if self.priors:
             assert prior is not None
             known = torch.isfinite(prior)
-            fused = torch.nan_to_num(prior) + self.prior_residual(h)
+            fused = torch.nan_to_num(prior) + self.prior_residual(h) * self.prior_use_residual
             read = values.index_select(1, self.prior_index)
             values = values.index_copy(1, self.prior_index, torch.where(known, fused, read))
         return values, self.position(h)
 
-    def read_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def read_all(self, x: torch.Tensor, measured: dict[str, np.ndarray] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(value normal scores, position logits, event logits ``[B, T, K]`` or None without an event head)."""
         seq = self.tower.forward_features(x)  # [B, C*T, D]
         events = self.events(seq) if self.event_types else None
         values, position = self.heads(self.pooled(seq), self.spectral_input(x) if self.spectral else None,
-                                      self.measured_priors(x) if self.priors else None)
+                                      self.measured_priors(x, measured) if self.priors else None)
         return values, position, events
 
 
@@ -329,9 +391,12 @@ def load_fact_reader(path: str | Path) -> tuple[FactReader, FactSpace, dict]:
                         int(header["hidden"]), spectral=bool(header.get("spectral", False)),
                         spectral_width=int(header.get("spectral_width") or 256),
                         event_types=tuple(header.get("event_types") or ()),
-                        priors=tuple(BandPrior(**p) for p in header.get("priors") or ()),
+                        priors=tuple(prior_from_json(p) for p in header.get("priors") or ()),
                         prior_index=tuple(header.get("prior_index") or ()))
-    reader.load_state_dict({k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")})
+    state = {k.removeprefix("reader."): v for k, v in tensors.items() if k.startswith("reader.")}
+    if reader.priors and "prior_use_residual" not in state:  # files written before the switch applied every residual
+        state["prior_use_residual"] = torch.ones(len(reader.priors))
+    reader.load_state_dict(state)
     return reader.eval(), space, header
 
 
@@ -349,11 +414,15 @@ class FactModel:
         return (self.meta.get("run") or {}).get("started_from", {}).get("sha256")
 
     @torch.inference_mode()
-    def read(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Epochs ``[N, 10, 1920]`` -> (value normal scores ``[N, V]``, position log-probabilities ``[N, 5]``)."""
+    def read(self, x: np.ndarray, measured: dict[str, np.ndarray] | None = None,
+             batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Epochs ``[N, 10, 1920]`` -> (value normal scores ``[N, V]``, position log-probabilities ``[N, 5]``);
+        ``measured``: the reader's :attr:`~FactReader.measured_quantities` of each epoch, when it has any
+        (:func:`sleeplm.encoder.pipeline.read_facts` measures them)."""
         z, logp = [], []
         for s in range(0, len(x), batch_size):
-            v, p = self.reader(torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32)))
+            part = None if measured is None else {k: np.asarray(v)[s:s + batch_size] for k, v in measured.items()}
+            v, p = self.reader(torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32)), part)
             z.append(v.numpy())
             logp.append(torch.log_softmax(p, -1).numpy())
         if not z:
@@ -368,7 +437,8 @@ class FactModel:
             return None
         probs = []
         for s in range(0, len(x), batch_size):
-            logits = self.reader.read_all(torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32)))[2]
+            xb = torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32))
+            logits = self.reader.events(self.reader.tower.forward_features(xb))  # the values are not needed
             probs.append(torch.sigmoid(logits).numpy())
         cfg = self.reader.tower.cfg
         patch_s = cfg.patch_size / (cfg.signal_length / 30.0)  # a 30-s epoch of signal_length samples
@@ -376,9 +446,13 @@ class FactModel:
                                  patch_s)
 
     def values(self, pred_z: np.ndarray, track: str) -> dict[str, np.ndarray]:
-        """The read values of one track in the captions' units: ``{"section.field": [N]}``."""
+        """The read values of one track in the captions' units: ``{"section.field": [N]}``. A value with a measured
+        prior may lie beyond the training population's range; a value only the heads read stops at its ends."""
         cols = self.space.columns(track)
-        phys = self.space.to_physical(pred_z)[:, cols]
+        measured = np.zeros(len(self.space.names), dtype=bool)
+        if self.reader.priors:
+            measured[self.reader.prior_index.numpy()] = True
+        phys = self.space.to_physical(pred_z, extrapolate=measured)[:, cols]
         return {self.space.names[c].split(":", 1)[1]: phys[:, i] for i, c in enumerate(cols)}
 
     def scores(self, read: tuple[np.ndarray, np.ndarray], stated: tuple[dict[str, np.ndarray], np.ndarray],

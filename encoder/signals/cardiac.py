@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import median_filter
-
+from sleeplm.encoder.io.records import EPOCH_S, Signal
 from sleeplm.encoder.signals._common import (
     complete_epochs,
     epoch_matrix,
     flat_epochs,
     trend_segments,
 )
-from sleeplm.encoder.io.records import EPOCH_S, Signal
 
 HR_GRID_HZ: float = 2.0
 MIN_BEATS_PER_EPOCH: int = 5
@@ -111,6 +110,25 @@ def cardiac_features_from_peaks(peaks_s: np.ndarray, onset_s: np.ndarray,
     filled[~good] = np.nan
     out["hr_trend"] = np.array(trend_segments(filled, 1.0 / HR_GRID_HZ, min_change=3.0,
                                               min_duration_s=3.0, smooth_s=2.0), dtype=object)
+    return out
+
+
+#: The numeric cardiac columns :func:`epoch_cardiac_values` measures.
+EPOCH_CARDIAC_COLUMNS: tuple[str, ...] = ("ecg_hr_bpm", "ecg_rmssd_ms", "hr_min_bpm", "hr_mean_bpm", "hr_max_bpm")
+
+
+def epoch_cardiac_values(ecg_epochs: np.ndarray, fs_hz: float) -> dict[str, np.ndarray]:
+    """The numeric cardiac columns of each epoch ``[N, L]`` measured on that epoch alone (R peaks of its own samples,
+    the night's artefact rules within it), as the fact reader's measured priors use them on the model's input; NaN
+    for a flat or incomplete epoch. Per-epoch peaks miss beats at the epoch's edges, so the values can differ a little
+    from the whole-night ones."""
+    x = np.asarray(ecg_epochs, dtype=np.float64)
+    out = {k: np.full(len(x), np.nan) for k in EPOCH_CARDIAC_COLUMNS}
+    ok = complete_epochs(x) & ~flat_epochs(x)
+    for i in np.flatnonzero(ok):
+        f = cardiac_features_from_peaks(detect_r_peaks_s(x[i], fs_hz), np.array([0.0]), x.shape[1] / fs_hz)
+        for k in EPOCH_CARDIAC_COLUMNS:
+            out[k][i] = f[k][0]
     return out
 
 

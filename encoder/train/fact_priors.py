@@ -1,11 +1,15 @@
-"""Give the fact reader measured priors for the brain captions' band powers (a training stage, from a recipe).
+"""Give the fact reader measured priors for the values its input holds exactly (a training stage, from a recipe).
 
 The shipped reader reads the EEG theta and alpha relative powers to within the captions' tolerance for about 0.69 of
 fresh simulated epochs, while the same Welch computation the captions use, run on the model's 64-Hz input, is within
-it for 0.94-0.99. Here every relative-power value of the brain track gets that measurement as its prior
-(:mod:`sleeplm.encoder.model.fact_priors`), built from the caption features' own band constants, and a small residual
-head, trained on the frozen reader's head inputs, learns what the input lost (the EOG's slow power under its
-filtering). Every other value, the position and the event head are left exactly as they were.
+it for 0.94-0.99; it reads RMSSD to 0.32 while the captions' own R-peak code on the input's ECG gives 0.88. Here the
+recipe's groups of values (:data:`PRIOR_GROUPS`) get those measurements as priors
+(:mod:`sleeplm.encoder.model.fact_priors`): every relative band power of the brain track (``brain_band_powers``, built
+from the caption features' band constants, measured inside the reader) and the beat rate, RMSSD and heart rate of
+the cardiac track (``cardiac_beats``, measured by the caller with the caption features' R-peak code:
+:func:`sleeplm.encoder.pipeline.read_facts`). A small residual head, trained on the frozen reader's head inputs,
+learns what the input lost (the EOG's slow power under its filtering). Every other value, the position and the event
+head are left exactly as they were.
 
 The record compares, on the calibration nights (never trained on), each prior value's error for the reader before,
 the measurement alone, and the measurement with its residual.
@@ -22,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sleeplm.encoder.model.fact_priors import BandPrior
+from sleeplm.encoder.captions.facts import TRACK_SECTIONS
+from sleeplm.encoder.model.fact_priors import BandPrior, MeasuredPrior, Prior
 from sleeplm.encoder.model.facts import FactModel, FactReader, save_fact_reader
+from sleeplm.encoder.pipeline import fact_measurements
+from sleeplm.encoder.signals.cardiac import EPOCH_CARDIAC_COLUMNS
 from sleeplm.encoder.signals.eeg import EEG_BANDS_HZ, EEG_TOTAL_HZ, EEG_WELCH_S
 from sleeplm.encoder.signals.eog import (
     EOG_REM_HZ,
@@ -57,11 +64,21 @@ class PriorRecipe(HeadRecipe):
     reader_sha256: str
     epochs: int
     calibration_nights: int
+    priors: tuple[str, ...]
+
+
+#: The groups of values a recipe may give measured priors.
+PRIOR_GROUPS: tuple[str, ...] = ("brain_band_powers", "cardiac_beats")
 
 
 def load_prior_recipe(name_or_path: str | Path) -> PriorRecipe:
-    need = {"epochs", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "calibration_nights"}
+    need = {"epochs", "batch_size", "lr", "weight_decay", "warmup_frac", "grad_clip", "seed", "calibration_nights",
+            "priors"}
     path, raw, body, t = reader_stage_recipe(name_or_path, "a fact-prior", need)
+    unknown = [g for g in t["priors"] if g not in PRIOR_GROUPS]
+    if unknown or not t["priors"]:
+        raise RecipeError(f"{path}: priors must name some of {PRIOR_GROUPS} (unknown: {unknown})")
+    t["priors"] = tuple(t["priors"])
     return PriorRecipe(name=body["name"], source=path, sha256=hashlib.sha256(raw).hexdigest(),
                        start_from=body["start_from"], reader_sha256=body["reader"]["sha256"],
                        data=SplitSpec(**body["data"]), steps=0, **t)
@@ -90,11 +107,30 @@ def band_prior_specs(names: list[str], fs_hz: float = 64.0) -> tuple[BandPrior, 
     return tuple(out)
 
 
-def with_priors(old: FactReader, names: list[str], quantiles: np.ndarray) -> FactReader:
-    """A copy of ``old`` with measured priors for its brain relative powers (quantiles ``[Q, V]`` of the value
-    space) and an untrained (zero) residual: it reads every value as ``old`` does except the priors' values, which
-    it measures."""
-    specs = band_prior_specs(names, old.tower.cfg.signal_length / 30.0)
+def cardiac_prior_specs(names: list[str]) -> tuple[MeasuredPrior, ...]:
+    """A :class:`MeasuredPrior` for every cardiac value among ``names`` that the R peaks of one epoch's ECG give
+    (:data:`~sleeplm.encoder.signals.cardiac.EPOCH_CARDIAC_COLUMNS`: beat rate, RMSSD, heart rate min / mean / max),
+    named by the caption field's feature column."""
+    column = {f"cardiac:{sec.key}.{f.key}": f.column for sec in TRACK_SECTIONS["cardiac"] for f in sec.fields}
+    return tuple(MeasuredPrior(n, column[n]) for n in names if column.get(n) in EPOCH_CARDIAC_COLUMNS)
+
+
+def prior_specs(names: list[str], groups: tuple[str, ...], fs_hz: float = 64.0) -> tuple[Prior, ...]:
+    """The priors of the recipe's ``groups`` (:data:`PRIOR_GROUPS`) among the value ``names``."""
+    out: tuple[Prior, ...] = ()
+    if "brain_band_powers" in groups:
+        out += band_prior_specs(names, fs_hz)
+    if "cardiac_beats" in groups:
+        out += cardiac_prior_specs(names)
+    return out
+
+
+def with_priors(old: FactReader, names: list[str], quantiles: np.ndarray,
+                groups: tuple[str, ...] = ("brain_band_powers",)) -> FactReader:
+    """A copy of ``old`` with measured priors for the values of ``groups`` (quantiles ``[Q, V]`` of the value space)
+    and an untrained (zero) residual: it reads every value as ``old`` does except the priors' values, which it
+    measures."""
+    specs = prior_specs(names, groups, old.tower.cfg.signal_length / 30.0)
     index = tuple(names.index(p.value) for p in specs)
     new = FactReader(old.tower.cfg, old.tower.proj_to_embed.out_features, len(names), old.values[0].out_features,
                      spectral=old.spectral, spectral_width=old.spec[0].out_features if old.spectral else 256,
@@ -103,6 +139,17 @@ def with_priors(old: FactReader, names: list[str], quantiles: np.ndarray) -> Fac
     assert not unexpected and all(k.startswith(("prior_", "prior_residual.")) for k in missing), (missing, unexpected)
     new.prior_quantiles.copy_(torch.from_numpy(quantiles[:, list(index)]).float())
     return new.eval()
+
+
+@torch.no_grad()
+def _measured_z(reader: FactReader, x: np.ndarray, measured: dict[str, np.ndarray] | None = None,
+                batch_size: int = 256) -> torch.Tensor:
+    """The priors' measurements of epochs ``x`` as normal scores ``[N, P]`` (:func:`fact_measurements` taken here
+    unless given)."""
+    measured = fact_measurements(reader, x) if measured is None else measured
+    return torch.cat([reader.measured_priors(torch.from_numpy(np.asarray(x[s:s + batch_size], dtype=np.float32)),
+                                             {k: v[s:s + batch_size] for k, v in measured.items()})
+                      for s in range(0, len(x), batch_size)])
 
 
 def _rms(err: np.ndarray) -> list[float]:
@@ -122,8 +169,13 @@ def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path,
         raise RecipeError(f"{rec.source}: the reader already has measured priors")
     space = fm.space
     torch.manual_seed(rec.seed)  # before the residual is made: its first layer's initial weights are drawn
-    reader = with_priors(fm.reader, space.names, space.quantiles)
+    reader = with_priors(fm.reader, space.names, space.quantiles, rec.priors)
     idx = reader.prior_index.numpy()
+    # A band power is measured on the filtered model input, which changes it (the EOG's slow power below the
+    # high-pass): a residual learns that. An R-peak measurement keeps the beat timing the preprocessing leaves intact,
+    # and a residual learned on simulated nights moved a right one on a real recording (the Nox file's heart rate
+    # 66 -> 46 bpm): a caller-measured prior is the measurement alone.
+    reader.prior_use_residual.copy_(torch.tensor([float(isinstance(p, BandPrior)) for p in reader.priors]))
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
     held, calib, train = calibration_split(data, rec.calibration_nights)
     names, values, _ = fact_targets(data)
@@ -134,9 +186,7 @@ def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path,
     t0 = time.time()
     xt = data.signals(train)
     tower, spec = head_inputs(reader, xt)
-    with torch.no_grad():
-        prior = torch.cat([reader.measured_priors(torch.from_numpy(np.asarray(xt[s:s + 256], dtype=np.float32)))
-                           for s in range(0, len(xt), 256)])
+    prior = _measured_z(reader, xt)
     zt = torch.from_numpy(np.nan_to_num(z[train][:, idx])).float()
     mask = torch.from_numpy(np.isfinite(z[train][:, idx])).float() * torch.isfinite(prior).float()
 
@@ -155,20 +205,20 @@ def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path,
     if len(calib):
         xc = data.signals(calib)
         zc = z[calib][:, idx]
+        mc = fact_measurements(reader, xc)
         before = FactModel(fm.reader, space, {}).read(xc)[0][:, idx]
-        with torch.no_grad():
-            measured = reader.measured_priors(torch.from_numpy(np.asarray(xc, dtype=np.float32))).numpy()
-        after = FactModel(reader, space, {}).read(xc)[0][:, idx]
+        measured = _measured_z(reader, xc, mc).numpy()
+        after = FactModel(reader, space, {}).read(xc, mc)[0][:, idx]
         record["prior_rms_error_z"] = {k: dict(zip(record["priors"], _rms(v - zc))) for k, v in (
             ("reader_before", before), ("measured_alone", measured), ("measured_with_residual", after))}
-        record["calibration"] = calibrate_values(reader, space, xc, z[calib], np.full(len(calib), -1))
+        record["calibration"] = calibrate_values(reader, space, xc, z[calib], np.full(len(calib), -1), mc)
     meta = {k: fm.meta[k] for k in ("run", "events_run", "heads_run") if k in fm.meta}
     save_fact_reader(reader, space, out, {**meta, "priors_run": record})
     return {**record, "out": file_record(out)}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line helper
-    recipe_cli("Give the fact reader measured priors for the brain band powers.", train_fact_priors, argv)
+    recipe_cli("Give the fact reader measured priors (brain band powers, ECG beat values).", train_fact_priors, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -173,10 +173,11 @@ def file_record(path: str | Path) -> dict:
     return {"file": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
 
-def calibrate_values(reader: FactReader, space: FactSpace, x: np.ndarray, z: np.ndarray, pos: np.ndarray) -> dict:
+def calibrate_values(reader: FactReader, space: FactSpace, x: np.ndarray, z: np.ndarray, pos: np.ndarray,
+                     measured: dict[str, np.ndarray] | None = None) -> dict:
     """Set ``space.error_sd`` to the reader's RMS error on held-out epochs ``x`` (normal scores ``z``, positions
-    ``pos``); returns the calibration record."""
-    pz, plogp = FactModel(reader, space, {}).read(x)
+    ``pos``; ``measured``: what the reader's measured priors need); returns the calibration record."""
+    pz, plogp = FactModel(reader, space, {}).read(x, measured)
     err = pz - z
     ok = np.isfinite(err)
     rms = np.sqrt(np.where(ok, err, 0.0).__pow__(2).sum(0) / np.maximum(ok.sum(0), 1))

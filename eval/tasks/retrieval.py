@@ -20,6 +20,7 @@ import numpy as np
 from sleeplm.encoder.captions import TRACKS
 from sleeplm.encoder.captions.parse import caption_fact_values
 from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
+from sleeplm.encoder.pipeline import read_facts
 
 from ..context import EvalContext, TaskSkipped
 from ..metrics import chance_recall_at_k, recall_at_k, retrieval_ranks
@@ -134,7 +135,7 @@ class CrossModalRetrieval:
         res.scores[self.main_score] = float(np.mean(r10))
         facts = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
         if facts is not None:  # the numeric tracks again, in the fact reader's value space
-            read = facts.read(ctx.signals(ids))
+            read = read_facts(facts, ctx.signals(ids))
             ctx.drop_signals()
             f10 = []
             for track in (t for t in self.tracks if t in FACT_TRACKS):

@@ -66,7 +66,6 @@ def test_normal_scores_are_the_value_spaces_own() -> None:
                         torch.tensor(QUANTILE_LEVELS, dtype=torch.float32)).numpy()
     want = FactSpace(["a", "b", "c"], q, np.ones(3)).to_normal(v)
     assert np.isnan(got[0, 1]) and got == pytest.approx(want, abs=1e-3, nan_ok=True)
-    assert np.nanmax(np.abs(got)) <= norm.ppf(QUANTILE_LEVELS[-1]) + 1e-4  # clamped at the end levels
 
 
 NAMES = ["brain:eog_l.sem_rel_pct", "brain:eog_l.rem_rel_pct", "brain:eog_l.rem_count", "brain:eeg_c3.theta_rel_pct",
@@ -121,10 +120,76 @@ def test_an_absent_channel_keeps_the_heads_reading() -> None:
 
 def test_priors_survive_a_save_and_load(tmp_path) -> None:
     old, space = _reader()
-    new = with_priors(old, NAMES, space.quantiles)
+    new = with_priors(old, NAMES, space.quantiles, ("brain_band_powers", "cardiac_beats"))
     save_fact_reader(new, space, tmp_path / "r.facts.safetensors", {})
     loaded = load_fact_reader(tmp_path / "r.facts.safetensors")[0]
     x = torch.from_numpy(_signals(2)).float()
+    hr = {"hr_mean_bpm": np.array([60.0, 70.0])}
     assert loaded.priors == new.priors
     with torch.no_grad():
-        assert loaded(x)[0].numpy() == pytest.approx(new(x)[0].numpy(), abs=1e-6)
+        assert loaded(x, hr)[0].numpy() == pytest.approx(new(x, hr)[0].numpy(), abs=1e-6)
+
+
+def test_a_measured_prior_reads_the_callers_measurement() -> None:
+    from sleeplm.encoder.model.fact_priors import MeasuredPrior
+
+    old, space = _reader()
+    new = with_priors(old, NAMES, space.quantiles, ("brain_band_powers", "cardiac_beats"))
+    assert MeasuredPrior("cardiac:hr.mean_bpm", "hr_mean_bpm") in new.priors
+    x = torch.from_numpy(_signals(2)).float()
+    with torch.no_grad():
+        z = new(x, {"hr_mean_bpm": np.array([40.0, 75.5])})[0].numpy()
+    assert space.to_physical(z)[:, NAMES.index("cardiac:hr.mean_bpm")] == pytest.approx([40.0, 75.5], abs=0.05)
+
+
+def test_a_reader_that_needs_a_measurement_says_so_when_it_is_not_given() -> None:
+    old, space = _reader()
+    new = with_priors(old, NAMES, space.quantiles, ("cardiac_beats",))
+    with pytest.raises(ValueError, match="hr_mean_bpm"):
+        new(torch.from_numpy(_signals(1)).float())
+
+
+def test_priors_stored_without_a_kind_are_band_priors() -> None:
+    from sleeplm.encoder.model.fact_priors import prior_from_json
+
+    d = {"value": "v", "channel": 6, "seg_s": 4.0, "lo_hz": 4.0, "hi_hz": 8.0, "total_lo_hz": 0.5, "total_hi_hz": 30.0}
+    assert prior_from_json(d) == BandPrior(**d)
+
+
+def test_a_prior_without_its_residual_is_the_measurement_alone() -> None:
+    old, space = _reader()
+    new = with_priors(old, NAMES, space.quantiles, ("cardiac_beats",))
+    torch.nn.init.normal_(new.prior_residual.net[-1].bias, std=1.0)  # a residual that moves the value
+    x, hr = torch.from_numpy(_signals(2)).float(), {"hr_mean_bpm": np.array([55.0, 72.0])}
+    col = NAMES.index("cardiac:hr.mean_bpm")
+    with torch.no_grad():
+        moved = space.to_physical(new(x, hr)[0].numpy())[:, col]
+        new.prior_use_residual.zero_()
+        kept = space.to_physical(new(x, hr)[0].numpy())[:, col]
+    assert kept == pytest.approx([55.0, 72.0], abs=0.05) and moved != pytest.approx(kept, abs=0.05)
+
+
+def test_a_value_beyond_the_training_range_keeps_its_size_both_ways() -> None:
+    q = np.repeat(np.linspace(45.0, 80.0, len(QUANTILE_LEVELS))[:, None], 1, 1)  # heart rates seen in training
+    space = FactSpace(["cardiac:hr.mean_bpm"], q, np.ones(1))
+    v = np.array([[30.0], [60.0], [95.0]])
+    z = space.to_normal(v)
+    assert z[0, 0] < z[1, 0] < z[2, 0] and z[2, 0] > norm.ppf(QUANTILE_LEVELS[-1])
+    assert space.to_physical(z) == pytest.approx(v, abs=1e-6)
+    zt = normal_scores(torch.tensor(v, dtype=torch.float32), torch.tensor(q, dtype=torch.float32),
+                       torch.tensor(QUANTILE_LEVELS, dtype=torch.float32)).numpy()
+    assert zt == pytest.approx(z, abs=1e-3)
+
+
+def test_a_count_piled_at_zero_is_not_stretched_below_it() -> None:
+    q = np.concatenate([np.zeros(120), np.linspace(1, 6, len(QUANTILE_LEVELS) - 120)])[:, None]
+    space = FactSpace(["brain:eeg_c3.spindle_count"], q, np.ones(1))
+    assert space.to_physical(np.array([[-3.5]]))[0, 0] == 0.0
+
+
+def test_a_value_only_the_heads_read_stops_at_the_training_range() -> None:
+    q = np.repeat(np.linspace(90.0, 99.0, len(QUANTILE_LEVELS))[:, None], 2, 1)
+    space = FactSpace(["cardiac:spo2.mean_pct", "cardiac:hr.mean_bpm"], q, np.ones(2))
+    z = np.array([[4.0, 4.0]])
+    got = space.to_physical(z, extrapolate=np.array([False, True]))[0]
+    assert got[0] == pytest.approx(99.0) and got[1] > 99.0

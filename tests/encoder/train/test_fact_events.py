@@ -133,7 +133,8 @@ def test_a_head_refit_keeps_the_tower_and_event_head_and_recalibrates_the_values
     assert record["calibration"]["epochs"] > 0 and load_fact_model(out).base_sha256 == sha
 
 
-def test_measured_priors_change_only_the_brain_band_powers(split, tmp_path) -> None:
+def test_measured_priors_change_only_the_band_powers_and_beat_values(split, tmp_path) -> None:
+    from sleeplm.encoder.pipeline import read_facts
     from sleeplm.encoder.train.fact_priors import load_prior_recipe, train_fact_priors
     from sleeplm.encoder.train.facts import fact_targets
 
@@ -145,21 +146,36 @@ def test_measured_priors_change_only_the_brain_band_powers(split, tmp_path) -> N
     out = tmp_path / "out.facts.safetensors"
     record = train_fact_priors(recipe, split, out, progress=False)
     before, after = load_fact_model(facts_path(weights)), load_fact_model(out)
+    beats = {"cardiac:ecg.beat_rate_bpm", "cardiac:ecg.rmssd_ms", "cardiac:hr.min_bpm", "cardiac:hr.mean_bpm",
+             "cardiac:hr.max_bpm"}
     assert [p.value for p in after.reader.priors] == [n for n in names if n.startswith("brain:")
-                                                      and n.endswith("_rel_pct")]
+                                                      and n.endswith("_rel_pct")] + [n for n in names if n in beats]
     x = EpochCaptions(split / "train").signals(np.arange(4))
     cols = after.reader.prior_index.numpy()
     other = np.setdiff1d(np.arange(len(names)), cols)
-    assert after.read(x)[0][:, other] == pytest.approx(before.read(x)[0][:, other], abs=1e-5)
+    assert read_facts(after, x)[0][:, other] == pytest.approx(before.read(x)[0][:, other], abs=1e-5)
     assert set(record["prior_rms_error_z"]) == {"reader_before", "measured_alone", "measured_with_residual"}
+    # a band power keeps its residual; an R-peak measurement is the measurement alone
+    assert after.reader.prior_use_residual.tolist() == [1.0 if p.value.startswith("brain:") else 0.0
+                                                       for p in after.reader.priors]
+
+
+def test_a_recipe_naming_an_unknown_prior_group_is_refused(tmp_path) -> None:
+    from sleeplm.encoder.train.fact_priors import load_prior_recipe
+
+    body = json.loads(load_prior_recipe("tiny-facts-priors").source.read_text())
+    body["train"]["priors"] = ["spo2"]
+    (tmp_path / "r.json").write_text(json.dumps(body))
+    with pytest.raises(RecipeError, match="priors must name"):
+        load_prior_recipe(tmp_path / "r.json")
 
 
 def test_the_shipped_reader_has_the_measured_priors_of_the_shipped_recipe() -> None:
     from sleeplm.encoder.model.factory import bundled_weights
     from sleeplm.encoder.model.facts import fact_model_for
-    from sleeplm.encoder.train.fact_priors import band_prior_specs, load_prior_recipe
+    from sleeplm.encoder.train.fact_priors import load_prior_recipe, prior_specs
 
     weights = bundled_weights("sleeplm-tiny")
     fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())
     assert fm is not None and fm.meta["priors_run"]["recipe"]["sha256"] == load_prior_recipe("tiny-facts-priors").sha256
-    assert fm.reader.priors == band_prior_specs(fm.space.names)
+    assert fm.reader.priors == prior_specs(fm.space.names, load_prior_recipe("tiny-facts-priors").priors)
