@@ -39,6 +39,9 @@ NOT_COMPUTED = {
     r"(?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)\w"
     r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (at least|over|more than|under|less than) "
     r"(?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)\w"
+    r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)"
+    r"\d+(\.\d+)? ?(min(ute)?s?|s(ec(ond)?s?)?|h(ours?)?)\b"
+    r"|\b(long|longer|lengthy|prolonged|extended|brief|short|shorter) (awakenings?|wake (bouts?|episodes?))\b"
     r"|\b(including|counting|with) the (final|last) (awakening|wake)": (
         "awakenings are counted two ways: every bout of W, from a single 30-s epoch up, and those lasting at least "
         "1 minute, between sleep onset and the last sleep epoch (the final awakening is not one of them); other "

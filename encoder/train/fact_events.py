@@ -35,6 +35,7 @@ from sleeplm.encoder.train.facts import (
     optimizer_step,
     reader_stage_recipe,
     shipped_reader,
+    stage_record,
 )
 from sleeplm.encoder.train.recipe import (
     RecipeError,
@@ -133,9 +134,7 @@ def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         loss = F.binary_cross_entropy_with_logits(reader.events(seq), y[b], pos_weight=pos_weight)
         losses.append(optimizer_step(loss, opt, sched, reader.events.parameters(), rec.grad_clip))
     reader.eval()
-    record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
-                    "reader_sha256": rec.reader_sha256, "train_seconds": round(time.time() - t0, 1),
-                    "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+    record = stage_record(rec, rec.reader_sha256, t0, losses, held)
     if len(calib):
         got = FactModel(reader, fm.space, {}).read_events(data.signals(calib))
         assert got is not None

@@ -27,11 +27,12 @@ from sleeplm.encoder.train.facts import (
     HeadRecipe,
     calibrate_values,
     calibration_split,
-    fact_targets,
     file_record,
     fit_cached,
     reader_stage_recipe,
     shipped_reader,
+    stage_record,
+    stage_values,
     value_loss,
 )
 from sleeplm.encoder.train.recipe import (
@@ -84,11 +85,7 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
     torch.manual_seed(rec.seed)
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
     held, calib, train = calibration_split(data, rec.calibration_nights)
-    names, values, pos = fact_targets(data)
-    if names != space.names:
-        raise RecipeError(f"{rec.source}: the split's caption values are not the reader's ({len(names)} vs "
-                          f"{len(space.names)})")
-    z = space.to_normal(values)
+    z, pos = stage_values(data, space, rec.source)
     reader.eval()
     t0 = time.time()
     tower, spec = head_inputs(reader, data.signals(train))
@@ -102,10 +99,7 @@ def refit_fact_heads(recipe: str | Path, data_dir: str | Path, out: str | Path, 
         return value_loss(pred, logits, zt[b], mask[b], post[b], rec.position_weight)
 
     losses = fit_cached(reader, params, len(train), rec, rec.epochs, batch_loss, "fact heads", progress)
-    steps = len(losses)
-    record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
-                    "reader_sha256": rec.reader_sha256, "train_seconds": round(time.time() - t0, 1), "steps": steps,
-                    "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+    record = {**stage_record(rec, rec.reader_sha256, t0, losses, held), "steps": len(losses)}
     if len(calib):
         record["calibration"] = calibrate_values(reader, space, data.signals(calib), z[calib], pos[calib])
     meta = {k: fm.meta[k] for k in ("run", "events_run") if k in fm.meta}

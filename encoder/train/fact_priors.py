@@ -44,11 +44,12 @@ from sleeplm.encoder.train.facts import (
     HeadRecipe,
     calibrate_values,
     calibration_split,
-    fact_targets,
     file_record,
     fit_cached,
     reader_stage_recipe,
     shipped_reader,
+    stage_record,
+    stage_values,
 )
 from sleeplm.encoder.train.recipe import (
     RecipeError,
@@ -178,11 +179,7 @@ def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path,
     reader.prior_use_residual.copy_(torch.tensor([float(isinstance(p, BandPrior)) for p in reader.priors]))
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
     held, calib, train = calibration_split(data, rec.calibration_nights)
-    names, values, _ = fact_targets(data)
-    if names != space.names:
-        raise RecipeError(f"{rec.source}: the split's caption values are not the reader's ({len(names)} vs "
-                          f"{len(space.names)})")
-    z = space.to_normal(values)
+    z, _ = stage_values(data, space, rec.source)
     t0 = time.time()
     xt = data.signals(train)
     tower, spec = head_inputs(reader, xt)
@@ -196,12 +193,9 @@ def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path,
 
     losses = fit_cached(reader, list(reader.prior_residual.parameters()), len(train), rec, rec.epochs, batch_loss,
                         "fact priors", progress)
-    steps = len(losses)
     reader.eval()
-    record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
-                    "reader_sha256": rec.reader_sha256, "train_seconds": round(time.time() - t0, 1), "steps": steps,
-                    "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held],
-                    "priors": [p.value for p in reader.priors]}
+    record = {**stage_record(rec, rec.reader_sha256, t0, losses, held), "steps": len(losses),
+              "priors": [p.value for p in reader.priors]}
     if len(calib):
         xc = data.signals(calib)
         zc = z[calib][:, idx]

@@ -168,6 +168,24 @@ def value_loss(pred: torch.Tensor, logits: torch.Tensor, z: torch.Tensor, mask: 
     return loss
 
 
+def stage_values(data: EpochCaptions, space: FactSpace, source: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(value normal scores ``[N, V]``, position index ``[N]``) of a split's captions, for a stage on a reader with
+    value space ``space`` (the split must state the reader's values; ``source``: the recipe, named in the error)."""
+    names, values, pos = fact_targets(data)
+    if names != space.names:
+        raise RecipeError(f"{source}: the split's caption values are not the reader's ({len(names)} vs "
+                          f"{len(space.names)})")
+    return space.to_normal(values), pos
+
+
+def stage_record(rec: HeadRecipe, reader_sha256: str, t0: float, losses: list[float], held: list) -> dict:
+    """The fields every later stage's training record starts with: recipe, the reader it started from, training
+    seconds since ``t0``, the last losses and the held-out nights."""
+    return {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
+            "reader_sha256": reader_sha256, "train_seconds": round(time.time() - t0, 1),
+            "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+
+
 def file_record(path: str | Path) -> dict:
     """Where a trained file was written and its sha256 (the record's ``out``)."""
     return {"file": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}

@@ -178,12 +178,14 @@ def _wake_bouts(period: list[str]) -> list[int]:
     return bouts
 
 
-def test_the_awakening_index_is_awakenings_per_hour_of_sleep(session, rem_cohort) -> None:
+@pytest.mark.parametrize("question", ["what is the awakening index of {night}?",
+                                      "how many times per hour did {night} wake up?"])
+def test_the_awakening_index_is_awakenings_per_hour_of_sleep(session, rem_cohort, question) -> None:
     edf = rem_cohort / "edf"
     night = nights(edf)[0]
     stages = xml_night(edf, night)[0]
     expected = len(_wake_bouts(sleep_period(stages))) / (sum(s != "W" for s in stages) / 120)
-    turn = session.respond(f"what is the awakening index of {night}?")
+    turn = session.respond(question.format(night=night))
     assert bold_number(turn.answer, "awakening index") == pytest.approx(expected, abs=0.05)
 
 
@@ -199,6 +201,14 @@ def test_awakenings_longer_than_a_minute_are_wake_bouts_of_two_epochs_or_more(se
 def test_awakenings_by_another_duration_are_declined_not_read_as_a_threshold(session, rem_ws) -> None:
     turn = session.respond(f"how many awakenings longer than 5 minutes did {rem_ws.recordings()[0]} have?")
     assert not turn.steps and "other durations are not kept" in turn.answer
+
+
+def test_long_awakenings_and_other_lengths_are_declined_not_answered_with_every_awakening(session, rem_ws) -> None:
+    night = rem_ws.recordings()[0]
+    for q in (f"how many long awakenings did {night} have?",
+              f"how many awakenings of 2 minutes or more did {night} have?"):
+        turn = session.respond(q)
+        assert not turn.steps and "other durations are not kept" in turn.answer, q
 
 
 def test_ct90_is_the_share_of_sleep_the_edf_spo2_spends_below_90(session, rem_cohort) -> None:
