@@ -16,7 +16,7 @@ from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.captions.grounded import grounded_captions, grounded_stage_event
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
 from sleeplm.encoder.model.facts import FACT_TRACKS
-from sleeplm.encoder.pipeline import read_facts
+from sleeplm.encoder.pipeline import night_emg_reference, read_facts
 from sleeplm.encoder.vocab import (
     APNEAS,
     SCORING_KIND_NAMES,
@@ -127,10 +127,11 @@ def _ground(ctx: ToolContext, n: Any, first: int, last: int, generated: dict[str
     stage = "stage_event" in generated and fm is not None and bool(fm.reader.event_types)
     if fm is None or not (numeric or stage):
         return []
-    x = ctx.signals(n).x[first:last + 1]
+    night_x = ctx.signals(n).x
+    x = night_x[first:last + 1]
     masks = np.array([info["channel_mask"] or [True] * len(SLEEPLM_CHANNELS) for info in infos], bool)
     if numeric:
-        read = read_facts(fm, x)
+        read = read_facts(fm, x, night_emg_reference(night_x))
         for t in numeric:
             generated[t] = grounded_captions(generated[t], t, fm.values(read[0], t),
                                              read[1] if t == "somatic" else None, masks,

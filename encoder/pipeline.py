@@ -202,25 +202,46 @@ def epoch_caption_to_dict(ec: EpochCaption) -> dict[str, Any]:
     }
 
 
-def fact_measurements(reader: Any, x: np.ndarray, fs_hz: float = 64.0) -> dict[str, np.ndarray]:
+def night_emg_reference(x_night: np.ndarray) -> float:
+    """The chin EMG's reference RMS of a whole night's model input ``x_night`` ``[N, 10, L]`` (every epoch of the
+    recording): what the relative tone of its epochs is measured against (``night_emg_rms`` of :func:`read_facts`);
+    NaN without a chin EMG."""
+    from sleeplm.encoder.signals.emg import night_emg_rms
+
+    return night_emg_rms(np.asarray(x_night)[:, SLEEPLM_CHANNELS.index("EMG_CHIN")])
+
+
+def fact_measurements(reader: Any, x: np.ndarray, fs_hz: float = 64.0,
+                      night_emg_rms: float | np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The measurements a fact reader's measured priors need (``reader.measured_quantities``), taken on its input
-    epochs ``x`` ``[N, 10, L]`` by the caption features' own code (the ECG's R peaks for the beat values)."""
+    epochs ``x`` ``[N, 10, L]`` by the caption features' own code: the ECG's R peaks for the beat values; the chin
+    EMG's RMS against its night's reference (``night_emg_rms``, one value or one per epoch:
+    :func:`night_emg_reference` of each epoch's whole night) for the relative tone, which is NaN without it (the
+    reader's head then reads the tone, less well: an epoch alone cannot tell its night's tone)."""
     from sleeplm.encoder.signals.cardiac import (
         EPOCH_CARDIAC_COLUMNS,
         epoch_cardiac_values,
     )
+    from sleeplm.encoder.signals.emg import EPOCH_EMG_COLUMNS, epoch_emg_values
 
     wanted = set(reader.measured_quantities)
-    unknown = wanted - set(EPOCH_CARDIAC_COLUMNS)
+    unknown = wanted - set(EPOCH_CARDIAC_COLUMNS) - set(EPOCH_EMG_COLUMNS)
     if unknown:
         raise ValueError(f"the fact reader asks for measurements this version cannot take: {sorted(unknown)}")
-    if not wanted:
-        return {}
-    values = epoch_cardiac_values(np.asarray(x)[:, SLEEPLM_CHANNELS.index("ECG")], fs_hz)
+    x = np.asarray(x)
+    values: dict[str, np.ndarray] = {}
+    if wanted & set(EPOCH_CARDIAC_COLUMNS):
+        values |= epoch_cardiac_values(x[:, SLEEPLM_CHANNELS.index("ECG")], fs_hz)
+    if wanted & set(EPOCH_EMG_COLUMNS):
+        ref = np.broadcast_to(np.asarray(np.nan if night_emg_rms is None else night_emg_rms, dtype=np.float64),
+                              (len(x),))
+        values |= epoch_emg_values(x[:, SLEEPLM_CHANNELS.index("EMG_CHIN")], ref)
     return {k: values[k] for k in wanted}
 
 
-def read_facts(fact_model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def read_facts(fact_model: Any, x: np.ndarray,
+               night_emg_rms: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`~sleeplm.encoder.model.facts.FactModel.read` with the measurements its priors need
-    (:func:`fact_measurements`): the one way callers read a shipped fact reader."""
-    return fact_model.read(x, fact_measurements(fact_model.reader, x))
+    (:func:`fact_measurements`; ``night_emg_rms``: :func:`night_emg_reference` of the epochs' night, one value or one
+    per epoch): the one way callers read a shipped fact reader."""
+    return fact_model.read(x, fact_measurements(fact_model.reader, x, night_emg_rms=night_emg_rms))

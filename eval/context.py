@@ -76,6 +76,7 @@ class EvalContext:
     _epochs: pd.DataFrame | None = field(default=None, init=False, repr=False)
     _vectors: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
     _signals: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _night_emg_rms: dict[int, float] = field(default_factory=dict, init=False, repr=False)
     _signals_scale: str | None = field(default=None, init=False, repr=False)
     _scaled_vectors: dict[str, dict[int, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
 
@@ -207,6 +208,7 @@ class EvalContext:
         todo = [int(i) for i in ids if int(i) not in self._signals]
         if todo:
             from sleeplm.encoder.io.psg import load_psg
+            from sleeplm.encoder.pipeline import night_emg_reference
             from sleeplm.encoder.signals.preprocess import make_epochs
 
             e = self.epochs().set_index("epoch_id").loc[todo]
@@ -217,12 +219,22 @@ class EvalContext:
                                     "re-read (needed for generation or for a model other than the workspace's)")
                 psg = load_psg(path)
                 x = make_epochs(psg.mapped, psg.annotations, brain_scale=brain_scale).x
+                ref = night_emg_reference(x)  # the whole night's, while it is read
                 for eid, k in zip(grp.index, grp["epoch_index"]):
                     self._signals[int(eid)] = x[int(k)]
+                    self._night_emg_rms[int(eid)] = ref
                 del x, psg
         if not len(ids):
             return np.zeros((0, 10, 1920), np.float32)
         return np.stack([self._signals[int(i)] for i in ids])
+
+    def night_emg_rms(self, epoch_ids: np.ndarray) -> np.ndarray:
+        """Each epoch's night chin-EMG reference (``sleeplm.encoder.pipeline.night_emg_reference`` of its whole
+        recording's model input), for the fact reader's relative tone; read with the signals when not yet read."""
+        ids = np.asarray(epoch_ids, np.int64)
+        if any(int(i) not in self._night_emg_rms for i in ids):
+            self.signals(np.array([i for i in ids if int(i) not in self._night_emg_rms], np.int64))
+        return np.array([self._night_emg_rms[int(i)] for i in ids], dtype=np.float64)
 
     def drop_signals(self) -> None:
         """Free the signal cache (vectors stay)."""

@@ -319,7 +319,10 @@ class FactReader(nn.Module):
             assert prior is not None
             known = torch.isfinite(prior)
             fused = torch.nan_to_num(prior) + self.prior_residual(h) * self.prior_use_residual
-            read = values.index_select(1, self.prior_index)
+            # where nothing was measured the head's reading stands, kept within the training population's range as
+            # every head-read value is (a prior's column is extrapolated beyond it: the Nox file's tone read -115 %)
+            z_end = torch.special.ndtri(self.prior_levels[[0, -1]].double()).float()
+            read = values.index_select(1, self.prior_index).clamp(z_end[0], z_end[1])
             values = values.index_copy(1, self.prior_index, torch.where(known, fused, read))
         return values, self.position(h)
 

@@ -13,6 +13,9 @@ Columns:
   (the burst modulation rate).
 - ``emg_tone_rel_pct`` (%): epoch RMS of the >= 10 Hz signal relative to the night's median
   epoch RMS (atonia in REM shows as a low value).
+
+:func:`night_emg_rms` and :func:`epoch_emg_values` measure the relative tone on the model input's EMG (already
+>= 10-Hz high-passed), as the fact reader's caller-measured prior.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ EMG_ENV_BLOCK_S: float = 0.1
 
 EMG_COLUMNS: tuple[str, ...] = ("emg_median_freq_hz", "emg_burst_ratio", "emg_burst_mod_hz",
                                 "emg_tone_rel_pct")
+#: The columns :func:`epoch_emg_values` measures on model-input epochs given the night's reference RMS.
+EPOCH_EMG_COLUMNS: tuple[str, ...] = ("emg_tone_rel_pct",)
 
 
 def emg_features(sig: Signal | None, onset_s: np.ndarray,
@@ -76,3 +81,31 @@ def emg_features(sig: Signal | None, onset_s: np.ndarray,
         "emg_burst_mod_hz": np.where(good, mod, np.nan),
         "emg_tone_rel_pct": np.where(good & (base > 0), tone, np.nan),
     }
+
+
+def _epoch_rms(emg_epochs: np.ndarray) -> np.ndarray:
+    """RMS of each epoch ``[N, L]``; NaN for a flat or incomplete one."""
+    x = np.asarray(emg_epochs, dtype=np.float64)
+    ok = complete_epochs(x) & ~flat_epochs(x)
+    rms = np.sqrt(np.mean(np.nan_to_num(x) ** 2, axis=1))
+    return np.where(ok & (rms > 0), rms, np.nan)
+
+
+def night_emg_rms(emg_epochs: np.ndarray) -> float:
+    """The reference of the relative tone: the median epoch RMS over a night's epochs ``[N, L]`` of already
+    >= 10-Hz high-passed chin EMG (such as the model input's ``EMG_CHIN``), flat and incomplete epochs left out;
+    NaN when none is left. Pass every epoch of the night: the captions' tone is relative to the whole recording."""
+    rms = _epoch_rms(emg_epochs)
+    return float(np.median(rms[np.isfinite(rms)])) if np.isfinite(rms).any() else float("nan")
+
+
+def epoch_emg_values(emg_epochs: np.ndarray, night_rms: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of :data:`EPOCH_EMG_COLUMNS` for epochs ``[N, L]`` of already >= 10-Hz high-passed chin EMG, each
+    relative to its night's :func:`night_emg_rms` (``night_rms`` ``[N]``, in the epochs' units); NaN where the epoch
+    is flat or its night's reference is unknown. On the model input's EMG this matches the captions' tone (computed
+    on the raw signal) within their tolerance for 0.99 of fresh simulated epochs
+    (``eval/results/fact-reader/priors/v3-emg-tone/``)."""
+    ref = np.asarray(night_rms, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tone = 100.0 * _epoch_rms(emg_epochs) / np.where(ref > 0, ref, np.nan)
+    return {"emg_tone_rel_pct": tone}

@@ -11,6 +11,11 @@ the cardiac track (``cardiac_beats``, measured by the caller with the caption fe
 learns what the input lost (the EOG's slow power under its filtering). Every other value, the position and the event
 head are left exactly as they were.
 
+A recipe whose reader already has priors adds caller-measured ones only (``emg_tone``: the chin EMG's relative tone,
+measured against the night's reference, which one epoch cannot tell) and trains nothing (:func:`extended_priors`):
+a caller-measured prior takes no residual, so every tensor is kept and only the new values' error SDs are calibrated
+again.
+
 The record compares, on the calibration nights (never trained on), each prior value's error for the reader before,
 the measurement alone, and the measurement with its residual.
 
@@ -29,9 +34,10 @@ import torch
 from sleeplm.encoder.captions.facts import TRACK_SECTIONS
 from sleeplm.encoder.model.fact_priors import BandPrior, MeasuredPrior, Prior
 from sleeplm.encoder.model.facts import FactModel, FactReader, save_fact_reader
-from sleeplm.encoder.pipeline import fact_measurements
+from sleeplm.encoder.pipeline import fact_measurements, night_emg_reference
 from sleeplm.encoder.signals.cardiac import EPOCH_CARDIAC_COLUMNS
 from sleeplm.encoder.signals.eeg import EEG_BANDS_HZ, EEG_TOTAL_HZ, EEG_WELCH_S
+from sleeplm.encoder.signals.emg import EPOCH_EMG_COLUMNS
 from sleeplm.encoder.signals.eog import (
     EOG_REM_HZ,
     EOG_SEM_HZ,
@@ -69,7 +75,7 @@ class PriorRecipe(HeadRecipe):
 
 
 #: The groups of values a recipe may give measured priors.
-PRIOR_GROUPS: tuple[str, ...] = ("brain_band_powers", "cardiac_beats")
+PRIOR_GROUPS: tuple[str, ...] = ("brain_band_powers", "cardiac_beats", "emg_tone")
 
 
 def load_prior_recipe(name_or_path: str | Path) -> PriorRecipe:
@@ -116,6 +122,13 @@ def cardiac_prior_specs(names: list[str]) -> tuple[MeasuredPrior, ...]:
     return tuple(MeasuredPrior(n, column[n]) for n in names if column.get(n) in EPOCH_CARDIAC_COLUMNS)
 
 
+def somatic_prior_specs(names: list[str]) -> tuple[MeasuredPrior, ...]:
+    """A :class:`MeasuredPrior` for the chin EMG's relative tone among ``names`` (``emg_tone_rel_pct``, measured by
+    the caller against the night's reference: :data:`~sleeplm.encoder.signals.emg.EPOCH_EMG_COLUMNS`)."""
+    column = {f"somatic:{sec.key}.{f.key}": f.column for sec in TRACK_SECTIONS["somatic"] for f in sec.fields}
+    return tuple(MeasuredPrior(n, column[n]) for n in names if column.get(n) in EPOCH_EMG_COLUMNS)
+
+
 def prior_specs(names: list[str], groups: tuple[str, ...], fs_hz: float = 64.0) -> tuple[Prior, ...]:
     """The priors of the recipe's ``groups`` (:data:`PRIOR_GROUPS`) among the value ``names``."""
     out: tuple[Prior, ...] = ()
@@ -123,6 +136,8 @@ def prior_specs(names: list[str], groups: tuple[str, ...], fs_hz: float = 64.0) 
         out += band_prior_specs(names, fs_hz)
     if "cardiac_beats" in groups:
         out += cardiac_prior_specs(names)
+    if "emg_tone" in groups:
+        out += somatic_prior_specs(names)
     return out
 
 
@@ -142,6 +157,47 @@ def with_priors(old: FactReader, names: list[str], quantiles: np.ndarray,
     return new.eval()
 
 
+def extended_priors(old: FactReader, names: list[str], quantiles: np.ndarray, groups: tuple[str, ...]) -> FactReader:
+    """A copy of ``old``, a reader with measured priors, with caller-measured priors added for the values of
+    ``groups`` (quantiles ``[Q, V]`` of the value space). A caller-measured prior takes no residual, so nothing is
+    trained: every tensor of ``old`` is kept as it was, the residual's output layer gains a zero row per new prior,
+    and the reader reads every other value exactly as ``old`` does."""
+    new_specs = tuple(p for p in prior_specs(names, groups, old.tower.cfg.signal_length / 30.0)
+                      if p.value not in {q.value for q in old.priors})
+    if not new_specs:
+        raise RecipeError(f"the reader already has the priors of {groups}")
+    needs_residual = [p.value for p in new_specs if not isinstance(p, MeasuredPrior)]
+    if needs_residual:
+        raise RecipeError(f"{needs_residual}: a prior measured inside the reader needs its residual trained, so it is "
+                          "added to a reader without priors (with every other group), not to one that has them")
+    specs = old.priors + new_specs
+    index = tuple(int(i) for i in old.prior_index) + tuple(names.index(p.value) for p in new_specs)
+    new = FactReader(old.tower.cfg, old.tower.proj_to_embed.out_features, len(names), old.values[0].out_features,
+                     spectral=old.spectral, spectral_width=old.spec[0].out_features if old.spectral else 256,
+                     event_types=old.event_types, priors=specs, prior_index=index)
+    state = old.state_dict()
+    k = len(new_specs)
+    last = len(new.prior_residual.net) - 1
+    for name in (f"prior_residual.net.{last}.weight", f"prior_residual.net.{last}.bias"):
+        state[name] = torch.cat([state[name], torch.zeros((k, *state[name].shape[1:]), dtype=state[name].dtype)])
+    state["prior_index"] = torch.tensor(index, dtype=torch.long)
+    state["prior_use_residual"] = torch.cat([state["prior_use_residual"], torch.zeros(k)])
+    state["prior_quantiles"] = torch.cat(
+        [state["prior_quantiles"], torch.from_numpy(quantiles[:, list(index[-k:])]).float()], 1)
+    new.load_state_dict(state, strict=True)
+    return new.eval()
+
+
+def night_references(nights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each epoch's night chin-EMG reference (:func:`~sleeplm.encoder.pipeline.night_emg_reference`) over the epochs
+    of ``x`` ``[N, 10, L]`` that share its ``nights`` label (pass every epoch of each night)."""
+    out = np.full(len(x), np.nan)
+    for k in np.unique(nights):
+        rows = np.flatnonzero(nights == k)
+        out[rows] = night_emg_reference(x[rows])
+    return out
+
+
 @torch.no_grad()
 def _measured_z(reader: FactReader, x: np.ndarray, measured: dict[str, np.ndarray] | None = None,
                 batch_size: int = 256) -> torch.Tensor:
@@ -159,55 +215,77 @@ def _rms(err: np.ndarray) -> list[float]:
     return np.round(np.sqrt((np.where(ok, err, 0.0) ** 2).sum(0) / np.maximum(ok.sum(0), 1)), 4).tolist()
 
 
+def _night_labels(data: EpochCaptions, rows: np.ndarray) -> np.ndarray:
+    """One label per recording among ``rows``: a night's clean rows and each randomized rendition apart."""
+    e = data.epochs.iloc[rows]
+    return (e["night_id"].astype(str) + "/" + e["rendition"].astype(str)).to_numpy()
+
+
 def train_fact_priors(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: str | Path | None = None,
                       progress: bool = True) -> dict:
-    """Add measured priors and train their residual on the shipped reader; save to ``out``."""
+    """Add measured priors and train their residual on the shipped reader; save to ``out``. A recipe whose reader
+    already has priors adds caller-measured ones only, trained on nothing (:func:`extended_priors`)."""
     rec = load_prior_recipe(recipe)
     weights = start_weights(rec, start_from)  # type: ignore[arg-type]
     assert weights is not None
     fm = shipped_reader(rec.source, weights, rec.reader_sha256)
-    if fm.reader.priors:
-        raise RecipeError(f"{rec.source}: the reader already has measured priors")
     space = fm.space
-    torch.manual_seed(rec.seed)  # before the residual is made: its first layer's initial weights are drawn
-    reader = with_priors(fm.reader, space.names, space.quantiles, rec.priors)
-    idx = reader.prior_index.numpy()
-    # A band power is measured on the filtered model input, which changes it (the EOG's slow power below the
-    # high-pass): a residual learns that. An R-peak measurement keeps the beat timing the preprocessing leaves intact,
-    # and a residual learned on simulated nights moved a right one on a real recording (the Nox file's heart rate
-    # 66 -> 46 bpm): a caller-measured prior is the measurement alone.
-    reader.prior_use_residual.copy_(torch.tensor([float(isinstance(p, BandPrior)) for p in reader.priors]))
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
     held, calib, train = calibration_split(data, rec.calibration_nights)
     z, _ = stage_values(data, space, rec.source)
     t0 = time.time()
-    xt = data.signals(train)
-    tower, spec = head_inputs(reader, xt)
-    prior = _measured_z(reader, xt)
-    zt = torch.from_numpy(np.nan_to_num(z[train][:, idx])).float()
-    mask = torch.from_numpy(np.isfinite(z[train][:, idx])).float() * torch.isfinite(prior).float()
+    if fm.reader.priors:
+        if rec.epochs:
+            raise RecipeError(f"{rec.source}: the reader already has measured priors, so this stage only adds "
+                              "caller-measured ones and trains nothing (epochs 0)")
+        reader = extended_priors(fm.reader, space.names, space.quantiles, rec.priors)
+        idx = reader.prior_index.numpy()
+        losses: list[float] = []
+    else:
+        torch.manual_seed(rec.seed)  # before the residual is made: its first layer's initial weights are drawn
+        reader = with_priors(fm.reader, space.names, space.quantiles, rec.priors)
+        idx = reader.prior_index.numpy()
+        # A band power is measured on the filtered model input, which changes it (the EOG's slow power below the
+        # high-pass): a residual learns that. An R-peak measurement keeps the beat timing the preprocessing leaves
+        # intact, and a residual learned on simulated nights moved a right one on a real recording (the Nox file's
+        # heart rate 66 -> 46 bpm): a caller-measured prior is the measurement alone.
+        reader.prior_use_residual.copy_(torch.tensor([float(isinstance(p, BandPrior)) for p in reader.priors]))
+        xt = data.signals(train)
+        tower, spec = head_inputs(reader, xt)
+        mt = fact_measurements(reader, xt, night_emg_rms=night_references(_night_labels(data, train), xt))
+        prior = _measured_z(reader, xt, mt)
+        zt = torch.from_numpy(np.nan_to_num(z[train][:, idx])).float()
+        mask = torch.from_numpy(np.isfinite(z[train][:, idx])).float() * torch.isfinite(prior).float()
 
-    def batch_loss(b: torch.Tensor) -> torch.Tensor:
-        pred = reader.heads(tower[b], spec[b], prior[b])[0][:, reader.prior_index]
-        return ((pred - zt[b]) ** 2 * mask[b]).sum() / mask[b].sum().clamp(min=1)
+        def batch_loss(b: torch.Tensor) -> torch.Tensor:
+            pred = reader.heads(tower[b], spec[b], prior[b])[0][:, reader.prior_index]
+            return ((pred - zt[b]) ** 2 * mask[b]).sum() / mask[b].sum().clamp(min=1)
 
-    losses = fit_cached(reader, list(reader.prior_residual.parameters()), len(train), rec, rec.epochs, batch_loss,
-                        "fact priors", progress)
+        losses = fit_cached(reader, list(reader.prior_residual.parameters()), len(train), rec, rec.epochs,
+                            batch_loss, "fact priors", progress)
     reader.eval()
     record = {**stage_record(rec, rec.reader_sha256, t0, losses, held), "steps": len(losses),
               "priors": [p.value for p in reader.priors]}
     if len(calib):
         xc = data.signals(calib)
         zc = z[calib][:, idx]
-        mc = fact_measurements(reader, xc)
-        before = FactModel(fm.reader, space, {}).read(xc)[0][:, idx]
+        mc = fact_measurements(reader, xc, night_emg_rms=night_references(_night_labels(data, calib), xc))
+        before = fm.read(xc, {k: v for k, v in mc.items() if k in fm.reader.measured_quantities})[0]
+        before = before[:, idx]
         measured = _measured_z(reader, xc, mc).numpy()
         after = FactModel(reader, space, {}).read(xc, mc)[0][:, idx]
         record["prior_rms_error_z"] = {k: dict(zip(record["priors"], _rms(v - zc))) for k, v in (
             ("reader_before", before), ("measured_alone", measured), ("measured_with_residual", after))}
+        kept_sd = space.error_sd.copy()
         record["calibration"] = calibrate_values(reader, space, xc, z[calib], np.full(len(calib), -1), mc)
-    meta = {k: fm.meta[k] for k in ("run", "events_run", "heads_run") if k in fm.meta}
-    save_fact_reader(reader, space, out, {**meta, "priors_run": record})
+        if fm.reader.priors:  # an extension recalibrates its new values only: the others read exactly as before
+            new_cols = np.isin(np.arange(len(space.names)), idx[len(fm.reader.priors):])
+            space.error_sd = np.where(new_cols, space.error_sd, kept_sd)
+            record["calibration"]["error_sd"] = {space.names[i]: round(float(space.error_sd[i]), 3)
+                                                 for i in np.flatnonzero(new_cols)}
+    meta = {k: fm.meta[k] for k in ("run", "events_run", "heads_run", "priors_run") if k in fm.meta}
+    key = "priors_extension_run" if fm.reader.priors else "priors_run"
+    save_fact_reader(reader, space, out, {**meta, key: record})
     return {**record, "out": file_record(out)}
 
 

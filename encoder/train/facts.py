@@ -183,7 +183,7 @@ def stage_record(rec: HeadRecipe, reader_sha256: str, t0: float, losses: list[fl
     seconds since ``t0``, the last losses and the held-out nights."""
     return {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
             "reader_sha256": reader_sha256, "train_seconds": round(time.time() - t0, 1),
-            "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+            "final_loss_mean_last_50": float(np.mean(losses[-50:])) if losses else None, "held_out_nights": [str(n) for n in held]}
 
 
 def file_record(path: str | Path) -> dict:
@@ -268,7 +268,7 @@ def train_fact_reader(recipe: str | Path, data_dir: str | Path, out: str | Path,
     seconds = time.time() - t0
     record: dict = {"recipe": {"name": rec.name, "file": rec.source.name, "sha256": rec.sha256},
                     "started_from": {"file": weights.name, "sha256": sha}, "train_seconds": round(seconds, 1),
-                    "final_loss_mean_last_50": float(np.mean(losses[-50:])), "held_out_nights": [str(n) for n in held]}
+                    "final_loss_mean_last_50": float(np.mean(losses[-50:])) if losses else None, "held_out_nights": [str(n) for n in held]}
     if len(calib):
         reader.eval()
         record["calibration"] = calibrate_values(reader, space, data.signals(calib), z[calib], pos[calib])

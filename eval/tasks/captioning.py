@@ -101,7 +101,7 @@ class Captioning:
             "event_time_tol_s": EVENT_TIME_TOL_S, "value_rel_tol": VALUE_REL_TOL, "value_abs_tol": VALUE_ABS_TOL})
         rows, facts, examples, reader_rows, grounded_rows, grounded_facts = [], [], [], [], [], []
         fact_model = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
-        read = read_facts(fact_model, x) if fact_model is not None else None
+        read = read_facts(fact_model, x, ctx.night_emg_rms(ids)) if fact_model is not None else None
         masks = ctx.channel_masks(ids) if read is not None else None
         events = fact_model.read_events(x) if fact_model is not None else None  # None: the reader has no event head
         for track in self.tracks:

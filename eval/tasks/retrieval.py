@@ -135,7 +135,7 @@ class CrossModalRetrieval:
         res.scores[self.main_score] = float(np.mean(r10))
         facts = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
         if facts is not None:  # the numeric tracks again, in the fact reader's value space
-            read = read_facts(facts, ctx.signals(ids))
+            read = read_facts(facts, ctx.signals(ids), ctx.night_emg_rms(ids))
             ctx.drop_signals()
             f10 = []
             for track in (t for t in self.tracks if t in FACT_TRACKS):

@@ -196,3 +196,15 @@ def test_a_model_named_twice_keeps_its_plain_name() -> None:
     assert model_label("w", "aa" * 32, taken) == "w"
     assert model_label("w", "aa" * 32, taken) == "w"
     assert model_label("w", "bb" * 32, taken) == "w@bbbbbbbb"
+
+
+def test_an_epochs_emg_reference_is_its_whole_nights(workspace: Path, tmp_path: Path) -> None:
+    from sleeplm.encoder.pipeline import night_emg_reference
+
+    ctx = EvalContext.open(workspace, None, out_dir=tmp_path)
+    night = ctx.epochs()[ctx.epochs()["recording_id"] == ctx.epochs()["recording_id"].iloc[0]]
+    ids = night["epoch_id"].to_numpy()
+    whole = night_emg_reference(ctx.signals(ids))
+    few = EvalContext.open(workspace, None, out_dir=tmp_path).night_emg_rms(ids[[3, 7]])  # two epochs, read alone
+    assert np.isfinite(whole) and few == pytest.approx([whole, whole], rel=1e-6)
+    assert whole != pytest.approx(night_emg_reference(ctx.signals(ids[[3, 7]])), rel=1e-3)

@@ -15,6 +15,7 @@ from sleeplm.encoder.model.fact_priors import (
 )
 from sleeplm.encoder.model.facts import (
     QUANTILE_LEVELS,
+    FactModel,
     FactReader,
     FactSpace,
     load_fact_reader,
@@ -193,3 +194,14 @@ def test_a_value_only_the_heads_read_stops_at_the_training_range() -> None:
     z = np.array([[4.0, 4.0]])
     got = space.to_physical(z, extrapolate=np.array([False, True]))[0]
     assert got[0] == pytest.approx(99.0) and got[1] > 99.0
+
+
+def test_a_prior_value_read_by_the_head_where_nothing_was_measured_stops_at_the_training_range() -> None:
+    old, space = _reader()
+    new = with_priors(old, NAMES, space.quantiles, ("cardiac_beats",))
+    col = NAMES.index("cardiac:hr.mean_bpm")
+    with torch.no_grad():
+        new.values[-1].bias[col] = -40.0  # a head pushed far off its range, as on a strange recording
+        z = new(torch.from_numpy(_signals(2)).float(), {"hr_mean_bpm": np.array([np.nan, 70.0])})[0].numpy()
+    hr = FactModel(new, space, {}).values(z, "cardiac")["hr.mean_bpm"]
+    assert hr[0] == pytest.approx(space.quantiles[0, col], abs=1e-3) and hr[1] == pytest.approx(70.0, abs=0.05)

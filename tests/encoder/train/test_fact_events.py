@@ -177,5 +177,7 @@ def test_the_shipped_reader_has_the_measured_priors_of_the_shipped_recipe() -> N
 
     weights = bundled_weights("sleeplm-tiny")
     fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())
-    assert fm is not None and fm.meta["priors_run"]["recipe"]["sha256"] == load_prior_recipe("tiny-facts-priors").sha256
-    assert fm.reader.priors == prior_specs(fm.space.names, load_prior_recipe("tiny-facts-priors").priors)
+    first, then = load_prior_recipe("tiny-facts-priors"), load_prior_recipe("tiny-facts-tone")
+    assert fm is not None and fm.meta["priors_run"]["recipe"]["sha256"] == first.sha256
+    assert fm.meta["priors_extension_run"]["recipe"]["sha256"] == then.sha256
+    assert fm.reader.priors == (prior_specs(fm.space.names, first.priors) + prior_specs(fm.space.names, then.priors))

@@ -39,8 +39,6 @@ for i, ref in enumerate(refs):
                 for name, src in (("night", night), ("alone", alone)):
                     m = src[col[k]][i]
                     acc[n][name].append(value_close(float(m), v) if np.isfinite(m) else False)
-    if cap.position is not None:
-        acc["position"]["reader"].append(False)
 print(f"{len(ids)} epochs")
 for n, d in acc.items():
     print(f"{n:25s} " + "  ".join(f"{k} {np.mean(v):.3f} (n={len(v)})" for k, v in d.items()))

@@ -28,4 +28,3 @@ col = fm.space.names.index("somatic:emg.tone_rel_pct")
 phys = np.full((len(ids), len(fm.space.names)), np.nan); phys[:, col] = [tone[int(i)] for i in ids]
 z = read[0].copy(); zt = fm.space.to_normal(phys)[:, col]; z[:, col] = np.where(np.isfinite(zt), zt, z[:, col])
 print("tone measured", r10((z, read[1])))
-print("position acc", np.mean([ (c.find("position") >= 0) for c in caps]))
