@@ -154,3 +154,16 @@ def caption_fact_values(texts: list[str], track: str) -> tuple[dict[str, np.ndar
         if f.position is not None and f.position.position in POSITIONS:
             pos[i] = POSITIONS.index(f.position.position)
     return out, pos
+
+
+def event_timelines(texts: list[str], event_types: tuple[str, ...], n_patches: int, patch_s: float) -> np.ndarray:
+    """float32 ``[N, T, K]`` of stage/event captions: 1 where a patch's centre lies inside an event of that type the
+    caption states (types outside ``event_types`` are left out). The event head's training targets and the timelines
+    its readings are scored against."""
+    y = np.zeros((len(texts), n_patches, len(event_types)), np.float32)
+    centres = (np.arange(n_patches) + 0.5) * patch_s
+    for i, text in enumerate(texts):
+        for ev in parse_caption(text, "stage_event").events:
+            if ev.type in event_types:
+                y[i, (centres >= ev.start_s) & (centres < ev.end_s), event_types.index(ev.type)] = 1.0
+    return y

@@ -336,6 +336,36 @@ class FactReader(nn.Module):
         return values, position, events
 
 
+#: Event-head probabilities are clipped to [EVENT_P_EPS, 1 - EVENT_P_EPS] before their logarithm.
+EVENT_P_EPS = 1e-4
+
+
+def stage_event_scores(stage_logp: np.ndarray, text_stage: np.ndarray, event_probs: np.ndarray,
+                       text_events: np.ndarray, event_weight: float) -> np.ndarray:
+    """Log-likelihood ``[N_epochs, N_texts]`` of each stage/event caption under each epoch's reading.
+
+    ``log p(the text's stage)`` plus ``event_weight`` times the Bernoulli log-likelihood of the text's event timeline
+    under the event head's per-patch probabilities. Patches are treated as independent, which counts neighbouring
+    patches' shared evidence more than once; ``event_weight`` tempers that.
+
+    Parameters
+    ----------
+    stage_logp : ``[N, S]`` log-probability of each stage per epoch.
+    text_stage : ``[M]`` index of the stage each text states (-1: none stated, adds 0).
+    event_probs : ``[N, T, K]`` per-patch probability of each readable event type (:meth:`FactModel.event_probabilities`).
+    text_events : ``[M, T, K]`` 1 inside each event of those types a text states, else 0
+        (:func:`sleeplm.encoder.captions.parse.event_timelines`); events of other types (desaturations, limb
+        movements: their signals are not model inputs) are not in it and do not count.
+    event_weight : weight of the event term.
+    """
+    p = np.clip(np.asarray(event_probs, np.float64), EVENT_P_EPS, 1 - EVENT_P_EPS)
+    y = np.asarray(text_events, np.float64)
+    events = np.einsum("ntk,mtk->nm", np.log(p), y) + np.einsum("ntk,mtk->nm", np.log1p(-p), 1 - y)
+    st = np.asarray(text_stage)
+    stage = np.where(st[None, :] >= 0, np.asarray(stage_logp, np.float64)[:, np.maximum(st, 0)], 0.0)
+    return stage + event_weight * events
+
+
 def fact_scores(pred_z: np.ndarray, pred_pos_logp: np.ndarray, text_z: np.ndarray, text_pos: np.ndarray,
                 error_sd: np.ndarray) -> np.ndarray:
     """Log-likelihood ``[N_signal, N_text]`` of each text's stated facts under each epoch's reading.
@@ -432,10 +462,16 @@ class FactModel:
             return np.zeros((0, len(self.space.names))), np.zeros((0, len(POSITIONS)))
         return np.concatenate(z).astype(np.float64), np.concatenate(logp).astype(np.float64)
 
+    @property
+    def patch_s(self) -> float:
+        """Seconds per patch of the event head's timeline (a 30-s epoch of ``signal_length`` samples)."""
+        cfg = self.reader.tower.cfg
+        return cfg.patch_size / (cfg.signal_length / 30.0)
+
     @torch.inference_mode()
-    def read_events(self, x: np.ndarray, batch_size: int = 64) -> list[list[tuple[str, float, float]]] | None:
-        """Events each epoch ``[N, 10, 1920]`` shows, as ``(type, start_s, end_s)`` within the epoch, read by the
-        event head (:data:`READABLE_EVENTS`); None when this reader has no event head."""
+    def event_probabilities(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray | None:
+        """Each readable event type's probability per patch ``[N, T, K]`` (``reader.event_types`` order) in epochs
+        ``[N, 10, 1920]``, from the event head; None when this reader has no event head."""
         if not self.reader.event_types:
             return None
         probs = []
@@ -443,10 +479,14 @@ class FactModel:
             xb = torch.as_tensor(np.asarray(x[s:s + batch_size], dtype=np.float32))
             logits = self.reader.events(self.reader.tower.forward_features(xb))  # the values are not needed
             probs.append(torch.sigmoid(logits).numpy())
-        cfg = self.reader.tower.cfg
-        patch_s = cfg.patch_size / (cfg.signal_length / 30.0)  # a 30-s epoch of signal_length samples
-        return events_from_probs(np.concatenate(probs) if probs else np.zeros((0, 1, 1)), self.reader.event_types,
-                                 patch_s)
+        n_patches = self.reader.tower.cfg.num_patches
+        return np.concatenate(probs) if probs else np.zeros((0, n_patches, len(self.reader.event_types)))
+
+    def read_events(self, x: np.ndarray, batch_size: int = 64) -> list[list[tuple[str, float, float]]] | None:
+        """Events each epoch ``[N, 10, 1920]`` shows, as ``(type, start_s, end_s)`` within the epoch, read by the
+        event head (:data:`READABLE_EVENTS`); None when this reader has no event head."""
+        probs = self.event_probabilities(x, batch_size)
+        return None if probs is None else events_from_probs(probs, self.reader.event_types, self.patch_s)
 
     def values(self, pred_z: np.ndarray, track: str) -> dict[str, np.ndarray]:
         """The read values of one track in the captions' units: ``{"section.field": [N]}``. A value with a measured

@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sleeplm.encoder.captions.parse import parse_caption
+from sleeplm.encoder.captions.parse import event_timelines, parse_caption
 from sleeplm.encoder.model.facts import (
     READABLE_EVENTS,
     EventHead,
@@ -69,17 +68,6 @@ def load_event_recipe(name_or_path: str | Path) -> EventRecipe:
                        data=SplitSpec(**body["data"]), **t)
 
 
-def event_targets(captions: list[str], event_types: tuple[str, ...], n_patches: int, patch_s: float) -> np.ndarray:
-    """float32 ``[N, T, K]``: 1 where a patch's centre lies inside an event of that type the caption states."""
-    y = np.zeros((len(captions), n_patches, len(event_types)), np.float32)
-    centres = (np.arange(n_patches) + 0.5) * patch_s
-    for i, text in enumerate(captions):
-        for ev in parse_caption(text, "stage_event").events:
-            if ev.type in event_types:
-                y[i, (centres >= ev.start_s) & (centres < ev.end_s), event_types.index(ev.type)] = 1.0
-    return y
-
-
 def event_scores(read: list[list[tuple[str, float, float]]], captions: list[str],
                  event_types: tuple[str, ...]) -> dict[str, dict[str, float | int | None]]:
     """Per type and over all: type F1 over epochs (an epoch's set of types) and the share of stated events whose
@@ -123,7 +111,7 @@ def train_event_head(recipe: str | Path, data_dir: str | Path, out: str | Path, 
     data = EpochCaptions(recipe_split(data_dir, rec.data, rec.source, progress))
     held, calib, train = calibration_split(data, rec.calibration_nights)
     captions = [data.caption(i, "stage_event") for i in range(len(data))]
-    y = torch.from_numpy(event_targets(captions, rec.event_types, cfg.num_patches, patch_s))
+    y = torch.from_numpy(event_timelines(captions, rec.event_types, cfg.num_patches, patch_s))
     opt = torch.optim.AdamW(reader.events.parameters(), lr=rec.lr, weight_decay=rec.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rec.lr, total_steps=rec.steps, pct_start=rec.warmup_frac)
     pos_weight = torch.full((len(rec.event_types),), rec.pos_weight)

@@ -18,14 +18,20 @@ from dataclasses import dataclass
 
 import numpy as np
 from sleeplm.encoder.captions import TRACKS
-from sleeplm.encoder.captions.parse import caption_fact_values
-from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for
+from sleeplm.encoder.captions.parse import (
+    caption_fact_values,
+    event_timelines,
+    parse_caption,
+)
+from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for, stage_event_scores
 from sleeplm.encoder.pipeline import read_facts
+from sleeplm.encoder.vocab import SCORED_STAGES
 
 from ..context import EvalContext, TaskSkipped
 from ..metrics import chance_recall_at_k, recall_at_k, retrieval_ranks
 from ..plots import plot_recall_curves
 from ..registry import TaskResult
+from ..staging import PLAIN, load_prompts, stage_prototypes, stage_scores
 
 KS = (1, 5, 10)
 
@@ -97,6 +103,39 @@ def fact_retrieval(fact_model, read: tuple[np.ndarray, np.ndarray], texts: list[
     return _both_directions(texts, f"{track} (fact reader)", score)
 
 
+#: The stage/event fact rows' constants: the stage probabilities' softmax temperature over cosine similarities and
+#: the event term's weight, chosen on the validation split (9 simulated nights × 6 h, seed 1,000,001; never on an
+#: evaluation cohort): ``eval/results/stage-event-facts/``.
+STAGE_TEMPERATURE = 0.05
+EVENT_WEIGHT = 0.3
+
+
+def stage_log_probabilities(model, signal_vectors: np.ndarray, temperature: float = STAGE_TEMPERATURE) -> np.ndarray:
+    """``[N, S]`` log-probability of each of :data:`~sleeplm.encoder.vocab.SCORED_STAGES` per epoch vector: the
+    softmax over stages of the zero-shot prototypes' cosine (``eval/staging.py``, plain rule) / ``temperature``."""
+    stages, protos = stage_prototypes(model, load_prompts())
+    if list(stages) != list(SCORED_STAGES):
+        raise ValueError(f"the staging prompts cover {stages}, not every scored stage {list(SCORED_STAGES)}")
+    z = stage_scores(np.asarray(signal_vectors), protos, PLAIN) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def stage_event_fact_retrieval(fact_model, stage_logp: np.ndarray, event_probs: np.ndarray,
+                               texts: list[str]) -> list[DirectionRanks]:
+    """:func:`track_retrieval` of the stage/event captions scored by
+    :func:`~sleeplm.encoder.model.facts.stage_event_scores`: each text's stage under ``stage_logp`` ``[N, S]``
+    (:func:`stage_log_probabilities`) and its readable events' timeline under the event head's per-patch
+    probabilities ``event_probs`` ``[N, T, K]`` (``FactModel.event_probabilities``)."""
+    def score(rows: np.ndarray, distinct: list[str]) -> np.ndarray:
+        stage = np.array([SCORED_STAGES.index(f.stage) if f.stage in SCORED_STAGES else -1
+                          for f in (parse_caption(t, "stage_event") for t in distinct)])
+        timelines = event_timelines(distinct, fact_model.reader.event_types, event_probs.shape[1], fact_model.patch_s)
+        return stage_event_scores(stage_logp[rows], stage, event_probs[rows], timelines, EVENT_WEIGHT)
+
+    return _both_directions(texts, "stage_event (fact reader)", score)
+
+
 @dataclass
 class CrossModalRetrieval:
     name: str = "retrieval"
@@ -135,7 +174,10 @@ class CrossModalRetrieval:
         res.scores[self.main_score] = float(np.mean(r10))
         facts = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
         if facts is not None:  # the numeric tracks again, in the fact reader's value space
-            read = read_facts(facts, ctx.signals(ids), ctx.night_emg_rms(ids))
+            x = ctx.signals(ids)
+            read = read_facts(facts, x, ctx.night_emg_rms(ids))
+            event_probs = facts.event_probabilities(x) if "stage_event" in self.tracks else None
+            del x
             ctx.drop_signals()
             f10 = []
             for track in (t for t in self.tracks if t in FACT_TRACKS):
@@ -149,6 +191,19 @@ class CrossModalRetrieval:
                 res.scores["facts_mean_recall@10"] = float(np.mean(f10))
                 res.notes.append("rows \"(fact reader)\": the numeric tracks scored in the value space of the fact "
                                  "reader shipped beside the weights (encoder/model/facts.py), not by the text tower")
+            if event_probs is not None:
+                stage_logp = stage_log_probabilities(ctx.model, sig)
+                for d in stage_event_fact_retrieval(facts, stage_logp, event_probs, ctx.captions(ids, "stage_event")):
+                    row = d.row()
+                    rows.append(row)
+                    for k in KS:
+                        res.scores[f"stage_event/facts/{d.direction}/R@{k}"] = row[f"R@{k}"]
+                res.notes.append(
+                    "rows \"stage_event (fact reader)\": a stage/event caption scored by the log-probability of its "
+                    f"stage (zero-shot prototypes, temperature {STAGE_TEMPERATURE}) plus {EVENT_WEIGHT} × the "
+                    "likelihood of its apneas, hypopneas and arousals under the fact reader's event head, per 1-s "
+                    "patch (desaturations and limb movements are not read); both constants chosen on the validation "
+                    "split, eval/results/stage-event-facts/")
         res.tables["cross-modal retrieval"] = rows
         res.plots.append(plot_recall_curves(curves, ctx.out_dir / "retrieval_recall.png",
                                             f"retrieval, pool {len(ids)} ({ctx.model_ref.name})", chance_curves))

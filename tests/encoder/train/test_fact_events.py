@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sleeplm.encoder.captions.facts import CaptionFacts, EventFact
+from sleeplm.encoder.captions.parse import event_timelines
 from sleeplm.encoder.captions.render import render_facts
 from sleeplm.encoder.model import load_model
 from sleeplm.encoder.model.facts import (
@@ -22,7 +23,6 @@ from sleeplm.encoder.model.facts import (
 from sleeplm.encoder.train.data import EpochCaptions, SplitSpec, build_split
 from sleeplm.encoder.train.fact_events import (
     event_scores,
-    event_targets,
     load_event_recipe,
     train_event_head,
 )
@@ -37,7 +37,7 @@ def _caption(events) -> str:
 
 
 def test_targets_mark_the_patches_inside_each_stated_event() -> None:
-    y = event_targets([_caption([("hypopnea", 2.0, 5.0), ("arousal", 28.0, 30.0)])], ("hypopnea", "arousal"), 30, 1.0)
+    y = event_timelines([_caption([("hypopnea", 2.0, 5.0), ("arousal", 28.0, 30.0)])], ("hypopnea", "arousal"), 30, 1.0)
     assert np.flatnonzero(y[0, :, 0]).tolist() == [2, 3, 4] and np.flatnonzero(y[0, :, 1]).tolist() == [28, 29]
 
 
