@@ -304,20 +304,43 @@ def localize_events(r: dict[str, Any]) -> str:
                 f"in it to look for “{r['description']}”: the question does not apply to this night, which is not "
                 f"the same as finding none.")
     within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
-    rule = ("kept where the model's probability of the description against a no-event description is > 0.5; "
-            "the cosine shown is the similarity that ranks them" if r.get("method") == "calibrated"
-            else f"robust z > {num(r['z_threshold'])}")
-    lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
-    if not r["intervals"]:
-        lines.append("no epochs stood out above the threshold.")
-    for i, iv in enumerate(r["intervals"][:8], 1):
-        kinds = " or ".join(t.replace("_", " ") for t in r["event_types"]) if r.get("event_types") else "event"
+    kinds = " or ".join(t.replace("_", " ") for t in r["event_types"]) if r.get("event_types") else "event"
+    head = r.get("method") == "event head"
+    if head:
+        lines = [(f"In **{r['recording']}**, {len(r['intervals'])} event(s) of type {_events(r['event_types'])} read "
+                  f"by the fact reader's event head{within} (an event: a run of 1-s stretches where its probability "
+                  "is > 0.5, at least as long as the scoring rules' shortest event of the type). The head was trained "
+                  "and tested on simulated nights only: on a real recording these are estimates, not scored events.")]
+        if not r["intervals"]:
+            lines.append("It read none. That is the head's reading, not a finding of none: a scorer may find events "
+                         "it misses, above all on a real recording.")
+    else:
+        rule = ("kept where the model's probability of the description against a no-event description is > 0.5; "
+                "the cosine shown is the similarity that ranks them" if r.get("method") == "calibrated"
+                else f"robust z > {num(r['z_threshold'])}")
+        lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
+        if not r["intervals"]:
+            lines.append("no epochs stood out above the threshold.")
+    if r.get("event_head_unavailable"):
+        lines.append("The fact reader's event head, which reads these events to the second, could not be used: "
+                     f"{r['event_head_unavailable']}. These are the epochs most similar to the description instead.")
+    shown = 12 if head else 8
+    for i, iv in enumerate(r["intervals"][:shown], 1):
         match = {True: f" — overlaps an annotated {kinds}", False: f" — no annotated {kinds} there", None: ""}[
             iv["matches_annotation"]]
+        if head:
+            if iv.get("annotated_other_type"):
+                match = f" — annotated there as {iv['annotated_other_type'].replace('_', ' ')}, not {kinds}"
+            lines.append(f"{i}. {iv['event_type'].replace('_', ' ')} {iv['start_clock']}–{iv['end_clock']} "
+                         f"({num(iv['duration_s'], 1)} s, epoch {iv['start_epoch']}; probability "
+                         f"{num(iv['peak_score'], 2)}){match}")
+            continue
         span = (f"epoch {iv['start_epoch']}" if iv["start_epoch"] == iv["end_epoch"] else
                 f"epochs {iv['start_epoch']}–{iv['end_epoch']}")
         lines.append(f"{i}. {span} ({iv['start_clock']}–{iv['end_clock']}), "
                      f"peak epoch {iv['peak_epoch']} ({iv['peak_clock']}, cosine {num(iv['peak_score'], 3)}){match}")
+    if len(r["intervals"]) > shown:
+        lines.append(f"… and {len(r['intervals']) - shown} more (all in the figure).")
     if not r["event_types"] and not r.get("within_stages"):
         lines.append(f"“{r['description']}” names no scored event type, so these intervals cannot be checked against "
                      "annotations: they are the model's reading alone.")
@@ -343,7 +366,8 @@ def localize_events(r: dict[str, Any]) -> str:
                          "annotations above are its reading, and a program misses events a person would score.")
     if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]):
         lines.append("Times marked + are from the start of the recording: the file gives no clock time.")
-    lines.append("Figure: similarity timeline with the intervals found.")
+    lines.append("Figure: the event head's probability over the night, with the events it read." if head else
+                 "Figure: similarity timeline with the intervals found.")
     return "\n\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sleeplm.encoder.io.psg import load_psg
 from sleeplm.encoder.io.records import Epochs
 from sleeplm.encoder.signals.preprocess import make_epochs
@@ -132,6 +133,16 @@ class ToolContext:
             return read_night_epochs(str(path), scale)
 
         return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns, scale), read)
+
+    def event_probabilities(self, n: Night) -> np.ndarray | None:
+        """The cohort's fact reader's event-head probabilities ``[N, T, K]`` for every epoch of a night (kept in
+        :attr:`cache`); None when the cohort's weights have no reader with an event head."""
+        fm = getattr(self.cohort, "fact_model", None)
+        if fm is None or not fm.reader.event_types:
+            return None
+        assert self.cache is not None
+        key = (self.cohort.manifest.model_sha256, n.recording, str(n.path))
+        return self.cache.event_probs.get(key, lambda: fm.event_probabilities(self.signals(n).x))
 
     def model_captions(self, n: Night, first: int, last: int, tracks: list[str],
                        max_len: int) -> dict[str, list[str]]:

@@ -264,6 +264,11 @@ def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: li
             "summary": f"{len(out)} scored {'/'.join(stages)} period(s) in {n.recording}"}
 
 
+def _names(types: list[str]) -> str:
+    """Event types as words, plural ("obstructive apneas or hypopneas")."""
+    return " or ".join(t.replace("_", " ") + "s" for t in types)
+
+
 def localize_events(ctx: ToolContext, description: str, recording: str | None = None,
                     z_threshold: float = 2.0, calibrated: bool = True) -> dict[str, Any]:
     """Where in a night a described event happens: intervals, annotated events, a timeline plot.
@@ -293,8 +298,20 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     if re.search(r"\bapn(o)?eas?\b", description.lower()) and \
             not re.search(r"\b(obstructive|central|mixed)\b", description.lower()):
         kinds = list(dict.fromkeys(t for e in terms.events for t in (APNEAS if e == "obstructive_apnea" else (e,))))
-    loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within, event_types=kinds,
-                              calibrated=calibrated)
+    named = list(kinds if kinds is not None else terms.events)
+    fm = getattr(ctx.cohort, "fact_model", None)
+    head = bool(calibrated and named and fm is not None and set(named) <= set(fm.reader.event_types))
+    head_unavailable = None
+    if head:  # every named type is one the event head reads: where they are, to the second
+        try:
+            probs = ctx.event_probabilities(n)
+        except ValueError as exc:  # the recording file is gone: the stored vectors still give the similarity
+            head, head_unavailable = False, str(exc)
+    if head:
+        loc = ctx.cohort.localize_read(n.recording, description, probs, stages=within, event_types=named)
+    else:
+        loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within,
+                                  event_types=kinds, calibrated=calibrated)
     first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0
 
     def ep(t: float) -> int:
@@ -307,13 +324,26 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     unscored = [k for k in kinds if (n.scoring or {}).get(k, {}).get("state") == "not scored"]
     checkable = not kinds or len(unscored) < len(kinds)  # nobody scored these events: nothing to check against
     intervals = []
-    for iv in sorted(loc.intervals, key=lambda i: -i.peak_score):
+    # events read by the head in time order (a night's list of events); similar epochs best first
+    order = loc.intervals if head else sorted(loc.intervals, key=lambda i: -i.peak_score)
+    others = [(e.type, e.onset_s, e.onset_s + e.duration_s) for e in ctx.cohort.night_events(n.recording_id)
+              if e.type not in named and e.type in fm.reader.event_types] if head else []
+
+    def other_type(iv: Any) -> str | None:
+        """An annotated event of another type where the head read one (an apnea read as the wrong kind)."""
+        if not checkable or iv.matches_annotation is not False:
+            return None
+        return next((t for t, a, b in others if a < iv.end_s and b > iv.start_s), None)
+
+    for iv in order:
         intervals.append({
             "start_epoch": ep(iv.start_s), "end_epoch": ep(iv.end_s - 1e-6), "peak_epoch": iv.peak_epoch,
             "start_clock": when(iv.start_s), "end_clock": when(iv.end_s),
             "peak_clock": when(float(loc.onset_s[iv.peak_epoch])),
             "start_s": iv.start_s, "end_s": iv.end_s, "peak_score": round(iv.peak_score, 4),
             "matches_annotation": iv.matches_annotation if checkable else None,
+            **({"event_type": iv.event_type, "duration_s": round(iv.end_s - iv.start_s, 1),
+                "annotated_other_type": other_type(iv)} if head else {}),
         })
     annotated = [{"type": t, "epoch_index": ep(a), "clock_time": when(a),
                   "onset_s": round(a, 1), "end_s": round(b, 1)} for a, b, t in loc.annotated]
@@ -326,10 +356,16 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         ", ".join(SCORING_KIND_NAMES.get(k, k) for k in unscored) + " were not scored in this recording ("
         + "; ".join(n.scoring[k].get("reason") or "no annotation" for k in unscored)
         + "), so the intervals cannot be checked against annotations: they are the model's reading alone")
-    fig = plots.similarity_timeline(
-        ctx.figure_path("timeline", n.recording, description[:30]), loc.onset_s, loc.scores, loc.z,
-        [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated, z_threshold,
-        title=f"{n.recording} — similarity to “{description}”", cache=ctx.figure_cache)
+    if head:
+        fig = plots.event_probability_timeline(
+            ctx.figure_path("events", n.recording, description[:30]), loc.onset_s, loc.scores,
+            [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated,
+            title=f"{n.recording} — {_names(named)} read by the event head", cache=ctx.figure_cache)
+    else:
+        fig = plots.similarity_timeline(
+            ctx.figure_path("timeline", n.recording, description[:30]), loc.onset_s, loc.scores, loc.z,
+            [(i.start_s, i.end_s) for i in loc.intervals], loc.annotated, z_threshold,
+            title=f"{n.recording} — similarity to “{description}”", cache=ctx.figure_cache)
     focus: dict[str, Any] = {"recording": n.recording}
     if intervals:
         focus["epoch_index"] = intervals[0]["peak_epoch"]
@@ -339,9 +375,11 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         "epoch_precision": loc.epoch_precision if checkable else None,
         "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
         "scored_by_program": program_note,
+        "event_head_unavailable": head_unavailable,
         "figures": [str(fig)], "focus": focus,
-        "summary": f"{len(intervals)} interval(s) in {n.recording} for “{description}”; "
-                   f"{len(annotated)} annotated event(s) of the named types",
+        "summary": (f"{len(intervals)} {_names(named)} read by the event head in {n.recording}" if head else
+                    f"{len(intervals)} interval(s) in {n.recording} for “{description}”")
+                   + f"; {len(annotated)} annotated event(s) of the named types",
     }
 
 

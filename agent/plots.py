@@ -195,6 +195,30 @@ def similarity_timeline(path: Path, onset_s: Sequence[float], scores: Sequence[f
 
 
 @_cached
+def event_probability_timeline(path: Path, onset_s: Sequence[float], probability: Sequence[float],
+                               events: Sequence[tuple[float, float]],
+                               annotated: Sequence[tuple[float, float, str]] = (), title: str = "") -> Path:
+    """The event head's reading of a night: each epoch's highest probability of the named events (the 0.5 line
+    marks an event), the events it read shaded, the annotated events of those types as bars below."""
+    h = _hours(np.asarray(onset_s, float))
+    fig = Figure(figsize=(10, 3))
+    ax = fig.add_subplot()
+    ax.step(h, probability, where="post", lw=0.8, color="#1f3b73")
+    ax.axhline(0.5, color="#d62728", ls="--", lw=0.8, label="p = 0.5")
+    ax.set_ylim(-0.12, 1.02)
+    ax.set_ylabel("event head probability")
+    ax.set_xlabel("hours from recording start")
+    ax.set_title(title)
+    for a, b in events:
+        ax.axvspan(a / 3600.0, b / 3600.0, color="#ff7f0e", alpha=0.35, lw=0)
+    for a, b, kind in annotated:
+        ax.plot([a / 3600.0, b / 3600.0], [-0.07, -0.07], lw=5, color=EVENT_COLOURS.get(kind, "#2ca02c"),
+                solid_capstyle="butt")
+    ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path)
+
+
+@_cached
 def group_strip(path: Path, groups: Sequence[tuple[str, Sequence[float]]], label: str, title: str = "") -> Path:
     """One box per group with every night drawn as a point (a comparison of a few nights shows them all)."""
     fig = Figure(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.2))

@@ -134,7 +134,8 @@ class OnceLRU:
 
 @dataclass
 class ChatCache:
-    """What the chat sessions of one server share: nights' model input, captions, figures, query vectors.
+    """What the chat sessions of one server share: nights' model input, captions, figures, query vectors, and the
+    fact reader's event-head probabilities of nights.
 
     Keys are built by the callers: signals by ``(recording, path, size, mtime)``, captions by
     :meth:`caption_key`, figures by a digest of their inputs, text vectors by :class:`CachedTextModel`.
@@ -152,12 +153,14 @@ class ChatCache:
     captions: OnceLRU = field(init=False)
     figures: OnceLRU = field(init=False)
     text_vectors: OnceLRU = field(init=False)
+    event_probs: OnceLRU = field(init=False)
 
     def __post_init__(self) -> None:
         self.signals = OnceLRU(self.signal_nights)
         self.captions = OnceLRU(self.max_captions)
         self.figures = OnceLRU(self.max_figures)
         self.text_vectors = OnceLRU(self.max_text_vectors)
+        self.event_probs = OnceLRU(self.max_figures)  # a night's is [N, 30, 5] floats: small
 
     @staticmethod
     def caption_key(model_sha256: str, recording: str, epoch_index: int, track: str,
@@ -170,6 +173,7 @@ class ChatCache:
         self.captions.clear()
         self.figures.clear()
         self.text_vectors.clear()
+        self.event_probs.clear()
 
 
 class CachedTextModel:

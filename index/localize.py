@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from sleeplm.encoder.model.facts import night_events_from_probs
 
 from .querytext import parse_query
 
@@ -43,6 +44,7 @@ class Interval:
     peak_score: float
     peak_epoch: int
     matches_annotation: bool | None = None  # None when the night has no comparable annotations
+    event_type: str | None = None  # the type an event head read (None for an interval of similar epochs)
 
 
 @dataclass
@@ -111,12 +113,25 @@ def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.
         intervals = find_intervals(z if allowed is None else np.where(allowed, z, -np.inf), onset_s, scores,
                                    z_threshold, epoch_s)
     kinds = list(event_types) if event_types is not None else parse_query(query).events
-    annotated = [(on, on + du, t) for t, on, du in events if t in kinds]
-    if allowed is not None and len(onset_s):  # an event belongs to the epoch it starts in
-        idx = np.clip(np.searchsorted(onset_s, [on for on, _, _ in annotated], side="right") - 1, 0, len(onset_s) - 1)
-        annotated = [a for a, i in zip(annotated, idx) if allowed[i]]
-    loc = Localization(recording, query, onset_s, scores, z, intervals, kinds, annotated, probability=prob,
+    loc = Localization(recording, query, onset_s, scores, z, intervals, kinds, [], probability=prob,
                        method="calibrated" if prob is not None else "outlier")
+    return _compare_with_annotations(loc, events, allowed, epoch_s)
+
+
+def _start_epochs(onset_s: np.ndarray, times_s: list[float]) -> np.ndarray:
+    """The epoch each time falls in (an event belongs to the epoch it starts in)."""
+    return np.clip(np.searchsorted(onset_s, times_s, side="right") - 1, 0, max(len(onset_s) - 1, 0))
+
+
+def _compare_with_annotations(loc: Localization, events: list[tuple[str, float, float]],
+                              allowed: np.ndarray | None, epoch_s: float) -> Localization:
+    """Fill ``loc``'s annotated events of its types (only those starting in ``allowed`` epochs), each interval's
+    ``matches_annotation`` and the per-epoch precision and recall."""
+    onset_s, intervals, kinds = loc.onset_s, loc.intervals, loc.event_types
+    annotated = [(on, on + du, t) for t, on, du in events if t in kinds]
+    if allowed is not None and len(onset_s):
+        annotated = [a for a, i in zip(annotated, _start_epochs(onset_s, [on for on, _, _ in annotated])) if allowed[i]]
+    loc.annotated = annotated
     if kinds and annotated is not None:
         truth = np.zeros(len(onset_s), bool)
         for on, off, _ in annotated:
@@ -125,8 +140,36 @@ def localize_scores(recording: str, query: str, onset_s: np.ndarray, scores: np.
             truth &= allowed
         found = np.zeros(len(onset_s), bool)
         for iv in intervals:
-            found |= (onset_s >= iv.start_s) & (onset_s < iv.end_s)
+            found |= (onset_s < iv.end_s) & (onset_s + epoch_s > iv.start_s)
             iv.matches_annotation = bool(any(on < iv.end_s and off > iv.start_s for on, off, _ in annotated))
         loc.epoch_precision = float((found & truth).sum() / found.sum()) if found.any() else None
         loc.epoch_recall = float((found & truth).sum() / truth.sum()) if truth.any() else None
     return loc
+
+
+def localize_read_events(recording: str, query: str, onset_s: np.ndarray, event_probs: np.ndarray,
+                         read_types: tuple[str, ...], patch_s: float, events: list[tuple[str, float, float]],
+                         event_types: list[str], allowed: np.ndarray | None = None,
+                         epoch_s: float = 30.0) -> Localization:
+    """Where a night's events of ``event_types`` are, as a fact reader's event head reads them: its per-patch
+    probabilities ``event_probs`` ``[N, T, K]`` (types ``read_types``) turned into events to the second
+    (:func:`~sleeplm.encoder.model.facts.night_events_from_probs`), compared with the annotated ``events`` (type,
+    onset_s, duration_s) as :func:`localize_scores` compares its intervals. Each epoch's score is the highest
+    probability of the named types in it. ``allowed``: only events that start in these epochs."""
+    ks = [k for k, t in enumerate(read_types) if t in event_types]
+    if not ks:
+        raise ValueError(f"the event head reads {list(read_types)}, none of {event_types}")
+    probs = np.asarray(event_probs, np.float64)
+    per_epoch = probs[:, :, ks].max(axis=(1, 2)) if len(probs) else np.zeros(0)
+    read = [e for e in night_events_from_probs(probs, onset_s, read_types, patch_s) if e[0] in event_types]
+    starts = _start_epochs(onset_s, [a for _, a, _ in read])
+    intervals = []
+    for (kind, a, b), i in zip(read, starts):
+        if allowed is not None and not allowed[i]:
+            continue
+        last = int(_start_epochs(onset_s, [b - 1e-6])[0])
+        peak = int(i + np.argmax(per_epoch[i:last + 1]))
+        intervals.append(Interval(a, b, float(per_epoch[peak]), peak, event_type=kind))
+    loc = Localization(recording, query, onset_s, per_epoch, per_epoch, intervals, list(event_types), [],
+                       probability=per_epoch, method="event head")
+    return _compare_with_annotations(loc, events, allowed, epoch_s)

@@ -29,9 +29,9 @@ from . import vectors as vec
 from .caption_cache import OnceLRU
 from .caption_store import CaptionStore
 from .cohort import CohortLookups
-from .localize import NEGATION, Localization, localize_scores
+from .localize import NEGATION, Localization, localize_read_events, localize_scores
 from .models import ModelRef, measured_text_search, resolve_model
-from .querytext import caption_style
+from .querytext import caption_style, parse_query
 from .workspace import Workspace, WorkspaceError
 
 SUBJECT_FILTERS = ("phenotype", "sex", "site")
@@ -385,8 +385,29 @@ class Cohort(CohortLookups):
         allowed = None if not stages else np.array([s in stages for s in epoch_stages], bool)
         scores = mat @ self.embed_query(query, rewrite)
         reference = mat @ self.embed_query(NEGATION, rewrite=False) if calibrated else None
-        events = self.con.execute(
-            "SELECT type, onset_s, duration_s FROM events WHERE recording_id = ? ORDER BY onset_s",
-            [self.recording_id(recording)]).fetchall()
-        return localize_scores(recording, query, onset, scores, [tuple(e) for e in events], z_threshold, smooth_epochs,
-                               reference_scores=reference, allowed=allowed, event_types=event_types)
+        return localize_scores(recording, query, onset, scores, self._annotated(recording), z_threshold,
+                               smooth_epochs, reference_scores=reference, allowed=allowed, event_types=event_types)
+
+    def localize_read(self, recording: str, query: str, event_probs: np.ndarray, stages: list[str] | None = None,
+                      event_types: list[str] | None = None) -> Localization:
+        """Where in a night the events a query names are, as this workspace's fact reader's event head reads them
+        (``event_probs`` ``[N, T, K]``: ``self.fact_model.event_probabilities`` of the night's epochs, in order;
+        :func:`sleeplm.index.localize.localize_read_events`), compared with the night's annotated events.
+        ``stages``: only events that start in epochs scored in these stages."""
+        fm = self.fact_model
+        if fm is None or not fm.reader.event_types:
+            raise ValueError(f"the weights of this workspace ({self.manifest.model_name}) have no event head")
+        rid = self.recording_id(recording)
+        rows = self.con.execute("SELECT onset_s, stage FROM epochs WHERE recording_id = ? ORDER BY epoch_index",
+                                [rid]).fetchall()
+        if len(rows) != len(event_probs):
+            raise ValueError(f"{recording}: {len(event_probs)} epochs read, the workspace holds {len(rows)}")
+        onset = np.array([r[0] for r in rows], np.float64)
+        allowed = None if not stages else np.array([r[1] in stages for r in rows], bool)
+        kinds = list(event_types) if event_types is not None else parse_query(query).events
+        return localize_read_events(recording, query, onset, event_probs, fm.reader.event_types, fm.patch_s,
+                                    self._annotated(recording), kinds, allowed)
+
+    def _annotated(self, recording: str) -> list[tuple[str, float, float]]:
+        """The night's scored events as (type, onset_s, duration_s), by onset (what localization compares with)."""
+        return [(e.type, e.onset_s, e.duration_s) for e in self.night_events(self.recording_id(recording))]

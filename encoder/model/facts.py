@@ -222,6 +222,34 @@ def events_from_probs(probs: np.ndarray, event_types: tuple[str, ...], patch_s: 
     return out
 
 
+def night_events_from_probs(probs: np.ndarray, onset_s: np.ndarray, event_types: tuple[str, ...], patch_s: float,
+                            threshold: float = 0.5, epoch_s: float = 30.0) -> list[tuple[str, float, float]]:
+    """Events of a whole night from its epochs' per-patch probabilities ``[N, T, K]`` (epochs in time order, starting
+    at ``onset_s`` ``[N]`` s): runs of patches above ``threshold`` joined across contiguous epochs, each as long as its
+    type's shortest scorable event (:data:`MIN_EVENT_S`), as ``(type, start_s, end_s)`` in recording time, in start
+    order. Unlike :func:`events_from_probs`, an event that spans two epochs is one event."""
+    probs = np.asarray(probs)
+    onset = np.asarray(onset_s, np.float64)
+    n, t = probs.shape[:2]
+    if n == 0:
+        return []
+    times = (onset[:, None] + np.arange(t)[None, :] * patch_s).reshape(-1)
+    # a gap between epochs (a dropped or missing epoch) ends a run
+    gap = np.concatenate([[False], np.repeat(np.abs(np.diff(onset) - epoch_s) > 1e-6, 1)])
+    breaks = np.zeros(n * t, bool)
+    breaks[::t] = gap
+    out = []
+    for k, name in enumerate(event_types):
+        on = probs[:, :, k].reshape(-1) > threshold
+        joined = on & np.concatenate([[False], on[:-1]]) & ~breaks  # an "on" patch continuing the one before it
+        starts = np.flatnonzero(on & ~joined)
+        ends = np.flatnonzero(on & ~np.concatenate([joined[1:], [False]]))  # last patch of each run
+        for a, b in zip(starts, ends):
+            if (b + 1 - a) * patch_s >= MIN_EVENT_S.get(name, 0.0):
+                out.append((name, round(float(times[a]), 1), round(float(times[b] + patch_s), 1)))
+    return sorted(out, key=lambda e: (e[1], e[0]))
+
+
 class FactReader(nn.Module):
     """Signals ``[B, 10, 1920]`` -> (value normal scores ``[B, V]``, body-position logits ``[B, len(POSITIONS)]``).
 

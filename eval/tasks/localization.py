@@ -13,7 +13,11 @@ as ``Cohort.localize``). Reported:
   text against the no-event caption, per epoch, intervals where the probability > 0.5), which does
   not need the event to stand out within its night;
 * the same for the rule baseline (:func:`sleeplm.eval.baselines.rule_scores`) on the reference
-  feature table.
+  feature table;
+* the same for the fact reader's event head when one ships beside the weights (kinds it reads: apneas,
+  hypopneas, arousals): an epoch's score is its highest per-patch probability of the kind's types, and the
+  intervals are the events it reads over the night, to the second
+  (:func:`sleeplm.encoder.model.facts.night_events_from_probs`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from sleeplm.encoder.captions.render import event_gist
-from sleeplm.index.localize import NEGATION, calibrated_probability, find_intervals, robust_z
+from sleeplm.encoder.model.facts import fact_model_for, night_events_from_probs
+from sleeplm.index.localize import (
+    NEGATION,
+    calibrated_probability,
+    find_intervals,
+    robust_z,
+)
 
 from ..baselines import rule_scores
 from ..context import EvalContext, TaskSkipped
@@ -38,6 +47,18 @@ PROMPTS = Path(__file__).resolve().parents[1] / "prompts" / "events.json"
 
 def load_event_prompts(path: Path = PROMPTS) -> dict[str, dict]:
     return {k: v for k, v in json.loads(Path(path).read_text()).items() if not k.startswith("_")}
+
+
+def _event_head_probabilities(ctx: EvalContext, facts, epochs) -> dict[int, np.ndarray] | None:
+    """recording_id -> the event head's per-patch probabilities ``[N, T, K]`` of its epochs (in ``epochs`` order),
+    read night by night; None when the reader has no event head."""
+    if not facts.reader.event_types:
+        return None
+    out = {}
+    for rid, grp in epochs.groupby("recording_id"):
+        out[int(rid)] = facts.event_probabilities(ctx.signals(grp["epoch_id"].to_numpy()))
+        ctx.drop_signals()
+    return out
 
 
 @dataclass
@@ -58,6 +79,8 @@ class EventLocalization:
         if ctx.has_table("features"):  # aligned row by row with ``epochs``
             feats = ctx.features().set_index("epoch_id").reindex(epochs["epoch_id"]).reset_index()
         vecs = ctx.epoch_vectors(epochs["epoch_id"].to_numpy())
+        facts = fact_model_for(ctx.model_ref.weights, ctx.model_ref.sha256)
+        head = _event_head_probabilities(ctx, facts, epochs) if facts is not None else None
         res = TaskResult(self.name, self.main_score, config={"z_threshold": self.z_threshold, "kinds": kinds,
                                                              "score": "cosine, robust z within night"})
         rows, aucs, best = [], [], None
@@ -72,7 +95,9 @@ class EventLocalization:
             q = ctx.model.encode_text([event_gist(p) for p in spec["prompts"]]).mean(axis=0)
             q /= max(float(np.linalg.norm(q)), 1e-12)
             neg = ctx.model.encode_text([NEGATION])[0]
-            for method in ("SleepLM", "SleepLM calibrated", "feature rule"):
+            for method in ("SleepLM", "SleepLM calibrated", "feature rule", "event head"):
+                if method == "event head" and not (head and types & set(facts.reader.event_types)):
+                    continue
                 truth_all, z_all, found_n, tp_found, det, n_ev = [], [], 0, 0, 0, 0
                 for rid, grp in epochs.groupby("recording_id"):
                     idx = grp.index.to_numpy()
@@ -80,20 +105,27 @@ class EventLocalization:
                         raw = vecs[idx] @ q
                     elif method == "SleepLM calibrated":  # event text vs the no-event caption, per epoch
                         raw = calibrated_probability(vecs[idx] @ q, vecs[idx] @ neg)
+                    elif method == "event head":
+                        ks = [k for k, t in enumerate(facts.reader.event_types) if t in types]
+                        raw = head[rid][:, :, ks].max(axis=(1, 2))
                     else:
                         if feats is None:
                             break
                         raw = rule_scores(feats.iloc[idx].reset_index(drop=True), kind)
                         if raw is None:
                             continue
-                    z = raw if method == "SleepLM calibrated" else robust_z(raw)
+                    probability = method in ("SleepLM calibrated", "event head")
+                    z = raw if probability else robust_z(raw)
                     onset = grp["onset_s"].to_numpy()
                     truth = np.array([bool(types & set(t)) for t in grp["event_types"]])
-                    threshold = 0.5 if method == "SleepLM calibrated" else self.z_threshold
-                    intervals = find_intervals(z, onset, raw, threshold)
+                    threshold = 0.5 if probability else self.z_threshold
                     night_ev = ev[ev["recording_id"] == rid]
                     spans = list(zip(night_ev["onset_s"], night_ev["onset_s"] + night_ev["duration_s"]))
-                    found = [(iv.start_s, iv.end_s) for iv in intervals]
+                    if method == "event head":
+                        found = [(a, b) for t, a, b in night_events_from_probs(
+                            head[rid], onset, facts.reader.event_types, facts.patch_s) if t in types]
+                    else:
+                        found = [(iv.start_s, iv.end_s) for iv in find_intervals(z, onset, raw, threshold)]
                     s = event_level_scores(found, spans)
                     found_n += s["n_found"]
                     n_ev += s["n_events"]
@@ -113,7 +145,8 @@ class EventLocalization:
                 rows.append({"kind": kind, "method": method, "AUROC": a, "precision": p, "recall": r, "F1": f1,
                              "intervals": found_n, "events": n_ev,
                              "positive epochs": int(np.concatenate(truth_all).sum())})
-                key = {"SleepLM": "model", "SleepLM calibrated": "model_calibrated"}.get(method, "rule")
+                key = {"SleepLM": "model", "SleepLM calibrated": "model_calibrated",
+                       "event head": "event_head"}.get(method, "rule")
                 res.scores[f"{kind}/{key}/auroc"] = a
                 res.scores[f"{kind}/{key}/event_f1"] = f1
                 if method == "SleepLM" and a is not None:
