@@ -113,6 +113,21 @@ class ToolContext:
         ValueError
             When the recording file is no longer where it was ingested from.
         """
+        key = self._signals_key(n)
+        path, scale = key[1], key[4]
+        assert self.cache is not None
+        workers = self.cache.workers
+
+        def read() -> Epochs:
+            if workers is not None:  # in another process: this one's other turns keep the GIL
+                return workers.submit(read_night_epochs, path, scale).result()
+            return read_night_epochs(path, scale)
+
+        return self.cache.signals.get(key, read)
+
+    def _signals_key(self, n: Night) -> tuple[str, str, int, int, str]:
+        """(recording, path, size, mtime, brain scale): what a night's model input depends on; a ValueError when
+        the recording file is no longer where it was ingested from."""
         path = Path(n.path)
         try:
             st = path.stat()
@@ -121,27 +136,17 @@ class ToolContext:
         if st is None or not path.is_file():
             raise ValueError(f"the signals of {n.recording} are not available: {path} is missing "
                              "(the workspace keeps captions and metrics, not the raw signals)")
-
-        assert self.cache is not None
-        workers = self.cache.workers
-
-        scale = self.cohort.brain_scale
-
-        def read() -> Epochs:
-            if workers is not None:  # in another process: this one's other turns keep the GIL
-                return workers.submit(read_night_epochs, str(path), scale).result()
-            return read_night_epochs(str(path), scale)
-
-        return self.cache.signals.get((n.recording, str(path), st.st_size, st.st_mtime_ns, scale), read)
+        return (n.recording, str(path), st.st_size, st.st_mtime_ns, self.cohort.brain_scale)
 
     def event_probabilities(self, n: Night) -> np.ndarray | None:
         """The cohort's fact reader's event-head probabilities ``[N, T, K]`` for every epoch of a night (kept in
-        :attr:`cache`); None when the cohort's weights have no reader with an event head."""
+        :attr:`cache`, by the night's file as :meth:`signals` keeps it, and by the reader); None when the cohort's
+        weights have no reader with an event head."""
         fm = getattr(self.cohort, "fact_model", None)
         if fm is None or not fm.reader.event_types:
             return None
         assert self.cache is not None
-        key = (self.cohort.manifest.model_sha256, n.recording, str(n.path))
+        key = (self._signals_key(n), self.cohort.manifest.model_sha256, id(fm))  # one reader object per cohort
         return self.cache.event_probs.get(key, lambda: fm.event_probabilities(self.signals(n).x))
 
     def model_captions(self, n: Night, first: int, last: int, tracks: list[str],

@@ -304,12 +304,11 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     head_unavailable = None
     if head:  # every named type is one the event head reads: where they are, to the second
         try:
-            probs = ctx.event_probabilities(n)
-        except ValueError as exc:  # the recording file is gone: the stored vectors still give the similarity
+            loc = ctx.cohort.localize_read(n.recording, description, ctx.event_probabilities(n), stages=within,
+                                           event_types=named)
+        except ValueError as exc:  # the recording file is gone or changed: the stored vectors still give similarity
             head, head_unavailable = False, str(exc)
-    if head:
-        loc = ctx.cohort.localize_read(n.recording, description, probs, stages=within, event_types=named)
-    else:
+    if not head:
         loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within,
                                   event_types=kinds, calibrated=calibrated)
     first = float(loc.onset_s[0]) if len(loc.onset_s) else 0.0

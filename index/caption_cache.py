@@ -30,6 +30,7 @@ import numpy as np
 
 #: Nights of preprocessed model input kept (an 8-h night is about 74 MB of float32).
 DEFAULT_SIGNAL_NIGHTS = 3
+DEFAULT_EVENT_NIGHTS = 32
 #: Generated captions kept (one per epoch and track; a caption is a few hundred bytes).
 DEFAULT_CAPTIONS = 50_000
 #: Rendered figures kept (PNG bytes; an epoch's 10-channel plot is about 100 kB, a hypnogram less).
@@ -146,6 +147,8 @@ class ChatCache:
     max_captions: int = DEFAULT_CAPTIONS
     max_figures: int = DEFAULT_FIGURES
     max_text_vectors: int = DEFAULT_TEXT_VECTORS
+    #: Nights whose event-head probabilities are kept (an 8-h night's are about 0.6 MB).
+    event_nights: int = DEFAULT_EVENT_NIGHTS
     #: Where a night's recording is read and preprocessed (seconds of work that holds the GIL): a
     #: process pool on the page, so that other sessions' turns go on meanwhile; None: the calling thread.
     workers: Executor | None = None
@@ -160,7 +163,7 @@ class ChatCache:
         self.captions = OnceLRU(self.max_captions)
         self.figures = OnceLRU(self.max_figures)
         self.text_vectors = OnceLRU(self.max_text_vectors)
-        self.event_probs = OnceLRU(self.max_figures)  # a night's is [N, 30, 5] floats: small
+        self.event_probs = OnceLRU(self.event_nights)
 
     @staticmethod
     def caption_key(model_sha256: str, recording: str, epoch_index: int, track: str,

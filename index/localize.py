@@ -142,6 +142,8 @@ def _compare_with_annotations(loc: Localization, events: list[tuple[str, float, 
         for iv in intervals:
             found |= (onset_s < iv.end_s) & (onset_s + epoch_s > iv.start_s)
             iv.matches_annotation = bool(any(on < iv.end_s and off > iv.start_s for on, off, _ in annotated))
+        if allowed is not None:  # an event that starts in an allowed epoch may run into the next one
+            found &= allowed
         loc.epoch_precision = float((found & truth).sum() / found.sum()) if found.any() else None
         loc.epoch_recall = float((found & truth).sum() / truth.sum()) if truth.any() else None
     return loc

@@ -379,7 +379,7 @@ def stage_event_scores(stage_logp: np.ndarray, text_stage: np.ndarray, event_pro
     Parameters
     ----------
     stage_logp : ``[N, S]`` log-probability of each stage per epoch.
-    text_stage : ``[M]`` index of the stage each text states (-1: none stated, adds 0).
+    text_stage : ``[M]`` index of the stage each text states (-1: none stated, adds the uniform log(1 / S)).
     event_probs : ``[N, T, K]`` per-patch probability of each readable event type (:meth:`FactModel.event_probabilities`).
     text_events : ``[M, T, K]`` 1 inside each event of those types a text states, else 0
         (:func:`sleeplm.encoder.captions.parse.event_timelines`); events of other types (desaturations, limb
@@ -390,7 +390,10 @@ def stage_event_scores(stage_logp: np.ndarray, text_stage: np.ndarray, event_pro
     y = np.asarray(text_events, np.float64)
     events = np.einsum("ntk,mtk->nm", np.log(p), y) + np.einsum("ntk,mtk->nm", np.log1p(-p), 1 - y)
     st = np.asarray(text_stage)
-    stage = np.where(st[None, :] >= 0, np.asarray(stage_logp, np.float64)[:, np.maximum(st, 0)], 0.0)
+    logp = np.asarray(stage_logp, np.float64)
+    # a text that states no stage ("Unscored Stage") says nothing about it: the uniform log-probability, not 0,
+    # which no stated stage can reach and would put such a text above every epoch's own
+    stage = np.where(st[None, :] >= 0, logp[:, np.maximum(st, 0)], -np.log(logp.shape[1]))
     return stage + event_weight * events
 
 

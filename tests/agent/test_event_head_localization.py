@@ -95,3 +95,13 @@ def test_without_the_recording_file_the_similarity_answers_and_says_why(tools, m
     r = _run(tools, recording=NIGHT, description="hypopnea")
     assert r["method"] == "calibrated" and "is missing" in r["event_head_unavailable"]
     assert "event head, which reads these events to the second, could not be used" in answers.localize_events(r)
+
+
+def test_a_reading_of_another_length_than_the_workspaces_night_falls_back_and_says_why(cohort, tmp_path,
+                                                                                       monkeypatch) -> None:
+    head = _perfect_head(cohort)
+    short = SimpleNamespace(reader=head.reader, patch_s=1.0, event_probabilities=lambda x: head.event_probabilities(x)[:-1])
+    monkeypatch.setattr(Cohort, "fact_model", property(lambda self: short))
+    tool = {t.name: t for t in make_tools(cohort, SessionState(), ToolConfig(), figure_dir=tmp_path)}
+    r = _run(tool, recording=NIGHT, description="hypopnea")
+    assert r["method"] == "calibrated" and "epochs read, the workspace holds" in r["event_head_unavailable"]

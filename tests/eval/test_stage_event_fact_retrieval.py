@@ -61,3 +61,10 @@ def test_a_reader_that_sees_what_each_caption_states_retrieves_every_caption_bot
     stage, probs = _reading(texts)
     for d in stage_event_fact_retrieval(READER, stage, probs, texts):
         assert d.row()["R@1"] == 1.0, d.direction
+
+
+def test_a_caption_that_states_no_stage_does_not_outrank_the_epochs_own() -> None:
+    texts = [_caption("N2", [("arousal", 3.0, 8.0)]), _caption("UNKNOWN", [("arousal", 3.0, 8.0)])]
+    stage, probs = _reading(texts[:1], sure=0.9)
+    s = stage_event_scores(stage, np.array([2, -1]), probs, event_timelines(texts, TYPES, 30, 1.0), 0.3)
+    assert s[0, 0] > s[0, 1]
