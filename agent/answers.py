@@ -298,6 +298,8 @@ def scored_stage_periods(r: dict[str, Any]) -> str:
 def localize_events(r: dict[str, Any]) -> str:
     if "scored_periods" in r:
         return scored_stage_periods(r)
+    if r.get("cannot_read"):
+        return f"**{r['recording']}**: " + r["cannot_read"] + "."
     if r.get("no_epoch_in_stages"):
         stage = "/".join(r["within_stages"])
         return (f"**{r['recording']}** has no epoch scored {stage} (from the night's hypnogram), so there is nowhere "
@@ -321,6 +323,9 @@ def localize_events(r: dict[str, Any]) -> str:
         lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
         if not r["intervals"]:
             lines.append("no epochs stood out above the threshold.")
+    if head and r.get("unreadable_epochs"):
+        lines.append(f"{r['unreadable_epochs']} epoch(s) of this night have no {r['unreadable_inputs']}: nothing "
+                     "could be read there, and none is listed.")
     if r.get("event_head_unavailable"):
         lines.append("The fact reader's event head, which reads these events to the second, could not be used: "
                      f"{r['event_head_unavailable']}. These are the epochs most similar to the description instead.")

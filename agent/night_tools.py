@@ -15,10 +15,11 @@ import numpy as np
 from sleeplm.encoder.captions.facts import TRACKS, canonical_track
 from sleeplm.encoder.captions.grounded import grounded_captions, grounded_stage_event
 from sleeplm.encoder.io.records import EPOCH_S, SLEEPLM_CHANNELS
-from sleeplm.encoder.model.facts import FACT_TRACKS
+from sleeplm.encoder.model.facts import FACT_TRACKS, event_inputs_present
 from sleeplm.encoder.pipeline import night_emg_reference, read_facts
 from sleeplm.encoder.vocab import (
     APNEAS,
+    EVENT_INPUTS,
     SCORING_KIND_NAMES,
     SCORING_KINDS,
     absent_track_inputs,
@@ -264,6 +265,22 @@ def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: li
             "summary": f"{len(out)} scored {'/'.join(stages)} period(s) in {n.recording}"}
 
 
+def _inputs(types: list[str]) -> str:
+    """The inputs the named event types are read from, in words."""
+    words = {"AF": "airflow", "ABD": "abdominal belt", "THX": "thoracic belt", "EEG_C3": "central EEG",
+             "EEG_C4": "central EEG"}
+    return " or ".join(dict.fromkeys(words.get(c, c) for t in types for c in EVENT_INPUTS.get(t, ())))
+
+
+def _cannot_read(n: Any, description: str, named: list[str], within: list[str] | None) -> dict[str, Any]:
+    """A night without any input the named events are read from: nothing to localize, said as such (not "none")."""
+    why = (f"{_names(named)} are read from the {_inputs(named)}, and {n.recording} has none of them, so they cannot "
+           "be located in it (by the event head or by similarity); that is not the same as finding none")
+    return {"recording": n.recording, "description": description, "event_types": named, "within_stages": within,
+            "cannot_read": why, "intervals": [], "annotated": [], "figures": [], "focus": {"recording": n.recording},
+            "summary": f"{_names(named)} cannot be read in {n.recording}: no {_inputs(named)}"}
+
+
 def _names(types: list[str]) -> str:
     """Event types as words, plural ("obstructive apneas or hypopneas")."""
     return " or ".join(t.replace("_", " ") + "s" for t in types)
@@ -301,13 +318,23 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
     named = list(kinds if kinds is not None else terms.events)
     fm = getattr(ctx.cohort, "fact_model", None)
     head = bool(calibrated and named and fm is not None and set(named) <= set(fm.reader.event_types))
-    head_unavailable = None
+    head_unavailable, unreadable_epochs = None, 0
     if head:  # every named type is one the event head reads: where they are, to the second
         try:
-            loc = ctx.cohort.localize_read(n.recording, description, ctx.event_probabilities(n), stages=within,
+            probs = ctx.event_probabilities(n)
+            if len(probs) != n.n_epochs:  # the file changed since it was ingested
+                raise ValueError(f"{n.recording}: {len(probs)} epochs read, the workspace holds {n.n_epochs}")
+            # the signs of a breathing event are in airflow and the belts, of an arousal in the EEG: an epoch
+            # without them shows nothing (a missing airflow channel reads as "no breathing": central apneas)
+            present = event_inputs_present(fm.reader.event_types, ctx.signals(n).channel_mask)
+            readable = present[:, [fm.reader.event_types.index(t) for t in named]].any(axis=1)
+            unreadable_epochs = int((~readable).sum())
+            if not readable.any():
+                return _cannot_read(n, description, named, within)
+            loc = ctx.cohort.localize_read(n.recording, description, probs * present[:, None, :], stages=within,
                                            event_types=named)
         except ValueError as exc:  # the recording file is gone or changed: the stored vectors still give similarity
-            head, head_unavailable = False, str(exc)
+            head, head_unavailable, unreadable_epochs = False, str(exc), 0
     if not head:
         loc = ctx.cohort.localize(n.recording, description, z_threshold=z_threshold, stages=within,
                                   event_types=kinds, calibrated=calibrated)
@@ -375,6 +402,7 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
         "scored_by_program": program_note,
         "event_head_unavailable": head_unavailable,
+        "unreadable_epochs": unreadable_epochs, "unreadable_inputs": _inputs(named) if unreadable_epochs else None,
         "figures": [str(fig)], "focus": focus,
         "summary": (f"{len(intervals)} {_names(named)} read by the event head in {n.recording}" if head else
                     f"{len(intervals)} interval(s) in {n.recording} for “{description}”")

@@ -58,6 +58,12 @@ EVENT_TYPES: tuple[str, ...] = (
 APNEAS: tuple[str, ...] = ("obstructive_apnea", "central_apnea", "mixed_apnea")
 #: Respiratory events counted by the AHI.
 RESPIRATORY_EVENTS: tuple[str, ...] = APNEAS + ("hypopnea",)
+#: The model inputs an event type's signs are read from: breathing events from airflow or the belts, arousals from the
+#: EEG (oxygen desaturations and limb movements have none among the model's inputs).
+EVENT_INPUTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(RESPIRATORY_EVENTS, ("AF", "ABD", "THX")),
+    "arousal": ("EEG_C3", "EEG_C4"),
+}
 #: Event names as the captions write them.
 EVENT_NAMES: dict[str, str] = {
     "obstructive_apnea": "Obstructive Apnea",

@@ -36,7 +36,12 @@ from sleeplm.encoder.captions.facts import (
 )
 from sleeplm.encoder.captions.parse import parse_caption
 from sleeplm.encoder.captions.render import NO_EVENT_TEMPLATES, render_facts
-from sleeplm.encoder.vocab import POSITIONS, SLEEPLM_CHANNELS, TRACK_INPUTS
+from sleeplm.encoder.vocab import (
+    EVENT_INPUTS,
+    POSITIONS,
+    SLEEPLM_CHANNELS,
+    TRACK_INPUTS,
+)
 
 
 def _ordered(values: dict[str, float]) -> None:
@@ -133,13 +138,6 @@ def grounded_captions(generated: list[str], track: str, values: Mapping[str, np.
         leads = leads_in_caption(references[i]) if references is not None else None
         out.append(grounded_caption(text, track, {k: float(v[i]) for k, v in values.items()}, pos, present, leads))
     return out
-
-
-#: The inputs an event type's signs are read from: breathing events from airflow or the belts, arousals from the EEG.
-EVENT_INPUTS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("obstructive_apnea", "central_apnea", "mixed_apnea", "hypopnea"), ("ABD", "THX", "AF")),
-    "arousal": ("EEG_C3", "EEG_C4"),
-}
 
 
 def grounded_stage_event(generated: str, events: list[tuple[str, float, float]], readable: Collection[str],

@@ -21,6 +21,7 @@ ingested epoch are in the workspace's ``features`` table.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from sleeplm.encoder.model.fact_priors import (
     welch_psd,
 )
 from sleeplm.encoder.model.signal_encoder import BiosignalEncoder
-from sleeplm.encoder.vocab import POSITIONS
+from sleeplm.encoder.vocab import EVENT_INPUTS, POSITIONS, SLEEPLM_CHANNELS
 from torch import nn
 
 #: Caption tracks whose facts are values (stage_event states a stage and event times instead).
@@ -220,6 +221,15 @@ def events_from_probs(probs: np.ndarray, event_types: tuple[str, ...], patch_s: 
                     found.append((name, round(float(a * patch_s), 1), round(float(b * patch_s), 1)))
         out.append(sorted(found, key=lambda e: (e[1], e[0])))
     return out
+
+
+def event_inputs_present(event_types: Sequence[str], channel_mask: np.ndarray) -> np.ndarray:
+    """bool ``[N, K]``: whether each epoch (``channel_mask`` ``[N, C]`` over :data:`SLEEPLM_CHANNELS`) has any input
+    an event type's signs are read from (:data:`~sleeplm.encoder.vocab.EVENT_INPUTS`); False for a type with none among the inputs."""
+    mask = np.asarray(channel_mask, bool).reshape(-1, len(SLEEPLM_CHANNELS))
+    cols = [[SLEEPLM_CHANNELS.index(c) for c in EVENT_INPUTS.get(t, ())] for t in event_types]
+    return np.stack([mask[:, c].any(axis=1) if c else np.zeros(len(mask), bool) for c in cols], axis=1) \
+        if cols else np.zeros((len(mask), 0), bool)
 
 
 def night_events_from_probs(probs: np.ndarray, onset_s: np.ndarray, event_types: tuple[str, ...], patch_s: float,

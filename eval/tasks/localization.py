@@ -28,7 +28,11 @@ from pathlib import Path
 
 import numpy as np
 from sleeplm.encoder.captions.render import event_gist
-from sleeplm.encoder.model.facts import fact_model_for, night_events_from_probs
+from sleeplm.encoder.model.facts import (
+    event_inputs_present,
+    fact_model_for,
+    night_events_from_probs,
+)
 from sleeplm.index.localize import (
     NEGATION,
     calibrated_probability,
@@ -56,8 +60,11 @@ def _event_head_probabilities(ctx: EvalContext, facts, epochs) -> dict[int, np.n
         return None
     out = {}
     for rid, grp in epochs.groupby("recording_id"):
-        out[int(rid)] = facts.event_probabilities(ctx.signals(grp["epoch_id"].to_numpy()))
+        ids = grp["epoch_id"].to_numpy()
+        probs = facts.event_probabilities(ctx.signals(ids))
         ctx.drop_signals()
+        # an epoch without an event type's inputs (airflow and belts, EEG) shows none: not read there
+        out[int(rid)] = probs * event_inputs_present(facts.reader.event_types, ctx.channel_masks(ids))[:, None, :]
     return out
 
 

@@ -23,7 +23,12 @@ from sleeplm.encoder.captions.parse import (
     event_timelines,
     parse_caption,
 )
-from sleeplm.encoder.model.facts import FACT_TRACKS, fact_model_for, stage_event_scores
+from sleeplm.encoder.model.facts import (
+    FACT_TRACKS,
+    event_inputs_present,
+    fact_model_for,
+    stage_event_scores,
+)
 from sleeplm.encoder.pipeline import read_facts
 from sleeplm.encoder.vocab import SCORED_STAGES
 
@@ -177,6 +182,9 @@ class CrossModalRetrieval:
             x = ctx.signals(ids)
             read = read_facts(facts, x, ctx.night_emg_rms(ids))
             event_probs = facts.event_probabilities(x) if "stage_event" in self.tracks else None
+            if event_probs is not None:  # a type whose inputs the epoch lacks is unread: 0.5, which tells nothing
+                seen = event_inputs_present(facts.reader.event_types, ctx.channel_masks(ids))
+                event_probs = np.where(seen[:, None, :], event_probs, 0.5)
             del x
             ctx.drop_signals()
             f10 = []

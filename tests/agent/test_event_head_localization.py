@@ -105,3 +105,41 @@ def test_a_reading_of_another_length_than_the_workspaces_night_falls_back_and_sa
     tool = {t.name: t for t in make_tools(cohort, SessionState(), ToolConfig(), figure_dir=tmp_path)}
     r = _run(tool, recording=NIGHT, description="hypopnea")
     assert r["method"] == "calibrated" and "epochs read, the workspace holds" in r["event_head_unavailable"]
+
+
+def _without(channels: tuple[str, ...], epochs: slice = slice(None)):
+    """ToolContext.signals with ``channels`` absent in ``epochs`` of every night (as a recording without them)."""
+    import dataclasses
+
+    from sleeplm.agent.context import ToolContext
+    from sleeplm.encoder.vocab import SLEEPLM_CHANNELS
+
+    original = ToolContext.signals
+
+    def signals(self, n):
+        ep = original(self, n)
+        mask = ep.channel_mask.copy()
+        mask[epochs, [SLEEPLM_CHANNELS.index(c) for c in channels]] = False
+        return dataclasses.replace(ep, channel_mask=mask)
+
+    return signals
+
+
+def test_apneas_in_a_night_without_airflow_or_belts_cannot_be_read_not_none_found(tools, monkeypatch) -> None:
+    from sleeplm.agent.context import ToolContext
+
+    monkeypatch.setattr(ToolContext, "signals", _without(("AF", "ABD", "THX")))
+    r = _run(tools, recording=NIGHT, description="hypopnea")
+    assert r["intervals"] == [] and "cannot be located" in r["cannot_read"]
+    assert "airflow" in answers.localize_events(r) and "not the same as finding none" in answers.localize_events(r)
+
+
+def test_epochs_without_the_inputs_are_not_read_and_are_counted(tools, cohort, monkeypatch) -> None:
+    from sleeplm.agent.context import ToolContext
+
+    first = _annotated(cohort, ("hypopnea",))[0]
+    cut = int(first[1] // 30) + 1  # the first hypopnea's epoch and every one before it lose airflow and belts
+    monkeypatch.setattr(ToolContext, "signals", _without(("AF", "ABD", "THX"), slice(0, cut)))
+    r = _run(tools, recording=NIGHT, description="hypopnea")
+    assert r["unreadable_epochs"] == cut and all(iv["start_s"] >= cut * 30.0 for iv in r["intervals"])
+    assert f"{cut} epoch(s) of this night have no airflow" in answers.localize_events(r)

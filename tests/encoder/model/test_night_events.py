@@ -30,3 +30,14 @@ def test_a_gap_between_epochs_ends_an_event() -> None:
 def test_runs_shorter_than_the_types_shortest_scorable_event_are_not_events() -> None:
     p = _probs(1, [(0, 2, 4, 1), (0, 10, 14, 1), (0, 15, 24, 0)])  # 2-s arousal, 4-s arousal, 9-s hypopnea
     assert night_events_from_probs(p, np.array([0.0]), TYPES, 1.0) == [("arousal", 10.0, 14.0)]
+
+
+def test_an_event_type_is_readable_only_where_the_epoch_has_its_inputs() -> None:
+    from sleeplm.encoder.model.facts import event_inputs_present
+    from sleeplm.encoder.vocab import SLEEPLM_CHANNELS
+
+    mask = np.zeros((2, len(SLEEPLM_CHANNELS)), bool)
+    mask[0] = True
+    mask[1, SLEEPLM_CHANNELS.index("EEG_C3")] = True  # an EEG-only epoch
+    got = event_inputs_present(("central_apnea", "arousal", "oxygen_desaturation"), mask)
+    assert got.tolist() == [[True, True, False], [False, True, False]]
