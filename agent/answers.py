@@ -405,6 +405,11 @@ def search_epochs(r: dict[str, Any]) -> str:
         lines.append("Annotation check: " + "; ".join(checks) + ".")
     if notes:
         lines.append("Note: " + "; ".join(notes) + ".")
+    if r.get("hits_without_inputs"):
+        n = r["hits_without_inputs"]
+        lines.append(f"{'All' if n == len(r['hits']) else n} of these epochs have no {r['event_inputs']} (what "
+                     f"{_events(a['named_events'])} events are read from): where they stand in this list says nothing "
+                     "about those events.")
     if r.get("unchecked"):
         lines.append("\n" + unchecked_search_text(r["unchecked"]))
     return "\n".join(lines)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from sleeplm.encoder.model.facts import event_inputs_present
 from sleeplm.encoder.vocab import (
+    EVENT_INPUTS,
     SCORING_KIND_NAMES,
     SCORING_KINDS,
     age_band,
@@ -22,7 +24,7 @@ from sleeplm.index.querytext import caption_style, parse_query
 from . import executor, lookup
 from .context import ToolContext
 from .query import Filter, Query
-from .vocab import KEY_METRICS, METRIC_SCORING_KIND, resolve_metric
+from .vocab import KEY_METRICS, METRIC_SCORING_KIND, event_input_words, resolve_metric
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
                         "list_nights", "scoring"]
@@ -71,11 +73,19 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
                 and ext.get("spo2_min_pct") is not None else ""]
         if any(seen):
             why_empty += " (in this cohort " + "; ".join(x for x in seen if x) + ")"
+    # an epoch without any input a named event is read from (a recording with no airflow or belts, asked for
+    # apneas) is ranked by nothing about that event
+    readable = [e for e in terms.events if e in EVENT_INPUTS]
+    blind = 0
+    if hits and readable:
+        blind = int((~event_inputs_present(readable, ctx.cohort.channel_masks([h.epoch_id for h in hits]))
+                     .any(axis=1)).sum())
     unchecked = None
     if hits and not terms.stages and not terms.events:
         unchecked = _unchecked_search(ctx)
     return {
         "why_empty": why_empty, "unchecked": unchecked,
+        "hits_without_inputs": blind, "event_inputs": event_input_words(readable) if blind else None,
         "description": description, "query_used": caption_style(description), "filters": filters,
         "hits": out, "annotation_agreement": agree, "figures": [],
         "focus": None,  # a search never moves "this night": the user opens a hit by naming it

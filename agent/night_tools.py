@@ -19,7 +19,6 @@ from sleeplm.encoder.model.facts import FACT_TRACKS, event_inputs_present
 from sleeplm.encoder.pipeline import night_emg_reference, read_facts
 from sleeplm.encoder.vocab import (
     APNEAS,
-    EVENT_INPUTS,
     SCORING_KIND_NAMES,
     SCORING_KINDS,
     absent_track_inputs,
@@ -30,7 +29,7 @@ from sleeplm.index.querytext import parse_query
 
 from . import lookup, plots
 from .context import ToolContext
-from .vocab import KEY_METRICS, metric_label, resolve_metric
+from .vocab import KEY_METRICS, event_input_words, metric_label, resolve_metric
 
 MAX_EVENTS_LISTED = 12
 
@@ -265,20 +264,13 @@ def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: li
             "summary": f"{len(out)} scored {'/'.join(stages)} period(s) in {n.recording}"}
 
 
-def _inputs(types: list[str]) -> str:
-    """The inputs the named event types are read from, in words."""
-    words = {"AF": "airflow", "ABD": "abdominal belt", "THX": "thoracic belt", "EEG_C3": "central EEG",
-             "EEG_C4": "central EEG"}
-    return " or ".join(dict.fromkeys(words.get(c, c) for t in types for c in EVENT_INPUTS.get(t, ())))
-
-
 def _cannot_read(n: Any, description: str, named: list[str], within: list[str] | None) -> dict[str, Any]:
     """A night without any input the named events are read from: nothing to localize, said as such (not "none")."""
-    why = (f"{_names(named)} are read from the {_inputs(named)}, and {n.recording} has none of them, so they cannot "
-           "be located in it (by the event head or by similarity); that is not the same as finding none")
+    why = (f"{_names(named)} are read from the {event_input_words(named)}, and {n.recording} has none of them, so "
+           "they cannot be located in it (by the event head or by similarity); that is not the same as finding none")
     return {"recording": n.recording, "description": description, "event_types": named, "within_stages": within,
             "cannot_read": why, "intervals": [], "annotated": [], "figures": [], "focus": {"recording": n.recording},
-            "summary": f"{_names(named)} cannot be read in {n.recording}: no {_inputs(named)}"}
+            "summary": f"{_names(named)} cannot be read in {n.recording}: no {event_input_words(named)}"}
 
 
 def _names(types: list[str]) -> str:
@@ -402,7 +394,8 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
         "epoch_recall": loc.epoch_recall if checkable else None, "not_scored": not_scored,
         "scored_by_program": program_note,
         "event_head_unavailable": head_unavailable,
-        "unreadable_epochs": unreadable_epochs, "unreadable_inputs": _inputs(named) if unreadable_epochs else None,
+        "unreadable_epochs": unreadable_epochs,
+        "unreadable_inputs": event_input_words(named) if unreadable_epochs else None,
         "figures": [str(fig)], "focus": focus,
         "summary": (f"{len(intervals)} {_names(named)} read by the event head in {n.recording}" if head else
                     f"{len(intervals)} interval(s) in {n.recording} for “{description}”")

@@ -10,10 +10,20 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sleeplm.encoder.vocab import APNEAS, EVENT_TYPES
+from sleeplm.encoder.vocab import APNEAS, EVENT_INPUTS, EVENT_TYPES
 
 if TYPE_CHECKING:
     from sleeplm.index.queries import Cohort
+
+#: The model inputs of an event type (:data:`~sleeplm.encoder.vocab.EVENT_INPUTS`) in words.
+INPUT_WORDS: dict[str, str] = {"AF": "airflow", "ABD": "abdominal belt", "THX": "thoracic belt",
+                               "EEG_C3": "central EEG", "EEG_C4": "central EEG"}
+
+
+def event_input_words(types: list[str]) -> str:
+    """The inputs the event ``types`` are read from, in words ("airflow or abdominal belt or thoracic belt")."""
+    return " or ".join(dict.fromkeys(INPUT_WORDS.get(c, c) for t in types for c in EVENT_INPUTS.get(t, ())))
+
 
 #: Night-metric column -> phrases (regular expressions, lower case) that name it. Longer,
 #: more specific phrases come first so that "rem latency" is not read as "rem".

@@ -25,6 +25,7 @@ import numpy as np
 from sleeplm.encoder.model.api import SleepLM
 from sleeplm.encoder.model.facts import FactModel, fact_model_for
 
+from . import tables
 from . import vectors as vec
 from .caption_cache import OnceLRU
 from .caption_store import CaptionStore
@@ -407,6 +408,10 @@ class Cohort(CohortLookups):
         kinds = list(event_types) if event_types is not None else parse_query(query).events
         return localize_read_events(recording, query, onset, event_probs, fm.reader.event_types, fm.patch_s,
                                     self._annotated(recording), kinds, allowed)
+
+    def channel_masks(self, epoch_ids: list[int]) -> np.ndarray:
+        """bool ``[len(epoch_ids), 10]``: the model input channels each epoch has (``SLEEPLM_CHANNELS`` order)."""
+        return tables.epoch_channel_masks(self.con, np.asarray(epoch_ids, np.int64))
 
     def _annotated(self, recording: str) -> list[tuple[str, float, float]]:
         """The night's scored events as (type, onset_s, duration_s), by onset (what localization compares with)."""

@@ -52,3 +52,24 @@ def test_a_track_search_at_chance_is_called_no_better_than_chance() -> None:
                                                "cardiac": {"r_at_10": 0.013, "chance_r_at_10": 0.01}},
                                   "measured_on": "held-out nights", "source": "results.json"})
     assert "measured no better than chance" in text and "R@10 0.011–0.013 (chance 0.010)" in text
+
+
+def test_a_search_for_breathing_events_among_epochs_without_airflow_or_belts_says_the_order_tells_nothing(
+        sim_workspace: Path, tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+    from sleeplm.encoder.vocab import SLEEPLM_CHANNELS
+    from sleeplm.index.queries import Cohort
+
+    def eeg_only(self, epoch_ids):
+        mask = np.zeros((len(epoch_ids), len(SLEEPLM_CHANNELS)), bool)
+        mask[:, SLEEPLM_CHANNELS.index("EEG_C3")] = True
+        return mask
+
+    monkeypatch.setattr(Cohort, "channel_masks", eeg_only)
+    turn = ask(sim_workspace, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
+    assert "All of these epochs have no airflow or abdominal belt or thoracic belt" in turn.answer
+
+
+def test_a_search_among_epochs_with_airflow_adds_no_such_note(sim_workspace: Path, tmp_path: Path) -> None:
+    turn = ask(sim_workspace, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
+    assert "says nothing about those events" not in turn.answer
