@@ -17,6 +17,7 @@ import numpy as np
 from sleeplm.encoder.sim.eeg import (
     BAND_NAMES,
     CALIBRATION_GAIN,
+    CALIBRATION_GAIN_WAKE_ARTIFACTS,
     TARGET_REL_POWER,
     relative_band_power,
     simulate_eeg,
@@ -36,7 +37,7 @@ def load_real_bandpower(path: Path) -> dict[str, dict[str, tuple[float, float]]]
 
 
 def simulated_bandpower(n_nights: int = 4, seed: int = 0, duration_h: float = 8.0,
-                        fs_hz: float = 256.0) -> dict[str, dict[str, np.ndarray]]:
+                        fs_hz: float = 256.0, wake_artifacts: bool = False) -> dict[str, dict[str, np.ndarray]]:
     """stage -> band -> per-epoch relative powers of simulated C3-A2, pooled over nights."""
     pooled: dict[str, dict[str, list[np.ndarray]]] = {s: {b: [] for b in BAND_NAMES} for s in SCORED_STAGES}
     for i, ss in enumerate(np.random.SeedSequence(seed).spawn(n_nights)):
@@ -45,7 +46,7 @@ def simulated_bandpower(n_nights: int = 4, seed: int = 0, duration_h: float = 8.
         n_ep = int(duration_h * 120)
         stages = simulate_hypnogram(rng, n_ep, sub.params)
         events = simulate_events(rng, stages, simulate_position(rng, n_ep, sub.params), sub.params)
-        c3, _ = simulate_eeg(rng, stages, events, fs_hz, sub.params)
+        c3, _ = simulate_eeg(rng, stages, events, fs_hz, sub.params, wake_artifacts=wake_artifacts)
         rel = relative_band_power(c3, fs_hz, n_ep)
         for s in SCORED_STAGES:
             m = stages == s
@@ -55,10 +56,10 @@ def simulated_bandpower(n_nights: int = 4, seed: int = 0, duration_h: float = 8.
 
 
 def eeg_calibration(real_json: Path, n_nights: int = 4, seed: int = 0,
-                    duration_h: float = 8.0) -> list[dict[str, object]]:
+                    duration_h: float = 8.0, wake_artifacts: bool = False) -> list[dict[str, object]]:
     """One row per (stage, band): real mean, real sd, simulated mean/sd, z = (sim − real) / real sd."""
     real = load_real_bandpower(real_json)
-    sim = simulated_bandpower(n_nights, seed, duration_h)
+    sim = simulated_bandpower(n_nights, seed, duration_h, wake_artifacts=wake_artifacts)
     rows = []
     for s in SCORED_STAGES:
         for b in BAND_NAMES:
@@ -71,12 +72,14 @@ def eeg_calibration(real_json: Path, n_nights: int = 4, seed: int = 0,
     return rows
 
 
-def suggest_gains(rows: list[dict[str, object]]) -> dict[str, tuple[float, ...]]:
-    """Multiplicative update of ``CALIBRATION_GAIN`` (target / simulated, per stage and band)."""
+def suggest_gains(rows: list[dict[str, object]], wake_artifacts: bool = False) -> dict[str, tuple[float, ...]]:
+    """Multiplicative update of ``CALIBRATION_GAIN`` (target / simulated, per stage and band); with
+    ``wake_artifacts``, of the gains that setting uses (:data:`~sleeplm.encoder.sim.eeg.CALIBRATION_GAIN_WAKE_ARTIFACTS`)."""
+    gains = {**CALIBRATION_GAIN, **(CALIBRATION_GAIN_WAKE_ARTIFACTS if wake_artifacts else {})}
     out = {}
     for s in SCORED_STAGES:
         r = {row["band"]: row for row in rows if row["stage"] == s}
-        g = np.array(CALIBRATION_GAIN[s]) * np.array([TARGET_REL_POWER[s][i] / max(r[b]["sim_mean"], 1e-6)
+        g = np.array(gains[s]) * np.array([TARGET_REL_POWER[s][i] / max(r[b]["sim_mean"], 1e-6)
                                                       for i, b in enumerate(BAND_NAMES)])
         out[s] = tuple(round(float(v), 3) for v in g / g[0])
     return out

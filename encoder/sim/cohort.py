@@ -27,15 +27,15 @@ def write_night(night: SimulatedNight, out_dir: Path) -> Path:
 
 
 def _simulate_one(out_dir: Path, index: int, seed_seq: np.random.SeedSequence,
-                  duration_h: float | None) -> tuple[Path, dict[str, object]]:
+                  duration_h: float | None, wake_artifacts: bool = False) -> tuple[Path, dict[str, object]]:
     """Simulate and write night ``index`` (a top-level function, so worker processes can run it)."""
     rng = np.random.default_rng(seed_seq)
-    night = simulate_night(draw_subject(index, rng), rng, duration_h)
+    night = simulate_night(draw_subject(index, rng), rng, duration_h, wake_artifacts=wake_artifacts)
     return write_night(night, out_dir), subject_row(night)
 
 
 def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float | None = None,
-                    progress: bool = True, workers: int = 1) -> list[Path]:
+                    progress: bool = True, workers: int = 1, wake_artifacts: bool = False) -> list[Path]:
     """Simulate ``n_nights`` nights (one per subject) into ``out_dir``.
 
     Parameters
@@ -52,6 +52,8 @@ def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float |
         Show a tqdm progress bar.
     workers : int
         Nights simulated in parallel processes (1: in this process).
+    wake_artifacts : bool
+        Eye movements, scalp muscle and body movement in the wake EEG (:mod:`sleeplm.encoder.sim.eeg`; off by default).
 
     Returns
     -------
@@ -65,13 +67,13 @@ def simulate_cohort(out_dir: Path, n_nights: int, seed: int, duration_h: float |
     if workers <= 1 or n_nights <= 1:
         results = []
         for i, ss in enumerate(seqs):
-            results.append(_simulate_one(out_dir, i, ss, duration_h))
+            results.append(_simulate_one(out_dir, i, ss, duration_h, wake_artifacts))
             bar.update()
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(workers, n_nights)) as pool:
-            futures = [pool.submit(_simulate_one, out_dir, i, ss, duration_h) for i, ss in enumerate(seqs)]
+            futures = [pool.submit(_simulate_one, out_dir, i, ss, duration_h, wake_artifacts) for i, ss in enumerate(seqs)]
             results = []
             for f in futures:
                 results.append(f.result())

@@ -127,7 +127,8 @@ def simulate_night_labels(subject: Subject, rng: np.random.Generator, duration_h
     return NightLabels(start, stages, position, events)
 
 
-def simulate_night(subject: Subject, rng: np.random.Generator, duration_h: float | None = None) -> SimulatedNight:
+def simulate_night(subject: Subject, rng: np.random.Generator, duration_h: float | None = None,
+                   wake_artifacts: bool = False) -> SimulatedNight:
     """Simulate one night of PSG for a subject.
 
     Parameters
@@ -150,7 +151,7 @@ def simulate_night(subject: Subject, rng: np.random.Generator, duration_h: float
     dur_s = n_ep * EPOCH_S
 
     fs = CANONICAL_FS_HZ
-    c3, c4 = simulate_eeg(rng, stages, events, fs["EEG_C3"], p)
+    c3, c4 = simulate_eeg(rng, stages, events, fs["EEG_C3"], p, wake_artifacts=wake_artifacts)
     e1, e2 = simulate_eog(rng, stages, c3, fs["EEG_C3"], fs["EOG_L"])
     emg, _ = simulate_emg(rng, stages, events, fs["EMG_CHIN"], p)
     br = simulate_breathing(rng, stages, events, fs["AF"], p)

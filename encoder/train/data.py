@@ -38,14 +38,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
 from sleeplm.encoder.captions.corpus import CorpusNight, night_caption_table
 from sleeplm.encoder.io.channels import map_channels
+from sleeplm.encoder.io.records import Recording
 from sleeplm.encoder.signals.features import compute_epoch_features
 from sleeplm.encoder.signals.preprocess import BRAIN_SCALES, make_epochs
-from sleeplm.encoder.io.records import Recording
 from sleeplm.encoder.vocab import CHANNEL_INDEX, MODEL_TRACKS
+from tqdm import tqdm
 
 #: The five caption tracks in model modality order (``api.TRACKS``: brain=0 ... stage_event=4).
 
@@ -70,6 +69,8 @@ class SplitSpec:
         How EEG and EOG are scaled in ``x`` (:data:`~sleeplm.encoder.signals.preprocess.BRAIN_SCALES`): "sd" (the
         whole-recording SD, every split before v6) or "mad" (robust: 1.4826 x the median absolute deviation). A model
         trained on a split reads recordings the same way (``ReCoCaConfig.input_brain_scale``).
+    wake_artifacts
+        Eye movements, scalp muscle and body movement in the simulated wake EEG (``simulate_night``; off by default).
     """
 
     n_nights: int
@@ -78,6 +79,7 @@ class SplitSpec:
     n_paraphrases: int = 3
     n_randomized: int = 0
     brain_scale: str = "sd"
+    wake_artifacts: bool = False
 
     def __post_init__(self) -> None:
         if self.brain_scale not in BRAIN_SCALES:
@@ -85,7 +87,7 @@ class SplitSpec:
 
 
 #: What a split's ``info.json`` means when it lacks a key (it was built before the setting existed).
-SPEC_DEFAULTS = {"n_randomized": 0, "brain_scale": "sd"}
+SPEC_DEFAULTS = {"n_randomized": 0, "brain_scale": "sd", "wake_artifacts": False}
 
 
 def spec_differences(info: dict, spec: SplitSpec) -> dict[str, tuple]:
@@ -107,7 +109,7 @@ def _present(x: np.ndarray) -> np.ndarray:
 
 
 def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, n_randomized: int = 0,
-                  brain_scale: str = "sd") -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+                  brain_scale: str = "sd", wake_artifacts: bool = False) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
     """Simulate night ``index`` of root ``seed`` and return (x fp16, epoch table, caption table).
 
     ``x`` holds the clean epochs, then ``n_randomized`` renditions of them (see the module doc); the
@@ -121,7 +123,7 @@ def process_night(seed: int, index: int, duration_h: float, n_paraphrases: int, 
     # every phenotype meets every site (the default rotation pairs them rigidly).
     site = SITES[(index + index // len(PHENOTYPES)) % len(SITES)]
     subject = draw_subject(index, rng, site=site)
-    night = simulate_night(subject, rng, duration_h)
+    night = simulate_night(subject, rng, duration_h, wake_artifacts=wake_artifacts)
     rec = Recording(Path(f"{night.stem}.edf"), night.start_time, night.duration_s, list(night.signals))
     mapped = map_channels(rec)
     ann = night.annotations()
@@ -156,8 +158,8 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized, spec.brain_scale)
-            for i in range(spec.n_nights)]
+    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized, spec.brain_scale,
+             spec.wake_artifacts) for i in range(spec.n_nights)]
     xs, metas, caps, offset = [], [], [], 0
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
