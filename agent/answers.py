@@ -6,43 +6,17 @@ from __future__ import annotations
 
 import math
 import re
-
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity, rem_related_reading
 from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, TRACK_INPUTS
 
+from .answer_format import epoch_ref, event_list, in_hours, num
+from .localize_answers import localize_events
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
 from .vocab import METRIC_LABELS, METRIC_SCORING_KIND, metric_label
-
-
-def num(v: Any, digits: int = 1) -> str:
-    """A number for an answer ("25.5"); "n/a" for missing values."""
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return f"{v:.{digits}f}"
-        # round the number as written (19.15 -> 19.2), not its binary neighbour (19.149999... -> 19.1)
-        return str(Decimal(repr(v)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
-    return str(v)
-
-
-def _where(e: dict[str, Any]) -> str:
-    clock = f" ({e['clock_time']})" if e.get("clock_time") else ""
-    return f"{e['recording']} epoch {e['epoch_index']}{clock}" if "recording" in e else \
-        f"epoch {e['epoch_index']}{clock}"
-
-
-def _events(types: list[str]) -> str:
-    return ", ".join(t.replace("_", " ") for t in types) if types else "no scored events"
 
 
 def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:
@@ -83,14 +57,6 @@ _POSITION_METRICS = ("supine_pct", "left_pct", "right_pct", "prone_pct", "uprigh
 
 #: Night metrics read from the SpO2 channel (not a model input: a recording may lack it).
 _SPO2_METRICS = ("spo2_min_pct", "spo2_mean_pct", "t90_min", "ct90_pct")
-
-
-def in_hours(minutes: Any) -> str:
-    """ " (6 h 56 min)" for a time of an hour or more given in minutes; "" otherwise."""
-    if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not math.isfinite(minutes) or minutes < 60:
-        return ""
-    total = int(Decimal(repr(float(minutes))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return f" ({total // 60} h {total % 60:02d} min)"
 
 
 def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[str, int] | None = None,
@@ -208,7 +174,7 @@ def caption_epochs(r: dict[str, Any]) -> str:
     out = []
     for e in r["epochs"]:
         out.append(f"**{r['recording']} epoch {e['epoch_index']}** ({e['clock_time'] or 'no clock time'}) — "
-                   f"stage {e['stage']}, {_events(e['event_types'])}.")
+                   f"stage {e['stage']}, {event_list(e['event_types'])}.")
         for t in r["tracks"]:
             line = f"- *{t}* — reference: {e['reference'].get(t) or '(none)'}"
             withheld = (r.get("withheld") or {}).get(t)
@@ -256,7 +222,7 @@ def caption_epochs(r: dict[str, Any]) -> str:
 
 def show_epoch(r: dict[str, Any]) -> str:
     head = f"**{r['recording']} epoch {r['epoch_index']}** ({r['clock_time'] or 'no clock time'}, "
-    lines = [head + f"{num(r['onset_s'], 0)} s from the start) — stage {r['stage']}, {_events(r['event_types'])}."]
+    lines = [head + f"{num(r['onset_s'], 0)} s from the start) — stage {r['stage']}, {event_list(r['event_types'])}."]
     for e in r["events"]:
         lines.append(f"- {e['type'].replace('_', ' ')} from {num(e['start_s'])} to {num(e['end_s'])} s of the epoch "
                      f"(event began {e['event_onset_clock']})")
@@ -277,107 +243,8 @@ def show_epoch(r: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
-def scored_stage_periods(r: dict[str, Any]) -> str:
-    """Where a stage is in a night, from its scored hypnogram."""
-    stage = "/".join(r["stages"])
-    by = f", scored by {r['scored_by']}" if r.get("scored_by") else ""
-    if not r["scored_periods"]:
-        return f"**{r['recording']}** has no epoch scored {stage} (from the night's hypnogram{by})."
-    lines = [f"**{r['recording']}**: {stage} in {len(r['scored_periods'])} period(s), {num(r['total_minutes'], 1)} min "
-             f"in all (from the scored hypnogram{by}, not the model's reading):"]
-    for i, p in enumerate(r["scored_periods"][:12], 1):
-        span = f"epoch {p['start_epoch']}" if p["start_epoch"] == p["end_epoch"] else \
-            f"epochs {p['start_epoch']}–{p['end_epoch']}"
-        lines.append(f"{i}. {p['start_clock']}–{p['end_clock']} ({span}, {num(p['minutes'], 1)} min)")
-    if len(r["scored_periods"]) > 12:
-        lines.append(f"… and {len(r['scored_periods']) - 12} more.")
-    lines.append("Figure: the hypnogram.")
-    return "\n\n".join(lines)
-
-
-def localize_events(r: dict[str, Any]) -> str:
-    if "scored_periods" in r:
-        return scored_stage_periods(r)
-    if r.get("cannot_read"):
-        return f"**{r['recording']}**: " + r["cannot_read"] + "."
-    if r.get("no_epoch_in_stages"):
-        stage = "/".join(r["within_stages"])
-        return (f"**{r['recording']}** has no epoch scored {stage} (from the night's hypnogram), so there is nowhere "
-                f"in it to look for “{r['description']}”: the question does not apply to this night, which is not "
-                f"the same as finding none.")
-    within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
-    kinds = " or ".join(t.replace("_", " ") for t in r["event_types"]) if r.get("event_types") else "event"
-    head = r.get("method") == "event head"
-    if head:
-        lines = [(f"In **{r['recording']}**, {len(r['intervals'])} event(s) of type {_events(r['event_types'])} read "
-                  f"by the fact reader's event head{within} (an event: a run of 1-s stretches where its probability "
-                  "is > 0.5, at least as long as the scoring rules' shortest event of the type). The head was trained "
-                  "and tested on simulated nights only: on a real recording these are estimates, not scored events.")]
-        if not r["intervals"]:
-            lines.append("It read none. That is the head's reading, not a finding of none: a scorer may find events "
-                         "it misses, above all on a real recording.")
-    else:
-        rule = ("kept where the model's probability of the description against a no-event description is > 0.5; "
-                "the cosine shown is the similarity that ranks them" if r.get("method") == "calibrated"
-                else f"robust z > {num(r['z_threshold'])}")
-        lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
-        if not r["intervals"]:
-            lines.append("no epochs stood out above the threshold.")
-    if head and r.get("unreadable_epochs"):
-        lines.append(f"{r['unreadable_epochs']} epoch(s) of this night have no {r['unreadable_inputs']}: nothing "
-                     "could be read there, and none is listed.")
-    if r.get("event_head_unavailable"):
-        lines.append("The fact reader's event head, which reads these events to the second, could not be used: "
-                     f"{r['event_head_unavailable']}. These are the epochs most similar to the description instead.")
-    shown = 12 if head else 8
-    for i, iv in enumerate(r["intervals"][:shown], 1):
-        match = {True: f" — overlaps an annotated {kinds}", False: f" — no annotated {kinds} there", None: ""}[
-            iv["matches_annotation"]]
-        if head:
-            if iv.get("annotated_other_type"):
-                match = f" — annotated there as {iv['annotated_other_type'].replace('_', ' ')}, not {kinds}"
-            lines.append(f"{i}. {iv['event_type'].replace('_', ' ')} {iv['start_clock']}–{iv['end_clock']} "
-                         f"({num(iv['duration_s'], 1)} s, epoch {iv['start_epoch']}; probability "
-                         f"{num(iv['peak_score'], 2)}){match}")
-            continue
-        span = (f"epoch {iv['start_epoch']}" if iv["start_epoch"] == iv["end_epoch"] else
-                f"epochs {iv['start_epoch']}–{iv['end_epoch']}")
-        lines.append(f"{i}. {span} ({iv['start_clock']}–{iv['end_clock']}), "
-                     f"peak epoch {iv['peak_epoch']} ({iv['peak_clock']}, cosine {num(iv['peak_score'], 3)}){match}")
-    if len(r["intervals"]) > shown:
-        lines.append(f"… and {len(r['intervals']) - shown} more (all in the figure).")
-    if not r["event_types"] and not r.get("within_stages"):
-        lines.append(f"“{r['description']}” names no scored event type, so these intervals cannot be checked against "
-                     "annotations: they are the model's reading alone.")
-    if r.get("not_scored"):
-        lines.append(r["not_scored"][0].upper() + r["not_scored"][1:] + ".")
-    elif r["event_types"]:
-        names = _events(r["event_types"])
-        if r["annotated"]:
-            shown = "; ".join(f"{a['type'].replace('_', ' ')} at epoch {a['epoch_index']} ({a['clock_time']})"
-                              for a in r["annotated"][:10])
-            where = f"in the epochs of this night scored {'/'.join(r['within_stages'])}" if r.get("within_stages") \
-                else "in this night"
-            lines.append(f"Annotated {names} {where} ({len(r['annotated'])}): {shown}"
-                         f"{' …' if len(r['annotated']) > 10 else ''}.")
-        else:
-            lines.append(f"This night has no annotated {names}"
-                         + (f" in epochs scored {'/'.join(r['within_stages'])}." if r.get("within_stages") else "."))
-        if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
-            lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
-                         f"recall {num(r['epoch_recall'], 2)}.")
-        if r.get("scored_by_program"):
-            lines.append(r["scored_by_program"][0].upper() + r["scored_by_program"][1:] + ", not a person: the "
-                         "annotations above are its reading, and a program misses events a person would score.")
-    if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]):
-        lines.append("Times marked + are from the start of the recording: the file gives no clock time.")
-    lines.append("Figure: the event head's probability over the night, with the events it read." if head else
-                 "Figure: similarity timeline with the intervals found.")
-    return "\n\n".join(lines)
-
-
 def _hit_line(h: dict[str, Any]) -> str:
-    return f"{h['rank']}. {_where(h)} — {h['stage']}, {_events(h['event_types'])}; cosine {num(h['score'], 3)}"
+    return f"{h['rank']}. {epoch_ref(h)} — {h['stage']}, {event_list(h['event_types'])}; cosine {num(h['score'], 3)}"
 
 
 def search_epochs(r: dict[str, Any]) -> str:
@@ -388,10 +255,10 @@ def search_epochs(r: dict[str, Any]) -> str:
     a = r["annotation_agreement"]
     checks, notes = [], []
     for key, n_hit, what in (("stage", a["hits_in_named_stage"], f"are scored {'/'.join(a['named_stages'])}"),
-                             ("event", a["hits_with_named_event"], f"overlap a scored {_events(a['named_events'])}")):
+                             ("event", a["hits_with_named_event"], f"overlap a scored {event_list(a['named_events'])}")):
         if n_hit is None:
             continue
-        kind = "stages" if key == "stage" else _events(a["named_events"]) + " events"
+        kind = "stages" if key == "stage" else event_list(a["named_events"]) + " events"
         checked = a.get(f"{key}_checked", len(r["hits"]))
         if checked:
             scope = "" if checked == len(r["hits"]) else " from nights where they were scored"
@@ -408,7 +275,7 @@ def search_epochs(r: dict[str, Any]) -> str:
     if r.get("hits_without_inputs"):
         n = r["hits_without_inputs"]
         lines.append(f"{'All' if n == len(r['hits']) else n} of these epochs have no {r['event_inputs']} (what "
-                     f"{_events(a['named_events'])} events are read from): where they stand in this list says nothing "
+                     f"{event_list(a['named_events'])} events are read from): where they stand in this list says nothing "
                      "about those events.")
     if r.get("unchecked"):
         lines.append("\n" + unchecked_search_text(r["unchecked"]))
@@ -440,7 +307,7 @@ def unchecked_search_text(u: dict[str, Any]) -> str:
 
 def similar_epochs(r: dict[str, Any]) -> str:
     q = r["query_epoch"]
-    lines = [f"Epochs most like **{_where(q)}** ({q['stage']}, {_events(q['event_types'])}):"]
+    lines = [f"Epochs most like **{epoch_ref(q)}** ({q['stage']}, {event_list(q['event_types'])}):"]
     lines += [_hit_line(h) for h in r["hits"]]
     scores = [h["score"] for h in r["hits"]]
     if scores and min(scores) >= 0.999:

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .answer_format import in_hours
+from .answer_format import num as _n
 from .query import Decline
-
-
-def in_hours(minutes: Any) -> str:
-    from .answers import in_hours as hours
-
-    return hours(minutes)
-
-
-def _n(v: Any, digits: int = 1) -> str:
-    """A number as every answer writes it: rounded half up as written (50.25 -> 50.3), "n/a" when missing."""
-    from .answers import num
-
-    return num(v, digits)
 
 
 def _whole(r: dict[str, Any]) -> bool:

@@ -156,7 +156,7 @@ def _background(rng: np.random.Generator, stages: np.ndarray, fs_hz: float, n: i
             f = sfft.rfftfreq(nfft, 1.0 / fs_hz)
             fcache[nfft, st] = (f, _components(f, APERIODIC_EXPONENT[st]))
         f, comps = fcache[nfft, st]
-        w = stage_weights(st, wake_artifacts) * rng.lognormal(0.0, WEIGHT_LOG_SD[st], 6)
+        w = stage_weights(st, wake_artifacts and st == stage) * rng.lognormal(0.0, WEIGHT_LOG_SD[st], 6)
         amp = np.sqrt(w @ comps)
         amp[f < 0.3] = 0.0
         spec = (rng.standard_normal((2, len(f))) + 1j * rng.standard_normal((2, len(f)))) * amp
