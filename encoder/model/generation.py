@@ -11,9 +11,25 @@ end) is not needed, so caching both towers is exact.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sleeplm.encoder.model.recoca import ReCoCa
+
+
+def decode_attention(memory: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Attention backends for the cached decode loop.
+
+    On CUDA in half precision, PyTorch may pick cuDNN's attention, which builds an execution plan
+    for every new key length; in incremental decoding the key length grows by one each step, so
+    every step pays a fresh plan (CPU-bound, many times the step's GPU time). The loop therefore
+    uses the flash / memory-efficient / math kernels there. Elsewhere (CPU, float32) nothing changes.
+    """
+    if memory.is_cuda and memory.dtype in (torch.float16, torch.bfloat16):
+        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+    return contextlib.nullcontext()
 
 
 def _prefix_indices(modality: int | torch.Tensor, batch: int, prefix_len: int, device: torch.device) -> torch.Tensor:
@@ -79,9 +95,10 @@ def greedy_generate(
     key_valid = torch.ones(b, 1, dtype=torch.bool, device=device)  # legacy mask of position 0
     new_ids = seqs[:, :1]
     for cur_len in range(1, max_len):
-        tokens, text_past = model.text.forward_incremental(new_ids, key_valid, text_past)
-        x = torch.cat([prefix, tokens], dim=1) if dec_past is None else tokens
-        logits, dec_past = model.text_decoder.forward_incremental(x, memory, dec_past, num_prefix=n_prefix)
+        with decode_attention(memory):
+            tokens, text_past = model.text.forward_incremental(new_ids, key_valid, text_past)
+            x = torch.cat([prefix, tokens], dim=1) if dec_past is None else tokens
+            logits, dec_past = model.text_decoder.forward_incremental(x, memory, dec_past, num_prefix=n_prefix)
         nxt = _pick(logits, cur_len, min_len, eos)
         seqs[active, cur_len] = nxt
         finished = nxt == eos

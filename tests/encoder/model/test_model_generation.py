@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -65,3 +67,24 @@ def test_generated_pad_id_is_masked_like_the_official_text_tower(x):
     ref = greedy_generate_reference(m, x, 0, max_len=24)
     assert any(0 in s for s in ref)
     assert greedy_generate(m, x, 0, max_len=24) == ref
+
+
+def test_decode_attention_leaves_cpu_and_float32_to_pytorch():
+    from sleeplm.encoder.model.generation import decode_attention
+
+    assert isinstance(decode_attention(torch.zeros(2, 4, 8)), contextlib.nullcontext)
+    assert isinstance(decode_attention(torch.zeros(2, 4, 8, dtype=torch.bfloat16)), contextlib.nullcontext)
+
+
+def test_every_decode_step_runs_under_the_decode_attention_choice(model, x, monkeypatch):
+    from sleeplm.encoder.model import generation
+
+    seen: list[torch.dtype] = []
+
+    def record(memory: torch.Tensor) -> contextlib.AbstractContextManager:
+        seen.append(memory.dtype)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(generation, "decode_attention", record)
+    ids = greedy_generate(model, x[:1], 0, max_len=12, min_len=12)
+    assert len(ids[0]) == 12 and len(seen) == 11  # one choice per generated token
