@@ -45,6 +45,9 @@ class BiosignalsConfig:
     pool_type: str = "attn"
     dropout: float = 0.1
     decoder_tokens: int = 32
+    #: Not in the official model (off there): add a learned function of each channel's relative band powers and RMS
+    #: to the pooled vector before ``proj_to_embed`` (:class:`~sleeplm.encoder.model.signal_encoder.SpectralSummary`).
+    spectral_summary: bool = False
 
     def __post_init__(self) -> None:
         if self.architecture != "pure_transformer":

@@ -66,11 +66,12 @@ class ReCoCa(nn.Module):
         seq = enc.forward_features(x)
         global_token = enc.contrastive_pooler(seq)
         dec_tokens = enc.decoder_pooler(seq)
-        main = enc.proj_to_embed(enc.attn_pool(global_token, kv_x=dec_tokens)[0].squeeze(1))
+        summary = enc.summary(x)
+        main = enc.proj_to_embed(enc.attn_pool(global_token, kv_x=dec_tokens)[0].squeeze(1) + summary)
         per = [main] * self.cfg.num_caption_channels
         if self.cfg.track_heads:
             for t, pool, proj in zip(HEAD_TRACKS, self.track_pools, self.track_projs):
-                per[t] = proj(pool(global_token, kv_x=dec_tokens)[0].squeeze(1))
+                per[t] = proj(pool(global_token, kv_x=dec_tokens)[0].squeeze(1) + summary)
         per_track = torch.stack(per, dim=1)
         if normalize:
             main, per_track = F.normalize(main, dim=-1), F.normalize(per_track, dim=-1)

@@ -37,6 +37,49 @@ class ChannelPatching(nn.Module):
         return p.reshape(b, c, p.shape[1], p.shape[2]).transpose(2, 3)
 
 
+#: Bands (Hz, lower edge included) of the spectral summary; their powers are taken relative to 0.5-32 Hz.
+SPECTRAL_BANDS_HZ = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 12.0), (12.0, 16.0), (16.0, 24.0), (24.0, 32.0))
+
+
+def spectral_features(x: torch.Tensor, fs_hz: float) -> torch.Tensor:
+    """Per-channel spectral summary of epochs ``[B, C, L]`` -> ``[B, C * (n_bands + 2)]`` (float32).
+
+    For each channel: log relative power in each of :data:`SPECTRAL_BANDS_HZ` (Hann-windowed periodogram of the
+    whole epoch; divided by 4 to keep the values near unit scale), log RMS, and 1 for a recorded channel. A flat
+    channel (missing: zeros) gets all zeros. Relative powers do not depend on the recording's scaling; the RMS is
+    in the z-scored units of the input.
+    """
+    x = x.float()
+    xc = x - x.mean(dim=-1, keepdim=True)
+    n = x.shape[-1]
+    power = torch.fft.rfft(xc * torch.hann_window(n, periodic=True, device=x.device), dim=-1).abs().square()
+    f = torch.fft.rfftfreq(n, 1.0 / fs_hz, device=x.device)
+    total = power[..., (f >= 0.5) & (f <= 32.0)].sum(-1, keepdim=True).clamp_min(1e-12)
+    rel = torch.stack([power[..., (f >= lo) & (f < hi)].sum(-1) for lo, hi in SPECTRAL_BANDS_HZ], dim=-1) / total
+    rms = xc.square().mean(-1, keepdim=True).sqrt()
+    present = (rms > 1e-6).float()
+    feats = torch.cat([torch.log(rel + 1e-6) / 4.0, torch.log(rms + 1e-6), torch.ones_like(rms)], dim=-1) * present
+    return feats.flatten(1)
+
+
+class SpectralSummary(nn.Module):
+    """``Linear -> GELU -> Linear`` of :func:`spectral_features`, added to the pooled vector (our addition, off in
+    the official model). The output layer starts at zero, so adding the module to trained weights changes nothing
+    until it is trained."""
+
+    def __init__(self, channels: int, dim: int, fs_hz: float) -> None:
+        super().__init__()
+        self.fs_hz = float(fs_hz)
+        self.mlp = nn.Sequential(nn.Linear(channels * (len(SPECTRAL_BANDS_HZ) + 2), dim), nn.GELU(), nn.Linear(dim, dim))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, L]`` -> ``[B, dim]``."""
+        w = self.mlp[0].weight
+        return self.mlp(spectral_features(x, self.fs_hz).to(w.dtype))
+
+
 class DualRoPEAttention(nn.Module):
     """Bias-free q/k/v projections, RoPE on q and k, softmax attention, biased ``out_proj``."""
 
@@ -143,6 +186,19 @@ class BiosignalEncoder(nn.Module):
         self.ln_final = RMSNorm(d)
         self.contrastive_pooler = AttnPooler(d, h, n_query=1)
         self.decoder_pooler = AttnPooler(d, h, n_query=cfg.decoder_tokens)
+        self.spectral_summary = (SpectralSummary(cfg.input_channels, d, cfg.sampling_rate)
+                                 if cfg.spectral_summary else None)
+
+    def add_spectral_summary(self) -> None:
+        """Give a model without one a (zero-output) :class:`SpectralSummary`; the caller updates its config."""
+        if self.spectral_summary is None:
+            ref = self.proj_to_embed.weight
+            self.spectral_summary = SpectralSummary(self.cfg.input_channels, self.cfg.transformer_width,
+                                                    self.cfg.sampling_rate).to(device=ref.device, dtype=ref.dtype)
+
+    def summary(self, x: torch.Tensor) -> torch.Tensor | int:
+        """What is added to every pooled vector: the spectral summary of ``x``, or 0 without one."""
+        return self.spectral_summary(x) if self.spectral_summary is not None else 0
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Patch, embed and run the dual blocks; returns the channel-major sequence ``[B, C*T, D]``."""
@@ -167,7 +223,7 @@ class BiosignalEncoder(nn.Module):
         global_token = self.contrastive_pooler(seq)  # [B, 1, D]
         dec_tokens = self.decoder_pooler(seq)  # [B, N_dec, D]
         pooled = self.attn_pool(global_token, kv_x=dec_tokens)[0].squeeze(1)  # global queries decoder tokens
-        return self.proj_to_embed(pooled), dec_tokens
+        return self.proj_to_embed(pooled + self.summary(x)), dec_tokens
 
 
 class SignalReconstructionDecoder(nn.Module):

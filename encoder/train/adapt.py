@@ -23,6 +23,7 @@ the channels present are returned with the result (an adapted model has only see
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from dataclasses import MISSING, asdict, dataclass, fields
@@ -102,6 +103,14 @@ class AdaptConfig:
     #: Which epochs get that jitter: "all", or "eeg_alone" (epochs whose only recorded channel is one EEG lead, e.g.
     #: the single-lead copies), so that full recordings train as without it.
     eeg_spectrum_jitter_on: str = "all"
+    #: Give the signal tower a spectral summary (each channel's relative band powers and RMS, added to the pooled
+    #: vector; :class:`~sleeplm.encoder.model.signal_encoder.SpectralSummary`) if the start weights have none; it
+    #: starts at zero output and trains with the tower. False = the tower as the start weights have it.
+    spectral_summary: bool = False
+    #: Peak learning rate of the spectral summary's parameters (same schedule), and with it they are left out of the
+    #: L2-SP regulariser (new parameters have no trained value to stay near). 0 = as every other parameter (``lr``,
+    #: regularised), as the first spectral-summary recipes ran.
+    spectral_summary_lr: float = 0.0
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -123,6 +132,8 @@ class AdaptConfig:
                              f"not {self.eeg_spectrum_jitter_on!r}")
         if not 0.0 <= self.eeg_tilt_jitter <= MAX_TILT:
             raise ValueError(f"eeg_tilt_jitter must be in [0, {MAX_TILT}], not {self.eeg_tilt_jitter}")
+        if self.spectral_summary_lr < 0.0 or (self.spectral_summary_lr > 0.0 and not self.spectral_summary):
+            raise ValueError("spectral_summary_lr needs spectral_summary on and must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -229,7 +240,7 @@ def _trainable(net: torch.nn.Module, which: str) -> list[tuple[str, torch.nn.Par
     else:
         last = len(tower.transformer_blocks) - 1
         top = (f"transformer_blocks.{last}.", "ln_final.", "contrastive_pooler.", "decoder_pooler.", "attn_pool.",
-               "proj_to_embed.")
+               "proj_to_embed.", "spectral_summary.")
         chosen = {n: p for n, p in tower.named_parameters() if n.startswith(top)}
     for p in chosen.values():
         p.requires_grad_(True)
@@ -309,16 +320,30 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net = copy.deepcopy(model.model).float().cpu()
+    if cfg.spectral_summary and net.biosignals.spectral_summary is None:
+        torch.manual_seed(cfg.seed)
+        net.biosignals.add_spectral_summary()
+        tower_cfg = dataclasses.replace(net.cfg.biosignals_cfg, spectral_summary=True)
+        net.biosignals.cfg = tower_cfg
+        net.cfg = dataclasses.replace(net.cfg, biosignals_cfg=tower_cfg)
     with torch.no_grad():
         text_emb = torch.cat([net.eval().encode_text(model.tokenizer(vocab[i:i + 256])) for i in range(0, len(vocab), 256)])
         scale = net.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
     named = _trainable(net, cfg.trainable)
     params = [p for _, p in named]
-    start = [p.detach().clone() for p in params]
-    decay = [p for p in params if p.ndim >= 2]
-    rest = [p for p in params if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    own_lr = cfg.spectral_summary_lr > 0.0
+    summary = {id(p) for n, p in named if n.startswith("biosignals.spectral_summary.")} if own_lr else set()
+    held = [p for p in params if id(p) not in summary]  # what L2-SP holds near its start
+    start = [p.detach().clone() for p in held]
+    groups = [{"params": [p for p in held if p.ndim >= 2], "weight_decay": cfg.weight_decay, "scale": 1.0},
+              {"params": [p for p in held if p.ndim < 2], "weight_decay": 0.0, "scale": 1.0}]
+    if own_lr:
+        new_params = [p for p in params if id(p) in summary]
+        groups += [{"params": [p for p in new_params if p.ndim >= 2], "weight_decay": cfg.weight_decay,
+                    "scale": cfg.spectral_summary_lr / cfg.lr},
+                   {"params": [p for p in new_params if p.ndim < 2], "weight_decay": 0.0,
+                    "scale": cfg.spectral_summary_lr / cfg.lr}]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     net.biosignals.train()
     xt = torch.from_numpy(x)
     # one recorded channel, a central EEG lead (a single-lead copy, or a recording of one EEG lead)
@@ -328,7 +353,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
     for step, idx in enumerate(tqdm(_batches(labels, cfg), desc=desc, disable=not progress, leave=False)):
         lr = lr_at(step, cfg)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["scale"]
         batch = jitter_brain_amplitude(xt[idx], np.random.default_rng([cfg.seed, step, 1]), cfg.amplitude_jitter_log2)
         spectrum_rng = np.random.default_rng([cfg.seed, step, 2])
         if cfg.eeg_spectrum_jitter_on == "all":
@@ -338,7 +363,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
             batch[rows] = jitter_eeg_spectrum(batch[rows], spectrum_rng, cfg.eeg_frequency_jitter_log2, cfg.eeg_tilt_jitter)
         emb, _ = net.encode_biosignals(batch)
         ce = F.cross_entropy(scale * emb @ text_emb.t(), yt[idx])
-        reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start)) if cfg.regulariser == "l2sp" else torch.zeros(())
+        reg = sum(((p - p0) ** 2).sum() for p, p0 in zip(held, start)) if cfg.regulariser == "l2sp" else torch.zeros(())
         loss = ce + cfg.regulariser_weight * reg if cfg.regulariser != "none" else ce
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite adaptation loss at step {step}")

@@ -238,3 +238,27 @@ def test_the_shipped_v8_recipe_is_v7_s_with_the_tilt_on_one_lead_eeg_epochs_only
     assert v8.config.eeg_spectrum_jitter_on == "eeg_alone"
     assert dataclasses.replace(v8.config, eeg_spectrum_jitter_on="all") == v7.config
     assert v8.data == v7.data and v8.start_from == v7.start_from
+
+
+def test_adaptation_with_a_spectral_summary_adds_and_trains_it_and_says_so_in_the_config(toy_model):
+    x, stages = eeg_only_epochs(2)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x), config(steps=4, spectral_summary=True))
+    summary = fit.model.model.biosignals.spectral_summary
+    assert fit.model.config.biosignals_cfg.spectral_summary and summary is not None
+    assert torch.count_nonzero(summary.mlp[2].weight) > 0  # started at zero, trained
+    assert toy_model.model.biosignals.spectral_summary is None  # the input model is untouched
+
+
+def test_the_spectral_summary_trains_at_its_own_learning_rate(toy_model):
+    x, stages = eeg_only_epochs(2)
+    fit = adapt_signal_tower(toy_model, x, stages, channel_presence(x),
+                             config(steps=4, lr=1e-7, spectral_summary=True, spectral_summary_lr=1e-2))
+    net, start = fit.model.model, toy_model.model.state_dict()
+    tower_move = max(float((v - start[k]).abs().max()) for k, v in net.state_dict().items()
+                     if k.startswith("biosignals.") and k in start)
+    assert float(net.biosignals.spectral_summary.mlp[2].weight.abs().max()) > 1e-3 > 100 * tower_move
+
+
+def test_a_spectral_summary_learning_rate_without_the_summary_is_refused():
+    with pytest.raises(ValueError, match="spectral_summary_lr"):
+        config(spectral_summary_lr=1e-3)
