@@ -484,8 +484,14 @@ class FactModel:
 
     @property
     def base_sha256(self) -> str | None:
-        """sha256 of the weights whose signal tower the reader started from (the model it goes with)."""
+        """sha256 of the weights whose signal tower the reader started from."""
         return (self.meta.get("run") or {}).get("started_from", {}).get("sha256")
+
+    @property
+    def paired_sha256(self) -> set[str]:
+        """The weights this reader goes with: those its tower started from, and any it was paired with later
+        (:func:`pair_fact_reader`; the reader itself unchanged)."""
+        return ({self.base_sha256} - {None}) | {str(p["sha256"]) for p in self.meta.get("paired_with") or []}
 
     @torch.inference_mode()
     def read(self, x: np.ndarray, measured: dict[str, np.ndarray] | None = None,
@@ -562,4 +568,22 @@ def fact_model_for(weights: str | Path, sha256: str) -> FactModel | None:
     if not p.is_file():
         return None
     fm = load_fact_model(p)
-    return fm if fm.base_sha256 == sha256 else None
+    return fm if sha256 in fm.paired_sha256 else None
+
+
+def pair_fact_reader(path: str | Path, weights_sha256: str, note: str) -> Path:
+    """Record in a reader file that it goes with other weights too (``paired_with``: their sha256 and ``note``,
+    why). The reader's tensors and the rest of its metadata, its provenance included, are kept as they are."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as f:
+        meta = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safetensors file, not a dict)
+    if "fact_reader" not in meta:
+        raise ValueError(f"{path}: not a fact-reader file (no 'fact_reader' metadata)")
+    header = json.loads(meta["fact_reader"])
+    pairs = [q for q in header.get("paired_with") or [] if q.get("sha256") != weights_sha256]
+    header["paired_with"] = [*pairs, {"sha256": weights_sha256, "note": note}]
+    save_file(tensors, str(path), metadata={**meta, "fact_reader": json.dumps(header)})
+    return Path(path)

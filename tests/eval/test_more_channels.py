@@ -53,8 +53,8 @@ def test_every_channel_stages_no_worse_than_eeg_alone_on_randomized_simulated_ni
     assert k_full >= k_eeg - 0.05
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 1 of 4 epochs keep their stage (every channel: W N2 W W; "
-                                       "central EEG alone: N2 N2 N1 REM, v8); see README, Results")
+@pytest.mark.xfail(strict=True, reason="measured: 0 of 4 epochs keep their stage (every channel: W W W W; "
+                                       "central EEG alone: N2 N2 N1 N2, v10); see README, Results")
 def test_the_real_nox_file_stages_the_same_with_and_without_its_non_eeg_channels(shared_data: Path) -> None:
     from sleeplm.encoder.io.psg import load_psg
     from sleeplm.encoder.signals.preprocess import make_epochs

@@ -104,6 +104,25 @@ def test_a_reader_file_loads_as_saved_and_belongs_to_its_weights(tmp_path) -> No
     assert fact_model_for(weights, "abc") is not None and fact_model_for(weights, "other") is None
 
 
+def test_a_reader_paired_with_other_weights_goes_with_both_and_keeps_its_provenance_and_readings(tmp_path) -> None:
+    from sleeplm.encoder.model.facts import pair_fact_reader
+
+    cfg = BiosignalsConfig(transformer_layers=1, transformer_width=32, transformer_heads=2, conv_embed_dim=16,
+                           decoder_tokens=4)
+    torch.manual_seed(0)
+    reader = FactReader(cfg, 16, n_values=2, hidden=16).eval()
+    weights = tmp_path / "m.safetensors"
+    path = save_fact_reader(reader, _space(["a:x.v", "a:y.v"], np.random.default_rng(3)), facts_path(weights),
+                            {"run": {"started_from": {"sha256": "abc"}}})
+    x = np.random.default_rng(4).normal(size=(2, 10, 1920)).astype(np.float32)
+    before = load_fact_model(path).read(x)[0]
+    pair_fact_reader(path, "def", "the reader unchanged, measured beside def")
+    fm = fact_model_for(weights, "def")
+    assert fm is not None and fact_model_for(weights, "abc") is not None and fact_model_for(weights, "xyz") is None
+    assert fm.base_sha256 == "abc" and fm.meta["paired_with"] == [{"sha256": "def", "note": "the reader unchanged, measured beside def"}]
+    assert np.array_equal(fm.read(x)[0], before)
+
+
 def test_fact_retrieval_skips_a_track_whose_captions_state_no_value() -> None:
     from sleeplm.eval.tasks.retrieval import fact_retrieval
 

@@ -57,11 +57,14 @@ def test_an_event_the_inputs_cannot_show_is_refused_in_a_recipe(tmp_path) -> Non
         load_event_recipe(tmp_path / "r.json")
 
 
-def test_the_shipped_recipe_starts_from_the_shipped_weights() -> None:
+def test_the_shipped_recipe_starts_from_the_weights_the_shipped_reader_started_from() -> None:
+    from sleeplm.encoder.model.facts import fact_model_for
     from sleeplm.encoder.model.factory import bundled_weights
 
     r = load_event_recipe("tiny-facts-events")
-    assert hashlib.sha256(bundled_weights("sleeplm-tiny").read_bytes()).hexdigest() == r.start_from["sha256"]
+    weights = bundled_weights("sleeplm-tiny")
+    fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())  # paired with the shipped weights
+    assert fm is not None and fm.base_sha256 == r.start_from["sha256"]
 
 
 @pytest.fixture(scope="module")

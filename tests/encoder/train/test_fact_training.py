@@ -35,11 +35,13 @@ def split(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.parametrize("name", ["tiny-facts", "tiny-facts-spectral"])
-def test_the_bundled_recipes_start_from_the_shipped_weights(name) -> None:
+def test_the_bundled_recipes_start_from_the_weights_the_shipped_reader_started_from(name) -> None:
     r = load_fact_recipe(name)
     from sleeplm.encoder.model.factory import bundled_weights
 
-    assert hashlib.sha256(bundled_weights("sleeplm-tiny").read_bytes()).hexdigest() == r.start_from["sha256"]
+    weights = bundled_weights("sleeplm-tiny")
+    fm = fact_model_for(weights, hashlib.sha256(weights.read_bytes()).hexdigest())  # paired with the shipped weights
+    assert fm is not None and fm.base_sha256 == r.start_from["sha256"]
 
 
 def test_the_shipped_reader_was_trained_by_the_spectral_recipe_from_the_shipped_weights() -> None:
