@@ -75,9 +75,8 @@ class SpectralSummary(nn.Module):
         nn.init.zeros_(self.mlp[2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, L]`` -> ``[B, dim]``."""
-        w = self.mlp[0].weight
-        return self.mlp(spectral_features(x, self.fs_hz).to(w.dtype))
+        """``[B, C, L]`` -> ``[B, dim]`` in ``x``'s dtype (the model's: float32, or a half-precision fast mode)."""
+        return self.mlp(spectral_features(x, self.fs_hz).to(x.dtype))
 
 
 class DualRoPEAttention(nn.Module):

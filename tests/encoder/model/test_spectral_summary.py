@@ -96,3 +96,14 @@ def test_the_track_embeddings_carry_the_summary_as_the_main_one_does():
         main, _, _ = lm.model.encode_biosignals_tracks(x)
         emb, _ = lm.model.encode_biosignals(x)
     assert torch.allclose(main, emb, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_a_model_with_a_summary_runs_in_each_fast_mode_close_to_float32(precision):
+    lm = tiny_with_summary()
+    with torch.no_grad():
+        lm.model.biosignals.spectral_summary.mlp[2].weight.normal_(0, 0.05)
+    x = np.random.default_rng(3).standard_normal((3, 10, 1920)).astype(np.float32)
+    exact = lm.encode_signal(x)
+    fast = lm.to_precision(precision).encode_signal(x)
+    assert float((exact * fast).sum(1).min()) > 0.999
