@@ -363,7 +363,7 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
             not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):
         return Plan("localize_events", {"description": _describe(p), "recording": _night(p, ctx)})
     if _has_epoch_ref(p) and p.has(r"caption", r"what happen", r"what('s| is) (going on|happening)", r"explain",
-                                   r"describe (this |that |the )?epoch", r"interpret"):
+                                   r"\bdescribe\b.*\bepoch", r"interpret"):
         args = _epoch_args(p, ctx)
         if len(p.epochs) > 1:
             args["end_epoch"] = p.epochs[1]

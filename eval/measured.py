@@ -29,7 +29,10 @@ def measured_record(retrieval: dict[str, Any], weights_sha256: str) -> dict[str,
     if model.get("sha256") != weights_sha256:
         raise ValueError(f"the retrieval result was measured on weights sha256 {str(model.get('sha256'))[:12]}…, "
                          f"not on these ({weights_sha256[:12]}…)")
-    rows = [r for r in (retrieval.get("tables") or {}).get("cross-modal retrieval", []) if r["direction"] == "text→signal"]
+    # the text tower's rows only: a free-text search ranks by it; the "(fact reader)" rows score a caption's exact
+    # values against the reader's readings, which a free-text description does not give
+    rows = [r for r in (retrieval.get("tables") or {}).get("cross-modal retrieval", [])
+            if r["direction"] == "text→signal" and not r["track"].endswith("(fact reader)")]
     if not rows:
         raise ValueError("the retrieval result has no text→signal rows")
     meta = retrieval.get("meta") or {}

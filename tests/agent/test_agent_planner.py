@@ -419,6 +419,12 @@ def test_captions_of_a_clock_range_go_to_the_epoch_tool_not_a_window_decline() -
     assert (p.tool, p.args["clock_time"], p.args["end_clock_time"]) == ("caption_epochs", "01:00", "01:02")
 
 
+def test_describing_an_epoch_of_a_named_night_captions_that_epoch() -> None:
+    p = decide("Describe sim-0002 epoch 3", NAMES, AT_1)
+    assert (p.tool, p.args["recording"], p.args["epoch"]) == ("caption_epochs", "sim-0002", 3)
+    assert decide("Describe sim-0002", NAMES, AT_1).tool == "describe_night"
+
+
 def test_the_most_severe_sleep_apnea_ranks_the_ahi() -> None:
     assert plan("Which patient has the most severe sleep apnea?", NAMES, AT_1) == Query(
         "argmax", [Measure("metric", "ahi_per_h")])

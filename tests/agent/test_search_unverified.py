@@ -36,7 +36,8 @@ def test_the_bundled_model_s_measured_record_is_for_the_bundled_weights_and_from
     assert record is not None, "encoder/assets/sleeplm-tiny.measured.json missing or made for other weights"
     result = json.loads((REPO / record["source"]).read_text())
     assert result["meta"]["model"]["sha256"] == record["model_sha256"]
-    rows = {r["track"]: r for r in result["tables"]["cross-modal retrieval"] if r["direction"] == "text→signal"}
+    rows = {r["track"]: r for r in result["tables"]["cross-modal retrieval"]
+            if r["direction"] == "text→signal" and not r["track"].endswith("(fact reader)")}  # the text tower's rows
     assert {t: v["r_at_10"] for t, v in record["text_to_signal"].items()} == {t: round(r["R@10"], 3) for t, r in rows.items()}
 
 
@@ -73,3 +74,12 @@ def test_a_search_for_breathing_events_among_epochs_without_airflow_or_belts_say
 def test_a_search_among_epochs_with_airflow_adds_no_such_note(sim_workspace: Path, tmp_path: Path) -> None:
     turn = ask(sim_workspace, "find epochs like hypopnea", config=ToolConfig(figure_dir=tmp_path))
     assert "says nothing about those events" not in turn.answer
+
+
+def test_the_measured_record_keeps_the_text_towers_rows_not_the_fact_readers() -> None:
+    from sleeplm.eval.measured import measured_record
+
+    row = {"direction": "text→signal", "R@10": 0.011, "chance R@10": 0.01, "epochs": 10, "distinct captions": 10}
+    result = {"meta": {"model": {"sha256": "s"}}, "tables": {"cross-modal retrieval": [
+        {**row, "track": "brain"}, {**row, "track": "brain (fact reader)", "R@10": 0.99}]}}
+    assert list(measured_record(result, "s")["text_to_signal"]) == ["brain"]
