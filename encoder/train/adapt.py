@@ -320,8 +320,7 @@ def adapt_signal_tower(model: SleepLM, x: np.ndarray, stages: np.ndarray, channe
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net = copy.deepcopy(model.model).float().cpu()
-    if cfg.spectral_summary and net.biosignals.spectral_summary is None:
-        torch.manual_seed(cfg.seed)
+    if cfg.spectral_summary and net.biosignals.spectral_summary is None:  # initialised from the seed set above
         net.biosignals.add_spectral_summary()
         tower_cfg = dataclasses.replace(net.cfg.biosignals_cfg, spectral_summary=True)
         net.biosignals.cfg = tower_cfg

@@ -12,17 +12,10 @@ from sleeplm.encoder.sim import SITES, draw_subject, randomized_file_signals, si
 from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.eval.metrics import classification_scores
 from sleeplm.eval.staging import load_prompts, predict_stages
-from sleeplm.encoder.vocab import CHANNEL_INDEX
 from sleeplm.index.models import resolve_model
 
-
-def _eeg_only(x: np.ndarray) -> np.ndarray:
-    """As tests/eval/test_more_channels.py: the recording with only its central EEG (zeros elsewhere, POS -1)."""
-    y = np.zeros_like(x)
-    eeg = [CHANNEL_INDEX["EEG_C3"], CHANNEL_INDEX["EEG_C4"]]
-    y[:, eeg] = x[:, eeg]
-    y[:, CHANNEL_INDEX["POS"]] = -1.0
-    return y
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "wake-artifacts"))
+from nox_check import _eeg_only  # noqa: E402  (the same cut as tests/eval/test_more_channels.py)
 
 for m in sys.argv[1:]:
     model, prompts = resolve_model(m).load(), load_prompts()

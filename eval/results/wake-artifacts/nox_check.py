@@ -23,10 +23,18 @@ def _eeg_only(x: np.ndarray) -> np.ndarray:
     y[:, CHANNEL_INDEX["POS"]] = -1.0
     return y
 
-for m in sys.argv[1:]:
-    model, prompts = resolve_model(m).load(), load_prompts()
-    psg = load_psg(NOX)
-    x = make_epochs(psg.mapped, psg.annotations, brain_scale=model.brain_scale).x.astype(np.float32)
-    full = predict_stages(model, model.encode_signal(x), prompts)
-    eeg = predict_stages(model, model.encode_signal(_eeg_only(x)), prompts)
-    print(Path(m).name, "every channel:", " ".join(full), "| EEG alone:", " ".join(eeg), "| same", int((full == eeg).sum()), "of", len(x))
+
+
+def main() -> None:
+    for m in sys.argv[1:]:
+        model, prompts = resolve_model(m).load(), load_prompts()
+        psg = load_psg(NOX)
+        x = make_epochs(psg.mapped, psg.annotations, brain_scale=model.brain_scale).x.astype(np.float32)
+        full = predict_stages(model, model.encode_signal(x), prompts)
+        eeg = predict_stages(model, model.encode_signal(_eeg_only(x)), prompts)
+        print(Path(m).name, "every channel:", " ".join(full), "| EEG alone:", " ".join(eeg), "| same",
+              int((full == eeg).sum()), "of", len(x))
+
+
+if __name__ == "__main__":
+    main()
