@@ -48,6 +48,92 @@ def classification_scores(y_true: Sequence[str], y_pred: Sequence[str], labels: 
     }
 
 
+
+def _scores_from_confusion(conf: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy, macro-F1 and Cohen's kappa of ``[..., L, L]`` confusion matrices (rows truth, columns prediction),
+    with :func:`classification_scores`' definitions (macro-F1 over the classes present in the truth)."""
+    conf = np.asarray(conf, np.float64)
+    n = conf.sum(axis=(-2, -1))
+    rows, cols = conf.sum(axis=-1), conf.sum(axis=-2)
+    diag = np.diagonal(conf, axis1=-2, axis2=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = diag.sum(axis=-1) / n
+        f1 = np.where(rows + cols > 0, 2 * diag / (rows + cols), 0.0)
+        present = rows > 0
+        macro = (f1 * present).sum(axis=-1) / present.sum(axis=-1)
+        pe = (rows * cols).sum(axis=-1) / n ** 2
+        kappa = np.where(pe < 1, (acc - pe) / (1 - pe), 0.0)
+    return {"accuracy": acc, "macro_f1": macro, "kappa": kappa}
+
+
+def bootstrap_intervals(y_true: Sequence[str], predictions: dict[str, Sequence[str]], groups: Sequence[object],
+                        labels: Sequence[str], reference: str, n_boot: int = 2000, level: float = 0.95,
+                        seed: int = 0) -> dict:
+    """Percentile intervals of accuracy, macro-F1 and kappa by resampling whole recordings, and of each method's
+    difference from ``reference`` on the same resamples (paired).
+
+    Epochs of one night are not independent, so the unit of resampling is the recording (``groups``): a resample
+    draws as many recordings as there are, with replacement, and pools their epochs. A prediction that is not one
+    of ``labels`` (e.g. "UNKNOWN" where a baseline could not score) leaves that epoch out of that method's scores.
+
+    Parameters
+    ----------
+    y_true : the scored stage of each epoch.
+    predictions : method name -> predicted stage of each epoch (same order as ``y_true``).
+    groups : the recording of each epoch.
+    labels : the classes (:data:`~sleeplm.encoder.vocab.SCORED_STAGES`).
+    reference : the method the differences are taken from (a key of ``predictions``).
+
+    Returns
+    -------
+    dict with ``unit``, ``n_units``, ``n_boot``, ``level``, ``methods`` (name -> metric -> ``[low, high]``) and
+    ``differences`` (``"A − reference"`` -> metric -> ``{"estimate", "interval", "share_above_zero"}``).
+
+    Raises
+    ------
+    ValueError
+        With fewer than two recordings (nothing to resample) or an unknown ``reference``.
+    """
+    y_true = np.asarray(y_true, dtype=object)
+    groups = np.asarray(groups, dtype=object)
+    if reference not in predictions:
+        raise ValueError(f"reference {reference!r} is not among the methods {list(predictions)}")
+    units, unit_of = np.unique(groups.astype(str), return_inverse=True)
+    if len(units) < 2:
+        raise ValueError(f"{len(units)} recording: intervals by resampling recordings need at least two")
+    index = {c: i for i, c in enumerate(labels)}
+    n_lab = len(labels)
+    t = np.array([index.get(c, -1) for c in y_true])
+    per_method = {}
+    for name, pred in predictions.items():
+        p = np.array([index.get(c, -1) for c in np.asarray(pred, dtype=object)])
+        ok = (t >= 0) & (p >= 0)
+        conf = np.zeros((len(units), n_lab, n_lab))
+        np.add.at(conf, (unit_of[ok], t[ok], p[ok]), 1.0)
+        per_method[name] = conf.reshape(len(units), -1)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(units), np.full(len(units), 1.0 / len(units)), size=n_boot).astype(np.float64)
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    boot = {name: _scores_from_confusion((weights @ conf).reshape(n_boot, n_lab, n_lab))
+            for name, conf in per_method.items()}
+    point = {name: _scores_from_confusion(conf.sum(axis=0).reshape(n_lab, n_lab)) for name, conf in per_method.items()}
+    out = {"unit": "recording", "n_units": len(units), "n_boot": int(n_boot), "level": float(level),
+           "methods": {}, "differences": {}}
+    for name, sc in boot.items():
+        out["methods"][name] = {m: [float(v) for v in np.nanpercentile(sc[m], q)] for m in sc}
+        if name == reference:
+            continue
+        diffs = {}
+        for m in sc:
+            d = sc[m] - boot[reference][m]
+            d = d[np.isfinite(d)]
+            diffs[m] = {"estimate": float(point[name][m] - point[reference][m]),
+                        "interval": [float(v) for v in np.percentile(d, q)],
+                        "share_above_zero": float(np.mean(d > 0))}
+        out["differences"][f"{name} − {reference}"] = diffs
+    return out
+
+
 def uniform_chance_scores(y_true: Sequence[str], labels: Sequence[str], seed: int = 0, draws: int = 20) -> dict:
     """Scores of uniformly random predictions over ``labels``, averaged over ``draws`` draws."""
     rng = np.random.default_rng(seed)

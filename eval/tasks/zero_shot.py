@@ -18,7 +18,7 @@ import numpy as np
 
 from ..baselines import yasa_available, yasa_stages
 from ..context import SCORED_STAGES, EvalContext, EvalError, TaskSkipped
-from ..metrics import classification_scores, majority_scores, uniform_chance_scores
+from ..metrics import bootstrap_intervals, classification_scores, majority_scores, uniform_chance_scores
 from ..plots import plot_confusion
 from ..registry import TaskResult
 from ..staging import ABLATION, DEFAULT_OPTIONS, PROMPTS, StagingOptions, load_prompts, predict_stages
@@ -34,6 +34,7 @@ class ZeroShotStaging:
     plot_prefix: str = field(default="zero_shot")
     options: StagingOptions = DEFAULT_OPTIONS
     ablation: bool = True
+    n_boot: int = 2000
 
     def run(self, ctx: EvalContext) -> TaskResult:
         epochs = ctx.sample(ctx.scored_epochs(), None, salt=1)
@@ -53,6 +54,7 @@ class ZeroShotStaging:
         baselines = {"chance (uniform)": uniform_chance_scores(truth, labels, seed=ctx.seed),
                      "majority class": majority_scores(truth, labels)}
         res.notes.append(f"majority class = {baselines['majority class']['majority_class']} (of the evaluated epochs)")
+        ypred = None
         if self.yasa and yasa_available():
             try:
                 ypred = self._yasa(ctx, epochs)
@@ -75,6 +77,7 @@ class ZeroShotStaging:
             rows.append({"method": k, "accuracy": v["accuracy"], "macro_f1": v["macro_f1"], "kappa": v["kappa"],
                          **{f"F1 {s}": v["per_class_f1"].get(s) for s in labels}})
         res.tables["staging"] = rows
+        self._intervals(res, epochs, truth, pred, ypred if "YASA" in baselines else None, ctx)
         if self.ablation:
             abl = []
             for name, (opts, path) in ABLATION.items():
@@ -92,6 +95,31 @@ class ZeroShotStaging:
         res.plots.insert(0, plot_confusion(model["confusion"], labels, ctx.out_dir / f"{self.plot_prefix}_confusion.png",
                                            f"zero-shot staging ({ctx.model_ref.name})"))
         return res
+
+    def _intervals(self, res: TaskResult, epochs, truth: np.ndarray, pred: np.ndarray, yasa_pred: np.ndarray | None,
+                   ctx: EvalContext) -> None:
+        """95 % intervals by resampling recordings (:func:`~sleeplm.eval.metrics.bootstrap_intervals`): the model's
+        and YASA's scores, and the model's paired difference from YASA on the same resamples."""
+        model = f"SleepLM ({ctx.model_ref.name})"
+        preds = {model: pred}
+        if yasa_pred is not None:
+            preds["YASA"] = yasa_pred
+        try:
+            iv = bootstrap_intervals(truth, preds, epochs["recording_id"].to_numpy(), list(SCORED_STAGES),
+                                     reference="YASA" if "YASA" in preds else model, n_boot=self.n_boot,
+                                     seed=ctx.seed)
+        except ValueError as exc:  # one recording: nothing to resample
+            res.notes.append(f"no intervals: {exc}")
+            return
+        res.scores["intervals"] = iv
+        rows = [{"method": name, **{m: f"[{lo:.3f}, {hi:.3f}]" for m, (lo, hi) in ci.items()}}
+                for name, ci in iv["methods"].items()]
+        rows += [{"method": name, **{m: f"{d['estimate']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]"
+                                     for m, d in diff.items()}} for name, diff in iv["differences"].items()]
+        res.tables["intervals"] = rows
+        res.notes.append(f"intervals: {iv['level']:.0%} percentile bootstrap over the {iv['n_units']} recordings "
+                         f"({iv['n_boot']} resamples; epochs of one night are not independent); a difference is "
+                         "the model minus YASA on the same resamples. With few recordings the intervals are coarse.")
 
     def _predict(self, ctx: EvalContext, epochs, prompts: dict[str, list[str]], options: StagingOptions) -> np.ndarray:
         """Stages of ``epochs``; night-wise levers see every epoch of those nights, in epoch order."""

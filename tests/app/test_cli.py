@@ -68,6 +68,30 @@ def test_simulated_nights_read_back_with_their_stages_and_events(tmp_path: Path)
         assert report["annotations"]["event_counts"] == dict(zip(list(types), [int(x) for x in n]))
 
 
+def test_simulate_wake_artifacts_option_changes_the_wake_eeg_alone(tmp_path: Path) -> None:
+    """--wake-artifacts reaches the simulator: the same seed's night keeps its hypnogram and events, the EEG band
+    powers of its wake epochs change, and those of its sleep epochs away from wake do not (from the truth files)."""
+    truth = {}
+    for flag in ([], ["--wake-artifacts"]):
+        out = tmp_path / ("with" if flag else "without")
+        result = runner.invoke(app, ["simulate", "--out", str(out), "--nights", "1", "--seed", "0", "--hours", "0.5",
+                                     *flag])
+        assert result.exit_code == 0, result.output
+        (path,) = out.glob("*.truth.npz")
+        truth[bool(flag)] = dict(np.load(path))
+    off, on = truth[False], truth[True]
+    for key in ("stage", "event_type", "event_onset_s"):
+        assert np.array_equal(off[key], on[key]), key
+    bands = [k for k in off if k.startswith("eeg_rel_power_")]
+    assert bands
+    change = np.max([np.abs(on[k] - off[k]) for k in bands], axis=0)
+    wake = off["stage"] == "W"
+    near_wake = wake | np.r_[False, wake[:-1]] | np.r_[wake[1:], False]  # chunks join with a 0.5-s crossfade
+    assert wake.sum() >= 5 and (change[wake] > 1e-3).all()
+    # an electrode pop is drawn after the artifacts, so it may land in another sleep epoch of each night
+    assert (~near_wake).sum() >= 10 and (change[~near_wake] > 1e-3).sum() <= 2
+
+
 def test_serve_refuses_a_user_without_a_password_before_opening_anything(tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "-w", str(tmp_path / "none"), "--auth-user", "ana"], env={})
     assert result.exit_code == 2 and "SLEEPLM_AUTH_PASSWORD" in result.output

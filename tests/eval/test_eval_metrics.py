@@ -128,3 +128,60 @@ def test_fact_comparison_of_paraphrased_and_numeric_captions() -> None:
     ref = parse_caption("Heart Rate: minimum value of 56.43, maximum value of 68.79, and mean of 60.91.", "cardiac")
     gen = parse_caption("heart rate: minimum value of 57.0, maximum value of 90.0, and mean of 61.5.", "cardiac")
     assert M.compare_facts(gen, ref).scores()["value_accuracy"] == pytest.approx(2 / 3)
+
+
+# ----------------------------------------------------------------------------- intervals by resampling recordings
+def _staged_nights(seed: int = 0, n: int = 600, nights: int = 6):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(STAGES, n)
+    good = np.where(rng.random(n) < 0.8, y, rng.choice(STAGES, n))
+    poor = np.where(rng.random(n) < 0.4, y, rng.choice(STAGES, n))
+    return y, good, poor, rng.integers(0, nights, n)
+
+
+def test_paired_difference_estimate_is_the_whole_sample_difference() -> None:
+    y, good, poor, nights = _staged_nights()
+    iv = M.bootstrap_intervals(y, {"good": good, "poor": poor}, nights, STAGES, reference="poor", n_boot=500)
+    d = iv["differences"]["good − poor"]
+    for m in ("accuracy", "macro_f1", "kappa"):
+        expected = M.classification_scores(y, good, STAGES)[m] - M.classification_scores(y, poor, STAGES)[m]
+        assert d[m]["estimate"] == pytest.approx(expected)
+        assert d[m]["interval"][0] <= d[m]["estimate"] <= d[m]["interval"][1]
+
+
+def test_a_clearly_better_method_has_a_difference_interval_above_zero() -> None:
+    y, good, poor, nights = _staged_nights()
+    d = M.bootstrap_intervals(y, {"good": good, "poor": poor}, nights, STAGES, reference="poor",
+                              n_boot=500)["differences"]["good − poor"]["kappa"]
+    assert d["interval"][0] > 0 and d["share_above_zero"] == 1.0
+
+
+def test_identical_methods_differ_by_exactly_zero() -> None:
+    y, good, _, nights = _staged_nights()
+    d = M.bootstrap_intervals(y, {"a": good, "b": good.copy()}, nights, STAGES, reference="b",
+                              n_boot=200)["differences"]["a − b"]["kappa"]
+    assert d["estimate"] == 0.0 and d["interval"] == [0.0, 0.0] and d["share_above_zero"] == 0.0
+
+
+def test_a_perfect_method_has_intervals_at_one() -> None:
+    y, _, _, nights = _staged_nights()
+    iv = M.bootstrap_intervals(y, {"perfect": y}, nights, STAGES, reference="perfect", n_boot=200)
+    assert iv["methods"]["perfect"]["kappa"] == pytest.approx([1.0, 1.0])
+    assert iv["n_units"] == 6 and iv["unit"] == "recording"
+
+
+def test_unknown_predictions_are_left_out_of_that_methods_scores() -> None:
+    y, good, _, nights = _staged_nights()
+    partial = good.astype(object)
+    partial[nights == 0] = "UNKNOWN"
+    iv = M.bootstrap_intervals(y, {"partial": partial}, nights, STAGES, reference="partial", n_boot=300)
+    kept = nights != 0
+    whole = M.classification_scores(y[kept], good[kept], STAGES)["kappa"]
+    lo, hi = iv["methods"]["partial"]["kappa"]
+    assert lo <= whole <= hi and lo > 0.5
+
+
+def test_intervals_need_two_recordings() -> None:
+    y, good, _, _ = _staged_nights()
+    with pytest.raises(ValueError, match="at least two"):
+        M.bootstrap_intervals(y, {"a": good}, np.zeros(len(y)), STAGES, reference="a")

@@ -169,6 +169,17 @@ def test_yasa_baseline_on_the_same_epochs(workspace: Path, tmp_path: Path) -> No
     yasa = res.scores["baselines"]["YASA"]
     assert 0.0 <= yasa["accuracy"] <= 1.0 and yasa["coverage"] > 0.9
     assert "zero_shot_confusion_yasa.png" in res.plots
+    (difference,) = res.scores["intervals"]["differences"]
+    assert difference.endswith(" − YASA")
+
+
+def test_zero_shot_staging_gives_intervals_over_recordings(results) -> None:
+    data = json.loads((Path(results.runs[0].run_dir) / "zero_shot_staging.json").read_text())
+    iv = data["scores"]["intervals"]
+    assert iv["unit"] == "recording" and iv["n_units"] == data["meta"]["manifest"]["counts"]["recordings"]
+    (method,) = iv["methods"]  # YASA is off in the fast options: the model alone, no difference
+    lo, hi = iv["methods"][method]["kappa"]
+    assert -1.0 <= lo <= hi <= 1.0 and iv["differences"] == {}
 
 
 def test_two_different_models_with_the_same_file_name_get_their_own_results(workspace: Path, tmp_path: Path) -> None:
