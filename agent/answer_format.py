@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,6 +30,19 @@ def in_hours(minutes: Any) -> str:
         return ""
     total = int(Decimal(repr(float(minutes))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return f" ({total // 60} h {total % 60:02d} min)"
+
+
+#: A question that asks for a time in hours ("TST in hours", "how many hours of N3").
+ASKS_HOURS = re.compile(r"\bin hours\b|\bhow many hours\b|\bhours of\b|\bin hrs?\b|\bas hours\b")
+_MINUTES_VALUE = re.compile(r"\(min\)(\*\*)?:\s*(\*\*)?(\d+(?:\.\d+)?)(\*\*)?(?!\s*\(\d+(?:\.\d+)? h)")
+
+
+def hours_where_asked(question: str, text: str) -> str:
+    """``text`` with each headline value in minutes ("total sleep time (min): **8.5**") followed by the same in hours
+    ("(0.14 h)") when ``question`` asks for hours; unchanged otherwise (the stored unit stays the one shown first)."""
+    if not ASKS_HOURS.search(question.lower()):
+        return text
+    return _MINUTES_VALUE.sub(lambda m: f"{m.group(0)} ({float(m.group(3)) / 60:.2f} h)", text)
 
 
 def epoch_ref(e: dict[str, Any]) -> str:

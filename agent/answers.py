@@ -100,6 +100,32 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
     return text
 
 
+#: Night metrics that take the recording's start as lights-off or its end as lights-on.
+_LIGHTS_METRICS = ("sleep_latency_min", "sleep_efficiency_pct", "tib_min", "waso_min", "rem_latency_min")
+#: A recording shorter than this (hours) is not read as a whole night.
+SHORT_RECORDING_H = 4.0
+_BREATHING_METRICS = ("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "supine_ahi_per_h",
+                      "non_supine_ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h", "n_apneas", "n_hypopneas")
+
+
+def _recording_caveats(r: dict[str, Any]) -> list[str]:
+    """What the recording itself limits in the metrics shown: a recording shorter than a night (latencies and
+    efficiency assume it runs from lights-off to lights-on), breathing events scored without an airflow channel."""
+    shown = [c for c, v in (r["requested_metrics"] or r["key_metrics"]).items() if v is not None]
+    out = []
+    lights = [METRIC_LABELS[c][0] for c in shown if c in _LIGHTS_METRICS]
+    if lights and isinstance(r.get("duration_h"), (int, float)) and r["duration_h"] < SHORT_RECORDING_H:
+        named = ", ".join(lights[:-1]) + (" and " if len(lights) > 1 else "") + lights[-1]
+        out.append(f"This recording is {num(r['duration_h'], 2)} h long, shorter than a night: its {named} "
+                   f"{'are' if len(lights) > 1 else 'is'} computed as if it began at lights-off and ended at lights-on, which a recording cut from a night "
+                   "does not show; read them as values of this recording, not of the night.")
+    if "AF" in (r.get("missing_channels") or []) and any(c in _BREATHING_METRICS for c in shown):
+        out.append("This recording has no airflow channel: its scored apneas and hypopneas cannot be checked against a "
+                   "flow signal here (they are the file's annotations as scored), and without airflow the AASM rules "
+                   "allow only a respiratory-belt surrogate.")
+    return out
+
+
 def describe_night(r: dict[str, Any]) -> str:
     end = f" → {r['end_time']}" if r.get("end_time") else ""
     lines = [f"**{r['recording']}** — {_subject(r['subject'])}; recorded {r['start_time'] or 'at an unknown time'}"
@@ -113,6 +139,7 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Key metrics: {key}.")
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
+    lines += _recording_caveats(r)
     if {"ahi_rem_per_h", "ahi_nrem_per_h"} <= set(r["requested_metrics"]):
         m = r["all_metrics"]
         staged = ((r.get("scoring") or {}).get("stages") or {}).get("state") != "not scored"

@@ -9,7 +9,7 @@ from typing import Any
 
 from .measures import STAGE_TOKEN
 from .query import STAGE_MINUTES_FIELD, Filter, event_count_field
-from .vocab import CohortNames, blank_numbered_metric_phrases, find_metrics
+from .vocab import CHANNEL_WORDS, CohortNames, blank_numbered_metric_phrases, find_metrics
 
 #: A stage a phrase restricts to ("during REM", "in deep sleep"); group 2 is the stage's word.
 STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -99,6 +99,17 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
         if rng:  # "an AHI between 5 and 15": both ends included
             out += [Filter(col, ">=", float(rng.group("lo"))), Filter(col, "<=", float(rng.group("hi")))]
             continue
+        two = re.search(rf"\b(?:{words})\s*(?:is |was |of )?(?P<op1>{ABOVE}|{BELOW})\s*(?P<n1>{_NUM})\s*(?:%|h(?:ours?)?|"
+                        rf"min(?:utes?)?|events?(?:/h| per hour)?)?\s*,?\s*(?:but|and|yet)\s+(?:(?:is|was|still)\s+)?"
+                        rf"(?P<op2>{ABOVE}|{BELOW})\s*(?P<n2>{_NUM})", t)
+        if two:  # "an AHI greater than 15 but less than 30": both conditions
+            for op_key, num_key in (("op1", "n1"), ("op2", "n2")):
+                sym = two.group(op_key)
+                num = float(two.group(num_key))
+                if col.endswith("_min") and re.match(r"\s*(hours?|hrs?|h)\b", t[two.end(num_key):]):
+                    num *= 60.0
+                out.append(Filter(col, _threshold_op(sym, ">" if re.fullmatch(ABOVE, sym) else "<"), num))
+            continue
         avg = re.search(rf"\b(?:{words})\s*(?:is |was |of )?(?P<op>{ABOVE}|{BELOW})\s*(the )?(cohort'?s? )?"
                         r"(?P<stat>average|mean|median)\b", t)
         if avg:  # "an arousal index above the cohort average": the cohort's own mean as the threshold
@@ -158,7 +169,7 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
                      "==" if m.group("neg") else ">", 0.0)
         if flt not in out:
             out.append(flt)
-    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:scored\s+)?(?:(?P<pre>rem|n1|n2|n3)\s+)?"
+    for m in re.finditer(rf"\b(?P<neg>no|without|zero|not any)\s+(?:any\s+)?(?:scored\s+)?(?:(?P<pre>rem|n1|n2|n3)\s+)?"
                          rf"(?P<ev>{_EVENT_WORDS})\b(?!\s*scor)"
                          rf"|\b(?:had|have|has|having|with|showed|show)\s+(?:any\s+|some\s+|at least one\s+|one or more\s+)?"
                          rf"(?:scored\s+)?(?:(?P<pre2>rem|n1|n2|n3)\s+)?(?P<ev2>{_EVENT_WORDS})\b(?!\s*scor)", t):
@@ -173,12 +184,27 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
         flt = Filter(event_count_field(ev, stage), "<" if neg else ">=", 1.0)
         if flt not in out and not any(f.field == flt.field for f in out):
             out.append(flt)
-    if re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
+    channel = _missing_channel(t)
+    if channel:  # "nights missing the airflow channel", "which nights lack ECG"
+        out.append(Filter("missing_channels", "==", channel))
+    elif re.search(r"\b(no|without|none of the|not) (any )?missing channels?\b|\bno channels? (is |are )?missing\b|"
                  r"\ball (the |their |of the )?channels\b|\bevery channel\b|\bcomplete (set of )?channels\b", t):
         out.append(Filter("missing_channels", "==", "none"))  # every channel recorded
     elif re.search(r"\bmissing (a )?channels?\b|\bchannels? (is |are )?missing\b|\bwithout (an? )?[a-z]+ channel", t):
         out.append(Filter("missing_channels", "==", ""))
     return out
+
+
+def _missing_channel(t: str) -> str | None:
+    """The model channel a question says is missing ("missing the airflow channel", "without ECG", "the AF channel is
+    absent"), as its code (:data:`~sleeplm.agent.vocab.CHANNEL_WORDS`), or None."""
+    for code, words in CHANNEL_WORDS.items():
+        if re.search(rf"\b(?:missing|lack(?:s|ed|ing)?|without|no|absent)\s+(?:an?\s+|the\s+|any\s+|its\s+|their\s+)?"
+                     rf"(?:{words})(?!\s*(?:chang|shift|-?based))(?:\s+(?:channel|signal|lead|sensor|recording))?\b", t) or \
+                re.search(rf"\b(?:{words})\s+(?:channel\s+|signal\s+|lead\s+|sensor\s+)?(?:is\s+|was\s+|are\s+|were\s+)?"
+                          rf"(?:missing|absent|not recorded|unavailable)\b", t):
+            return code
+    return None
 
 
 def _stage_after(t: str, at: int) -> str | None:

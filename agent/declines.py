@@ -53,6 +53,20 @@ NOT_COMPUTED = {
         "the workspace keeps, per night, the WASO, the awakenings (all of them and those of at least 1 minute), the "
         "awakening index, the stage shift index and, where arousals were scored, the arousal index; name one of these",
         "which nights have the highest awakening index?"),
+    r"\brdi\b|respiratory disturbance index": (
+        "the RDI counts respiratory effort-related arousals (RERAs) besides apneas and hypopneas, and no RERAs are "
+        "scored in this cohort's annotations, so the RDI is not computed. The AHI (apneas and hypopneas per hour of "
+        "sleep) is stored; it is a lower bound of the RDI",
+        "what is the AHI of each night?"),
+    r"\b(latency to|latency of) (stage )?(n1|n2|n3|slow[- ]wave|deep)( sleep)?\b|\b(n1|n2|n3)( sleep)? (onset )?latency\b": (
+        "latencies to N1, N2 or N3 are not stored: the workspace keeps the sleep latency (from the recording's start, "
+        "taken as lights-off, to the first epoch of any sleep stage) and the REM latency (from sleep onset)",
+        "what are the sleep latency and the REM latency of each night?"),
+    r"\brem latency\b.*\b(from|since|after) (the )?(lights?[- ]?(off|out)|start of the recording|recording start|bedtime)"
+    r"|\b(latency to rem|rem latency) (from|since|after) (the )?(lights?|start|bedtime)": (
+        "the REM latency is stored from sleep onset (AASM); from lights-off (the recording's start) it is the sleep "
+        "latency plus the REM latency, both of which I can give",
+        "what are the sleep latency and the REM latency of each night?"),
     r"\bperiodic (leg|limb)|\bplms?i?\b|\bplmw\b": (
         "the periodic limb movement index is not computed: the workspace counts every scored limb movement "
         "(the limb movement index, per hour of sleep) without the AASM periodicity rule (a series of at least 4 "

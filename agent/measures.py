@@ -36,6 +36,9 @@ _STAGE_SHARE = {"n1_pct": "N1", "n2_pct": "N2", "n3_pct": "N3", "rem_pct": "REM"
 #: A yes/no question about whether events happened ("did X have apneas?", "were there any arousals in X?").
 _PRESENCE = r"^(did|does|do|has|have|had|were|was|is|are)\b.*\b(have|has|had|any|there)\b"
 
+#: Words that rank nights by what follows them ("the highest AHI", "the longest REM latency").
+_RANKED = r"(highest|lowest|largest|smallest|greatest|most|least|longest|shortest|worst|best|maximum|minimum|max|min)"
+
 def read_measures(t: str, stage: str | None, events: list[str],
                   window: Window | None = None) -> tuple[list[Measure], Decline | None]:
     """The measures a question names (and a decline when one is ambiguous)."""
@@ -146,8 +149,13 @@ def read_measures(t: str, stage: str | None, events: list[str],
         out.insert(0, Measure("attribute", "age"))
     elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
             r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*|mean|average|avg|median|typical)\s+"
-            r"(bmi|body mass)|\b(heaviest|lightest)\b", t)):
+            r"(bmi|body mass)|\b(heaviest|lightest)\b|\b(bmi|body mass)( index)? of\b", t)):
         out.insert(0, Measure("attribute", "bmi"))
+    if any(m.kind == "attribute" for m in out) and any(m.kind != "attribute" for m in out) and re.search(
+            rf"\b(with|who has|who had|that has|that had|having|whose)\s+(the\s+)?{_RANKED}\s+"
+            r"(?!(bmi|body mass|age)\b)", t):
+        # "the age of the subject with the highest AHI": the AHI is ranked, the age is what is shown of that night
+        out = [m for m in out if m.kind != "attribute"] + [m for m in out if m.kind == "attribute"]
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)} & set(_STAGE_SHARE.values())
     if not out and len(named) == 1 and re.search(r"\b(differ\w*|compar\w*|between|versus|vs\.?|across|change with age|"
                                                  r"(increase|decrease|change|fall|rise|drop|decline)s? with (age|bmi))\b", t):

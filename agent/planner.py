@@ -29,6 +29,7 @@ from .declines import (
 from .executor import filter_text
 from .intents import Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
+from .premises import read_why
 from .query import (
     DURATION_KINDS,
     STAGE_MINUTES_FIELD,
@@ -407,8 +408,9 @@ def _understood(t: str, names: CohortNames) -> str:
         bits.append("night " + ", ".join(p.recordings))
     if p.metrics:
         bits.append(", ".join(METRIC_LABELS.get(m, (m, ""))[0] for m in p.metrics))
-    if p.events:
-        bits.append(", ".join(e.replace("_", " ") for e in p.events))
+    if p.events:  # "apneas" alone is every kind of apnea, though a search reads it as obstructive
+        bits.append(", ".join("apnea (every kind)" if e == "obstructive_apnea" and not re.search(r"\bobstructive", t)
+                              else e.replace("_", " ") for e in p.events))
     if p.stages:
         bits.append("stage " + "/".join(p.stages))
     return "; ".join(bits)
@@ -438,7 +440,8 @@ def _rem_versus_nrem(question: str) -> bool:
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
     the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
-    question = canonical_wording(question, names)
+    premise = read_why(question)  # "why did sim-0001 have 300 apneas?": the count, with the stated number beside it
+    question = canonical_wording(premise.factual if premise else question, names)
     if _rem_versus_nrem(question):  # REM against NREM AHI with the rule applied (encoder.captions.night)
         nights = parse(correct_spelling(question.lower(), names.known()), names).recordings
         if not nights and ctx.recording and re.search(r"\b(it|this|that|the (first|second|same) one|(this|that|the) "
@@ -454,6 +457,10 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
                                      "REM-related OSA", "which nights have REM-related OSA?").text())
         return _accounted(question, names, Plan("rem_related_nights", {"recordings": nights} if nights else {}))
     decision = plan(question, names, ctx)
+    if isinstance(decision, Decline) or decision is None:
+        follow = _follow_up_query(question, names, ctx)
+        if follow is not None:
+            return _accounted(question, names, Plan("query_cohort", follow.to_args()))
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
     if isinstance(decision, Query) and not decision.nights and not ctx.last_nights and ctx.earlier_nights and \
@@ -489,6 +496,27 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if routed.tool == "cohort_stats" and routed.args.get("question") != "scoring":
         routed = _with_night_conditions(question, names, routed)
     return _accounted(question, names, routed)
+
+
+_OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
+                        r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
+
+
+def _follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | None:
+    """A follow-up that names only what changes, read against the previous answer: "and the lowest?" after the
+    highest of a measure; "how does that compare with sim-0001?" after a night's metrics (both nights' values)."""
+    t = question.strip().lower()
+    end = _OTHER_END.match(t)
+    if end and ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") in ("argmax", "argmin"):
+        q = Query.from_args(ctx.last_args)
+        low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
+        return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
+    named = parse(correct_spelling(t, names.known()), names).recordings
+    if re.search(r"\b(compare[sd]?|comparison|versus|vs\.?|against|differ\w*)\b", t) and len(named) == 1 and \
+            ctx.last_tool == "describe_night" and ctx.last_args.get("metrics") and ctx.recording and \
+            named[0] != ctx.recording and not find_metrics(t):
+        return Query("value", [Measure("metric", m) for m in ctx.last_args["metrics"]], nights=[ctx.recording, named[0]])
+    return None
 
 
 def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:

@@ -85,7 +85,8 @@ class Filter:
 
 
 #: Kinds of time window on a night (see :class:`Window`).
-WindowKind = Literal["half", "first_hours", "last_hours", "after_sleep_onset", "clock"]
+WindowKind = Literal["half", "first_hours", "last_hours", "after_first_hours", "before_last_hours",
+                     "after_sleep_onset", "clock"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class Window:
     ----------
     kind : ``half`` (``which`` = first / second half of the recording's epochs), ``first_hours`` /
         ``last_hours`` (the first / last ``hours`` of the recording, from lights-off = its start),
+        ``after_first_hours`` / ``before_last_hours`` (the rest of the recording once its first / last ``hours``
+        are left out: "excluding the first 30 minutes", "after the first hour"),
         ``after_sleep_onset`` (the ``hours`` from the first sleep epoch on), ``clock`` (wall-clock
         times ``start_clock`` to ``end_clock``, "HH:MM"; either may be None for "after" / "before").
     """
@@ -115,6 +118,10 @@ class Window:
             return f"in the first {h} of the recording"
         if self.kind == "last_hours":
             return f"in the last {h} of the recording"
+        if self.kind == "after_first_hours":
+            return f"after the first {h} of the recording (the first {h} left out)"
+        if self.kind == "before_last_hours":
+            return f"before the last {h} of the recording (the last {h} left out)"
         if self.kind == "after_sleep_onset":
             return f"in the first {h} after sleep onset"
         if self.start_clock and self.end_clock:
@@ -226,7 +233,8 @@ class FilterArgs(ToolArgs):
 
 class WindowArgs(ToolArgs):
     kind: WindowKind = Field(description="half (which = first/second half of the recording); first_hours / "
-                                         "last_hours (hours of the recording from lights-off / before its end); "
+                                         "last_hours (hours of the recording from lights-off / before its end); after_first_hours / "
+                                         "before_last_hours (the recording without its first / last hours); "
                                          "after_sleep_onset (hours from the first sleep epoch); clock "
                                          "(start_clock / end_clock as HH:MM, either may be omitted).")
     which: Literal["first", "second"] | None = None

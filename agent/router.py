@@ -23,9 +23,11 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
+from .answer_format import hours_where_asked
 from .answers import compose
 from .intents import Context
 from .planner import decide
+from .premises import why_preface
 from .state import SessionState
 from .vocab import CohortNames
 
@@ -160,4 +162,7 @@ class SleepRouter(BaseChatModel):
             else:
                 result = _tool_result(msg)
                 parts.append(compose(name, result) if result is not None else msg.text)
-        return "\n\n---\n\n".join(parts)
+        question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+        asked = question.text if question is not None else ""
+        preface = why_preface(asked)
+        return hours_where_asked(asked, (preface + "\n\n" if preface else "") + "\n\n---\n\n".join(parts))

@@ -34,7 +34,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
     "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
-    "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index", r"\brdi\b"),
+    "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
     "hypopnea_index_per_h": (r"hypopn(o)?ea index",),
@@ -80,6 +80,25 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "n_apneas": (r"number of apn(o)?eas",),
     "n_hypopneas": (r"number of hypopn(o)?eas",),
     "n_arousals": (r"number of arousals",),
+}
+
+for _col, _stage in (("n1_pct", "n1"), ("n2_pct", "n2"), ("n3_pct", "n3"), ("rem_pct", "rem")):
+    # "what percent of the night was REM": answered as the share of sleep (labelled "% of TST")
+    METRIC_WORDS[_col] += (rf"(percent(age)?|%|pct|proportion|share|fraction) of (the )?(night|recording|sleep time|tst) "
+                           rf"(was |were |is |in |spent in )?{_stage}\b",)
+
+#: The model's channels (:data:`~sleeplm.encoder.vocab.SLEEPLM_CHANNELS`) -> phrases that name one in a question.
+CHANNEL_WORDS: dict[str, str] = {
+    "AF": r"airflow|air flow|\baf\b|nasal (?:pressure|flow|cannula)|oro-?nasal (?:flow|thermistor)|thermistor",
+    "ABD": r"abdominal(?: belt| effort)?|abdomen belt",
+    "THX": r"thoracic(?: belt| effort)?|chest (?:belt|effort)",
+    "ECG": r"\becg\b|\bekg\b|electrocardiogram",
+    "EMG_CHIN": r"chin emg|\bemg\b",
+    "POS": r"(?:body )?position(?: sensor| channel)",
+    "EEG_C3": r"\bc3\b(?:-a2|-m2)?",
+    "EEG_C4": r"\bc4\b(?:-a1|-m1)?",
+    "EOG_L": r"left eog|\be1\b|\bloc\b",
+    "EOG_R": r"right eog|\be2\b|\broc\b",
 }
 
 #: What each metric is called in answers, with its unit.

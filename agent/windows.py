@@ -69,6 +69,30 @@ def clock_hhmm(token: str, suffix: str | None = None) -> str | None:
     return f"{h:02d}:{mm:02d}"
 
 
+_FIRST = ("first", "initial", "opening")
+_LEAVE_OUT = (r"(?:excluding|exclude|except(?:\s+for)?|without|apart from|other than|not counting|ignoring|leaving out|"
+              r"minus|disregarding|discounting|omitting|skipping|dropping|removing)")
+
+
+def _rest_of_night(t: str) -> Window | Decline | None:
+    """The recording without its first / last N hours: "excluding the first 30 minutes", "after the first hour",
+    "before the last 2 hours" (a window that leaves a part out, never the part itself)."""
+    m = re.search(rf"\b{_LEAVE_OUT}\s+(?:the\s+)?(first|initial|opening|last|final|closing)\s+{_N}?\s*{_UNIT}\b", t)
+    if m is None:
+        m = re.search(rf"\b(?:after|past|beyond|following|later than)\s+(?:the\s+)?(first|initial|opening)\s+"
+                      rf"{_N}?\s*{_UNIT}\b", t) or \
+            re.search(rf"\b(?:before|until|till|up to|prior to)\s+(?:the\s+)?(last|final|closing)\s+{_N}?\s*{_UNIT}\b", t)
+    if m is None:
+        return None
+    if re.match(rf"\s+(?:(?:after|from|following|since|of)\s+{_ONSET}|of sleep\b)", t[m.end():]):
+        return Decline(f"the question leaves out a part of the night counted from sleep onset (\"{m.group(0)}\"), "
+                       "which I cannot read as a time window, and a whole-night value would not answer it. I read the "
+                       "recording without its first or last N hours (from lights-off, taken as its start).",
+                       f"a part of the night: {m.group(0)}", "what is the AHI excluding the first 30 minutes?")
+    which, num, unit = m.group(1), m.group(2) or "1", m.group(3)
+    return Window("after_first_hours" if which in _FIRST else "before_last_hours", hours=_amount_h(num, unit))
+
+
 def find_window(t: str) -> Window | Decline | None:
     """The time window a (lower-case) question names, a decline for one it names but cannot be read as one
     window (two halves at once), or None.
@@ -88,12 +112,16 @@ def find_window(t: str) -> Window | Decline | None:
                            "for one part at a time.", "a comparison between halves of the night",
                            "what is the AHI in the first half of the night?")
         return Window("half", which=which.pop())
+    rest = _rest_of_night(t)
+    if rest is not None:
+        return rest
     m = re.search(rf"\b(?:after|past|beyond|following|later than|before|until|till|up to)\s+(?:the\s+)?"
                   rf"(?:(?:first|initial|last|final)\s+)?{_N}?\s*{_UNIT}\b", t)
-    if m:  # "after 1 hour", "after the first hour": the rest of the night, which no window here reads
+    if m:  # "after 1 hour", "before the first hour": which part of the night is meant is not said
         return Decline(f"the question names a part of the night (\"{m.group(0)}\") that I cannot read as a time "
                        "window, and a whole-night value would not answer it. I read: the first or second half, the "
-                       "first or last N hours, the first N hours after sleep onset, and clock times such as "
+                       "first or last N hours, the night without its first or last N hours, the first N hours after "
+                       "sleep onset, and clock times such as "
                        "\"between 1 am and 3 am\" or \"after 3 am\".", f"a part of the night: {m.group(0)}",
                        "how many arousals are there in the second half of the night?")
     m = re.search(rf"\b(?:first|initial)\s+{_N}?\s*{_UNIT}\s+(?:after|from|following|since|of)\s+{_ONSET}", t) or \
@@ -130,7 +158,8 @@ def find_window(t: str) -> Window | Decline | None:
     if unread and not re.search(r"\bepochs?\b|\bat\s+\d", t):  # "the epoch at 3 am": a moment, not a window
         return Decline(f"the question names a part of the night (\"{unread.group(0)}\") that I cannot read as a "
                        "time window, and a whole-night value would not answer it. I read: the first or second half, "
-                       "the first or last N hours, the first N hours after sleep onset, and clock times such as "
+                       "the first or last N hours, the night without its first or last N hours, the first N hours "
+                       "after sleep onset, and clock times such as "
                        "\"between 1 am and 3 am\" or \"after 3 am\".", f"a part of the night: {unread.group(0)}",
                        "how many arousals are there in the second half of the night?")
     return None
@@ -177,6 +206,12 @@ def place(window: Window, rec: str, night: pd.DataFrame) -> Span:
         mask = rel < h * 3600 if window.kind == "first_hours" else rel >= n * EPOCH_S - h * 3600
         if h >= length_h:
             note = f"the recording is only {length_h:.1f} h long, so this is the whole recording"
+    elif window.kind in ("after_first_hours", "before_last_hours"):
+        h = float(window.hours or 0)
+        mask = rel >= h * 3600 if window.kind == "after_first_hours" else rel < n * EPOCH_S - h * 3600
+        if h >= length_h:
+            return Span(rec, None, why=f"{rec} is only {length_h:.1f} h long: nothing is left once {h:g} h are "
+                                       "left out")
     elif window.kind == "after_sleep_onset":
         if not sleep.any():
             return Span(rec, None, why=f"no epoch of {rec} is scored as sleep, so it has no sleep onset")

@@ -509,3 +509,71 @@ def test_apnea_worse_in_rem_is_rem_against_nrem_ahi_not_a_count_of_apneas_in_rem
     for q in ("is sleep apnea worse in REM for any patient?", "which nights have REM-predominant OSA?"):
         assert decide(q, NAMES, AT_1).tool == "rem_related_nights", q
     assert decide("how many apneas in REM did sim-0002 have?", NAMES, AT_1).tool != "rem_related_nights"
+
+
+# ------------------------------------------------------------------ found by a physician trying the chat (session 33)
+@pytest.mark.parametrize("question, attribute", [("What is the age of the subject with the highest AHI?", "age"),
+                                                 ("What is the BMI of the subject with the highest AHI?", "bmi")])
+def test_an_attribute_of_the_night_ranked_by_a_metric_is_shown_not_ranked(question: str, attribute: str) -> None:
+    q = plan(question, NAMES, Context())
+    assert isinstance(q, Query) and q.ask == "argmax"
+    assert q.measures == [Measure("metric", "ahi_per_h"), Measure("attribute", attribute)]
+
+
+def test_the_oldest_subject_is_still_ranked_by_age() -> None:
+    q = plan("Which subject is the oldest?", NAMES, Context())
+    assert isinstance(q, Query) and q.measures[0] == Measure("attribute", "age")
+
+
+def test_the_rdi_is_declined_as_unscored_reras_not_answered_with_the_ahi() -> None:
+    d = plan("What is the RDI of sim-0002?", NAMES, Context())
+    assert isinstance(d, Decline) and "RERA" in d.reason and "lower bound" in d.reason
+
+
+@pytest.mark.parametrize("question", ["What is the latency to N1 in sim-0002?", "What is the N3 latency of sim-0001?",
+                                      "What is the REM latency from lights out of sim-0001?"])
+def test_latencies_that_are_not_stored_are_declined_naming_the_ones_that_are(question: str) -> None:
+    d = plan(question, NAMES, Context())
+    assert isinstance(d, Decline) and "sleep latency" in d.reason
+
+
+@pytest.mark.parametrize("question", ["Which nights are missing the airflow channel?", "Which nights lack airflow?",
+                                      "nights with a missing AF channel"])
+def test_a_named_missing_channel_is_a_filter_on_that_channel(question: str) -> None:
+    q = plan(question, NAMES, Context())
+    assert isinstance(q, Query) and q.filters == [Filter("missing_channels", "==", "AF")]
+
+
+def test_no_position_changes_is_not_a_missing_position_channel() -> None:
+    q = plan("which nights have no position changes?", NAMES, Context())
+    assert not (isinstance(q, Query) and any(f.field == "missing_channels" for f in q.filters))
+
+
+def test_without_any_events_is_a_zero_count_condition() -> None:
+    q = plan("nights without any central apneas", NAMES, Context())
+    assert isinstance(q, Query) and q.filters == [Filter("event_count:central_apnea", "<", 1.0)]
+
+
+def test_greater_than_but_less_than_is_both_conditions() -> None:
+    q = plan("Which nights have an AHI greater than 15 but less than 30?", NAMES, Context())
+    assert isinstance(q, Query) and q.filters == [Filter("ahi_per_h", ">", 15.0), Filter("ahi_per_h", "<", 30.0)]
+
+
+def test_percent_of_the_night_in_rem_is_rem_share_of_sleep() -> None:
+    q = plan("What percent of the night was REM in sim-0002?", NAMES, Context())
+    assert isinstance(q, Query) and q.measures == [Measure("metric", "rem_pct")]
+
+
+def test_and_the_lowest_after_the_highest_ranks_the_same_measure_the_other_way() -> None:
+    ctx = Context(last_tool="query_cohort", last_args=Query("argmax", [Measure("metric", "ahi_per_h")]).to_args())
+    plan_ = decide("and the lowest?", NAMES, ctx)
+    assert plan_.tool == "query_cohort" and Query.from_args(plan_.args) == Query("argmin", [Measure("metric", "ahi_per_h")])
+
+
+def test_compare_with_another_night_after_a_nights_metric_gives_both_nights() -> None:
+    ctx = Context(recording="sim-0002", last_tool="describe_night",
+                  last_args={"recording": "sim-0002", "metrics": ["arousal_index_per_h"]})
+    plan_ = decide("how does that compare with sim-0001?", NAMES, ctx)
+    assert plan_.tool == "query_cohort"
+    assert Query.from_args(plan_.args) == Query("value", [Measure("metric", "arousal_index_per_h")],
+                                                nights=["sim-0002", "sim-0001"])

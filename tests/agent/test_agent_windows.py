@@ -33,6 +33,10 @@ NAMES = CohortNames(recordings=["sim-0001", "sim-0002"], subjects={"S0001": ["si
     ("arousals between 1 and 3 am", Window("clock", start_clock="01:00", end_clock="03:00")),
     ("hypopneas from 11 pm to 1 am", Window("clock", start_clock="23:00", end_clock="01:00")),
     ("hypopneas before midnight", Window("clock", end_clock="00:00")),
+    ("sleep efficiency excluding the first 30 minutes", Window("after_first_hours", hours=0.5)),
+    ("ahi after the first hour", Window("after_first_hours", hours=1.0)),
+    ("arousals before the last 2 hours", Window("before_last_hours", hours=2.0)),
+    ("ahi without the last hour", Window("before_last_hours", hours=1.0)),
 ])
 def test_time_of_night_phrases_become_windows(text: str, window: Window) -> None:
     assert find_window(text) == window
@@ -106,3 +110,20 @@ def test_hours_after_sleep_onset_start_at_the_first_sleep_epoch() -> None:
     night = _night(datetime(2024, 1, 2, 22, 0), 400, ["W"] * 100 + ["N2"] * 300)
     sp = place(Window("after_sleep_onset", hours=1.0), "r", night)
     assert np.flatnonzero(sp.mask).tolist() == list(range(100, 220))
+
+
+def test_leaving_out_the_first_minutes_keeps_the_rest_of_the_night_not_those_minutes() -> None:
+    night = _night(datetime(2024, 1, 2, 22, 0), 240)
+    sp = place(Window("after_first_hours", hours=0.5), "r", night)
+    assert np.flatnonzero(sp.mask).tolist() == list(range(60, 240))
+    sp = place(Window("before_last_hours", hours=1.0), "r", night)
+    assert np.flatnonzero(sp.mask).tolist() == list(range(0, 120))
+
+
+def test_leaving_out_more_than_the_recording_leaves_no_value_and_says_why() -> None:
+    sp = place(Window("after_first_hours", hours=3.0), "r", _night(datetime(2024, 1, 2, 22, 0), 240))
+    assert sp.mask is None and "nothing is left" in sp.why
+
+
+def test_leaving_out_hours_counted_from_sleep_onset_is_declined() -> None:
+    assert isinstance(find_window("ahi excluding the first hour after sleep onset"), Decline)

@@ -66,3 +66,31 @@ def test_an_ahi_from_under_two_hours_of_sleep_gets_no_severity_class() -> None:
 
     assert ahi_severity(3.5, tst_min=17.0).startswith("not graded: only 17.0 min of sleep")
     assert ahi_severity(3.5, tst_min=400.0) == "normal" and ahi_severity(31.0) == "severe"
+
+
+def test_a_time_asked_in_hours_is_also_given_in_hours() -> None:
+    from sleeplm.agent.answer_format import hours_where_asked
+
+    text = "**total sleep time (min): 8.5**\nsim-0001: **N3 time (min): 34.5**."
+    out = hours_where_asked("What is the total sleep time of sim-0003 in hours?", text)
+    assert "(min): 8.5** (0.14 h)" in out and "(min): 34.5** (0.57 h)" in out
+    assert hours_where_asked("What is the total sleep time of sim-0003?", text) == text
+
+
+def test_latencies_of_a_recording_shorter_than_a_night_say_they_are_the_recordings() -> None:
+    from sleeplm.agent.answers import _recording_caveats
+
+    excerpt = {"requested_metrics": {"sleep_latency_min": 5.5}, "key_metrics": {}, "duration_h": 0.5,
+               "missing_channels": []}
+    (line,) = _recording_caveats(excerpt)
+    assert "0.50 h long, shorter than a night" in line and "sleep latency" in line
+    assert _recording_caveats({**excerpt, "duration_h": 8.0}) == []
+
+
+def test_breathing_events_without_an_airflow_channel_are_said_to_be_unchecked() -> None:
+    from sleeplm.agent.answers import _recording_caveats
+
+    night = {"requested_metrics": {"ahi_per_h": 58.4}, "key_metrics": {}, "duration_h": 8.0, "missing_channels": ["AF"]}
+    (line,) = _recording_caveats(night)
+    assert "no airflow channel" in line
+    assert _recording_caveats({**night, "missing_channels": []}) == []
