@@ -279,6 +279,12 @@ def search_epochs(r: dict[str, Any]) -> str:
     lines = [f"Top {len(r['hits'])} epochs for “{r['description']}”"
              + (f" (filters: {flt})" if flt else "") + ":"]
     lines += [_hit_line(h) for h in r["hits"]] or [f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
+    selected = r.get("n_selected")
+    if selected is not None and selected > len(r["hits"]):
+        lines.append(f"{selected} epochs meet the filters; the {len(r['hits'])} shown are those the description ranks "
+                     "first (ask for more, e.g. \"top 20\", to see others).")
+    elif selected is not None:
+        lines.append(f"These are all {selected} epochs that meet the filters.")
     a = r["annotation_agreement"]
     checks, notes = [], []
     for key, n_hit, what in (("stage", a["hits_in_named_stage"], f"are scored {'/'.join(a['named_stages'])}"),

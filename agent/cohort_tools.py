@@ -83,7 +83,10 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     unchecked = None
     if hits and not terms.stages and not terms.events:
         unchecked = _unchecked_search(ctx)
+    # how many epochs the filters select: the description orders them, and only the first k are shown
+    n_selected = int(stats.count_epochs(ctx.cohort.con, flt).rows[0][0]) if hits and filters else None
     return {
+        "n_selected": n_selected,
         "why_empty": why_empty, "unchecked": unchecked,
         "hits_without_inputs": blind, "event_inputs": event_input_words(readable) if blind else None,
         "description": description, "query_used": caption_style(description), "filters": filters,

@@ -19,6 +19,8 @@ from .vocab import SCORING_QUESTION, CohortNames, find_groups, find_metrics, fin
 from .windows import CLOCK_TOKEN, clock_hhmm
 
 EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
+#: Search arguments that select epochs by a stored per-epoch value (not by the model).
+FEATURE_FILTERS = ("spo2_max_pct", "hr_min_bpm", "hr_max_bpm")
 NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events", "model_fit")
 
 HELP = (
@@ -358,6 +360,12 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
             p.recordings and re.search(rf"\b(excluding|except|not (in|from)|other than)\s+{re.escape(p.recordings[0].lower())}", p.text))
         return Plan("similar_epochs", {**_epoch_args(p, ctx), **({"k": p.k} if p.k else {}),
                                        **({"other_nights_only": True} if other else {})})
+    measured = {k: v for k, v in _filters(p).items() if k in FEATURE_FILTERS}
+    if measured and p.has(r"\bwhere\b", r"\bwhen\b", r"\bwhich epochs\b", r"\bwhat epochs\b", r"what times?\b"):
+        # "where does SpO2 drop below 85 % in sim-0002?": the epochs the stored per-epoch values select, up to 20
+        stages = _stages_named_as_filter(p)
+        return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
+                                      **({"stages": stages} if stages else {}), "k": p.k or 20})
     if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
             p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
             not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):

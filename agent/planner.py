@@ -27,7 +27,7 @@ from .declines import (
     UNSCORED,
 )
 from .executor import filter_text
-from .intents import Context, Plan, parse, route
+from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
 from .query import (
@@ -456,6 +456,10 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
                                      "group picked by subject or metric; ask for every night, or name the nights.",
                                      "REM-related OSA", "which nights have REM-related OSA?").text())
         return _accounted(question, names, Plan("rem_related_nights", {"recordings": nights} if nights else {}))
+    if re.search(r"\b(where|when|which epochs|what epochs|what times?)\b", question.lower()):
+        routed = route(question, names, ctx)  # "where does SpO2 drop below 85 %": epochs, not the night's nadir
+        if routed.tool == "search_epochs" and any(k in routed.args for k in FEATURE_FILTERS):
+            return _accounted(question, names, routed)
     decision = plan(question, names, ctx)
     if isinstance(decision, Decline) or decision is None:
         follow = _follow_up_query(question, names, ctx)

@@ -577,3 +577,9 @@ def test_compare_with_another_night_after_a_nights_metric_gives_both_nights() ->
     assert plan_.tool == "query_cohort"
     assert Query.from_args(plan_.args) == Query("value", [Measure("metric", "arousal_index_per_h")],
                                                 nights=["sim-0002", "sim-0001"])
+
+
+def test_where_spo2_drops_below_a_value_selects_those_epochs_not_the_nights_nadir() -> None:
+    plan_ = decide("Where does SpO2 drop below 85% in sim-0002?", NAMES, Context())
+    assert plan_.tool == "search_epochs"
+    assert (plan_.args["recordings"], plan_.args["spo2_max_pct"], plan_.args["k"]) == (["sim-0002"], 85.0, 20)

@@ -83,3 +83,16 @@ def test_the_measured_record_keeps_the_text_towers_rows_not_the_fact_readers() -
     result = {"meta": {"model": {"sha256": "s"}}, "tables": {"cross-modal retrieval": [
         {**row, "track": "brain"}, {**row, "track": "brain (fact reader)", "R@10": 0.99}]}}
     assert list(measured_record(result, "s")["text_to_signal"]) == ["brain"]
+
+
+def test_a_filtered_search_says_how_many_epochs_its_filters_select(sim_workspace: Path, sim_cohort_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    import re
+
+    import numpy as np
+
+    turn = ask(sim_workspace, "find epochs like an arousal in N2 in sim-0002", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "search_epochs"
+    n_n2 = int((np.load(sim_cohort_dir / "sim-0002.truth.npz")["stage"] == "N2").sum())  # the night's own truth
+    shown = len([line for line in turn.answer.splitlines() if re.match(r"\d+\. ", line)])
+    assert n_n2 > shown and f"{n_n2} epochs meet the filters; the {shown} shown" in turn.answer
