@@ -270,19 +270,25 @@ def show_epoch(r: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
-def _hit_line(h: dict[str, Any]) -> str:
-    return f"{h['rank']}. {epoch_ref(h)} — {h['stage']}, {event_list(h['event_types'])}; cosine {num(h['score'], 3)}"
+def _hit_line(h: dict[str, Any], rank: int | None = None, cosine: bool = True) -> str:
+    return (f"{rank or h['rank']}. {epoch_ref(h)} — {h['stage']}, {event_list(h['event_types'])}"
+            + (f"; cosine {num(h['score'], 3)}" if cosine else ""))
 
 
 def search_epochs(r: dict[str, Any]) -> str:
     flt = ", ".join(f"{k} {v}" for k, v in r["filters"].items())
-    lines = [f"Top {len(r['hits'])} epochs for “{r['description']}”"
-             + (f" (filters: {flt})" if flt else "") + ":"]
-    lines += [_hit_line(h) for h in r["hits"]] or [f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
+    if r.get("in_time_order"):
+        lines = [f"Epochs meeting the filters ({flt}), in time order:"]
+        lines += [_hit_line(h, i, cosine=False) for i, h in enumerate(r["hits"], 1)] or [
+            f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
+    else:
+        lines = [f"Top {len(r['hits'])} epochs for “{r['description']}”"
+                 + (f" (filters: {flt})" if flt else "") + ":"]
+        lines += [_hit_line(h) for h in r["hits"]] or [f"none: {r.get('why_empty') or 'no epoch meets the filters'}."]
     selected = r.get("n_selected")
     if selected is not None and selected > len(r["hits"]):
         lines.append(f"{selected} epochs meet the filters; the {len(r['hits'])} shown are those the description ranks "
-                     "first (ask for more, e.g. \"top 20\", to see others).")
+                     "first (ask for more, e.g. \"top 50\", to see others).")
     elif selected is not None:
         lines.append(f"These are all {selected} epochs that meet the filters.")
     a = r["annotation_agreement"]

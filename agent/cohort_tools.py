@@ -45,10 +45,12 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
                   stages: list[str] | None = None, event_types: list[str] | None = None,
                   phenotype: list[str] | None = None, sex: list[str] | None = None, site: list[str] | None = None,
                   age_min: float | None = None, age_max: float | None = None, hr_min_bpm: float | None = None,
-                  hr_max_bpm: float | None = None, spo2_max_pct: float | None = None) -> dict[str, Any]:
+                  hr_max_bpm: float | None = None, spo2_max_pct: float | None = None,
+                  in_time_order: bool = False) -> dict[str, Any]:
     """Epochs whose signals best match a description, with filters on annotations, subjects and the epoch's
     measured heart rate and SpO2 (exact selections from the stored per-epoch features; the description only
-    orders what they select)."""
+    orders what they select). ``in_time_order`` lists the hits by night and epoch instead ("where does SpO2 drop
+    below 85 %")."""
     flt = EpochFilter(recordings=_resolve_recordings(ctx, recordings), stages=stages or None,
                       event_types=event_types or None, phenotype=phenotype or None, sex=sex or None,
                       site=site or None, age_min=age_min, age_max=age_max, hr_min_bpm=hr_min_bpm,
@@ -80,13 +82,16 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     if hits and readable:
         blind = int((~event_inputs_present(readable, ctx.cohort.channel_masks([h.epoch_id for h in hits]))
                      .any(axis=1)).sum())
-    unchecked = None
-    if hits and not terms.stages and not terms.events:
-        unchecked = _unchecked_search(ctx)
     # how many epochs the filters select: the description orders them, and only the first k are shown
     n_selected = int(stats.count_epochs(ctx.cohort.con, flt).rows[0][0]) if hits and filters else None
+    every = n_selected is not None and n_selected <= len(hits)
+    unchecked = None
+    if hits and not terms.stages and not terms.events and not (in_time_order and every):
+        unchecked = _unchecked_search(ctx)  # (all the selected epochs, in time order: no order of the model's to check)
+    if in_time_order:
+        out = sorted(out, key=lambda h: (h["recording"], h["epoch_index"]))
     return {
-        "n_selected": n_selected,
+        "n_selected": n_selected, "in_time_order": in_time_order,
         "why_empty": why_empty, "unchecked": unchecked,
         "hits_without_inputs": blind, "event_inputs": event_input_words(readable) if blind else None,
         "description": description, "query_used": caption_style(description), "filters": filters,

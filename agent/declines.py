@@ -58,8 +58,10 @@ NOT_COMPUTED = {
         "scored in this cohort's annotations, so the RDI is not computed. The AHI (apneas and hypopneas per hour of "
         "sleep) is stored; it is a lower bound of the RDI",
         "what is the AHI of each night?"),
-    r"\b(latency to|latency of) (stage )?(n1|n2|n3|slow[- ]wave|deep)( sleep)?\b|\b(n1|n2|n3)( sleep)? (onset )?latency\b": (
-        "latencies to N1, N2 or N3 are not stored: the workspace keeps the sleep latency (from the recording's start, "
+    r"\b(latency to|latency of) (stage )?(n1|n2|n3|slow[- ]wave|deep|persistent)( sleep)?\b"
+    r"|\b(n1|n2|n3)( sleep)? (onset )?latency\b|\bpersistent sleep\b|\blps\b": (
+        "latencies to N1, N2, N3 or persistent sleep (the first 10 minutes of continuous sleep) are not stored: the "
+        "workspace keeps the sleep latency (from the recording's start, "
         "taken as lights-off, to the first epoch of any sleep stage) and the REM latency (from sleep onset)",
         "what are the sleep latency and the REM latency of each night?"),
     r"\brem latency\b.*\b(from|since|after) (the )?(lights?[- ]?(off|out)|start of the recording|recording start|bedtime)"

@@ -365,7 +365,7 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         # "where does SpO2 drop below 85 % in sim-0002?": the epochs the stored per-epoch values select, up to 20
         stages = _stages_named_as_filter(p)
         return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
-                                      **({"stages": stages} if stages else {}), "k": p.k or 20})
+                                      **({"stages": stages} if stages else {}), "k": p.k or 20, "in_time_order": True})
     if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
             p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
             not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):

@@ -88,6 +88,8 @@ class SearchArgs(ToolArgs):
     hr_min_bpm: float | None = Field(None, description="Only epochs whose mean heart rate is above this (bpm).")
     hr_max_bpm: float | None = Field(None, description="Only epochs whose mean heart rate is below this (bpm).")
     spo2_max_pct: float | None = Field(None, description="Only epochs whose lowest SpO2 is at or below this (%).")
+    in_time_order: bool = Field(False, description="List the epochs in time order (night, epoch) instead of by "
+                                                   "similarity: for 'where / when' questions whose filters select them.")
 
 
 class SimilarEpochsArgs(EpochArgs):

@@ -33,6 +33,8 @@ _PHRASINGS = (
     ((rf"\b(?:the\s+)?(?:time|minutes|duration)\s+(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
       rf"(?:\s+(?:{_SAT}))?"), "T90"),
     (rf"\bhow long (?:was|were|did) (.+?)(?:'s)? (?:{_SAT}) (?:below|under) 90\s*%?", r"T90 of \1"),
+    ((r"\bhow much time (?:did|does|do|was|were|has|had)\s+(.+?)\s+(?:spend|spent|have|had|stay|stayed|remain)\s+"
+      rf"(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?(?:\s+(?:{_SAT}))?"), r"T90 of \1"),
     (r"\bhow long (?:was|were|did|is)?\s*(.{0,30}?)\s*(?:spend\s+|spent\s+)?(?:below|under)\s+90\s*%", r"T90 of \1"),
     ((r"\b(?:dropp?(?:ed|s)?|f[ae]ll(?:s)?|go(?:es)?|went|dipp?(?:ed|s)?)\s+(?:to\s+)?(below|under|lower than|less than)\s+"
       rf"(\d+(?:\.\d+)?)\s*%(?:\s*(?:{_SAT}))?"), r"have an SpO2 nadir \1 \2%"),

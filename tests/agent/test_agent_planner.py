@@ -531,7 +531,8 @@ def test_the_rdi_is_declined_as_unscored_reras_not_answered_with_the_ahi() -> No
 
 
 @pytest.mark.parametrize("question", ["What is the latency to N1 in sim-0002?", "What is the N3 latency of sim-0001?",
-                                      "What is the REM latency from lights out of sim-0001?"])
+                                      "What is the REM latency from lights out of sim-0001?",
+                                      "What is the latency to persistent sleep in sim-0003?"])
 def test_latencies_that_are_not_stored_are_declined_naming_the_ones_that_are(question: str) -> None:
     d = plan(question, NAMES, Context())
     assert isinstance(d, Decline) and "sleep latency" in d.reason
@@ -583,3 +584,11 @@ def test_where_spo2_drops_below_a_value_selects_those_epochs_not_the_nights_nadi
     plan_ = decide("Where does SpO2 drop below 85% in sim-0002?", NAMES, Context())
     assert plan_.tool == "search_epochs"
     assert (plan_.args["recordings"], plan_.args["spo2_max_pct"], plan_.args["k"]) == (["sim-0002"], 85.0, 20)
+    assert plan_.args["in_time_order"]
+
+
+def test_time_spent_below_90_percent_is_t90_and_its_share_of_sleep_ct90() -> None:
+    d = decide("How much time did sim-0002 spend below 90% saturation?", NAMES, Context())
+    assert (d.tool, d.args.get("metrics")) == ("describe_night", ["t90_min"])
+    d = decide("What percentage of sleep time was below 90% for sim-0002?", NAMES, Context())
+    assert (d.tool, d.args.get("metrics")) == ("describe_night", ["ct90_pct"])

@@ -96,3 +96,13 @@ def test_a_filtered_search_says_how_many_epochs_its_filters_select(sim_workspace
     n_n2 = int((np.load(sim_cohort_dir / "sim-0002.truth.npz")["stage"] == "N2").sum())  # the night's own truth
     shown = len([line for line in turn.answer.splitlines() if re.match(r"\d+\. ", line)])
     assert n_n2 > shown and f"{n_n2} epochs meet the filters; the {shown} shown" in turn.answer
+
+
+def test_where_a_measured_value_crosses_a_line_lists_the_epochs_in_time_order(sim_workspace: Path,
+                                                                              tmp_path: Path) -> None:
+    import re
+
+    turn = ask(sim_workspace, "when is the heart rate above 40 in sim-0002?", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "search_epochs" and "in time order" in turn.answer
+    epochs = [int(m) for m in re.findall(r"^\d+\. sim-0002 epoch (\d+)", turn.answer, flags=re.M)]
+    assert len(epochs) >= 2 and epochs == sorted(epochs) and "cosine" not in turn.answer
