@@ -370,8 +370,8 @@ def similar_nights(r: dict[str, Any]) -> str:
     for m in me["metrics"]:
         rows.append(f"| {metric_label(m)} | {num(me['metrics'].get(m))} | "
                     + " | ".join(num(h["metrics"].get(m)) for h in r["hits"]) + " |")
-    why = "; ".join(f"{h['recording']}: " + (f"closest on {', '.join(metric_label(m) for m in h['closest_metrics'])}"
-                                              if h["closest_metrics"] else "no night metric to compare")
+    why = "; ".join(f"{h['recording']}: " + (f"{', '.join(metric_label(m) for m in h['closest_metrics'])}"
+                                              if h["closest_metrics"] else "none")
                     + (" (same phenotype)" if h["same_phenotype"] else "") for h in r["hits"])
     notes = []
     for x in [me, *r["hits"]]:
@@ -382,7 +382,10 @@ def similar_nights(r: dict[str, Any]) -> str:
             notes.append(f"{x['recording']}: the AHI is a lower bound (arousals were not scored, so hypopneas marked by "
                          "an arousal alone could not be counted)")
     return (f"Nights most like **{me['recording']}** ({_subject(me['subject'])}), metrics side by side:\n\n"
-            f"{head}\n" + "\n".join(rows) + f"\n\nWhy: {why}." + "".join(f"\n\n{n}." for n in notes))
+            f"{head}\n" + "\n".join(rows)
+            + f"\n\nStored metrics within half a cohort SD of {me['recording']}'s: {why}. The similarity is the model's, "
+            "from the nights' epoch vectors; these metrics are a comparison after the fact, not its reason."
+            + "".join(f"\n\n{n}." for n in notes))
 
 
 def cohort_stats(r: dict[str, Any]) -> str:

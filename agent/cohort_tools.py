@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from sleeplm.encoder.model.facts import event_inputs_present
 from sleeplm.encoder.vocab import (
     EVENT_INPUTS,
@@ -167,20 +168,40 @@ def _night_view(h: NightHit) -> dict[str, Any]:
             "metrics": lookup.jsonable({m: h.metrics.get(m) for m in KEY_METRICS if m in h.metrics})}
 
 
-def _closest(a: dict[str, Any], b: dict[str, Any], n: int = 3) -> list[str]:
-    """Metrics on which two nights agree best (relative difference)."""
+#: A stored metric counts as close between two nights within this many of the cohort's SDs of it.
+CLOSE_SD = 0.5
+
+
+def _closest(a: dict[str, Any], b: dict[str, Any], spread: dict[str, float], n: int = 3) -> list[str]:
+    """Metrics on which two nights agree best, by their difference in units of the cohort's SD of each metric
+    (``spread``; a relative difference called 95.5 % and 55.6 % SpO2 close), at most :data:`CLOSE_SD` apart."""
     diffs = []
     for m, va in a.items():
-        vb = b.get(m)
-        if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
-            diffs.append((abs(va - vb) / max(abs(va), abs(vb), 1.0), m))
+        vb, sd = b.get(m), spread.get(m)
+        if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and sd and np.isfinite(sd) and sd > 0:
+            z = abs(va - vb) / sd
+            if z <= CLOSE_SD:
+                diffs.append((z, m))
     return [m for _, m in sorted(diffs)[:n]]
+
+
+def _cohort_spread(views: list[dict[str, Any]]) -> dict[str, float]:
+    """The SD of each key metric over the nights ``views`` (every night of the cohort)."""
+    out = {}
+    for m in KEY_METRICS:
+        x = np.array([v["metrics"].get(m) for v in views if isinstance(v["metrics"].get(m), (int, float))], float)
+        x = x[np.isfinite(x)]
+        if len(x) >= 2:
+            out[m] = float(x.std(ddof=1))
+    return out
 
 
 def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -> dict[str, Any]:
     """The nights most like a night, each with both nights' metrics side by side."""
     n = ctx.night(recording)
     me, others = ctx.cohort.similar_nights(n.recording, k=k)
+    _, everyone = ctx.cohort.similar_nights(n.recording, k=max(k, len(ctx.cohort.recordings())))
+    spread = _cohort_spread([_night_view(me), *(_night_view(h) for h in everyone)])
     mine = _night_view(me)
     mine["scoring"] = ctx.cohort.night_record(me.recording).scoring
     rows = []
@@ -190,7 +211,7 @@ def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -
         v["score"] = round(h.score, 4)
         v["side_by_side"] = {m: {"this": mine["metrics"].get(m), "other": v["metrics"].get(m)}
                              for m in mine["metrics"]}
-        v["closest_metrics"] = _closest(mine["metrics"], v["metrics"])
+        v["closest_metrics"] = _closest(mine["metrics"], v["metrics"], spread)
         v["same_phenotype"] = (me.subject.get("phenotype") is not None
                                and me.subject.get("phenotype") == h.subject.get("phenotype"))
         rows.append(v)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sleeplm.encoder.captions.night import MIN_STAGE_FOR_INDEX_MIN
+from sleeplm.encoder.captions.night import MIN_SLEEP_FOR_SEVERITY_MIN, MIN_STAGE_FOR_INDEX_MIN
 from sleeplm.encoder.vocab import (
     EPOCH_S,
     EVENT_TYPES,
@@ -392,6 +392,7 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
         raise _decline("no night meets " + " and ".join(base["filters"]) + ".", suggestion="list the nights")
     vals = values(fr, m).reindex(nights)
     base.update({"measure": vars(m), "label": label(fr, m)})
+    base["little_sleep"] = _little_sleep(fr, m, [r for r in nights if finite(vals.get(r)) is not None])
     if vals.isna().all() and m.kind != "attribute":
         raise _decline(_why_empty(fr, m, nights) + ".", understood=f"{label(fr, m)}, {q.ask}",
                        suggestion=_nearest(fr, m, nights))
@@ -417,6 +418,22 @@ def _run(ctx: ToolContext, q: Query) -> dict[str, Any]:
 
         return compare_groups(ctx, fr, q, vals, base) if q.ask == "compare" else trend(fr, q, vals, base)
     raise _decline(f"unknown question kind {q.ask!r}.")
+
+
+def _little_sleep(fr: Frames, m: Measure, nights: list[str]) -> str | None:
+    """A caution for a per-hour index over nights whose whole-night sleep is under the
+    :data:`~sleeplm.encoder.captions.night.MIN_SLEEP_FOR_SEVERITY_MIN` a night's severity is graded on: in a
+    mean, a group comparison or a ranking those values count as much as any other."""
+    if fr.window is not None or not (m.name.endswith("_per_h") or m.kind == "stage_index") or \
+            "tst_min" not in fr.nights.columns:
+        return None
+    tst = pd.to_numeric(fr.nights["tst_min"].reindex(nights), errors="coerce")
+    short = tst[tst < MIN_SLEEP_FOR_SEVERITY_MIN].dropna()
+    if short.empty:
+        return None
+    return (f"{len(short)} of {len(nights)} night(s) have under {MIN_SLEEP_FOR_SEVERITY_MIN / 60:g} h of sleep ("
+            + ", ".join(f"{r} {v:.1f} min" for r, v in short.items()) + "): their per-hour values rest on little "
+            "sleep, and a single event there moves them far")
 
 
 def label(fr: Frames, m: Measure) -> str:

@@ -43,6 +43,8 @@ _RE_SUBJECT = re.compile(r"\b(s\d{3,})\b")
 _RE_K = re.compile(r"\b(?:top|first|best)\s+(\d+)\b|\b(\d+)\s+(?:epochs|nights|examples|results|matches|hits)\b")
 _THIS_NIGHT = re.compile(r"\b(this|that|the same|current) (night|recording|one|patient|subject|study)\b|"
                          r"\blike (this|it)\b|\b(it|its)\b")
+_EVERY_NIGHT = (r"(?<!with )(?<!to )(?<!than )(?<!against )(?<!versus )\b(every|each|all( of)?( the)?) "
+                r"(nights?|recordings?|patients?|subjects?|studies|excerpts?)\b|\bper (night|recording|patient|subject)\b")
 _THIS_EPOCH = re.compile(r"\b(this|that|the same|current) epoch\b|\b(next|previous|prior|following) epoch\b")
 
 
@@ -157,7 +159,8 @@ def parse(question: str, names: CohortNames) -> Parsed:
     m = _RE_K.search(t)
     if m:
         p.k = int(m.group(1) or m.group(2))
-    p.this_night = bool(_THIS_NIGHT.search(t))
+    # "list every night with its AHI": "its" is each night's, not the night in focus
+    p.this_night = bool(_THIS_NIGHT.search(t)) and not re.search(_EVERY_NIGHT, t)
     p.this_epoch = bool(_THIS_EPOCH.search(t))
     p.epoch_step = 1 if re.search(r"\b(next|following) epoch", t) else -1 if re.search(r"\b(previous|prior) epoch", t) else 0
     return p

@@ -83,7 +83,8 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
 _NREM = r"\bnrem\b|\bnon[- ]?rem\b"
 #: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
 _VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
-                  r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset)\b")
+                  r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset|"
+                  r"all (?:the )?(?:other )?(?:nights|recordings))\b")
 _THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (like|similar to) (it|that|this)",
          "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
 
@@ -235,7 +236,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if not group_by and len(p.sites) >= 2 and measures and re.search(r"\b(compare\w*|differ\w*|between|vs\.?|versus)\b", t):
         group_by = "site"  # "compare AHI between shhs and ref": those sites
     if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2 and \
-            not (p.recordings and re.search(_VERSUS_COHORT, t)):  # "sim-0002 compared to the cohort": no groups
+            not ((p.recordings or (p.this_night and ctx.recording)) and re.search(_VERSUS_COHORT, t)):
+        # "sim-0002 (or its AHI) compared to the cohort": the night against the others, no groups
         named = set(p.phenotypes) | {ph for ph in names.phenotypes if re.search(rf"\b{re.escape(ph.split('_')[0])}\b", t)}
         if measures and re.search(r"\b(vs\.?|versus|between|against|non[- ]?\w+)\b", t) and len(named) < 2:
             return Decline("I understood a comparison between two groups, but not groups I can form: I compare "

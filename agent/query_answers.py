@@ -52,6 +52,8 @@ def compose_query(r: dict[str, Any]) -> str:
     fn = {"value": _value, "aggregate": _aggregate, "rank": _rank, "argmax": _arg, "argmin": _arg,
           "count": _count, "list": _list, "compare": _compare, "trend": _trend}[kind]
     text = fn(r) + _unknown(r)
+    if r.get("little_sleep") and kind in ("aggregate", "rank", "argmax", "argmin", "compare", "trend"):
+        text += f"\n\nCaution: {r['little_sleep']}."
     if r.get("window"):
         text += "\n\n" + _window(r)
     return f"{text}\n\n{r['provenance']}" if r.get("provenance") else text

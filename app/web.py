@@ -37,6 +37,9 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+from sleeplm.agent.answers import SHORT_RECORDING_H
+from sleeplm.encoder.captions.night import MIN_SLEEP_FOR_SEVERITY_MIN
+from sleeplm.encoder.vocab import EPOCH_S
 
 from . import chat_view as cv
 from .service import SharedCohort
@@ -47,7 +50,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 EXAMPLES = [
     "How many nights are in the cohort, and what are their phenotypes?",
-    "Show the hypnogram of this night with its events.",
+    "Show the hypnogram of the night with the highest AHI.",
     "Compare AHI between phenotypes.",
     "Find epochs with obstructive apnea in REM sleep.",
 ]
@@ -139,9 +142,12 @@ class ChatApp:
     def model_line(self, session: WebSession) -> str:
         m = self.shared.manifest
         counts = m.counts or {}
+        tiny = (" · sleeplm-tiny is a small model trained here on simulated nights, not SleepLM-Base: what it reads "
+                "from the signals is an estimate, and each such answer gives its out-of-distribution score"
+                if m.model_name == "sleeplm-tiny" else "")
         return (f"Answers by **{getattr(session.chat, 'model_name', 'unknown')}** · workspace built with SleepLM "
                 f"**{m.model_name}** (weights sha256 `{m.model_sha256[:12]}`) · "
-                f"{counts.get('recordings', '?')} nights, {counts.get('epochs', '?')} epochs")
+                f"{counts.get('recordings', '?')} nights, {counts.get('epochs', '?')} epochs{tiny}")
 
     def _describe(self, name: str) -> str:
         with self.shared.reading():
@@ -150,7 +156,9 @@ class ChatApp:
     def nights_value(self) -> pd.DataFrame:
         with self.shared.reading():
             table = self.shared.nights_table()
-        return pd.DataFrame(table.rows, columns=list(table.columns))
+        frame = pd.DataFrame(table.rows, columns=list(table.columns))
+        frame.insert(1, "notes", [night_notes(r) for r in frame.to_dict("records")])
+        return frame
 
     @staticmethod
     def night_line(session: WebSession | None) -> str:
@@ -165,9 +173,10 @@ class ChatApp:
 
     # ------------------------------------------------------------------ chat
     def ask(self, message: str, history: list[dict[str, Any]] | None, session: WebSession | None
-            ) -> Iterator[tuple[list[dict[str, Any]], str, list[str], WebSession | None, str]]:
-        """One chat turn; yields (history, cleared textbox, gallery, session, this-night line): the
-        question, then each tool step as it finishes, then the answer and its figures.
+            ) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
+        """One chat turn; yields (history, textbox, gallery, session, this-night line): first the textbox cleared
+        (everything else unchanged, ``gr.skip()``), then the question, each tool step as it finishes, and the answer
+        and its figures (the textbox unchanged).
 
         The message goes to ``ChatSession.respond`` and nowhere else; the turn runs in a worker thread that
         holds the locks, so this generator never yields while holding one. A turn that ends within
@@ -180,15 +189,18 @@ class ChatApp:
         if not message:
             yield history, "", [], session, self.night_line(session)
             return
+        # the box is cleared once, now, and left alone after: a question typed while this turn runs stays there
+        # (it was erased by the turn's later updates); the chat and figures are not redrawn by this update
+        yield gr.skip(), "", gr.skip(), gr.skip(), gr.skip()
         history.append(cv.user_message(message))
         updates: queue.Queue[Any] = queue.Queue()
         box: dict[str, Any] = {"session": session, "turn": None, "failure": None}
         worker = threading.Thread(target=self._turn_worker, args=(message, box, updates), daemon=True)
         steps: list[Any] = []
 
-        def progress() -> tuple[list[dict[str, Any]], str, list[str], WebSession | None, str]:
+        def progress() -> tuple[list[dict[str, Any]], Any, list[str], WebSession | None, str]:
             live = [cv.step_message(s, i) for i, s in enumerate(steps)]
-            return [*history, *live, cv.pending_message()], "", [], box["session"], self.night_line(box["session"])
+            return [*history, *live, cv.pending_message()], gr.skip(), [], box["session"], self.night_line(box["session"])
 
         shown = self.progress_after_s <= 0  # whether the page shows this turn's progress
         if shown:
@@ -214,11 +226,11 @@ class ChatApp:
         session, turn, failure = box["session"], box["turn"], box["failure"]
         if turn is None:
             history.append(cv.error_message(failure or "no answer"))
-            yield history, "", [], session, self.night_line(session)
+            yield history, gr.skip(), [], session, self.night_line(session)
             return
         figures = cv.publish_figures([Path(p) for p in turn.figures or []], self.figure_dir)
         history += cv.turn_messages(turn, figures)
-        yield history, "", [str(p) for p in figures], session, self.night_line(session)
+        yield history, gr.skip(), [str(p) for p in figures], session, self.night_line(session)
 
     def _turn_worker(self, message: str, box: dict[str, Any], updates: queue.Queue[Any]) -> None:
         """Run one turn under the locks (in a thread), putting each tool step on ``updates``, then _DONE."""
@@ -319,6 +331,20 @@ class ChatApp:
 def _selected_recording(evt: gr.SelectData) -> str:
     row = evt.row_value or []
     return str(row[0]) if row and row[0] not in (None, "") else ""
+
+
+def night_notes(row: dict[str, Any]) -> str:
+    """What limits a night's values in the cohort table, by the chat's rules: a recording shorter than a night
+    (:data:`~sleeplm.agent.answers.SHORT_RECORDING_H`), under
+    :data:`~sleeplm.encoder.captions.night.MIN_SLEEP_FOR_SEVERITY_MIN` of sleep (per-hour indices not graded)."""
+    notes = []
+    hours = (row.get("n_epochs") or 0) * EPOCH_S / 3600.0
+    if 0 < hours < SHORT_RECORDING_H:
+        notes.append(f"{hours:.1f} h recording, not a whole night")
+    tst = row.get("tst_min")
+    if isinstance(tst, (int, float)) and not pd.isna(tst) and tst < MIN_SLEEP_FOR_SEVERITY_MIN:
+        notes.append(f"{tst:.1f} min of sleep: per-hour indices not graded")
+    return "; ".join(notes)
 
 
 def build_app(app: ChatApp) -> gr.Blocks:

@@ -592,3 +592,14 @@ def test_time_spent_below_90_percent_is_t90_and_its_share_of_sleep_ct90() -> Non
     assert (d.tool, d.args.get("metrics")) == ("describe_night", ["t90_min"])
     d = decide("What percentage of sleep time was below 90% for sim-0002?", NAMES, Context())
     assert (d.tool, d.args.get("metrics")) == ("describe_night", ["ct90_pct"])
+
+
+def test_every_night_with_its_values_is_every_night_not_the_one_in_focus() -> None:
+    d = decide("list every night with its AHI, ODI and total sleep time", NAMES,
+               Context(recording="sim-0003", last_tool="describe_night", last_args={"recording": "sim-0003"}))
+    assert d.tool == "query_cohort" and not Query.from_args(d.args).nights
+
+
+def test_its_value_against_all_nights_stays_about_the_night_in_focus() -> None:
+    d = decide("how does its AHI compare with all the nights?", NAMES, AT_1)
+    assert d.tool is not None and "sim-0001" in str(d.args)

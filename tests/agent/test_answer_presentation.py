@@ -1,5 +1,7 @@
 """How answers present what the model said and the numbers they give: caveats where the recording cannot show a claim, rounding."""
 
+from pathlib import Path
+
 from sleeplm.agent.answers import caption_epochs
 
 NOT_A_FINDING = "whether breathing events happened here is unknown"
@@ -94,3 +96,29 @@ def test_breathing_events_without_an_airflow_channel_are_said_to_be_unchecked() 
     (line,) = _recording_caveats(night)
     assert "no airflow channel" in line
     assert _recording_caveats({**night, "missing_channels": []}) == []
+
+
+def test_nights_are_close_on_a_metric_only_within_half_a_cohort_sd_of_it() -> None:
+    from sleeplm.agent.cohort_tools import _closest, _cohort_spread
+
+    nights = [{"metrics": {"spo2_min_pct": v, "ahi_per_h": a}} for v, a in
+              ((55.6, 50.9), (81.3, 23.9), (95.5, 7.1), (96.1, 0.0))]  # seed 5151's SpO2 nadirs and AHIs
+    spread = _cohort_spread(nights)
+    assert _closest(nights[0]["metrics"], nights[2]["metrics"], spread) == []  # 95.5 against 55.6 is not close
+    assert _closest(nights[2]["metrics"], nights[3]["metrics"], spread) == ["spo2_min_pct", "ahi_per_h"]
+
+
+def test_a_cohort_mean_of_a_per_hour_index_names_the_nights_with_little_sleep(sim_workspace: Path, sim_cohort_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    import numpy as np
+
+    from sleeplm.agent import ToolConfig, ask
+
+    turn = ask(sim_workspace, "what is the mean arousal index of the cohort?", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "query_cohort"
+    for night in ("sim-0001", "sim-0002", "sim-0003"):
+        stage = np.load(sim_cohort_dir / f"{night}.truth.npz")["stage"]
+        tst_min = float(np.isin(stage, ["N1", "N2", "N3", "REM"]).sum()) * 0.5  # the night's own truth
+        if tst_min > 0:  # a night without sleep has no index, so it is not in the mean
+            assert f"{night} {tst_min:.1f} min" in turn.answer
+    assert "have under 2 h of sleep" in turn.answer

@@ -106,3 +106,4 @@ def test_where_a_measured_value_crosses_a_line_lists_the_epochs_in_time_order(si
     assert turn.steps[0].name == "search_epochs" and "in time order" in turn.answer
     epochs = [int(m) for m in re.findall(r"^\d+\. sim-0002 epoch (\d+)", turn.answer, flags=re.M)]
     assert len(epochs) >= 2 and epochs == sorted(epochs) and "cosine" not in turn.answer
+

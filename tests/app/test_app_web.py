@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
 from sleeplm.agent import AgentTurn, ToolStep
 from sleeplm.app import chat_view as cv
@@ -123,8 +124,9 @@ def test_on_load_fills_model_line_and_nights_table(app: ChatApp) -> None:
 # ----------------------------------------------------------------------------- chat
 def test_chat_turn_returns_tool_messages_answer_and_figures(app: ChatApp) -> None:
     steps = list(app.ask("how many nights?", [], None))
+    assert steps[0] == (gr.skip(), "", gr.skip(), gr.skip(), gr.skip())  # the box is cleared first, alone
     history, box, gallery, session, _ = steps[-1]
-    assert box == "" and isinstance(session, WebSession)
+    assert box == gr.skip() and isinstance(session, WebSession)  # and left alone after
     assert history[0] == {"role": "user", "content": "how many nights?"}
     tools = [m for m in history if m.get("metadata")]
     assert [m["metadata"]["title"] for m in tools] == ["🔧 list_nights", "🔧 plot_hypnogram"]
@@ -151,6 +153,7 @@ def test_tool_steps_stream_before_the_answer(app: ChatApp) -> None:
     streaming = ChatApp(app.shared, session_factory=lambda cohort, llm: SlowChat(cohort, llm),
                         figure_dir=app.figure_dir, progress_after_s=0)
     turns = streaming.ask("how many women are there?", [], None)
+    next(turns)  # the box cleared
     next(turns)  # the question
     history = next(turns)[0]  # the step, while the turn is still running
     assert history[-2]["metadata"]["title"] == "🔧 query_cohort" and history[-1] == cv.pending_message()
@@ -161,8 +164,8 @@ def test_tool_steps_stream_before_the_answer(app: ChatApp) -> None:
 def test_fast_turn_is_drawn_once_with_its_answer(app: ChatApp) -> None:
     patient = replace(app, progress_after_s=30.0)  # FakeChat answers well within 30 s
     updates = list(patient.ask("how many nights?", [], None))
-    assert len(updates) == 1
-    history = updates[0][0]
+    assert len(updates) == 2 and updates[0][0] == gr.skip()  # the box cleared, then the chat drawn once
+    history = updates[1][0]
     assert history[3]["content"].startswith("2 nights") and cv.pending_message() not in history
 
 
@@ -177,6 +180,7 @@ def test_slow_turn_shows_question_and_pending_mark_while_it_runs(app: ChatApp) -
     slow = ChatApp(app.shared, session_factory=lambda cohort, llm: QuietSlowChat(cohort, llm),
                    figure_dir=app.figure_dir, progress_after_s=0.05)
     turns = slow.ask("how many women are there?", [], None)
+    next(turns)  # the box cleared
     history = next(turns)[0]  # drawn after 0.05 s although the agent is still working
     assert history[-2] == {"role": "user", "content": "how many women are there?"}
     assert history[-1] == cv.pending_message()
@@ -373,3 +377,26 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_every_example_the_page_offers_is_answered_on_a_fresh_session(sim_workspace: Path, tmp_path: Path) -> None:
+    from sleeplm.agent import ToolConfig, ask
+    from sleeplm.app.web import EXAMPLES
+
+    for example in EXAMPLES:
+        turn = ask(sim_workspace, example, config=ToolConfig(figure_dir=tmp_path))
+        assert turn.steps and not any(s.error for s in turn.steps), (example, turn.answer[:300])
+
+
+def test_the_cohort_table_says_when_a_night_is_short_or_has_little_sleep() -> None:
+    from sleeplm.app.web import night_notes
+
+    excerpt = night_notes({"n_epochs": 60, "tst_min": 8.5})  # 30 min recorded, 8.5 min asleep
+    assert "0.5 h recording, not a whole night" in excerpt and "8.5 min of sleep: per-hour indices not graded" in excerpt
+    assert night_notes({"n_epochs": 960, "tst_min": 400.0}) == ""
+
+
+def test_the_cohort_table_shows_the_notes_beside_each_nights_name(app: ChatApp) -> None:
+    _, _, table, _ = app.on_load(None)
+    assert list(table.columns[:2]) == ["recording", "notes"]
+    assert all("h recording, not a whole night" in n for n in table["notes"])  # the fixture's nights are short
