@@ -146,14 +146,16 @@ def epoch_signals(path: Path, x: np.ndarray, channels: Sequence[str], mask: Sequ
     for c, ax in enumerate(axes):
         present = mask is None or bool(mask[c])
         ax.plot(t, x[c], lw=0.6, color="#1f3b73" if present else "#bbbbbb")
-        ax.set_ylabel(channels[c], rotation=0, ha="right", va="center", fontsize=8)
+        unit = "code" if channels[c] == "POS" else "z"  # the model's input, not physical units
+        ax.set_ylabel(f"{channels[c]} ({unit})", rotation=0, ha="right", va="center", fontsize=8)
         ax.tick_params(axis="y", labelsize=6)
         if not present:
             ax.text(0.99, 0.5, "absent", transform=ax.transAxes, ha="right", va="center", fontsize=7, color="#999")
         for kind, a, b in events:
             ax.axvspan(a, b, color=EVENT_COLOURS.get(kind, "#999999"), alpha=0.15, lw=0)
     axes[0].set_title(title)
-    axes[-1].set_xlabel("seconds within the epoch")
+    axes[-1].set_xlabel("seconds within the epoch · the model's input: each channel z-scored over the recording "
+                        "(no physical units), POS a position code; SpO2 is not an input")
     if events:
         axes[0].legend(handles=[_patch(k) for k in sorted({e[0] for e in events})], fontsize=7, loc="upper right")
     return _save(fig, path)
