@@ -7,6 +7,7 @@ Results follow :mod:`sleeplm.agent.night_tools`: JSON-ready dicts with ``summary
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import numpy as np
@@ -76,6 +77,10 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
                 and ext.get("spo2_min_pct") is not None else ""]
         if any(seen):
             why_empty += " (in this cohort " + "; ".join(x for x in seen if x) + ")"
+        unrecorded = _unrecorded_features(ctx, flt)
+        if unrecorded:  # no SpO2 at all in the nights asked about: unknown, not "no epoch drops below 85 %"
+            why_empty = (f"no {' or '.join(unrecorded)} was recorded in the epochs asked about, so whether it crossed "
+                         "the line there is unknown, not absent")
     # an epoch without any input a named event is read from (a recording with no airflow or belts, asked for
     # apneas) is ranked by nothing about that event
     readable = [e for e in terms.events if e in EVENT_INPUTS]
@@ -100,6 +105,21 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
         "focus": None,  # a search never moves "this night": the user opens a hit by naming it
         "summary": f"{len(out)} epoch(s) for “{description}”" + (f"; best {hits[0].ref()}" if hits else ""),
     }
+
+
+#: Each per-epoch feature filter, a bound every recorded value meets, and the measure in words.
+_FEATURE_ANY = {"hr_min_bpm": (-1e9, "heart rate"), "hr_max_bpm": (1e9, "heart rate"), "spo2_max_pct": (1e9, "SpO2")}
+
+
+def _unrecorded_features(ctx: ToolContext, flt: EpochFilter) -> list[str]:
+    """The measures a feature filter of ``flt`` names that no epoch under its other filters has a value of."""
+    rest = dataclasses.replace(flt, **dict.fromkeys(_FEATURE_ANY))
+    out = []
+    for name, (bound, what) in _FEATURE_ANY.items():
+        if getattr(flt, name) is not None and what not in out and \
+                not stats.count_epochs(ctx.cohort.con, dataclasses.replace(rest, **{name: bound})).rows[0][0]:
+            out.append(what)
+    return out
 
 
 def _annotation_agreement(ctx: ToolContext, hits: list[EpochHit], stages: list[str],
@@ -199,8 +219,8 @@ def _cohort_spread(views: list[dict[str, Any]]) -> dict[str, float]:
 def similar_nights(ctx: ToolContext, recording: str | None = None, k: int = 3) -> dict[str, Any]:
     """The nights most like a night, each with both nights' metrics side by side."""
     n = ctx.night(recording)
-    me, others = ctx.cohort.similar_nights(n.recording, k=k)
-    _, everyone = ctx.cohort.similar_nights(n.recording, k=max(k, len(ctx.cohort.recordings())))
+    me, everyone = ctx.cohort.similar_nights(n.recording, k=max(k, len(ctx.cohort.recordings())))
+    others = everyone[:k]  # the k most similar; every night gives the cohort's spread of each metric
     spread = _cohort_spread([_night_view(me), *(_night_view(h) for h in everyone)])
     mine = _night_view(me)
     mine["scoring"] = ctx.cohort.night_record(me.recording).scoring

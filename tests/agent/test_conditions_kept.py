@@ -274,3 +274,10 @@ def test_the_second_one_after_a_search_opens_the_second_hit(sim_workspace: Path,
                                                                                 int(second_hit.group(2)))
     finally:
         cohort.close()
+
+
+def test_where_spo2_drops_in_a_night_without_an_oximeter_is_unknown_not_none(eeg_and_full_ws: Path,
+                                                                             tmp_path: Path) -> None:
+    turn = ask(eeg_and_full_ws, "where does SpO2 drop below 85% in night-a?", config=ToolConfig(figure_dir=tmp_path))
+    assert turn.steps[0].name == "search_epochs"
+    assert "no SpO2 was recorded in the epochs asked about" in turn.answer and "unknown, not absent" in turn.answer
