@@ -13,6 +13,7 @@ from sleeplm.encoder.captions.night import ahi_severity, rem_related_reading
 from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, TRACK_INPUTS
 
 from .answer_format import epoch_ref, event_list, in_hours, num
+from .clinical import position_caution, position_minutes
 from .localize_answers import localize_events
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
@@ -97,6 +98,9 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         if graded and hypopneas_lower_bound(scoring or {}) and float(v) < 30:  # the true index may be higher
             severity = ("severity unknown" if severity == "normal" else f"at least {severity}") + "; a lower bound, see below"
         text += f" ({severity})"
+    caution = position_caution(label, position_minutes(metrics, col))
+    if caution:
+        text += f" — {caution}"
     return text
 
 
@@ -311,6 +315,14 @@ def search_epochs(r: dict[str, Any]) -> str:
         lines.append("Annotation check: " + "; ".join(checks) + ".")
     if notes:
         lines.append("Note: " + "; ".join(notes) + ".")
+    missed = r.get("stage_missed")
+    if missed:
+        named = " or ".join(missed["stages"])
+        lines.append(f"**The model's text search misses {named} here**: fewer than half of these epochs are scored "
+                     f"{named}, so this ranking is not a way to find {named} in these nights. "
+                     + (f"{missed['n_scored']} epochs are scored {named}: *find epochs scored {missed['stages'][0]}* "
+                        "lists them (the description then only orders them)." if missed["n_scored"] else
+                        f"No epoch of these nights is scored {named}."))
     if r.get("hits_without_inputs"):
         n = r["hits_without_inputs"]
         lines.append(f"{'All' if n == len(r['hits']) else n} of these epochs have no {r['event_inputs']} (what "

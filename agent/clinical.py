@@ -4,13 +4,43 @@ is better ("worst", "best"), and the stored per-hour index of each scored event 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from .query import DURATION_KINDS, Decline, Filter, Measure
 from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS
 
+#: Position-based indices and the position shares (% of TST) whose sleep time they are per hour of.
+POSITION_INDEX_SHARES: dict[str, tuple[str, ...]] = {
+    "supine_ahi_per_h": ("supine_pct",), "non_supine_ahi_per_h": ("left_pct", "right_pct", "prone_pct", "upright_pct")}
+#: Minutes of sleep in a position under which an index per hour of it is too noisy to rely on (as for a stage).
+MIN_POSITION_FOR_INDEX_MIN = 30.0
+
+
+def position_minutes(metrics: Mapping[str, Any], column: str) -> float | None:
+    """Minutes of sleep in the position a whole-night position index (``supine_ahi_per_h``) is per hour of, from a
+    night's stored shares and TST; None for any other column or when they are missing."""
+    shares = POSITION_INDEX_SHARES.get(column)
+    tst = metrics.get("tst_min")
+    vals = [metrics.get(c) for c in shares or ()]
+    ok = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(float(v))]
+    if not shares or not ok or not isinstance(tst, (int, float)) or not math.isfinite(float(tst)):
+        return None
+    return sum(ok) / 100.0 * float(tst)
+
+
+def position_caution(label: str, minutes: float | None) -> str | None:
+    """ "supine AHI rests on only 11.5 min ..." when a position index comes from little sleep in that position."""
+    if minutes is None or minutes >= MIN_POSITION_FOR_INDEX_MIN:
+        return None
+    return (f"{label.split(' (')[0]} rests on only {minutes:.1f} min of sleep in that position, under the "
+            f"{MIN_POSITION_FOR_INDEX_MIN:g} min an index needs to be relied on (a single event there is "
+            f"{60.0 / max(minutes, 0.5):.1f}/h)")
+
 #: Scored event kind -> its per-hour index among the night metrics.
-EVENT_INDEX = {"arousal": "arousal_index_per_h", "hypopnea": "hypopnea_index_per_h", "obstructive_apnea": "oai_per_h",
+EVENT_INDEX = {"apnea": "apnea_index_per_h", "arousal": "arousal_index_per_h", "hypopnea": "hypopnea_index_per_h", "obstructive_apnea": "oai_per_h",
                "central_apnea": "cai_per_h", "oxygen_desaturation": "odi_per_h",
                "limb_movement": "limb_movement_index_per_h"}
 

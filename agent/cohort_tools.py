@@ -91,6 +91,13 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     # how many epochs the filters select: the description orders them, and only the first k are shown
     n_selected = int(stats.count_epochs(ctx.cohort.con, flt).rows[0][0]) if hits and filters else None
     every = n_selected is not None and n_selected <= len(hits)
+    # the model's text search missing the stage it was asked for (a real night the model reads poorly): say how many
+    # epochs are scored that stage and how to list them, so "0 of 5 are scored REM" is not where the answer ends
+    stage_missed = None
+    checked = agree.get("stage_checked") or 0
+    if terms.stages and not stages and checked and 2 * (agree["hits_in_named_stage"] or 0) < checked:
+        scored = int(stats.count_epochs(ctx.cohort.con, dataclasses.replace(flt, stages=list(terms.stages))).rows[0][0])
+        stage_missed = {"stages": list(terms.stages), "n_scored": scored}
     unchecked = None
     if hits and not terms.stages and not terms.events and not (in_time_order and every):
         unchecked = _unchecked_search(ctx)  # (all the selected epochs, in time order: no order of the model's to check)
@@ -98,7 +105,7 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
         out = sorted(out, key=lambda h: (h["recording"], h["epoch_index"]))
     return {
         "n_selected": n_selected, "in_time_order": in_time_order,
-        "why_empty": why_empty, "unchecked": unchecked,
+        "why_empty": why_empty, "unchecked": unchecked, "stage_missed": stage_missed,
         "hits_without_inputs": blind, "event_inputs": event_input_words(readable) if blind else None,
         "description": description, "query_used": caption_style(description), "filters": filters,
         "hits": out, "annotation_agreement": agree, "figures": [],

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sleeplm.encoder.captions.night import MIN_SLEEP_FOR_SEVERITY_MIN, MIN_STAGE_FOR_INDEX_MIN
 from sleeplm.encoder.vocab import (
+    APNEAS,
     EPOCH_S,
     EVENT_TYPES,
     RESPIRATORY_EVENTS,
@@ -25,6 +26,7 @@ from sleeplm.encoder.vocab import (
 )
 
 from . import lookup, plots
+from .clinical import position_caution, position_minutes
 from .context import ToolContext
 from .lookup import finite
 from .provenance import provenance_note, unscored_kinds
@@ -44,7 +46,8 @@ from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
 INDEX_EVENTS: dict[str, tuple[str, ...]] = {
     "ahi_per_h": RESPIRATORY_EVENTS, "oai_per_h": ("obstructive_apnea", "mixed_apnea"),
-    "cai_per_h": ("central_apnea",), "hypopnea_index_per_h": ("hypopnea",), "odi_per_h": ("oxygen_desaturation",),
+    "cai_per_h": ("central_apnea",), "apnea_index_per_h": APNEAS, "hypopnea_index_per_h": ("hypopnea",),
+    "odi_per_h": ("oxygen_desaturation",),
     "arousal_index_per_h": ("arousal",), "limb_movement_index_per_h": ("limb_movement",),
 }
 STAGE_WORDS = {"W": "wake", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
@@ -484,6 +487,10 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                         f"{label(fr, m)} rests on only {minutes:.1f} min of {m.stage}, under the "
                         f"{MIN_STAGE_FOR_INDEX_MIN:g} min a per-stage index needs to be relied on (a single event "
                         f"there is {60.0 / max(minutes, 0.5):.1f}/h)")
+            caution = position_caution(label(fr, m), position_minutes(fr.nights.loc[r], m.name)) \
+                if m.kind == "metric" and fr.window is None and finite(v) is not None else None
+            if caution:  # "supine AHI 10.4" from 2 events in 11.5 min supine
+                row.setdefault("notes", []).append(caution)
         for f in q.filters:  # "was its AHI above 15?": the threshold asked, met or not (None: no value to compare)
             x = _filter_values(fr, f)
             v = finite(x.get(r)) if x is not None else None

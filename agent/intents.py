@@ -210,7 +210,8 @@ def _search_text(p: Parsed, question: str) -> str:
                   question.strip(), flags=re.IGNORECASE)
     for r in p.recordings:
         text = re.sub(rf"\s*\b(in|from|of)?\s*{re.escape(r)}\b", "", text, flags=re.IGNORECASE)
-    text = text.strip(" ?.!")
+    text = re.sub(r"^(that are |which are )?(scored|staged|label+ed|annotated)\s+(as\s+)?", "", text.strip(" ?.!"),
+                  flags=re.IGNORECASE)  # "epochs scored REM": the stage is a filter; "REM" orders them
     return text or _describe(p) or question
 
 
@@ -268,13 +269,16 @@ def _epoch_event_types(p: Parsed) -> list[str]:
 
 
 def _stages_named_as_filter(p: Parsed) -> list[str]:
-    """Stages a search restricts to: "during N2", "in REM", "in deep sleep" (not a stage that is the
-    thing searched for, as in "find REM sleep")."""
+    """Stages a search restricts to: "during N2", "in REM", "in deep sleep", and any stage asked for as scored
+    ("epochs scored REM", "staged as N3"); not a stage that is the thing searched for, as in "find REM sleep"
+    (the model's text search, checked against the scored stages)."""
     out = []
     for stage in p.stages:
-        word = {"W": r"wake|awake", "N1": r"n1|stage 1", "N2": r"n2|stage 2|light sleep", "N3": r"n3|deep sleep|slow[- ]wave sleep|stage 3",
-                "REM": r"rem"}[stage]
+        word = {"W": r"wake|awake|w", "N1": r"n1|stage 1", "N2": r"n2|stage 2|light sleep",
+                "N3": r"n3|deep sleep|slow[- ]wave sleep|stage 3", "REM": r"rem"}[stage]
         if re.search(rf"\b(during|in|within|while in)\s+(the\s+)?({word})\b", p.text) and (p.events or len(p.stages) > 1):
+            out.append(stage)
+        elif re.search(rf"\b(scored|staged|label+ed|annotated)\s+(as\s+)?({word})\b", p.text):
             out.append(stage)
     return out
 

@@ -136,7 +136,7 @@ def read_measures(t: str, stage: str | None, events: list[str],
         index = [EVENT_INDEX.get(e) for e in events]
         if None in index:
             return [], Decline("a rate per hour of sleep is stored for arousals, hypopneas, obstructive and central "
-                               "apneas (OAI, CAI), desaturations (ODI), limb movements, and apneas with hypopneas "
+                               "apneas (AI, OAI, CAI), desaturations (ODI), limb movements, and apneas with hypopneas "
                                "(AHI), not for " + ", ".join(e.replace("_", " ") + "s" for e, i in zip(events, index)
                                                               if i is None) + ".",
                                ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")

@@ -26,7 +26,7 @@ from .declines import (
     UNRECORDED,
     UNSCORED,
 )
-from .executor import filter_text
+from .executor import INDEX_EVENTS, filter_text
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
@@ -462,7 +462,7 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
         routed = route(question, names, ctx)  # "where does SpO2 drop below 85 %": epochs, not the night's nadir
         if routed.tool == "search_epochs" and any(k in routed.args for k in FEATURE_FILTERS):
             return _accounted(question, names, routed)
-    decision = plan(question, names, ctx)
+    decision = _which_of_those(question, names, ctx) or plan(question, names, ctx)
     if isinstance(decision, Decline) or decision is None:
         follow = _follow_up_query(question, names, ctx)
         if follow is not None:
@@ -508,6 +508,22 @@ _OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end
                         r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
 
 
+def _which_of_those(question: str, names: CohortNames, ctx: Context) -> Query | None:
+    """ "Which one has more slow wave sleep?" (or "and a lower nadir?") right after an answer about two or more named
+    nights: the highest / lowest of that measure among those nights, not the cohort's."""
+    t = question.strip().lower()
+    shown = list(ctx.last_args.get("nights") or []) if ctx.last_tool == "query_cohort" else []
+    if len(shown) < 2 or parse(correct_spelling(t, names.known()), names).recordings:
+        return None
+    which = re.search(r"\b(which one|which of (them|the two|these|those|both)|which night)\b|^\s*(and|or)\b", t)
+    more_less = re.search(r"\b(?P<more>more|higher|greater|larger|longer|bigger)\b|\b(?P<less>less|lower|fewer|smaller|"
+                          r"shorter)\b", t)
+    metrics = find_metrics(canonical_wording(t, names))
+    if not (which and more_less and len(metrics) == 1):
+        return None
+    return Query("argmax" if more_less.group("more") else "argmin", [Measure("metric", metrics[0])], nights=shown)
+
+
 def _follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | None:
     """A follow-up that names only what changes, read against the previous answer: "and the lowest?" after the
     highest of a measure; "how does that compare with sim-0001?" after a night's metrics (both nights' values)."""
@@ -518,6 +534,13 @@ def _follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query |
         low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
         return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
     named = parse(correct_spelling(t, names.known()), names).recordings
+    stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:in|during)\s+(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?\s*\??\s*", t)
+    if stage and ctx.last_tool == "describe_night" and ctx.recording and ctx.last_args.get("metrics"):
+        # "what is the AHI of sim-0002? || and in slow wave sleep?": the same index within that stage
+        indices = [m for m in ctx.last_args["metrics"] if m in INDEX_EVENTS]
+        if indices:
+            st = STAGE_TOKEN.get(stage.group(1), stage.group(1).upper())
+            return Query("value", [Measure("stage_index", m, st) for m in indices], nights=[ctx.recording])
     if re.search(r"\b(compare[sd]?|comparison|versus|vs\.?|against|differ\w*)\b", t) and len(named) == 1 and \
             ctx.last_tool == "describe_night" and ctx.last_args.get("metrics") and ctx.recording and \
             named[0] != ctx.recording and not find_metrics(t):

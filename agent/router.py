@@ -28,6 +28,7 @@ from .answers import compose
 from .intents import Context
 from .planner import decide
 from .premises import why_preface
+from .wording import rk_stage_note
 from .state import SessionState
 from .vocab import CohortNames
 
@@ -164,5 +165,5 @@ class SleepRouter(BaseChatModel):
                 parts.append(compose(name, result) if result is not None else msg.text)
         question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         asked = question.text if question is not None else ""
-        preface = why_preface(asked)
+        preface = "\n\n".join(x for x in (rk_stage_note(asked), why_preface(asked)) if x)
         return hours_where_asked(asked, (preface + "\n\n" if preface else "") + "\n\n---\n\n".join(parts))

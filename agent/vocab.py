@@ -30,13 +30,17 @@ def event_input_words(types: list[str]) -> str:
 METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "supine_ahi_per_h": (r"(?<!non-)(?<!non )(?<!non)supine ahi",
                          r"\bahi (in|during|while|when)( the| a)? (supine|lying supine)( position)?",
-                         r"\bahi (on|lying on|when on) (the|their|his|her) back"),
-    "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
+                         r"\bahi (on|lying on|when on) (the|their|his|her) back",
+                         r"\bahi (is |was )?(higher|lower|greater|worse|more|different|the same)( when| while| in)?( the)? "
+                         r"(supine|lying supine)\b"),
+    "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\b(than|vs\.?|versus|compared (with|to))( when| while| in)?( the)? "
+                             r"non[- ]?supine\b", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
     "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
     "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
+    "apnea_index_per_h": (r"\bapn(o)?ea index\b", r"\bapn(o)?ea[- ]only index\b"),
     "hypopnea_index_per_h": (r"hypopn(o)?ea index",),
     "odi_per_h": (r"\bodi\b", r"(oxygen )?desaturation index"),
     "arousal_index_per_h": (r"arousal index",),
@@ -54,7 +58,8 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "n1_pct": (r"\bn1 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n1\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n1\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n1\b"),
     "n2_pct": (r"\bn2 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n2\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n2\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n2\b"),
     "n3_pct": (r"\bn3 ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?n3\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?n3\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) n3\b",
-               r"slow[- ]wave sleep", r"deep sleep"),
+               r"(?<!in )(?<!during )(?<!within )(?<!in the )(?<!during the )slow[- ]wave sleep",
+               r"(?<!in )(?<!during )(?<!within )(?<!in the )(?<!during the )deep sleep"),
     "rem_pct": (r"\brem ?(percent(age)?|%|pct|fraction|proportion|share)", r"(percent|%|pct|proportion|share) (of )?rem\b", r"(percent(age)?|proportion|share) of sleep (was |in |spent in )?rem\b", r"(percent(age)?|proportion|share|fraction)\b.*\b(in|spent in) rem\b"),
     "spo2_min_pct": (r"(min(imum)?|lowest|nadir) (spo2|saturation|oxygen)", r"(spo2|sp02|o2|oxygen|oxygen saturation|saturation|sat) nadir", r"nadir (of )?(the )?(spo2|o2|oxygen|saturation)",
                      r"(?<=deepest )(oxygen |spo2 )?desaturation", r"\bnadir\b"),
@@ -104,7 +109,8 @@ CHANNEL_WORDS: dict[str, str] = {
 #: What each metric is called in answers, with its unit.
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     "ahi_per_h": ("AHI", "events/h"), "oai_per_h": ("obstructive + mixed apnea index", "events/h"),
-    "cai_per_h": ("central apnea index", "events/h"), "hypopnea_index_per_h": ("hypopnea index", "events/h"),
+    "cai_per_h": ("central apnea index", "events/h"),
+    "apnea_index_per_h": ("apnea index (obstructive + central + mixed)", "events/h"), "hypopnea_index_per_h": ("hypopnea index", "events/h"),
     "odi_per_h": ("ODI", "events/h"), "arousal_index_per_h": ("arousal index", "events/h"),
     "limb_movement_index_per_h": ("limb movement index", "events/h"),
     "supine_ahi_per_h": ("supine AHI", "events/h"), "non_supine_ahi_per_h": ("non-supine AHI", "events/h"),
@@ -135,7 +141,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 #: (heart rate, time in a position, BMI, age) are absent: "the worst heart rate" is declined, not guessed.
 BETTER_DIRECTION: dict[str, int] = {
     **dict.fromkeys(("sleep_efficiency_pct", "tst_min", "n3_pct", "rem_pct", "spo2_min_pct", "spo2_mean_pct"), 1),
-    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "odi_per_h",
+    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "apnea_index_per_h", "hypopnea_index_per_h", "odi_per_h",
                      "arousal_index_per_h", "limb_movement_index_per_h", "supine_ahi_per_h", "non_supine_ahi_per_h",
                      "sleep_latency_min", "rem_latency_min", "waso_min", "n1_pct", "n_apneas", "n_hypopneas",
                      "n_arousals", "n_desaturations", "n_awakenings", "n_stage_shifts", "t90_min", "ahi_rem_per_h",
@@ -143,14 +149,17 @@ BETTER_DIRECTION: dict[str, int] = {
                      "ct90_pct"), -1),
 }
 
+#: The grades of a severity range ("mild to severe"), in order.
+SEVERITY_ORDER: dict[str, int] = {"mild": 0, "moderate": 1, "severe": 2}
+
 #: AASM severity of sleep apnea by AHI (events/h): (lowest AHI included, highest AHI excluded or None).
 AHI_SEVERITY: dict[str, tuple[float, float | None]] = {"mild": (5.0, 15.0), "moderate": (15.0, 30.0),
                                                        "severe": (30.0, None)}
 
 #: Night metrics that need a kind of event scoring (the others need stages only).
 METRIC_SCORING_KIND: dict[str, str] = {
-    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "supine_ahi_per_h",
-                     "non_supine_ahi_per_h", "n_apneas", "n_hypopneas", "ahi_rem_per_h", "ahi_nrem_per_h"),
+    **dict.fromkeys(("ahi_per_h", "oai_per_h", "cai_per_h", "apnea_index_per_h", "hypopnea_index_per_h",
+                     "supine_ahi_per_h", "non_supine_ahi_per_h", "n_apneas", "n_hypopneas", "ahi_rem_per_h", "ahi_nrem_per_h"),
                     "respiratory"),
     **dict.fromkeys(("odi_per_h", "n_desaturations"), "desaturation"),
     **dict.fromkeys(("arousal_index_per_h", "n_arousals"), "arousal"),
@@ -303,8 +312,13 @@ class CohortNames:
         for p in self.phenotypes:
             words = p.lower().replace("_", " ").split()
             if " ".join(words) in t or (len(words) == 2 and f"{words[1]} {words[0]}" in t) or len(words) == 2 and re.search(  # "moderate or severe osa": osa_moderate too
-                    rf"\b{re.escape(words[1])}(\s*(,|/|or|and)\s*\w+)+\s+{re.escape(words[0])}\b", t):
+                    rf"\b{re.escape(words[1])}(\s*(,|/|or|and|to|through)\s*\w+)+\s+{re.escape(words[0])}\b", t):
                 out.append(p)
+        # "mild to severe OSA": every grade of the range, the ones between its ends too
+        for lo, hi, noun in re.findall(r"\b(mild|moderate|severe)\s+(?:to|through)\s+(mild|moderate|severe)\s+(\w+)", t):
+            grades = list(SEVERITY_ORDER)[SEVERITY_ORDER[lo]:SEVERITY_ORDER[hi] + 1]
+            out += [p for p in self.phenotypes if p not in out and p.lower().replace("_", " ") in
+                    {f"{noun} {g}" for g in grades} | {f"{g} {noun}" for g in grades}]
         return out
 
     def find_sites(self, text: str) -> list[str]:

@@ -21,6 +21,9 @@ _FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening 
                   "index")
 _PHRASINGS = (
     (r"(\d)\s*percent\b", r"\1%"),
+    (r"\b(?:paradoxical|rapid[- ]eye[- ]movement|desynchroni[sz]ed)\s+sleep\b", "REM sleep"),
+    ((rf"\bhow (?:many minutes|much time|long)\s+(?:was|were|did|is|has|had)\s+(.{{0,30}}?)\s+(?:spend\s+|spent\s+)?"
+      rf"(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?(?:\s+(?:{_SAT}))?"), r"T90 of \1"),
     ((r"\bhow (?:fragmented|disrupted|broken up|interrupted)\s+(?:was|is|were)\s+(?:the\s+)?sleep"
       r"(?:\s+(?:in|of|across|for)\s+(?:the\s+)?(?:cohort|nights|each night|every night|all nights))?\s*(?=\?|$)"),
      f"what are the {_FRAGMENTATION} of each night"),
@@ -49,6 +52,15 @@ _PHRASINGS = (
       r"(?:in|among|for|with)\s+(?:the\s+)?(?:older|elderly|younger|old|young)(?:\s+(?:patients|people|subjects|"
       r"participants|adults|individuals|nights|ones|sleepers))?\b"), "change with age"),
 )
+
+
+def rk_stage_note(question: str) -> str:
+    """A line for a question that names Rechtschaffen & Kales stage 4 (or stages 3 and 4 apart): AASM scoring merged
+    them into N3, which is what the annotations give ("" for any other question)."""
+    if not re.search(r"\bstage\s+(?:s\s?)?4\b|\bs4\b|\bstages?\s+3\s*(?:and|&|\+|or|/)\s*4\b", question, re.IGNORECASE):
+        return ""
+    return ("**Stage 4 is not told apart here:** AASM scoring merged Rechtschaffen & Kales stages 3 and 4 into N3, "
+            "and the answer below is for N3 (an R&K hypnogram's S3 and S4 are both read as N3).")
 
 
 def canonical_wording(question: str, names: CohortNames) -> str:

@@ -192,7 +192,8 @@ class CohortLookups:
             if row is None:
                 return {}, ""
             d = dict(zip([c[0] for c in rel.description], row))
-            return d, str(d.pop("summary", "") or "")
+            summary = str(d.pop("summary", "") or "")
+            return tables.add_derived_metrics(d), summary
 
         metrics, summary = self.memoized(("night_metrics_of", int(recording_id)), read)
         return dict(metrics), summary

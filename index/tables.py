@@ -12,6 +12,7 @@ import json
 import duckdb
 import numpy as np
 import pandas as pd
+from sleeplm.encoder.signals.night import apnea_index_per_h
 from sleeplm.encoder.vocab import age_band
 
 #: Subject attribute columns of the ``subjects`` table (``attributes`` JSON holds the rest).
@@ -78,6 +79,15 @@ def night_metrics_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM night_metrics ORDER BY recording_id").df()
 
 
+def add_derived_metrics(metrics: dict) -> dict:
+    """One night's stored metrics with those derived from them added (``apnea_index_per_h``; NaN where the
+    apneas were not scored), as :func:`nights_frame` adds them to every night."""
+    if "n_apneas" in metrics and "tst_min" in metrics:
+        ai = apnea_index_per_h(pd.Series([metrics["n_apneas"]], dtype=object), pd.Series([metrics["tst_min"]]))
+        metrics["apnea_index_per_h"] = float(ai.iloc[0])
+    return metrics
+
+
 def parse_scoring(value: object) -> dict[str, dict[str, str]]:
     """``recordings.scoring`` as stored (JSON text, or already a dict): kind -> {state, method, reason}; {} if none."""
     if isinstance(value, str):
@@ -88,7 +98,8 @@ def parse_scoring(value: object) -> dict[str, dict[str, str]]:
 def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
     ``scoring`` (dict: kind -> {state, method, reason}), subject attributes (``age_band`` added), extra
-    attributes as ``attributes`` (JSON text), and every night metric (``summary`` left out)."""
+    attributes as ``attributes`` (JSON text), every night metric (``summary`` left out) and the metrics derived
+    from them (``apnea_index_per_h``)."""
     df = con.execute(
         """SELECT r.recording_id, r.name AS recording, r.n_epochs, r.duration_s, r.missing_channels,
                   CAST(r.scoring AS VARCHAR) AS scoring,
@@ -98,7 +109,10 @@ def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df["scoring"] = [parse_scoring(v) for v in df["scoring"]]
     df["age_band"] = [age_band(a) for a in df["age"]]
     metrics = night_metrics_frame(con).drop(columns=["summary"], errors="ignore")
-    return df.merge(metrics, on="recording_id", how="left")
+    df = df.merge(metrics, on="recording_id", how="left")
+    if {"n_apneas", "tst_min"} <= set(df.columns):
+        df["apnea_index_per_h"] = apnea_index_per_h(df["n_apneas"], df["tst_min"])
+    return df
 
 
 def captions_of(con: duckdb.DuckDBPyConnection, epoch_ids: np.ndarray, track: str) -> dict[int, str]:

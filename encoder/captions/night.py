@@ -182,8 +182,14 @@ def night_summary(m: NightMetrics, scoring: Mapping[str, Scoring] | None = None)
                         ("right", m.right_pct), ("prone", m.prone_pct), ("upright", m.upright_pct)) if v > 0)
         txt = f"Body position during sleep: {pos}."
         if _f(m.supine_ahi_per_h):
-            txt += f" Supine AHI {m.supine_ahi_per_h:.1f} per hour"
-            txt += (f", non-supine AHI {m.non_supine_ahi_per_h:.1f} per hour."
+            sup_min = m.supine_pct / 100.0 * m.tst_min
+            non_min = sum(v for v in (m.left_pct, m.right_pct, m.prone_pct, m.upright_pct) if _f(v)) / 100.0 * m.tst_min
+
+            def few(minutes: float) -> str:  # an index per hour of a position held a few minutes is noise
+                return f" (from only {minutes:.1f} min)" if minutes < MIN_STAGE_FOR_INDEX_MIN else ""
+
+            txt += f" Supine AHI {m.supine_ahi_per_h:.1f} per hour{few(sup_min)}"
+            txt += (f", non-supine AHI {m.non_supine_ahi_per_h:.1f} per hour{few(non_min)}."
                     if _f(m.non_supine_ahi_per_h) else ".")
         s.append(txt)
     hr = [(STAGE_NAMES[k], v) for k, v in (("W", m.hr_w_bpm), ("N1", m.hr_n1_bpm), ("N2", m.hr_n2_bpm),

@@ -8,7 +8,8 @@ Conventions (AASM Scoring Manual terms):
   REM latency: sleep onset -> first REM epoch. WASO = TIB - sleep latency - TST.
 - Indices are events per hour of TST; an event counts when its onset lies in a sleep epoch.
   AHI counts all apneas and hypopneas; OAI obstructive + mixed apneas; CAI central apneas;
-  ODI desaturation events; arousal index arousals; limb movement index limb movements.
+  ODI desaturation events; arousal index arousals; limb movement index limb movements. The apnea index
+  (AI: apneas of every kind per hour of TST) is derived from the stored apnea count (:func:`apnea_index_per_h`).
 - Sleep period: sleep onset -> the last sleep epoch. Awakenings: bouts of W (>= 1 epoch) inside the sleep
   period, and those lasting at least 1 min (>= 2 epochs of 30 s; some scoring traditions count only these);
   stage shifts: changes of stage between consecutive scored epochs inside it (W included; unscored epochs
@@ -104,6 +105,17 @@ KIND_METRICS: dict[str, tuple[str, ...]] = {
 
 def _per_h(count: float, minutes: float) -> float:
     return float(count) / (minutes / 60.0) if minutes > 0 else math.nan
+
+
+def apnea_index_per_h(n_apneas: pd.Series, tst_min: pd.Series) -> pd.Series:
+    """The apnea index (AASM AI): obstructive, central and mixed apneas per hour of TST, from the nights' stored
+    apnea counts (``n_apneas``: NaN where respiratory events were not scored) and total sleep times.
+
+    Vectorised over nights; NaN where either is missing or the night has no sleep (no rate of zero hours).
+    """
+    n = pd.to_numeric(n_apneas, errors="coerce").astype(float)
+    hours = pd.to_numeric(tst_min, errors="coerce").astype(float) / 60.0
+    return (n / hours).where(hours > 0)
 
 
 def _mean(x: pd.Series | np.ndarray) -> float:

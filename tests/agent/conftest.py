@@ -28,3 +28,14 @@ def cohort(sim_workspace: Path):
     c = Cohort(sim_workspace)
     yield c
     c.close()
+
+
+@pytest.fixture()
+def rem_session(rem_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A rule-based chat session on :func:`rem_cohort`'s workspace (no LLM back end)."""
+    from sleeplm.agent import ChatSession, ToolConfig
+
+    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
+    c = Cohort(rem_cohort / "ws")
+    yield ChatSession(c, config=ToolConfig(figure_dir=tmp_path, caption_max_len=4))
+    c.close()

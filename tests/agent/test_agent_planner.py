@@ -303,8 +303,10 @@ def test_which_group_has_the_highest_value_compares_the_groups() -> None:
 def test_events_per_hour_is_the_stored_index_not_the_count() -> None:
     q = plan("How many arousals per hour does sim-0002 have?", NAMES, AT_1)
     assert q == Query("value", [Measure("metric", "arousal_index_per_h")], nights=["sim-0002"])
-    d = plan("how many apneas per hour in sim-0002?", NAMES, AT_1)  # every kind of apnea: no such index stored
-    assert isinstance(d, Decline) and "not for apneas" in d.reason
+    q = plan("how many apneas per hour in sim-0002?", NAMES, AT_1)  # every kind of apnea: the apnea index (AI)
+    assert q == Query("value", [Measure("metric", "apnea_index_per_h")], nights=["sim-0002"])
+    d = plan("how many spindles per hour in sim-0002?", NAMES, AT_1)
+    assert isinstance(d, Decline)
 
 
 def test_two_named_nights_compared_are_their_values_not_a_phenotype_comparison() -> None:

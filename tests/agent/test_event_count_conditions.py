@@ -97,14 +97,6 @@ def xml_count_in_stage(cohort_dir: Path, night: str, word: str, stage: str) -> i
                and epochs.get(int(float(ev.findtext("Start")) // 30)) == stage for ev in root.iter("ScoredEvent"))
 
 
-@pytest.fixture()
-def rem_session(rem_cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("SLEEPLM_LLM", raising=False)
-    c = Cohort(rem_cohort / "ws")
-    yield ChatSession(c, config=ToolConfig(figure_dir=tmp_path, caption_max_len=4))
-    c.close()
-
-
 REM_NIGHTS = ("sim-0001", "sim-0002", "sim-0003", "sim-0004")
 
 
