@@ -53,6 +53,25 @@ NOT_COMPUTED = {
         "the workspace keeps, per night, the WASO, the awakenings (all of them and those of at least 1 minute), the "
         "awakening index, the stage shift index and, where arousals were scored, the arousal index; name one of these",
         "which nights have the highest awakening index?"),
+    r"\b(which|what)\b.{0,40}\b(rule|criteri\w+|definition)\b.{0,40}\b(hypopn\w*|ahi|odi|desat\w*)"
+    r"|\b(hypopn\w*|ahi|odi|desat\w*)\b.{0,60}\b(3|4|three|four) ?(%|percent)( or (a |the )?(3|4) ?(%|percent))?"
+    r"( desaturation)? (rule|criteri\w+|definition)"
+    r"|\b(using|with|by|under|per) (the )?(3|4|three|four) ?(%|percent) (desaturation )?(rule|criteri\w+|definition)\b"
+    r"|\b(aasm|cms|medicare) (1a|1b|2007|2012|recommended|alternative|acceptable) (rule|criteri\w+|definition)": (
+        "the annotation files hold the events as scored, not the rule the scorer used (a 3 % desaturation or an "
+        "arousal, AASM's recommended rule, or a 4 % desaturation, the CMS / AASM 'acceptable' one), and the workspace "
+        "keeps each desaturation's nadir but not its baseline, so its depth is unknown and the AHI and ODI cannot be "
+        "recomputed under another rule here. The AHI counts the hypopneas as scored; a night scored by this program (labelled automatic) uses "
+        "AASM 2012's 3 % / arousal rule. An AHI by the 4 % rule is lower (never higher) than one by the 3 % rule",
+        "what is the AHI of each night?"),
+    r"\b(during|in|within|throughout|over|of|per|each|every|across)\s+(the\s+)?(first|second|third|fourth|last|final|"
+    r"each|every)?\s*(rem|nrem|non[- ]rem)\s+(period|episode|cycle)s?\b"
+    r"|\b(sleep|nrem|non[- ]rem|rem)[- ]cycles?\b|\bcycles? of sleep\b|\bultradian\b": (
+        "sleep cycles and REM periods are not segmented here (their definitions differ: how long a break in REM ends "
+        "a period, how short a cycle may be), so nothing is counted or measured per cycle or per REM period; the "
+        "workspace keeps each epoch's stage, the REM latency, the minutes and events in each stage, and clock-time "
+        "windows (\"apneas between 00:30 and 00:45\")",
+        "how many central apneas are there in REM in each night?"),
     r"\brdi\b|respiratory disturbance index": (
         "the RDI counts respiratory effort-related arousals (RERAs) besides apneas and hypopneas, and no RERAs are "
         "scored in this cohort's annotations, so the RDI is not computed. The AHI (apneas and hypopneas per hour of "

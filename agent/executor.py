@@ -469,6 +469,15 @@ def _versus_cohort(fr: Frames, m: Measure, nights: list[str]) -> dict[str, Any]:
             "ranks": ranks}
 
 
+def _longest_at(fr: Frames, m: Measure, recording: str) -> str:
+    """Where a night's longest event of a measure lies: its clock time, epoch and the stage it starts in."""
+    sel = _events_of(fr, m)
+    ev = sel[sel["recording"] == recording].sort_values(["duration_s", "onset_s"], ascending=[False, True]).iloc[0]
+    clock = fr.cohort.night_record(recording).clock_at(float(ev["onset_s"]))
+    when = f"at {clock:%H:%M:%S}, " if clock is not None else f"{float(ev['onset_s']):.0f} s into the recording, "
+    return f"{when}epoch {int(float(ev['onset_s']) // EPOCH_S)}, in {STAGE_WORDS.get(ev['stage'], ev['stage'])}"
+
+
 def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for r in nights:
@@ -487,6 +496,8 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                         f"{label(fr, m)} rests on only {minutes:.1f} min of {m.stage}, under the "
                         f"{MIN_STAGE_FOR_INDEX_MIN:g} min a per-stage index needs to be relied on (a single event "
                         f"there is {60.0 / max(minutes, 0.5):.1f}/h)")
+            if m.kind == "longest_event_duration" and finite(v) is not None:  # "when did the longest apnea occur?"
+                row.setdefault("at", {})[label(fr, m)] = _longest_at(fr, m, r)
             caution = position_caution(label(fr, m), position_minutes(fr.nights.loc[r], m.name)) \
                 if m.kind == "metric" and fr.window is None and finite(v) is not None else None
             if caution:  # "supine AHI 10.4" from 2 events in 11.5 min supine

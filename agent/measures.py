@@ -144,10 +144,13 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if events and not out and (re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t) or re.search(
             _PRESENCE, t)):  # "did sim-0001 have apneas?": the count answers it (and says when nobody scored them)
         out += [Measure("event_count", e, stage) for e in events]
+    both = re.search(r"\bage\s+(and|&)\s+(the\s+)?(bmi|body mass)|\b(bmi|body mass( index)?)\s+(and|&)\s+(the\s+)?age\b", t)
     if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
-                 r"|\bage (range|spread|sd|standard deviation)\b", t):
+                 r"|\bage (range|spread|sd|standard deviation)\b|\b(its|their|his|her)\s+age\b", t) or both:
         out.insert(0, Measure("attribute", "age"))
-    elif re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
+    if both:  # "what's its age and BMI?": both attributes
+        out.insert(1, Measure("attribute", "bmi"))
+    elif not any(m == Measure("attribute", "age") for m in out) and re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
             r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*|mean|average|avg|median|typical)\s+"
             r"(bmi|body mass)|\b(heaviest|lightest)\b|\b(bmi|body mass)( index)? of\b", t)):
         out.insert(0, Measure("attribute", "bmi"))

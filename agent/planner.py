@@ -205,7 +205,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if re.search(r"\b(summar\w*|overview|describe|tell me about)\b", t) and not find_metrics(t):
         return None  # a description (of a night, or of the cohort's nights): the tool router
     latency = {"rem_latency_min", "sleep_latency_min"} & set(find_metrics(t))  # "when did X first enter REM?"
-    if re.search(r"\bepochs?\b|\b(at|around)\s+\d{1,2}[:h]\d{2}\b", t) or not latency and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
+    longest = re.search(r"\b(when|what time)\b.*\blongest\b|\blongest\b.*\b(when|what time)\b", t)  # its time is given
+    if re.search(r"\bepochs?\b|\b(at|around)\s+\d{1,2}[:h]\d{2}\b", t) or not latency and not longest and re.search(r"\b(find|search|look for|examples?|similar|like this|like it|"
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
@@ -369,7 +370,10 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         ask = "rank"  # "the longest apnea of each night": "longest" is the measure, not a ranking word
     if ask is None:
         if listing and filters:
-            return Query("list", filters=filters)
+            shown = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
+                                                                 STAGE_MINUTES_FIELD + m.name) for f in filters)]
+            # "which subjects are obese, and what are their AHIs?": those nights, each with its value
+            return Query("rank", shown, filters=filters) if shown else Query("list", filters=filters)
         if nights:  # "was sim-0006's AHI above 15?": its value, and whether it meets the threshold asked
             graded = re.search(r"\b(normal|mild|moderate|severe)\b", t)  # a severity class: the AHI with its grade
             return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)),

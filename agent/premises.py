@@ -19,6 +19,8 @@ _WHY_HAVE = re.compile(r"^\s*why\s+(?:did|does|do|has|had|would)\s+(?P<who>.+?)\
 _WHY_IS = re.compile(r"^\s*why\s+(?:is|was|are|were)\s+(?P<what>.+?)\s+(?:so\s+|that\s+|this\s+|very\s+|too\s+)?"
                      r"(?P<adj>low|high|short|long|poor|bad|good|elevated|reduced|increased|decreased|large|small)"
                      r"\s*\??\s*$")
+_SEVERITY_APNEA = re.compile(r"(?:an?\s+)?(?:(?P<grade>mild|moderate|severe)(?:[- ]to[- ](?:moderate|severe))?\s+)?"
+                             r"(?:obstructive\s+|central\s+)?(?:sleep\s+)?(?:apn(?:o)?ea|osa|csa)(?:\s+syndrome)?")
 _EFFICIENCY = re.compile(r"\b(sleep )?efficiency\b|\bse\b")
 
 
@@ -45,6 +47,9 @@ def read_why(question: str) -> Premise | None:
     m = _WHY_HAVE.match(t)
     if m:
         what = m.group("what")
+        apnea = _SEVERITY_APNEA.fullmatch(what)
+        if apnea:  # "why does sim-0001 have severe OSA?": its AHI and AASM grade, beside the grade the question states
+            return Premise(f"what is the AHI of {m.group('who')}?", apnea.group("grade"), "sleep apnea (by AHI)")
         how = "how much" if re.fullmatch(rf"{_STAGE}( sleep)?", what) else "how many"
         return Premise(f"{how} {what} did {m.group('who')} have?", m.group("n"), what)
     m = _WHY_IS.match(t)

@@ -84,7 +84,8 @@ def _value(r: dict[str, Any]) -> str:
             if v is None and label in (row.get("why_missing") or {}):
                 parts.append(f"**{label}: not available** — {row['why_missing'][label]}")
             else:
-                parts.append(f"**{label}: {_n(v)}**" + (in_hours(v) if label.endswith("(min)") else ""))
+                parts.append(f"**{label}: {_n(v)}**" + (in_hours(v) if label.endswith("(min)") else "")
+                             + (f" ({row['at'][label]})" if label in (row.get("at") or {}) else ""))
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
         lines += [f"Caution: {note}." for note in row.get("notes") or []]
         for check in row.get("checks") or []:  # a yes/no threshold on this night's value

@@ -37,7 +37,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
                              r"non[- ]?supine\b", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
     "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
-    "ahi_per_h": (r"\bahi\b", r"apn(o)?ea[- ]hypopn(o)?ea index"),
+    "ahi_per_h": (r"\bahis?\b", r"apn(o)?ea[- ]hypopn(o)?ea index(es)?"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
     "apnea_index_per_h": (r"\bapn(o)?ea index\b", r"\bapn(o)?ea[- ]only index\b"),

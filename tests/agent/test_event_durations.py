@@ -69,3 +69,14 @@ def test_a_night_without_such_events_has_no_duration_not_zero(session, sim_cohor
 def test_duration_questions_it_cannot_answer_are_declined_saying_why(session, question, reason) -> None:
     turn = session.respond(question)
     assert reason in turn.answer
+
+
+def test_when_the_longest_hypopnea_occurred_is_its_epoch_in_the_annotations(session, sim_cohort_dir) -> None:
+    root = ET.parse(sim_cohort_dir / "sim-0002-nsrr.xml").getroot()
+    hyp = [(float(ev.findtext("Duration")), float(ev.findtext("Start"))) for ev in root.iter("ScoredEvent")
+           if re.search("hypopnea", ev.findtext("EventConcept") or "", re.I)]
+    duration, start = max(hyp, key=lambda x: (x[0], -x[1]))
+    turn = session.respond("When did the longest hypopnea in sim-0002 occur?")
+    assert turn.steps[0].name == "query_cohort"
+    assert f"longest hypopnea (s): {duration:.1f}**" in turn.answer
+    assert re.search(rf"\(at \d\d:\d\d:\d\d, epoch {int(start // 30)}, in ", turn.answer)

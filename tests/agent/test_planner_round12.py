@@ -73,3 +73,45 @@ def test_stage_4_is_said_to_be_part_of_n3_not_silently_replaced() -> None:
     assert "AASM scoring merged Rechtschaffen & Kales stages 3 and 4 into N3" in rk_stage_note(
         "How many minutes of stage 4 sleep did sim-0001 have?")
     assert rk_stage_note("How many minutes of N3 did sim-0001 have?") == ""
+
+
+def test_the_hypopnea_rule_and_a_4_percent_ahi_are_declined_with_why_not_answered_with_the_ahi() -> None:
+    for q in ("Which hypopnea scoring rule was used for the AHI in this cohort?",
+              "Was the ODI of sim-0002 computed with a 3% or a 4% desaturation criterion?",
+              "AHI of sim-0004 using the 4% rule"):
+        d = decide(q, NAMES, Context())
+        assert d.tool is None and "not the rule the scorer used" in d.text, q
+    assert decide("what is the AHI of sim-0004?", NAMES, Context()).tool == "describe_night"
+
+
+def test_events_in_the_first_rem_period_are_declined_not_answered_with_the_rem_latency() -> None:
+    for q in ("How many central apneas occurred in sim-0002 during the first REM period?",
+              "how many sleep cycles did sim-0001 have?"):
+        d = decide(q, NAMES, Context())
+        assert d.tool is None and "sleep cycles and REM periods are not segmented here" in d.text, q
+    d = decide("what is the REM latency of sim-0001?", NAMES, Context())
+    assert d.tool is not None
+    d = decide("when did the first REM period start in sim-0001?", NAMES, Context())
+    assert d.tool is not None
+
+
+def test_why_a_night_has_severe_osa_is_answered_with_its_ahi_beside_the_stated_grade() -> None:
+    from sleeplm.agent.premises import read_why, why_preface
+
+    p = read_why("Why does sim-0001 have severe obstructive sleep apnea?")
+    assert (p.factual, p.stated) == ("what is the AHI of sim-0001?", "severe")
+    assert "The question says severe sleep apnea" in why_preface("Why does sim-0001 have severe obstructive sleep apnea?")
+    assert read_why("why did sim-0004 have sleep apnea?").factual == "what is the AHI of sim-0004?"
+
+
+def test_its_age_and_bmi_asks_for_both_attributes() -> None:
+    ctx = Context(recording="sim-0004", last_tool="describe_night", last_args={"recording": "sim-0004"})
+    assert _query("what's its age and BMI?", ctx) == Query(
+        "value", [Measure("attribute", "age"), Measure("attribute", "bmi")], nights=["sim-0004"])
+
+
+def test_which_subjects_are_obese_and_their_ahis_gives_each_selected_night_its_ahi() -> None:
+    q = _query("Which subjects are obese, and what are their AHIs?")
+    assert (q.ask, q.measures) == ("rank", [Measure("metric", "ahi_per_h")])
+    assert [(f.field, f.op, f.value) for f in q.filters] == [("bmi", ">=", 30.0)]
+    assert _query("which nights have an AHI above 15?").ask == "list"
