@@ -215,6 +215,15 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        "a value for all of NREM would have to be pooled from them, which I do not do.",
                        _understood(t, names), "what is the AHI during N2 in each night?")
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)}
+    per_stage = [m for m in find_metrics(t) if m in INDEX_EVENTS]
+    if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t) and (
+            re.search(r"\b(heart rate|hr|pulse)\b", t) or len(per_stage) == 1):
+        # "heart rate in REM compared with N2", "is the AHI higher in REM than in N2?": each stage's value, side by side
+        stages = list(dict.fromkeys(STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)))
+        p0 = parse(t, names)
+        measures = [Measure("stage_index", per_stage[0], st) for st in stages] if per_stage else \
+            [Measure("metric", f"hr_{st.lower()}_bpm") for st in stages]
+        return Query("value" if p0.recordings else "rank", measures, nights=p0.recordings or None)
     if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t):
         return Decline(f"comparing stages ({', '.join(sorted(named))}) within the nights is not something I can do yet; "
                        "I can give a measure within one stage at a time.", _understood(t, names),

@@ -28,9 +28,9 @@ from .answers import compose
 from .intents import Context
 from .planner import decide
 from .premises import why_preface
-from .wording import rk_stage_note
 from .state import SessionState
 from .vocab import CohortNames
+from .wording import rk_stage_note
 
 ROUTER_NAME = "sleeplm-router"
 

@@ -115,3 +115,12 @@ def test_which_subjects_are_obese_and_their_ahis_gives_each_selected_night_its_a
     assert (q.ask, q.measures) == ("rank", [Measure("metric", "ahi_per_h")])
     assert [(f.field, f.op, f.value) for f in q.filters] == [("bmi", ">=", 30.0)]
     assert _query("which nights have an AHI above 15?").ask == "list"
+
+
+def test_a_stage_against_another_gives_both_stages_values_not_a_decline() -> None:
+    d = decide("What was sim-0002's heart rate in REM compared with N2?", NAMES, Context())
+    assert (d.tool, d.args["metrics"]) == ("describe_night", ["hr_rem_bpm", "hr_n2_bpm"])
+    assert _query("is the AHI higher in REM than in N2 in sim-0002?") == Query(
+        "value", [Measure("stage_index", "ahi_per_h", "REM"), Measure("stage_index", "ahi_per_h", "N2")],
+        nights=["sim-0002"])
+    assert _query("is the heart rate higher in REM than in N3 across the cohort?").ask == "rank"
