@@ -71,6 +71,10 @@ class SplitSpec:
         trained on a split reads recordings the same way (``ReCoCaConfig.input_brain_scale``).
     wake_artifacts
         Eye movements, scalp muscle and body movement in the simulated wake EEG (``simulate_night``; off by default).
+    duration_h_max
+        When set, the nights' lengths spread evenly over ``[duration_h, duration_h_max]`` hours
+        (:func:`night_duration_h`): preprocessing scales each recording over its whole length, so a model that is to
+        read 30-min excerpts and whole nights alike trains on both (None: every night ``duration_h``).
     """
 
     n_nights: int
@@ -80,14 +84,28 @@ class SplitSpec:
     n_randomized: int = 0
     brain_scale: str = "sd"
     wake_artifacts: bool = False
+    duration_h_max: float | None = None
 
     def __post_init__(self) -> None:
         if self.brain_scale not in BRAIN_SCALES:
             raise ValueError(f"brain_scale must be one of {BRAIN_SCALES}, not {self.brain_scale!r}")
+        if self.duration_h_max is not None and self.duration_h_max < self.duration_h:
+            raise ValueError(f"duration_h_max ({self.duration_h_max}) is below duration_h ({self.duration_h})")
+
+
+def night_duration_h(spec: SplitSpec, index: int) -> float:
+    """Length (h) of night ``index`` of a split: ``duration_h``, or with ``duration_h_max`` a point of a golden-ratio
+    sequence over ``[duration_h, duration_h_max]`` (any number of nights spans the range evenly, and night ``i``'s
+    length does not depend on how many there are), rounded to whole 30-s epochs."""
+    if spec.duration_h_max is None:
+        return spec.duration_h
+    u = (0.5 + index * 0.6180339887498949) % 1.0
+    hours = spec.duration_h + u * (spec.duration_h_max - spec.duration_h)
+    return round(hours * 120) / 120
 
 
 #: What a split's ``info.json`` means when it lacks a key (it was built before the setting existed).
-SPEC_DEFAULTS = {"n_randomized": 0, "brain_scale": "sd", "wake_artifacts": False}
+SPEC_DEFAULTS = {"n_randomized": 0, "brain_scale": "sd", "wake_artifacts": False, "duration_h_max": None}
 
 
 def spec_differences(info: dict, spec: SplitSpec) -> dict[str, tuple]:
@@ -158,7 +176,7 @@ def build_split(out_dir: str | Path, spec: SplitSpec, workers: int = 1, progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    args = [(spec.seed, i, spec.duration_h, spec.n_paraphrases, spec.n_randomized, spec.brain_scale,
+    args = [(spec.seed, i, night_duration_h(spec, i), spec.n_paraphrases, spec.n_randomized, spec.brain_scale,
              spec.wake_artifacts) for i in range(spec.n_nights)]
     xs, metas, caps, offset = [], [], [], 0
     if workers > 1:

@@ -65,7 +65,8 @@ class Recipe:
         """Folder name of the cached dataset these splits build."""
         t, v = self.train_split, self.val_split
         tag = f"data-n{t.n_nights}-v{v.n_nights}-h{t.duration_h:g}-p{t.n_paraphrases}-s{t.seed}"
-        return tag + (f"-r{t.n_randomized}" if t.n_randomized else "") + (f"-vh{v.duration_h:g}" if v.duration_h != t.duration_h else "")
+        return tag + (f"-r{t.n_randomized}" if t.n_randomized else "") + (f"-vh{v.duration_h:g}" if v.duration_h != t.duration_h else "") \
+            + (f"-hmax{t.duration_h_max:g}" if t.duration_h_max is not None else "")
 
 
 def list_recipes() -> list[str]:
