@@ -25,7 +25,7 @@ _WHO = r"\b(subjects?|patients?|people|those|men|women|participants?)"
 _PEOPLE = r"(patients?|subjects?|people|group|controls?|participants?|cases?|ones|nights|recordings)"
 #: Words that exclude what follows ("not from site shhs", "excluding the insomnia subject", "non-healthy").
 NOT = r"(?:not|excluding|exclude|except(?: for)?|other than|besides|apart from|non[- ]?)"
-ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceeding|>|>=|≥|at least|of at least|no less than|not less than)"
+ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceed(?:s|ed|ing)?|>|>=|≥|at least|of at least|no less than|not less than)"
 BELOW = r"(below|under|less than|fewer than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
 
 

@@ -124,3 +124,8 @@ def test_a_stage_against_another_gives_both_stages_values_not_a_decline() -> Non
         "value", [Measure("stage_index", "ahi_per_h", "REM"), Measure("stage_index", "ahi_per_h", "N2")],
         nights=["sim-0002"])
     assert _query("is the heart rate higher in REM than in N3 across the cohort?").ask == "rank"
+
+
+def test_a_latency_that_exceeded_a_value_is_a_threshold() -> None:
+    q = _query("List the nights where sleep latency exceeded 30 minutes")
+    assert q.ask == "list" and [(f.field, f.op, f.value) for f in q.filters] == [("sleep_latency_min", ">", 30.0)]
