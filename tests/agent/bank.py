@@ -412,9 +412,11 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
              has(f"**{n['ahi'].idxmax()}** has the highest AHI")))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
               "How many apneas occurred in supine position?",
-              "Is the ODI correlated with the AHI?",
-              f"how many apneas per hour in {r0}?"):
+              "Is the ODI correlated with the AHI?"):
         add(Item("fresh: decline", [q], None))
+    whole = np.ones(len(gold.stages[r0]), bool)  # apneas of every kind per hour of sleep: the apnea index (AI)
+    add(Item("fresh: apnea index", [f"how many apneas per hour in {r0}?"],
+             value_is(gold.ahi_in(r0, whole, ("obstructive_apnea", "central_apnea", "mixed_apnea")))))
     no_n3 = set(n.index[n["N3_pct"].fillna(0) == 0])  # read since session 26: nights without a minute of N3
     add(Item("fresh: no stage at all", ["How many nights had no N3 at all?"],
              lambda t: f"**{len(no_n3)} night(s)**" in t.answer and names_in(t.answer) == no_n3))
