@@ -11,9 +11,7 @@ Misspellings of the words it knows are corrected first ("higest" → "highest").
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
-from collections.abc import Iterable
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
@@ -27,6 +25,7 @@ from .declines import (
     UNSCORED,
 )
 from .executor import INDEX_EVENTS, filter_text
+from .follow_ups import follow_up_query, which_of_those
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
@@ -41,6 +40,8 @@ from .query import (
     event_count_field,
     event_count_of,
 )
+from .rem_question import NREM, rem_related_plan
+from .spelling import correct_spelling
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
@@ -53,26 +54,6 @@ from .vocab import (
 from .windows import find_window
 from .wording import canonical_wording
 
-#: Words the planner knows; a close misspelling of one (difflib ratio ≥ 0.8) is read as it.
-KEYWORDS: tuple[str, ...] = (
-    "which", "night", "nights", "highest", "lowest", "average", "median", "mean", "efficiency", "sleep",
-    "apnea", "apneas", "hypopnea", "hypopneas", "arousal", "arousals", "desaturation", "desaturations",
-    "obstructive", "central", "subject", "subjects", "patient", "patients", "women", "female", "females",
-    "male", "males", "phenotype", "compare", "comparison", "between", "across", "cohort", "recording",
-    "recordings", "heart", "rate", "during", "latency", "hypnogram", "oldest", "youngest", "missing",
-    "channel", "channels", "many", "number", "older", "younger", "above", "below", "greater", "total",
-    "minutes", "lower", "higher", "trend", "increase", "correlate", "correlation", "describe", "longest",
-    "shortest", "most", "fewest", "least", "maximum", "minimum", "phenotypes", "index", "percentage",
-    "percent", "number", "efficient", "saturation", "oxygen", "desaturation", "wake", "arousal",
-    "lights", "hours", "half", "first", "last", "second", "onset", "after", "before", "midnight", "clock",
-    "latter", "final", "since", "until",
-    # near-misses of the words above that are words of their own ("position changes" is not "channels")
-    "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
-    "duration", "durations", "lasting", "seconds",  # "apnea duration" is not "apnea desaturation"
-)
-_PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
-
-
 _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
 _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
 _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|overall number|sum)\b",
@@ -80,27 +61,12 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
               "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b"
                        r"|\b(age|ahi|bmi|odi|tst|waso) range\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
-_NREM = r"\bnrem\b|\bnon[- ]?rem\b"
 #: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
 _VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
                   r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset|"
                   r"all (?:the )?(?:other )?(?:nights|recordings))\b")
 _THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (like|similar to) (it|that|this)",
          "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
-
-
-def correct_spelling(text: str, keep: Iterable[str] = ()) -> str:
-    """The text with close misspellings of :data:`KEYWORDS` replaced ("avrage sleep efficency"); the words in
-    ``keep`` (the cohort's recording names and subject ids: "night-a" is not a misspelt "night") stay."""
-    kept = {k.lower() for k in keep}
-
-    def fix(m: re.Match[str]) -> str:
-        w = m.group(0)
-        if len(w) < 4 or w in KEYWORDS or w in kept or _PROTECTED.match(w):
-            return w
-        close = difflib.get_close_matches(w, KEYWORDS, n=1, cutoff=0.8)
-        return close[0] if close else w
-    return re.sub(r"[a-z][a-z0-9'-]*", fix, text.lower())
 
 
 def _language(text: str) -> str | None:
@@ -210,7 +176,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
-    if re.search(_NREM, t) and "ahi_nrem_per_h" not in find_metrics(t):
+    if re.search(NREM, t) and "ahi_nrem_per_h" not in find_metrics(t):
         return Decline("NREM sleep as one stage is not stored: per-stage values are kept for N1, N2, N3 and REM, and "
                        "a value for all of NREM would have to be pooled from them, which I do not do.",
                        _understood(t, names), "what is the AHI during N2 in each night?")
@@ -435,21 +401,6 @@ def _understood(t: str, names: CohortNames) -> str:
 _THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
 #: "How many nights, and what are their phenotypes?": "their" groups the answer, it does not point back.
 _THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b"
-#: AASM and R&K stage names as written ("stage 2", "stage N2 sleep", "stage R", "stage 3/4"), and the word the
-#: planner reads for each.
-#: Apnea said to be worse in REM ("is sleep apnea worse in REM", "REM-predominant OSA"): REM against NREM AHI, not a
-#: count of apneas in REM.
-_REM_WORSE = (r"\b(apnoea|apnea|osa|ahi|breathing events?)\b.*\b(worse|more severe|predominant|dominant|concentrated)"
-              r"\b.*\bin rem\b|\brem[- ](predominant|dominant)\b")
-
-
-def _rem_versus_nrem(question: str) -> bool:
-    """REM-related OSA, or the REM AHI set against the NREM AHI ("is the REM AHI higher than the NREM AHI?")."""
-    t = question.lower()
-    if "rem-related osa" in t or re.search(_REM_WORSE, t):
-        return True
-    return "ahi_nrem_per_h" in find_metrics(t) and bool(re.search(r"\brem\b", re.sub(_NREM, " ", t))) and \
-        bool(re.search(r"\bahi\b.*\bahi\b|\b(than|versus|vs\.?|compared?|differ\w*)\b", t))
 
 
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
@@ -457,27 +408,16 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
     premise = read_why(question)  # "why did sim-0001 have 300 apneas?": the count, with the stated number beside it
     question = canonical_wording(premise.factual if premise else question, names)
-    if _rem_versus_nrem(question):  # REM against NREM AHI with the rule applied (encoder.captions.night)
-        nights = parse(correct_spelling(question.lower(), names.known()), names).recordings
-        if not nights and ctx.recording and re.search(r"\b(it|this|that|the (first|second|same) one|(this|that|the) "
-                                                        r"(night|recording|patient))\b", question.lower()):
-            nights = [ctx.recording]  # "is that REM-related OSA?" about the night in focus
-        if len(nights) == 1:
-            return _accounted(question, names, Plan("describe_night", {
-                "recording": nights[0], "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"], "plot": False}))
-        t = correct_spelling(question.lower(), names.known())
-        if night_filters(t, parse(t, names), names, None):  # "which women have REM-related OSA?": not all nights
-            return Plan(text=Decline("I apply the REM-related OSA rule to every night or to named nights, not yet to a "
-                                     "group picked by subject or metric; ask for every night, or name the nights.",
-                                     "REM-related OSA", "which nights have REM-related OSA?").text())
-        return _accounted(question, names, Plan("rem_related_nights", {"recordings": nights} if nights else {}))
+    rem = rem_related_plan(question, names, ctx)  # REM against NREM AHI with the rule applied (encoder.captions.night)
+    if rem is not None:
+        return _accounted(question, names, rem) if rem.tool else rem
     if re.search(r"\b(where|when|which epochs|what epochs|what times?)\b", question.lower()):
         routed = route(question, names, ctx)  # "where does SpO2 drop below 85 %": epochs, not the night's nadir
         if routed.tool == "search_epochs" and any(k in routed.args for k in FEATURE_FILTERS):
             return _accounted(question, names, routed)
-    decision = _which_of_those(question, names, ctx) or plan(question, names, ctx)
+    decision = which_of_those(question, names, ctx) or plan(question, names, ctx)
     if isinstance(decision, Decline) or decision is None:
-        follow = _follow_up_query(question, names, ctx)
+        follow = follow_up_query(question, names, ctx)
         if follow is not None:
             return _accounted(question, names, Plan("query_cohort", follow.to_args()))
     if isinstance(decision, Decline):
@@ -515,50 +455,6 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if routed.tool == "cohort_stats" and routed.args.get("question") != "scoring":
         routed = _with_night_conditions(question, names, routed)
     return _accounted(question, names, routed)
-
-
-_OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
-                        r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
-
-
-def _which_of_those(question: str, names: CohortNames, ctx: Context) -> Query | None:
-    """ "Which one has more slow wave sleep?" (or "and a lower nadir?") right after an answer about two or more named
-    nights: the highest / lowest of that measure among those nights, not the cohort's."""
-    t = question.strip().lower()
-    shown = list(ctx.last_args.get("nights") or []) if ctx.last_tool == "query_cohort" else []
-    if len(shown) < 2 or parse(correct_spelling(t, names.known()), names).recordings:
-        return None
-    which = re.search(r"\b(which one|which of (them|the two|these|those|both)|which night)\b|^\s*(and|or)\b", t)
-    more_less = re.search(r"\b(?P<more>more|higher|greater|larger|longer|bigger)\b|\b(?P<less>less|lower|fewer|smaller|"
-                          r"shorter)\b", t)
-    metrics = find_metrics(canonical_wording(t, names))
-    if not (which and more_less and len(metrics) == 1):
-        return None
-    return Query("argmax" if more_less.group("more") else "argmin", [Measure("metric", metrics[0])], nights=shown)
-
-
-def _follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | None:
-    """A follow-up that names only what changes, read against the previous answer: "and the lowest?" after the
-    highest of a measure; "how does that compare with sim-0001?" after a night's metrics (both nights' values)."""
-    t = question.strip().lower()
-    end = _OTHER_END.match(t)
-    if end and ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") in ("argmax", "argmin"):
-        q = Query.from_args(ctx.last_args)
-        low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
-        return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
-    named = parse(correct_spelling(t, names.known()), names).recordings
-    stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:in|during)\s+(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?\s*\??\s*", t)
-    if stage and ctx.last_tool == "describe_night" and ctx.recording and ctx.last_args.get("metrics"):
-        # "what is the AHI of sim-0002? || and in slow wave sleep?": the same index within that stage
-        indices = [m for m in ctx.last_args["metrics"] if m in INDEX_EVENTS]
-        if indices:
-            st = STAGE_TOKEN.get(stage.group(1), stage.group(1).upper())
-            return Query("value", [Measure("stage_index", m, st) for m in indices], nights=[ctx.recording])
-    if re.search(r"\b(compare[sd]?|comparison|versus|vs\.?|against|differ\w*)\b", t) and len(named) == 1 and \
-            ctx.last_tool == "describe_night" and ctx.last_args.get("metrics") and ctx.recording and \
-            named[0] != ctx.recording and not find_metrics(t):
-        return Query("value", [Measure("metric", m) for m in ctx.last_args["metrics"]], nights=[ctx.recording, named[0]])
-    return None
 
 
 def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:

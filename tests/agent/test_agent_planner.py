@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from sleeplm.agent import ChatSession, ToolConfig
 from sleeplm.agent.intents import Context
-from sleeplm.agent.planner import correct_spelling, decide, plan
+from sleeplm.agent.planner import decide, plan
 from sleeplm.agent.query import Decline, Filter, Measure, Query
+from sleeplm.agent.spelling import correct_spelling
 from sleeplm.agent.vocab import CohortNames
 from sleeplm.index.queries import Cohort
 
