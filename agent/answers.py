@@ -137,6 +137,10 @@ def describe_night(r: dict[str, Any]) -> str:
     for col, v in r["requested_metrics"].items():
         lines.append(_metric_value(col, v, r["all_metrics"], r.get("stage_epochs"), r.get("scoring"),
                                    r.get("missing_channels")))
+        if col == "spo2_min_pct" and r.get("spo2_nadir_at"):
+            at = r["spo2_nadir_at"]
+            during = ", during " + event_list(at["events"]) if at.get("events") else ""
+            lines.append(f"The nadir is in epoch {at['epoch_index']} ({at['clock_time']}), scored {at['stage']}{during}.")
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:

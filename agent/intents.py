@@ -374,7 +374,9 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         return Plan("search_epochs", {"description": _search_text(p, question), **_filters(p),
                                       **({"stages": stages} if stages else {}), "k": p.k or 20, "in_time_order": True})
     if (p.events or p.stages) and (p.recordings or p.this_night or ctx.recording) and \
-            p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") and \
+            (p.has(r"\bwhere\b", r"\bwhen\b", r"\blocat", r"\blocali[sz]", r"what time", r"\bspot\b") or
+             (bool(p.events) and p.has(r"^\s*(please\s+)?(list|show|display|mark|give|find)( me)?( all)?( of)? (the|all|every)\b")
+              and not p.has(r"\bhow many\b", r"\bcount\b", r"\bnumber of\b", r"\blike\b", r"\bsimilar\b"))) and \
             not _has_epoch_ref(p) and not p.has(r"\bepochs? (where|when)\b"):
         return Plan("localize_events", {"description": _describe(p), "recording": _night(p, ctx)})
     if _has_epoch_ref(p) and p.has(r"caption", r"what happen", r"what('s| is) (going on|happening)", r"explain",

@@ -41,11 +41,20 @@ def localize_events(r: dict[str, Any]) -> str:
     within = f", only in epochs scored {'/'.join(r['within_stages'])}" if r.get("within_stages") else ""
     kinds = " or ".join(t.replace("_", " ") for t in r["event_types"]) if r.get("event_types") else "event"
     head = r.get("method") == "event head"
+    # a night whose annotations hold the events asked for: the scored events lead, the model's reading follows as a check
+    scored_first = bool(r["event_types"] and r["annotated"] and not r.get("not_scored"))
+    lines = _scored_events(r) if scored_first else []
     if head:
-        lines = [(f"In **{r['recording']}**, {len(r['intervals'])} event(s) of type {event_list(r['event_types'])} read "
-                  f"by the fact reader's event head{within} (an event: a run of 1-s stretches where its probability "
-                  "is > 0.5, at least as long as the scoring rules' shortest event of the type). The head was trained "
-                  "and tested on simulated nights only: on a real recording these are estimates, not scored events.")]
+        lines.append((f"The fact reader's event head read {len(r['intervals'])} event(s) of type "
+                      f"{event_list(r['event_types'])}{within} (an event: a run of 1-s stretches where its probability "
+                      "is > 0.5, at least as long as the scoring rules' shortest event of the type). The head was "
+                      "trained and tested on simulated nights only: on a real recording these are estimates, not "
+                      "scored events.") if scored_first else
+                     (f"In **{r['recording']}**, {len(r['intervals'])} event(s) of type {event_list(r['event_types'])} "
+                      f"read by the fact reader's event head{within} (an event: a run of 1-s stretches where its "
+                      "probability is > 0.5, at least as long as the scoring rules' shortest event of the type). The "
+                      "head was trained and tested on simulated nights only: on a real recording these are estimates, "
+                      "not scored events."))
         if not r["intervals"]:
             lines.append("It read none. That is the head's reading, not a finding of none: a scorer may find events "
                          "it misses, above all on a real recording.")
@@ -53,7 +62,8 @@ def localize_events(r: dict[str, Any]) -> str:
         rule = ("kept where the model's probability of the description against a no-event description is > 0.5; "
                 "the cosine shown is the similarity that ranks them" if r.get("method") == "calibrated"
                 else f"robust z > {num(r['z_threshold'])}")
-        lines = [f"In **{r['recording']}**, epochs most like “{r['description']}”{within} ({rule}):"]
+        lines.append(f"{'The model' if scored_first else 'In **' + r['recording'] + '**,'} "
+                     f"{'finds these ' if scored_first else ''}epochs most like “{r['description']}”{within} ({rule}):")
         if not r["intervals"]:
             lines.append("no epochs stood out above the threshold.")
     if head and r.get("unreadable_epochs"):
@@ -62,7 +72,12 @@ def localize_events(r: dict[str, Any]) -> str:
     if r.get("event_head_unavailable"):
         lines.append("The fact reader's event head, which reads these events to the second, could not be used: "
                      f"{r['event_head_unavailable']}. These are the epochs most similar to the description instead.")
-    shown = 12 if head else 8
+    if scored_first and (r["epoch_precision"] is not None or r["epoch_recall"] is not None):
+        lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
+                     f"recall {num(r['epoch_recall'], 2)}.")
+    shown = (5 if scored_first else 12) if head else (5 if scored_first else 8)
+    if scored_first and r["intervals"]:
+        lines.append(f"The first {min(shown, len(r['intervals']))} it read:")
     lines += [_interval_line(i, iv, head, kinds) for i, iv in enumerate(r["intervals"][:shown], 1)]
     if len(r["intervals"]) > shown:
         lines.append(f"… and {len(r['intervals']) - shown} more (all in the figure).")
@@ -71,29 +86,39 @@ def localize_events(r: dict[str, Any]) -> str:
                      "annotations: they are the model's reading alone.")
     if r.get("not_scored"):
         lines.append(r["not_scored"][0].upper() + r["not_scored"][1:] + ".")
-    elif r["event_types"]:
-        names = event_list(r["event_types"])
-        if r["annotated"]:
-            shown = "; ".join(f"{a['type'].replace('_', ' ')} at epoch {a['epoch_index']} ({a['clock_time']})"
-                              for a in r["annotated"][:10])
-            where = f"in the epochs of this night scored {'/'.join(r['within_stages'])}" if r.get("within_stages") \
-                else "in this night"
-            lines.append(f"Annotated {names} {where} ({len(r['annotated'])}): {shown}"
-                         f"{' …' if len(r['annotated']) > 10 else ''}.")
-        else:
-            lines.append(f"This night has no annotated {names}"
-                         + (f" in epochs scored {'/'.join(r['within_stages'])}." if r.get("within_stages") else "."))
+    elif r["event_types"] and not scored_first:
+        lines.append(f"This night has no annotated {event_list(r['event_types'])}"
+                     + (f" in epochs scored {'/'.join(r['within_stages'])}." if r.get("within_stages") else "."))
         if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
             lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
                          f"recall {num(r['epoch_recall'], 2)}.")
-        if r.get("scored_by_program"):
-            lines.append(r["scored_by_program"][0].upper() + r["scored_by_program"][1:] + ", not a person: the "
-                         "annotations above are its reading, and a program misses events a person would score.")
-    if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]):
+    if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]) or \
+            any(str(a["clock_time"]).startswith("+") for a in r["annotated"]):
         lines.append("Times marked + are from the start of the recording: the file gives no clock time.")
-    lines.append("Figure: the event head's probability over the night, with the events it read." if head else
-                 "Figure: similarity timeline with the intervals found.")
+    lines.append("Figure: the event head's probability over the night, with the events it read and the annotated "
+                 "ones." if head else "Figure: similarity timeline with the intervals found and the annotated events.")
     return "\n\n".join(lines)
+
+
+def _scored_events(r: dict[str, Any]) -> list[str]:
+    """The annotated events of the named types, first: count, who scored them, and the first 12 with their times."""
+    names = event_list(r["event_types"])
+    where = f"in the epochs of this night scored {'/'.join(r['within_stages'])}" if r.get("within_stages") \
+        else "in this night"
+    ann = r["annotated"]
+    lines = [f"In **{r['recording']}**: Annotated {names} {where} ({len(ann)}), as scored"
+             + (" by a program" if r.get("scored_by_program") else "") + ":"]
+    for i, a in enumerate(ann[:12], 1):
+        dur = f", {num(a['duration_s'], 1)} s" if a.get("duration_s") is not None else ""
+        stage = f", scored {a['stage']}" if a.get("stage") not in (None, "", "UNKNOWN") else ""
+        span = f"{a['clock_time']}–{a['end_clock']}" if a.get("end_clock") else a["clock_time"]
+        lines.append(f"{i}. {a['type'].replace('_', ' ')} {span} (epoch {a['epoch_index']}{stage}{dur})")
+    if len(ann) > 12:
+        lines.append(f"… and {len(ann) - 12} more (all in the figure).")
+    if r.get("scored_by_program"):
+        lines.append(r["scored_by_program"][0].upper() + r["scored_by_program"][1:] + ", not a person: the "
+                     "annotations above are its reading, and a program misses events a person would score.")
+    return lines
 
 
 def _interval_line(i: int, iv: dict[str, Any], head: bool, kinds: str) -> str:

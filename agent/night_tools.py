@@ -55,6 +55,12 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
             ctx.figure_path("hypnogram", n.recording), [r["onset_s"] for r in rows], [r["stage"] for r in rows],
             [(e["type"], e["onset_s"], e["duration_s"]) for e in evs],
             title=f"{n.recording} — hypnogram and scored events", start_clock=start, cache=ctx.figure_cache)))
+    nadir_at = None
+    if "spo2_min_pct" in requested and requested["spo2_min_pct"] is not None:  # "when was the lowest SpO2?"
+        at = ctx.cohort.spo2_nadir_epoch(n.recording_id)
+        if at is not None:
+            nadir_at = {"epoch_index": at.epoch_index, "clock_time": _when(n, at.onset_s), "stage": at.stage,
+                        "events": at.event_types}
     key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
@@ -68,6 +74,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         "n_epochs": n.n_epochs,
         "missing_channels": n.missing_channels,
         "requested_metrics": requested,
+        "spo2_nadir_at": nadir_at,
         "key_metrics": key,
         "all_metrics": all_metrics,
         "night_summary": summary,
@@ -363,8 +370,10 @@ def localize_events(ctx: ToolContext, description: str, recording: str | None = 
             **({"event_type": iv.event_type, "duration_s": round(iv.end_s - iv.start_s, 1),
                 "annotated_other_type": other_type(iv)} if head else {}),
         })
-    annotated = [{"type": t, "epoch_index": ep(a), "clock_time": when(a),
-                  "onset_s": round(a, 1), "end_s": round(b, 1)} for a, b, t in loc.annotated]
+    stage_of = {r.epoch_index: r.stage for r in ctx.cohort.night_epochs(n.recording_id)}
+    annotated = [{"type": t, "epoch_index": ep(a), "clock_time": when(a), "end_clock": when(b),
+                  "onset_s": round(a, 1), "end_s": round(b, 1), "duration_s": round(b - a, 1),
+                  "stage": stage_of.get(ep(a))} for a, b, t in loc.annotated]
     by_program = [k for k in kinds if (n.scoring or {}).get(k, {}).get("state") == "automatic"]
     program_note = "; ".join(
         f"{SCORING_KIND_NAMES.get(k, k)} of this night were scored by a program"

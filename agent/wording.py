@@ -16,6 +16,9 @@ _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s
 #: Phrasings of a measure in the planner's words: "time below 90% saturation" is T90 (its 90 is not a threshold),
 #: "did X desaturate below 88%" asks for the SpO2 nadir below 88 %, "lower in older patients" is a trend with age.
 _SAT = r"(?:spo2|sp02|o2|oxygen saturation|oxygen|saturation|sat)"
+#: "Was the oxygen OK?" has no one measure: the oximetry measures the workspace keeps.
+_OXIMETRY = "mean SpO2, SpO2 nadir, T90 and ODI"
+_OXYGEN = r"(?:the\s+)?(?:oxygen(?:ation| saturation| levels?)?|spo2|sp02|(?:blood )?saturation|o2 sat(?:uration)?)"
 #: "How fragmented was sleep?" has no one measure: the ones the workspace keeps.
 _FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening index, stage shift index and arousal "
                   "index")
@@ -30,6 +33,9 @@ _PHRASINGS = (
     ((r"\bhow (?:fragmented|disrupted|broken up|interrupted)\s+(?:was|is|were)\s+(?:the\s+)?(?:sleep\s+)?"
       r"(?:(?:of|in|for|during)\s+)?"), f"what are the {_FRAGMENTATION} of "),
     (r"\b(?:the\s+)?sleep fragmentation (?:of|in|for)\b", f"the {_FRAGMENTATION} of"),
+    ((rf"\b(?:is|was|are|were)\s+{_OXYGEN}\s+(?:ok|okay|normal|fine|alright|all right|good|adequate|acceptable)\b"
+      rf"|\bhow (?:is|was|were|are|did)\s+{_OXYGEN}(?:\s+(?:look|do|go))?(?=\s+(?:in|of|for|during)\b|\s*\?|\s*$)"),
+     f"what are the {_OXIMETRY}"),
     ((r"\b(?:the\s+)?(?:percent(?:age)?|%|share|proportion|fraction)\s+of\s+(?:the\s+)?(?:total\s+)?sleep(?:\s+time)?\s+"
       rf"(?:(?:was|were|is)\s+)?(?:spent\s+)?(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?"
       rf"(?:\s+(?:{_SAT}))?"), "CT90"),

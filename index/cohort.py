@@ -237,6 +237,20 @@ class CohortLookups:
 
         return dict(self.memoized(("feature_extremes",), read))
 
+    def spo2_nadir_epoch(self, recording_id: int) -> EpochRow | None:
+        """The sleep epoch (scored N1, N2, N3 or REM) holding a night's lowest per-epoch SpO2, the first of equals:
+        where the night's ``spo2_min_pct`` lies (None without per-epoch features, sleep or SpO2)."""
+        if not self.has_table("features"):
+            return None
+        row = self.con.execute(
+            """SELECT e.epoch_index, e.onset_s, e.clock_time, e.stage, e.event_types FROM epochs e
+               JOIN features f USING (epoch_id)
+               WHERE e.recording_id = ? AND e.stage IN ('N1', 'N2', 'N3', 'REM') AND isfinite(f.spo2_min_pct)
+               ORDER BY f.spo2_min_pct, e.epoch_index LIMIT 1""", [int(recording_id)]).fetchone()
+        if row is None:
+            return None
+        return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []))
+
     def has_table(self, name: str) -> bool:
         """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""
         return self.memoized(("has_table", name), lambda: tables.has_table(self.con, name))

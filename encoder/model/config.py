@@ -132,7 +132,8 @@ class ReCoCaConfig:
     eot_token_id: int = 49407
     track_heads: bool = False
     #: How EEG and EOG are scaled before this model sees them (``make_epochs``'s ``brain_scale``): "sd" (the
-    #: whole-recording z-score every model so far was trained with) or "mad" (the robust scale).
+    #: whole-recording z-score the official model reads), "mad" (the robust scale) or "mad-window" (the robust scale
+    #: from the recording's widest 1.5-h stretch; ``sleeplm.encoder.signals.preprocess.BRAIN_SCALES``).
     input_brain_scale: str = "sd"
 
     def __post_init__(self) -> None:
@@ -141,8 +142,8 @@ class ReCoCaConfig:
         widths = {self.biosignals_cfg.transformer_width, self.text_cfg.width, self.multimodal_cfg.width}
         if len(widths) != 1:
             raise ValueError(f"the three towers must share one width, got {sorted(widths)}")
-        if self.input_brain_scale not in ("sd", "mad"):
-            raise ValueError(f"input_brain_scale must be 'sd' or 'mad', not {self.input_brain_scale!r}")
+        if self.input_brain_scale not in ("sd", "mad", "mad-window"):
+            raise ValueError(f"input_brain_scale must be 'sd', 'mad' or 'mad-window', not {self.input_brain_scale!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ReCoCaConfig":

@@ -84,8 +84,16 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 #: How EEG and EOG are scaled (:func:`make_epochs`): "sd" = :func:`zscore` (every model so far was trained so);
-#: "mad" = :func:`robust_zscore`, a scale the night's stage mix barely moves (eval/results/amplitude-n2-n3).
-BRAIN_SCALES = ("sd", "mad")
+#: "mad" = :func:`robust_zscore`, a scale the night's stage mix barely moves (eval/results/amplitude-n2-n3);
+#: "mad-window" = :func:`windowed_robust_zscore`, the same scale taken from the recording's 1.5-h stretch with the
+#: largest spread, so that a whole night reads like the 1.5-h nights a model trained on (eval/results/window-scale).
+BRAIN_SCALES = ("sd", "mad", "mad-window")
+#: The stretch :func:`windowed_robust_zscore` takes its scale from, and the step between the stretches it compares.
+SCALE_WINDOW_S = 5400.0
+SCALE_WINDOW_STEP_S = 300.0
+#: Every how many samples the windows' mean and spread are estimated from (64 Hz → 16 Hz: a 1.5-h window still has
+#: 86,400 samples; the whole-recording scales use every sample).
+SCALE_WINDOW_STRIDE = 4
 #: The channels ``brain_scale`` applies to.
 BRAIN_CHANNELS = ("EEG_C3", "EEG_C4", "EOG_L", "EOG_R")
 
@@ -99,6 +107,45 @@ def robust_zscore(x: np.ndarray) -> np.ndarray:
     if not np.isfinite(mad) or mad < 1e-12:
         return zscore(x) if x64.size else np.zeros_like(x, np.float32)
     return np.clip((x64 - float(np.mean(x64))) / (1.4826 * mad), -CLIP_Z, CLIP_Z).astype(np.float32)
+
+
+def windowed_robust_zscore(x: np.ndarray, fs_hz: float = MODEL_FS_HZ, window_s: float = SCALE_WINDOW_S,
+                           step_s: float = SCALE_WINDOW_STEP_S) -> np.ndarray:
+    """Robust z-score whose centre and scale come from one stretch of the recording: of the ``window_s`` stretches
+    starting every ``step_s`` (and the one ending with the recording), the one whose median absolute deviation is
+    largest. The whole recording is centred on that stretch's mean and divided by 1.4826 × its MAD, clipped to
+    ±CLIP_Z. A recording no longer than ``window_s`` is scaled as :func:`robust_zscore` scales it, sample for sample.
+
+    Why: a whole-recording scale depends on the recording's length. The first 1.5 h of a night hold most of its
+    slow-wave sleep and a whole night is mostly N2, so a model that learnt stages on 1.5-h nights reads a whole
+    night's N2 as N3. The stretch with the largest spread is, in a night, its slow-wave-richest stretch: the part a
+    1.5-h recording would hold. Mean and MAD of a stretch are estimated from every :data:`SCALE_WINDOW_STRIDE`-th
+    sample.
+
+    Parameters
+    ----------
+    x : ndarray
+        One channel at ``fs_hz``, the whole recording.
+    fs_hz, window_s, step_s : float
+        Sampling rate, stretch length and step (s).
+    """
+    x64 = np.asarray(x, np.float64)
+    n, w = len(x64), int(round(window_s * fs_hz))
+    if n <= w:
+        return robust_zscore(x)
+    step = max(1, int(round(step_s * fs_hz)))
+    starts = list(range(0, n - w + 1, step))
+    if starts[-1] != n - w:
+        starts.append(n - w)
+    best_mad, best_mean = -1.0, 0.0
+    for s0 in starts:
+        seg = x64[s0 : s0 + w : SCALE_WINDOW_STRIDE]
+        mad = float(np.median(np.abs(seg - np.median(seg))))
+        if mad > best_mad:
+            best_mad, best_mean = mad, float(np.mean(seg))
+    if not np.isfinite(best_mad) or best_mad < 1e-12:
+        return robust_zscore(x)
+    return np.clip((x64 - best_mean) / (1.4826 * best_mad), -CLIP_Z, CLIP_Z).astype(np.float32)
 
 
 def epoch_onsets(duration_s: float, first_onset_s: float = 0.0) -> np.ndarray:
@@ -146,7 +193,12 @@ def _channel_input(mapped: MappedRecording, name: str, start: int, onsets: np.nd
     except ValueError as exc:
         raise PSGError(rec.path, f"channel {name} ('{sig.label}'): {exc}") from exc
     if name != "POS":
-        y = robust_zscore(y) if brain_scale == "mad" and name in BRAIN_CHANNELS else zscore(y)
+        if name in BRAIN_CHANNELS and brain_scale == "mad":
+            y = robust_zscore(y)
+        elif name in BRAIN_CHANNELS and brain_scale == "mad-window":
+            y = windowed_robust_zscore(y)
+        else:
+            y = zscore(y)
     seg = y[start : start + n * EPOCH_SAMPLES]
     pad_value = -1.0 if name == "POS" else 0.0
     if seg.size < n * EPOCH_SAMPLES:  # a channel a little shorter than the recording
@@ -167,9 +219,10 @@ def make_epochs(mapped: MappedRecording, annotations: Annotations | None = None,
     threads : int, optional
         Channels prepared at once (the filters and the resampler release the GIL); default the cores
         this process may use. Each channel's numbers do not depend on it.
-    brain_scale : {"sd", "mad"}
-        How EEG and EOG are scaled (:data:`BRAIN_SCALES`): the whole-recording SD (the default, what the models
-        were trained with) or the robust scale of :func:`robust_zscore`.
+    brain_scale : {"sd", "mad", "mad-window"}
+        How EEG and EOG are scaled (:data:`BRAIN_SCALES`): the whole-recording SD (the default), the robust scale
+        of :func:`robust_zscore`, or that scale from the recording's widest 1.5-h stretch
+        (:func:`windowed_robust_zscore`). A model says which it reads (``SleepLM.brain_scale``).
 
     Returns
     -------

@@ -150,6 +150,9 @@ class AdaptRecipe:
     start_from: dict[str, str] | None = None
     #: The simulated training split the epochs come from (``sim_adapt``); None = a lab's own scored epochs.
     data: SplitSpec | None = None
+    #: How the adapted weights say recordings are to be read (``ReCoCaConfig.input_brain_scale``); None = as the
+    #: split was cut. Another scale only where it reads every training night identically (:func:`same_reading`).
+    input_brain_scale: str | None = None
 
 
 @dataclass
@@ -421,7 +424,7 @@ def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a JSON object")
     body = {k: v for k, v in raw.items() if not k.startswith("_")}
-    unknown = sorted(set(body) - {"name", "version", "adapt", "start_from", "data"})
+    unknown = sorted(set(body) - {"name", "version", "adapt", "start_from", "data", "input_brain_scale"})
     missing = sorted({"name", "adapt"} - set(body))
     if unknown or missing:
         raise RecipeError(f"{path}: " + "; ".join(([f"unknown keys {unknown}"] if unknown else [])
@@ -449,8 +452,25 @@ def load_adapt_recipe(name_or_path: str | Path) -> AdaptRecipe:
             split = SplitSpec(**split)
         except TypeError as exc:
             raise RecipeError(f"{path}: data: {exc} (the settings of one simulated split, SplitSpec)") from exc
+    reading = body.get("input_brain_scale")
+    if reading is not None and (split is None or not same_reading(split, str(reading))):
+        raise RecipeError(f"{path}: input_brain_scale {reading!r} must read every night of the recipe's data split as "
+                          f"it was cut ({split.brain_scale if split else 'no split'!r}); only 'mad-window' on a 'mad' "
+                          "split of nights no longer than its window does")
     return AdaptRecipe(str(body["name"]), str(body.get("version", "")), cfg, path, hashlib.sha256(data).hexdigest(),
-                       dict(start) if start else None, split)
+                       dict(start) if start else None, split, reading)
+
+
+def same_reading(split: SplitSpec, brain_scale: str) -> bool:
+    """Whether weights that read recordings with ``brain_scale`` see the split's every night exactly as it was cut:
+    the same scale, or the widest-stretch scale ("mad-window") on a "mad" split whose nights all fit in the stretch
+    (it then scales each night over its whole length, sample for sample)."""
+    from sleeplm.encoder.signals.preprocess import SCALE_WINDOW_S
+
+    if brain_scale == split.brain_scale:
+        return True
+    longest_h = split.duration_h_max if split.duration_h_max is not None else split.duration_h
+    return brain_scale == "mad-window" and split.brain_scale == "mad" and longest_h * 3600.0 <= SCALE_WINDOW_S
 
 
 def config_dict(cfg: AdaptConfig) -> dict[str, Any]:

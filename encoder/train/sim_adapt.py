@@ -84,8 +84,10 @@ def run(recipe: str | Path, data_dir: str | Path, out: str | Path, start_from: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     full = out.with_suffix(".fp32.safetensors")
-    # the weights read recordings as their training split was cut (an "sd" start adapted on a "mad" split is "mad")
-    config = dataclasses.replace(result.model.config, input_brain_scale=rec.data.brain_scale)  # type: ignore[union-attr]
+    # the weights read recordings as their training split was cut (an "sd" start adapted on a "mad" split is "mad"),
+    # or as the recipe says where that reads every training night the same way (adapt.same_reading)
+    scale = rec.input_brain_scale or rec.data.brain_scale  # type: ignore[union-attr]
+    config = dataclasses.replace(result.model.config, input_brain_scale=scale)
     save_checkpoint(result.model.model, full, config.to_dict())
     export_weights(full, out)
     full.unlink()

@@ -177,3 +177,19 @@ def test_ask_answers_one_question_as_json(sim_workspace, monkeypatch, tmp_path) 
     d = json.loads(json.dumps(turn_to_dict(turn)))
     assert "**3 nights**" in d["answer"] and d["model"] == "sleeplm-router"
     assert d["steps"][0]["name"] == "cohort_stats" and d["steps"][0]["error"] is None
+
+
+def test_the_lowest_spo2_is_placed_in_its_epoch_and_scored_stage(session, cohort) -> None:
+    import numpy as np
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    psg = load_psg(path)  # the recording's own SpO2 samples and scored stages, not the stored features
+    sig, first = psg.mapped.channels["SPO2"], psg.annotations.stage_onset_s
+    per = int(round(30 * sig.fs_hz))
+    lows = [float(np.min(sig.data[int(round((first + 30 * k) * sig.fs_hz)):][:per])) if s in ("N1", "N2", "N3", "REM")
+            else np.inf for k, s in enumerate(psg.annotations.stages)]
+    k = int(np.argmin(lows))
+    turn = session.respond("when was the lowest SpO2 in sim-0002, and in which stage?")
+    assert f"The nadir is in epoch {k} ({clock(cohort, 'sim-0002', k)}), scored {psg.annotations.stages[k]}" \
+        in turn.answer, turn.answer

@@ -116,3 +116,39 @@ def test_brain_scale_mad_rescales_eeg_and_eog_only() -> None:
     assert float(np.std(mad.x[-3:, c3])) > 1.5 * float(np.std(sd.x[-3:, c3]))
     with pytest.raises(ValueError, match="brain_scale"):
         make_epochs(mapped, brain_scale="per-epoch")
+
+
+def test_the_widest_stretch_scale_of_a_recording_no_longer_than_the_stretch_is_the_whole_recording_scale() -> None:
+    from sleeplm.encoder.signals.preprocess import (
+        SCALE_WINDOW_S,
+        robust_zscore,
+        windowed_robust_zscore,
+    )
+
+    rng = np.random.default_rng(2)
+    for seconds in (120.0, 1800.0, SCALE_WINDOW_S):  # the Nox file, a DREAMS excerpt, a training night
+        x = rng.standard_normal(int(64 * seconds)).astype(np.float32) * 30.0
+        np.testing.assert_array_equal(windowed_robust_zscore(x), robust_zscore(x))
+
+
+def test_the_widest_stretch_scale_comes_from_the_stretch_with_the_largest_spread() -> None:
+    from sleeplm.encoder.signals.preprocess import robust_zscore, windowed_robust_zscore
+
+    rng = np.random.default_rng(3)
+    fs = 64
+    quiet_1, loud, quiet_2 = (rng.standard_normal(int(fs * 3600 * h)) for h in (2.0, 1.5, 4.5))
+    night = np.concatenate([quiet_1, 4.0 * loud, quiet_2])  # 8 h: one 1.5-h stretch four times wider
+    z = windowed_robust_zscore(night)
+    loud_part = z[len(quiet_1) : len(quiet_1) + len(loud)]
+    assert 0.95 < float(np.std(loud_part)) < 1.05  # the loud stretch sets the unit, as it would in a 1.5-h recording
+    assert float(np.std(z[: len(quiet_1)])) == pytest.approx(0.25, rel=0.05)
+    assert float(np.std(robust_zscore(night)[len(quiet_1) : len(quiet_1) + len(loud)])) > 3.0  # the whole-night unit
+
+
+def test_brain_scale_mad_window_leaves_a_short_recording_s_input_as_mad_reads_it() -> None:
+    fs, seconds = 128.0, 600.0
+    rng = np.random.default_rng(4)
+    t = int(fs * seconds)
+    mapped = _mapped({"C3-M2": (rng.standard_normal(t) * 20, fs), "E1-M2": (rng.standard_normal(t) * 40, fs),
+                      "EKG": (rng.standard_normal(t), fs)}, seconds)
+    np.testing.assert_array_equal(make_epochs(mapped, brain_scale="mad-window").x, make_epochs(mapped, brain_scale="mad").x)

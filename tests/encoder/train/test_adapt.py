@@ -262,3 +262,15 @@ def test_the_spectral_summary_trains_at_its_own_learning_rate(toy_model):
 def test_a_spectral_summary_learning_rate_without_the_summary_is_refused():
     with pytest.raises(ValueError, match="spectral_summary_lr"):
         config(spectral_summary_lr=1e-3)
+
+
+def test_a_recipe_may_state_the_widest_stretch_reading_only_where_it_reads_every_training_night_as_cut(tmp_path):
+    raw = json.loads((RECIPES_DIR / "tiny-spectral-summary-wake-artifacts-lr0.001.json").read_text())
+    assert raw["data"]["duration_h"] <= 1.5 and raw["data"]["brain_scale"] == "mad"
+    assert load_adapt_recipe(RECIPES_DIR / "tiny-spectral-summary-wake-artifacts-lr0.001.json").input_brain_scale \
+        == "mad-window"  # the shipped v10's recipe: its 1.5-h nights read the same either way
+    raw["data"]["duration_h"] = 6.0  # whole nights: the widest 1.5-h stretch is not the night's own scale
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecipeError, match=r"long\.json: input_brain_scale 'mad-window'"):
+        load_adapt_recipe(path)

@@ -1,0 +1,37 @@
+"""Readings found in session 35's chat checks on a whole-night cohort: questions the stored values answer that
+were declined as not understood ("is the oxygen OK?", "list the apneas in sim-0004")."""
+
+from __future__ import annotations
+
+import pytest
+from sleeplm.agent.intents import Context
+from sleeplm.agent.planner import decide
+from sleeplm.agent.vocab import CohortNames
+
+NAMES = CohortNames(recordings=["sim-0001", "sim-0002", "sim-0003", "sim-0004"],
+                    phenotypes=["healthy_young", "osa_mild", "osa_severe"], sites=["shhs", "ref"])
+OXIMETRY = ["spo2_mean_pct", "spo2_min_pct", "t90_min", "odi_per_h"]
+
+
+@pytest.mark.parametrize("question", ["is the oxygen OK in sim-0004?", "was oxygenation normal in sim-0004?",
+                                      "how was the oxygen saturation in sim-0004?", "how was the SpO2 of sim-0004?"])
+def test_a_question_on_a_night_s_oxygen_as_a_whole_gets_its_oximetry_measures(question: str) -> None:
+    d = decide(question, NAMES, Context())
+    assert (d.tool, d.args.get("recording"), d.args.get("metrics")) == ("describe_night", "sim-0004", OXIMETRY)
+
+
+def test_a_named_oximetry_measure_is_still_read_alone() -> None:
+    d = decide("how was the SpO2 nadir in sim-0004?", NAMES, Context())
+    assert d.args.get("metrics") == ["spo2_min_pct"]
+
+
+@pytest.mark.parametrize("question", ["list the apneas in sim-0004", "show me the hypopneas in sim-0003",
+                                      "find all the arousals in sim-0001"])
+def test_listing_a_night_s_events_locates_them(question: str) -> None:
+    d = decide(question, NAMES, Context())
+    assert d.tool == "localize_events" and d.args["recording"] in question
+
+
+def test_listing_nights_or_counting_events_is_not_locating_them() -> None:
+    assert decide("list the nights with apneas", NAMES, Context()).tool == "query_cohort"
+    assert decide("how many apneas in sim-0004?", NAMES, Context()).tool != "localize_events"
