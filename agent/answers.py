@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity, rem_related_reading
-from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, TRACK_INPUTS
+from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, SLEEP_STAGES, TRACK_INPUTS
 
 from .answer_format import epoch_ref, event_list, in_hours, num
 from .clinical import position_caution, position_minutes
@@ -82,7 +82,9 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
         why = (" — no sleep was scored, so per-hour indices are undefined" if no_sleep and col.endswith("_per_h") else
                " — no sleep was scored, so shares of sleep time are undefined"
                if no_sleep and metric_label(col).endswith("% of TST)") else "")
-        if stage and stage_epochs is not None and not stage_epochs.get("W" if stage == "W" else stage):
+        if col == "hr_sleep_bpm" and stage_epochs is not None and not any(stage_epochs.get(s) for s in SLEEP_STAGES):
+            why = " — no epoch of this night is scored as sleep, so it is undefined"
+        elif stage and stage_epochs is not None and not stage_epochs.get("W" if stage == "W" else stage):
             why = f" — no epoch of this night is scored {stage}, so it is undefined"
         elif col in _SPO2_METRICS and not no_sleep:
             why = (" — no valid SpO2 reading covers this night's sleep (no SpO2 channel, or, for T90, a reading in fewer "

@@ -65,14 +65,22 @@ def read_measures(t: str, stage: str | None, events: list[str],
                                                                                     for e in events),
                            "what is the supine AHI of each night?")
     if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
+        whole = re.search(r"\b(whole|entire|full|all)\s+(the\s+)?(night|recording)\b|\b(wake|wakefulness) included\b|"
+                          r"\bincluding (the )?(wake|wakefulness)\b|\bwake (and|or|plus) sleep\b", t)
+        if whole and window is None:  # "over the whole night, wake included": sleep and wake pooled, not stored
+            return [], Decline("heart rate is stored per sleep stage (W, N1, N2, N3, REM) and over all sleep, not for "
+                               "the whole recording with its wake.", "heart rate",
+                               "what is the mean heart rate over all sleep in each night?")
         stages = [s for s in SCORED_STAGES if re.search(rf"\b{s.lower()}\b", t)] or ([stage] if stage else [])
         if re.search(r"\bwake\b|\bawake\b", t) and "W" not in stages:
             stages.append("W")
-        if not stages and window is not None:  # over a part of the night: every epoch of it
+        over_sleep = re.search(r"\b(over|during|in|across|throughout|for)\s+(all\s+|total\s+|the\s+)*(of\s+)?"
+                               r"(the\s+)?sleep\b(?!\s+(stage|onset|latency))|\bsleep(ing)?\s+(heart rate|hr|pulse)\b|"
+                               r"\bwhile (asleep|sleeping)\b", t)
+        if not stages and window is not None and not over_sleep:  # over a part of the night: every epoch of it
             return [Measure("metric", "hr_bpm")], None
-        if not stages:
-            return [], Decline("heart rate is stored per sleep stage (W, N1, N2, N3, REM), not for the whole night.",
-                               "heart rate", "what is the average heart rate during N2 across the cohort?")
+        if not stages:  # "mean heart rate over all sleep", "the heart rate of sim-0002": in sleep
+            return [Measure("metric", "hr_sleep_bpm")], None
         out += [Measure("metric", f"hr_{s.lower()}_bpm") for s in stages]
         return out, None
     cols = [c for c in find_metrics(t) if not (events and c in ("n_apneas", "n_hypopneas", "n_arousals"))]

@@ -129,7 +129,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "ct90_pct": ("CT90 (sleep time with SpO2 below 90 %)", "% of sleep"),
     "t90_min": ("T90 (sleep time with SpO2 below 90 %)", "min"), "ahi_rem_per_h": ("REM AHI", "events/h"),
     "ahi_nrem_per_h": ("NREM AHI", "events/h"),
-    "hr_w_bpm": ("heart rate in wake", "bpm"), "hr_n1_bpm": ("heart rate in N1", "bpm"),
+    "hr_sleep_bpm": ("heart rate in sleep (mean over N1, N2, N3 and REM epochs)", "bpm"), "hr_w_bpm": ("heart rate in wake", "bpm"), "hr_n1_bpm": ("heart rate in N1", "bpm"),
     "hr_n2_bpm": ("heart rate in N2", "bpm"), "hr_n3_bpm": ("heart rate in N3", "bpm"),
     "hr_rem_bpm": ("heart rate in REM", "bpm"), "left_pct": ("time on the left side", "% of TST"),
     "right_pct": ("time on the right side", "% of TST"), "prone_pct": ("time prone", "% of TST"),

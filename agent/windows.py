@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sleeplm.encoder.vocab import APNEAS, EPOCH_S, EVENT_TYPES
+from sleeplm.encoder.vocab import APNEAS, EPOCH_S, EVENT_TYPES, SLEEP_STAGES
 
 from .query import ATTRIBUTES, Decline, Measure, Query, Window
 from .vocab import EVENT_GROUPS
@@ -263,9 +263,8 @@ def _index_events() -> dict[str, tuple[str, ...]]:
 COUNT_METRICS: dict[str, tuple[str, ...]] = {"n_apneas": APNEAS, "n_hypopneas": ("hypopnea",),
                                              "n_desaturations": ("oxygen_desaturation",),
                                              "n_arousals": ("arousal",)}
-SLEEP_STAGES = ("N1", "N2", "N3", "REM")
 WINDOW_METRICS = ("tst_min", "sleep_efficiency_pct", "waso_min", "n1_pct", "n2_pct", "n3_pct", "rem_pct",
-                  "spo2_mean_pct", "spo2_min_pct", "hr_bpm", *COUNT_METRICS)
+                  "spo2_mean_pct", "spo2_min_pct", "hr_bpm", "hr_sleep_bpm", *COUNT_METRICS)
 
 
 class WindowData:
@@ -353,9 +352,11 @@ class WindowData:
         if name.startswith("hr_"):
             hr = night["hr_mean_bpm"].to_numpy(float)
             s = name.split("_")[1].upper()
-            sel = mask & (stage == s) if s in ("W", *SLEEP_STAGES) else mask
+            sel = mask & (stage == s) if s in ("W", *SLEEP_STAGES) else (mask & sleep if s == "SLEEP" else mask)
             if s in ("W", *SLEEP_STAGES) and not sel.any():
                 return none(f"no epoch of {where} is scored {s}")
+            if s == "SLEEP" and not sel.any():
+                return none(f"no epoch of {where} is scored as sleep")
             return float(np.nanmean(hr[sel])) if np.isfinite(hr[sel]).any() else \
                 none(f"no heart rate was measured for {where} (no ECG, or no usable beats)")
         if name in ("spo2_mean_pct", "spo2_min_pct"):

@@ -193,6 +193,7 @@ class CohortLookups:
                 return {}, ""
             d = dict(zip([c[0] for c in rel.description], row))
             summary = str(d.pop("summary", "") or "")
+            d["hr_sleep_bpm"] = tables.sleep_heart_rate(self.con, recording_id).get(int(recording_id), float("nan"))
             return tables.add_derived_metrics(d), summary
 
         metrics, summary = self.memoized(("night_metrics_of", int(recording_id)), read)

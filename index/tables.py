@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 from sleeplm.encoder.signals.night import apnea_index_per_h
-from sleeplm.encoder.vocab import age_band
+from sleeplm.encoder.vocab import SLEEP_STAGES, age_band
 
 #: Subject attribute columns of the ``subjects`` table (``attributes`` JSON holds the rest).
 SUBJECT_COLUMNS: tuple[str, ...] = ("subject_id", "age", "sex", "bmi", "phenotype", "site")
@@ -88,6 +88,20 @@ def add_derived_metrics(metrics: dict) -> dict:
     return metrics
 
 
+def sleep_heart_rate(con: duckdb.DuckDBPyConnection, recording_id: int | None = None) -> dict[int, float]:
+    """recording_id -> the mean of the per-epoch mean heart rate (bpm) over the epochs scored as sleep with a
+    measured heart rate, for every night or one; a night without such epochs (or a workspace without per-epoch
+    features) is left out."""
+    if not has_table(con, "features"):
+        return {}
+    rid = None if recording_id is None else int(recording_id)
+    rows = con.execute(
+        """SELECT e.recording_id, avg(f.hr_mean_bpm) FROM epochs e JOIN features f USING (epoch_id)
+           WHERE list_contains(?, e.stage) AND isfinite(f.hr_mean_bpm) AND (? IS NULL OR e.recording_id = ?)
+           GROUP BY e.recording_id""", [list(SLEEP_STAGES), rid, rid]).fetchall()
+    return {int(r): float(v) for r, v in rows if v is not None}
+
+
 def parse_scoring(value: object) -> dict[str, dict[str, str]]:
     """``recordings.scoring`` as stored (JSON text, or already a dict): kind -> {state, method, reason}; {} if none."""
     if isinstance(value, str):
@@ -98,8 +112,8 @@ def parse_scoring(value: object) -> dict[str, dict[str, str]]:
 def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
     ``scoring`` (dict: kind -> {state, method, reason}), subject attributes (``age_band`` added), extra
-    attributes as ``attributes`` (JSON text), every night metric (``summary`` left out) and the metrics derived
-    from them (``apnea_index_per_h``)."""
+    attributes as ``attributes`` (JSON text), every night metric (``summary`` left out), the metrics derived
+    from them (``apnea_index_per_h``) and the sleep heart rate (``hr_sleep_bpm``, :func:`sleep_heart_rate`)."""
     df = con.execute(
         """SELECT r.recording_id, r.name AS recording, r.n_epochs, r.duration_s, r.missing_channels,
                   CAST(r.scoring AS VARCHAR) AS scoring,
@@ -112,6 +126,8 @@ def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df = df.merge(metrics, on="recording_id", how="left")
     if {"n_apneas", "tst_min"} <= set(df.columns):
         df["apnea_index_per_h"] = apnea_index_per_h(df["n_apneas"], df["tst_min"])
+    hr = sleep_heart_rate(con)
+    df["hr_sleep_bpm"] = [hr.get(int(r), float("nan")) for r in df["recording_id"]]
     return df
 
 

@@ -349,7 +349,7 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
     for q in (f"what medication is {a} on?", "do smokers have a higher AHI?", "compare AHI by blood pressure",
               f"how many spindles are there in {a}?", "count the K-complexes in the cohort",
               "¿cuántas noches hay?", "Combien de nuits y a-t-il ?", "wie viele Nächte gibt es?",
-              "what is the heart rate?", "how many RERAs per night?", "is snoring worse in men?",
+              "what is the heart rate over the whole recording, wake included?", "how many RERAs per night?", "is snoring worse in men?",
               "what is the average caffeine intake?", "睡眠效率是多少", "what is the sleep efficiency in REM?"):
         add(Item("decline", [q], None))
     return items
@@ -506,6 +506,10 @@ def add_windows(gold: Gold, items: list[Item]) -> None:
             near(gold.hr_in(rec, last2), 4.0))
         add("window HR", [f"heart rate during N2 in the first half of {rec}"], gold.hr_in(rec, first, "N2"),
             near(gold.hr_in(rec, first, "N2"), 4.0))
+        asleep = np.isin(gold.stages[rec], SLEEP)
+        hr_asleep = gold.hr_in(rec, asleep)  # no sleep: "not available", not a decline
+        items.append(Item("sleep HR", [f"what is the mean heart rate over all sleep in {rec}?"],
+                          near(hr_asleep, 4.0) if np.isfinite(hr_asleep) else has("not available")))
         add("window minutes", [f"total sleep time in the first 90 minutes of {rec}"],
             gold.minutes_in(rec, gold.window(rec, "first_h", 1.5), SLEEP))
         add("window minutes", [f"minutes of REM after midnight in {rec}"],

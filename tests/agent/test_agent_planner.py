@@ -60,7 +60,7 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("which nights show narcolepsy?", "a diagnosis is a physician's"),
     ("how many spindles are there?", "sleep spindles are not scored"),
     ("¿cuántas noches hay?", "Spanish"),
-    ("what is the heart rate?", "stored per sleep stage"),
+    ("what is the mean heart rate over the whole night, wake included?", "stored per sleep stage"),
     ("what is the periodic limb movement index of sim-0002?", "periodicity rule"),
     ("which night has the highest PLMI?", "periodicity rule"),
     ("what was the ahi of sim-0002 during the last third of the night?", "cannot read as a time window"),

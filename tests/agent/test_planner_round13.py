@@ -35,3 +35,15 @@ def test_listing_a_night_s_events_locates_them(question: str) -> None:
 def test_listing_nights_or_counting_events_is_not_locating_them() -> None:
     assert decide("list the nights with apneas", NAMES, Context()).tool == "query_cohort"
     assert decide("how many apneas in sim-0004?", NAMES, Context()).tool != "localize_events"
+
+
+@pytest.mark.parametrize("question", ["what is the mean heart rate over all sleep in sim-0002?",
+                                      "what is the sleeping heart rate of sim-0002?", "what is the heart rate of sim-0002?"])
+def test_a_night_s_heart_rate_without_a_stage_is_its_heart_rate_in_sleep(question: str) -> None:
+    d = decide(question, NAMES, Context())
+    assert (d.tool, d.args.get("metrics")) == ("describe_night", ["hr_sleep_bpm"])
+
+
+def test_a_heart_rate_over_the_whole_recording_with_its_wake_is_declined() -> None:
+    d = decide("what is the mean heart rate over the whole night, wake included?", NAMES, Context())
+    assert d.tool is None and "not for the whole recording with its wake" in d.text
