@@ -42,6 +42,7 @@ from .query import (
 )
 from .rem_question import NREM, rem_related_plan
 from .spelling import correct_spelling
+from .stage_spread import events_by_stage
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
@@ -411,6 +412,9 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     rem = rem_related_plan(question, names, ctx)  # REM against NREM AHI with the rule applied (encoder.captions.night)
     if rem is not None:
         return _accounted(question, names, rem) if rem.tool else rem
+    spread = events_by_stage(question, names, ctx, decide)  # "in which stage do its central apneas occur most?"
+    if spread is not None:
+        return _accounted(question, names, Plan("query_cohort", spread.to_args()))
     if re.search(r"\b(where|when|which epochs|what epochs|what times?)\b", question.lower()):
         routed = route(question, names, ctx)  # "where does SpO2 drop below 85 %": epochs, not the night's nadir
         if routed.tool == "search_epochs" and any(k in routed.args for k in FEATURE_FILTERS):

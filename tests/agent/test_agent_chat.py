@@ -193,3 +193,19 @@ def test_the_lowest_spo2_is_placed_in_its_epoch_and_scored_stage(session, cohort
     turn = session.respond("when was the lowest SpO2 in sim-0002, and in which stage?")
     assert f"The nadir is in epoch {k} ({clock(cohort, 'sim-0002', k)}), scored {psg.annotations.stages[k]}" \
         in turn.answer, turn.answer
+
+
+def test_events_by_stage_are_counted_in_the_stage_each_starts_in(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    ann = load_psg(path).annotations  # the night's own annotation file, not the stored events
+    by_stage: dict[str, int] = {}
+    for e in ann.events:
+        k = int((e.onset_s - ann.stage_onset_s) // 30)
+        if e.type == "arousal" and 0 <= k < len(ann.stages):
+            by_stage[ann.stages[k]] = by_stage.get(ann.stages[k], 0) + 1
+    turn = session.respond("in which stage do the arousals of sim-0002 occur most?")
+    for stage in ("W", "N1", "N2", "N3", "REM"):
+        shown = f"{by_stage.get(stage, 0)}**" if stage in ann.stages else "not available** — no epoch of sim-0002"
+        assert f"arousals in {stage}: {shown}" in turn.answer, turn.answer

@@ -47,3 +47,18 @@ def test_a_night_s_heart_rate_without_a_stage_is_its_heart_rate_in_sleep(questio
 def test_a_heart_rate_over_the_whole_recording_with_its_wake_is_declined() -> None:
     d = decide("what is the mean heart rate over the whole night, wake included?", NAMES, Context())
     assert d.tool is None and "not for the whole recording with its wake" in d.text
+
+
+@pytest.mark.parametrize("question", ["in which stage do the central apneas of sim-0002 occur most?",
+                                      "central apneas by stage in sim-0002",
+                                      "how are the central apneas of sim-0002 distributed across stages?"])
+def test_events_asked_by_stage_get_each_stage_s_count_and_index(question: str) -> None:
+    d = decide(question, NAMES, Context())
+    measures = {(m["kind"], m["name"], m["stage"]) for m in d.args["measures"]}
+    assert ("event_count", "central_apnea", "N2") in measures and ("event_count", "central_apnea", "W") in measures
+    assert ("stage_index", "cai_per_h", "REM") in measures and d.args["nights"] == ["sim-0002"]
+
+
+def test_events_in_one_named_stage_are_still_that_stage_s_count() -> None:
+    d = decide("how many central apneas in REM in sim-0002?", NAMES, Context())
+    assert [(m["name"], m["stage"]) for m in d.args["measures"]] == [("central_apnea", "REM")]

@@ -39,8 +39,11 @@ def test_the_bundled_tiny_model_reads_recordings_as_its_training_split_was_cut()
 
     from sleeplm.encoder.train.adapt import load_adapt_recipe
 
-    recipe = json.loads(load_adapt_recipe("tiny-stage-anchor-mad").source.read_text())
-    assert resolve_model("sleeplm-tiny").brain_scale == recipe["data"]["brain_scale"] == "mad"
+    recipe = load_adapt_recipe("tiny-spectral-summary-wake-artifacts-lr0.001")  # how the bundled v10 was made
+    assert recipe.data is not None and recipe.data.brain_scale == "mad"
+    # read with the widest 1.5-h stretch's scale, which is the "mad" scale of every 1.5-h training night
+    assert resolve_model("sleeplm-tiny").brain_scale == recipe.input_brain_scale == "mad-window"
+    assert json.loads(recipe.source.read_text())["data"]["duration_h"] <= 1.5
 
 
 @pytest.mark.parametrize("workers", [0, 1])
