@@ -406,7 +406,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
                                       **({"stages": stages} if stages else {}), **({"k": p.k} if p.k else {})})
     if p.has(r"training (data|distribution|set)", r"out[- ]of[- ]distribution", r"\bood\b", r"in[- ]distribution",
              r"\bconfident\b", r"\btrust (the model|it|its)", r"\bout of (its|the model's) depth",
-             r"\b(model|it) (is )?(reliable|extrapolat)") and (p.recordings or p.this_night or ctx.recording):
+             r"\b(model|it) (is )?(reliable|extrapolat)", r"\b(how well )?(does|do|did) the model (fit|cope with|handle|know)\b",
+             r"\bmodel fit\b") and (p.recordings or p.this_night or ctx.recording):
         return Plan("model_fit", {"recording": _night(p, ctx)})
     if ctx.epoch is not None and not p.recordings and not p.epochs and \
             p.has(r"\bwhat stage\b", r"\bwhich stage\b", r"\bstage is (it|this|that)\b"):

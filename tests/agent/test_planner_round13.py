@@ -62,3 +62,9 @@ def test_events_asked_by_stage_get_each_stage_s_count_and_index(question: str) -
 def test_events_in_one_named_stage_are_still_that_stage_s_count() -> None:
     d = decide("how many central apneas in REM in sim-0002?", NAMES, Context())
     assert [(m["name"], m["stage"]) for m in d.args["measures"]] == [("central_apnea", "REM")]
+
+
+@pytest.mark.parametrize("question", ["how well does the model fit sim-0001?", "what is the model fit of sim-0001?"])
+def test_asking_how_well_the_model_fits_a_night_gives_its_out_of_distribution_score(question: str) -> None:
+    d = decide(question, NAMES, Context())
+    assert (d.tool, d.args.get("recording")) == ("model_fit", "sim-0001")
