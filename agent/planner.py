@@ -413,6 +413,8 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if rem is not None:
         return _accounted(question, names, rem) if rem.tool else rem
     spread = events_by_stage(question, names, ctx, decide)  # "in which stage do its central apneas occur most?"
+    if isinstance(spread, Decline):
+        return Plan(text=spread.text())
     if spread is not None:
         return _accounted(question, names, Plan("query_cohort", spread.to_args()))
     if re.search(r"\b(where|when|which epochs|what epochs|what times?)\b", question.lower()):

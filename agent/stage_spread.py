@@ -10,7 +10,7 @@ from sleeplm.encoder.vocab import SCORED_STAGES
 
 from .clinical import EVENT_INDEX
 from .intents import Context, parse
-from .query import Measure, Query
+from .query import Decline, Measure, Query
 from .spelling import correct_spelling
 from .vocab import CohortNames
 
@@ -23,9 +23,14 @@ _EVENT_WORDS = (r"\b((?:obstructive|central|mixed)\s+)?(apn(?:o)?eas?|hypopn(?:o
 _THIS_NIGHT = r"\b(it|this|that|the same) (night|recording|one)\b|\bits\b|\bthis night\b"
 
 
-def events_by_stage(question: str, names: CohortNames, ctx: Context, decide_fn) -> Query | None:
-    """The per-stage counts (and indices) of the events a question names in named nights or the night in focus, when it
-    asks how they fall across the stages; None for any other question. ``decide_fn`` reads the events the way the
+#: The most nights whose events are listed stage by stage when no night is named.
+MAX_NIGHTS_LISTED = 12
+
+
+def events_by_stage(question: str, names: CohortNames, ctx: Context, decide_fn) -> Query | Decline | None:
+    """The per-stage counts (and indices) of the events a question names in named nights, the night in focus or every
+    night (a decline past :data:`MAX_NIGHTS_LISTED` nights), when it asks how they fall across the stages; None for
+    any other question. ``decide_fn`` reads the events the way the
     planner reads "how many X in Y" (the planner's ``decide``), so the event names stay one reading."""
     t = correct_spelling(question.strip().lower(), names.known())
     if not re.search(BY_STAGE, t) or re.search(r"\b(rem|n1|n2|n3|wake|deep sleep|light sleep)\b", t):
@@ -34,9 +39,13 @@ def events_by_stage(question: str, names: CohortNames, ctx: Context, decide_fn) 
     if not words:
         return None
     nights = parse(t, names).recordings or ([ctx.recording] if ctx.recording and re.search(_THIS_NIGHT, t) else [])
-    if not nights:
-        return None
-    base = decide_fn(f"how many {words.group(0)} in {' and '.join(nights)}", names, Context())
+    # no night named ("in which stage do central apneas occur most across the cohort?"): every night, one row each
+    if not nights and len(names.recordings) > MAX_NIGHTS_LISTED:
+        return Decline(f"events by stage are listed night by night, and this cohort has {len(names.recordings)} nights; "
+                       "I do not pool them across nights.", f"{words.group(0)} by stage",
+                       f"how many {words.group(0)} in REM across all nights?")
+    where = " and ".join(nights) if nights else "each night"
+    base = decide_fn(f"how many {words.group(0)} in {where}", names, Context())
     if base.tool != "query_cohort":
         return None
     q = Query.from_args(base.args)

@@ -68,3 +68,15 @@ def test_events_in_one_named_stage_are_still_that_stage_s_count() -> None:
 def test_asking_how_well_the_model_fits_a_night_gives_its_out_of_distribution_score(question: str) -> None:
     d = decide(question, NAMES, Context())
     assert (d.tool, d.args.get("recording")) == ("model_fit", "sim-0001")
+
+
+def test_events_by_stage_without_a_named_night_are_listed_for_every_night_of_a_small_cohort() -> None:
+    d = decide("in which stage do central apneas occur most across the cohort?", NAMES, Context())
+    assert d.tool == "query_cohort" and d.args["ask"] == "value" and not d.args.get("nights")  # not the argmax night
+    assert {m["stage"] for m in d.args["measures"]} == {"W", "N1", "N2", "N3", "REM"}
+
+
+def test_events_by_stage_in_a_large_cohort_are_declined_not_pooled_or_ranked() -> None:
+    many = CohortNames(recordings=[f"sim-{i:04d}" for i in range(1, 31)])
+    d = decide("central apneas by stage", many, Context())
+    assert d.tool is None and "I do not pool them across nights" in d.text
