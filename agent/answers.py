@@ -143,6 +143,10 @@ def describe_night(r: dict[str, Any]) -> str:
             at = r["spo2_nadir_at"]
             during = ", during " + event_list(at["events"]) if at.get("events") else ""
             lines.append(f"The nadir is in epoch {at['epoch_index']} ({at['clock_time']}), scored {at['stage']}{during}.")
+        first = (r.get("first_epochs") or {}).get(col)
+        if first:
+            what = "The first epoch scored sleep" if col == "sleep_latency_min" else "The first epoch scored REM"
+            lines.append(f"{what} is epoch {first['epoch_index']} ({first['clock_time']}, {first['stage']}).")
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:

@@ -61,6 +61,13 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         if at is not None:
             nadir_at = {"epoch_index": at.epoch_index, "clock_time": _when(n, at.onset_s), "stage": at.stage,
                         "events": at.event_types}
+    firsts = {}  # "what time did X fall asleep?": where the latency ends, from the scored hypnogram
+    for col, stages in (("sleep_latency_min", ("N1", "N2", "N3", "REM")), ("rem_latency_min", ("REM",))):
+        if col in requested and requested[col] is not None:
+            first = next((r for r in rows if r["stage"] in stages), None)
+            if first is not None:
+                firsts[col] = {"epoch_index": first["epoch_index"], "clock_time": _when(n, first["onset_s"]),
+                               "stage": first["stage"]}
     key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
@@ -75,6 +82,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         "missing_channels": n.missing_channels,
         "requested_metrics": requested,
         "spo2_nadir_at": nadir_at,
+        "first_epochs": firsts,
         "key_metrics": key,
         "all_metrics": all_metrics,
         "night_summary": summary,

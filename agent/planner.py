@@ -42,10 +42,11 @@ from .query import (
 )
 from .rem_question import NREM, rem_related_plan
 from .spelling import correct_spelling
-from .stage_spread import events_by_stage
+from .stage_spread import apnea_kinds, events_by_stage
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
+    METRIC_WORDS,
     SCORING_QUESTION,
     CohortNames,
     find_groups,
@@ -287,6 +288,9 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     ask, decline = worst_or_best(t, ask, measures)
     if decline:
         return decline
+    if ask in ("argmax", "argmin") and len(measures) > 1 and measures[0].kind == "attribute":
+        # "which subject has the highest arousal index, and how old are they?": ranked by what follows the ranking word
+        measures = _ranked_first(t, ask, measures)
     nights = list(p.recordings)
     if not measures and re.search(r"\b(compared?|comparison|versus|vs\.?|differ\w*|against)\b", t):
         pair = nights[:4] if len(nights) >= 2 else [ctx.recording, *nights] if (
@@ -383,6 +387,25 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                  then=then if ask in ("argmax", "argmin") else None)
 
 
+_ATTRIBUTE_WORDS = {"age": r"\bage\b|\bold\b|\byoung", "bmi": r"\bbmi\b|\bbody mass\b|\bheav|\blight(est)?\b"}
+
+
+def _ranked_first(t: str, ask: str, measures: list[Measure]) -> list[Measure]:
+    """The measures with the one named right after the ranking word first ("the highest arousal index, and how old are
+    they?": the index; "the patient with the highest BMI": BMI); unchanged when that cannot be told."""
+    word = re.search(_ARGMAX if ask == "argmax" else _ARGMIN, t)
+    if word is None or re.search(r"\b(oldest|youngest|heaviest|lightest)\b", word.group(0)):
+        return measures  # "the oldest": the ranking word names its own measure
+
+    def where(m: Measure) -> int:
+        rxs = [_ATTRIBUTE_WORDS.get(m.name, r"(?!)")] if m.kind == "attribute" else list(METRIC_WORDS.get(m.name, ()))
+        hits = [h.start() for rx in rxs for h in re.finditer(rx, t) if h.start() >= word.start()]
+        return min(hits) if hits else len(t) + 1
+
+    first = min(measures, key=where)
+    return [first, *[m for m in measures if m is not first]] if where(first) <= len(t) else measures
+
+
 def _understood(t: str, names: CohortNames) -> str:
     p = parse(t, names)
     bits = []
@@ -412,7 +435,7 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     rem = rem_related_plan(question, names, ctx)  # REM against NREM AHI with the rule applied (encoder.captions.night)
     if rem is not None:
         return _accounted(question, names, rem) if rem.tool else rem
-    spread = events_by_stage(question, names, ctx, decide)  # "in which stage do its central apneas occur most?"
+    spread = events_by_stage(question, names, ctx, decide) or apnea_kinds(question, names, ctx)
     if isinstance(spread, Decline):
         return Plan(text=spread.text())
     if spread is not None:

@@ -22,6 +22,7 @@ KEYWORDS: tuple[str, ...] = (
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
     "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
     "duration", "durations", "lasting", "seconds",  # "apnea duration" is not "apnea desaturation"
+    "asleep", "awake",  # "how long did it take to fall asleep" is the latency, not "fall sleep" (total sleep time)
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
 

@@ -209,3 +209,13 @@ def test_events_by_stage_are_counted_in_the_stage_each_starts_in(session, cohort
     for stage in ("W", "N1", "N2", "N3", "REM"):
         shown = f"{by_stage.get(stage, 0)}**" if stage in ann.stages else "not available** — no epoch of sim-0002"
         assert f"arousals in {stage}: {shown}" in turn.answer, turn.answer
+
+
+def test_the_time_of_falling_asleep_is_the_first_epoch_scored_sleep(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    stages = load_psg(path).annotations.stages  # the night's own annotation file
+    k = next(i for i, s in enumerate(stages) if s in ("N1", "N2", "N3", "REM"))
+    turn = session.respond("What time did sim-0002 fall asleep?")
+    assert f"The first epoch scored sleep is epoch {k} ({clock(cohort, 'sim-0002', k)}, {stages[k]})" in turn.answer
