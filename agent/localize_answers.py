@@ -45,16 +45,12 @@ def localize_events(r: dict[str, Any]) -> str:
     scored_first = bool(r["event_types"] and r["annotated"] and not r.get("not_scored"))
     lines = _scored_events(r) if scored_first else []
     if head:
-        lines.append((f"The fact reader's event head read {len(r['intervals'])} event(s) of type "
-                      f"{event_list(r['event_types'])}{within} (an event: a run of 1-s stretches where its probability "
-                      "is > 0.5, at least as long as the scoring rules' shortest event of the type). The head was "
-                      "trained and tested on simulated nights only: on a real recording these are estimates, not "
-                      "scored events.") if scored_first else
-                     (f"In **{r['recording']}**, {len(r['intervals'])} event(s) of type {event_list(r['event_types'])} "
-                      f"read by the fact reader's event head{within} (an event: a run of 1-s stretches where its "
-                      "probability is > 0.5, at least as long as the scoring rules' shortest event of the type). The "
-                      "head was trained and tested on simulated nights only: on a real recording these are estimates, "
-                      "not scored events."))
+        found = f"{len(r['intervals'])} event(s) of type {event_list(r['event_types'])}"
+        lead = f"The fact reader's event head read {found}{within}" if scored_first else \
+            f"In **{r['recording']}**, {found} read by the fact reader's event head{within}"
+        lines.append(f"{lead} (an event: a run of 1-s stretches where its probability is > 0.5, at least as long as the "
+                     "scoring rules' shortest event of the type). The head was trained and tested on simulated nights "
+                     "only: on a real recording these are estimates, not scored events.")
         if not r["intervals"]:
             lines.append("It read none. That is the head's reading, not a finding of none: a scorer may find events "
                          "it misses, above all on a real recording.")
@@ -72,9 +68,10 @@ def localize_events(r: dict[str, Any]) -> str:
     if r.get("event_head_unavailable"):
         lines.append("The fact reader's event head, which reads these events to the second, could not be used: "
                      f"{r['event_head_unavailable']}. These are the epochs most similar to the description instead.")
-    if scored_first and (r["epoch_precision"] is not None or r["epoch_recall"] is not None):
-        lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
-                     f"recall {num(r['epoch_recall'], 2)}.")
+    checked = r["epoch_precision"] is not None or r["epoch_recall"] is not None
+    against = f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, recall {num(r['epoch_recall'], 2)}."
+    if scored_first and checked:
+        lines.append(against)
     shown = (5 if scored_first else 12) if head else (5 if scored_first else 8)
     if scored_first and r["intervals"]:
         lines.append(f"The first {min(shown, len(r['intervals']))} it read:")
@@ -89,9 +86,8 @@ def localize_events(r: dict[str, Any]) -> str:
     elif r["event_types"] and not scored_first:
         lines.append(f"This night has no annotated {event_list(r['event_types'])}"
                      + (f" in epochs scored {'/'.join(r['within_stages'])}." if r.get("within_stages") else "."))
-        if r["epoch_precision"] is not None or r["epoch_recall"] is not None:
-            lines.append(f"Against the annotations: epoch precision {num(r['epoch_precision'], 2)}, "
-                         f"recall {num(r['epoch_recall'], 2)}.")
+        if checked:
+            lines.append(against)
     if any(str(iv["peak_clock"]).startswith("+") for iv in r["intervals"]) or \
             any(str(a["clock_time"]).startswith("+") for a in r["annotated"]):
         lines.append("Times marked + are from the start of the recording: the file gives no clock time.")

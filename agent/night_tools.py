@@ -21,6 +21,7 @@ from sleeplm.encoder.vocab import (
     APNEAS,
     SCORING_KIND_NAMES,
     SCORING_KINDS,
+    SLEEP_STAGES,
     absent_track_inputs,
     withheld_caption_reason,
 )
@@ -62,7 +63,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
             nadir_at = {"epoch_index": at.epoch_index, "clock_time": _when(n, at.onset_s), "stage": at.stage,
                         "events": at.event_types}
     firsts = {}  # "what time did X fall asleep?": where the latency ends, from the scored hypnogram
-    for col, stages in (("sleep_latency_min", ("N1", "N2", "N3", "REM")), ("rem_latency_min", ("REM",))):
+    for col, stages in (("sleep_latency_min", SLEEP_STAGES), ("rem_latency_min", ("REM",))):
         if col in requested and requested[col] is not None:
             first = next((r for r in rows if r["stage"] in stages), None)
             if first is not None:

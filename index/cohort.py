@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from sleeplm.encoder.vocab import SLEEP_STAGES
 
 from . import ood, tables
 
@@ -246,8 +247,8 @@ class CohortLookups:
         row = self.con.execute(
             """SELECT e.epoch_index, e.onset_s, e.clock_time, e.stage, e.event_types FROM epochs e
                JOIN features f USING (epoch_id)
-               WHERE e.recording_id = ? AND e.stage IN ('N1', 'N2', 'N3', 'REM') AND isfinite(f.spo2_min_pct)
-               ORDER BY f.spo2_min_pct, e.epoch_index LIMIT 1""", [int(recording_id)]).fetchone()
+               WHERE e.recording_id = ? AND list_contains(?, e.stage) AND isfinite(f.spo2_min_pct)
+               ORDER BY f.spo2_min_pct, e.epoch_index LIMIT 1""", [int(recording_id), list(SLEEP_STAGES)]).fetchone()
         if row is None:
             return None
         return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []))
