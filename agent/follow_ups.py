@@ -1,5 +1,6 @@
 """Follow-up questions read against the previous answer ("which one has more slow wave sleep?", "and the lowest?",
-"and in slow wave sleep?", "how does that compare with sim-0001?"): they name only what changes."""
+"and in slow wave sleep?", "how does that compare with sim-0001?"): they name only what changes. Also the same
+comparison with the nights named in the question itself ("which has more central apneas, sim-0002 or sim-0006?")."""
 
 from __future__ import annotations
 
@@ -8,35 +9,90 @@ import re
 
 from .executor import INDEX_EVENTS
 from .intents import Context, parse
-from .measures import STAGE_TOKEN, STAGE_WORD
-from .query import Measure, Query
+from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
+from .query import DURATION_KINDS, Decline, Measure, Query
 from .spelling import correct_spelling
-from .vocab import CohortNames, find_metrics
+from .vocab import METRIC_LABELS, CohortNames, find_metrics
 from .wording import canonical_wording
 
 _OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
                         r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
 
 
+_MORE_LESS = (r"\b(?P<more>more|higher|greater|larger|longer|bigger)\b|\b(?P<less>less|lower|fewer|smaller|"
+              r"shorter)\b")
+#: Comparisons that are not "which of these is higher" ("more than twice the AHI", "more than 20 arousals").
+_NOT_WHICH = r"(?<![\w.])\d|\b(twice|double|triple|half|times|than (the )?(cohort|average|mean|median|others|rest))\b"
+
+
+def _compared_measure(t: str, names: CohortNames) -> Measure | None:
+    """The one measure a "which has more ..." question compares: a night metric ("a higher AHI"), minutes of a
+    stage ("more N3"), or a count of scored events ("more central apneas", "more arousals in REM"); None when
+    the question names none or more than one."""
+    t = canonical_wording(t, names)
+    metrics = find_metrics(t)
+    if len(metrics) == 1:
+        return Measure("metric", metrics[0])
+    if metrics:
+        return None
+    p = parse(t, names)
+    stage = p.stages[0] if len(p.stages) == 1 else None
+    events = ["apnea" if e == "obstructive_apnea" and not re.search(r"\b(obstructive|central|mixed) apn", t) else e
+              for e in p.events]
+    measures, decline = read_measures(t, stage, events)
+    if decline is not None or len(measures) > 1:
+        return None
+    if measures:
+        return measures[0]
+    return Measure("event_count", events[0], stage) if len(events) == 1 else None
+
+
 def which_of_those(question: str, names: CohortNames, ctx: Context) -> Query | None:
-    """ "Which one has more slow wave sleep?" (or "and a lower nadir?") right after an answer about two or more named
-    nights: the highest / lowest of that measure among those nights, not the cohort's."""
+    """ "Which one has more slow wave sleep?" (or "and a lower nadir?", "which one has more central apneas?") right
+    after an answer about two or more named nights: the highest / lowest of that measure among those nights, not
+    the cohort's."""
     t = question.strip().lower()
     shown = list(ctx.last_args.get("nights") or []) if ctx.last_tool == "query_cohort" else []
     if len(shown) < 2 or parse(correct_spelling(t, names.known()), names).recordings:
         return None
     which = re.search(r"\b(which one|which of (them|the two|these|those|both)|which night)\b|^\s*(and|or)\b", t)
-    more_less = re.search(r"\b(?P<more>more|higher|greater|larger|longer|bigger)\b|\b(?P<less>less|lower|fewer|smaller|"
-                          r"shorter)\b", t)
-    metrics = find_metrics(canonical_wording(t, names))
-    if not (which and more_less and len(metrics) == 1):
+    more_less = re.search(_MORE_LESS, t)
+    measure = _compared_measure(t, names) if which and more_less and not re.search(_NOT_WHICH, t) else None
+    if measure is None:
         return None
-    return Query("argmax" if more_less.group("more") else "argmin", [Measure("metric", metrics[0])], nights=shown)
+    return Query("argmax" if more_less.group("more") else "argmin", [measure], nights=shown)
 
 
-def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | None:
+def which_of_named(question: str, names: CohortNames) -> Query | None:
+    """ "Which has more central apneas, sim-0002 or sim-0006?", "does sim-0004 have a lower nadir than sim-0002?":
+    the highest / lowest of that measure among the nights the question names (never a comparison of groups,
+    which the phenotype word in "central apneas" once turned it into)."""
+    t = correct_spelling(question.strip().lower(), names.known())
+    named = parse(t, names).recordings
+    if len(named) < 2 or re.search(_NOT_WHICH, _without_names(t, named)):
+        return None
+    which = re.search(r"\b(which|who|what (night|recording))\b|^\s*(does|did|do|has|had|is|was)\b", t)
+    more_less = re.search(_MORE_LESS, t)
+    if not (which and more_less):
+        return None
+    measure = _compared_measure(_without_names(t, named), names)
+    if measure is None:
+        return None
+    return Query("argmax" if more_less.group("more") else "argmin", [measure], nights=named)
+
+
+def _without_names(t: str, recordings: list[str]) -> str:
+    """The question with the night names taken out (their digits are not numbers of the question)."""
+    for r in recordings:
+        t = re.sub(rf"\b{re.escape(r.lower())}\b", " ", t)
+    return t
+
+
+def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | Decline | None:
     """A follow-up that names only what changes, read against the previous answer: "and the lowest?" after the
-    highest of a measure; "how does that compare with sim-0001?" after a night's metrics (both nights' values)."""
+    highest of a measure; "and in REM?" / "how about supine?" after a measure (the same in that stage or
+    position, or a decline saying it is not kept that way); "how does that compare with sim-0001?" after a night's
+    metrics (both nights' values)."""
     t = question.strip().lower()
     end = _OTHER_END.match(t)
     if end and ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") in ("argmax", "argmin"):
@@ -44,15 +100,73 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
         low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
         return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
     named = parse(correct_spelling(t, names.known()), names).recordings
-    stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:in|during)\s+(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?\s*\??\s*", t)
-    if stage and ctx.last_tool == "describe_night" and ctx.recording and ctx.last_args.get("metrics"):
-        # "what is the AHI of sim-0002? || and in slow wave sleep?": the same index within that stage
-        indices = [m for m in ctx.last_args["metrics"] if m in INDEX_EVENTS]
-        if indices:
-            st = STAGE_TOKEN.get(stage.group(1), stage.group(1).upper())
-            return Query("value", [Measure("stage_index", m, st) for m in indices], nights=[ctx.recording])
+    stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?"
+                         r"\s*\??\s*", t)
+    if stage and (ctx.last_tool == "describe_night" and ctx.recording or ctx.last_tool == "query_cohort"):
+        # "the AHI of sim-0002? || and in slow wave sleep?", "heart rate in N3? || and in REM?": the same in that stage
+        return _previous_in(ctx, lambda m: _in_stage(m, STAGE_TOKEN.get(stage.group(1), stage.group(1).upper())))
+    position = re.fullmatch(r"\s*(?:and|what about|how about)\s+(?:(?:in|while|when|during)\s+)?(?:the\s+|lying\s+)?"
+                            r"(?P<non>non[- ]?)?supine(?:\s+(?:position|sleep|sleeping))?\s*\??\s*", t)
+    if position and (ctx.last_tool == "describe_night" and ctx.recording or ctx.last_tool == "query_cohort"):
+        # "what's the AHI of sim-0002? || how about in the supine position?": the supine AHI
+        return _previous_in(ctx, lambda m: _in_position(m, bool(position.group("non"))))
     if re.search(r"\b(compare[sd]?|comparison|versus|vs\.?|against|differ\w*)\b", t) and len(named) == 1 and \
             ctx.last_tool == "describe_night" and ctx.last_args.get("metrics") and ctx.recording and \
             named[0] != ctx.recording and not find_metrics(t):
         return Query("value", [Measure("metric", m) for m in ctx.last_args["metrics"]], nights=[ctx.recording, named[0]])
     return None
+
+
+#: Heart-rate metrics kept per stage (and over all sleep).
+_HR_STAGE = re.compile(r"hr_(w|n1|n2|n3|rem|sleep)_bpm")
+#: The position indices of an index kept by position.
+_BY_POSITION = {"ahi_per_h": ("supine_ahi_per_h", "non_supine_ahi_per_h"),
+                "supine_ahi_per_h": ("supine_ahi_per_h", "non_supine_ahi_per_h"),
+                "non_supine_ahi_per_h": ("supine_ahi_per_h", "non_supine_ahi_per_h")}
+
+
+def _in_stage(m: Measure, stage: str) -> Measure | Decline:
+    """``m`` within ``stage`` (heart rate of that stage, an index or an event count within it), or why not."""
+    if m.kind == "metric" and _HR_STAGE.fullmatch(m.name):
+        return Measure("metric", f"hr_{stage.lower()}_bpm")
+    if (m.kind == "metric" and m.name in INDEX_EVENTS or m.kind == "stage_index") and stage == "W":
+        return Decline("an index is events per hour of sleep; within wake it has no meaning.",
+                       f"{_label(m)}, stage W", "what is the AHI during REM of each night?")
+    if m.kind == "metric" and m.name in INDEX_EVENTS:
+        return Measure("stage_index", m.name, stage)
+    if m.kind in ("stage_index", "event_count", *DURATION_KINDS):
+        return dataclasses.replace(m, stage=stage)
+    return Decline(f"{_label(m)} is a whole-night measure here: I do not compute it within one stage.",
+                   f"{_label(m)}, stage {stage}", f"what is the AHI during {stage} in each night?")
+
+
+def _in_position(m: Measure, non_supine: bool) -> Measure | Decline:
+    """``m`` in the supine (or non-supine) position, or why not: only the AHI is kept by position."""
+    pair = _BY_POSITION.get(m.name) if m.kind == "metric" else None
+    if pair:
+        return Measure("metric", pair[1] if non_supine else pair[0])
+    return Decline(f"{_label(m)} is not kept by body position: per night the workspace keeps the supine and non-supine "
+                   "AHI and the share of sleep in each position.", f"{_label(m)}, {'non-' if non_supine else ''}supine",
+                   "what is the supine AHI of each night?")
+
+
+def _label(m: Measure) -> str:
+    if m.kind in ("metric", "stage_index"):
+        return METRIC_LABELS.get(m.name, (m.name, ""))[0]
+    return m.name.replace("_", " ") + ("s" if m.kind == "event_count" else "")
+
+
+def _previous_in(ctx: Context, change) -> Query | Decline | None:
+    """The previous question's measures, each changed by ``change`` (a measure -> the changed measure or a
+    decline), over the same nights; the first decline when one cannot be changed; None when there was no measure."""
+    if ctx.last_tool == "describe_night":
+        q = Query("value", [Measure("metric", c) for c in ctx.last_args.get("metrics") or []], nights=[ctx.recording])
+    else:
+        q = Query.from_args(ctx.last_args)
+    if not q.measures:
+        return None
+    changed = [change(m) for m in q.measures]
+    declined = next((c for c in changed if isinstance(c, Decline)), None)
+    if declined is not None:
+        return declined
+    return dataclasses.replace(q, measures=list(dict.fromkeys(changed)), then=None)

@@ -25,7 +25,7 @@ from .declines import (
     UNSCORED,
 )
 from .executor import INDEX_EVENTS, filter_text
-from .follow_ups import follow_up_query, which_of_those
+from .follow_ups import follow_up_query, which_of_named, which_of_those
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
@@ -444,11 +444,13 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
         routed = route(question, names, ctx)  # "where does SpO2 drop below 85 %": epochs, not the night's nadir
         if routed.tool == "search_epochs" and any(k in routed.args for k in FEATURE_FILTERS):
             return _accounted(question, names, routed)
-    decision = which_of_those(question, names, ctx) or plan(question, names, ctx)
+    decision = which_of_those(question, names, ctx) or which_of_named(question, names) or plan(question, names, ctx)
     if isinstance(decision, Decline) or decision is None:
         follow = follow_up_query(question, names, ctx)
+        if isinstance(follow, Decline):
+            return Plan(text=follow.text())
         if follow is not None:
-            return _accounted(question, names, Plan("query_cohort", follow.to_args()))
+            return _routed(question, names, follow)
     if isinstance(decision, Decline):
         return Plan(text=decision.text())
     if isinstance(decision, Query) and not decision.nights and not ctx.last_nights and ctx.earlier_nights and \
@@ -467,11 +469,7 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
                                      "which nights have an AHI above 15?").text())
         decision.filters = [*decision.filters, Filter("recording", "in", list(ctx.last_nights))]
     if isinstance(decision, Query):
-        if decision.ask == "value" and len(decision.nights) == 1 and decision.window is None and not decision.filters \
-                and not decision.versus_cohort and all(m.kind == "metric" for m in decision.measures):
-            return _accounted(question, names, Plan("describe_night", {
-                "recording": decision.nights[0], "metrics": [m.name for m in decision.measures], "plot": False}))
-        return _accounted(question, names, Plan("query_cohort", decision.to_args()))
+        return _routed(question, names, decision)
     routed = route(question, names, ctx)
     if routed.tool in ("similar_nights", "similar_epochs"):
         t = correct_spelling(question.strip().lower(), names.known())
@@ -484,6 +482,16 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     if routed.tool == "cohort_stats" and routed.args.get("question") != "scoring":
         routed = _with_night_conditions(question, names, routed)
     return _accounted(question, names, routed)
+
+
+def _routed(question: str, names: CohortNames, q: Query) -> Plan:
+    """The tool call for a query: a night's metrics by ``describe_night`` (its answer carries the night's context),
+    anything else by ``query_cohort``."""
+    if q.ask == "value" and len(q.nights) == 1 and q.window is None and not q.filters and not q.versus_cohort and \
+            all(m.kind == "metric" for m in q.measures):
+        return _accounted(question, names, Plan("describe_night", {
+            "recording": q.nights[0], "metrics": [m.name for m in q.measures], "plot": False}))
+    return _accounted(question, names, Plan("query_cohort", q.to_args()))
 
 
 def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:

@@ -136,13 +136,18 @@ def _rank(r: dict[str, Any]) -> str:
 
 
 def _arg(r: dict[str, Any]) -> str:
-    word = "highest" if r["kind"] == "argmax" else "lowest"
+    pair = len(r["rows"]) + len(r.get("missing") or []) == 2  # of two nights: "the higher", not "the highest"
+    if (r.get("measure") or {}).get("kind") == "event_count":  # "has the most arousals", not "the highest arousals"
+        word = ("more" if pair else "most") if r["kind"] == "argmax" else ("fewer" if pair else "fewest")
+    else:
+        word = ("higher" if pair else "highest") if r["kind"] == "argmax" else ("lower" if pair else "lowest")
     if r["label"].startswith("longest ") and r["kind"] == "argmax":  # "has the longest apnea", not "the highest longest"
         word = ""
     subj = r.get("subject") or {}
     who = f" (subject {subj.get('subject_id')}, {_n(subj.get('age'), 0)} y, {subj.get('sex') or 'sex n/a'}, " \
           f"{subj.get('phenotype') or 'phenotype n/a'})" if subj.get("subject_id") else ""
-    text = f"**{r['night']}** has the {word + ' ' if word else ''}{r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
+    the = "" if word in ("more", "fewer") else "the "
+    text = f"**{r['night']}** has {the}{word + ' ' if word else ''}{r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
         why = (r.get("extra_missing") or {}).get(label)
         text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."
@@ -150,7 +155,8 @@ def _arg(r: dict[str, Any]) -> str:
         text += f" Tied with: {', '.join(r['ties'])}."
     others = [x for x in r["rows"] if x["recording"] != r["night"] and x["recording"] not in r["ties"]][:3]
     if others:
-        text += " Next: " + "; ".join(f"{x['recording']} {_nv(r, x['value'])}" for x in others) + "."
+        text += (" The other: " if pair else " Next: ") + "; ".join(f"{x['recording']} {_nv(r, x['value'])}"
+                                                             for x in others) + "."
     if r.get("missing"):  # a night without a value is not in the running: say which, and why
         text += f" Not available for: {', '.join(r['missing'])}{_why_missing(r)}."
     if r.get("then"):

@@ -219,3 +219,19 @@ def test_the_time_of_falling_asleep_is_the_first_epoch_scored_sleep(session, coh
     k = next(i for i, s in enumerate(stages) if s in ("N1", "N2", "N3", "REM"))
     turn = session.respond("What time did sim-0002 fall asleep?")
     assert f"The first epoch scored sleep is epoch {k} ({clock(cohort, 'sim-0002', k)}, {stages[k]})" in turn.answer
+
+
+def test_which_of_two_named_nights_has_more_arousals_is_read_from_their_annotations(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    counts = {}
+    for rec in ("sim-0001", "sim-0002"):
+        path = cohort.con.execute("SELECT path FROM recordings WHERE name = ?", [rec]).fetchone()[0]
+        counts[rec] = sum(e.type == "arousal" for e in load_psg(path).annotations.events)  # the night's own file
+    more, other = sorted(counts, key=counts.get, reverse=True)
+    turn = session.respond("Which has more arousals, sim-0001 or sim-0002?")
+    if counts[more] == counts[other]:
+        assert f"Tied with: {other}" in turn.answer, turn.answer
+    else:
+        assert f"**{more}** has more arousals: **{counts[more]}**" in turn.answer, turn.answer
+        assert f"The other: {other} {counts[other]}." in turn.answer, turn.answer

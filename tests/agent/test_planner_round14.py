@@ -1,0 +1,94 @@
+"""Readings left by session 35's trial (chat round 13): which of two named nights has more of something, and
+follow-ups that change only the stage or the body position of the previous question ("and in REM?", "how about
+supine?")."""
+
+from __future__ import annotations
+
+from sleeplm.agent.intents import Context
+from sleeplm.agent.planner import decide
+from sleeplm.agent.vocab import CohortNames
+
+NAMES = CohortNames(recordings=["sim-0001", "sim-0002", "sim-0004", "sim-0006"],
+                    phenotypes=["central_apnea", "healthy_young", "osa_moderate", "osa_severe"])
+
+
+def _after(tool: str, args: dict, recording: str | None = None) -> Context:
+    return Context(recording=recording, last_tool=tool, last_args=args)
+
+
+def _measures(d) -> list[tuple[str, str, str | None]]:
+    return [(m["kind"], m["name"], m["stage"]) for m in d.args["measures"]]
+
+
+def test_which_of_two_named_nights_has_more_events_ranks_those_nights_by_the_count() -> None:
+    d = decide("Which has more central apneas, sim-0002 or sim-0006?", NAMES, Context())
+    assert d.tool == "query_cohort" and d.args["ask"] == "argmax"
+    assert d.args["nights"] == ["sim-0002", "sim-0006"] and _measures(d) == [("event_count", "central_apnea", None)]
+
+
+def test_does_one_night_have_more_events_than_another_is_not_a_comparison_of_phenotypes() -> None:
+    # "central apneas" names the central_apnea phenotype too; the question is about the two nights
+    d = decide("Does sim-0004 have more central apneas than sim-0002?", NAMES, Context())
+    assert d.args["ask"] == "argmax" and "group_by" not in d.args and d.args["nights"] == ["sim-0004", "sim-0002"]
+
+
+def test_fewer_or_lower_between_named_nights_is_the_lowest_of_them() -> None:
+    d = decide("which has the lower nadir, sim-0002 or sim-0004?", NAMES, Context())
+    assert d.args["ask"] == "argmin" and _measures(d) == [("metric", "spo2_min_pct", None)]
+    d = decide("who has fewer apneas in REM, sim-0002 or sim-0004?", NAMES, Context())
+    assert d.args["ask"] == "argmin" and _measures(d) == [("event_count", "apnea", "REM")]
+
+
+def test_a_ratio_between_named_nights_is_not_read_as_which_is_higher() -> None:
+    d = decide("Does sim-0004 have more than twice the AHI of sim-0002?", NAMES, Context())
+    assert d.args["ask"] == "value" and d.args["nights"] == ["sim-0004", "sim-0002"]
+
+
+def test_which_one_has_more_events_after_two_nights_ranks_those_two() -> None:
+    ctx = _after("query_cohort", {"ask": "value", "measures": [{"kind": "metric", "name": "tst_min"}],
+                                  "nights": ["sim-0002", "sim-0006"]})
+    d = decide("which one has more central apneas?", NAMES, ctx)
+    assert d.args["ask"] == "argmax" and d.args["nights"] == ["sim-0002", "sim-0006"]
+    assert _measures(d) == [("event_count", "central_apnea", None)]
+
+
+def test_and_in_another_stage_after_a_stage_heart_rate_is_that_stage_s_heart_rate() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0001", "metrics": ["hr_n3_bpm"]}, "sim-0001")
+    assert decide("and in REM?", NAMES, ctx).args["metrics"] == ["hr_rem_bpm"]
+    assert decide("and during wake?", NAMES, ctx).args["metrics"] == ["hr_w_bpm"]
+
+
+def test_and_in_a_stage_after_a_cohort_ranking_ranks_by_the_index_in_that_stage() -> None:
+    ctx = _after("query_cohort", {"ask": "argmax", "measures": [{"kind": "metric", "name": "ahi_per_h"}]})
+    d = decide("and in REM?", NAMES, ctx)
+    assert d.args["ask"] == "argmax" and _measures(d) == [("stage_index", "ahi_per_h", "REM")]
+
+
+def test_an_event_count_follow_up_in_a_stage_counts_the_events_starting_in_it() -> None:
+    ctx = _after("query_cohort", {"ask": "value", "measures": [{"kind": "event_count", "name": "arousal"}],
+                                  "nights": ["sim-0002"]}, "sim-0002")
+    assert _measures(decide("and in N3?", NAMES, ctx)) == [("event_count", "arousal", "N3")]
+
+
+def test_an_index_asked_in_wake_is_declined() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0002", "metrics": ["ahi_per_h"]}, "sim-0002")
+    d = decide("and during wake?", NAMES, ctx)
+    assert d.tool is None and "per hour of sleep" in d.text
+
+
+def test_a_whole_night_measure_asked_in_a_stage_is_declined() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0002", "metrics": ["sleep_efficiency_pct"]}, "sim-0002")
+    d = decide("and in REM?", NAMES, ctx)
+    assert d.tool is None and "whole-night measure" in d.text
+
+
+def test_how_about_supine_after_the_ahi_is_the_supine_ahi() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0002", "metrics": ["ahi_per_h"]}, "sim-0002")
+    assert decide("how about in the supine position?", NAMES, ctx).args["metrics"] == ["supine_ahi_per_h"]
+    assert decide("and non-supine?", NAMES, ctx).args["metrics"] == ["non_supine_ahi_per_h"]
+
+
+def test_a_measure_not_kept_by_position_is_declined_when_asked_supine() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0002", "metrics": ["odi_per_h"]}, "sim-0002")
+    d = decide("how about in the supine position?", NAMES, ctx)
+    assert d.tool is None and "ODI is not kept by body position" in d.text
