@@ -10,10 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from sleeplm.encoder.captions.night import ahi_severity, rem_related_reading
-from sleeplm.encoder.vocab import EPOCH_S, SCORING_KIND_NAMES, SLEEP_STAGES, TRACK_INPUTS
+from sleeplm.encoder.vocab import (
+    EPOCH_S,
+    SCORING_KIND_NAMES,
+    SLEEP_STAGES,
+    TRACK_INPUTS,
+)
 
 from .answer_format import epoch_ref, event_list, in_hours, num
-from .clinical import position_caution, position_minutes
+from .clinical import REFERENCE_NOTE, position_caution, position_minutes
 from .localize_answers import localize_events
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
@@ -93,6 +98,8 @@ def _metric_value(col: str, v: Any, metrics: dict[str, Any], stage_epochs: dict[
     text = f"**{label}: {num(v)}**"
     if METRIC_LABELS.get(col, ("", ""))[1] == "min":
         text += in_hours(v)
+    if col == "waso_min":  # where it ends is a convention that differs between tools
+        text += " — wake from sleep onset to the end of the recording, the final awakening included"
     if col == "ahi_per_h":
         tst = metrics.get("tst_min")
         severity = ahi_severity(float(v), float(tst) if isinstance(tst, (int, float)) else None)
@@ -147,6 +154,10 @@ def describe_night(r: dict[str, Any]) -> str:
         if first:
             what = "The first epoch scored sleep" if col == "sleep_latency_min" else "The first epoch scored REM"
             lines.append(f"{what} is epoch {first['epoch_index']} ({first['clock_time']}, {first['stage']}).")
+        if (r.get("references") or {}).get(col):  # "is that normal?": against the adult reference, or why none
+            lines.append(r["references"][col])
+    if r.get("references"):
+        lines.append(REFERENCE_NOTE)
     if not r["requested_metrics"]:
         key = " · ".join(f"{metric_label(k)} {num(v)}" for k, v in r["key_metrics"].items() if v is not None)
         if key:

@@ -78,3 +78,65 @@ def worst_or_best(t: str, ask: str | None, measures: list[Measure]) -> tuple[str
         return ask, Decline(f"\"{m.group(1)}\" has no clinical direction for {label}: neither a higher nor a lower "
                             "value is better by itself.", label, f"which night has the highest {label}?")
     return ("argmax" if (direction > 0) == (m.group(1) == "best") else "argmin"), None
+
+
+#: What a reference range describes, said once beside every judgement.
+REFERENCE_NOTE = ("Reference ranges describe adults in general; whether a value is normal for this patient (age, "
+                  "symptoms, a first night in a laboratory) is a physician's judgement.")
+
+
+def reference_reading(column: str, value: float | None, *, lower_bound: bool = False, age: float | None = None,
+                      tst_min: float | None = None, recording: str = "this night") -> str:
+    """One night's value of ``column`` against the adult reference where an accepted one exists ("is that normal?"),
+    or why there is none to apply.
+
+    Parameters
+    ----------
+    column : a night metric (``ahi_per_h``, ``sleep_efficiency_pct`` ...).
+    value : its value; None or NaN when not available (then nothing is judged).
+    lower_bound : the value is a lower bound (an AHI with arousals unscored), so only "at least" can be said.
+    age : the subject's age in years; under 18 the adult ranges are not applied.
+    tst_min : total sleep time, which grades an AHI only from enough sleep (``ahi_severity``).
+    recording : the night's name, for the question suggested where no reference applies.
+    """
+    label = METRIC_LABELS.get(column, (column.replace("_", " "), ""))[0]
+    if value is None or not math.isfinite(float(value)):
+        return f"{label} is not available for this night, so it cannot be judged against a reference."
+    v = float(value)
+    if age is not None and math.isfinite(float(age)) and float(age) < 18:
+        return (f"The reference ranges I apply are for adults and this subject is {float(age):g} y: children are judged "
+                "by other criteria (an AHI above 1/h is already abnormal in a child), so I do not judge it.")
+    if column == "ahi_per_h":
+        from sleeplm.encoder.captions.night import ahi_severity
+
+        grade = ahi_severity(v, tst_min)
+        if grade.startswith("not graded"):
+            return f"The AHI is {grade}."
+        if lower_bound and v < 30:
+            grade = "unknown: it could be higher" if grade == "normal" else f"at least {grade}"
+            return (f"Against the AASM adult ranges (< 5 normal, 5–15 mild, 15–30 moderate, ≥ 30 severe sleep apnea) this "
+                    f"AHI of {v:.1f}/h is a lower bound (arousals were not scored), so the severity is {grade}.")
+        return (f"Against the AASM adult ranges (< 5 normal, 5–15 mild, 15–30 moderate, ≥ 30 severe sleep apnea) an "
+                f"AHI of {v:.1f}/h is {grade}.")
+    if column == "sleep_efficiency_pct":
+        side = "at or above" if v >= 85 else "below"
+        return (f"A sleep efficiency of {v:.1f} % is {side} the 85 % usually taken as the lower limit of normal in adults "
+                "(it falls with age, and a first night in a laboratory lowers it).")
+    if column in ("sleep_latency_min", "waso_min"):
+        what = "sleep-onset" if column == "sleep_latency_min" else "sleep-maintenance"
+        side = "at or under" if v <= 30 else "over"
+        extra = " WASO here runs from sleep onset to the end of the recording." if column == "waso_min" else ""
+        return (f"{label[0].upper() + label[1:]} of {v:.1f} min is {side} the 30 min usually taken as the limit of "
+                f"normal (longer is the quantitative criterion of {what} insomnia in research use, Lichstein et al. "
+                f"2003).{extra}")
+    if column == "rem_latency_min":
+        if v <= 15:
+            return (f"A REM latency of {v:.1f} min from sleep onset is a sleep-onset REM period (≤ 15 min, ICSD-3): a "
+                    "finding read with the clinical picture (narcolepsy, but also sleep deprivation, depression, "
+                    "withdrawal of REM-suppressing drugs, sleep apnea).")
+        return (f"A REM latency of {v:.1f} min from sleep onset is not a sleep-onset REM period (≤ 15 min, ICSD-3); REM "
+                "latency has no single upper limit (typically about 70–120 min in adults, longer with "
+                "REM-suppressing drugs or a disturbed night).")
+    return (f"There is no accepted normal range for {label} that I can apply: it depends on age, and the criteria "
+            f"differ between guidelines and laboratories. Its place among this cohort's nights is what I can give "
+            f"(\"how does the {label} of {recording} compare with the cohort?\").")

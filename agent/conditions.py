@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .intents import Plan, parse
 from .measures import STAGE_TOKEN
+from .spelling import correct_spelling
 from .query import STAGE_MINUTES_FIELD, Filter, event_count_field
-from .vocab import CHANNEL_WORDS, CohortNames, blank_numbered_metric_phrases, find_metrics
+from .vocab import CHANNEL_WORDS, CohortNames, blank_numbered_metric_phrases, find_metrics, without_metric_phrases
 
 #: A stage a phrase restricts to ("during REM", "in deep sleep"); group 2 is the stage's word.
 STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -240,3 +242,36 @@ def _metric_phrases(col: str) -> list[str]:
     from .vocab import METRIC_WORDS
 
     return [w.replace(r"\b", "") for w in METRIC_WORDS.get(col, ())] or [col]
+
+
+#: Subject attributes a cohort_stats call takes as arguments of its own (the others go in ``nights_where``).
+_STATS_OWN = {"sex": ("sex",), "phenotype": ("phenotype",), "site": ("site",), "age": ("age_min", "age_max")}
+
+
+def with_night_conditions(question: str, names: CohortNames, routed: Plan) -> Plan:
+    """A cohort_stats plan with every condition on nights the question names: those its own arguments do not
+    carry (BMI, "an AHI above 15", missing channels, an attribute the rule did not pass) go in ``nights_where``,
+    so that no condition is dropped and the table answers the question asked."""
+    t = correct_spelling(question.strip().lower(), names.known())
+    args = dict(routed.args)
+    by = args.get("by")
+    extra = []
+    for f in night_filters(t, parse(t, names), names, by if by in ("sex", "phenotype", "site") else None):
+        own = _STATS_OWN.get(f.field, ())
+        if f.op == "not in":  # "excluding women": the rule's own argument named them to include
+            for a in own:
+                args.pop(a, None)
+        elif own and (by == f.field or any(args.get(a) is not None for a in own)):
+            continue  # carried by the call's own arguments or its grouping
+        if (f.field.startswith("spo2") and args.get("spo2_max_pct") is not None) or \
+                (f.field.startswith("hr_") and (args.get("hr_min_bpm") is not None or args.get("hr_max_bpm") is not None)):
+            continue  # "epochs with an SpO2 below 85": the epoch filter, not the night's nadir
+        extra.append({"field": f.field, "op": f.op, "value": f.value})
+    if extra:
+        args["nights_where"] = [*(args.get("nights_where") or []), *extra]
+        if args.get("stages"):  # "epochs of N2 in nights with more than 20% REM": REM is the condition's, not a stage asked
+            stages = parse(without_metric_phrases(t), names).stages
+            args.pop("stages")
+            if stages:
+                args["stages"] = stages
+    return Plan(routed.tool, args, routed.text)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+from .intents import parse
+from .vocab import METRIC_LABELS, CohortNames
+
 #: Attributes nobody records in a PSG subjects table here: asked for, they are declined, not guessed.
 UNRECORDED = {
     r"\bmedicat|\bdrugs?\b|\bmedicine|\bbenzodiazep|\bstatins?\b|\bantidepress": "medication",
@@ -130,3 +133,19 @@ FOREIGN = {
     "Portuguese": r"\b(quantas|noites|sono|qual|m[eé]dia|mulheres|homens)\b",
 }
 NON_LATIN = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def understood(t: str, names: CohortNames) -> str:
+    """What a question names, in words, for a decline's "What I understood" line."""
+    p = parse(t, names)
+    bits = []
+    if p.recordings:
+        bits.append("night " + ", ".join(p.recordings))
+    if p.metrics:
+        bits.append(", ".join(METRIC_LABELS.get(m, (m, ""))[0] for m in p.metrics))
+    if p.events:  # "apneas" alone is every kind of apnea, though a search reads it as obstructive
+        bits.append(", ".join("apnea (every kind)" if e == "obstructive_apnea" and not re.search(r"\bobstructive", t)
+                              else e.replace("_", " ") for e in p.events))
+    if p.stages:
+        bits.append("stage " + "/".join(p.stages))
+    return "; ".join(bits)

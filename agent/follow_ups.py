@@ -170,3 +170,34 @@ def _previous_in(ctx: Context, change) -> Query | Decline | None:
     if declined is not None:
         return declined
     return dataclasses.replace(q, measures=list(dict.fromkeys(changed)), then=None)
+
+
+#: "Is that normal?" (or high, low, OK ...) about the value just given.
+_IS_NORMAL = (r"\s*(?:and\s+|so\s+|but\s+)?(?:is|was|are|were)\s+(?:that|this|it|these|those|they|the values?|that value)\s+"
+              r"(?:\w+\s+)?(?:normal|abnormal|ok|okay|alright|fine|healthy|high|low|too high|too low|bad|good|concerning|"
+              r"worrying|a problem|within normal (?:limits|range)|in the normal range|within the normal range)\s*\??\s*")
+#: Words asking whether a value is normal ("is the sleep efficiency of sim-0003 normal?").
+NORMAL_WORDS = r"\b(normal|abnormal|within normal limits|reference range|normal range)\b"
+#: The metrics judged when the previous answer was a whole night's description (those with an adult reference).
+_JUDGED_BY_DEFAULT = ("ahi_per_h", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "rem_latency_min")
+
+
+def is_that_normal(question: str, ctx: Context) -> dict | Decline | None:
+    """ "Is that normal?" right after a night's values: the ``describe_night`` arguments that give the same values
+    judged against the adult reference (:func:`clinical.reference_reading`); a decline when the previous answer was
+    not one night's night metrics; None when the question is not this."""
+    if not re.fullmatch(_IS_NORMAL, question.strip().lower()):
+        return None
+    metrics: list[str] | None = None
+    if ctx.last_tool == "describe_night" and ctx.recording:
+        metrics = list(ctx.last_args.get("metrics") or _JUDGED_BY_DEFAULT)
+    elif ctx.last_tool == "query_cohort" and ctx.recording:
+        q = Query.from_args(ctx.last_args)
+        one = q.ask in ("argmax", "argmin") or (q.ask == "value" and q.nights == [ctx.recording])
+        if one and q.measures and all(m.kind == "metric" for m in q.measures):
+            metrics = [m.name for m in q.measures]
+    if not metrics:
+        return Decline("I judge one night's measures against adult reference ranges (AHI, sleep efficiency, sleep "
+                       "latency, WASO, REM latency), and the answer before was not one night's measure.",
+                       "is that normal?", "is the sleep efficiency of " + (ctx.recording or "sim-0001") + " normal?")
+    return {"recording": ctx.recording, "metrics": metrics, "plot": False, "reference": True}

@@ -29,15 +29,18 @@ from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 from sleeplm.index.querytext import parse_query
 
 from . import lookup, plots
+from .clinical import reference_reading
 from .context import ToolContext
+from .provenance import hypopneas_lower_bound
 from .vocab import KEY_METRICS, event_input_words, metric_label, resolve_metric
 
 MAX_EVENTS_LISTED = 12
 
 
 def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list[str] | None = None,
-                   plot: bool = True) -> dict[str, Any]:
-    """Subject, night metrics, the rendered night summary, stage and event counts, a hypnogram."""
+                   plot: bool = True, reference: bool = False) -> dict[str, Any]:
+    """Subject, night metrics, the rendered night summary, stage and event counts, a hypnogram; with ``reference``,
+    each requested metric against the adult reference where one exists ("is that normal?")."""
     n = ctx.night(recording)
     all_metrics, summary = lookup.metrics(ctx.cohort, n)
     requested = {}
@@ -73,9 +76,14 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())
     provenance = scoring_note(n.scoring)
+    subject = lookup.subject(ctx.cohort, n.subject_id)
+    references = {col: reference_reading(col, v, lower_bound=col == "ahi_per_h" and hypopneas_lower_bound(n.scoring or {}),
+                                         age=(subject or {}).get("age"), tst_min=all_metrics.get("tst_min"),
+                                         recording=n.recording)
+                  for col, v in requested.items()} if reference else {}
     return {
         "recording": n.recording,
-        "subject": lookup.subject(ctx.cohort, n.subject_id),
+        "subject": subject,
         "start_time": lookup.jsonable(n.start_time),
         "end_time": lookup.hhmmss(n.clock_at(n.duration_s)),
         "duration_h": round(n.duration_s / 3600.0, 2),
@@ -84,6 +92,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         "requested_metrics": requested,
         "spo2_nadir_at": nadir_at,
         "first_epochs": firsts,
+        "references": references,
         "key_metrics": key,
         "all_metrics": all_metrics,
         "night_summary": summary,

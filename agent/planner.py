@@ -15,17 +15,10 @@ import re
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters
-from .declines import (
-    CLINICAL_DECISIONS,
-    FOREIGN,
-    NON_LATIN,
-    NOT_COMPUTED,
-    UNRECORDED,
-    UNSCORED,
-)
+from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters, with_night_conditions
+from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED, understood
 from .executor import INDEX_EVENTS, filter_text
-from .follow_ups import follow_up_query, which_of_named, which_of_those
+from .follow_ups import NORMAL_WORDS, follow_up_query, is_that_normal, which_of_named, which_of_those
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
@@ -153,20 +146,20 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             return Decline(f"{what} is a physician's, made from the whole clinical picture (history, symptoms, "
                            "examination) that this cohort does not hold; I give the measures it rests on (AHI, "
                            "central and obstructive indices, oxygen saturation, stages, scored events) and the "
-                           "phenotype each recording was filed under.", _understood(t, names),
+                           "phenotype each recording was filed under.", understood(t, names),
                            "describe sim-0001" if not names.recordings else f"describe {names.recordings[0]}")
     for rx, what in UNRECORDED.items():
         if re.search(rx, t):
             return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
-                           "phenotype and site.", _understood(t, names),
+                           "phenotype and site.", understood(t, names),
                            "compare AHI by phenotype" if what == "medication" else "list the nights")
     for rx, (why, nearest) in NOT_COMPUTED.items():
         if re.search(rx, t):
-            return Decline(why + ".", _understood(t, names), nearest)
+            return Decline(why + ".", understood(t, names), nearest)
     for rx, what in UNSCORED.items():
         if re.search(rx, t):
             return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
-                           "desaturations, arousals, limb movements).", _understood(t, names),
+                           "desaturations, arousals, limb movements).", understood(t, names),
                            "how many arousals are there in each night?")
     if re.search(SCORING_QUESTION, t) and not parse(t, names).recordings:
         return None  # who scored the nights: the scoring table (tool router), not a measure
@@ -181,7 +174,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if re.search(NREM, t) and "ahi_nrem_per_h" not in find_metrics(t):
         return Decline("NREM sleep as one stage is not stored: per-stage values are kept for N1, N2, N3 and REM, and "
                        "a value for all of NREM would have to be pooled from them, which I do not do.",
-                       _understood(t, names), "what is the AHI during N2 in each night?")
+                       understood(t, names), "what is the AHI during N2 in each night?")
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)}
     per_stage = [m for m in find_metrics(t) if m in INDEX_EVENTS]
     if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t) and (
@@ -194,7 +187,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         return Query("value" if p0.recordings else "rank", measures, nights=p0.recordings or None)
     if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t):
         return Decline(f"comparing stages ({', '.join(sorted(named))}) within the nights is not something I can do yet; "
-                       "I can give a measure within one stage at a time.", _understood(t, names),
+                       "I can give a measure within one stage at a time.", understood(t, names),
                        f"what is the AHI during {sorted(named)[0]} in each night?")
     p = parse(t, names)
     excluded = [r for r in p.recordings  # "AHI above 15, excluding sim-0004": every night but that one
@@ -220,7 +213,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         if measures and re.search(r"\b(vs\.?|versus|between|against|non[- ]?\w+)\b", t) and len(named) < 2:
             return Decline("I understood a comparison between two groups, but not groups I can form: I compare "
                            "nights grouped by sex, phenotype, site or age band, not groups cut at a threshold "
-                           "(\"over 60 vs under 60\", \"obese vs non-obese\").", _understood(t, names),
+                           "(\"over 60 vs under 60\", \"obese vs non-obese\").", understood(t, names),
                            "compare AHI by age band")
         group_by = "phenotype" if measures else None
     if not group_by and (p.phenotypes or re.search(r"\b(osa|obstructive sleep apn\w*) (patients|subjects|group)\b", t)) \
@@ -271,14 +264,14 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                        r"under|equal)(an?\s+|the\s+|its\s+)?[a-z]", t)
     if either and len([f for f in filters if f.op not in ("in", "not in", "==")]) >= 2:
         return Decline("conditions joined by \"or\" are not something I combine: I keep the nights that meet every "
-                       "condition, and that would answer another question.", _understood(t, names),
+                       "condition, and that would answer another question.", understood(t, names),
                        "which nights have an AHI above 15?")
     for f in filters:
         if f.field.endswith("_pct") and isinstance(f.value, float) and 0 < f.value <= 1 and \
                 not re.search(rf"{f.value:g}\s*%", t):
             label = METRIC_LABELS.get(f.field, (f.field, ""))[0]
             return Decline(f"{label} is in percent, and {f.value:g} % is not what a night measure of this kind is "
-                           f"usually asked at; did you mean {f.value * 100:g} %?", _understood(t, names),
+                           f"usually asked at; did you mean {f.value * 100:g} %?", understood(t, names),
                            f"which nights have a {label} above {f.value * 100:g}%?")
     if len(measures) > 1:  # "the mean sleep efficiency of nights with AHI above 15": the AHI is the condition
         measures = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
@@ -339,7 +332,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
             word = {"aggregate": "an average", "argmax": "the highest value", "argmin": "the lowest value",
                     "rank": "a ranking", "trend": "a trend"}[ask]
             return Decline(f"I understood that you want {word}, but not of which measure.",
-                           _understood(t, names) or word,
+                           understood(t, names) or word,
                            "what is the average AHI across the cohort?")
         return None
     then = next((k for k, rx in _THEN.items() if re.search(rx, t)), None)
@@ -365,7 +358,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                 Query("rank", measures, filters=filters)
         if re.search(_ABOUT_COHORT, t):  # a question about the cohort that no plan above reads
             return Decline("I understood the measure but not what to do with it across the cohort (a list, a "
-                           "count, a ranking, a comparison?).", _understood(t, names),
+                           "count, a ranking, a comparison?).", understood(t, names),
                            f"which nights have the highest {METRIC_LABELS.get(measures[0].name, (measures[0].name, ''))[0]}?")
         if ctx.recording and not filters:
             return Query("value", measures, nights=[ctx.recording])
@@ -406,21 +399,6 @@ def _ranked_first(t: str, ask: str, measures: list[Measure]) -> list[Measure]:
     return [first, *[m for m in measures if m is not first]] if where(first) <= len(t) else measures
 
 
-def _understood(t: str, names: CohortNames) -> str:
-    p = parse(t, names)
-    bits = []
-    if p.recordings:
-        bits.append("night " + ", ".join(p.recordings))
-    if p.metrics:
-        bits.append(", ".join(METRIC_LABELS.get(m, (m, ""))[0] for m in p.metrics))
-    if p.events:  # "apneas" alone is every kind of apnea, though a search reads it as obstructive
-        bits.append(", ".join("apnea (every kind)" if e == "obstructive_apnea" and not re.search(r"\bobstructive", t)
-                              else e.replace("_", " ") for e in p.events))
-    if p.stages:
-        bits.append("stage " + "/".join(p.stages))
-    return "; ".join(bits)
-
-
 #: Words that point back at the nights of the previous answer ("the mean age of those nights", "how many of them").
 _THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
 #: "How many nights, and what are their phenotypes?": "their" groups the answer, it does not point back.
@@ -429,7 +407,20 @@ _THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?
 
 def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
-    the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses."""
+    the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses.
+    A night's measures asked "normal?" come judged against the adult reference."""
+    judged = is_that_normal(question, ctx)  # "is that normal?" after a night's values
+    if isinstance(judged, Decline):
+        return Plan(text=judged.text())
+    if judged is not None:
+        return Plan("describe_night", judged)
+    decision = _decide(question, names, ctx)
+    if decision.tool == "describe_night" and decision.args.get("metrics") and re.search(NORMAL_WORDS, question.lower()):
+        decision = Plan(decision.tool, {**decision.args, "reference": True}, decision.text)
+    return decision
+
+
+def _decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     premise = read_why(question)  # "why did sim-0001 have 300 apneas?": the count, with the stated number beside it
     question = canonical_wording(premise.factual if premise else question, names)
     rem = rem_related_plan(question, names, ctx)  # REM against NREM AHI with the rule applied (encoder.captions.night)
@@ -478,9 +469,9 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
             return Plan(text=Decline(
                 f"similar nights and epochs are searched among the whole cohort; I cannot restrict them to "
                 f"{' and '.join(filter_text(f) for f in conds)}, and leaving that out would answer another question.",
-                _understood(t, names), "find nights like sim-0001").text())
+                understood(t, names), "find nights like sim-0001").text())
     if routed.tool == "cohort_stats" and routed.args.get("question") != "scoring":
-        routed = _with_night_conditions(question, names, routed)
+        routed = with_night_conditions(question, names, routed)
     return _accounted(question, names, routed)
 
 
@@ -506,38 +497,5 @@ def _accounted(question: str, names: CohortNames, plan: Plan) -> Plan:
     return Plan(text=Decline(
         f"I understood most of the question but not how to apply {', '.join(parts)}: the tool I would use "
         f"(`{plan.tool}`) has no place for it, and answering without it would answer another question.",
-        _understood(correct_spelling(question.strip().lower(), names.known()), names),
+        understood(correct_spelling(question.strip().lower(), names.known()), names),
         "which nights have an AHI above 15?").text())
-
-
-#: Subject attributes a cohort_stats call takes as arguments of its own (the others go in ``nights_where``).
-_STATS_OWN = {"sex": ("sex",), "phenotype": ("phenotype",), "site": ("site",), "age": ("age_min", "age_max")}
-
-
-def _with_night_conditions(question: str, names: CohortNames, routed: Plan) -> Plan:
-    """A cohort_stats plan with every condition on nights the question names: those its own arguments do not
-    carry (BMI, "an AHI above 15", missing channels, an attribute the rule did not pass) go in ``nights_where``,
-    so that no condition is dropped and the table answers the question asked."""
-    t = correct_spelling(question.strip().lower(), names.known())
-    args = dict(routed.args)
-    by = args.get("by")
-    extra = []
-    for f in night_filters(t, parse(t, names), names, by if by in ("sex", "phenotype", "site") else None):
-        own = _STATS_OWN.get(f.field, ())
-        if f.op == "not in":  # "excluding women": the rule's own argument named them to include
-            for a in own:
-                args.pop(a, None)
-        elif own and (by == f.field or any(args.get(a) is not None for a in own)):
-            continue  # carried by the call's own arguments or its grouping
-        if (f.field.startswith("spo2") and args.get("spo2_max_pct") is not None) or \
-                (f.field.startswith("hr_") and (args.get("hr_min_bpm") is not None or args.get("hr_max_bpm") is not None)):
-            continue  # "epochs with an SpO2 below 85": the epoch filter, not the night's nadir
-        extra.append({"field": f.field, "op": f.op, "value": f.value})
-    if extra:
-        args["nights_where"] = [*(args.get("nights_where") or []), *extra]
-        if args.get("stages"):  # "epochs of N2 in nights with more than 20% REM": REM is the condition's, not a stage asked
-            stages = parse(without_metric_phrases(t), names).stages
-            args.pop("stages")
-            if stages:
-                args["stages"] = stages
-    return Plan(routed.tool, args, routed.text)

@@ -41,6 +41,8 @@ class DescribeNightArgs(ToolArgs):
         None, description="Night metrics to report first, by column or common name "
                           "(e.g. 'ahi_per_h' or 'AHI', 'sleep efficiency', 'tst_min', 'n3_pct').")
     plot: bool = Field(True, description="Draw the hypnogram with scored events.")
+    reference: bool = Field(False, description="Judge each requested metric against the adult reference range where "
+                                               "an accepted one exists, or say why none applies ('is that normal?').")
 
 
 class NightArgs(ToolArgs):
