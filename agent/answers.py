@@ -149,7 +149,10 @@ def describe_night(r: dict[str, Any]) -> str:
         if col == "spo2_min_pct" and r.get("spo2_nadir_at"):
             at = r["spo2_nadir_at"]
             during = ", during " + event_list(at["events"]) if at.get("events") else ""
-            lines.append(f"The nadir is in epoch {at['epoch_index']} ({at['clock_time']}), scored {at['stage']}{during}.")
+            where = f"body position {at['position']}" if at.get("position") else "body position not known (no " \
+                "position channel read in this night)"
+            lines.append(f"The nadir is in epoch {at['epoch_index']} ({at['clock_time']}), scored {at['stage']}{during}; "
+                         f"{where}.")
         first = (r.get("first_epochs") or {}).get(col)
         if first:
             what = "The first epoch scored sleep" if col == "sleep_latency_min" else "The first epoch scored REM"
@@ -440,7 +443,9 @@ def cohort_stats(r: dict[str, Any]) -> str:
         if by:
             text += f"\n\nBy {by}:\n\n" + _table(r["columns"], r["rows"])
         return text
-    title = {"count_epochs": "Epoch counts", "stage_distribution": "Stage distribution (% of scored epochs)",
+    title = {"count_epochs": "Epoch counts", "stage_distribution": "Stage distribution (w_pct … rem_pct: % of scored epochs, wake "
+                                                 "included; n1_sleep_pct … rem_sleep_pct: % of sleep epochs, for one "
+                                                 "night the % of total sleep time)",
              "event_counts": "Scored events", "list_nights": "Nights",
              "compare_metric": metric_label(r["metric"] or "")}[q]
     flt = "; ".join(str(v) for v in r["filters"].values())

@@ -160,7 +160,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
         out.insert(1, Measure("attribute", "bmi"))
     elif not any(m == Measure("attribute", "age") for m in out) and re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(
             r"\b(highest|lowest|largest|smallest|greatest|max\w*|min\w*|mean|average|avg|median|typical)\s+"
-            r"(bmi|body mass)|\b(heaviest|lightest)\b|\b(bmi|body mass)( index)? of\b", t)):
+            r"(bmi|body mass)|\b(heaviest|lightest)\b|\b(bmi|body mass)( index)? of\b|\b(its|their|his|her)\s+(bmi|body mass)",
+            t)):
         out.insert(0, Measure("attribute", "bmi"))
     if any(m.kind == "attribute" for m in out) and any(m.kind != "attribute" for m in out) and re.search(
             rf"\b(with|who has|who had|that has|that had|having|whose)\s+(the\s+)?{_RANKED}\s+"

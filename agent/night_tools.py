@@ -64,7 +64,7 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
         at = ctx.cohort.spo2_nadir_epoch(n.recording_id)
         if at is not None:
             nadir_at = {"epoch_index": at.epoch_index, "clock_time": _when(n, at.onset_s), "stage": at.stage,
-                        "events": at.event_types}
+                        "events": at.event_types, "position": at.position}
     firsts = {}  # "what time did X fall asleep?": where the latency ends, from the scored hypnogram
     for col, stages in (("sleep_latency_min", SLEEP_STAGES), ("rem_latency_min", ("REM",))):
         if col in requested and requested[col] is not None:

@@ -297,7 +297,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         nights = [ctx.recording]
     counting = re.search(r"\b(proportion|percentage|fraction|share|percent) of (the )?(cohort|nights|recordings|"
                          r"subjects|patients|people)\b", t) or re.search(
-                         r"\bhow many of (them|those|these)\b|"
+                         r"\bhow many of (them|those|these|the (subjects|patients|people|participants|nights))\b|"
                          r"\bhow many( \w+)? (nights|recordings|excerpts|subjects|patients|people|studies|women|men|"
                          r"females?|males?)\b|\bnumber of (nights|subjects|patients)\b", t)
     listing = re.search(r"\b(which|list|what|show( me)?|are there( any)?|any) (the )?(\w+ )?(nights|recordings|excerpts|subjects|"

@@ -177,6 +177,9 @@ def _count(r: dict[str, Any]) -> str:
         return f"**Unknown for every night**{_scope(r)}: the condition cannot be checked in any of the cohort's " \
                f"{unknown} nights (why below), so the count is unknown, not 0."
     text = f"**{r['n_nights']} night(s)**{_scope(r)}: {', '.join(r['recordings']) or 'none'}."
+    subjects = {x.get("subject_id") for x in r["rows"] if x.get("subject_id")}
+    if subjects and len(subjects) != r["n_nights"]:  # "how many of the subjects are men?" where some have two nights
+        text += f" They are the nights of {len(subjects)} subject(s)."
     if r.get("filters") and r.get("n_total"):
         checked = r["n_total"] - unknown
         text += f" That is {r['n_nights']} of the cohort's {r['n_total']} nights ({100 * r['n_nights'] / r['n_total']:.0f} %)" + (

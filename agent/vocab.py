@@ -65,7 +65,8 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
                      r"(?<=deepest )(oxygen |spo2 )?desaturation", r"\bnadir\b"),
     "spo2_mean_pct": (r"(mean|average) (spo2|saturation|oxygen)(?! (saturation )?nadir)",),
     "supine_pct": (r"time supine", r"supine (percent|%|time)",
-                   r"\b(time|percent\w*|share|how long|how much)\b.*\b(supine|on (his|her|their|its|the) back)\b(?! ahi)"),
+                   r"\b(time|percent\w*|share|fraction|proportion|how long|how much)\b.*\b(supine|on (his|her|their|its|the) "
+                   r"back)\b(?! ahi)"),
     "n_awakenings_1min": ((r"\bawakenings? (?:of|lasting|longer than|over|more than|above|exceeding)(?: at least| over| "
                            r"more than)? (?:1|one|a) ?min(?:ute)?s?\b"), r"\bawakenings? (?:≥|>=|>) ?1 ?min",
                           r"\b(?:1|one)[- ]min(?:ute)?s?(?: or longer| or more)? awakenings?\b",

@@ -53,6 +53,8 @@ class EpochRow:
     clock_time: datetime | None
     stage: str
     event_types: list[str]
+    #: Body position of the epoch where it was asked for and read ("supine", "left" ...); None when not known.
+    position: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,18 +242,19 @@ class CohortLookups:
         return dict(self.memoized(("feature_extremes",), read))
 
     def spo2_nadir_epoch(self, recording_id: int) -> EpochRow | None:
-        """The sleep epoch (scored N1, N2, N3 or REM) holding a night's lowest per-epoch SpO2, the first of equals:
-        where the night's ``spo2_min_pct`` lies (None without per-epoch features, sleep or SpO2)."""
+        """The sleep epoch (scored N1, N2, N3 or REM) holding a night's lowest per-epoch SpO2, the first of equals,
+        with its body position: where the night's ``spo2_min_pct`` lies (None without per-epoch features, sleep or
+        SpO2)."""
         if not self.has_table("features"):
             return None
         row = self.con.execute(
-            """SELECT e.epoch_index, e.onset_s, e.clock_time, e.stage, e.event_types FROM epochs e
+            """SELECT e.epoch_index, e.onset_s, e.clock_time, e.stage, e.event_types, f.position FROM epochs e
                JOIN features f USING (epoch_id)
                WHERE e.recording_id = ? AND list_contains(?, e.stage) AND isfinite(f.spo2_min_pct)
                ORDER BY f.spo2_min_pct, e.epoch_index LIMIT 1""", [int(recording_id), list(SLEEP_STAGES)]).fetchone()
         if row is None:
             return None
-        return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []))
+        return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []), row[5] or None)
 
     def has_table(self, name: str) -> bool:
         """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""

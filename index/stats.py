@@ -109,9 +109,15 @@ def nights_matching(con: duckdb.DuckDBPyConnection, filters: EpochFilter) -> lis
 
 def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
                        filters: EpochFilter | None = None) -> Table:
-    """Percent of scored epochs in each stage, per group."""
+    """Percent of scored epochs in each stage, per group (``w_pct`` ... ``rem_pct``), and each sleep stage's percent
+    of the sleep epochs (``n1_sleep_pct`` ... ``rem_sleep_pct``: for one night, the AASM's % of total sleep time;
+    for a group, of the group's pooled sleep epochs; NULL where the group has no sleep epoch)."""
     where, params = (filters or EpochFilter()).where()
     g = _group(by)
+    sleep = "e.stage IN ('N1', 'N2', 'N3', 'REM')"
+    of_sleep = ",\n".join(
+        f"round(100 * sum(CASE WHEN e.stage = '{st}' THEN 1 ELSE 0 END) / nullif(sum(CASE WHEN {sleep} THEN 1 ELSE 0 END), 0), 1)"
+        f" AS {st.lower()}_sleep_pct" for st in ("N1", "N2", "N3", "REM"))
     sql = f"""
         SELECT {g} AS {by},
                round(100 * avg(CASE WHEN e.stage = 'W' THEN 1 ELSE 0 END), 1) AS w_pct,
@@ -119,6 +125,7 @@ def stage_distribution(con: duckdb.DuckDBPyConnection, by: str = "phenotype",
                round(100 * avg(CASE WHEN e.stage = 'N2' THEN 1 ELSE 0 END), 1) AS n2_pct,
                round(100 * avg(CASE WHEN e.stage = 'N3' THEN 1 ELSE 0 END), 1) AS n3_pct,
                round(100 * avg(CASE WHEN e.stage = 'REM' THEN 1 ELSE 0 END), 1) AS rem_pct,
+               {of_sleep},
                count(*) AS epochs
         FROM {EPOCH_FROM} WHERE {where} AND e.stage != 'UNKNOWN' GROUP BY 1 ORDER BY 1 NULLS LAST"""
     return _fetch(con, sql, params)

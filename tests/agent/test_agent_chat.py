@@ -193,6 +193,10 @@ def test_the_lowest_spo2_is_placed_in_its_epoch_and_scored_stage(session, cohort
     turn = session.respond("when was the lowest SpO2 in sim-0002, and in which stage?")
     assert f"The nadir is in epoch {k} ({clock(cohort, 'sim-0002', k)}), scored {psg.annotations.stages[k]}" \
         in turn.answer, turn.answer
+    pos = psg.mapped.channels["POS"]  # the position channel, in SleepLM codes (0 right, 1 left, 2 supine, 3 prone)
+    codes = np.round(pos.data[int(round((first + 30 * k) * pos.fs_hz)):][:int(round(30 * pos.fs_hz))]).astype(int)
+    name = ("right", "left", "supine", "prone", "upright")[int(np.bincount(codes[codes >= 0]).argmax())]
+    assert f"; body position {name}." in turn.answer, turn.answer
 
 
 def test_events_by_stage_are_counted_in_the_stage_each_starts_in(session, cohort) -> None:
@@ -235,3 +239,18 @@ def test_which_of_two_named_nights_has_more_arousals_is_read_from_their_annotati
     else:
         assert f"**{more}** has more arousals: **{counts[more]}**" in turn.answer, turn.answer
         assert f"The other: {other} {counts[other]}." in turn.answer, turn.answer
+
+
+def test_a_night_s_stage_breakdown_gives_each_sleep_stage_s_share_of_total_sleep_time(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    stages = load_psg(path).annotations.stages  # the night's own hypnogram
+    sleep = [s for s in stages if s in ("N1", "N2", "N3", "REM")]
+    turn = session.respond("Give me the sleep stage breakdown in percent for sim-0002")
+    row = next(line for line in turn.answer.splitlines() if line.startswith("| sim-0002 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    shares = [float(c) for c in cells[6:10]]  # n1_sleep_pct … rem_sleep_pct
+    expected = [100.0 * sleep.count(s) / len(sleep) for s in ("N1", "N2", "N3", "REM")]
+    assert all(abs(a - b) <= 0.051 for a, b in zip(shares, expected, strict=True)), (shares, expected)
+    assert "% of total sleep time" in turn.answer

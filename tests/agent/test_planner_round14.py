@@ -92,3 +92,29 @@ def test_a_measure_not_kept_by_position_is_declined_when_asked_supine() -> None:
     ctx = _after("describe_night", {"recording": "sim-0002", "metrics": ["odi_per_h"]}, "sim-0002")
     d = decide("how about in the supine position?", NAMES, ctx)
     assert d.tool is None and "ODI is not kept by body position" in d.text
+
+
+def test_how_many_of_the_subjects_are_men_counts_them() -> None:
+    d = decide("How many of the subjects are men?", NAMES, Context())
+    assert d.args["ask"] == "count" and d.args["filters"] == [{"field": "sex", "op": "in", "value": ["M"]}]
+
+
+def test_the_fraction_of_sleep_spent_supine_is_the_supine_share() -> None:
+    assert decide("What fraction of sim-0004's sleep was spent supine?", NAMES, Context()).args["metrics"] == [
+        "supine_pct"]
+
+
+def test_the_bmi_of_the_night_with_the_highest_ahi_is_kept_and_the_ranking_is_by_the_ahi() -> None:
+    d = decide("Which night has the highest AHI and what is its BMI?", NAMES, Context())
+    assert d.args["ask"] == "argmax" and _measures(d) == [("metric", "ahi_per_h", None), ("attribute", "bmi", None)]
+
+
+def test_a_count_of_nights_says_how_many_subjects_they_belong_to_when_that_differs() -> None:
+    from sleeplm.agent.query_answers import compose_query
+
+    rows = [{"recording": r, "subject_id": s, "sex": "M"} for r, s in (("n1", "S1"), ("n2", "S1"), ("n3", "S2"))]
+    r = {"kind": "count", "n_nights": 3, "recordings": ["n1", "n2", "n3"], "rows": rows, "filters": ["sex = M"],
+         "n_total": 5}
+    assert "They are the nights of 2 subject(s)." in compose_query(r)
+    r1 = {**r, "rows": [dict(x, subject_id=f"S{i}") for i, x in enumerate(rows)]}
+    assert "subject(s)" not in compose_query(r1)
