@@ -9,9 +9,15 @@ from typing import Any
 
 from .intents import Plan, parse
 from .measures import STAGE_TOKEN
-from .spelling import correct_spelling
 from .query import STAGE_MINUTES_FIELD, Filter, event_count_field
-from .vocab import CHANNEL_WORDS, CohortNames, blank_numbered_metric_phrases, find_metrics, without_metric_phrases
+from .spelling import correct_spelling
+from .vocab import (
+    CHANNEL_WORDS,
+    CohortNames,
+    blank_numbered_metric_phrases,
+    find_metrics,
+    without_metric_phrases,
+)
 
 #: A stage a phrase restricts to ("during REM", "in deep sleep"); group 2 is the stage's word.
 STAGE_IN = r"\b(during|in|within|while in)\s+(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -242,6 +248,26 @@ def _metric_phrases(col: str) -> list[str]:
     from .vocab import METRIC_WORDS
 
     return [w.replace(r"\b", "") for w in METRIC_WORDS.get(col, ())] or [col]
+
+
+def pooled_phenotypes(t: str, filters: list[Filter]) -> dict[str, list[str]] | None:
+    """ "OSA patients vs the healthy subjects": the phenotype groups a comparison names by a family word ("osa",
+    "healthy") pooled into one group each (``{"osa_*": ["osa_moderate", "osa_severe"], ...}``); a family whose
+    members the question names one by one ("moderate OSA") is not pooled. None when nothing is pooled."""
+    named = next((list(f.value) for f in filters if f.field == "phenotype" and f.op == "in"), [])
+    families: dict[str, list[str]] = {}
+    for ph in named:
+        families.setdefault(ph.split("_")[0], []).append(ph)
+
+    def as_family(w: str, members: list[str]) -> bool:
+        word = r"\b(osa|obstructive sleep apn\w*)\b" if w == "osa" else rf"\b{re.escape(w)}\b"
+        one_by_one = any(re.search(rf"\b{re.escape(m.replace('_', ' '))}\b|\b{re.escape(m)}\b|"
+                                   rf"\b{re.escape(' '.join(reversed(m.split('_'))))}\b", t) for m in members)
+        return len(members) >= 2 and bool(re.search(word, t)) and not one_by_one
+
+    pooled = {(f"{w}_*" if as_family(w, ms) else m): (ms if as_family(w, ms) else [m])
+              for w, ms in families.items() for m in (ms[:1] if as_family(w, ms) else ms)}
+    return pooled if len(pooled) >= 2 and any(len(v) > 1 for v in pooled.values()) else None
 
 
 #: Subject attributes a cohort_stats call takes as arguments of its own (the others go in ``nights_where``).

@@ -578,7 +578,7 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
     if q.group_by:
         from .group_stats import groups_of
 
-        g = groups_of(fr, q.group_by, nights)
+        g = groups_of(fr, q.group_by, nights, q.pooled)
         base["by"] = q.group_by
         base["per_group"] = {str(k): sorted(v.index) for k, v in g.groupby(g, dropna=False)}
     return base

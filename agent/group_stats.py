@@ -19,17 +19,22 @@ from .query import GROUPINGS, Query
 SMALL_GROUP = 5
 
 
-def groups_of(fr: Frames, by: str, nights: list[str]) -> pd.Series:
-    """recording -> its group (sex, phenotype, site, age band, ...) for these nights."""
+def groups_of(fr: Frames, by: str, nights: list[str], pooled: dict[str, list[str]] | None = None) -> pd.Series:
+    """recording -> its group (sex, phenotype, site, age band, ...) for these nights; with ``pooled`` (label ->
+    values of ``by``), the label of the pooled group its value is in (NaN when in none)."""
     if by not in GROUPINGS or by not in fr.nights.columns:
         raise _decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
-    return fr.nights.loc[nights, by]
+    g = fr.nights.loc[nights, by]
+    if pooled:
+        label = {str(v): name for name, values in pooled.items() for v in values}
+        g = g.map(lambda v: label.get(str(v)) if pd.notna(v) else None)
+    return g
 
 
 def compare_groups(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[str, Any]:
     """``base`` with the measure's values ``vals`` compared across the groups of ``q.group_by`` (default phenotype)."""
     by = q.group_by or "phenotype"
-    g = groups_of(fr, by, list(vals.index))
+    g = groups_of(fr, by, list(vals.index), q.pooled)
     x = pd.to_numeric(vals, errors="coerce")
     groups = []
     samples = []
@@ -65,7 +70,7 @@ def compare_groups(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base
             f"{base['label']} by {by}", cache=ctx.figure_cache))]
     grouped = [r for gr in groups for r in gr["nights"]]
     base["provenance"] = provenance_note(fr, q.measures, grouped)  # nights outside every group are not in the answer
-    base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test,
+    base.update({"by": by, "groups": lookup.jsonable(groups), "difference": diff, "test": test, "pooled": q.pooled,
                  "small_groups": small, "ungrouped": [r for r in g.index if pd.isna(g[r])],
                  "summary": f"{base['label']} by {by}: {len(groups)} group(s)"
                             + (f", {test['name']} p = {test['p']:.3g}" if test and test["p"] is not None else "")})

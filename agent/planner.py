@@ -15,7 +15,7 @@ import re
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters, with_night_conditions
+from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters, pooled_phenotypes, with_night_conditions
 from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED, understood
 from .executor import INDEX_EVENTS, filter_text
 from .follow_ups import NORMAL_WORDS, follow_up_query, is_that_normal, which_of_named, which_of_those
@@ -376,8 +376,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"
         return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
-                 stat=stat, k=k, descending=descending,
-                 then=then if ask in ("argmax", "argmin") else None)
+                 stat=stat, k=k, descending=descending, then=then if ask in ("argmax", "argmin") else None,
+                 pooled=pooled_phenotypes(t, filters) if ask == "compare" and group_by == "phenotype" else None)
 
 
 _ATTRIBUTE_WORDS = {"age": r"\bage\b|\bold\b|\byoung", "bmi": r"\bbmi\b|\bbody mass\b|\bheav|\blight(est)?\b"}

@@ -146,6 +146,8 @@ class Query:
     then : what to do next with the single night this step names (``argmax`` / ``argmin``).
     window : restrict every measure to this part of each night (None: the whole night).
     versus_cohort : ``value``: also place the named nights among every night of the cohort (median, range, rank).
+    pooled : ``compare``: groups made of several values of ``group_by`` (label -> those values: "the OSA patients"
+        = ``{"osa_*": ["osa_moderate", "osa_severe"]}``); a value in no pooled group is left out.
     """
 
     ask: Ask
@@ -159,6 +161,7 @@ class Query:
     then: Then | None = None
     window: Window | None = None
     versus_cohort: bool = False
+    pooled: dict[str, list[str]] | None = None
 
     def to_args(self) -> dict[str, Any]:
         """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
@@ -262,3 +265,6 @@ class QueryArgs(ToolArgs):
                                                         "of night); omit for the whole night.")
     versus_cohort: bool = Field(False, description="value: also place the named nights among the whole cohort "
                                                    "(its median, range and the nights' rank).")
+    pooled: dict[str, list[str]] | None = Field(
+        None, description="compare: groups pooled from several values of group_by, label -> values (e.g. "
+                          "{'osa_*': ['osa_moderate', 'osa_severe'], 'healthy_*': ['healthy_young', 'healthy_older']}).")

@@ -211,6 +211,9 @@ def _compare(r: dict[str, Any]) -> str:
     head = f"| {by} | nights | mean | median |\n|---|---|---|---|"
     body = "\n".join(f"| {g['group']} | {g['n']} | {_g(g['mean'])} | {_g(g['median'])} |" for g in r["groups"])
     lines = [f"**{r['label']} by {by}**{_scope(r)}:", f"{head}\n{body}"]
+    if r.get("pooled"):  # "OSA patients vs healthy subjects": each group pools several labels
+        lines.append("Groups pooled: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in r["pooled"].items()
+                                                   if len(v) > 1) + ".")
     if r["difference"] is not None:
         a, b = r["groups"][0], r["groups"][1]
         lines.append(f"Difference in means ({b['group']} − {a['group']}): {_n(r['difference'], 2)}.")

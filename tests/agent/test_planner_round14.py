@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sleeplm.agent.intents import Context
 from sleeplm.agent.planner import decide
+from sleeplm.agent.query import Measure
 from sleeplm.agent.vocab import CohortNames
 
 NAMES = CohortNames(recordings=["sim-0001", "sim-0002", "sim-0004", "sim-0006"],
@@ -118,3 +119,42 @@ def test_a_count_of_nights_says_how_many_subjects_they_belong_to_when_that_diffe
     assert "They are the nights of 2 subject(s)." in compose_query(r)
     r1 = {**r, "rows": [dict(x, subject_id=f"S{i}") for i, x in enumerate(rows)]}
     assert "subject(s)" not in compose_query(r1)
+
+
+def test_osa_patients_against_healthy_subjects_pool_each_family_into_one_group() -> None:
+    names = CohortNames(recordings=["sim-0001"], phenotypes=["healthy_older", "healthy_young", "insomnia",
+                                                             "osa_moderate", "osa_severe"])
+    d = decide("Is there a difference in arousal index between the OSA patients and the healthy subjects?", names,
+               Context())
+    assert d.args["ask"] == "compare" and d.args["group_by"] == "phenotype"
+    assert d.args["pooled"] == {"osa_*": ["osa_moderate", "osa_severe"], "healthy_*": ["healthy_older", "healthy_young"]}
+
+
+def test_phenotypes_named_one_by_one_are_not_pooled() -> None:
+    names = CohortNames(recordings=["sim-0001"], phenotypes=["osa_moderate", "osa_severe"])
+    d = decide("compare the AHI of moderate OSA and severe OSA patients", names, Context())
+    assert d.args["ask"] == "compare" and "pooled" not in d.args
+
+
+def test_pooled_groups_are_compared_as_one_group_each(sim_cohort_dir, sim_workspace, tmp_path) -> None:
+    import pandas as pd
+    from sleeplm.agent.context import ToolConfig, ToolContext
+    from sleeplm.agent.executor import run_query
+    from sleeplm.agent.query import Query
+    from sleeplm.agent.state import SessionState
+    from sleeplm.index.queries import Cohort
+
+    subjects = pd.read_csv(sim_cohort_dir / "subjects.csv")  # the cohort's own subjects table
+    first, *rest = sorted(subjects["phenotype"].unique())
+    pooled = {"first": [first], "rest": rest}
+    q = Query("compare", [Measure("attribute", "age")], group_by="phenotype", pooled=pooled)
+    c = Cohort(sim_workspace)
+    try:
+        r = run_query(ToolContext(c, SessionState(), ToolConfig(), tmp_path), q)
+    finally:
+        c.close()
+    got = {g["group"]: (g["n"], g["mean"]) for g in r["groups"]}
+    for label, members in pooled.items():
+        ages = subjects.loc[subjects["phenotype"].isin(members), "age"]
+        if len(ages):
+            assert got[label][0] == len(ages) and abs(got[label][1] - ages.mean()) < 1e-9, got
