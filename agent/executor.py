@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sleeplm.encoder.captions.night import MIN_SLEEP_FOR_SEVERITY_MIN, MIN_STAGE_FOR_INDEX_MIN
+from sleeplm.encoder.captions.night import (
+    MIN_SLEEP_FOR_SEVERITY_MIN,
+    MIN_STAGE_FOR_INDEX_MIN,
+)
 from sleeplm.encoder.vocab import (
     APNEAS,
     EPOCH_S,
@@ -33,6 +36,7 @@ from .provenance import provenance_note, unscored_kinds
 from .query import (
     ATTRIBUTES,
     DURATION_KINDS,
+    POSITIONS,
     STAGE_MINUTES_FIELD,
     Decline,
     Filter,
@@ -79,7 +83,8 @@ def measure_label(m: Measure) -> str:
     if m.kind == "event_count":
         what = {"any": "scored events", "apnea": "apneas (obstructive, central and mixed)"}.get(
             m.name, f"{m.name.replace('_', ' ')}s")
-        return f"{what} in {m.stage}" if m.stage else what
+        where = f" while {m.position.replace('_', '-')}" if m.position else ""
+        return f"{what} in {m.stage}{where}" if m.stage else what + where
     if m.kind in DURATION_KINDS:
         what = {"any": "scored event", "apnea": "apnea (obstructive, central or mixed)"}.get(m.name, m.name.replace("_", " "))
         label = f"mean {what} duration" if m.kind == "mean_event_duration" else f"longest {what}"
@@ -116,6 +121,10 @@ class Frames:
             self._events = self.cohort.events_frame()
         return self._events
 
+    def positioned(self) -> list[str]:
+        """The nights with a known body position in some epoch; the others have none to count events by."""
+        return self.cohort.positioned_recordings()
+
     def unstaged(self) -> pd.Series:
         """recording -> True where no epoch has a scored stage (the night was not staged)."""
         return self.stage_counts().sum(axis=1) == 0
@@ -137,6 +146,8 @@ def _events_of(fr: Frames, m: Measure) -> pd.DataFrame:
     """The scored events a measure counts or times: its type (or group), starting in its stage when it names one."""
     ev = fr.events()
     sel = ev[ev["type"].isin(EVENT_GROUPS.get(m.name, (m.name,)))]
+    if m.position:
+        sel = sel[sel["position"].isin(POSITIONS[m.position])]
     return sel[sel["stage"] == m.stage] if m.stage else sel
 
 
@@ -173,6 +184,8 @@ def values(fr: Frames, m: Measure) -> pd.Series:
             counts[fr.unstaged()] = np.nan
             # a night with no epoch of the stage has no events "in REM" to count: undefined (as its REM AHI), not 0
             counts[(fr.stage_counts()[m.stage] == 0).to_numpy()] = np.nan
+        if m.position:  # a night whose body position is never known has no count in a position: unknown, not 0
+            counts[~n.index.isin(fr.positioned())] = np.nan
         # a night where nobody scored this kind of event has no count (NaN), never 0
         counts[_unscored(n, EVENT_GROUPS.get(m.name, (m.name,)))] = np.nan
         return counts

@@ -26,6 +26,22 @@ _DURATION = (r"\b(durations?|lengths?|longest|shortest|long[- ]lasting)\b|\bmax(
 _BY_DURATION = (r"(\b(lasting|lasted|last|longer|shorter)\b[\w\s]{0,12}?\b(more|less|longer|shorter|over|under|above|"
                 r"below|than|at least|at most)\b[\w\s]{0,8}?|\b(longer|shorter) than )\d+(\.\d+)?"
                 r"(\s*(s|secs?|seconds?|min(utes?)?)\b)?")
+#: Words naming a body position, and the position each means (``query.POSITIONS``).
+_POSITION_WORDS = ((r"\bnon[- ]?supine\b|\bnot (on (the|their|his|her) back|supine)\b|\boff (the|their|his|her) back\b",
+                    "non_supine"),
+                   (r"\b(supine|on (the|their|his|her|its) back|lying on (the )?back)\b", "supine"),
+                   (r"\b(lateral|on (the|their|his|her|its|a) sides?|side[- ]lying)\b", "lateral"),
+                   (r"\b(on (the|their|his|her|its) )?left side\b|\blying left\b", "left"),
+                   (r"\b(on (the|their|his|her|its) )?right side\b|\blying right\b", "right"),
+                   (r"\bprone\b|\bon (the|their|his|her|its) (stomach|belly|front)\b", "prone"),
+                   (r"\bupright\b|\bsitting( up)?\b", "upright"))
+
+
+def event_position(t: str) -> str | None:
+    """The body position a question restricts its events to ("apneas while supine" -> ``supine``), or None."""
+    return next((pos for rx, pos in _POSITION_WORDS if re.search(rx, t)), None)
+
+
 #: "What position did X sleep in?": the share of sleep in each body position (not the moments it changed).
 _POSITION_QUESTION = r"\b(what|which) (body |sleeping |sleep )?positions?\b|\b(sleep(ing)?|body) positions?\b"
 POSITION_SHARES = ("supine_pct", "left_pct", "right_pct", "prone_pct", "upright_pct")
@@ -58,12 +74,11 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b", t) and \
             not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
         return [Measure("metric", "ahi_per_h")], None  # "does sim-0002 have moderate sleep apnea?": its AHI and class
-    if events and not find_metrics(t) and re.search(
-            r"\b(supine|prone|lateral|on (the|their|his|her) (back|side)|left side|right side)\b", t):
-        return [], Decline("events are not counted by body position: per night the workspace keeps the supine and "
-                           "non-supine AHI and the time in each position.", ", ".join(e.replace("_", " ")
-                                                                                    for e in events),
-                           "what is the supine AHI of each night?")
+    position = event_position(t) if events and not find_metrics(t) else None
+    if position and re.search(_PER_HOUR, t):  # "apneas per hour while supine": only the supine AHI is kept
+        return [], Decline("an index per hour in one body position is kept for the AHI only (supine and non-supine "
+                           "AHI); events in a position are counted, not rated per hour.",
+                           ", ".join(e.replace("_", " ") for e in events), "what is the supine AHI of each night?")
     if re.search(r"\b(heart rate|hr|pulse|heart-rate|bpm)\b", t):
         whole = re.search(r"\b(whole|entire|full|all)\s+(the\s+)?(night|recording)\b|\b(wake|wakefulness) included\b|"
                           r"\bincluding (the )?(wake|wakefulness)\b|\bwake (and|or|plus) sleep\b", t)
@@ -149,9 +164,11 @@ def read_measures(t: str, stage: str | None, events: list[str],
                                                               if i is None) + ".",
                                ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")
         return [Measure("metric", i) for i in dict.fromkeys(index)], None
-    if events and not out and (re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t) or re.search(
-            _PRESENCE, t)):  # "did sim-0001 have apneas?": the count answers it (and says when nobody scored them)
-        out += [Measure("event_count", e, stage) for e in events]
+    if events and not out and (position or re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t)
+                               or re.search(_PRESENCE, t)):
+        # "did sim-0001 have apneas?": the count answers it (and says when nobody scored them); "... while supine":
+        # those starting in that position
+        out += [Measure("event_count", e, stage, position) for e in events]
     both = re.search(r"\bage\s+(and|&)\s+(the\s+)?(bmi|body mass)|\b(bmi|body mass( index)?)\s+(and|&)\s+(the\s+)?age\b", t)
     if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
                  r"|\bage (range|spread|sd|standard deviation)\b|\b(its|their|his|her)\s+age\b", t) or both:

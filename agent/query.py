@@ -29,6 +29,11 @@ DURATION_KINDS: tuple[str, ...] = ("mean_event_duration", "longest_event_duratio
 #: Steps a night result can be followed by.
 Then = Literal["describe", "hypnogram", "similar_nights"]
 
+#: Body positions an event count can be restricted to, and the stored epoch positions each means.
+POSITIONS: dict[str, tuple[str, ...]] = {"supine": ("supine",), "non_supine": ("left", "right", "prone", "upright"),
+                                         "lateral": ("left", "right"), "left": ("left",), "right": ("right",),
+                                         "prone": ("prone",), "upright": ("upright",)}
+
 #: Subject attributes a question can filter or group on (``age_band`` is derived from ``age``).
 ATTRIBUTES: tuple[str, ...] = ("age", "sex", "bmi", "phenotype", "site", "age_band")
 GROUPINGS: tuple[str, ...] = ("sex", "phenotype", "site", "age_band")
@@ -45,11 +50,14 @@ class Measure:
         ``stage_minutes``), the attribute, or ``""`` / a channel name for ``missing_channels``.
     stage : for ``event_count`` and the event durations: only events that start in an epoch of this stage; for ``stage_index``
         (an events-per-hour index such as ``ahi_per_h`` within one stage): the stage.
+    position : for ``event_count``: only events that start in an epoch of this body position (one of
+        :data:`POSITIONS`; ``non_supine`` = any known position but supine, ``lateral`` = left or right).
     """
 
     kind: MeasureKind
     name: str
     stage: str | None = None
+    position: str | None = None
 
 
 #: A filter on a night's count of scored events of a type: ``Filter(EVENT_COUNT_FIELD + "arousal", ">", 20)``;
@@ -166,6 +174,9 @@ class Query:
     def to_args(self) -> dict[str, Any]:
         """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
         d = asdict(self)
+        for m in d["measures"]:  # a measure without a position is written as before
+            if m.get("position") is None:
+                m.pop("position", None)
         return {k: v for k, v in d.items() if (v not in (None, [], "mean") or k == "ask")
                 and not (k == "versus_cohort" and not v)}
 
@@ -224,6 +235,8 @@ class MeasureArgs(ToolArgs):
                                           "channels absent from the recording (name = '' or a channel).")
     name: str
     stage: Literal["W", "N1", "N2", "N3", "REM"] | None = None
+    position: Literal["supine", "non_supine", "lateral", "left", "right", "prone", "upright"] | None = Field(
+        None, description="event_count: only events starting in an epoch of this body position.")
 
 
 class FilterArgs(ToolArgs):

@@ -395,6 +395,10 @@ def values(fr: Frames, m: Measure) -> pd.Series:
             f"what is the AHI {wd.window.text().replace('of the recording', 'of the night')}?"))
     if m.kind == "event_count" and m.name not in EVENT_TYPES and m.name not in EVENT_GROUPS:
         raise Unanswerable(Decline(f"{m.name.replace('_', ' ')} is not a scored event kind in this cohort."))
+    if m.position:
+        raise Unanswerable(Decline(
+            f"events are counted by body position over whole nights, not within part of a night ({wd.window.text()}).",
+            f"{measure_label(m)} {wd.window.text()}", "how many apneas were there while supine in each night?"))
     if m.kind in ("mean_event_duration", "longest_event_duration"):
         raise Unanswerable(Decline(
             f"event durations are given for whole nights, not for part of a night ({wd.window.text()}).",

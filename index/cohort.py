@@ -256,6 +256,14 @@ class CohortLookups:
             return None
         return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []), row[5] or None)
 
+    def positioned_recordings(self) -> list[str]:
+        """The nights with a known body position in at least one epoch (none without per-epoch features)."""
+        if not self.has_table("features"):
+            return []
+        return [r[0] for r in self.con.execute(
+            """SELECT DISTINCT r.name FROM features f JOIN epochs e USING (epoch_id) JOIN recordings r
+               USING (recording_id) WHERE f.position IS NOT NULL ORDER BY 1""").fetchall()]
+
     def has_table(self, name: str) -> bool:
         """Whether the workspace has table ``name`` (:func:`tables.has_table`)."""
         return self.memoized(("has_table", name), lambda: tables.has_table(self.con, name))

@@ -55,13 +55,17 @@ def epoch_channel_masks(con: duckdb.DuckDBPyConnection, epoch_ids: np.ndarray) -
 
 
 def events_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every scored event: recording_id, recording, type, onset_s, duration_s, spo2_nadir, and the stage of
-    the epoch it starts in (``stage``; UNKNOWN when it starts outside every epoch)."""
+    """Every scored event: recording_id, recording, type, onset_s, duration_s, spo2_nadir, the stage of the epoch
+    it starts in (``stage``; UNKNOWN when it starts outside every epoch) and that epoch's body position
+    (``position``: supine, left, right, prone, upright; None where not known or without per-epoch features)."""
+    position = "f.position" if has_table(con, "features") else "CAST(NULL AS VARCHAR)"
+    features = "LEFT JOIN features f ON f.epoch_id = e.epoch_id" if has_table(con, "features") else ""
     return con.execute(
-        """SELECT ev.recording_id, r.name AS recording, ev.type, ev.onset_s, ev.duration_s, ev.spo2_nadir,
-                  coalesce(e.stage, 'UNKNOWN') AS stage
+        f"""SELECT ev.recording_id, r.name AS recording, ev.type, ev.onset_s, ev.duration_s, ev.spo2_nadir,
+                  coalesce(e.stage, 'UNKNOWN') AS stage, {position} AS position
            FROM events ev JOIN recordings r USING (recording_id)
            ASOF LEFT JOIN epochs e ON e.recording_id = ev.recording_id AND ev.onset_s >= e.onset_s
+           {features}
            ORDER BY ev.recording_id, ev.onset_s""").df()
 
 

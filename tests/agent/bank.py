@@ -69,6 +69,7 @@ class Gold:
                                "duration_s": np.asarray(z["event_duration_s"], float)})
             k = np.floor(ev["onset_s"] / epoch_s).astype(int).clip(0, len(stage) - 1)
             ev["stage"] = stage[k]
+            ev["supine"] = np.asarray(z["position_code"])[k] == 2  # SleepLM code 2: the epoch spent supine
             events.append(ev)
             sleep = np.isin(stage, SLEEP)
             tst = sleep.sum() * epoch_s / 60
@@ -255,7 +256,7 @@ def build(gold: Gold, rem_everywhere: bool = True) -> list[Item]:
                  ranked_as(list(n[col].dropna().sort_values(ascending=False).index))))
     add(Item("argmax typo", ["whcih night has the higest AHI"], has(f"**{n['ahi'].idxmax()}** has the highest")))
     add(Item("argmax", ["who has the most arousals?"],
-             has(f"**{max(recs, key=lambda r: gold.count(r, 'arousal'))}** has the highest")))
+             has(f"**{max(recs, key=lambda r: gold.count(r, 'arousal'))}** has the most")))
     old = n["age"].idxmax()
     young = n["age"].idxmin()
     for q, who in (("what is the oldest subject's AHI?", old), ("AHI of the youngest subject", young)):
@@ -410,8 +411,13 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
              has(f": {f1(n['efficiency'].min())}–{f1(n['efficiency'].max())}**")))
     add(Item("fresh: most severe", ["Which patient has the most severe sleep apnea?"],
              has(f"**{n['ahi'].idxmax()}** has the highest AHI")))
+    apneas = gold.events[gold.events["type"].isin(("obstructive_apnea", "central_apnea", "mixed_apnea"))]
+    supine = apneas[apneas["supine"]].groupby("recording").size().reindex(n.index, fill_value=0)
+    no_position = {r for r in n.index if "POS" in n.loc[r, "missing"]}  # nothing to read the position from
+    add(Item("fresh: apneas while supine", ["How many apneas occurred in supine position?"],
+             lambda t: all(f"{r} — {int(c)}" in t.answer for r, c in supine.items() if r not in no_position)
+             and all(r in t.answer.split("Not available for:")[-1] for r in no_position)))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
-              "How many apneas occurred in supine position?",
               "Is the ODI correlated with the AHI?"):
         add(Item("fresh: decline", [q], None))
     whole = np.ones(len(gold.stages[r0]), bool)  # apneas of every kind per hour of sleep: the apnea index (AI)

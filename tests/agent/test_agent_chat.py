@@ -254,3 +254,23 @@ def test_a_night_s_stage_breakdown_gives_each_sleep_stage_s_share_of_total_sleep
     expected = [100.0 * sleep.count(s) / len(sleep) for s in ("N1", "N2", "N3", "REM")]
     assert all(abs(a - b) <= 0.051 for a, b in zip(shares, expected, strict=True)), (shares, expected)
     assert "% of total sleep time" in turn.answer
+
+
+def test_apneas_while_supine_are_those_starting_in_an_epoch_spent_supine(session, cohort) -> None:
+    import numpy as np
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    psg = load_psg(path)  # the night's own annotations and position channel (SleepLM codes: 2 = supine)
+    ann, pos = psg.annotations, psg.mapped.channels["POS"]
+    per = int(round(30 * pos.fs_hz))
+
+    def supine(k: int) -> bool:
+        codes = np.round(pos.data[int(round((ann.stage_onset_s + 30 * k) * pos.fs_hz)):][:per]).astype(int)
+        codes = codes[codes >= 0]
+        return len(codes) > 0 and int(np.bincount(codes).argmax()) == 2
+
+    n = sum(e.type in ("obstructive_apnea", "central_apnea", "mixed_apnea") and
+            supine(int((e.onset_s - ann.stage_onset_s) // 30)) for e in ann.events)
+    turn = session.respond("How many apneas did sim-0002 have while supine?")
+    assert f"apneas (obstructive, central and mixed) while supine: {n}**" in turn.answer, turn.answer

@@ -454,9 +454,16 @@ def test_standard_deviation_and_range_are_statistics() -> None:
     assert plan("What is the range of sleep efficiency in the cohort?", NAMES, AT_1).stat == "range"
 
 
-def test_event_counts_by_body_position_are_declined() -> None:
-    d = plan("How many apneas occurred in supine position?", NAMES, AT_1)
-    assert isinstance(d, Decline) and "body position" in d.reason
+def test_event_counts_in_a_body_position_count_the_events_starting_in_it() -> None:
+    q = plan("How many apneas occurred in supine position?", NAMES, AT_1)
+    assert q.measures == [Measure("event_count", "apnea", None, "supine")]
+    q = plan("how many hypopneas in sim-0002 while lying on their side?", NAMES, AT_1)
+    assert q.measures == [Measure("event_count", "hypopnea", None, "lateral")]
+
+
+def test_events_per_hour_in_a_body_position_are_declined_but_the_supine_ahi() -> None:
+    d = plan("how many apneas per hour while supine in sim-0002?", NAMES, AT_1)
+    assert isinstance(d, Decline) and "supine and non-supine AHI" in d.reason
 
 
 def test_a_stage_percentage_threshold_is_a_filter() -> None:
