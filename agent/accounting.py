@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .intents import Plan, name_key
-from .measures import STAGE_TOKEN, STAGE_WORD
+from .measures import STAGE_TOKEN, STAGE_WORD, event_position
 from .query import event_count_of
 from .vocab import CohortNames, without_metric_phrases
 
@@ -96,8 +96,37 @@ def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[s
 
 
 
+#: The stored words that carry each body position in a plan's arguments.
+_POSITION_HELD = {"supine": ("supine",), "non_supine": ("non_supine", "non-supine"), "lateral": ("lateral",),
+                  "left": ("left",), "right": ("right",), "prone": ("prone",), "upright": ("upright",)}
+#: Events a question asks to leave out of a measure ("the AHI if you leave out the central apneas").
+_LEFT_OUT = re.compile(r"\b(leav(?:e|ing) out|exclud\w*|not counting|minus|except(?: for)?|apart from|other than|ignoring|"
+                       r"without)\s+(?:the\s+|any\s+)?(?P<kind>(?:central|obstructive|mixed)\s+apn\w*|apn\w*|hypopn\w*|"
+                       r"arousals?|desat\w*)")
+
+
+def _unaccounted_position(question: str, plan: Plan) -> list[str]:
+    """A body position the question names ("the supine REM AHI") that its plan does not carry."""
+    pos = event_position(question.strip().lower())
+    if pos is None:
+        return []
+    text = json.dumps(plan.args).lower()
+    return [] if any(w in text for w in _POSITION_HELD[pos]) else [f"the body position ({pos.replace('_', '-')})"]
+
+
+def _unaccounted_left_out(question: str, plan: Plan) -> list[str]:
+    """Events the question leaves out of a measure ("the AHI without the central apneas") that its plan keeps in."""
+    m = _LEFT_OUT.search(question.strip().lower())
+    if m is None:
+        return []
+    kind = m.group("kind")
+    stem = re.sub(r"\s+", "_", re.sub(r"(apn|hypopn|arousal|desat)\w*", r"\1", kind))
+    return [] if stem in json.dumps(plan.args).lower() else [f"\"{m.group(0)}\""]
+
+
 def unaccounted(question: str, names: CohortNames, plan: Plan) -> list[str]:
-    """What of the question its plan leaves out, in words (the numbers with the words around them, the stages);
-    [] when the plan uses everything."""
+    """What of the question its plan leaves out, in words (the numbers with the words around them, the stages, a body
+    position, events to be left out); [] when the plan uses everything."""
     return [f"\"…{n}…\"" for n in _unaccounted_numbers(question, names, plan)] + \
-        [f"the stage {s}" for s in _unaccounted_stages(question, names, plan)]
+        [f"the stage {s}" for s in _unaccounted_stages(question, names, plan)] + \
+        _unaccounted_position(question, plan) + _unaccounted_left_out(question, plan)

@@ -18,7 +18,12 @@ from sleeplm.encoder.vocab import (
 )
 
 from .answer_format import epoch_ref, event_list, in_hours, num
-from .clinical import REFERENCE_NOTE, position_caution, position_minutes
+from .clinical import (
+    REFERENCE_NOTE,
+    position_caution,
+    position_minutes,
+    positional_reading,
+)
 from .localize_answers import localize_events
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
@@ -168,6 +173,10 @@ def describe_night(r: dict[str, Any]) -> str:
         if r["night_summary"]:
             lines.append(f"Summary: {r['night_summary']}")
     lines += _recording_caveats(r)
+    positional = positional_reading(r["requested_metrics"].get("supine_ahi_per_h"),
+                                    r["requested_metrics"].get("non_supine_ahi_per_h"))
+    if positional:
+        lines.append(positional)
     if {"ahi_rem_per_h", "ahi_nrem_per_h"} <= set(r["requested_metrics"]):
         m = r["all_metrics"]
         staged = ((r.get("scoring") or {}).get("stages") or {}).get("state") != "not scored"

@@ -39,6 +39,23 @@ def position_caution(label: str, minutes: float | None) -> str | None:
             f"{MIN_POSITION_FOR_INDEX_MIN:g} min an index needs to be relied on (a single event there is "
             f"{60.0 / max(minutes, 0.5):.1f}/h)")
 
+def positional_reading(supine_ahi: float | None, non_supine_ahi: float | None) -> str | None:
+    """Whether a night's AHI is positional by the usual rule (Cartwright 1984: supine AHI at least twice the
+    non-supine AHI); None unless both indices are known."""
+    vals = [v for v in (supine_ahi, non_supine_ahi) if isinstance(v, (int, float)) and math.isfinite(float(v))]
+    if len(vals) < 2:
+        return None
+    sup, non = float(supine_ahi), float(non_supine_ahi)
+    if non == 0:
+        ratio_text = "the non-supine AHI is 0" + (" and so is the supine one" if sup == 0 else "")
+        meets = sup > 0
+    else:
+        ratio_text = f"the supine AHI is {sup / non:.2f} × the non-supine AHI"
+        meets = sup >= 2 * non
+    return (f"Positional by the usual rule (supine AHI at least twice the non-supine AHI, Cartwright 1984)? "
+            f"**{'Yes' if meets else 'No'}**: {ratio_text}.")
+
+
 #: Scored event kind -> its per-hour index among the night metrics.
 EVENT_INDEX = {"apnea": "apnea_index_per_h", "arousal": "arousal_index_per_h", "hypopnea": "hypopnea_index_per_h", "obstructive_apnea": "oai_per_h",
                "central_apnea": "cai_per_h", "oxygen_desaturation": "odi_per_h",
@@ -129,6 +146,8 @@ def reference_reading(column: str, value: float | None, *, lower_bound: bool = F
         return (f"{label[0].upper() + label[1:]} of {v:.1f} min is {side} the 30 min usually taken as the limit of "
                 f"normal (longer is the quantitative criterion of {what} insomnia in research use, Lichstein et al. "
                 f"2003).{extra}")
+    if column in ("ahi_rem_per_h", "ahi_nrem_per_h"):  # read together, as REM-related OSA, beside the answer
+        return ""
     if column == "rem_latency_min":
         if v <= 15:
             return (f"A REM latency of {v:.1f} min from sleep onset is a sleep-onset REM period (≤ 15 min, ICSD-3): a "

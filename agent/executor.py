@@ -560,7 +560,8 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
     base.update({"night": winners[0], "ties": winners[1:], "value": float(best),
                  "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
                  "focus": {"recording": winners[0]},
-                 "extra": {label(fr, m): finite(values(fr, m).get(winners[0])) for m in q.measures[1:]},
+                 "extra": {label(fr, m): (values(fr, m).get(winners[0]) if m.kind == "attribute" and m.name in ("sex", "phenotype", "site", "age_band")
+                                          else finite(values(fr, m).get(winners[0]))) for m in q.measures[1:]},
                  "extra_missing": {label(fr, m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
                                    if finite(values(fr, m).get(winners[0])) is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})

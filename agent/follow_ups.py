@@ -12,15 +12,15 @@ from .intents import Context, parse
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .query import DURATION_KINDS, Decline, Measure, Query
 from .spelling import correct_spelling
-from .vocab import METRIC_LABELS, CohortNames, find_metrics
+from .vocab import BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_metrics
 from .wording import canonical_wording
 
 _OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
                         r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
 
 
-_MORE_LESS = (r"\b(?P<more>more|higher|greater|larger|longer|bigger)\b|\b(?P<less>less|lower|fewer|smaller|"
-              r"shorter)\b")
+_MORE_LESS = (r"\b(?P<more>more|higher|greater|larger|longer|bigger|slower|later)\b|\b(?P<less>less|lower|fewer|smaller|"
+              r"shorter|faster|quicker|sooner|earlier)\b|\b(?P<better>better)\b|\b(?P<worse>worse|poorer)\b")
 #: Comparisons that are not "which of these is higher" ("more than twice the AHI", "more than 20 arousals").
 _NOT_WHICH = r"(?<![\w.])\d|\b(twice|double|triple|half|times|than (the )?(cohort|average|mean|median|others|rest))\b"
 
@@ -58,9 +58,22 @@ def which_of_those(question: str, names: CohortNames, ctx: Context) -> Query | N
     which = re.search(r"\b(which one|which of (them|the two|these|those|both)|which night)\b|^\s*(and|or)\b", t)
     more_less = re.search(_MORE_LESS, t)
     measure = _compared_measure(t, names) if which and more_less and not re.search(_NOT_WHICH, t) else None
-    if measure is None:
-        return None
-    return Query("argmax" if more_less.group("more") else "argmin", [measure], nights=shown)
+    ask = _direction(more_less, measure) if measure is not None else None
+    return Query(ask, [measure], nights=shown) if ask else None
+
+
+def _direction(word: re.Match[str], measure: Measure) -> str | None:
+    """argmax / argmin for the comparative word: "more", "lower"; "worse" / "better" by the measure's clinical
+    direction (more events are worse); "faster" and "slower" of a latency; None when it has no direction."""
+    w = word.group(0)
+    if w in ("faster", "quicker", "sooner", "slower", "later") and not measure.name.endswith("latency_min"):
+        return None  # "fell asleep faster" is a latency; "a faster heart rate" is read as "higher" by no one here
+    if word.group("better") or word.group("worse"):
+        better = -1 if measure.kind in ("event_count", *DURATION_KINDS) else BETTER_DIRECTION.get(measure.name)
+        if better is None:
+            return None
+        return "argmax" if (better > 0) == bool(word.group("better")) else "argmin"
+    return "argmax" if word.group("more") else "argmin"
 
 
 def which_of_named(question: str, names: CohortNames) -> Query | None:
@@ -76,9 +89,8 @@ def which_of_named(question: str, names: CohortNames) -> Query | None:
     if not (which and more_less):
         return None
     measure = _compared_measure(_without_names(t, named), names)
-    if measure is None:
-        return None
-    return Query("argmax" if more_less.group("more") else "argmin", [measure], nights=named)
+    ask = _direction(more_less, measure) if measure is not None else None
+    return Query(ask, [measure], nights=named) if ask else None
 
 
 def _without_names(t: str, recordings: list[str]) -> str:
@@ -175,9 +187,12 @@ def _previous_in(ctx: Context, change) -> Query | Decline | None:
 #: "Is that normal?" (or high, low, OK ...) about the value just given.
 _IS_NORMAL = (r"\s*(?:and\s+|so\s+|but\s+)?(?:is|was|are|were)\s+(?:that|this|it|these|those|they|the values?|that value)\s+"
               r"(?:\w+\s+)?(?:normal|abnormal|ok|okay|alright|fine|healthy|high|low|too high|too low|bad|good|concerning|"
-              r"worrying|a problem|within normal (?:limits|range)|in the normal range|within the normal range)\s*\??\s*")
-#: Words asking whether a value is normal ("is the sleep efficiency of sim-0003 normal?").
-NORMAL_WORDS = r"\b(normal|abnormal|within normal limits|reference range|normal range)\b"
+              r"worrying|a problem|severe|mild|moderate|significant|prolonged|elevated|within normal (?:limits|range)|"
+              r"in the normal range|within the normal range)\s*\??\s*")
+#: Words asking whether a value is normal ("is the sleep efficiency of sim-0003 normal?", "is the N3 percentage of
+#: sim-0004 low?", "does sim-0003 have a prolonged sleep latency?").
+NORMAL_WORDS = (r"\b(normal|abnormal|within normal limits|reference range|normal range)\b|^(is|was|are|were|does|did|"
+                r"has|had)\b.*\b(low|high|prolonged|elevated|reduced|short|long|severe|mild|moderate|too \w+)\b")
 #: The metrics judged when the previous answer was a whole night's description (those with an adult reference).
 _JUDGED_BY_DEFAULT = ("ahi_per_h", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "rem_latency_min")
 
@@ -196,6 +211,9 @@ def is_that_normal(question: str, ctx: Context) -> dict | Decline | None:
         one = q.ask in ("argmax", "argmin") or (q.ask == "value" and q.nights == [ctx.recording])
         if one and q.measures and all(m.kind == "metric" for m in q.measures):
             metrics = [m.name for m in q.measures]
+        elif one and q.measures and all(m.kind == "stage_index" and m.name == "ahi_per_h" for m in q.measures):
+            # "the AHI in REM? || is that severe?": severity is graded on the whole-night AHI; REM against NREM beside it
+            metrics = ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"]
     if not metrics:
         return Decline("I judge one night's measures against adult reference ranges (AHI, sleep efficiency, sleep "
                        "latency, WASO, REM latency), and the answer before was not one night's measure.",

@@ -71,7 +71,10 @@ def read_measures(t: str, stage: str | None, events: list[str],
                       r"(the\s+)?(total\s+)?(sleep time|sleep|tst)\b", t)
     if share and not events:  # "what percentage of total sleep time was N3?": the stage's share of sleep, not TST
         return [Measure("metric", f"{(share.group(5) or share.group(6))}_pct")], None
-    if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b", t) and \
+    if re.search(r"\bpositional\b", t) and re.search(r"\b(ahi|osa|apn\w*|sleep apn\w*)\b", t):
+        return [Measure("metric", "supine_ahi_per_h"), Measure("metric", "non_supine_ahi_per_h")], None
+    if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b|\b(osa|sleep apn\w*|"
+                 r"obstructive sleep apn\w*)\b.{0,30}\b(mild|moderate|severe)\b", t) and \
             not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
         return [Measure("metric", "ahi_per_h")], None  # "does sim-0002 have moderate sleep apnea?": its AHI and class
     position = event_position(t) if events and not find_metrics(t) else None
@@ -163,6 +166,8 @@ def read_measures(t: str, stage: str | None, events: list[str],
                                "(AHI), not for " + ", ".join(e.replace("_", " ") + "s" for e, i in zip(events, index)
                                                               if i is None) + ".",
                                ", ".join(e.replace("_", " ") for e in events), "what is the AHI of each night?")
+        if stage:  # "arousals per hour of REM": the index within that stage
+            return [Measure("stage_index", i, stage) for i in dict.fromkeys(index)], None
         return [Measure("metric", i) for i in dict.fromkeys(index)], None
     if events and not out and (position or re.search(r"\b(how many|number of|most|fewest|least|count|total)\b", t)
                                or re.search(_PRESENCE, t)):
@@ -173,6 +178,10 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if re.search(r"\b(oldest|youngest|age of|how old)\b|\b(mean|average|avg|median|typical)\s+(\w+\s+)?age\b"
                  r"|\bage (range|spread|sd|standard deviation)\b|\b(its|their|his|her)\s+age\b", t) or both:
         out.insert(0, Measure("attribute", "age"))
+    if re.search(r"\b(sex|gender)\b|\b(a )?(m[ae]n|male) or (a )?(wom[ae]n|female)\b|\b(a )?(wom[ae]n|female) or (a )?"
+                 r"(m[ae]n|male)\b", t) and not re.search(r"\b(by|per|across|between|each|and) (sex|gender)\b|\bcompar\w*|\bdiffer\w*|"
+                                      r"\bversus\b|\bvs\b|\b(sex|gender) (distribution|breakdown|differences?)\b", t):
+        out.append(Measure("attribute", "sex"))  # "is sim-0004 a man or a woman?": the subject's sex
     if both:  # "what's its age and BMI?": both attributes
         out.insert(1, Measure("attribute", "bmi"))
     elif not any(m == Measure("attribute", "age") for m in out) and re.search(r"\b(bmi|body mass|heaviest)\b", t) and (not any(m.kind == "metric" for m in out) or re.search(

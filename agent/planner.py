@@ -77,8 +77,12 @@ def _language(text: str) -> str | None:
 _STAGE_BEFORE = r"\b()(rem|n1|n2|n3)\s+(ahi|odi|apn\w*|hypopn\w*|arousals?|desat\w*|(?:obstructive|central|mixed) apn\w*)\b"
 
 
+#: "Arousals per hour of REM": the stage a rate is per hour of.
+_PER_HOUR_OF = r"\b(per hour of|an hour of|/ ?h of)\s+(rem|n1|n2|n3)\b"
+
+
 def _stage_of(text: str) -> str | None:
-    m = re.search(STAGE_IN, text) or re.search(_STAGE_BEFORE, text)
+    m = re.search(STAGE_IN, text) or re.search(_STAGE_BEFORE, text) or re.search(_PER_HOUR_OF, text)
     return STAGE_TOKEN[m.group(2).replace("-", " ")] if m and m.group(2).replace("-", " ") in STAGE_TOKEN \
         else (STAGE_TOKEN.get(m.group(2)) if m else None)
 
@@ -247,6 +251,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     for r in p.recordings:
         t_cond = re.sub(rf"\s+(?:of|for|in)\s+{re.escape(r.lower())}(?=\s+{ABOVE}|\s+{BELOW})", "", t_cond)
     filters = night_filters(t_cond, p, names, group_by)
+    if Measure("attribute", "sex") in measures:  # "is sim-0004 a man or a woman?": asked, not a condition
+        filters = [f for f in filters if f.field != "sex"]
     filters = ahi_severity(t, filters)
     staged = {of for f in filters if (of := event_count_of(f.field)) and of[1]}
     if staged and stage and len(re.findall(STAGE_IN, t)) == 1:
@@ -344,7 +350,8 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if ask is None:
         if listing and filters:
             shown = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
-                                                                 STAGE_MINUTES_FIELD + m.name) for f in filters)]
+                                                                 STAGE_MINUTES_FIELD + m.name) for f in filters)
+                     and not (m.kind == "attribute" and m.name in ("sex", "phenotype", "site"))]  # in every list
             # "which subjects are obese, and what are their AHIs?": those nights, each with its value
             return Query("rank", shown, filters=filters) if shown else Query("list", filters=filters)
         if nights:  # "was sim-0006's AHI above 15?": its value, and whether it meets the threshold asked

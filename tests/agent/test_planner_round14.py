@@ -158,3 +158,36 @@ def test_pooled_groups_are_compared_as_one_group_each(sim_cohort_dir, sim_worksp
         ages = subjects.loc[subjects["phenotype"].isin(members), "age"]
         if len(ages):
             assert got[label][0] == len(ages) and abs(got[label][1] - ages.mean()) < 1e-9, got
+
+
+def test_worse_or_better_between_named_nights_follows_the_measure_s_clinical_direction() -> None:
+    d = decide("Which has the worse sleep efficiency, sim-0001 or sim-0002?", NAMES, Context())
+    assert d.args["ask"] == "argmin" and _measures(d) == [("metric", "sleep_efficiency_pct", None)]
+    assert decide("which has the better AHI, sim-0001 or sim-0002?", NAMES, Context()).args["ask"] == "argmin"
+
+
+def test_which_one_fell_asleep_faster_is_the_shorter_sleep_latency() -> None:
+    ctx = _after("query_cohort", {"ask": "value", "measures": [{"kind": "metric", "name": "tst_min"}],
+                                  "nights": ["sim-0001", "sim-0002"]})
+    d = decide("which one fell asleep faster?", NAMES, ctx)
+    assert d.args["ask"] == "argmin" and _measures(d) == [("metric", "sleep_latency_min", None)]
+
+
+def test_a_question_naming_a_position_the_plan_cannot_carry_is_declined() -> None:
+    d = decide("What's the supine REM AHI of sim-0004?", NAMES, Context())
+    assert d.tool is None and "body position (supine)" in d.text
+
+
+def test_events_to_leave_out_of_a_measure_are_not_dropped() -> None:
+    d = decide("What's the AHI of sim-0004 if you leave out the central apneas?", NAMES, Context())
+    assert d.tool is None and "leave out the central apneas" in d.text
+
+
+def test_the_sex_of_a_named_night_s_subject_is_its_attribute_not_a_condition() -> None:
+    d = decide("Is sim-0004 a man or a woman?", NAMES, Context())
+    assert _measures(d) == [("attribute", "sex", None)] and not d.args.get("filters")
+
+
+def test_events_per_hour_of_a_stage_are_the_index_within_it() -> None:
+    assert _measures(decide("Arousals per hour of REM in sim-0006?", NAMES, Context())) == [
+        ("stage_index", "arousal_index_per_h", "REM")]

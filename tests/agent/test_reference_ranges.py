@@ -112,3 +112,32 @@ def test_waso_says_it_runs_to_the_end_of_the_recording(session, cohort) -> None:
     turn = session.respond("what is the WASO of sim-0002?")
     assert f"**WASO (min): {waso_min:.1f}**" in turn.answer, turn.answer
     assert "to the end of the recording" in turn.answer
+
+
+def test_a_positional_ahi_needs_the_supine_ahi_at_least_twice_the_non_supine() -> None:
+    from sleeplm.agent.clinical import positional_reading
+
+    assert "**No**" in positional_reading(40.8, 20.8) and "1.96 ×" in positional_reading(40.8, 20.8)
+    assert "**Yes**" in positional_reading(41.6, 20.8)
+    assert "**Yes**" in positional_reading(3.0, 0.0) and positional_reading(None, 2.0) is None
+
+
+def test_is_that_severe_after_a_rem_ahi_grades_the_whole_night_ahi_with_rem_against_nrem() -> None:
+    ctx = Context(recording="sim-0002", last_tool="query_cohort", last_args={
+        "ask": "value", "measures": [{"kind": "stage_index", "name": "ahi_per_h", "stage": "REM"}],
+        "nights": ["sim-0002"]})
+    d = decide("is that severe?", NAMES, ctx)
+    assert d.args["metrics"] == ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"] and d.args["reference"]
+
+
+def test_a_direct_question_whether_a_value_is_low_or_prolonged_asks_for_the_reference() -> None:
+    for q, col in (("Is the N3 percentage of sim-0003 low?", "n3_pct"),
+                   ("Does sim-0003 have prolonged sleep onset latency consistent with insomnia?", "sleep_latency_min"),
+                   ("Is the OSA in sim-0002 severe?", "ahi_per_h")):
+        d = decide(q, NAMES, Context())
+        assert d.tool == "describe_night" and d.args["metrics"] == [col] and d.args.get("reference"), (q, d)
+
+
+def test_is_the_ahi_positional_gives_the_supine_and_non_supine_ahi() -> None:
+    d = decide("Is sim-0002's AHI positional?", NAMES, Context())
+    assert d.args["metrics"] == ["supine_ahi_per_h", "non_supine_ahi_per_h"]
