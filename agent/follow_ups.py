@@ -16,7 +16,8 @@ from .vocab import BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_metrics
 from .wording import canonical_wording
 
 _OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
-                        r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?\s*\??\s*$")
+                        r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?(?:\s+(?:in|of|across|among)\s+"
+                        r"(?:the\s+)?(?P<cohort>cohort|all(?:\s+the)?\s+nights|nights|all|everyone))?\s*\??\s*$")
 
 
 _MORE_LESS = (r"\b(?P<more>more|higher|greater|larger|longer|bigger|slower|later)\b|\b(?P<less>less|lower|fewer|smaller|"
@@ -111,6 +112,10 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
         q = Query.from_args(ctx.last_args)
         low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
         return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
+    if end and ctx.last_tool == "describe_night" and len(ctx.last_args.get("metrics") or []) == 1:
+        # "the nadir of sim-0004? || and the lowest in the cohort?": that measure ranked over every night
+        low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
+        return Query("argmin" if low else "argmax", [Measure("metric", ctx.last_args["metrics"][0])])
     named = parse(correct_spelling(t, names.known()), names).recordings
     stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?"
                          r"\s*\??\s*", t)
@@ -219,3 +224,46 @@ def is_that_normal(question: str, ctx: Context) -> dict | Decline | None:
                        "latency, WASO, REM latency), and the answer before was not one night's measure.",
                        "is that normal?", "is the sleep efficiency of " + (ctx.recording or "sim-0001") + " normal?")
     return {"recording": ctx.recording, "metrics": metrics, "plot": False, "reference": True}
+
+
+def restated(question: str, names: CohortNames, ctx: Context) -> str | None:
+    """A short follow-up about the previous answer's value or events, written out in full against that answer's
+    night ("when did it happen?" after a nadir; "in which stage are most of them?", "and the longest one?", "how
+    many were in REM?" after a night's events), or None."""
+    t = re.sub(r"[?.!]+$", "", question.strip().lower()).strip()
+    rec = ctx.recording
+    if not rec or parse(t, names).recordings:
+        return None
+    metrics = ctx.last_args.get("metrics") or [] if ctx.last_tool == "describe_night" else []
+    if "spo2_min_pct" in metrics and re.fullmatch(r"(and\s+)?((when|what time|at what time)\b.*\b(it|that|this)\b.*|"
+                                                  r"(in\s+)?(what|which) (sleep )?stage\b.*|where was (it|that))", t):
+        return f"when was the lowest SpO2 in {rec}, and in which stage?"
+    event = _previous_event(ctx, names)
+    if event is None:
+        return None
+    kind = event.replace("_", " ")
+    plural = {"apnea": "apneas"}.get(event, f"{kind}s")
+    if re.search(r"\b(which|what) (sleep )?stage", t) and re.search(r"\b(most|them|those|they|these)\b", t):
+        return f"in which stage do the {plural} of {rec} occur most?"
+    if re.fullmatch(r"(and\s+)?(what about\s+|how about\s+)?(what is\s+|what was\s+)?the longest( one)?", t):
+        return f"what is the longest {kind} in {rec} and when did it happen?"
+    m = re.fullmatch(rf"(and\s+)?how many (of (them|those|these)\s+)?(were|was|are|occurred|happened)?\s*{STAGE_IN_WORDS}", t)
+    if m:
+        return f"how many {plural} did {rec} have in {m.group('stage')}?"
+    return None
+
+
+#: "in REM", "during N2": where "how many were ..." asks.
+STAGE_IN_WORDS = r"(in|during)\s+(the\s+)?(?P<stage>rem|n1|n2|n3|wake|deep sleep|light sleep)"
+
+
+def _previous_event(ctx: Context, names: CohortNames) -> str | None:
+    """The one kind of scored event the previous answer was about (a localization, or a count of one night's)."""
+    if ctx.last_tool == "localize_events":
+        p = parse(str(ctx.last_args.get("description") or "").lower(), names)
+        events = ["apnea" if e == "obstructive_apnea" and not re.search(r"\bobstructive", p.text) else e for e in p.events]
+        return events[0] if len(events) == 1 else None
+    if ctx.last_tool == "query_cohort":
+        ms = [m for m in Query.from_args(ctx.last_args).measures if m.kind in ("event_count", *DURATION_KINDS)]
+        return ms[0].name if len(ms) == 1 and len({m.name for m in ms}) == 1 else None
+    return None

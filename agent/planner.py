@@ -18,7 +18,7 @@ from .clinical import ahi_severity, worst_or_best
 from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters, pooled_phenotypes, with_night_conditions
 from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED, understood
 from .executor import INDEX_EVENTS, filter_text
-from .follow_ups import NORMAL_WORDS, follow_up_query, is_that_normal, which_of_named, which_of_those
+from .follow_ups import NORMAL_WORDS, follow_up_query, is_that_normal, restated, which_of_named, which_of_those
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
 from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
 from .premises import read_why
@@ -416,6 +416,9 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     """The router's next move for a question: a ``query_cohort`` call with the typed plan, a decline as
     the answer, or (for night / epoch / search questions) the tool call :func:`intents.route` chooses.
     A night's measures asked "normal?" come judged against the adult reference."""
+    full = restated(question, names, ctx)  # "when did it happen?", "and the longest one?": the question in full
+    if full is not None:
+        return decide(full, names, ctx)
     judged = is_that_normal(question, ctx)  # "is that normal?" after a night's values
     if isinstance(judged, Decline):
         return Plan(text=judged.text())

@@ -191,3 +191,28 @@ def test_the_sex_of_a_named_night_s_subject_is_its_attribute_not_a_condition() -
 def test_events_per_hour_of_a_stage_are_the_index_within_it() -> None:
     assert _measures(decide("Arousals per hour of REM in sim-0006?", NAMES, Context())) == [
         ("stage_index", "arousal_index_per_h", "REM")]
+
+
+def test_when_did_it_happen_after_a_nadir_gives_its_epoch_and_stage() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0004", "metrics": ["spo2_min_pct"]}, "sim-0004")
+    for q in ("when did it happen?", "what stage was it in?", "at what time was that?"):
+        d = decide(q, NAMES, ctx)
+        assert d.tool == "describe_night" and d.args["recording"] == "sim-0004" and "spo2_min_pct" in d.args["metrics"]
+
+
+def test_and_the_lowest_in_the_cohort_after_a_night_s_value_ranks_every_night() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0004", "metrics": ["spo2_min_pct"]}, "sim-0004")
+    d = decide("and the lowest in the cohort?", NAMES, ctx)
+    assert d.args["ask"] == "argmin" and not d.args.get("nights") and _measures(d) == [("metric", "spo2_min_pct", None)]
+
+
+def test_follow_ups_about_the_events_just_counted_or_listed_keep_that_event_and_night() -> None:
+    counted = _after("query_cohort", {"ask": "value", "measures": [{"kind": "event_count", "name": "central_apnea"}],
+                                      "nights": ["sim-0006"]}, "sim-0006")
+    assert _measures(decide("and the longest one?", NAMES, counted)) == [
+        ("longest_event_duration", "central_apnea", None)]
+    by_stage = decide("in which stage are most of them?", NAMES, counted)
+    assert {m[2] for m in _measures(by_stage) if m[0] == "event_count"} == {"W", "N1", "N2", "N3", "REM"}
+    listed = _after("localize_events", {"description": "obstructive apnea", "recording": "sim-0001"}, "sim-0001")
+    d = decide("how many were in REM?", NAMES, listed)
+    assert d.args["nights"] == ["sim-0001"] and _measures(d) == [("event_count", "obstructive_apnea", "REM")]
