@@ -162,6 +162,12 @@ def describe_night(r: dict[str, Any]) -> str:
         if first:
             what = "The first epoch scored sleep" if col == "sleep_latency_min" else "The first epoch scored REM"
             lines.append(f"{what} is epoch {first['epoch_index']} ({first['clock_time']}, {first['stage']}).")
+        last = (r.get("first_epochs") or {}).get("last_sleep") if col == "waso_min" else None
+        if last:  # "when did X wake up for good?"
+            final = r["first_epochs"].get("final_awakening")
+            lines.append(f"The last epoch scored sleep is epoch {last['epoch_index']} ({last['clock_time']}, {last['stage']}); "
+                         + (f"the final awakening begins with epoch {final['epoch_index']} ({final['clock_time']}, scored "
+                            f"{final['stage']})." if final else "the recording ends in sleep."))
         if (r.get("references") or {}).get(col):  # "is that normal?": against the adult reference, or why none
             lines.append(r["references"][col])
     if r.get("references"):

@@ -24,6 +24,9 @@ _FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening 
                   "index")
 _PHRASINGS = (
     (r"(\d)\s*percent\b", r"\1%"),
+    (rf"\bhow low did {_OXYGEN} (?:go|get|drop|fall|dip)\b", "what was the SpO2 nadir"),
+    ((r"\b(?:what time|when)\s+did\s+(.{1,30}?)\s+(?:finally\s+)?(?:wake|get)\s+up(?:\s+(?:for good|finally|in the "
+      r"morning|at the end))?\b|\b(?:the\s+)?(?:time of (?:the\s+)?)?final awakening (?:of|in|for)\s+"), r"the WASO of \1 "),  # "how low did the sat go in X"
     (r"\b(?:paradoxical|rapid[- ]eye[- ]movement|desynchroni[sz]ed)\s+sleep\b", "REM sleep"),
     ((rf"\bhow (?:many minutes|much time|long)\s+(?:was|were|did|is|has|had)\s+(.{{0,30}}?)\s+(?:spend\s+|spent\s+)?"
       rf"(?:with\s+)?(?:an?\s+)?(?:{_SAT}\s+)?(?:below|under|<)\s*90\s*%?(?:\s+(?:{_SAT}))?"), r"T90 of \1"),

@@ -141,3 +141,17 @@ def test_a_direct_question_whether_a_value_is_low_or_prolonged_asks_for_the_refe
 def test_is_the_ahi_positional_gives_the_supine_and_non_supine_ahi() -> None:
     d = decide("Is sim-0002's AHI positional?", NAMES, Context())
     assert d.args["metrics"] == ["supine_ahi_per_h", "non_supine_ahi_per_h"]
+
+
+def test_waking_up_for_good_is_the_epoch_after_the_last_one_scored_sleep(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    stages = load_psg(path).annotations.stages  # the night's own hypnogram
+    last = max(i for i, s in enumerate(stages) if s in ("N1", "N2", "N3", "REM"))
+    turn = session.respond("What time did sim-0002 wake up for good?")
+    assert f"The last epoch scored sleep is epoch {last} (" in turn.answer, turn.answer
+    if last + 1 < len(stages):
+        assert f"the final awakening begins with epoch {last + 1} (" in turn.answer
+    else:
+        assert "the recording ends in sleep" in turn.answer
