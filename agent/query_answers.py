@@ -3,6 +3,8 @@ unit, the nights behind it, group sizes and the test used; a decline says why an
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from .answer_format import in_hours
@@ -75,6 +77,32 @@ def _window(r: dict[str, Any]) -> str:
             + "; ".join(parts) + more + ".")
 
 
+_IN_STAGE = re.compile(r"^(?P<what>.+?) in (?P<stage>W|N1|N2|N3|REM)(?P<unit> \(events/h\))?$")
+
+
+def _where_most(row: dict[str, Any], labels: list[str]) -> list[str]:
+    """For one night's events counted stage by stage (three stages or more): the stage with the most, and the stage
+    with the highest rate per hour where the rates are given, in words."""
+    out = []
+    for per_hour in (False, True):
+        by: dict[str, dict[str, float]] = {}
+        for label in labels:
+            m = _IN_STAGE.match(label)
+            v = row.get(label)
+            if m and bool(m.group("unit")) == per_hour and isinstance(v, (int, float)) and math.isfinite(v):
+                by.setdefault(m.group("what"), {})[m.group("stage")] = float(v)
+        for what, vals in by.items():
+            if len(vals) < 3 or max(vals.values()) <= 0:
+                continue
+            top = max(vals.values())
+            stages = [s for s, v in vals.items() if v == top]
+            if per_hour:
+                out.append(f"Highest {what}: {' and '.join(stages)} ({_n(top)}/h of that stage).")
+            else:
+                out.append(f"Most {what} start in {' and '.join(stages)}: {int(top)} of {int(sum(vals.values()))}.")
+    return out
+
+
 def _value(r: dict[str, Any]) -> str:
     lines = []
     for row in r["rows"]:
@@ -87,6 +115,7 @@ def _value(r: dict[str, Any]) -> str:
                 parts.append(f"**{label}: {_n(v)}**" + (in_hours(v) if label.endswith("(min)") else "")
                              + (f" ({row['at'][label]})" if label in (row.get("at") or {}) else ""))
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
+        lines += _where_most(row, r["labels"])
         lines += [f"Caution: {note}." for note in row.get("notes") or []]
         for check in row.get("checks") or []:  # a yes/no threshold on this night's value
             answer = {True: "**Yes**", False: "**No**", None: "**Unknown** (no value)"}[check["met"]]

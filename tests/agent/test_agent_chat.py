@@ -274,3 +274,19 @@ def test_apneas_while_supine_are_those_starting_in_an_epoch_spent_supine(session
             supine(int((e.onset_s - ann.stage_onset_s) // 30)) for e in ann.events)
     turn = session.respond("How many apneas did sim-0002 have while supine?")
     assert f"apneas (obstructive, central and mixed) while supine: {n}**" in turn.answer, turn.answer
+
+
+def test_events_by_stage_name_the_stage_with_the_most(session, cohort) -> None:
+    from sleeplm.encoder.io.psg import load_psg
+
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
+    ann = load_psg(path).annotations  # the night's own annotation file
+    by_stage: dict[str, int] = {}
+    for e in ann.events:
+        k = int((e.onset_s - ann.stage_onset_s) // 30)
+        if e.type == "arousal" and 0 <= k < len(ann.stages):
+            by_stage[ann.stages[k]] = by_stage.get(ann.stages[k], 0) + 1
+    turn = session.respond("in which stage do the arousals of sim-0002 occur most?")
+    top = max(by_stage.values())
+    stages = " and ".join(s for s in ("W", "N1", "N2", "N3", "REM") if by_stage.get(s) == top)
+    assert f"Most arousals start in {stages}: {top} of {sum(by_stage.values())}." in turn.answer, turn.answer
