@@ -199,19 +199,25 @@ def test_the_lowest_spo2_is_placed_in_its_epoch_and_scored_stage(session, cohort
     assert f"; body position {name}." in turn.answer, turn.answer
 
 
-def test_events_by_stage_are_counted_in_the_stage_each_starts_in(session, cohort) -> None:
+def _arousals_by_stage(cohort: Cohort, recording: str) -> tuple[dict[str, int], list[str]]:
+    """Arousals per stage of the epoch each starts in, and the scored stages, from the night's own annotation file."""
     from sleeplm.encoder.io.psg import load_psg
 
-    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
-    ann = load_psg(path).annotations  # the night's own annotation file, not the stored events
+    path = cohort.con.execute("SELECT path FROM recordings WHERE name = ?", [recording]).fetchone()[0]
+    ann = load_psg(path).annotations
     by_stage: dict[str, int] = {}
     for e in ann.events:
         k = int((e.onset_s - ann.stage_onset_s) // 30)
         if e.type == "arousal" and 0 <= k < len(ann.stages):
             by_stage[ann.stages[k]] = by_stage.get(ann.stages[k], 0) + 1
+    return by_stage, list(ann.stages)
+
+
+def test_events_by_stage_are_counted_in_the_stage_each_starts_in(session, cohort) -> None:
+    by_stage, stages = _arousals_by_stage(cohort, "sim-0002")
     turn = session.respond("in which stage do the arousals of sim-0002 occur most?")
     for stage in ("W", "N1", "N2", "N3", "REM"):
-        shown = f"{by_stage.get(stage, 0)}**" if stage in ann.stages else "not available** — no epoch of sim-0002"
+        shown = f"{by_stage.get(stage, 0)}**" if stage in stages else "not available** — no epoch of sim-0002"
         assert f"arousals in {stage}: {shown}" in turn.answer, turn.answer
 
 
@@ -277,16 +283,8 @@ def test_apneas_while_supine_are_those_starting_in_an_epoch_spent_supine(session
 
 
 def test_events_by_stage_name_the_stage_with_the_most(session, cohort) -> None:
-    from sleeplm.encoder.io.psg import load_psg
-
-    path = cohort.con.execute("SELECT path FROM recordings WHERE name = 'sim-0002'").fetchone()[0]
-    ann = load_psg(path).annotations  # the night's own annotation file
-    by_stage: dict[str, int] = {}
-    for e in ann.events:
-        k = int((e.onset_s - ann.stage_onset_s) // 30)
-        if e.type == "arousal" and 0 <= k < len(ann.stages):
-            by_stage[ann.stages[k]] = by_stage.get(ann.stages[k], 0) + 1
+    by_stage, _ = _arousals_by_stage(cohort, "sim-0002")
     turn = session.respond("in which stage do the arousals of sim-0002 occur most?")
     top = max(by_stage.values())
-    stages = " and ".join(s for s in ("W", "N1", "N2", "N3", "REM") if by_stage.get(s) == top)
-    assert f"Most arousals start in {stages}: {top} of {sum(by_stage.values())}." in turn.answer, turn.answer
+    most = " and ".join(s for s in ("W", "N1", "N2", "N3", "REM") if by_stage.get(s) == top)
+    assert f"Most arousals start in {most}: {top} of {sum(by_stage.values())}." in turn.answer, turn.answer
