@@ -19,7 +19,9 @@ from sleeplm.encoder.vocab import (
 
 from .answer_format import epoch_ref, event_list, in_hours, num
 from .clinical import (
+    NO_REFERENCE,
     REFERENCE_NOTE,
+    no_reference,
     position_caution,
     position_minutes,
     positional_reading,
@@ -168,8 +170,13 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"The last epoch scored sleep is epoch {last['epoch_index']} ({last['clock_time']}, {last['stage']}); "
                          + (f"the final awakening begins with epoch {final['epoch_index']} ({final['clock_time']}, scored "
                             f"{final['stage']})." if final else "the recording ends in sleep."))
-        if (r.get("references") or {}).get(col):  # "is that normal?": against the adult reference, or why none
-            lines.append(r["references"][col])
+        ref = (r.get("references") or {}).get(col)
+        if ref and not ref.startswith(NO_REFERENCE):  # "is that normal?": against the adult reference
+            lines.append(ref)
+    unjudged = [metric_label(c).split(" (")[0] for c, ref in (r.get("references") or {}).items()
+                if ref and ref.startswith(NO_REFERENCE)]
+    if unjudged:  # said once for every measure without one
+        lines.append(no_reference(unjudged, r["recording"]))
     if r.get("references"):
         lines.append(REFERENCE_NOTE)
     if not r["requested_metrics"]:

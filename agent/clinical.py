@@ -156,6 +156,16 @@ def reference_reading(column: str, value: float | None, *, lower_bound: bool = F
         return (f"A REM latency of {v:.1f} min from sleep onset is not a sleep-onset REM period (≤ 15 min, ICSD-3); REM "
                 "latency has no single upper limit (typically about 70–120 min in adults, longer with "
                 "REM-suppressing drugs or a disturbed night).")
-    return (f"There is no accepted normal range for {label} that I can apply: it depends on age, and the criteria "
-            f"differ between guidelines and laboratories. Its place among this cohort's nights is what I can give "
-            f"(\"how does the {label} of {recording} compare with the cohort?\").")
+    return no_reference([label], recording)
+
+
+#: How the statement that no reference applies begins (answers gather several into one).
+NO_REFERENCE = "There is no accepted normal range"
+
+
+def no_reference(labels: list[str], recording: str = "this night") -> str:
+    """That no accepted adult range applies to these measures, and what can be given instead."""
+    named = ", ".join(labels[:-1]) + (" or " if len(labels) > 1 else "") + labels[-1]
+    return (f"{NO_REFERENCE} for {named} that I can apply: it depends on age, and the criteria differ between "
+            f"guidelines and laboratories. Its place among this cohort's nights is what I can give (\"how does the "
+            f"{labels[0]} of {recording} compare with the cohort?\").")

@@ -162,6 +162,11 @@ def _in_position(m: Measure, non_supine: bool) -> Measure | Decline:
     pair = _BY_POSITION.get(m.name) if m.kind == "metric" else None
     if pair:
         return Measure("metric", pair[1] if non_supine else pair[0])
+    if m.kind == "stage_index" and m.name in _BY_POSITION:  # "the AHI in REM? || what about supine?"
+        return Decline(f"the {'non-' if non_supine else ''}supine AHI is kept for the whole night, not within one stage "
+                       f"({m.stage}), and I do not compute an AHI for one stage and one position together.",
+                       f"{_label(m)} in {m.stage}, {'non-' if non_supine else ''}supine",
+                       f"what is the {'non-' if non_supine else ''}supine AHI of each night?")
     return Decline(f"{_label(m)} is not kept by body position: per night the workspace keeps the supine and non-supine "
                    "AHI and the share of sleep in each position.", f"{_label(m)}, {'non-' if non_supine else ''}supine",
                    "what is the supine AHI of each night?")
@@ -190,7 +195,8 @@ def _previous_in(ctx: Context, change) -> Query | Decline | None:
 
 
 #: "Is that normal?" (or high, low, OK ...) about the value just given.
-_IS_NORMAL = (r"\s*(?:and\s+|so\s+|but\s+)?(?:is|was|are|were)\s+(?:that|this|it|these|those|they|the values?|that value)\s+"
+_IS_NORMAL = (r"\s*(?:and\s+|so\s+|but\s+)?(?:is|was|are|were)\s+(?:that|this|it|these|those|they|the values?|that value|"
+              r"(?:the\s+|her\s+|his\s+|their\s+)?(?:oxygenation|oxygen(?: saturation)?|saturation|spo2|sleep))\s+"
               r"(?:\w+\s+)?(?:normal|abnormal|ok|okay|alright|fine|healthy|high|low|too high|too low|bad|good|concerning|"
               r"worrying|a problem|severe|mild|moderate|significant|prolonged|elevated|within normal (?:limits|range)|"
               r"in the normal range|within the normal range)\s*\??\s*")
@@ -198,6 +204,8 @@ _IS_NORMAL = (r"\s*(?:and\s+|so\s+|but\s+)?(?:is|was|are|were)\s+(?:that|this|it
 #: sim-0004 low?", "does sim-0003 have a prolonged sleep latency?").
 NORMAL_WORDS = (r"\b(normal|abnormal|within normal limits|reference range|normal range)\b|^(is|was|are|were|does|did|"
                 r"has|had)\b.*\b(low|high|prolonged|elevated|reduced|short|long|severe|mild|moderate|too \w+)\b")
+#: The oximetry measures a night keeps.
+_OXIMETRY_METRICS = ("spo2_mean_pct", "spo2_min_pct", "t90_min", "odi_per_h")
 #: The metrics judged when the previous answer was a whole night's description (those with an adult reference).
 _JUDGED_BY_DEFAULT = ("ahi_per_h", "sleep_efficiency_pct", "sleep_latency_min", "waso_min", "rem_latency_min")
 
@@ -209,7 +217,9 @@ def is_that_normal(question: str, ctx: Context) -> dict | Decline | None:
     if not re.fullmatch(_IS_NORMAL, question.strip().lower()):
         return None
     metrics: list[str] | None = None
-    if ctx.last_tool == "describe_night" and ctx.recording:
+    if ctx.recording and re.search(r"\b(oxygenation|oxygen|saturation|spo2)\b", question.lower()):
+        metrics = list(_OXIMETRY_METRICS)  # "is the oxygenation abnormal?": every oximetry measure kept
+    elif ctx.last_tool == "describe_night" and ctx.recording:
         metrics = list(ctx.last_args.get("metrics") or _JUDGED_BY_DEFAULT)
     elif ctx.last_tool == "query_cohort" and ctx.recording:
         q = Query.from_args(ctx.last_args)
@@ -265,5 +275,5 @@ def _previous_event(ctx: Context, names: CohortNames) -> str | None:
         return events[0] if len(events) == 1 else None
     if ctx.last_tool == "query_cohort":
         ms = [m for m in Query.from_args(ctx.last_args).measures if m.kind in ("event_count", *DURATION_KINDS)]
-        return ms[0].name if len(ms) == 1 and len({m.name for m in ms}) == 1 else None
+        return ms[0].name if ms and len({m.name for m in ms}) == 1 else None  # one kind, maybe stage by stage
     return None

@@ -25,6 +25,8 @@ _FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening 
 _PHRASINGS = (
     (r"(\d)\s*percent\b", r"\1%"),
     (rf"\bhow low did {_OXYGEN} (?:go|get|drop|fall|dip)\b", "what was the SpO2 nadir"),
+    ((r"\b(?:what\s+)?(?:percent(?:age)?|%|share|proportion|fraction)\s+of\s+(?:the\s+)?(?:recording|night|time in bed)\s+"
+      r"(?:was|were|is)\s+(?:spent\s+)?(?:awake|wake|in wake|w)\b"), "the stage distribution of"),
     ((r"\b(?:what time|when)\s+did\s+(.{1,30}?)\s+(?:finally\s+)?(?:wake|get)\s+up(?:\s+(?:for good|finally|in the "
       r"morning|at the end))?\b|\b(?:the\s+)?(?:time of (?:the\s+)?)?final awakening (?:of|in|for)\s+"), r"the WASO of \1 "),  # "how low did the sat go in X"
     (r"\b(?:paradoxical|rapid[- ]eye[- ]movement|desynchroni[sz]ed)\s+sleep\b", "REM sleep"),

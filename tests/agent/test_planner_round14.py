@@ -216,3 +216,23 @@ def test_follow_ups_about_the_events_just_counted_or_listed_keep_that_event_and_
     listed = _after("localize_events", {"description": "obstructive apnea", "recording": "sim-0001"}, "sim-0001")
     d = decide("how many were in REM?", NAMES, listed)
     assert d.args["nights"] == ["sim-0001"] and _measures(d) == [("event_count", "obstructive_apnea", "REM")]
+
+
+def test_supine_after_an_ahi_within_a_stage_is_declined_without_contradiction() -> None:
+    ctx = _after("query_cohort", {"ask": "value", "measures": [{"kind": "stage_index", "name": "ahi_per_h",
+                                                                 "stage": "REM"}], "nights": ["sim-0006"]}, "sim-0006")
+    d = decide("what about supine?", NAMES, ctx)
+    assert d.tool is None and "kept for the whole night, not within one stage (REM)" in d.text
+
+
+def test_the_longest_one_after_events_counted_stage_by_stage_is_that_event_s_longest() -> None:
+    ctx = _after("query_cohort", {"ask": "value", "nights": ["sim-0006"], "measures": [
+        {"kind": "event_count", "name": "central_apnea", "stage": s} for s in ("W", "N1", "N2", "N3", "REM")]},
+        "sim-0006")
+    assert _measures(decide("and the longest one?", NAMES, ctx)) == [("longest_event_duration", "central_apnea", None)]
+
+
+def test_is_the_oxygenation_abnormal_judges_every_oximetry_measure() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0004", "metrics": ["odi_per_h"]}, "sim-0004")
+    d = decide("is the oxygenation abnormal?", NAMES, ctx)
+    assert d.args["metrics"] == ["spo2_mean_pct", "spo2_min_pct", "t90_min", "odi_per_h"] and d.args["reference"]
