@@ -357,6 +357,10 @@ def search_epochs(r: dict[str, Any]) -> str:
                          "cannot be checked (unknown, not absent)")
         if a.get(f"{key}_by_program_in"):
             notes.append(f"{kind} of {', '.join(a[f'{key}_by_program_in'])} were scored by a program, not a person")
+    if a.get("named_position"):  # the description's position is read by the model, never filtered
+        pos = a["named_position"].replace("_", "-")
+        checks.append(f"{a['hits_in_named_position']} of {a['position_checked']} with a known position are {pos}"
+                      if a["position_checked"] else f"none has a known body position to check \"{pos}\" against")
     if checks:
         lines.append("Annotation check: " + "; ".join(checks) + ".")
     if notes:

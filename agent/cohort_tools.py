@@ -25,7 +25,8 @@ from sleeplm.index.querytext import caption_style, parse_query
 
 from . import executor, lookup
 from .context import ToolContext
-from .query import Filter, Query
+from .measures import event_position
+from .query import POSITIONS, Filter, Query
 from .vocab import KEY_METRICS, METRIC_SCORING_KIND, event_input_words, resolve_metric
 
 StatsQuestion = Literal["count_nights", "count_epochs", "stage_distribution", "event_counts", "compare_metric",
@@ -62,6 +63,11 @@ def search_epochs(ctx: ToolContext, description: str, k: int | None = None, reco
     terms = parse_query(description)
     out = [_hit(i + 1, h) for i, h in enumerate(hits)]
     agree = _annotation_agreement(ctx, hits, terms.stages, terms.events)
+    position = event_position(description.lower())
+    if position and hits:  # "obstructive apnea while supine": the model reads the words; the stored positions check them
+        known = [p for p in ctx.cohort.epoch_positions([h.epoch_id for h in hits]).values() if p]
+        agree.update({"named_position": position, "position_checked": len(known),
+                      "hits_in_named_position": sum(p in POSITIONS[position] for p in known)})
     filters = {k_: v for k_, v in vars(flt).items() if v is not None}
     why_empty = None
     if not hits:

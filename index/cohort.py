@@ -256,6 +256,15 @@ class CohortLookups:
             return None
         return EpochRow(int(row[0]), float(row[1]), row[2], row[3], list(row[4] or []), row[5] or None)
 
+    def epoch_positions(self, epoch_ids: list[int]) -> dict[int, str | None]:
+        """epoch_id -> the body position stored for that epoch (None where not known or without per-epoch features)."""
+        if not epoch_ids or not self.has_table("features"):
+            return dict.fromkeys(epoch_ids)
+        rows = self.con.execute("SELECT epoch_id, position FROM features WHERE list_contains(?, epoch_id)",
+                                [[int(i) for i in epoch_ids]]).fetchall()
+        found = {int(i): p for i, p in rows}
+        return {int(i): found.get(int(i)) for i in epoch_ids}
+
     def positioned_recordings(self) -> list[str]:
         """The nights with a known body position in at least one epoch (none without per-epoch features)."""
         if not self.has_table("features"):

@@ -288,3 +288,25 @@ def test_events_by_stage_name_the_stage_with_the_most(session, cohort) -> None:
     top = max(by_stage.values())
     most = " and ".join(s for s in ("W", "N1", "N2", "N3", "REM") if by_stage.get(s) == top)
     assert f"Most arousals start in {most}: {top} of {sum(by_stage.values())}." in turn.answer, turn.answer
+
+
+def test_a_search_naming_a_position_checks_its_hits_against_the_recorded_position(session, cohort) -> None:
+    import numpy as np
+    from sleeplm.encoder.io.psg import load_psg
+
+    turn = session.respond("find epochs like obstructive apnea while supine")
+    hits = [(rec, int(k)) for rec, k, _ in EVIDENCE.findall(turn.answer.split("Annotation check")[0])]
+    supine = known = 0
+    for rec, k in hits:  # each hit's position from the recording's own position channel (SleepLM code 2 = supine)
+        path = cohort.con.execute("SELECT path FROM recordings WHERE name = ?", [rec]).fetchone()[0]
+        psg = load_psg(path)
+        pos = psg.mapped.channels.get("POS")
+        if pos is None:
+            continue
+        start = int(round((psg.annotations.stage_onset_s + 30 * k) * pos.fs_hz))
+        codes = np.round(pos.data[start:start + int(round(30 * pos.fs_hz))]).astype(int)
+        codes = codes[codes >= 0]
+        if len(codes):
+            known += 1
+            supine += int(np.bincount(codes).argmax()) == 2
+    assert hits and f"{supine} of {known} with a known position are supine" in turn.answer, turn.answer
