@@ -246,7 +246,8 @@ def restated(question: str, names: CohortNames, ctx: Context) -> str | None:
         return None
     metrics = ctx.last_args.get("metrics") or [] if ctx.last_tool == "describe_night" else []
     if "spo2_min_pct" in metrics and re.fullmatch(r"(and\s+)?((when|what time|at what time)\b.*\b(it|that|this)\b.*|"
-                                                  r"(in\s+)?(what|which) (sleep )?stage\b.*|where was (it|that))", t):
+                                                  r"(in\s+)?(what|which) (sleep )?stage((\s+(was|is|did))?\s+(it|that|this)"
+                                                  r"\b.*)?|where was (it|that))", t):
         return f"when was the lowest SpO2 in {rec}, and in which stage?"
     event = _previous_event(ctx, names)
     if event is None:

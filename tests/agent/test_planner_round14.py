@@ -236,3 +236,10 @@ def test_is_the_oxygenation_abnormal_judges_every_oximetry_measure() -> None:
     ctx = _after("describe_night", {"recording": "sim-0004", "metrics": ["odi_per_h"]}, "sim-0004")
     d = decide("is the oxygenation abnormal?", NAMES, ctx)
     assert d.args["metrics"] == ["spo2_mean_pct", "spo2_min_pct", "t90_min", "odi_per_h"] and d.args["reference"]
+
+
+def test_a_question_about_other_events_after_a_nadir_is_not_read_as_the_nadir_s_stage() -> None:
+    ctx = _after("describe_night", {"recording": "sim-0004", "metrics": ["spo2_min_pct"]}, "sim-0004")
+    d = decide("in which stage do the apneas occur most?", NAMES, ctx)
+    assert d.tool != "describe_night" or "spo2_min_pct" not in d.args.get("metrics", [])
+    assert decide("in which stage?", NAMES, ctx).args["metrics"] == ["spo2_min_pct"]
