@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sleeplm.encoder.captions.night import ahi_severity as ahi_grade
+
 from .query import DURATION_KINDS, Decline, Filter, Measure
 from .vocab import AHI_SEVERITY, BETTER_DIRECTION, METRIC_LABELS
 
@@ -42,8 +44,7 @@ def position_caution(label: str, minutes: float | None) -> str | None:
 def positional_reading(supine_ahi: float | None, non_supine_ahi: float | None) -> str | None:
     """Whether a night's AHI is positional by the usual rule (Cartwright 1984: supine AHI at least twice the
     non-supine AHI); None unless both indices are known."""
-    vals = [v for v in (supine_ahi, non_supine_ahi) if isinstance(v, (int, float)) and math.isfinite(float(v))]
-    if len(vals) < 2:
+    if not all(isinstance(v, (int, float)) and math.isfinite(float(v)) for v in (supine_ahi, non_supine_ahi)):
         return None
     sup, non = float(supine_ahi), float(non_supine_ahi)
     if non == 0:
@@ -118,15 +119,13 @@ def reference_reading(column: str, value: float | None, *, lower_bound: bool = F
     """
     label = METRIC_LABELS.get(column, (column.replace("_", " "), ""))[0]
     if value is None or not math.isfinite(float(value)):
-        return f"{label} is not available for this night, so it cannot be judged against a reference."
+        return f"{label[0].upper() + label[1:]} is not available for this night, so it cannot be judged against a reference."
     v = float(value)
     if age is not None and math.isfinite(float(age)) and float(age) < 18:
         return (f"The reference ranges I apply are for adults and this subject is {float(age):g} y: children are judged "
                 "by other criteria (an AHI above 1/h is already abnormal in a child), so I do not judge it.")
     if column == "ahi_per_h":
-        from sleeplm.encoder.captions.night import ahi_severity
-
-        grade = ahi_severity(v, tst_min)
+        grade = ahi_grade(v, tst_min)
         if grade.startswith("not graded"):
             return f"The AHI is {grade}."
         if lower_bound and v < 30:

@@ -36,6 +36,7 @@ from .provenance import provenance_note, unscored_kinds
 from .query import (
     ATTRIBUTES,
     DURATION_KINDS,
+    GROUPINGS,
     POSITIONS,
     STAGE_MINUTES_FIELD,
     Decline,
@@ -491,6 +492,19 @@ def _longest_at(fr: Frames, m: Measure, recording: str) -> str:
     return f"{when}epoch {int(float(ev['onset_s']) // EPOCH_S)}, in {STAGE_WORDS.get(ev['stage'], ev['stage'])}"
 
 
+def _stage_series(fr: Frames, measures: list[Measure]) -> list[dict[str, Any]]:
+    """The measures that are one quantity taken stage by stage (three stages or more): what it is, whether it is a
+    rate per hour, and each stage's label among the answer's labels ("in which stage do the apneas occur most?")."""
+    series: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    for m in measures:
+        if m.stage and m.kind in ("event_count", "stage_index"):
+            per_hour = m.kind == "stage_index"
+            what = METRIC_LABELS.get(m.name, (m.name, ""))[0] if per_hour else measure_label(dataclasses.replace(m, stage=None))
+            s = series.setdefault((m.kind, m.name, m.position), {"what": what, "per_hour": per_hour, "labels": {}})
+            s["labels"][m.stage] = label(fr, m)
+    return [s for s in series.values() if len(s["labels"]) >= 3]
+
+
 def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for r in nights:
@@ -502,6 +516,8 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
                 row[label(fr, m)] = int(round(finite(v)))
             if m.kind != "attribute" and finite(v) is None:
                 row.setdefault("why_missing", {})[label(fr, m)] = _why_empty(fr, m, [r])
+            elif m.kind == "attribute" and (v is None or (isinstance(v, float) and np.isnan(v))):  # "is X a man?"
+                row.setdefault("why_missing", {})[label(fr, m)] = f"no {m.name} was recorded for this subject"
             if m.kind == "stage_index" and finite(v) is not None:  # an index from little of the stage is noisy
                 minutes = float(fr.stage_counts()[m.stage].get(r, 0)) * EPOCH_S / 60.0
                 if minutes < MIN_STAGE_FOR_INDEX_MIN:
@@ -524,6 +540,7 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
     if q.versus_cohort and q.measures and q.measures[0].kind != "attribute":
         base["cohort"] = _versus_cohort(fr, q.measures[0], nights)
         base["provenance"] = provenance_note(fr, q.measures, list(fr.nights.index))  # the cohort's nights count too
+    base["by_stage"] = _stage_series(fr, q.measures)
     base.update({"labels": [label(fr, m) for m in q.measures], "rows": lookup.jsonable(rows),
                  "focus": {"recording": nights[0]} if len(nights) == 1 else None,
                  "summary": "; ".join(f"{r['recording']}: " + ", ".join(f"{k} {r[k]}" for k in
@@ -557,13 +574,15 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
         return base
     best = order.iloc[0]
     winners = [r for r, v in order.items() if v == best]
+    # what else the question asked of that night ("and what is its BMI?"); a category (sex, phenotype) as it is
+    extra = {label(fr, m): (v if m.kind == "attribute" and m.name in GROUPINGS else finite(v))
+             for m in q.measures[1:] for v in [values(fr, m).get(winners[0])]}
     base.update({"night": winners[0], "ties": winners[1:], "value": float(best),
                  "subject": lookup.jsonable(fr.cohort.subject_attributes(fr.nights.at[winners[0], "subject_id"])),
                  "focus": {"recording": winners[0]},
-                 "extra": {label(fr, m): (values(fr, m).get(winners[0]) if m.kind == "attribute" and m.name in ("sex", "phenotype", "site", "age_band")
-                                          else finite(values(fr, m).get(winners[0]))) for m in q.measures[1:]},
+                 "extra": extra,
                  "extra_missing": {label(fr, m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
-                                   if finite(values(fr, m).get(winners[0])) is None},
+                                   if extra[label(fr, m)] is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
     if q.then:
         from . import cohort_tools, night_tools

@@ -9,7 +9,7 @@ import re
 
 from .executor import INDEX_EVENTS
 from .intents import Context, parse
-from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
+from .measures import STAGE_TOKEN, STAGE_WORD, every_apnea_kind, read_measures
 from .query import DURATION_KINDS, Decline, Measure, Query
 from .spelling import correct_spelling
 from .vocab import BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_metrics
@@ -17,7 +17,7 @@ from .wording import canonical_wording
 
 _OTHER_END = re.compile(r"^\s*(?:and|what about|how about)?\s*(?:the\s+)?(?P<end>lowest|highest|smallest|largest|"
                         r"minimum|maximum|least|most|bottom|top)(?:\s+(?:one|night|value))?(?:\s+(?:in|of|across|among)\s+"
-                        r"(?:the\s+)?(?P<cohort>cohort|all(?:\s+the)?\s+nights|nights|all|everyone))?\s*\??\s*$")
+                        r"(?:the\s+)?(?:cohort|all(?:\s+the)?\s+nights|nights|all|everyone))?\s*\??\s*$")
 
 
 _MORE_LESS = (r"\b(?P<more>more|higher|greater|larger|longer|bigger|slower|later)\b|\b(?P<less>less|lower|fewer|smaller|"
@@ -38,8 +38,7 @@ def _compared_measure(t: str, names: CohortNames) -> Measure | None:
         return None
     p = parse(t, names)
     stage = p.stages[0] if len(p.stages) == 1 else None
-    events = ["apnea" if e == "obstructive_apnea" and not re.search(r"\b(obstructive|central|mixed) apn", t) else e
-              for e in p.events]
+    events = every_apnea_kind(t, p.events)
     measures, decline = read_measures(t, stage, events)
     if decline is not None or len(measures) > 1:
         return None
@@ -108,14 +107,13 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
     metrics (both nights' values)."""
     t = question.strip().lower()
     end = _OTHER_END.match(t)
-    if end and ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") in ("argmax", "argmin"):
-        q = Query.from_args(ctx.last_args)
-        low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
-        return dataclasses.replace(q, ask="argmin" if low else "argmax", then=None)
-    if end and ctx.last_tool == "describe_night" and len(ctx.last_args.get("metrics") or []) == 1:
+    ask = ("argmin" if end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom") else "argmax") \
+        if end else None
+    if ask and ctx.last_tool == "query_cohort" and ctx.last_args.get("ask") in ("argmax", "argmin"):
+        return dataclasses.replace(Query.from_args(ctx.last_args), ask=ask, then=None)
+    if ask and ctx.last_tool == "describe_night" and len(ctx.last_args.get("metrics") or []) == 1:
         # "the nadir of sim-0004? || and the lowest in the cohort?": that measure ranked over every night
-        low = end.group("end") in ("lowest", "smallest", "minimum", "least", "bottom")
-        return Query("argmin" if low else "argmax", [Measure("metric", ctx.last_args["metrics"][0])])
+        return Query(ask, [Measure("metric", ctx.last_args["metrics"][0])])
     named = parse(correct_spelling(t, names.known()), names).recordings
     stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?"
                          r"\s*\??\s*", t)
@@ -272,7 +270,7 @@ def _previous_event(ctx: Context, names: CohortNames) -> str | None:
     """The one kind of scored event the previous answer was about (a localization, or a count of one night's)."""
     if ctx.last_tool == "localize_events":
         p = parse(str(ctx.last_args.get("description") or "").lower(), names)
-        events = ["apnea" if e == "obstructive_apnea" and not re.search(r"\bobstructive", p.text) else e for e in p.events]
+        events = every_apnea_kind(p.text, p.events)
         return events[0] if len(events) == 1 else None
     if ctx.last_tool == "query_cohort":
         ms = [m for m in Query.from_args(ctx.last_args).measures if m.kind in ("event_count", *DURATION_KINDS)]

@@ -37,6 +37,14 @@ _POSITION_WORDS = ((r"\bnon[- ]?supine\b|\bnot (on (the|their|his|her) back|supi
                    (r"\bupright\b|\bsitting( up)?\b", "upright"))
 
 
+def every_apnea_kind(t: str, events: list[str]) -> list[str]:
+    """The events a question names, with "apneas" unqualified read as every kind of apnea (``apnea``), not only the
+    obstructive ones the event parser maps the word to."""
+    if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
+        return ["apnea" if e == "obstructive_apnea" else e for e in events]
+    return events
+
+
 def event_position(t: str) -> str | None:
     """The body position a question restricts its events to ("apneas while supine" -> ``supine``), or None."""
     return next((pos for rx, pos in _POSITION_WORDS if re.search(rx, t)), None)
@@ -130,8 +138,7 @@ def read_measures(t: str, stage: str | None, events: list[str],
                                      r"deep sleep)\b", t) and re.search(r"\b()(rem|n1|n2|n3|wake|deep sleep)\b", t))
     if m and not out:  # "did excerpt2 have any REM?": its minutes answer it (unknown where it was not staged)
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
-    if re.search(r"\bapn(o)?eas?\b", t) and not re.search(r"\b(obstructive|central|mixed) apn", t):
-        events = ["apnea" if e == "obstructive_apnea" else e for e in events]  # every kind of apnea
+    events = every_apnea_kind(t, events)
     by_duration = re.search(_BY_DURATION, t)
     if events and not out and by_duration:
         return [], Decline(f"picking events by how long they last (\"{by_duration.group(0).strip()}\") is not something "

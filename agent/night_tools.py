@@ -73,13 +73,13 @@ def describe_night(ctx: ToolContext, recording: str | None = None, metrics: list
                 firsts[col] = {"epoch_index": first["epoch_index"], "clock_time": _when(n, first["onset_s"]),
                                "stage": first["stage"]}
     if "waso_min" in requested and requested["waso_min"] is not None:  # where the last sleep ends: the final awakening
-        last = next((r for r in reversed(rows) if r["stage"] in SLEEP_STAGES), None)
-        after = next((r for r in rows if last is not None and r["epoch_index"] == last["epoch_index"] + 1), None)
-        if last is not None:
-            firsts["final_awakening"] = {"epoch_index": after["epoch_index"], "clock_time": _when(n, after["onset_s"]),
-                                         "stage": after["stage"]} if after is not None else None
-            firsts["last_sleep"] = {"epoch_index": last["epoch_index"], "clock_time": _when(n, last["onset_s"]),
-                                    "stage": last["stage"]}
+        i = next((i for i in range(len(rows) - 1, -1, -1) if rows[i]["stage"] in SLEEP_STAGES), None)
+        if i is not None:
+            def at(r: dict[str, Any]) -> dict[str, Any]:
+                return {"epoch_index": r["epoch_index"], "clock_time": _when(n, r["onset_s"]), "stage": r["stage"]}
+
+            firsts["last_sleep"] = at(rows[i])
+            firsts["final_awakening"] = at(rows[i + 1]) if i + 1 < len(rows) else None
     key = {k: all_metrics[k] for k in KEY_METRICS if k in all_metrics}
     shown = requested or {k: key[k] for k in ("ahi_per_h", "tst_min", "sleep_efficiency_pct") if k in key}
     line = ", ".join(f"{metric_label(k)} {_fmt(v)}" for k, v in shown.items())

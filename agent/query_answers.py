@@ -4,7 +4,6 @@ unit, the nights behind it, group sizes and the test used; a decline says why an
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from .answer_format import in_hours
@@ -77,29 +76,19 @@ def _window(r: dict[str, Any]) -> str:
             + "; ".join(parts) + more + ".")
 
 
-_IN_STAGE = re.compile(r"^(?P<what>.+?) in (?P<stage>W|N1|N2|N3|REM)(?P<unit> \(events/h\))?$")
-
-
-def _where_most(row: dict[str, Any], labels: list[str]) -> list[str]:
-    """For one night's events counted stage by stage (three stages or more): the stage with the most, and the stage
-    with the highest rate per hour where the rates are given, in words."""
+def _where_most(row: dict[str, Any], series: list[dict[str, Any]]) -> list[str]:
+    """For one night's quantities taken stage by stage (the executor's ``by_stage``): the stage with the most events,
+    and the stage with the highest rate per hour where the rates are given, in words."""
     out = []
-    for per_hour in (False, True):
-        by: dict[str, dict[str, float]] = {}
-        for label in labels:
-            m = _IN_STAGE.match(label)
-            v = row.get(label)
-            if m and bool(m.group("unit")) == per_hour and isinstance(v, (int, float)) and math.isfinite(v):
-                by.setdefault(m.group("what"), {})[m.group("stage")] = float(v)
-        for what, vals in by.items():
-            if len(vals) < 3 or max(vals.values()) <= 0:
-                continue
-            top = max(vals.values())
-            stages = [s for s, v in vals.items() if v == top]
-            if per_hour:
-                out.append(f"Highest {what}: {' and '.join(stages)} ({_n(top)}/h of that stage).")
-            else:
-                out.append(f"Most {what} start in {' and '.join(stages)}: {int(top)} of {int(sum(vals.values()))}.")
+    for s in series:
+        vals = {st: float(v) for st, lab in s["labels"].items()
+                if isinstance(v := row.get(lab), (int, float)) and math.isfinite(v)}
+        if len(vals) < 3 or max(vals.values()) <= 0:
+            continue
+        top = max(vals.values())
+        stages = " and ".join(st for st, v in vals.items() if v == top)
+        out.append(f"Highest {s['what']}: {stages} ({_n(top)}/h of that stage)." if s["per_hour"] else
+                   f"Most {s['what']} start in {stages}: {int(top)} of {int(sum(vals.values()))}.")
     return out
 
 
@@ -115,7 +104,7 @@ def _value(r: dict[str, Any]) -> str:
                 parts.append(f"**{label}: {_n(v)}**" + (in_hours(v) if label.endswith("(min)") else "")
                              + (f" ({row['at'][label]})" if label in (row.get("at") or {}) else ""))
         lines.append(f"{row['recording']}: " + "; ".join(parts) + ".")
-        lines += _where_most(row, r["labels"])
+        lines += _where_most(row, r.get("by_stage") or [])
         lines += [f"Caution: {note}." for note in row.get("notes") or []]
         for check in row.get("checks") or []:  # a yes/no threshold on this night's value
             answer = {True: "**Yes**", False: "**No**", None: "**Unknown** (no value)"}[check["met"]]
