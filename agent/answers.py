@@ -21,6 +21,7 @@ from .answer_format import epoch_ref, event_list, in_hours, num
 from .clinical import (
     NO_REFERENCE,
     REFERENCE_NOTE,
+    central_reading,
     no_reference,
     position_caution,
     position_minutes,
@@ -29,6 +30,7 @@ from .clinical import (
 from .localize_answers import localize_events
 from .provenance import hypopneas_lower_bound
 from .query_answers import compose_query
+from .recording_info import compose_recording_info
 from .vocab import METRIC_LABELS, METRIC_SCORING_KIND, metric_label
 
 
@@ -187,7 +189,7 @@ def describe_night(r: dict[str, Any]) -> str:
             lines.append(f"Summary: {r['night_summary']}")
     lines += _recording_caveats(r)
     positional = positional_reading(r["requested_metrics"].get("supine_ahi_per_h"),
-                                    r["requested_metrics"].get("non_supine_ahi_per_h"))
+                                    r["requested_metrics"].get("non_supine_ahi_per_h"), r["all_metrics"].get("ahi_per_h"))
     if positional:
         lines.append(positional)
     if {"ahi_rem_per_h", "ahi_nrem_per_h"} <= set(r["requested_metrics"]):
@@ -198,6 +200,10 @@ def describe_night(r: dict[str, Any]) -> str:
     sc = r.get("scoring") or {}
     ahi = r["requested_metrics"].get("ahi_per_h") if r["requested_metrics"] else r["key_metrics"].get("ahi_per_h")
     shows_ahi = isinstance(ahi, (int, float)) and math.isfinite(ahi)  # no "lower bound" beside an AHI of n/a
+    central = central_reading(ahi, r["all_metrics"].get("cai_per_h"), asked="cai_per_h" in r["requested_metrics"]) \
+        if shows_ahi else None
+    if central:  # "since sim-0006 has OSA, how severe is it?": the AHI is not obstructive by default
+        lines.append(central)
     if shows_ahi and hypopneas_lower_bound(sc):
         lines.append("The AHI is a lower bound here: arousals were not scored, so a hypopnea marked by an arousal "
                      "alone (AASM: a ≥ 30 % drop in flow with a ≥ 3 % desaturation *or* an arousal) could not be "
@@ -458,10 +464,13 @@ def cohort_stats(r: dict[str, Any]) -> str:
         def names(v: list[str]) -> str:
             return f"{len(v)} of {n}" + (f" ({', '.join(v[:12])}{' …' if len(v) > 12 else ''})" if v else "")
 
-        return (f"**Who scored each night** (as stored at ingest): scored entirely by a person: "
-                f"{names(r['all_by_a_person'])}; some annotation scored automatically by a program: "
-                f"{names(r['some_automatic'])}; some annotation scored by nobody: {names(r['some_not_scored'])}.\n\n"
-                + _table(r["columns"], r["rows"]) + "\n\nA value resting on automatic scoring is the program's "
+        return (f"**Who scored each night** (as stored at ingest): every annotation from the scoring file supplied "
+                f"with the recording: {names(r['all_by_a_person'])}; some annotation scored automatically by this "
+                f"program: {names(r['some_automatic'])}; some annotation scored by nobody: "
+                f"{names(r['some_not_scored'])}.\n\n"
+                + _table(r["columns"], r["rows"]) + "\n\nWhether a person or another program made a supplied scoring "
+                "file is not recorded in it, so I cannot say who scored those nights; \"from file\" means the "
+                "annotations came with the recording. A value resting on this program's automatic scoring is its "
                 "reading, not a person's; an annotation nobody scored is unknown, not absent.")
     if q == "count_nights":
         text = f"There are **{r['n_nights']} nights** in this cohort: {', '.join(r['recordings'][:30])}" \
@@ -549,7 +558,7 @@ COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "describe_night": describe_night, "caption_epochs": caption_epochs, "show_epoch": show_epoch,
     "localize_events": localize_events, "search_epochs": search_epochs, "similar_epochs": similar_epochs,
     "similar_nights": similar_nights, "cohort_stats": cohort_stats, "query_cohort": compose_query,
-    "rem_related_nights": rem_related_nights,
+    "rem_related_nights": rem_related_nights, "recording_info": compose_recording_info,
 }
 
 

@@ -41,9 +41,9 @@ def position_caution(label: str, minutes: float | None) -> str | None:
             f"{MIN_POSITION_FOR_INDEX_MIN:g} min an index needs to be relied on (a single event there is "
             f"{60.0 / max(minutes, 0.5):.1f}/h)")
 
-def positional_reading(supine_ahi: float | None, non_supine_ahi: float | None) -> str | None:
+def positional_reading(supine_ahi: float | None, non_supine_ahi: float | None, ahi: float | None = None) -> str | None:
     """Whether a night's AHI is positional by the usual rule (Cartwright 1984: supine AHI at least twice the
-    non-supine AHI); None unless both indices are known."""
+    non-supine AHI, in a night with sleep apnea: AHI of 5/h or more); None unless both indices are known."""
     if not all(isinstance(v, (int, float)) and math.isfinite(float(v)) for v in (supine_ahi, non_supine_ahi)):
         return None
     sup, non = float(supine_ahi), float(non_supine_ahi)
@@ -53,8 +53,31 @@ def positional_reading(supine_ahi: float | None, non_supine_ahi: float | None) -
     else:
         ratio_text = f"the supine AHI is {sup / non:.2f} × the non-supine AHI"
         meets = sup >= 2 * non
+    if isinstance(ahi, (int, float)) and math.isfinite(float(ahi)) and float(ahi) < 5:
+        return (f"Positional sleep apnea? **No**: the whole-night AHI is {float(ahi):.1f}/h, under the 5/h of sleep "
+                f"apnea, so there is none to call positional ({ratio_text}).")
     return (f"Positional by the usual rule (supine AHI at least twice the non-supine AHI, Cartwright 1984)? "
             f"**{'Yes' if meets else 'No'}**: {ratio_text}.")
+
+
+def central_reading(ahi: float | None, cai: float | None, asked: bool = False) -> str | None:
+    """A line when central apneas make up most of a night's AHI (ICSD-3 central sleep apnea: more than half of the
+    apneas and hypopneas central, a central apnea index of at least 5/h), so that an AHI is not read as obstructive
+    sleep apnea by default; with ``asked`` ("is it central sleep apnea?") a line either way. None otherwise or when
+    either index is unknown."""
+    if not all(isinstance(v, (int, float)) and math.isfinite(float(v)) for v in (ahi, cai)) or float(ahi) <= 0:
+        return None
+    share = float(cai) / float(ahi)
+    if share <= 0.5 or float(cai) < 5:
+        if not asked:
+            return None
+        return (f"**Not mostly central:** central apneas are {100 * share:.0f} % of the AHI's events (central apnea "
+                f"index {float(cai):.1f} of {float(ahi):.1f} events/h); the usual rule for central sleep apnea asks for "
+                "more than half of the events central and a central index of at least 5/h.")
+    return (f"**Mostly central:** central apneas are {100 * share:.0f} % of the AHI's events (central apnea index "
+            f"{float(cai):.1f} of {float(ahi):.1f} events/h). By the usual rule (more than half of the events central, "
+            "a central index of at least 5/h) this reads as central, not obstructive, sleep apnea; the diagnosis is "
+            "a physician's.")
 
 
 #: Scored event kind -> its per-hour index among the night metrics.

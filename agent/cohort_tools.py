@@ -289,7 +289,8 @@ def scoring_table(ctx: ToolContext) -> dict[str, Any]:
             v = sc.get(k) or {}
             state = v.get("state") or "unknown"
             row[SCORING_KIND_NAMES[k]] = (f"automatic ({v['method'].split(';')[0].strip()})"
-                                          if state == "automatic" and v.get("method") else state)
+                                          if state == "automatic" and v.get("method") else
+                                          "from file" if state == "manual" else state)
         states = {(sc.get(k) or {}).get("state") for k in kinds}
         for state in by_state:
             if state in states:
@@ -301,7 +302,7 @@ def scoring_table(ctx: ToolContext) -> dict[str, Any]:
             "columns": ["recording", *(SCORING_KIND_NAMES[k] for k in kinds)], "rows": rows, "figures": [],
             "focus": None, "all_by_a_person": all_manual, "some_automatic": by_state["automatic"],
             "some_not_scored": by_state["not scored"],
-            "summary": f"scoring of {len(rows)} night(s): {len(all_manual)} all by a person, "
+            "summary": f"scoring of {len(rows)} night(s): {len(all_manual)} all from supplied files, "
                        f"{len(by_state['automatic'])} partly automatic, {len(by_state['not scored'])} partly unscored"}
 
 

@@ -37,6 +37,9 @@ ABOVE = r"(above|over|greater than|more than|higher than|longer than|exceed(?:s|
 BELOW = r"(below|under|less than|fewer than|lower than|shorter than|<|<=|≤|at most|of at most|no more than|not more than)"
 
 
+#: A unit between a threshold's value and the measure it is on ("more than 60 minutes of WASO").
+_UNIT_OF = r"(?:(?:minutes?|mins?|hours?|hrs?|h|%|percent)\s+(?:of\s+)?)?"
+
 #: Event words a count threshold names ("more than 20 arousals"), and the event type (or group) each means.
 _EVENT_WORDS = (r"(?:obstructive|central|mixed) apn(?:o)?eas?|apn(?:o)?eas?|hypopn(?:o)?eas?|arousals?|"
                 r"(?:oxygen )?desaturations?|desats?|limb movements?")
@@ -59,7 +62,11 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
     phenos = [ph for ph in p.phenotypes
               if not (ph.replace("_", " ") in " ".join(e.replace("_", " ") for e in p.events)
                       and not re.search(rf"{ph.replace('_', '.')}\s+(patients|subjects|phenotype|group)", t))]
-    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases| phenotypes?)\b", t):
+    if re.search(r"\b(osa|obstructive sleep apn\w*)( patients| subjects| group| nights| cases| phenotypes?)\b", t) or \
+            re.search(r"\b(have|has|had|with)\s+(an?\s+)?(osa|obstructive sleep apn\w*)\b", t) and \
+            re.search(r"\b(how many|which|list|who|what (share|proportion|percentage|fraction))\b", t) or \
+            re.search(rf"{_PEOPLE}\s+(?:who\s+|that\s+)?(?:have|has|had|with)\s+(?:an?\s+)?(?:osa|obstructive sleep "
+                      r"apn\w*)\b", t):
         if not any(ph.startswith("osa") for ph in phenos):  # "the OSA patients": every OSA label, unless one is named
             phenos += [ph for ph in names.phenotypes if ph.startswith("osa") and ph not in phenos]
     for w in dict.fromkeys(ph.split("_")[0] for ph in names.phenotypes):  # "the healthy subjects": each healthy_*
@@ -78,29 +85,21 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
     if p.sites and compare_by != "site":
         out.append(Filter("site", "in", p.sites))
     out = [_negated(t, f) for f in out]
-    for rx, op in ((rf"\b(aged |age )?{_NUM}\s*(\+|(years? )?(and|or) (older|over|above))", ">="),
-                   (rf"\b(aged |age )?{_NUM}\s*(years? )?(and|or) (younger|under|below)", "<="),
-                   (rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
-                   (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
-                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
-                   (rf"{_WHO}\s+(?:who are |are |aged )?(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
-                   (rf"{_WHO}\s+(?:who are |are |aged )?(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<")):
-        m = re.search(rx, t)
-        if m:
-            out.append(Filter("age", op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
-            break
+    ages = [] if compare_by == "age" else age_thresholds(t)
+    if len({v for _, v in ages}) == len(ages):  # "over 40 and under 60": both; "over 60 vs under 60" is a cut, not a filter
+        out += [Filter("age", op, v) for op, v in dict.fromkeys(ages)]
     for rx, rng in ((r"\bobes(e|ity)\b", (30.0, None)), (r"\boverweight\b", (25.0, 30.0)),
                     (r"\bnormal[- ]weight\b", (18.5, 25.0)), (r"\bunderweight\b", (None, 18.5))):
-        if re.search(rx, t):  # WHO classes of BMI (kg/m²)
+        if re.search(rx, t) and compare_by != "bmi":  # WHO classes of BMI (kg/m²)
             out += [Filter("bmi", ">=", rng[0])] if rng[0] is not None else []
             out += [Filter("bmi", "<", rng[1])] if rng[1] is not None else []
     bmi = re.search(rf"\b(?:bmi|body mass index)\s*(?:is |was |of )?(?P<op>{ABOVE}|{BELOW})\s*(?P<num>{_NUM})", t)
-    if bmi:  # "a BMI over 30": the subjects table's attribute
+    if bmi and compare_by != "bmi":  # "a BMI over 30": the subjects table's attribute
         sym = bmi.group("op")
         above = re.fullmatch(ABOVE, sym) is not None
         out.append(Filter("bmi", _threshold_op(sym, ">" if above else "<"), float(bmi.group("num"))))
     named = t
-    for col in find_metrics(named):
+    for col in [c for c in find_metrics(named) if c != compare_by]:  # a measure the groups are cut on is no condition
         t = blank_numbered_metric_phrases(named, keep=col)  # "awakenings of at least 1 minute": not "awakenings >= 1"
         words = "|".join(p_ for p_ in _metric_phrases(col))
         rng = re.search(rf"\b(?:{words})\s*(?:is |was |of )?between\s+(?P<lo>{_NUM})\s+and\s+(?P<hi>{_NUM})", t)
@@ -129,8 +128,8 @@ def night_filters(t: str, p: Any, names: CohortNames, compare_by: str | None) ->
                        (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:more|above|higher|greater))", ">="),
                        (rf"\b(?:{words})\s*(?:is |was |of )?(?P<num>{_NUM})\s*(?P<op>or (?:less|fewer|below|lower))", "<="),
                        # the value first: "more than 20% REM", "less than 80 % of sleep in N2"
-                       (rf"(?P<op>{ABOVE})\s*(?P<num>{_NUM})\s*(?:{words})\b", ">"),
-                       (rf"(?P<op>{BELOW})\s*(?P<num>{_NUM})\s*(?:{words})\b", "<")):
+                       (rf"(?P<op>{ABOVE})\s*(?P<num>{_NUM})\s*{_UNIT_OF}(?:{words})\b", ">"),
+                       (rf"(?P<op>{BELOW})\s*(?P<num>{_NUM})\s*{_UNIT_OF}(?:{words})\b", "<")):
             m = re.search(rx, t)
             if m:
                 sym = m.group("op")
@@ -233,6 +232,75 @@ def _negated(t: str, flt: Filter) -> Filter:
                  rf"(?:{'|'.join(alts)})\b", t):
         return Filter(flt.field, "not in", flt.value)
     return flt
+
+
+#: Phrases that put an age threshold on the subjects, each with the comparison it means.
+_AGE_THRESHOLDS = ((rf"\b(aged |age )?{_NUM}\s*(years? )?(and|or) older", ">="),
+                   (rf"\b(aged |age )?{_NUM}\s*(years? )?(and|or) younger", "<="),
+                   (rf"(?:\b(?:aged|age)\s+|{_WHO}\s+(?:who are |are )?(?:aged )?){_NUM}\s*(\+|(years? )?(and|or) (over|above))", ">="),
+                   (rf"(?:\b(?:aged|age)\s+|{_WHO}\s+(?:who are |are )?(?:aged )?){_NUM}\s*(years? )?(and|or) (under|below)", "<="),
+                   (rf"\b{_NUM}\s*years? (and|or) (over|above)", ">="), (rf"\b{_NUM}\s*years? (and|or) (under|below)", "<="),
+                   (rf"\b(older than|aged over|age over|over the age of|age above|aged above)\s+{_NUM}", ">"),
+                   (rf"\b(younger than|aged under|age under|age below|under the age of)\s+{_NUM}", "<"),
+                   (rf"\b(over|above)\s+{_NUM}\s*(years|y\b|yo\b)", ">"), (rf"\bunder\s+{_NUM}\s*(years|y\b)", "<"),
+                   (rf"{_WHO}\s+(?:who are |are |aged )?(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"),
+                   (rf"{_WHO}\s+(?:who are |are |aged )?(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<"),
+                   # the second side of a pair, the people said once: "subjects over 60 and under 60"
+                   (rf"\b(?:and|or|vs\.?|versus|compared (?:with|to)|against)\s+(?:how many\s+)?(?:those\s+)?(?:are\s+)?"
+                    rf"(under|below|younger than)\s+{_NUM}\b(?!\s*%)", "<"),
+                   (rf"\b(?:and|or|vs\.?|versus|compared (?:with|to)|against)\s+(?:how many\s+)?(?:those\s+)?(?:are\s+)?"
+                    rf"(over|above|older than)\s+{_NUM}\b(?!\s*%)", ">"))
+
+
+def age_thresholds(t: str) -> list[tuple[str, float]]:
+    """The age thresholds a question puts on its subjects, in the order written ("subjects over 60 and under 60" ->
+    ``[(">", 60), ("<", 60)]``)."""
+    found: list[tuple[int, int, str, float]] = []
+    for i, (rx, op) in enumerate(_AGE_THRESHOLDS):
+        for m in re.finditer(rx, t):
+            second = i >= len(_AGE_THRESHOLDS) - 2  # "... and under 60": an age only after an age said before it
+            num = next(g for g in m.groups() if g and re.fullmatch(_NUM, g))
+            echo = re.match(r"(those|ones)\b", m.group(0)) and re.search(  # "an ODI above 10 versus those below 10"
+                rf"(?:{ABOVE}|{BELOW})\s*{re.escape(num)}\b", t[:m.start()])
+            if not echo and not any(a < m.end() and m.start() < b for a, b, _, _ in found) and \
+                    (not second or any(b <= m.start() for _, b, _, _ in found)):
+                found.append((m.start(), m.end(), op, float(next(g for g in m.groups() if g and re.fullmatch(_NUM, g)))))
+    return [(op, v) for _, _, op, v in sorted(found)]
+
+
+#: Words that set a group against its complement ("over 60 vs younger", "obese vs the others").
+_VERSUS_REST = (r"\b(vs\.?|versus|compared (with|to)|against|and|or|than)\s+(the\s+)?(younger|older|rest|others?|"
+                r"everyone else|remaining|non[- ]?obese|not obese|lean)\b")
+
+
+def threshold_cut(t: str) -> tuple[str, float] | None:
+    """Two groups cut at one value of age or BMI that a comparison names ("subjects over 60 vs under 60", "65 and
+    older vs younger", "obese vs non-obese", "BMI above 30 vs below 30"): the attribute and the value; None
+    otherwise (a single condition, or two different values)."""
+    ages = age_thresholds(t)
+    if len(ages) == 2 and ages[0][1] == ages[1][1] and (ages[0][0] in (">", ">=")) != (ages[1][0] in (">", ">=")):
+        return "age", ages[0][1]
+    if len(ages) == 1 and re.search(_VERSUS_REST, t) and re.search(r"\b(younger|older|rest|others?|everyone else|"
+                                                                   r"remaining)\b", t):
+        return "age", ages[0][1]
+    if re.search(r"\bobes(e|ity)\b", t) and (re.search(r"\bnon[- ]?obese\b|\bnot obese\b", t)
+                                             or re.search(_VERSUS_REST, t)):
+        return "bmi", 30.0  # WHO: obese = BMI of 30 kg/m² or more
+    bmis = [float(m.group("num")) for m in re.finditer(rf"\b(?:(?:bmi|body mass index)\s*(?:is |was |of )?|and |or |vs\.? |"
+                                                     rf"versus )(?:{ABOVE}|{BELOW})\s*(?P<num>{_NUM})", t)]
+    if len(bmis) == 2 and bmis[0] == bmis[1] and re.search(r"\b(bmi|body mass)\b", t):
+        return "bmi", bmis[0]
+    for col in find_metrics(t):  # "nights with an AHI above 15 vs the rest", "AHI above 15 and below 15"
+        words = "|".join(_metric_phrases(col))
+        m = re.search(rf"\b(?:{words})\s*(?:is |was |of )?(?:{ABOVE}|{BELOW})\s*(?P<num>{_NUM})", t)
+        if m is None:
+            continue
+        rest = t[m.end():]
+        other = re.match(rf"\s*\S*\s*(?:and|or|vs\.?|versus|compared (?:with|to)|against)\s+(?:those\s+|the ones\s+|nights\s+)?"
+                         rf"(?:with\s+)?(?:an?\s+)?(?:(?:{words})\s*)?(?:{ABOVE}|{BELOW})\s*(?P<num>{_NUM})", rest)
+        if re.match(rf"\s*\S*\s*{_VERSUS_REST}", rest) or (other and float(other.group("num")) == float(m.group("num"))):
+            return col, float(m.group("num"))
+    return None
 
 
 def _threshold_op(words: str, strict: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from .intents import parse
+from .query import Decline
 from .vocab import METRIC_LABELS, CohortNames
 
 #: Attributes nobody records in a PSG subjects table here: asked for, they are declined, not guessed.
@@ -21,6 +22,8 @@ UNRECORDED = {
     r"\bheight\b|\btall(est)?\b": "height", r"\bweight\b|\bweigh\b": "body weight (BMI is recorded)",
     r"\bepworth|\bess score|\bpsqi\b|\bquestionnaire": "questionnaire scores",
     r"\bsnor": "snoring (no snore channel or scoring)",
+    r"\bend[- ]tidal|\betco2\b|\bcapnograph|\btranscutaneous|\btcco2\b|\bpco2\b|\bco2\b":
+        "CO2 (no capnography or transcutaneous CO2 channel)",
 }
 #: Clinical decisions and diagnoses that a physician makes from the whole picture; the chat gives the measures they
 #: rest on, never the decision.
@@ -38,6 +41,9 @@ UNSCORED = {
 }
 #: Measures a sleep physician may ask for that the workspace does not compute, with what it holds instead.
 NOT_COMPUTED = {
+    r"\brem (sleep )?without atonia\b|\brswa\b": (
+        "REM sleep without atonia is not scored or computed: it needs the chin (and limb) EMG tone of REM epochs "
+        "scored against the AASM rules, which neither the annotations nor the workspace do", "describe sim-0001"),
     r"\b(awakenings?|wak(e|ing) (bouts?|episodes?)|times? .*\bwo?ke)\b.{0,30}\b(longer|shorter|more|less) than "
     r"(?!(1|one|a) ?min(ute)?s?\b|60 ?s(ec(ond)?s?)?\b)\w"
     r"|\b(awakenings?|wake (bouts?|episodes?)) (of|lasting) (at least|over|more than|under|less than) "
@@ -149,3 +155,52 @@ def understood(t: str, names: CohortNames) -> str:
     if p.stages:
         bits.append("stage " + "/".join(p.stages))
     return "; ".join(bits)
+
+
+def _language(text: str) -> str | None:
+    if NON_LATIN.search(text):
+        return "a non-Latin script"
+    for lang, rx in FOREIGN.items():
+        if len(re.findall(rx, text)) >= 1 and not re.search(r"\b(what|how|which|the|is|are|of)\b", text):
+            return lang
+    return None
+
+
+def declined_outright(question: str, names: CohortNames) -> Decline | None:
+    """A decline for a question nothing in the cohort can answer, whatever its measure: another language, a clinical
+    decision, a subject's "second night", something not recorded, not computed or not scored; None otherwise."""
+    from .spelling import correct_spelling
+
+    raw = question.strip().lower()
+    lang = _language(raw)
+    if lang:
+        return Decline(f"the question seems to be in {lang}; I read questions in English only and would rather "
+                       "not guess.", suggestion="how many nights are there?")
+    t = correct_spelling(raw, names.known())
+    for rx, what in CLINICAL_DECISIONS.items():
+        if re.search(rx, t):
+            return Decline(f"{what} is a physician's, made from the whole clinical picture (history, symptoms, "
+                           "examination) that this cohort does not hold; I give the measures it rests on (AHI, "
+                           "central and obstructive indices, oxygen saturation, stages, scored events) and the "
+                           "phenotype each recording was filed under.", understood(t, names),
+                           "describe sim-0001" if not names.recordings else f"describe {names.recordings[0]}")
+    nth_night = re.search(r"\b(second|third|fourth|2nd|3rd|4th|follow[- ]?up|baseline|repeat) (night|recording|study|"
+                          r"visit|psg)\b", t)
+    if nth_night:  # "sim-0003's AHI on the second night": each recording is one night; which is a subject's 2nd is not kept
+        return Decline(f"each recording here is one night, named by its recording; the cohort does not record which "
+                       f"recording is a subject's \"{nth_night.group(0)}\", and answering for the night named would drop "
+                       "that.", understood(t, names), "list the nights")
+    for rx, what in UNRECORDED.items():
+        if re.search(rx, t):
+            return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
+                           "phenotype and site.", understood(t, names),
+                           "compare AHI by phenotype" if what == "medication" else "list the nights")
+    for rx, (why, nearest) in NOT_COMPUTED.items():
+        if re.search(rx, t):
+            return Decline(why + ".", understood(t, names), nearest)
+    for rx, what in UNSCORED.items():
+        if re.search(rx, t):
+            return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
+                           "desaturations, arousals, limb movements).", understood(t, names),
+                           "how many arousals are there in each night?")
+    return None

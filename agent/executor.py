@@ -37,7 +37,9 @@ from .query import (
     ATTRIBUTES,
     DURATION_KINDS,
     GROUPINGS,
+    OXYGENATION,
     POSITIONS,
+    STAGE_METRICS,
     STAGE_MINUTES_FIELD,
     Decline,
     Filter,
@@ -46,7 +48,7 @@ from .query import (
     Window,
     event_count_of,
 )
-from .vocab import EVENT_GROUPS, METRIC_LABELS, metric_label
+from .vocab import BETTER_DIRECTION, EVENT_GROUPS, METRIC_LABELS, metric_label
 
 #: Events-per-hour indices that have a per-stage value, and the event types each counts (AASM).
 INDEX_EVENTS: dict[str, tuple[str, ...]] = {
@@ -77,6 +79,8 @@ def _unscored(nights: pd.DataFrame, event_types: tuple[str, ...] | list[str]) ->
 
 def measure_label(m: Measure) -> str:
     """How a measure is named in answers ("AHI (events/h)", "obstructive apneas in REM")."""
+    if m.kind == "metric" and m.stage:  # "the lowest SpO2 in REM"
+        return {"spo2_min_pct": "SpO2 nadir", "spo2_mean_pct": "mean SpO2"}.get(m.name, m.name) + f" in {m.stage} (%)"
     if m.kind == "metric":
         return "heart rate, every epoch (bpm)" if m.name == "hr_bpm" else metric_label(m.name)
     if m.kind == "stage_minutes":
@@ -85,10 +89,11 @@ def measure_label(m: Measure) -> str:
         what = {"any": "scored events", "apnea": "apneas (obstructive, central and mixed)"}.get(
             m.name, f"{m.name.replace('_', ' ')}s")
         where = f" while {m.position.replace('_', '-')}" if m.position else ""
-        return f"{what} in {m.stage}{where}" if m.stage else what + where
+        return f"{what}{duration_words(m)} in {m.stage}{where}" if m.stage else what + duration_words(m) + where
     if m.kind in DURATION_KINDS:
         what = {"any": "scored event", "apnea": "apnea (obstructive, central or mixed)"}.get(m.name, m.name.replace("_", " "))
         label = f"mean {what} duration" if m.kind == "mean_event_duration" else f"longest {what}"
+        label += f" (of those{duration_words(m)})" if duration_words(m) else ""
         return f"{label} in {m.stage} (s)" if m.stage else f"{label} (s)"
     if m.kind == "missing_channels":
         return f"{m.name} missing" if m.name else "missing channels"
@@ -96,6 +101,14 @@ def measure_label(m: Measure) -> str:
         label, unit = METRIC_LABELS.get(m.name, (m.name, ""))
         return f"{label} in {m.stage} ({unit or 'events/h'})"
     return m.name
+
+
+def duration_words(m: Measure) -> str:
+    """A measure's condition on event durations in words (" lasting more than 30 s"), "" without one."""
+    if m.duration_op is None or m.duration_s is None:
+        return ""
+    return " lasting " + {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}[m.duration_op] + \
+        f" {m.duration_s:g} s"
 
 
 class Frames:
@@ -107,6 +120,7 @@ class Frames:
         self.window = window
         self._events: pd.DataFrame | None = None
         self._stage_counts: pd.DataFrame | None = None
+        self._timeline: pd.DataFrame | None = None
         self._window_data: Any = None
 
     def window_data(self) -> Any:
@@ -121,6 +135,12 @@ class Frames:
         if self._events is None:
             self._events = self.cohort.events_frame()
         return self._events
+
+    def timeline(self) -> pd.DataFrame:
+        """Every epoch of every night with its stage and per-epoch features (read once per query)."""
+        if self._timeline is None:
+            self._timeline = self.cohort.epoch_timeline_frame()
+        return self._timeline
 
     def positioned(self) -> list[str]:
         """The nights with a known body position in some epoch; the others have none to count events by."""
@@ -149,7 +169,23 @@ def _events_of(fr: Frames, m: Measure) -> pd.DataFrame:
     sel = ev[ev["type"].isin(EVENT_GROUPS.get(m.name, (m.name,)))]
     if m.position:
         sel = sel[sel["position"].isin(POSITIONS[m.position])]
+    if m.duration_op is not None and m.duration_s is not None:  # "apneas longer than 30 s"
+        d = pd.to_numeric(sel["duration_s"], errors="coerce")
+        sel = sel[{">": d > m.duration_s, ">=": d >= m.duration_s, "<": d < m.duration_s,
+                   "<=": d <= m.duration_s}[m.duration_op].fillna(False).to_numpy()]
     return sel[sel["stage"] == m.stage] if m.stage else sel
+
+
+def _in_stage_values(fr: Frames, m: Measure) -> pd.Series:
+    """A night metric over the epochs of one stage (:data:`~sleeplm.agent.query.STAGE_METRICS`): the lowest per-epoch
+    SpO2 minimum, or the mean of the per-epoch SpO2 means (NaN without an epoch of the stage or without SpO2)."""
+    if m.name not in STAGE_METRICS or m.stage not in SCORED_STAGES:
+        raise _decline(f"{metric_label(m.name)} is a whole-night measure here: it is stored for the whole night, and I "
+                       f"do not compute it within one stage.", suggestion=f"what is the AHI during {m.stage} in each night?")
+    e = fr.timeline()
+    x = pd.to_numeric(e.loc[e["stage"] == m.stage, m.name], errors="coerce")
+    per_night = x.groupby(e.loc[e["stage"] == m.stage, "recording"]).agg("min" if m.name == "spo2_min_pct" else "mean")
+    return per_night.reindex(fr.nights.index).astype(float)
 
 
 def values(fr: Frames, m: Measure) -> pd.Series:
@@ -165,6 +201,8 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         from . import windows
 
         return windows.values(fr, m)
+    if m.kind == "metric" and m.stage:
+        return _in_stage_values(fr, m)
     if m.kind == "metric":
         if m.name not in n.columns:
             have = "no night metrics" if "ahi_per_h" not in n.columns else f"no night metric {m.name!r}"
@@ -270,6 +308,9 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
         tst = pd.to_numeric(fr.nights.loc[nights, "tst_min"], errors="coerce") if "tst_min" in fr.nights else None
         if tst is not None and (tst.fillna(0) == 0).all():
             return "no sleep was scored, so per-hour indices are undefined"
+    if m.kind == "metric" and m.stage:
+        return f"no SpO2 value was read in {'its' if len(nights) == 1 else 'their'} {m.stage} epochs, so " \
+               f"{measure_label(m)} is unknown"
     if m.name.startswith(("supine", "non_supine")):
         return "no sleep time in that position (or no usable body-position channel), so it is undefined"
     return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"
@@ -584,6 +625,15 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
                  "extra_missing": {label(fr, m): _why_empty(fr, m, [winners[0]]) for m in q.measures[1:]
                                    if extra[label(fr, m)] is None},
                  "summary": f"{'highest' if desc else 'lowest'} {base['label']}: {winners[0]} ({float(best):.1f})"})
+    if tuple(m.name for m in q.measures) == OXYGENATION and not any(m.stage for m in q.measures):
+        # "the worst oxygenation": ranked by the nadir, so say which night is worst (best) on each other measure too
+        worst = not desc  # the lowest nadir is the worst oxygenation
+        base["each"] = {"word": "worst" if worst else "best", "by": {}}
+        for m in q.measures[1:]:
+            v = values(fr, m).dropna()
+            if len(v):
+                pick = v.idxmax() if (BETTER_DIRECTION[m.name] > 0) != worst else v.idxmin()
+                base["each"]["by"][label(fr, m)] = {"night": pick, "value": finite(v[pick])}
     if q.then:
         from . import cohort_tools, night_tools
 
@@ -611,7 +661,7 @@ def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -
     if q.group_by:
         from .group_stats import groups_of
 
-        g = groups_of(fr, q.group_by, nights, q.pooled)
+        g = groups_of(fr, q.group_by, nights, q.pooled, q.cut)
         base["by"] = q.group_by
         base["per_group"] = {str(k): sorted(v.index) for k, v in g.groupby(g, dropna=False)}
     return base

@@ -10,7 +10,8 @@ import re
 from .executor import INDEX_EVENTS
 from .intents import Context, parse
 from .measures import STAGE_TOKEN, STAGE_WORD, every_apnea_kind, read_measures
-from .query import DURATION_KINDS, Decline, Measure, Query
+from .premises import BARE_WHY, why_parts
+from .query import DURATION_KINDS, STAGE_METRICS, Decline, Measure, Query
 from .spelling import correct_spelling
 from .vocab import BETTER_DIRECTION, METRIC_LABELS, CohortNames, find_metrics
 from .wording import canonical_wording
@@ -114,6 +115,26 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
     if ask and ctx.last_tool == "describe_night" and len(ctx.last_args.get("metrics") or []) == 1:
         # "the nadir of sim-0004? || and the lowest in the cohort?": that measure ranked over every night
         return Query(ask, [Measure("metric", ctx.last_args["metrics"][0])])
+    last = _previous_night_metrics(ctx)
+    parts = why_parts(t, last[1]) if last else (None if not BARE_WHY.match(t) else [])
+    if parts is not None:  # "why?" after a night's value: what it is made of, beside it
+        if not parts:
+            return Decline("a recording holds what was scored and measured, not causes; I can show the parts of a "
+                           "night's sleep efficiency, WASO, AHI, arousal index or oxygen values, not of this answer.",
+                           "why", "what are the sleep efficiency, sleep latency and WASO of sim-0001?")
+        return Query("value", [Measure("metric", c) for c in parts], nights=[last[0]])
+    worst = re.fullmatch(r"\s*(?:and\s+)?(?:show me\s+|which is\s+|what is\s+|who is\s+)?the\s+(?P<w>worst|best)"
+                         r"(?:\s+(?:one|night|recording|subject|patient))?\s*\??\s*", t)
+    if worst and ctx.last_tool == "query_cohort" and (ctx.last_args.get("measures") or []):
+        # "AHI in men vs women || show me the worst one": the night with the worst value of that measure
+        q = Query.from_args(ctx.last_args)
+        m = q.measures[0]
+        better = -1 if m.kind in ("event_count", *DURATION_KINDS) else BETTER_DIRECTION.get(m.name)
+        if better is None:
+            return Decline(f"\"{worst.group('w')}\" has no clinical direction for {_label(m)}.", _label(m),
+                           f"which night has the highest {_label(m)}?")
+        ask = "argmax" if (better > 0) == (worst.group("w") == "best") else "argmin"
+        return Query(ask, [m], filters=q.filters, nights=q.nights)
     named = parse(correct_spelling(t, names.known()), names).recordings
     stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?"
                          r"\s*\??\s*", t)
@@ -129,6 +150,16 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
             ctx.last_tool == "describe_night" and ctx.last_args.get("metrics") and ctx.recording and \
             named[0] != ctx.recording and not find_metrics(t):
         return Query("value", [Measure("metric", m) for m in ctx.last_args["metrics"]], nights=[ctx.recording, named[0]])
+    return None
+
+
+def _previous_night_metrics(ctx: Context) -> tuple[str, list[str]] | None:
+    """The night and the night metrics of the previous answer (a night's values, or the night a ranking picked)."""
+    if ctx.last_tool == "describe_night" and ctx.recording:
+        return ctx.recording, list(ctx.last_args.get("metrics") or [])
+    if ctx.last_tool == "query_cohort" and ctx.recording and ctx.last_args.get("ask") in ("argmax", "argmin", "value"):
+        ms = [m for m in ctx.last_args.get("measures") or [] if m.get("kind") == "metric" and not m.get("stage")]
+        return ctx.recording, [m["name"] for m in ms]
     return None
 
 
@@ -149,7 +180,7 @@ def _in_stage(m: Measure, stage: str) -> Measure | Decline:
                        f"{_label(m)}, stage W", "what is the AHI during REM of each night?")
     if m.kind == "metric" and m.name in INDEX_EVENTS:
         return Measure("stage_index", m.name, stage)
-    if m.kind in ("stage_index", "event_count", *DURATION_KINDS):
+    if m.kind in ("stage_index", "event_count", *DURATION_KINDS) or m.kind == "metric" and m.name in STAGE_METRICS:
         return dataclasses.replace(m, stage=stage)
     return Decline(f"{_label(m)} is a whole-night measure here: I do not compute it within one stage.",
                    f"{_label(m)}, stage {stage}", f"what is the AHI during {stage} in each night?")

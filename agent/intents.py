@@ -15,13 +15,21 @@ from typing import Any
 from sleeplm.encoder.vocab import APNEAS
 from sleeplm.index.querytext import parse_query
 
-from .vocab import SCORING_QUESTION, CohortNames, find_groups, find_metrics, find_sexes, find_tracks
+from .vocab import (
+    SCORING_OF_NIGHT,
+    SCORING_QUESTION,
+    CohortNames,
+    find_groups,
+    find_metrics,
+    find_sexes,
+    find_tracks,
+)
 from .windows import CLOCK_TOKEN, clock_hhmm
 
 EPOCH_TOOLS = ("show_epoch", "caption_epochs", "similar_epochs")
 #: Search arguments that select epochs by a stored per-epoch value (not by the model).
 FEATURE_FILTERS = ("spo2_max_pct", "hr_min_bpm", "hr_max_bpm")
-NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events", "model_fit")
+NIGHT_TOOLS = ("describe_night", "similar_nights", "localize_events", "model_fit", "recording_info")
 
 HELP = (
     "I answer questions about this cohort's nights with tools over the workspace. Try:\n"
@@ -312,8 +320,8 @@ def route(question: str, names: CohortNames, ctx: Context) -> Plan:
         if p.has(r"\bsimilar\b", r"\blike\b"):
             return Plan("similar_epochs", {"recording": rec, "epoch": ep})
         return Plan("show_epoch", {"recording": rec, "epoch": ep})
-    if re.search(SCORING_QUESTION, t) and (not p.recordings or re.search(  # "who scored sim-0005?": its row is there
-            r"\bwho (scored|staged|annotated)\b|\b(scored|staged|annotated) (automatically|by)\b", t)):
+    if re.search(SCORING_QUESTION, t) and (not p.recordings or re.search(SCORING_OF_NIGHT, t)):
+        # "who scored sim-0005?": its row is there
         return Plan("cohort_stats", {"question": "scoring"})
     if p.has(r"how many (nights|recordings|subjects|patients|studies|people)", r"number of (nights|recordings)",
              r"count (the )?(nights|recordings)"):

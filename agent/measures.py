@@ -10,8 +10,8 @@ import re
 from sleeplm.encoder.vocab import SCORED_STAGES
 
 from .clinical import EVENT_INDEX
-from .query import Decline, Measure, Window
-from .vocab import METRIC_LABELS, find_metrics
+from .query import OXYGENATION, STAGE_METRICS, Decline, Measure, Window
+from .vocab import METRIC_LABELS, METRIC_WORDS, find_metrics
 
 #: Words that name a sleep stage, and the stage each names.
 STAGE_WORD = r"\b(rem|n1|n2|n3|wake|deep sleep|light sleep|slow[- ]wave sleep)\b"
@@ -22,10 +22,32 @@ _PER_HOUR = r"\b(per|an|each|every|a) hour\b|/ ?h(ou)?r?\b|\bhourly\b|\bindex\b"
 #: Words asking how long events last (with an event kind: "the longest apnea", "how long are the hypopneas").
 _DURATION = (r"\b(durations?|lengths?|longest|shortest|long[- ]lasting)\b|\bmax(imum)? (apn\w*|hypopn\w*|arousal|desat\w*)"
              r"|\bhow long (are|were|is|was|do|did|does)\b(?!.*\b(after|before|until|since|between|first|onset)\b)")
-#: Events picked by how long they last ("apneas lasting more than 30 s"): not something the plans do.
+#: Events picked by how long they last ("apneas lasting more than 30 s", "apneas of over 20 seconds").
 _BY_DURATION = (r"(\b(lasting|lasted|last|longer|shorter)\b[\w\s]{0,12}?\b(more|less|longer|shorter|over|under|above|"
                 r"below|than|at least|at most)\b[\w\s]{0,8}?|\b(longer|shorter) than )\d+(\.\d+)?"
-                r"(\s*(s|secs?|seconds?|min(utes?)?)\b)?")
+                r"(\s*(s|secs?|seconds?|min(utes?)?)\b)?(\s+or (more|longer|less|shorter))?"
+                r"|\b(of|over|above|exceeding|under|below|>|>=|≥|<|<=|≤)\s*(more than |less than |at least |at most )?"
+                r"\d+(\.\d+)?\s*(s|secs?|seconds?|min(utes?)?)\b(\s+or (more|longer|less|shorter))?")
+
+
+def duration_condition(t: str) -> tuple[str, float, str] | None:
+    """The condition on event durations a question names ("apneas longer than 30 s" -> ``(">", 30.0, words)``; in
+    seconds, minutes converted), or None."""
+    m = re.search(_BY_DURATION, t)
+    if m is None:
+        return None
+    words = m.group(0)
+    num = re.search(r"\d+(\.\d+)?", words)
+    seconds = float(num.group(0)) * (60.0 if re.search(r"\d\s*min", words) else 1.0)
+    if re.search(r"\b(at least|or (more|longer))\b|>=|≥", words):
+        op = ">="
+    elif re.search(r"\b(at most|or (less|shorter))\b|<=|≤", words):
+        op = "<="
+    elif re.search(r"\b(less|shorter|under|below)\b|<", words):
+        op = "<"
+    else:
+        op = ">"
+    return op, seconds, words.strip()
 #: Words naming a body position, and the position each means (``query.POSITIONS``).
 _POSITION_WORDS = ((r"\bnon[- ]?supine\b|\bnot (on (the|their|his|her) back|supine)\b|\boff (the|their|his|her) back\b",
                     "non_supine"),
@@ -79,8 +101,18 @@ def read_measures(t: str, stage: str | None, events: list[str],
                       r"(the\s+)?(total\s+)?(sleep time|sleep|tst)\b", t)
     if share and not events:  # "what percentage of total sleep time was N3?": the stage's share of sleep, not TST
         return [Measure("metric", f"{(share.group(5) or share.group(6))}_pct")], None
-    if re.search(r"\bpositional\b", t) and re.search(r"\b(ahi|osa|apn\w*|sleep apn\w*)\b", t):
+    if re.search(r"\b(oxygenation|oxygen levels?|hypox(a|e)mi\w*|nocturnal hypox\w*)\b", t) and not find_metrics(t) \
+            and not events:  # no single measure: the SpO2 nadir first (what "worst" ranks), then T90, ODI and mean SpO2
+        return [Measure("metric", c) for c in OXYGENATION], None
+    if re.search(r"\bpositional\b", t) and (re.search(r"\b(ahi|osa|apn\w*|sleep apn\w*)\b", t) or
+                                           re.fullmatch(r"\s*(and\s+)?(is|was) (it|this|that) positional\s*\??\s*", t)):
         return [Measure("metric", "supine_ahi_per_h"), Measure("metric", "non_supine_ahi_per_h")], None
+    if re.search(r"\b(central|obstructive)\s+sleep\s+apn(o)?eas?\b|\b(csa|osa)\b", t) and not find_metrics(t) and \
+            re.search(r"^\s*(is|was|are|were|does|did|do|has|had)\b", t) and \
+            not re.search(r"\b(normal|mild|moderate|severe|severity)\b", t) and \
+            not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
+        # "is this central sleep apnea?", "does sim-0002 have OSA?": the AHI with its central and obstructive parts
+        return [Measure("metric", c) for c in ("ahi_per_h", "cai_per_h", "oai_per_h")], None
     if re.search(r"\b(normal|mild|moderate|severe)\s+(sleep apn\w*|osa|obstructive sleep apn\w*)\b|\b(osa|sleep apn\w*|"
                  r"obstructive sleep apn\w*)\b.{0,30}\b(mild|moderate|severe)\b", t) and \
             not re.search(r"\b(which|how many|list|nights|recordings|patients|subjects|people|group|phenotypes?)\b", t):
@@ -121,6 +153,10 @@ def read_measures(t: str, stage: str | None, events: list[str],
         return [Measure("stage_minutes", STAGE_TOKEN[minutes.group(3).replace("-", " ")])], None  # "minutes of deep sleep"
     if stage and cols and all(_STAGE_SHARE.get(c) == stage for c in cols):  # "% of the night in N3": N3's share
         return [Measure("metric", c) for c in cols], None
+    if stage == "REM" and "ahi_rem_per_h" in cols:  # "the REM AHI of X": the AHI within REM, as any stage's
+        cols = ["ahi_per_h" if c == "ahi_rem_per_h" else c for c in cols]
+    if stage and cols and all(c in STAGE_METRICS for c in cols):  # "the lowest SpO2 during REM": over its epochs
+        return [Measure("metric", c, stage) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value
         whole = [c for c in cols if not c.endswith("_per_h") or c.startswith(("supine", "non_supine", "ahi_rem", "ahi_nrem"))]
         if whole:
@@ -139,12 +175,14 @@ def read_measures(t: str, stage: str | None, events: list[str],
     if m and not out:  # "did excerpt2 have any REM?": its minutes answer it (unknown where it was not staged)
         out.append(Measure("stage_minutes", STAGE_TOKEN[m.group(2)]))
     events = every_apnea_kind(t, events)
-    by_duration = re.search(_BY_DURATION, t)
-    if events and not out and by_duration:
-        return [], Decline(f"picking events by how long they last (\"{by_duration.group(0).strip()}\") is not something "
-                           "I do yet; I give each night's count of scored events and their mean and longest duration.",
-                           ", ".join(e.replace("_", " ") for e in events), "what is the mean apnea duration of each "
-                           "night?")
+    by_duration = duration_condition(t)
+    if events and not out and by_duration:  # "how many apneas longer than 30 s?": those events, counted (or timed)
+        op, seconds, words = by_duration
+        rest = t.replace(words, " ")
+        kind = "event_count"
+        if re.search(_DURATION, rest):
+            kind = "longest_event_duration" if re.search(r"\b(longest|max(imum)?)\b", rest) else "mean_event_duration"
+        return [Measure(kind, e, stage, position if kind == "event_count" else None, op, seconds) for e in events], None
     other = re.search(r"\b(min(imum)?|median|total|sum of|cumulative)\b (?!(mean|average|avg|typical|longest)\b)(\w+ )?"
                       r"(apn|hypopn|arousal|desat|event|limb|obstructive|central|mixed|duration|length|time)", t) \
         or re.search(r"\b(time|minutes|seconds|hours) (spent )?(in|with) (an? )?(\w+ )?(apn|hypopn|desat)", t)
@@ -207,3 +245,23 @@ def read_measures(t: str, stage: str | None, events: list[str],
         stage = named.pop()  # "a difference in N3 between sites", "does N3 fall with age": N3's share of sleep
         out.append(Measure("metric", next(c for c, s_ in _STAGE_SHARE.items() if s_ == stage)))
     return out, None
+
+
+_ATTRIBUTE_WORDS = {"age": r"\bage\b|\bold\b|\byoung", "bmi": r"\bbmi\b|\bbody mass\b|\bheav|\blight(est)?\b"}
+
+
+def ranked_first(t: str, ranking_words: str, measures: list[Measure]) -> list[Measure]:
+    """The measures with the one named right after the ranking word (``ranking_words``, a regular expression) first
+    ("the highest arousal index, and how old are they?": the index; "the patient with the highest BMI": BMI);
+    unchanged when that cannot be told."""
+    word = re.search(ranking_words, t)
+    if word is None or re.search(r"\b(oldest|youngest|heaviest|lightest)\b", word.group(0)):
+        return measures  # "the oldest": the ranking word names its own measure
+
+    def where(m: Measure) -> int:
+        rxs = [_ATTRIBUTE_WORDS.get(m.name, r"(?!)")] if m.kind == "attribute" else list(METRIC_WORDS.get(m.name, ()))
+        hits = [h.start() for rx in rxs for h in re.finditer(rx, t) if h.start() >= word.start()]
+        return min(hits) if hits else len(t) + 1
+
+    first = min(measures, key=where)
+    return [first, *[m for m in measures if m is not first]] if where(first) <= len(t) else measures

@@ -287,7 +287,8 @@ def _scored_stage_periods(ctx: ToolContext, n: Any, description: str, stages: li
             "minutes": round((b["epoch_index"] - a["epoch_index"] + 1) * EPOCH_S / 60.0, 1)} for a, b in periods]
     sc = (n.scoring or {}).get("stages") or {}
     by = (f"a program ({sc['method'].split(';')[0].strip()})" if sc.get("state") == "automatic" and sc.get("method")
-          else "a program" if sc.get("state") == "automatic" else "a person" if sc.get("state") == "manual" else None)
+          else "a program" if sc.get("state") == "automatic"
+          else "the scoring file supplied with the recording" if sc.get("state") == "manual" else None)
     fig = plots.hypnogram(ctx.figure_path("hypnogram", n.recording), [r["onset_s"] for r in rows],
                           [r["stage"] for r in rows], (), title=f"{n.recording} — hypnogram",
                           start_clock=lookup.hhmmss(n.start_time), cache=ctx.figure_cache)
@@ -461,5 +462,13 @@ def model_fit(ctx: ToolContext, recording: str | None = None) -> dict[str, Any]:
                     " they are still the model's reading, not the scoring." if inside else
                     " The model's captions, similarities and zero-shot stages on this night are extrapolations: "
                     "check them against the signals and the scoring.")
+    stages = (n.scoring or {}).get("stages") or {}
+    source = {"manual": "the scoring file supplied with the recording",
+              "automatic": f"this program's automatic staging ({stages.get('method') or 'see the night description'})",
+              }.get(stages.get("state") or "", None)
+    summary += (f" The stages, night metrics and events in my answers about {n.recording} come from {source}, not "
+                "from the model; this score bears on the model's own readings (captions, searches, similarities, "
+                "zero-shot stages)." if source else
+                f" {n.recording} has no scored stages, so stage-based answers about it are unknown, not the model's.")
     return {"recording": n.recording, "ood_score": score, "epochs_above": above, "epochs_scored": scored,
             "threshold": OOD_THRESHOLD, "summary": summary}

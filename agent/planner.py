@@ -15,12 +15,28 @@ import re
 
 from .accounting import unaccounted
 from .clinical import ahi_severity, worst_or_best
-from .conditions import ABOVE, BELOW, COMPARE_SEX, NOT, STAGE_IN, night_filters, pooled_phenotypes, with_night_conditions
-from .declines import CLINICAL_DECISIONS, FOREIGN, NON_LATIN, NOT_COMPUTED, UNRECORDED, UNSCORED, understood
+from .conditions import (
+    ABOVE,
+    BELOW,
+    NOT,
+    STAGE_IN,
+    night_filters,
+    pooled_phenotypes,
+    with_night_conditions,
+)
+from .declines import declined_outright, understood
 from .executor import INDEX_EVENTS, filter_text
-from .follow_ups import NORMAL_WORDS, follow_up_query, is_that_normal, restated, which_of_named, which_of_those
+from .follow_ups import (
+    NORMAL_WORDS,
+    follow_up_query,
+    is_that_normal,
+    restated,
+    which_of_named,
+    which_of_those,
+)
+from .grouping import VERSUS_COHORT, groups_asked
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
-from .measures import STAGE_TOKEN, STAGE_WORD, read_measures
+from .measures import STAGE_TOKEN, STAGE_WORD, ranked_first, read_measures
 from .premises import read_why
 from .query import (
     DURATION_KINDS,
@@ -33,21 +49,21 @@ from .query import (
     event_count_field,
     event_count_of,
 )
+from .recording_info import recording_info_plan
 from .rem_question import NREM, rem_related_plan
 from .spelling import correct_spelling
 from .stage_spread import apnea_kinds, events_by_stage
 from .vocab import (
     KEY_METRICS,
     METRIC_LABELS,
-    METRIC_WORDS,
+    SCORING_OF_NIGHT,
     SCORING_QUESTION,
     CohortNames,
-    find_groups,
     find_metrics,
     without_metric_phrases,
 )
 from .windows import find_window
-from .wording import canonical_wording
+from .wording import canonical_wording, no_such_stage
 
 _ARGMAX = r"\b(highest|most|max(imum)?|largest|greatest|worst|longest|oldest|heaviest|biggest|top)\b"
 _ARGMIN = r"\b(lowest|least|fewest|min(imum)?|smallest|shortest|youngest|lightest|deepest)\b"
@@ -56,21 +72,8 @@ _AGGREGATE = {"median": r"\bmedian\b", "sum": r"\b(total|in total|altogether|ove
               "range": r"\bthe range of\b|\brange (of|in)\b|\bmin(imum)? (and|to) max(imum)?\b"
                        r"|\b(age|ahi|bmi|odi|tst|waso) range\b",
               "mean": r"\b(average|mean|typical|avg)\b"}
-#: A named night's value asked against the others ("sleep efficiency of sim-0002 compared with the cohort").
-_VERSUS_COHORT = (r"\b(compared? (with|to)|relative to|versus|vs\.?|against|than) (the )?(rest of the |whole )?"
-                  r"(cohort|others|other nights|other recordings|rest|average|mean|median|group|dataset|"
-                  r"all (?:the )?(?:other )?(?:nights|recordings))\b")
 _THEN = {"hypnogram": r"\bhypnogram", "similar_nights": r"\b(nights?|ones?) (like|similar to) (it|that|this)",
          "describe": r"\b(describe|tell me about|summar\w*|show me) (it|that night|this night|the night)\b"}
-
-
-def _language(text: str) -> str | None:
-    if NON_LATIN.search(text):
-        return "a non-Latin script"
-    for lang, rx in FOREIGN.items():
-        if len(re.findall(rx, text)) >= 1 and not re.search(r"\b(what|how|which|the|is|are|of)\b", text):
-            return lang
-    return None
 
 
 #: A stage written before what it restricts ("the REM AHI", "REM hypopneas", "N2 arousals").
@@ -79,6 +82,13 @@ _STAGE_BEFORE = r"\b()(rem|n1|n2|n3)\s+(ahi|odi|apn\w*|hypopn\w*|arousals?|desat
 
 #: "Arousals per hour of REM": the stage a rate is per hour of.
 _PER_HOUR_OF = r"\b(per hour of|an hour of|/ ?h of)\s+(rem|n1|n2|n3)\b"
+
+
+def _fields(m: Measure) -> tuple[str, ...]:
+    """The filter fields that hold measure ``m``'s own value ("nights with an AHI above 15" filters on the AHI it
+    shows; "a REM AHI above 20" on the stored REM AHI, the AHI within REM)."""
+    stored = ("ahi_rem_per_h",) if (m.kind, m.name, m.stage) == ("stage_index", "ahi_per_h", "REM") else ()
+    return (m.name, event_count_field(m.name, m.stage), STAGE_MINUTES_FIELD + m.name, *stored)
 
 
 def _stage_of(text: str) -> str | None:
@@ -106,8 +116,8 @@ def _ask(t: str, group_by: str | None) -> str | None:
     if re.search(_ARGMIN, t) and not re.search(r"\bat least\b", t):
         return "argmin"
     if any(re.search(rx, t) for rx in _AGGREGATE.values()) or re.search(
-            r"\bacross (all )?(the )?(cohort|nights|recordings|subjects)|\bin (all|every) (the )?(nights|recordings)|"
-            r"\b(in|of|for) (the|this|all the|the whole) cohort\b", t):
+            r"\bacross (all )?(the )?(whole |entire )?(cohort|nights|recordings|subjects)|\bin (all|every) (the )?"
+            r"(nights|recordings)|\b(in|of|for) (the|this|all the|the whole|the entire) cohort\b", t):
         return "aggregate"
     return None
 
@@ -139,33 +149,11 @@ def plan(question: str, names: CohortNames, ctx: Context) -> Query | Decline | N
 
 
 def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None) -> Query | Decline | None:
-    raw = question.strip().lower()
-    lang = _language(raw)
-    if lang:
-        return Decline(f"the question seems to be in {lang}; I read questions in English only and would rather "
-                       "not guess.", suggestion="how many nights are there?")
-    t = correct_spelling(raw, names.known())
-    for rx, what in CLINICAL_DECISIONS.items():
-        if re.search(rx, t):
-            return Decline(f"{what} is a physician's, made from the whole clinical picture (history, symptoms, "
-                           "examination) that this cohort does not hold; I give the measures it rests on (AHI, "
-                           "central and obstructive indices, oxygen saturation, stages, scored events) and the "
-                           "phenotype each recording was filed under.", understood(t, names),
-                           "describe sim-0001" if not names.recordings else f"describe {names.recordings[0]}")
-    for rx, what in UNRECORDED.items():
-        if re.search(rx, t):
-            return Decline(f"no {what} was recorded for this cohort: the subjects table holds age, sex, BMI, "
-                           "phenotype and site.", understood(t, names),
-                           "compare AHI by phenotype" if what == "medication" else "list the nights")
-    for rx, (why, nearest) in NOT_COMPUTED.items():
-        if re.search(rx, t):
-            return Decline(why + ".", understood(t, names), nearest)
-    for rx, what in UNSCORED.items():
-        if re.search(rx, t):
-            return Decline(f"{what} are not scored in this cohort's annotations (scored: apneas, hypopneas, "
-                           "desaturations, arousals, limb movements).", understood(t, names),
-                           "how many arousals are there in each night?")
-    if re.search(SCORING_QUESTION, t) and not parse(t, names).recordings:
+    t = correct_spelling(question.strip().lower(), names.known())
+    outright = declined_outright(question, names)
+    if outright is not None:
+        return outright
+    if re.search(SCORING_QUESTION, t) and (not parse(t, names).recordings or re.search(SCORING_OF_NIGHT, t)):
         return None  # who scored the nights: the scoring table (tool router), not a measure
     if re.search(r"\b(summar\w*|overview|describe|tell me about)\b", t) and not find_metrics(t):
         return None  # a description (of a night, or of the cohort's nights): the tool router
@@ -201,29 +189,12 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     measures, decline = read_measures(t, stage, p.events, window)
     if decline:
         return decline
-    groups = [g for g in find_groups(t) if g in ("sex", "phenotype", "site", "age_band")]
-    group_by = groups[0] if groups else ("sex" if re.search(COMPARE_SEX, t) and re.search(
-        r"\b(than|vs\.?|versus|compared|differ|difference|between)\b", t) else None)
-    which_group = re.search(r"\bwhich (site|phenotype|sex|gender|age band|age group|group|diagnosis|centre|center|"
-                            r"clinic)s?\b", t)
-    if which_group and not group_by and measures:  # "which site has the highest average AHI?": per group, not per night
-        group_by = next(iter(find_groups("by " + which_group.group(1))), None)
-    if not group_by and len(p.sites) >= 2 and measures and re.search(r"\b(compare\w*|differ\w*|between|vs\.?|versus)\b", t):
-        group_by = "site"  # "compare AHI between shhs and ref": those sites
-    if re.search(r"\bcompare\b|\bdiffer", t) and not group_by and len(p.recordings) < 2 and \
-            not ((p.recordings or (p.this_night and ctx.recording)) and re.search(_VERSUS_COHORT, t)):
-        # "sim-0002 (or its AHI) compared to the cohort": the night against the others, no groups
-        named = set(p.phenotypes) | {ph for ph in names.phenotypes if re.search(rf"\b{re.escape(ph.split('_')[0])}\b", t)}
-        if measures and re.search(r"\b(vs\.?|versus|between|against|non[- ]?\w+)\b", t) and len(named) < 2:
-            return Decline("I understood a comparison between two groups, but not groups I can form: I compare "
-                           "nights grouped by sex, phenotype, site or age band, not groups cut at a threshold "
-                           "(\"over 60 vs under 60\", \"obese vs non-obese\").", understood(t, names),
-                           "compare AHI by age band")
-        group_by = "phenotype" if measures else None
-    if not group_by and (p.phenotypes or re.search(r"\b(osa|obstructive sleep apn\w*) (patients|subjects|group)\b", t)) \
-            and measures and re.search(
-            r"\b(do|does|are|is|have)\b.*\b(longer|shorter|higher|lower|more|less|worse|better|greater)\b", t):
-        group_by = "phenotype"  # "do the insomnia patients have longer sleep latency?": against the others
+    grouping = groups_asked(t, p, names, measures, ctx)
+    if isinstance(grouping, Decline):
+        return grouping
+    group_by, cut = grouping
+    if cut is not None and group_by not in ("age", "bmi"):  # "REM % in nights with AHI above 15 vs the rest"
+        measures = [m for m in measures if m.name != group_by]
     t_ask = without_metric_phrases(t)
     if measures and measures[0].kind == "longest_event_duration":  # "the average longest apnea": "longest" is the measure
         t_ask = re.sub(r"\b(longest|max(imum)?)\b(?=\s+(\w+\s+)?(apn|hypopn|arousal|desat|event|limb|obstructive|"
@@ -243,10 +214,13 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         group_by = "bmi"  # "is there a correlation between BMI and AHI?": against BMI, not age
     elif ask == "trend" and len([m for m in measures if m.kind != "attribute"]) >= 2 and \
             not re.search(r"\b(age|older|younger)\b", t):
-        labels = [METRIC_LABELS.get(m.name, (m.name, ""))[0] for m in measures[:2]]
-        return Decline(f"a correlation between two night measures ({' and '.join(labels)}) is not something I compute "
-                       "yet; I give trends of one measure against age or BMI.", ", ".join(labels),
-                       f"does the {labels[0]} increase with age?")
+        pair = [m for m in measures if m.kind != "attribute"]
+        if len(pair) > 2 or not all(m.kind == "metric" and not m.stage for m in pair):
+            labels = [METRIC_LABELS.get(m.name, (m.name, ""))[0] for m in pair]
+            return Decline(f"a correlation is computed between two stored night measures; not among "
+                           f"{' and '.join(labels)}.", ", ".join(labels), f"is {labels[0]} correlated with {labels[1]}?")
+        # "is there a correlation between AHI and arousal index?": the second against the first, over the nights
+        measures, group_by = [pair[1]], pair[0].name
     t_cond = t  # "is the sleep efficiency of sim-0002 below 85%?": the night's name sits between measure and threshold
     for r in p.recordings:
         t_cond = re.sub(rf"\s+(?:of|for|in)\s+{re.escape(r.lower())}(?=\s+{ABOVE}|\s+{BELOW})", "", t_cond)
@@ -280,8 +254,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                            f"usually asked at; did you mean {f.value * 100:g} %?", understood(t, names),
                            f"which nights have a {label} above {f.value * 100:g}%?")
     if len(measures) > 1:  # "the mean sleep efficiency of nights with AHI above 15": the AHI is the condition
-        measures = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
-                                                               STAGE_MINUTES_FIELD + m.name) for f in filters)] or measures
+        measures = [m for m in measures if not any(f.field in _fields(m) for f in filters)] or measures
     if ask == "aggregate" and any(f.value in ("mean", "median") for f in filters):
         ask = None  # "above the cohort average" is the filter's threshold, not the question's statistic
     ask, decline = worst_or_best(t, ask, measures)
@@ -289,7 +262,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         return decline
     if ask in ("argmax", "argmin") and len(measures) > 1 and measures[0].kind == "attribute":
         # "which subject has the highest arousal index, and how old are they?": ranked by what follows the ranking word
-        measures = _ranked_first(t, ask, measures)
+        measures = ranked_first(t, _ARGMAX if ask == "argmax" else _ARGMIN, measures)
     nights = list(p.recordings)
     if not measures and re.search(r"\b(compared?|comparison|versus|vs\.?|differ\w*|against)\b", t):
         pair = nights[:4] if len(nights) >= 2 else [ctx.recording, *nights] if (
@@ -311,8 +284,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     if counting and measures and all(m.kind == "event_count" for m in measures) and \
             any(f.field == "phenotype" for f in filters) and not re.search(r"\b(apn\w*eas|hypopn\w*eas|arousals|events)\b", t):
         measures = []  # "how many nights have mild OSA?": the event word is the phenotype's, not a count asked for
-    if counting and measures and all(any(f.field in (m.name, event_count_field(m.name, m.stage),
-                                                     STAGE_MINUTES_FIELD + m.name) for f in filters)
+    if counting and measures and all(any(f.field in _fields(m) for f in filters)
                                      for m in measures):
         measures = []  # "how many nights have an AHI above 15": the metric is the filter, not the answer
     their = re.search(r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b", t)
@@ -330,7 +302,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                                "night measure (\"an AHI above 15\", \"more than 20% REM\").",
                                "a count of nights", "how many nights have an N3 percentage below 5?")
             return None  # "how many nights (per phenotype)?": the cohort_stats tool
-        return Query("count", filters=filters, group_by=group_by)
+        return Query("count", filters=filters, group_by=group_by, cut=cut)
     if not measures:
         if listing and filters:
             return Query("list", filters=filters)
@@ -349,19 +321,19 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         ask = "rank"  # "the longest apnea of each night": "longest" is the measure, not a ranking word
     if ask is None:
         if listing and filters:
-            shown = [m for m in measures if not any(f.field in (m.name, event_count_field(m.name, m.stage),
-                                                                 STAGE_MINUTES_FIELD + m.name) for f in filters)
+            shown = [m for m in measures if not any(f.field in _fields(m) for f in filters)
                      and not (m.kind == "attribute" and m.name in ("sex", "phenotype", "site"))]  # in every list
             # "which subjects are obese, and what are their AHIs?": those nights, each with its value
             return Query("rank", shown, filters=filters) if shown else Query("list", filters=filters)
         if nights:  # "was sim-0006's AHI above 15?": its value, and whether it meets the threshold asked
             graded = re.search(r"\b(normal|mild|moderate|severe)\b", t)  # a severity class: the AHI with its grade
-            return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)),
-                         filters=[] if graded else [f for f in filters if any(
-                             f.field in (m.name, event_count_field(m.name, m.stage), STAGE_MINUTES_FIELD + m.name)
-                             for m in measures)])
+            return Query("value", measures, nights=nights, versus_cohort=bool(re.search(VERSUS_COHORT, t)),
+                         filters=[] if graded else [f for f in filters if any(f.field in _fields(m) for m in measures)])
         if measures and measures[0].kind in ("event_count", "stage_minutes") and not nights:
-            return Query("value", measures, nights=[ctx.recording]) if ctx.recording and p.this_night else \
+            # "... || how many hypopneas?" in a conversation about one night: that night, as a metric would be
+            focused = ctx.recording and (p.this_night or not filters and not re.search(_ABOUT_COHORT, t) and not
+                                         re.search(r"\b(each|every|per|all|any) (night|recording)s?\b", t))
+            return Query("value", measures, nights=[ctx.recording]) if focused else \
                 Query("rank", measures, filters=filters)
         if re.search(_ABOUT_COHORT, t):  # a question about the cohort that no plan above reads
             return Decline("I understood the measure but not what to do with it across the cohort (a list, a "
@@ -381,33 +353,16 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
         ask, k = "rank", {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5}[nth.group(1)]
         descending = nth.group(2) in ("highest", "most", "largest", "longest", "oldest")
     if ask in ("argmax", "argmin", "aggregate", "rank") and nights:  # "the mean heart rate in REM of sim-0005"
-        return Query("value", measures, nights=nights, versus_cohort=bool(re.search(_VERSUS_COHORT, t)))
+        return Query("value", measures, nights=nights, versus_cohort=bool(re.search(VERSUS_COHORT, t)))
     return Query(ask, measures, nights=nights if ask == "value" else [], filters=filters, group_by=group_by,
                  stat=stat, k=k, descending=descending, then=then if ask in ("argmax", "argmin") else None,
-                 pooled=pooled_phenotypes(t, filters) if ask == "compare" and group_by == "phenotype" else None)
-
-
-_ATTRIBUTE_WORDS = {"age": r"\bage\b|\bold\b|\byoung", "bmi": r"\bbmi\b|\bbody mass\b|\bheav|\blight(est)?\b"}
-
-
-def _ranked_first(t: str, ask: str, measures: list[Measure]) -> list[Measure]:
-    """The measures with the one named right after the ranking word first ("the highest arousal index, and how old are
-    they?": the index; "the patient with the highest BMI": BMI); unchanged when that cannot be told."""
-    word = re.search(_ARGMAX if ask == "argmax" else _ARGMIN, t)
-    if word is None or re.search(r"\b(oldest|youngest|heaviest|lightest)\b", word.group(0)):
-        return measures  # "the oldest": the ranking word names its own measure
-
-    def where(m: Measure) -> int:
-        rxs = [_ATTRIBUTE_WORDS.get(m.name, r"(?!)")] if m.kind == "attribute" else list(METRIC_WORDS.get(m.name, ()))
-        hits = [h.start() for rx in rxs for h in re.finditer(rx, t) if h.start() >= word.start()]
-        return min(hits) if hits else len(t) + 1
-
-    first = min(measures, key=where)
-    return [first, *[m for m in measures if m is not first]] if where(first) <= len(t) else measures
+                 pooled=pooled_phenotypes(t, filters) if ask == "compare" and group_by == "phenotype" else None,
+                 cut=cut)
 
 
 #: Words that point back at the nights of the previous answer ("the mean age of those nights", "how many of them").
-_THOSE = r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
+_THOSE = (r"\b(those|these|the same) (nights|recordings|subjects|patients|people|ones|excerpts)\b|\b(of|for|among) them\b"
+          r"|\b(of|among|from) (those|these)\b")
 #: "How many nights, and what are their phenotypes?": "their" groups the answer, it does not point back.
 _THEIR_GROUPS = r"\b(their|the|and|with) (phenotypes?|sex(es)?|sites?|age bands?)\b"
 
@@ -433,6 +388,14 @@ def decide(question: str, names: CohortNames, ctx: Context) -> Plan:
 def _decide(question: str, names: CohortNames, ctx: Context) -> Plan:
     premise = read_why(question)  # "why did sim-0001 have 300 apneas?": the count, with the stated number beside it
     question = canonical_wording(premise.factual if premise else question, names)
+    info = recording_info_plan(question, names, ctx)  # "which channels does sim-0005 have?", "when did it start?"
+    if info is not None:
+        return info
+    bad_stage = no_such_stage(question)
+    if bad_stage:  # "apneas in N5": answering over the whole night would drop the stage
+        return Plan(text=Decline(f"there is no sleep stage \"{bad_stage}\": AASM scoring has W, N1, N2, N3 and REM "
+                                 "(Rechtschaffen & Kales stages 3 and 4 are N3).", f"stage {bad_stage}",
+                                 "how many apneas in N3 in each night?").text())
     rem = rem_related_plan(question, names, ctx)  # REM against NREM AHI with the rule applied (encoder.captions.night)
     if rem is not None:
         return _accounted(question, names, rem) if rem.tool else rem
@@ -470,7 +433,10 @@ def _decide(question: str, names: CohortNames, ctx: Context) -> Plan:
                                      "which nights have an AHI above 15?").text())
         decision.filters = [*decision.filters, Filter("recording", "in", list(ctx.last_nights))]
     if isinstance(decision, Query):
-        return _routed(question, names, decision)
+        routed = _routed(question, names, decision)
+        if premise is not None and routed.tool == "describe_night":  # "why is its efficiency so poor?": is it poor?
+            routed.args["reference"] = True
+        return routed
     routed = route(question, names, ctx)
     if routed.tool in ("similar_nights", "similar_epochs"):
         t = correct_spelling(question.strip().lower(), names.known())
@@ -489,7 +455,7 @@ def _routed(question: str, names: CohortNames, q: Query) -> Plan:
     """The tool call for a query: a night's metrics by ``describe_night`` (its answer carries the night's context),
     anything else by ``query_cohort``."""
     if q.ask == "value" and len(q.nights) == 1 and q.window is None and not q.filters and not q.versus_cohort and \
-            all(m.kind == "metric" for m in q.measures):
+            all(m.kind == "metric" and not m.stage for m in q.measures):
         return _accounted(question, names, Plan("describe_night", {
             "recording": q.nights[0], "metrics": [m.name for m in q.measures], "plot": False}))
     return _accounted(question, names, Plan("query_cohort", q.to_args()))

@@ -75,3 +75,41 @@ def why_preface(question: str) -> str:
         line += (" Sleep efficiency is the total sleep time over the time in bed: the wake before sleep onset (sleep "
                  "latency) and after it (WASO) make up what is lost.")
     return line
+
+
+#: A bare "why?" after a value ("why?", "why is that?", "what could cause it?").
+BARE_WHY = re.compile(r"^\s*(?:and\s+|but\s+|so\s+)?(?:why|why is that|why so|how come|what (?:could|might|would) "
+                      r"(?:cause|explain) (?:it|that|this)|what causes (?:it|that|this)|what explains (?:it|that|this))"
+                      r"\s*\??\s*$", re.IGNORECASE)
+#: The measures a value is made of, or commonly goes with, shown when "why?" follows it.
+WHY_PARTS: dict[str, tuple[str, ...]] = {
+    "sleep_efficiency_pct": ("sleep_efficiency_pct", "sleep_latency_min", "waso_min", "n_awakenings",
+                             "arousal_index_per_h", "ahi_per_h", "limb_movement_index_per_h"),
+    "waso_min": ("waso_min", "n_awakenings", "n_awakenings_1min", "arousal_index_per_h", "ahi_per_h",
+                 "limb_movement_index_per_h"),
+    "ahi_per_h": ("ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h", "ahi_rem_per_h", "ahi_nrem_per_h",
+                  "supine_ahi_per_h", "non_supine_ahi_per_h", "supine_pct"),
+    "arousal_index_per_h": ("arousal_index_per_h", "ahi_per_h", "limb_movement_index_per_h", "odi_per_h",
+                            "n_awakenings", "n1_pct"),
+    "spo2_min_pct": ("spo2_min_pct", "t90_min", "odi_per_h", "ahi_per_h", "cai_per_h", "ahi_rem_per_h"),
+}
+for _col in ("tst_min",):
+    WHY_PARTS[_col] = WHY_PARTS["sleep_efficiency_pct"]
+for _col in ("t90_min", "odi_per_h", "spo2_mean_pct"):
+    WHY_PARTS[_col] = WHY_PARTS["spo2_min_pct"]
+
+
+def why_parts(question: str, last_metrics: list[str]) -> list[str] | None:
+    """For a bare "why?" after a night's value of ``last_metrics``: the measures to show (the value first, then what it
+    is made of or goes with); [] when the value has none listed; None when ``question`` is not a bare "why?"."""
+    if not BARE_WHY.match(question) or len(last_metrics) != 1:
+        return None if not BARE_WHY.match(question) else []
+    return list(WHY_PARTS.get(last_metrics[0], ()))
+
+
+def why_after_preface(question: str) -> str:
+    """The first line of the answer to a bare "why?" ("" for any other question)."""
+    if not BARE_WHY.match(question):
+        return ""
+    return ("**A recording holds what was scored and measured, not why.** Below: the value with the measures it is "
+            "made of or commonly goes with in this night, for you to weigh; none of them is shown to be the cause.")

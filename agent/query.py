@@ -49,15 +49,29 @@ class Measure:
     name : the metric column (``ahi_per_h``, ``hr_rem_bpm``), the event type, the stage (for
         ``stage_minutes``), the attribute, or ``""`` / a channel name for ``missing_channels``.
     stage : for ``event_count`` and the event durations: only events that start in an epoch of this stage; for ``stage_index``
-        (an events-per-hour index such as ``ahi_per_h`` within one stage): the stage.
+        (an events-per-hour index such as ``ahi_per_h`` within one stage): the stage; for the ``metric``s
+        :data:`STAGE_METRICS` (SpO2): the value over the epochs of that stage only.
     position : for ``event_count``: only events that start in an epoch of this body position (one of
         :data:`POSITIONS`; ``non_supine`` = any known position but supine, ``lateral`` = left or right).
+    duration_op, duration_s : for ``event_count`` and the event durations: only events whose scored duration meets
+        ``duration_op duration_s`` ("apneas longer than 30 s" = ``">", 30.0``).
     """
 
     kind: MeasureKind
     name: str
     stage: str | None = None
     position: str | None = None
+    duration_op: Literal[">", ">=", "<", "<="] | None = None
+    duration_s: float | None = None
+
+
+#: Night metrics a ``metric`` measure can also take within one stage (from the per-epoch SpO2 values): the lowest
+#: SpO2 in REM, the mean SpO2 in N3.
+STAGE_METRICS: tuple[str, ...] = ("spo2_min_pct", "spo2_mean_pct")
+
+
+#: "Oxygenation" has no single measure: these, the SpO2 nadir first (what "the worst oxygenation" ranks).
+OXYGENATION: tuple[str, ...] = ("spo2_min_pct", "t90_min", "odi_per_h", "spo2_mean_pct")
 
 
 #: A filter on a night's count of scored events of a type: ``Filter(EVENT_COUNT_FIELD + "arousal", ">", 20)``;
@@ -156,6 +170,8 @@ class Query:
     versus_cohort : ``value``: also place the named nights among every night of the cohort (median, range, rank).
     pooled : ``compare``: groups made of several values of ``group_by`` (label -> those values: "the OSA patients"
         = ``{"osa_*": ["osa_moderate", "osa_severe"]}``); a value in no pooled group is left out.
+    cut : ``compare`` with ``group_by`` age or bmi: two groups, below this value and at or above it ("over 60 vs
+        under 60" = ``cut=60``, "obese vs non-obese" = BMI ``cut=30``); a night without the attribute is left out.
     """
 
     ask: Ask
@@ -170,13 +186,15 @@ class Query:
     window: Window | None = None
     versus_cohort: bool = False
     pooled: dict[str, list[str]] | None = None
+    cut: float | None = None
 
     def to_args(self) -> dict[str, Any]:
         """The ``query_cohort`` tool arguments for this query (JSON-ready)."""
         d = asdict(self)
-        for m in d["measures"]:  # a measure without a position is written as before
-            if m.get("position") is None:
-                m.pop("position", None)
+        for m in d["measures"]:  # a measure without a position or a duration condition is written as before
+            for k in ("position", "duration_op", "duration_s"):
+                if m.get(k) is None:
+                    m.pop(k, None)
         return {k: v for k, v in d.items() if (v not in (None, [], "mean") or k == "ask")
                 and not (k == "versus_cohort" and not v)}
 
@@ -223,7 +241,8 @@ class ToolArgs(BaseModel):
 
 class MeasureArgs(ToolArgs):
     kind: MeasureKind = Field(description="metric: a night-metric column (e.g. ahi_per_h, sleep_efficiency_pct, "
-                                          "tst_min, rem_pct, hr_rem_bpm = heart rate in REM); stage_minutes: "
+                                          "tst_min, rem_pct, hr_rem_bpm = heart rate in REM; spo2_min_pct and "
+                                          "spo2_mean_pct also within a stage); stage_minutes: "
                                           "minutes of a stage (name = W/N1/N2/N3/REM); event_count: scored events "
                                           "of a type (name = e.g. obstructive_apnea), optionally in a stage; "
                                           "mean_event_duration / longest_event_duration: the mean / longest "
@@ -237,6 +256,9 @@ class MeasureArgs(ToolArgs):
     stage: Literal["W", "N1", "N2", "N3", "REM"] | None = None
     position: Literal["supine", "non_supine", "lateral", "left", "right", "prone", "upright"] | None = Field(
         None, description="event_count: only events starting in an epoch of this body position.")
+    duration_op: Literal[">", ">=", "<", "<="] | None = Field(
+        None, description="event_count and event durations: only events whose duration meets duration_op duration_s.")
+    duration_s: float | None = Field(None, ge=0, description="the duration threshold (s) of duration_op.")
 
 
 class FilterArgs(ToolArgs):
@@ -267,8 +289,10 @@ class QueryArgs(ToolArgs):
     measures: list[MeasureArgs] = Field(default_factory=list)
     nights: list[str] = Field(default_factory=list, description="Recording names or subject ids; empty = cohort.")
     filters: list[FilterArgs] = Field(default_factory=list)
-    group_by: Literal["sex", "phenotype", "site", "age_band", "bmi"] | None = Field(
-        None, description="compare: the grouping; trend: bmi for a trend against BMI (default: age).")
+    group_by: str | None = Field(
+        None, description="compare: the grouping, one of sex, phenotype, site, age_band (age or bmi only with cut); "
+                          "trend: what the measure is set against: age (the default), bmi or another night-metric "
+                          "column (a correlation between two night measures).")
     stat: Stat = "mean"
     k: int | None = Field(None, ge=1, le=100)
     descending: bool = True
@@ -281,3 +305,5 @@ class QueryArgs(ToolArgs):
     pooled: dict[str, list[str]] | None = Field(
         None, description="compare: groups pooled from several values of group_by, label -> values (e.g. "
                           "{'osa_*': ['osa_moderate', 'osa_severe'], 'healthy_*': ['healthy_young', 'healthy_older']}).")
+    cut: float | None = Field(None, description="compare with group_by age or bmi: two groups, below this value and "
+                                                "at or above it (e.g. age 60; BMI 30 for obese vs non-obese).")

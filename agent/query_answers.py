@@ -166,6 +166,9 @@ def _arg(r: dict[str, Any]) -> str:
           f"{subj.get('phenotype') or 'phenotype n/a'})" if subj.get("subject_id") else ""
     the = "" if word in ("more", "fewer") else "the "
     text = f"**{r['night']}** has {the}{word + ' ' if word else ''}{r['label']}: **{_nv(r, r['value'])}**{who}{_scope(r)}."
+    if (r.get("measure") or {}).get("kind") == "attribute" and (r.get("measure") or {}).get("name") == "age":
+        old = ("older" if pair else "oldest") if r["kind"] == "argmax" else ("younger" if pair else "youngest")
+        text = f"**{r['night']}** is the night of the {old} subject: age **{_nv(r, r['value'])}**{who}{_scope(r)}."
     for label, v in (r.get("extra") or {}).items():
         why = (r.get("extra_missing") or {}).get(label)
         text += f" Its {label}: **not available** — {why}." if v is None and why else f" Its {label}: **{_n(v)}**."
@@ -177,6 +180,10 @@ def _arg(r: dict[str, Any]) -> str:
                                                              for x in others) + "."
     if r.get("missing"):  # a night without a value is not in the running: say which, and why
         text += f" Not available for: {', '.join(r['missing'])}{_why_missing(r)}."
+    if r.get("each"):  # "the worst oxygenation": no single measure, so the night on each
+        text += (f"\n\nOxygenation has no single measure; this is the night with the {'lowest' if r['each']['word'] == 'worst' else 'highest'} "
+                 f"SpO2 nadir. {r['each']['word'].capitalize()} on each of the others: "
+                 + "; ".join(f"{lab}: {x['night']} ({_n(x['value'])})" for lab, x in r["each"]["by"].items()) + ".")
     if r.get("then"):
         from .answers import compose
 
@@ -225,7 +232,7 @@ def _list(r: dict[str, Any]) -> str:
 
 
 def _compare(r: dict[str, Any]) -> str:
-    by = r["by"]
+    by = r.get("by_label") or r["by"]
     head = f"| {by} | nights | mean | median |\n|---|---|---|---|"
     body = "\n".join(f"| {g['group']} | {g['n']} | {_g(g['mean'])} | {_g(g['median'])} |" for g in r["groups"])
     lines = [f"**{r['label']} by {by}**{_scope(r)}:", f"{head}\n{body}"]
@@ -256,7 +263,10 @@ def _compare(r: dict[str, Any]) -> str:
 def _trend(r: dict[str, Any]) -> str:
     rho, p = r["rho"], r["p"]
     direction = "no clear" if p is None or p >= 0.05 else ("an increasing" if (rho or 0) > 0 else "a decreasing")
-    pts = "; ".join(f"{x['recording']} ({_n(x[r['against']], 0)}: {_n(x['value'])})" for x in r["points"][:20])
+    digits = 0 if r["against"] == "age" else 1
+    pts = "; ".join(f"{x['recording']} ({_n(x[r['against']], digits)}: {_n(x['value'])})" for x in r["points"][:20])
     small = " With this few nights the test has little power." if r["n"] < 10 else ""
-    return (f"**{r['label']} against {r['against']}**{_scope(r)}: Spearman rho = {_n(rho, 2)}, p = {_p(p)}, "
-            f"n = {r['n']} nights — {direction} trend.{small}\n\nPoints: {pts}.")
+    p_text = f"p {_p(p)}" if _p(p).startswith("<") else f"p = {_p(p)}"
+    return (f"**{r['label']} against {r.get('against_label') or r['against']}**{_scope(r)}: Spearman rho = "
+            f"{_n(rho, 2)}, {p_text}, n = {r['n']} nights — {direction} trend.{small}\n\nPoints "
+            f"({r.get('against_label') or r['against']}: {r['label']}): {pts}.")

@@ -27,10 +27,10 @@ from .answer_format import hours_where_asked
 from .answers import compose
 from .intents import Context
 from .planner import decide
-from .premises import why_preface
+from .premises import why_after_preface, why_preface
 from .state import SessionState
 from .vocab import CohortNames
-from .wording import rk_stage_note
+from .wording import method_note, rk_stage_note
 
 ROUTER_NAME = "sleeplm-router"
 
@@ -165,5 +165,6 @@ class SleepRouter(BaseChatModel):
                 parts.append(compose(name, result) if result is not None else msg.text)
         question = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         asked = question.text if question is not None else ""
-        preface = "\n\n".join(x for x in (rk_stage_note(asked), why_preface(asked)) if x)
+        preface = "\n\n".join(x for x in (rk_stage_note(asked), method_note(asked), why_preface(asked),
+                                           why_after_preface(asked)) if x)
         return hours_where_asked(asked, (preface + "\n\n" if preface else "") + "\n\n---\n\n".join(parts))

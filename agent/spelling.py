@@ -22,9 +22,14 @@ KEYWORDS: tuple[str, ...] = (
     # near-misses of the words above that are words of their own ("position changes" is not "channels")
     "change", "changes", "changed", "chance", "efficient", "hour", "compared", "slept", "obese",
     "duration", "durations", "lasting", "seconds",  # "apnea duration" is not "apnea desaturation"
+    "shorter", "longer", "short", "long", "eldest",  # "apneas shorter than 15 s" is not "shortest"
     "asleep", "awake",  # "how long did it take to fall asleep" is the latency, not "fall sleep" (total sleep time)
 )
 _PROTECTED = re.compile(r"^(sim|s)\d|^\d|^n[123]$|^rem$|^ahi$|^odi$|^tst$|^waso$|^bmi$")
+
+
+#: Short misspellings the similarity rule cannot reach (it leaves words under 4 letters alone).
+_SHORT = {"hw": "how", "wat": "what", "wht": "what", "whcih": "which", "hwo": "how"}
 
 
 def correct_spelling(text: str, keep: Iterable[str] = ()) -> str:
@@ -34,6 +39,8 @@ def correct_spelling(text: str, keep: Iterable[str] = ()) -> str:
 
     def fix(m: re.Match[str]) -> str:
         w = m.group(0)
+        if w in _SHORT and w not in kept:
+            return _SHORT[w]
         if len(w) < 4 or w in KEYWORDS or w in kept or _PROTECTED.match(w):
             return w
         close = difflib.get_close_matches(w, KEYWORDS, n=1, cutoff=0.8)

@@ -19,7 +19,7 @@ from sleeplm.encoder.vocab import SCORED_STAGES
 from sleeplm.index.ood import THRESHOLD as OOD_THRESHOLD
 from sleeplm.index.queries import Cohort
 
-from . import cohort_tools, executor, night_tools, rem_related
+from . import cohort_tools, executor, night_tools, recording_info, rem_related
 from .context import ToolContext, to_content
 from .query import FilterArgs, Query, QueryArgs, ToolArgs
 from .state import SessionState, ToolConfig
@@ -47,6 +47,12 @@ class DescribeNightArgs(ToolArgs):
 
 class NightArgs(ToolArgs):
     recording: str | None = Field(None, description=_RECORDING)
+
+
+class RecordingInfoArgs(ToolArgs):
+    recording: str | None = Field(None, description=_RECORDING)
+    channel: str | None = Field(None, description="A model channel (ECG, ABD, THX, AF, EOG_L, EOG_R, EEG_C3, EEG_C4, "
+                                                  "EMG_CHIN, POS) or another electrode (e.g. 'o1') asked about.")
 
 
 class NightsArgs(ToolArgs):
@@ -183,6 +189,11 @@ TOOL_SPECS: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str]
                   "the share of its epochs beyond the training data's 99th percentile, and what that means for "
                   "the model's captions and similarities. Use it for 'can I trust the model on X', 'is X in the "
                   "training distribution'.")),
+    "recording_info": (recording_info.recording_info, RecordingInfoArgs, (
+                       "How one night was recorded: start and end clock time, length, subject and site, the file's "
+                       "signals, how each model channel was read (labels, derivation, lead) or that it is missing, "
+                       "the body-position coding, the annotation file and who scored each kind. Use it for 'which "
+                       "channels does X have', 'does X have C4', 'when did the recording start', 'which site'.")),
     "caption_epochs": (night_tools.caption_epochs, CaptionArgs, (
                        "Caption one epoch or a short range of epochs (by index or clock time): the reference "
                        "caption of each track beside the SleepLM model's own caption, with stage and events.")),

@@ -37,6 +37,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
                              r"non[- ]?supine\b", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
     "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
+    "ahi_rem_per_h": (r"(?<!non-)(?<!non )\brem (sleep )?ahi\b", r"\bahi (in|during)( the)? rem( sleep)?\b"),
     "ahi_per_h": (r"\bahis?\b", r"apn(o)?ea[- ]hypopn(o)?ea index(es)?"),
     "oai_per_h": (r"\boai\b", r"obstructive apn(o)?ea index"),
     "cai_per_h": (r"\bcai\b", r"central apn(o)?ea index"),
@@ -169,11 +170,19 @@ METRIC_SCORING_KIND: dict[str, str] = {
 
 #: A question about who scored the nights ("which nights were scored automatically?", "how many nights have
 #: unscored arousals?"): answered by the cohort's scoring table, not by a count of events.
+#: A scoring question about a named night that the scoring table answers ("who scored sim-0005?", "how were its
+#: hypopneas scored?", "how was the AHI of sim-0002 computed?").
+SCORING_OF_NIGHT = (r"\bwho (scored|staged|annotated)\b|\b(scored|staged|annotated) (automatically|by)\b"
+                    r"|\bhow (were|was|are|is)\b.*\bscored\b|\b(comput|calculat)\w*|\brule\b|\bcriteri")
 SCORING_QUESTION = (r"\b(scored|staged|annotated) (automatically|by (a |the )?(person|human|hand|technician|technologist|"
                     r"scorer|program|algorithm|computer|machine))\b|\b(automatic|manual|human) (scoring|staging)\b"
                     r"|\b(unscored|unstaged|not scored|not staged|without (scoring|annotations?))\b|\bwho scored\b"
                     r"|\b(no|without( an?)?|missing( an?)?|lack( an?)?|lacking( an?)?) (hypnograms?|sleep stag\w*|"
-                    r"stag(es|ing)|annotations?|annotation files?|(event |respiratory |arousal )?scoring)\b")
+                    r"stag(es|ing)|annotations?|annotation files?|(event |respiratory |arousal )?scoring)\b"
+                    # "how was the AHI computed, which hypopnea rule?": the scoring each night rests on
+                    r"|\bhow (is|was|are|were)\b.*\b(ahi|odi|ahis|indices|index)\b.*\b(comput|calculat|defin|deriv)\w*"
+                    r"|\bhypopnea (rule|criteri\w*|definition)s?\b|\b[34] ?% (rule|criteri\w*)\b"
+                    r"|\bhow (were|was|are|is) (its |the |their )?(hypopn\w*|apn\w*|arousals?|events|stages?) scored\b")
 
 #: Named groups of event types a count may ask for ("how many apneas": every kind of apnea; "any": every event).
 EVENT_GROUPS: dict[str, tuple[str, ...]] = {"apnea": APNEAS, "any": EVENT_TYPES}

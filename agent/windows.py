@@ -399,6 +399,14 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         raise Unanswerable(Decline(
             f"events are counted by body position over whole nights, not within part of a night ({wd.window.text()}).",
             f"{measure_label(m)} {wd.window.text()}", "how many apneas were there while supine in each night?"))
+    if m.kind == "metric" and m.stage:
+        raise Unanswerable(Decline(
+            f"a value within one stage is given over whole nights, not within part of a night ({wd.window.text()}).",
+            f"{measure_label(m)} {wd.window.text()}", f"what is the {measure_label(m).rsplit(' (', 1)[0]} of each night?"))
+    if m.duration_op is not None:
+        raise Unanswerable(Decline(
+            f"events are picked by duration over whole nights, not within part of a night ({wd.window.text()}).",
+            f"{measure_label(m)} {wd.window.text()}", "how many apneas lasting more than 30 s were there in each night?"))
     if m.kind in ("mean_event_duration", "longest_event_duration"):
         raise Unanswerable(Decline(
             f"event durations are given for whole nights, not for part of a night ({wd.window.text()}).",

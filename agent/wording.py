@@ -10,7 +10,7 @@ from .vocab import CohortNames
 
 _STAGE_SPELLINGS = ((r"\bstage\s+(?:n\s?)?1(?:\s+sleep)?\b", "n1"), (r"\bstage\s+(?:n\s?)?2(?:\s+sleep)?\b", "n2"),
                     (r"\bstage\s+(?:n\s?)?[34](?:\s+sleep)?\b", "n3"), (r"\bstage\s+(?:r|rem)(?:\s+sleep)?\b", "rem"),
-                    (r"\bstage\s+w(?:ake)?\b", "wake"))
+                    (r"\bstage\s+w(?:ake)?\b", "wake"), (r"\bn\s?4\b", "n3"))
 
 
 #: Phrasings of a measure in the planner's words: "time below 90% saturation" is T90 (its 90 is not a threshold),
@@ -68,9 +68,11 @@ _PHRASINGS = (
 def rk_stage_note(question: str) -> str:
     """A line for a question that names Rechtschaffen & Kales stage 4 (or stages 3 and 4 apart): AASM scoring merged
     them into N3, which is what the annotations give ("" for any other question)."""
-    if not re.search(r"\bstage\s+(?:s\s?)?4\b|\bs4\b|\bstages?\s+3\s*(?:and|&|\+|or|/)\s*4\b", question, re.IGNORECASE):
+    if not re.search(r"\bstage\s+(?:s\s?)?4\b|\bs4\b|\bn\s?4\b|\bstages?\s+3\s*(?:and|&|\+|or|/)\s*4\b", question,
+                     re.IGNORECASE):
         return ""
-    return ("**Stage 4 is not told apart here:** AASM scoring merged Rechtschaffen & Kales stages 3 and 4 into N3, "
+    n4 = " (there is no N4)" if re.search(r"\bn\s?4\b", question, re.IGNORECASE) else ""
+    return (f"**Stage 4 is not told apart here{n4}:** AASM scoring merged Rechtschaffen & Kales stages 3 and 4 into N3, "
             "and the answer below is for N3 (an R&K hypnogram's S3 and S4 are both read as N3).")
 
 
@@ -85,3 +87,31 @@ def canonical_wording(question: str, names: CohortNames) -> str:
     for name in sorted(names.known(), key=len, reverse=True):
         question = re.sub(rf"(?<![\w-])({re.escape(name)})['’]s\b", r"\1", question, flags=re.IGNORECASE)
     return question
+
+
+#: Stage names no scoring manual has ("N5", "stage 6").
+_NO_SUCH_STAGE = r"\b(n\s?[5-9]|stage\s+(?:n\s?)?[6-9])\b"
+
+
+def no_such_stage(question: str) -> str | None:
+    """The stage name a question uses that no scoring manual has ("N5"), or None."""
+    m = re.search(_NO_SUCH_STAGE, question, re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+#: "How was the AHI computed?", "which hypopnea rule?": how the indices are made from the scoring.
+_METHOD = (r"\bhow (is|was|are|were)\b.*\b(ahi|odi|ahis|indices|index)\b.*\b(comput|calculat|defin|deriv)\w*"
+           r"|\bhypopnea (rule|criteri\w*|definition)s?\b|\b[34] ?% (rule|criteri\w*)\b"
+           r"|\bhow (were|was|are|is) (its |the |their )?(hypopn\w*|apn\w*) scored\b")
+
+
+def method_note(question: str) -> str:
+    """How the AHI and ODI are made from a night's scoring, for a question that asks ("" for any other)."""
+    if not re.search(_METHOD, question, re.IGNORECASE):
+        return ""
+    return ("**How the indices are computed here:** the AHI is the night's scored apneas (obstructive, central, mixed) "
+            "and hypopneas per hour of total sleep time (epochs scored N1, N2, N3 or REM); the ODI its scored "
+            "desaturations per hour of sleep. Events are counted as the scoring gives them, not re-scored. The "
+            "hypopnea rule (AASM 3 % or arousal, or 4 %) is known only where this program scored the events itself "
+            "(named in the table below); a scoring file supplied with a recording does not state the rule its scorer "
+            "used.")

@@ -9,6 +9,7 @@ name a caller chooses is checked against a fixed list first.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -201,6 +202,19 @@ class CohortLookups:
 
         metrics, summary = self.memoized(("night_metrics_of", int(recording_id)), read)
         return dict(metrics), summary
+
+    def acquisition(self, recording_id: int) -> dict[str, Any]:
+        """How a night was recorded and read, as ingest stored it: the annotation file and its format, each model
+        channel's file labels, derivation and lead (``channel_map``), the body-position coding and the repairs the
+        reader made ({} for an unknown id)."""
+        row = self.con.execute(
+            """SELECT annotation_path, annotation_source, channel_map, position_coding, repairs FROM recordings
+               WHERE recording_id = ?""", [int(recording_id)]).fetchone()
+        if row is None:
+            return {}
+        channel_map = json.loads(row[2]) if isinstance(row[2], str) else (row[2] or {})
+        return {"annotation_path": row[0], "annotation_source": row[1], "channel_map": channel_map,
+                "position_coding": row[3], "repairs": list(row[4] or [])}
 
     def recording_notes(self, recording_id: int) -> list[str]:
         """What reading a night's files changed or found suspect, one sentence each, as ingest stored it ([] when

@@ -417,9 +417,13 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     add(Item("fresh: apneas while supine", ["How many apneas occurred in supine position?"],
              lambda t: all(f"{r} — {int(c)}" in t.answer for r, c in supine.items() if r not in no_position)
              and all(r in t.answer.split("Not available for:")[-1] for r in no_position)))
-    for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?",
-              "Is the ODI correlated with the AHI?"):
+    for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?"):
         add(Item("fresh: decline", [q], None))
+    ok = n[["odi", "ahi"]].dropna()
+    if len(ok) >= 3:  # a correlation between two night measures: Spearman's rho over the nights, from the files
+        rho = float(sps.spearmanr(ok["odi"], ok["ahi"]).statistic)
+        add(Item("fresh: correlation of two night measures", ["Is the ODI correlated with the AHI?"],
+                 has(f"Spearman rho = {rho:.2f}", f"n = {len(ok)} nights")))
     whole = np.ones(len(gold.stages[r0]), bool)  # apneas of every kind per hour of sleep: the apnea index (AI)
     add(Item("fresh: apnea index", [f"how many apneas per hour in {r0}?"],
              value_is(gold.ahi_in(r0, whole, ("obstructive_apnea", "central_apnea", "mixed_apnea")))))
@@ -447,8 +451,15 @@ def add_event_durations(gold: Gold, items: list[Item]) -> None:
     per_night = ev[ev["type"] == "hypopnea"].groupby("recording")["duration_s"].max()
     add(Item("durations: the night with the longest hypopnea", ["Which night has the longest hypopnea?"],
              has(f"**{per_night.idxmax()}** has the longest hypopnea")))
-    add(Item("durations: decline events picked by duration", ["How many apneas lasted longer than 40 seconds?"],
-             None))
+    long40 = apneas[apneas["duration_s"] > 40].groupby("recording").size().reindex(n.index, fill_value=0)
+    add(Item("durations: events picked by duration, each night's count",
+             ["How many apneas lasted longer than 40 seconds?"],
+             has("lasting more than 40 s", *(f"{r} — {int(c)}\n" for r, c in long40.items()))))
+    if len(apneas[apneas["recording"] == r0]):
+        cut = float(apneas[apneas["recording"] == r0]["duration_s"].median())
+        mine = apneas[(apneas["recording"] == r0) & (apneas["duration_s"] >= cut)]
+        add(Item("durations: events of at least a duration in one night",
+                 [f"How many apneas of at least {cut:g} s did {r0} have?"], shown(len(mine))))
 
 
 def add_third_round(gold: Gold, items: list[Item]) -> None:
@@ -476,7 +487,8 @@ def add_third_round(gold: Gold, items: list[Item]) -> None:
     add(Item("third: an epoch's heart rate after a search", [f"find epochs similar to epoch 2 of {r0}",
                                                              f"what is the heart rate at epoch 7 of {r1}?"], epoch_hr))
     add(Item("third: who scored", ["Which recordings have no hypnogram?"],
-             has(f"scored entirely by a person: {len(n)} of {len(n)}")))
+             has(f"every annotation from the scoring file supplied with the recording: {len(n)} of {len(n)}",
+                 "is not recorded in it")))
     add(Item("third: a summary of the cohort", ["Give me a summary of the cohort"],
              lambda t: names_in(t.answer) == set(n.index) and "**Nights**" in t.answer))
     for q in ("What's the prevalence of OSA in this cohort?",

@@ -373,9 +373,9 @@ def test_n_or_more_is_an_inclusive_threshold() -> None:
     assert q == Query("count", filters=[Filter("ahi_per_h", ">=", 15.0)])
 
 
-def test_a_correlation_between_two_night_measures_is_declined_not_run_against_age() -> None:
-    d = plan("Is the ODI correlated with the AHI?", NAMES, AT_1)
-    assert isinstance(d, Decline) and "two night measures" in d.reason
+def test_a_correlation_between_two_night_measures_sets_one_against_the_other_not_against_age() -> None:
+    q = plan("Is the ODI correlated with the AHI?", NAMES, AT_1)
+    assert (q.ask, q.group_by, q.measures) == ("trend", "odi_per_h", [Measure("metric", "ahi_per_h")])
 
 
 def test_stage_minutes_named_after_the_stage_are_stage_minutes() -> None:

@@ -59,7 +59,8 @@ def test_a_night_without_such_events_has_no_duration_not_zero(session, sim_cohor
 
 
 @pytest.mark.parametrize("question, reason", [
-    ("how many apneas lasting more than 30 s are in sim-0002?", "picking events by how long they last"),
+    ("how many apneas lasting more than 30 s are in sim-0002 in the first half of the night?",
+     "picked by duration over whole nights"),
     ("what is the shortest apnea in sim-0002?", "the shortest event of a night is not something I give"),
     ("what is the longest apnea in the first half of the night in sim-0002?", "given for whole nights"),
     ("what was the minimum hypopnea duration in sim-0002?", "the shortest duration of a night's events"),

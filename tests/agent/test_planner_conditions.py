@@ -38,11 +38,30 @@ def test_a_comparison_between_two_named_sites_groups_by_site_over_those_sites() 
     assert {"field": "site", "op": "in", "value": ["shhs", "aasm"]} in plan.args["filters"]
 
 
-@pytest.mark.parametrize("question", ["compare sleep efficiency for age over 60 vs under 60",
-                                      "compare AHI between obese and non-obese"])
-def test_groups_cut_at_a_threshold_are_declined_not_replaced_by_phenotypes(question: str) -> None:
+@pytest.mark.parametrize(("question", "by", "cut"), [("compare sleep efficiency for age over 60 vs under 60", "age", 60),
+                                                     ("compare AHI between obese and non-obese", "bmi", 30),
+                                                     ("Compare arousal index between subjects over 60 and under 60",
+                                                      "age", 60),
+                                                     ("Is the AHI different in patients aged 65 and older versus "
+                                                      "younger ones?", "age", 65),
+                                                     ("compare sleep efficiency between a BMI above 28 and below 28",
+                                                      "bmi", 28)])
+def test_groups_cut_at_a_threshold_are_two_groups_of_that_attribute_not_phenotypes(question: str, by: str,
+                                                                                   cut: float) -> None:
     plan = _plan(question)
-    assert plan.tool is None and "not groups I can form" in plan.text
+    assert (plan.args["ask"], plan.args["group_by"], plan.args["cut"]) == ("compare", by, cut)
+    assert not any(f["field"] in ("age", "bmi") for f in plan.args.get("filters", []))
+
+
+def test_two_different_age_limits_are_both_conditions() -> None:
+    plan = _plan("Which subjects are over 40 and under 60?")
+    assert {"field": "age", "op": ">", "value": 40.0} in plan.args["filters"]
+    assert {"field": "age", "op": "<", "value": 60.0} in plan.args["filters"]
+
+
+def test_a_number_before_and_below_is_not_read_as_an_age() -> None:
+    plan = _plan("Which nights have a sleep efficiency of 80 or below?")
+    assert not any(f["field"] == "age" for f in plan.args.get("filters", []))
 
 
 def test_the_lowest_value_in_the_cohort_is_the_night_with_it_not_the_mean() -> None:

@@ -122,7 +122,7 @@ def test_the_cohort_scoring_table_names_nights_whose_events_nobody_scored(hypnog
                                                                          tmp_path: Path) -> None:
     turn = ask(hypnogram_only_ws, "which nights were scored by a person?", config=ToolConfig(figure_dir=tmp_path))
     assert turn.steps[0].name == "cohort_stats"
-    assert "scored entirely by a person: 0 of 1" in turn.answer
+    assert "every annotation from the scoring file supplied with the recording: 0 of 1" in turn.answer
     assert "some annotation scored by nobody: 1 of 1 (night)" in turn.answer
 
 
