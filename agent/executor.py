@@ -649,7 +649,10 @@ def _rank(ctx: ToolContext, fr: Frames, q: Query, vals: pd.Series, base: dict[st
 def _count_list(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dict[str, Any]:
     n = fr.nights.loc[nights]
     cols = ["recording", "subject_id", "age", "sex", "phenotype", "site"]
-    extra = list(dict.fromkeys(f.field for f in q.filters if f.field in n.columns and f.field not in cols))
+    fields = [f.field for f in q.filters]
+    if "supine_ratio" in fields:  # the ratio with the two indices it is made of
+        fields[fields.index("supine_ratio") + 1:1] = ["supine_ahi_per_h", "non_supine_ahi_per_h"]
+    extra = list(dict.fromkeys(f for f in fields if f in n.columns and f not in cols))
     rows = n[cols + extra].copy()
     for m in filter(None, map(_count_measure, q.filters)):  # the count a condition is on, beside each night
         v = values(fr, m).reindex(nights)

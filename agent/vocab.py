@@ -36,6 +36,7 @@ METRIC_WORDS: dict[str, tuple[str, ...]] = {
     "non_supine_ahi_per_h": (r"non[- ]?supine ahi", r"\b(than|vs\.?|versus|compared (with|to))( when| while| in)?( the)? "
                              r"non[- ]?supine\b", r"\bahi (in|during|while|when)( the| a)? non[- ]?supine( position)?",
                              r"\bahi (off|not on) (the|their|his|her) back"),
+    "supine_ratio": (r"\bsupine[- /]+(?:to[- ])?non[- ]?supine (?:ahi )?ratio\b", r"\bsupine ratio\b"),
     "ahi_nrem_per_h": (r"\b(nrem|non[- ]?rem) (sleep )?ahi\b", r"\bahi (in|during)( the)? (nrem|non[- ]?rem)( sleep)?\b"),
     "ahi_rem_per_h": (r"(?<!non-)(?<!non )\brem (sleep )?ahi\b", r"\bahi (in|during)( the)? rem( sleep)?\b"),
     "ahi_per_h": (r"\bahis?\b", r"apn(o)?ea[- ]hypopn(o)?ea index(es)?"),
@@ -136,6 +137,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "hr_rem_bpm": ("heart rate in REM", "bpm"), "left_pct": ("time on the left side", "% of TST"),
     "right_pct": ("time on the right side", "% of TST"), "prone_pct": ("time prone", "% of TST"),
     "upright_pct": ("time upright", "% of TST"),
+    "supine_ratio": ("supine / non-supine AHI ratio", "×"),
 }
 
 #: Which way is better for a measure, for "worst" and "best": +1 higher is better (more sleep, more oxygen),

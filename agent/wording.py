@@ -24,6 +24,13 @@ _FRAGMENTATION = ("WASO, awakenings, awakenings of at least 1 minute, awakening 
                   "index")
 _PHRASINGS = (
     (r"(\d)\s*percent\b", r"\1%"),
+    # the positional rule (Cartwright 1984) as a threshold on the supine / non-supine AHI ratio
+    (r"\bsupine ahi\s+(?:is\s+|was\s+)?(?:at least|no less than)\s+(?:twice|two times|2 times|2 ?x|double)\s+(?:that of\s+)?"
+     r"(?:the\s+|their\s+|its\s+)?non[- ]?supine(?:\s+ahi|\s+one)?\b", "supine ratio of at least 2"),
+    (r"\bsupine ahi\s+(?:is\s+|was\s+)?(?:more than|over|greater than|above|higher than)\s+(?:twice|two times|2 times|2 ?x|"
+     r"double)\s+(?:that of\s+)?(?:the\s+|their\s+|its\s+)?non[- ]?supine(?:\s+ahi|\s+one)?\b", "supine ratio above 2"),
+    (r"\b(have|has|had|with)\s+positional\s+(?:osa|obstructive sleep apn\w*|sleep apn\w*|apn\w*)\b",
+     r"\1 a supine ratio of at least 2 and an AHI of at least 5"),
     (rf"\bhow low did {_OXYGEN} (?:go|get|drop|fall|dip)\b", "what was the SpO2 nadir"),
     ((r"\b(?:what\s+)?(?:percent(?:age)?|%|share|proportion|fraction)\s+of\s+(?:the\s+)?(?:recording|night|time in bed)\s+"
       r"(?:was|were|is)\s+(?:spent\s+)?(?:awake|wake|in wake|w)\b"), "the stage distribution of"),

@@ -12,7 +12,7 @@ import json
 import duckdb
 import numpy as np
 import pandas as pd
-from sleeplm.encoder.signals.night import apnea_index_per_h
+from sleeplm.encoder.signals.night import apnea_index_per_h, supine_ratio
 from sleeplm.encoder.vocab import SLEEP_STAGES, age_band
 
 #: Subject attribute columns of the ``subjects`` table (``attributes`` JSON holds the rest).
@@ -85,10 +85,15 @@ def night_metrics_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def add_derived_metrics(metrics: dict) -> dict:
     """One night's stored metrics with those derived from them added (``apnea_index_per_h``; NaN where the
-    apneas were not scored), as :func:`nights_frame` adds them to every night."""
+    apneas were not scored; ``supine_ratio``, the supine over the non-supine AHI), as :func:`nights_frame` adds them
+    to every night."""
     if "n_apneas" in metrics and "tst_min" in metrics:
         ai = apnea_index_per_h(pd.Series([metrics["n_apneas"]], dtype=object), pd.Series([metrics["tst_min"]]))
         metrics["apnea_index_per_h"] = float(ai.iloc[0])
+    if "supine_ahi_per_h" in metrics and "non_supine_ahi_per_h" in metrics:
+        ratio = supine_ratio(pd.Series([metrics["supine_ahi_per_h"]], dtype=object),
+                             pd.Series([metrics["non_supine_ahi_per_h"]], dtype=object))
+        metrics["supine_ratio"] = float(ratio.iloc[0])
     return metrics
 
 
@@ -117,7 +122,7 @@ def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per night: recording_id, recording, n_epochs, duration_s, missing_channels (list),
     ``scoring`` (dict: kind -> {state, method, reason}), subject attributes (``age_band`` added), extra
     attributes as ``attributes`` (JSON text), every night metric (``summary`` left out), the metrics derived
-    from them (``apnea_index_per_h``) and the sleep heart rate (``hr_sleep_bpm``, :func:`sleep_heart_rate`)."""
+    from them (``apnea_index_per_h``, ``supine_ratio``) and the sleep heart rate (``hr_sleep_bpm``, :func:`sleep_heart_rate`)."""
     df = con.execute(
         """SELECT r.recording_id, r.name AS recording, r.n_epochs, r.duration_s, r.missing_channels,
                   CAST(r.scoring AS VARCHAR) AS scoring,
@@ -130,6 +135,8 @@ def nights_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df = df.merge(metrics, on="recording_id", how="left")
     if {"n_apneas", "tst_min"} <= set(df.columns):
         df["apnea_index_per_h"] = apnea_index_per_h(df["n_apneas"], df["tst_min"])
+    if {"supine_ahi_per_h", "non_supine_ahi_per_h"} <= set(df.columns):
+        df["supine_ratio"] = supine_ratio(df["supine_ahi_per_h"], df["non_supine_ahi_per_h"])
     hr = sleep_heart_rate(con)
     df["hr_sleep_bpm"] = [hr.get(int(r), float("nan")) for r in df["recording_id"]]
     return df

@@ -118,6 +118,20 @@ def apnea_index_per_h(n_apneas: pd.Series, tst_min: pd.Series) -> pd.Series:
     return (n / hours).where(hours > 0)
 
 
+def supine_ratio(supine_ahi: pd.Series, non_supine_ahi: pd.Series) -> pd.Series:
+    """The supine AHI over the non-supine AHI, per night (the positional rule, Cartwright 1984: a ratio of 2 or more).
+
+    Vectorised over nights; NaN where either index is unknown (no sleep in that position, no position channel);
+    ``inf`` where only the supine position has events; 1 where neither has any (no difference between them).
+    """
+    sup = pd.to_numeric(supine_ahi, errors="coerce").astype(float)
+    non = pd.to_numeric(non_supine_ahi, errors="coerce").astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = sup / non
+    ratio[(sup == 0) & (non == 0)] = 1.0
+    return ratio
+
+
 def _mean(x: pd.Series | np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]

@@ -165,3 +165,24 @@ def test_a_short_misspelling_of_how_is_read() -> None:
 def test_a_why_question_with_a_premise_judges_the_value_against_its_reference() -> None:
     d = decide("Why is the sleep efficiency of sim-0002 so poor?", NAMES, Context())
     assert d.tool == "describe_night" and d.args["reference"] is True
+
+
+def test_supine_ahi_more_than_twice_the_non_supine_is_a_threshold_on_their_ratio() -> None:
+    d = decide("Which nights have a supine AHI more than twice the non-supine AHI?", NAMES, Context())
+    assert d.args["filters"] == [{"field": "supine_ratio", "op": ">", "value": 2.0}]
+
+
+def test_positional_osa_across_nights_is_the_cartwright_ratio_in_nights_with_sleep_apnea() -> None:
+    d = decide("How many subjects have positional OSA?", NAMES, Context())
+    assert d.args["filters"] == [{"field": "supine_ratio", "op": ">=", "value": 2.0},
+                                 {"field": "ahi_per_h", "op": ">=", "value": 5.0}]
+
+
+def test_the_supine_ratio_of_nights_without_events_in_either_position_is_one_and_unknown_without_position() -> None:
+    import math
+
+    import pandas as pd
+    from sleeplm.encoder.signals.night import supine_ratio
+
+    r = supine_ratio(pd.Series([10.3, 0.0, 4.0, float("nan")]), pd.Series([3.7, 0.0, 0.0, 2.0]))
+    assert abs(r[0] - 10.3 / 3.7) < 1e-12 and r[1] == 1.0 and math.isinf(r[2]) and math.isnan(r[3])
