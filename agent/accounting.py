@@ -78,6 +78,8 @@ def _unaccounted_numbers(question: str, names: CohortNames, plan: Plan) -> list[
     return out
 
 
+#: "NREM" and its spellings (as :data:`sleeplm.agent.rem_question.NREM`).
+_NREM = r"\bnrem\b|\bnon[- ]?rem\b"
 #: Stages a tool always works with, whatever its arguments (REM-related OSA sets REM against NREM).
 _TOOL_STAGES: dict[str, set[str]] = {"rem_related_nights": {"REM", "NREM"}}
 
@@ -85,7 +87,10 @@ _TOOL_STAGES: dict[str, set[str]] = {"rem_related_nights": {"REM", "NREM"}}
 def _unaccounted_stages(question: str, names: CohortNames, plan: Plan) -> list[str]:
     """Sleep stages the question names ("in REM", "during deep sleep") that its plan does not restrict to."""
     t = question.strip().lower()  # as written: a spelling correction can make a stage of a word ("awake" -> "wake")
-    named = {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, without_metric_phrases(t))}
+    t = without_metric_phrases(t)
+    nrem = {"NREM"} if re.search(_NREM, t) else set()  # "non-REM" names NREM, not REM
+    t = re.sub(_NREM, " ", t)
+    named = {STAGE_TOKEN.get(w.replace("-", " "), w.upper()) for w in re.findall(STAGE_WORD, t)} | nrem
     if not named:
         return []
     text = json.dumps(plan.args).lower()

@@ -39,6 +39,7 @@ from .query import (
     GROUPINGS,
     OXYGENATION,
     POSITIONS,
+    STAGE_GROUPS,
     STAGE_METRICS,
     STAGE_MINUTES_FIELD,
     Decline,
@@ -47,6 +48,7 @@ from .query import (
     Query,
     Window,
     event_count_of,
+    stages_in,
 )
 from .vocab import BETTER_DIRECTION, EVENT_GROUPS, METRIC_LABELS, metric_label
 
@@ -173,18 +175,24 @@ def _events_of(fr: Frames, m: Measure) -> pd.DataFrame:
         d = pd.to_numeric(sel["duration_s"], errors="coerce")
         sel = sel[{">": d > m.duration_s, ">=": d >= m.duration_s, "<": d < m.duration_s,
                    "<=": d <= m.duration_s}[m.duration_op].fillna(False).to_numpy()]
-    return sel[sel["stage"] == m.stage] if m.stage else sel
+    return sel[sel["stage"].isin(stages_in(m.stage))] if m.stage else sel
+
+
+def stage_epochs(fr: Frames, stage: str) -> pd.Series:
+    """recording -> its epochs scored ``stage`` (every member of a pooled stage such as NREM summed)."""
+    return fr.stage_counts()[list(stages_in(stage))].sum(axis=1)
 
 
 def _in_stage_values(fr: Frames, m: Measure) -> pd.Series:
     """A night metric over the epochs of one stage (:data:`~sleeplm.agent.query.STAGE_METRICS`): the lowest per-epoch
     SpO2 minimum, or the mean of the per-epoch SpO2 means (NaN without an epoch of the stage or without SpO2)."""
-    if m.name not in STAGE_METRICS or m.stage not in SCORED_STAGES:
+    if m.name not in STAGE_METRICS or not set(stages_in(m.stage)) <= set(SCORED_STAGES):
         raise _decline(f"{metric_label(m.name)} is a whole-night measure here: it is stored for the whole night, and I "
                        f"do not compute it within one stage.", suggestion=f"what is the AHI during {m.stage} in each night?")
     e = fr.timeline()
-    x = pd.to_numeric(e.loc[e["stage"] == m.stage, m.name], errors="coerce")
-    per_night = x.groupby(e.loc[e["stage"] == m.stage, "recording"]).agg("min" if m.name == "spo2_min_pct" else "mean")
+    in_stage = e["stage"].isin(stages_in(m.stage))
+    x = pd.to_numeric(e.loc[in_stage, m.name], errors="coerce")
+    per_night = x.groupby(e.loc[in_stage, "recording"]).agg("min" if m.name == "spo2_min_pct" else "mean")
     return per_night.reindex(fr.nights.index).astype(float)
 
 
@@ -222,7 +230,7 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         if m.stage:  # events in REM of a night nobody staged: unknown, not 0
             counts[fr.unstaged()] = np.nan
             # a night with no epoch of the stage has no events "in REM" to count: undefined (as its REM AHI), not 0
-            counts[(fr.stage_counts()[m.stage] == 0).to_numpy()] = np.nan
+            counts[(stage_epochs(fr, m.stage) == 0).to_numpy()] = np.nan
         if m.position:  # a night whose body position is never known has no count in a position: unknown, not 0
             counts[~n.index.isin(fr.positioned())] = np.nan
         # a night where nobody scored this kind of event has no count (NaN), never 0
@@ -239,13 +247,13 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         return per_night.reindex(n.index).astype(float)
     if m.kind == "stage_index":
         kinds = INDEX_EVENTS.get(m.name)
-        if kinds is None or m.stage not in SCORED_STAGES:
+        if kinds is None or not set(stages_in(m.stage)) <= set(SCORED_STAGES):
             raise _decline(f"{metric_label(m.name)} has no per-stage value; per-stage indices: "
                            f"{', '.join(metric_label(k) for k in INDEX_EVENTS)}.")
         ev = fr.events()
-        sel = ev[ev["type"].isin(kinds) & (ev["stage"] == m.stage)]
+        sel = ev[ev["type"].isin(kinds) & ev["stage"].isin(stages_in(m.stage))]
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
-        hours = fr.stage_counts()[m.stage].astype(float) * EPOCH_S / 3600.0
+        hours = stage_epochs(fr, m.stage).astype(float) * EPOCH_S / 3600.0
         index = (counts / hours).where(hours > 0)
         index[_unscored(n, kinds)] = np.nan  # "REM AHI" where nobody scored respiratory events: unknown, not 0
         return index
@@ -284,8 +292,8 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
         stage = m.name.split("_")[1].upper()  # hr_rem_bpm -> REM
     if m.kind == "metric" and m.name == "rem_latency_min":
         stage = "REM"
-    if stage in SCORED_STAGES:
-        n_ep = int(fr.stage_counts().loc[nights, stage].sum())
+    if stage in SCORED_STAGES or stage in STAGE_GROUPS:
+        n_ep = int(stage_epochs(fr, stage).loc[nights].sum())
         if n_ep == 0 and bool(fr.unstaged().loc[nights].all()):
             where = nights[0] if len(nights) == 1 else "these nights"
             return (f"{where} {'was' if len(nights) == 1 else 'were'} not staged (no epoch has a scored sleep stage), "
@@ -560,7 +568,7 @@ def _value(fr: Frames, q: Query, nights: list[str], base: dict[str, Any]) -> dic
             elif m.kind == "attribute" and (v is None or (isinstance(v, float) and np.isnan(v))):  # "is X a man?"
                 row.setdefault("why_missing", {})[label(fr, m)] = f"no {m.name} was recorded for this subject"
             if m.kind == "stage_index" and finite(v) is not None:  # an index from little of the stage is noisy
-                minutes = float(fr.stage_counts()[m.stage].get(r, 0)) * EPOCH_S / 60.0
+                minutes = float(stage_epochs(fr, m.stage).get(r, 0)) * EPOCH_S / 60.0
                 if minutes < MIN_STAGE_FOR_INDEX_MIN:
                     row.setdefault("notes", []).append(
                         f"{label(fr, m)} rests on only {minutes:.1f} min of {m.stage}, under the "

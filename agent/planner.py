@@ -36,7 +36,13 @@ from .follow_ups import (
 )
 from .grouping import VERSUS_COHORT, groups_asked
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
-from .measures import STAGE_TOKEN, STAGE_WORD, ranked_first, read_measures
+from .measures import (
+    STAGE_TOKEN,
+    STAGE_WORD,
+    every_apnea_kind,
+    ranked_first,
+    read_measures,
+)
 from .premises import read_why
 from .query import (
     DURATION_KINDS,
@@ -163,10 +169,22 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
                                                  r"where|when|show epoch|caption|stage distribution|"
                                                  r"sleep architecture)\b", t):
         return None
-    if re.search(NREM, t) and "ahi_nrem_per_h" not in find_metrics(t):
-        return Decline("NREM sleep as one stage is not stored: per-stage values are kept for N1, N2, N3 and REM, and "
-                       "a value for all of NREM would have to be pooled from them, which I do not do.",
-                       understood(t, names), "what is the AHI during N2 in each night?")
+    nrem = bool(re.search(NREM, t)) and "ahi_nrem_per_h" not in find_metrics(t)
+    if nrem:  # "apneas in NREM", "the SpO2 nadir in NREM": pooled over N1, N2 and N3
+        if re.search(r"\b(heart rate|hr|pulse|bpm)\b", t):
+            return Decline("heart rate is kept per stage (N1, N2, N3, REM) and over all sleep, not pooled over NREM.",
+                           understood(t, names), "what is the heart rate in N2 in each night?")
+        rem_too = re.search(r"\brem\b", re.sub(NREM, " ", t))
+        t = re.sub(NREM, "nrem", t)
+        if rem_too:  # "the mean apnea duration in REM vs NREM": the measure in each, side by side
+            p0 = parse(t, names)
+            pair = [read_measures(t, st, every_apnea_kind(t, p0.events), window) for st in ("REM", "NREM")]
+            if all(d is None and ms for ms, d in pair):
+                return Query("value" if p0.recordings else "rank", [m for ms, _ in pair for m in ms],
+                             nights=p0.recordings)
+            return next((d for _, d in pair if d is not None), None) or Decline(
+                "I understood REM set against NREM but not the measure to compare.", understood(t, names),
+                "what is the AHI in REM and in NREM of each night?")
     named = {STAGE_TOKEN.get(w, w.upper()) for w in re.findall(STAGE_WORD, t)}
     per_stage = [m for m in find_metrics(t) if m in INDEX_EVENTS]
     if len(named) > 1 and re.search(r"\b(than|versus|vs\.?|compared?|differ\w*)\b", t) and (
@@ -185,7 +203,7 @@ def _plan(question: str, names: CohortNames, ctx: Context, window: Window | None
     excluded = [r for r in p.recordings  # "AHI above 15, excluding sim-0004": every night but that one
                 if re.search(rf"\b{NOT}\s*(?:the\s+)?(?:night\s+|recording\s+)?{re.escape(r.lower())}\b", t)]
     p.recordings = [r for r in p.recordings if r not in excluded]
-    stage = _stage_of(t)
+    stage = "NREM" if nrem else _stage_of(t)
     measures, decline = read_measures(t, stage, p.events, window)
     if decline:
         return decline

@@ -65,6 +65,15 @@ class Measure:
     duration_s: float | None = None
 
 
+#: Stages pooled under one name ("NREM" = N1, N2 and N3): a measure within one counts the epochs and events of each.
+STAGE_GROUPS: dict[str, tuple[str, ...]] = {"NREM": ("N1", "N2", "N3")}
+
+
+def stages_in(stage: str) -> tuple[str, ...]:
+    """The scored stages a measure's ``stage`` covers: itself, or the members of a :data:`STAGE_GROUPS` group."""
+    return STAGE_GROUPS.get(stage, (stage,))
+
+
 #: Night metrics a ``metric`` measure can also take within one stage (from the per-epoch SpO2 values): the lowest
 #: SpO2 in REM, the mean SpO2 in N3.
 STAGE_METRICS: tuple[str, ...] = ("spo2_min_pct", "spo2_mean_pct")
@@ -253,7 +262,7 @@ class MeasureArgs(ToolArgs):
                                           "attribute: a subject attribute (age, bmi...); missing_channels: "
                                           "channels absent from the recording (name = '' or a channel).")
     name: str
-    stage: Literal["W", "N1", "N2", "N3", "REM"] | None = None
+    stage: Literal["W", "N1", "N2", "N3", "REM", "NREM"] | None = None
     position: Literal["supine", "non_supine", "lateral", "left", "right", "prone", "upright"] | None = Field(
         None, description="event_count: only events starting in an epoch of this body position.")
     duration_op: Literal[">", ">=", "<", "<="] | None = Field(

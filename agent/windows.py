@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sleeplm.encoder.vocab import APNEAS, EPOCH_S, EVENT_TYPES, SLEEP_STAGES
 
-from .query import ATTRIBUTES, Decline, Measure, Query, Window
+from .query import ATTRIBUTES, STAGE_GROUPS, Decline, Measure, Query, Window
 from .vocab import EVENT_GROUPS
 
 if TYPE_CHECKING:
@@ -399,6 +399,11 @@ def values(fr: Frames, m: Measure) -> pd.Series:
         raise Unanswerable(Decline(
             f"events are counted by body position over whole nights, not within part of a night ({wd.window.text()}).",
             f"{measure_label(m)} {wd.window.text()}", "how many apneas were there while supine in each night?"))
+    if m.stage in STAGE_GROUPS:
+        raise Unanswerable(Decline(
+            f"a value within {m.stage} (pooled from {', '.join(STAGE_GROUPS[m.stage])}) is given over whole nights, not "
+            f"within part of a night ({wd.window.text()}).", f"{measure_label(m)} {wd.window.text()}",
+            f"what is the AHI during N2 {wd.window.text().replace('of the recording', 'of the night')}?"))
     if m.kind == "metric" and m.stage:
         raise Unanswerable(Decline(
             f"a value within one stage is given over whole nights, not within part of a night ({wd.window.text()}).",

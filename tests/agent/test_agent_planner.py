@@ -65,7 +65,7 @@ def test_an_index_during_a_stage_is_the_index_within_that_stage() -> None:
     ("which night has the highest PLMI?", "periodicity rule"),
     ("what was the ahi of sim-0002 during the last third of the night?", "cannot read as a time window"),
     ("how many arousals did sim-0001 have between 2 and 4 in the morning?", "cannot read as a time window"),
-    ("what is the nrem heart rate?", "NREM sleep as one stage is not stored"),
+    ("what is the nrem heart rate?", "not pooled over NREM"),
     ("are there more arousals in rem than in n2?", "comparing stages"),  # per-stage indices are given side by side
     ("How well does the model stage sim-0001 compared with its hypnogram?", "zero_shot_staging"),
     ("does the model agree with the scorer on sim-0002 stages?", "not run in the chat"),

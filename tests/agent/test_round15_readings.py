@@ -186,3 +186,34 @@ def test_the_supine_ratio_of_nights_without_events_in_either_position_is_one_and
 
     r = supine_ratio(pd.Series([10.3, 0.0, 4.0, float("nan")]), pd.Series([3.7, 0.0, 0.0, 2.0]))
     assert abs(r[0] - 10.3 / 3.7) < 1e-12 and r[1] == 1.0 and math.isinf(r[2]) and math.isnan(r[3])
+
+
+def _stage_of_epoch(edf_dir: Path, night: str) -> dict[int, str]:
+    out = {}
+    root = ET.parse(edf_dir / f"{night}-nsrr.xml").getroot()
+    for ev in root.iter("ScoredEvent"):
+        c, start, dur = ev.findtext("EventConcept") or "", float(ev.findtext("Start")), float(ev.findtext("Duration"))
+        m = re.match(r"(Wake|Stage [1-4] sleep|REM sleep)\|", c)
+        if m:
+            st = {"Wake": "W", "REM sleep": "REM"}.get(m.group(1), "NREM")
+            out.update(dict.fromkeys(range(int(round(start / 30)), int(round((start + dur) / 30))), st))
+    return out
+
+
+def test_events_in_nrem_are_those_starting_in_n1_n2_or_n3(rem_session, rem_cohort) -> None:
+    stages = _stage_of_epoch(rem_cohort / "edf", "sim-0002")
+    n = sum(1 for c, s in _events(rem_cohort / "edf", "sim-0002")
+            if re.search("arousal", c, re.I) and stages.get(int(s // 30)) == "NREM")
+    turn = rem_session.respond("How many arousals in non-REM sleep in sim-0002?")
+    assert turn.steps[0].args["measures"][0]["stage"] == "NREM" and f"arousals in NREM: {n}**" in turn.answer
+
+
+def test_rem_against_nrem_gives_the_measure_in_each() -> None:
+    d = decide("Average apnea duration in REM vs NREM in sim-0004", NAMES, Context())
+    assert [(m["kind"], m["stage"]) for m in d.args["measures"]] == [("mean_event_duration", "REM"),
+                                                                      ("mean_event_duration", "NREM")]
+
+
+def test_heart_rate_in_nrem_is_declined_saying_it_is_kept_per_stage() -> None:
+    d = decide("What is the heart rate in NREM for sim-0002?", NAMES, Context())
+    assert d.tool is None and "not pooled over NREM" in d.text
