@@ -101,7 +101,8 @@ def measure_label(m: Measure) -> str:
         return f"{m.name} missing" if m.name else "missing channels"
     if m.kind == "stage_index":
         label, unit = METRIC_LABELS.get(m.name, (m.name, ""))
-        return f"{label} in {m.stage} ({unit or 'events/h'})"
+        where = f" while {m.position.replace('_', '-')}" if m.position else ""
+        return f"{label} in {m.stage}{where} ({unit or 'events/h'})"
     return m.name
 
 
@@ -252,10 +253,19 @@ def values(fr: Frames, m: Measure) -> pd.Series:
                            f"{', '.join(metric_label(k) for k in INDEX_EVENTS)}.")
         ev = fr.events()
         sel = ev[ev["type"].isin(kinds) & ev["stage"].isin(stages_in(m.stage))]
+        if m.position:  # "the supine REM AHI": events and sleep both in that stage and that position
+            sel = sel[sel["position"].isin(POSITIONS[m.position])]
+            e = fr.timeline()
+            both = e["stage"].isin(stages_in(m.stage)) & e["position"].isin(POSITIONS[m.position])
+            epochs = e[both].groupby("recording").size().reindex(n.index, fill_value=0)
+        else:
+            epochs = stage_epochs(fr, m.stage)
         counts = sel.groupby("recording").size().reindex(n.index, fill_value=0).astype(float)
-        hours = stage_epochs(fr, m.stage).astype(float) * EPOCH_S / 3600.0
+        hours = epochs.astype(float) * EPOCH_S / 3600.0
         index = (counts / hours).where(hours > 0)
         index[_unscored(n, kinds)] = np.nan  # "REM AHI" where nobody scored respiratory events: unknown, not 0
+        if m.position:  # a night whose position is never known: unknown
+            index[~n.index.isin(fr.positioned())] = np.nan
         return index
     if m.kind == "attribute":
         if m.name not in ATTRIBUTES or m.name not in n.columns:
@@ -319,6 +329,9 @@ def _why_empty(fr: Frames, m: Measure, nights: list[str]) -> str:
     if m.kind == "metric" and m.stage:
         return f"no SpO2 value was read in {'its' if len(nights) == 1 else 'their'} {m.stage} epochs, so " \
                f"{measure_label(m)} is unknown"
+    if m.kind == "stage_index" and m.position:
+        return (f"no {m.stage} sleep in that position (or no usable body-position channel), so "
+                f"{measure_label(m)} is undefined")
     if m.name.startswith(("supine", "non_supine")):
         return "no sleep time in that position (or no usable body-position channel), so it is undefined"
     return f"{measure_label(m)} was not computed for {'this night' if len(nights) == 1 else 'these nights'}"

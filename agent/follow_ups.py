@@ -191,11 +191,8 @@ def _in_position(m: Measure, non_supine: bool) -> Measure | Decline:
     pair = _BY_POSITION.get(m.name) if m.kind == "metric" else None
     if pair:
         return Measure("metric", pair[1] if non_supine else pair[0])
-    if m.kind == "stage_index" and m.name in _BY_POSITION:  # "the AHI in REM? || what about supine?"
-        return Decline(f"the {'non-' if non_supine else ''}supine AHI is kept for the whole night, not within one stage "
-                       f"({m.stage}), and I do not compute an AHI for one stage and one position together.",
-                       f"{_label(m)} in {m.stage}, {'non-' if non_supine else ''}supine",
-                       f"what is the {'non-' if non_supine else ''}supine AHI of each night?")
+    if m.kind == "stage_index" and m.name in _BY_POSITION:  # "the AHI in REM? || what about supine?": both at once
+        return dataclasses.replace(m, position="non_supine" if non_supine else "supine")
     return Decline(f"{_label(m)} is not kept by body position: per night the workspace keeps the supine and non-supine "
                    "AHI and the share of sleep in each position.", f"{_label(m)}, {'non-' if non_supine else ''}supine",
                    "what is the supine AHI of each night?")

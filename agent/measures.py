@@ -155,6 +155,13 @@ def read_measures(t: str, stage: str | None, events: list[str],
         return [Measure("metric", c) for c in cols], None
     if stage == "REM" and "ahi_rem_per_h" in cols:  # "the REM AHI of X": the AHI within REM, as any stage's
         cols = ["ahi_per_h" if c == "ahi_rem_per_h" else c for c in cols]
+    pos = event_position(t)
+    if stage and pos and cols and set(cols) <= {"ahi_per_h", "ahi_rem_per_h"} and \
+            (stage == "REM" or "ahi_rem_per_h" not in cols):  # "the supine REM AHI", "the AHI in N2 while on the side"
+        return [Measure("stage_index", "ahi_per_h", stage, pos)], None
+    if stage and cols and set(cols) <= {"supine_ahi_per_h", "non_supine_ahi_per_h"}:
+        # "the supine REM AHI": the AHI within that stage and that position
+        return [Measure("stage_index", "ahi_per_h", stage, c.removesuffix("_ahi_per_h")) for c in cols], None
     if stage and cols and all(c in STAGE_METRICS for c in cols):  # "the lowest SpO2 during REM": over its epochs
         return [Measure("metric", c, stage) for c in cols], None
     if stage and cols:  # "AHI during REM": the index within that stage, never the whole-night value

@@ -101,10 +101,12 @@ for _col in ("t90_min", "odi_per_h", "spo2_mean_pct"):
 
 def why_parts(question: str, last_metrics: list[str]) -> list[str] | None:
     """For a bare "why?" after a night's value of ``last_metrics``: the measures to show (the value first, then what it
-    is made of or goes with); [] when the value has none listed; None when ``question`` is not a bare "why?"."""
-    if not BARE_WHY.match(question) or len(last_metrics) != 1:
-        return None if not BARE_WHY.match(question) else []
-    return list(WHY_PARTS.get(last_metrics[0], ()))
+    is made of or goes with, for the first of them that has parts listed); [] when none has; None when ``question`` is
+    not a bare "why?"."""
+    if not BARE_WHY.match(question):
+        return None
+    first = next((c for c in last_metrics if c in WHY_PARTS), None)  # "is that severe?" gave the AHI first
+    return list(WHY_PARTS[first]) if first else []
 
 
 def why_after_preface(question: str) -> str:

@@ -264,7 +264,8 @@ class MeasureArgs(ToolArgs):
     name: str
     stage: Literal["W", "N1", "N2", "N3", "REM", "NREM"] | None = None
     position: Literal["supine", "non_supine", "lateral", "left", "right", "prone", "upright"] | None = Field(
-        None, description="event_count: only events starting in an epoch of this body position.")
+        None, description="event_count: only events starting in an epoch of this body position; stage_index: the "
+                          "index within the stage and this position (events and sleep time both).")
     duration_op: Literal[">", ">=", "<", "<="] | None = Field(
         None, description="event_count and event durations: only events whose duration meets duration_op duration_s.")
     duration_s: float | None = Field(None, ge=0, description="the duration threshold (s) of duration_op.")

@@ -344,15 +344,16 @@ class CohortLookups:
         """Every epoch of every night in time order, for questions about a part of the night.
 
         Columns: recording, epoch_index, onset_s (from the recording start), clock_time (None when the
-        file has no start time), stage, and the per-epoch ``hr_mean_bpm``, ``spo2_mean_pct`` and
-        ``spo2_min_pct`` features (NaN when the workspace has no feature table or the epoch no value).
+        file has no start time), stage, the per-epoch ``hr_mean_bpm``, ``spo2_mean_pct`` and
+        ``spo2_min_pct`` features (NaN when the workspace has no feature table or the epoch no value) and the
+        epoch's body ``position`` (None where not known).
         """
         feats = ("hr_mean_bpm", "spo2_mean_pct", "spo2_min_pct")
         if self.has_table("features"):
-            cols = ", ".join(f"f.{c}" for c in feats)
+            cols = ", ".join(f"f.{c}" for c in feats) + ", f.position"
             join = "LEFT JOIN features f ON f.epoch_id = e.epoch_id"
         else:
-            cols, join = ", ".join(f"CAST(NULL AS DOUBLE) AS {c}" for c in feats), ""
+            cols, join = ", ".join(f"CAST(NULL AS DOUBLE) AS {c}" for c in feats) + ", CAST(NULL AS VARCHAR) AS position", ""
         df = self.con.execute(
             f"""SELECT r.name AS recording, e.epoch_index, e.onset_s, e.clock_time, e.stage, {cols}
                 FROM epochs e JOIN recordings r USING (recording_id) {join}

@@ -54,6 +54,7 @@ class Gold:
         self.stages: dict[str, np.ndarray] = {}
         self.heart_rate: dict[str, np.ndarray] = {}
         self.start_s: dict[str, float] = {}  # seconds after the evening's midnight (XML ClockTime)
+        self.supine_epochs: dict[str, np.ndarray] = {}  # per epoch: spent supine (the simulator's position)
         for p in sorted(folder.glob("*.truth.npz")):
             z = np.load(p, allow_pickle=True)
             rec = str(z["recording"])
@@ -71,6 +72,7 @@ class Gold:
             ev["stage"] = stage[k]
             ev["supine"] = np.asarray(z["position_code"])[k] == 2  # SleepLM code 2: the epoch spent supine
             events.append(ev)
+            self.supine_epochs[rec] = np.asarray(z["position_code"]) == 2
             sleep = np.isin(stage, SLEEP)
             tst = sleep.sum() * epoch_s / 60
             in_sleep = ev[ev["stage"].isin(SLEEP)]
@@ -417,6 +419,13 @@ def add_fresh_phrasings(gold: Gold, items: list[Item], rem_everywhere: bool) -> 
     add(Item("fresh: apneas while supine", ["How many apneas occurred in supine position?"],
              lambda t: all(f"{r} — {int(c)}" in t.answer for r, c in supine.items() if r not in no_position)
              and all(r in t.answer.split("Not available for:")[-1] for r in no_position)))
+    if rem_everywhere and r0 not in no_position:  # the AHI within REM and supine: both in the events and the time
+        both = (gold.stages[r0] == "REM") & gold.supine_epochs[r0]
+        ev0 = gold.events[(gold.events["recording"] == r0) & gold.events["type"].isin(RESP)]
+        n_both = int((ev0["supine"] & (ev0["stage"] == "REM")).sum())
+        hours = both.sum() * 30 / 3600
+        add(Item("fresh: the AHI within a stage and a position", [f"What's the supine REM AHI of {r0}?"],
+                 value_is(n_both / hours if hours else np.nan) if hours else has("undefined")))
     for q in ("Which night has the worst heart rate in REM?", f"How many position changes did {r0} have?"):
         add(Item("fresh: decline", [q], None))
     ok = n[["odi", "ahi"]].dropna()

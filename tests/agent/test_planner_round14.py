@@ -173,8 +173,13 @@ def test_which_one_fell_asleep_faster_is_the_shorter_sleep_latency() -> None:
     assert d.args["ask"] == "argmin" and _measures(d) == [("metric", "sleep_latency_min", None)]
 
 
-def test_a_question_naming_a_position_the_plan_cannot_carry_is_declined() -> None:
+def test_a_position_with_a_stage_is_the_ahi_within_both() -> None:
     d = decide("What's the supine REM AHI of sim-0004?", NAMES, Context())
+    assert d.args["measures"] == [{"kind": "stage_index", "name": "ahi_per_h", "stage": "REM", "position": "supine"}]
+
+
+def test_a_position_the_plan_cannot_carry_is_declined() -> None:
+    d = decide("What's the T90 in supine sleep for sim-0004?", NAMES, Context())
     assert d.tool is None and "body position (supine)" in d.text
 
 
@@ -218,11 +223,12 @@ def test_follow_ups_about_the_events_just_counted_or_listed_keep_that_event_and_
     assert d.args["nights"] == ["sim-0001"] and _measures(d) == [("event_count", "obstructive_apnea", "REM")]
 
 
-def test_supine_after_an_ahi_within_a_stage_is_declined_without_contradiction() -> None:
+def test_supine_after_an_ahi_within_a_stage_is_the_ahi_within_that_stage_and_position() -> None:
     ctx = _after("query_cohort", {"ask": "value", "measures": [{"kind": "stage_index", "name": "ahi_per_h",
                                                                  "stage": "REM"}], "nights": ["sim-0006"]}, "sim-0006")
     d = decide("what about supine?", NAMES, ctx)
-    assert d.tool is None and "kept for the whole night, not within one stage (REM)" in d.text
+    assert d.args["measures"] == [{"kind": "stage_index", "name": "ahi_per_h", "stage": "REM", "position": "supine"}]
+    assert d.args["nights"] == ["sim-0006"]
 
 
 def test_the_longest_one_after_events_counted_stage_by_stage_is_that_event_s_longest() -> None:

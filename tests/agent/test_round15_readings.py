@@ -217,3 +217,10 @@ def test_rem_against_nrem_gives_the_measure_in_each() -> None:
 def test_heart_rate_in_nrem_is_declined_saying_it_is_kept_per_stage() -> None:
     d = decide("What is the heart rate in NREM for sim-0002?", NAMES, Context())
     assert d.tool is None and "not pooled over NREM" in d.text
+
+
+def test_why_after_several_values_shows_the_parts_of_the_first_that_has_them() -> None:
+    ctx = Context(recording="sim-0002", last_tool="describe_night",
+                  last_args={"recording": "sim-0002", "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"]})
+    d = decide("why?", NAMES, ctx)
+    assert d.args["metrics"][:4] == ["ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h"]
