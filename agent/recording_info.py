@@ -138,8 +138,10 @@ def compose_recording_info(r: dict[str, Any]) -> str:
         lines.append(f"Body position is read as {POSITION_CODINGS.get(coding, coding)}.")
     elif r["channels"].get("POS", {}).get("present") is False:
         lines.append("No body-position channel: position-based values are unknown for this night.")
-    if r.get("file_labels") is not None:
-        lines.append(f"The file's {len(r['file_labels'])} signals: {', '.join(r['file_labels'])}.")
+    if r.get("file_labels") is not None:  # a clinical export holds ~90 (impedances, derivations): the first 40 shown
+        labels = r["file_labels"]
+        more = f" (and {len(labels) - 40} more)" if len(labels) > 40 else ""
+        lines.append(f"The file's {len(labels)} signals: {', '.join(labels[:40])}{more}.")
     elif r.get("file_note"):
         lines.append(f"Not shown: {r['file_note']}.")
     ann = r.get("annotation_path")
