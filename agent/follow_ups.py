@@ -136,6 +136,10 @@ def follow_up_query(question: str, names: CohortNames, ctx: Context) -> Query | 
         ask = "argmax" if (better > 0) == (worst.group("w") == "best") else "argmin"
         return Query(ask, [m], filters=q.filters, nights=q.nights)
     named = parse(correct_spelling(t, names.known()), names).recordings
+    nrem = re.fullmatch(r"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?(?:nrem|non[- ]?rem)"
+                        r"(?:\s+sleep)?\s*\??\s*", t)
+    if nrem and (ctx.last_tool == "describe_night" and ctx.recording or ctx.last_tool == "query_cohort"):
+        return _previous_in(ctx, lambda m: _in_stage(m, "NREM"))  # "the AHI in REM? || and in NREM?": pooled N1-N3
     stage = re.fullmatch(rf"\s*(?:and|what about|how about)\s+(?:(?:in|during)\s+)?(?:the\s+)?{STAGE_WORD}(?:\s+sleep)?"
                          r"\s*\??\s*", t)
     if stage and (ctx.last_tool == "describe_night" and ctx.recording or ctx.last_tool == "query_cohort"):
@@ -174,10 +178,15 @@ _BY_POSITION = {"ahi_per_h": ("supine_ahi_per_h", "non_supine_ahi_per_h"),
 def _in_stage(m: Measure, stage: str) -> Measure | Decline:
     """``m`` within ``stage`` (heart rate of that stage, an index or an event count within it), or why not."""
     if m.kind == "metric" and _HR_STAGE.fullmatch(m.name):
+        if stage == "NREM":
+            return Decline("heart rate is kept per stage (N1, N2, N3, REM) and over all sleep, not pooled over NREM.",
+                           f"{_label(m)}, NREM", "what is the heart rate in N2 in each night?")
         return Measure("metric", f"hr_{stage.lower()}_bpm")
     if (m.kind == "metric" and m.name in INDEX_EVENTS or m.kind == "stage_index") and stage == "W":
         return Decline("an index is events per hour of sleep; within wake it has no meaning.",
                        f"{_label(m)}, stage W", "what is the AHI during REM of each night?")
+    if m.kind == "metric" and m.name == "ahi_rem_per_h" and stage == "NREM":
+        return Measure("metric", "ahi_nrem_per_h")  # "the REM AHI? || and in NREM?": the stored NREM AHI
     if m.kind == "metric" and m.name in INDEX_EVENTS:
         return Measure("stage_index", m.name, stage)
     if m.kind in ("stage_index", "event_count", *DURATION_KINDS) or m.kind == "metric" and m.name in STAGE_METRICS:

@@ -224,3 +224,10 @@ def test_why_after_several_values_shows_the_parts_of_the_first_that_has_them() -
                   last_args={"recording": "sim-0002", "metrics": ["ahi_per_h", "ahi_rem_per_h", "ahi_nrem_per_h"]})
     d = decide("why?", NAMES, ctx)
     assert d.args["metrics"][:4] == ["ahi_per_h", "oai_per_h", "cai_per_h", "hypopnea_index_per_h"]
+
+
+def test_and_in_nrem_after_a_value_in_rem_is_the_same_measure_pooled_over_n1_to_n3() -> None:
+    ctx = Context(recording="sim-0002", last_tool="query_cohort", last_args={
+        "ask": "value", "nights": ["sim-0002"], "measures": [{"kind": "metric", "name": "spo2_min_pct", "stage": "REM"}]})
+    d = decide("and in non-REM?", NAMES, ctx)
+    assert d.args["measures"] == [{"kind": "metric", "name": "spo2_min_pct", "stage": "NREM"}]
