@@ -25,6 +25,7 @@ from sleeplm.index.querytext import caption_style, parse_query
 
 from . import executor, lookup
 from .context import ToolContext
+from .measure_values import Frames
 from .measures import event_position
 from .query import POSITIONS, Filter, Query
 from .vocab import KEY_METRICS, METRIC_SCORING_KIND, event_input_words, resolve_metric
@@ -339,7 +340,7 @@ def cohort_stats(ctx: ToolContext, question: StatsQuestion, by: str | None = Non
                          "take them)")
     conditions = [executor.filter_text(f) for f in _night_conditions(nights_where)]
     if nights_where:
-        met = executor.selected(executor.Frames(ctx), Query("list", filters=_night_conditions(nights_where)))
+        met = executor.selected(Frames(ctx), Query("list", filters=_night_conditions(nights_where)))
         kept = [r for r in (flt.recordings or met) if r in met]
         if not kept:
             return {"question": question, "by": by, "metric": None, "filters": _filter_words(flt, conditions),

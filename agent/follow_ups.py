@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .executor import INDEX_EVENTS
 from .intents import Context, parse
+from .measure_values import INDEX_EVENTS
 from .measures import STAGE_TOKEN, STAGE_WORD, every_apnea_kind, read_measures
 from .premises import BARE_WHY, why_parts
 from .query import DURATION_KINDS, STAGE_METRICS, Decline, Measure, Query

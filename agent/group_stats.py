@@ -10,8 +10,8 @@ from scipy import stats as sps
 
 from . import lookup, plots
 from .context import ToolContext
-from .executor import Frames, _decline
 from .lookup import finite
+from .measure_values import Frames, decline
 from .provenance import provenance_note
 from .query import GROUPINGS, Query
 from .vocab import METRIC_LABELS, metric_label
@@ -27,13 +27,13 @@ def groups_of(fr: Frames, by: str, nights: list[str], pooled: dict[str, list[str
     bmi), "age < 60" or "age ≥ 60" (NaN without the attribute)."""
     if cut is not None:
         if by not in ("age", "bmi") and by not in METRIC_LABELS or by not in fr.nights.columns:
-            raise _decline(f"a cut at a value makes groups of age, bmi or a night metric, not of {by!r}.")
+            raise decline(f"a cut at a value makes groups of age, bmi or a night metric, not of {by!r}.")
         x = pd.to_numeric(fr.nights.loc[nights, by], errors="coerce")
         name = METRIC_LABELS[by][0] if by in METRIC_LABELS else by
         below, above = f"{name} < {cut:g}", f"{name} ≥ {cut:g}"
         return x.map(lambda v: None if pd.isna(v) else below if v < cut else above)
     if by not in GROUPINGS or by not in fr.nights.columns:
-        raise _decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
+        raise decline(f"cannot group by {by!r}; groupings: {', '.join(GROUPINGS)}.")
     g = fr.nights.loc[nights, by]
     if pooled:
         label = {str(v): name for name, values in pooled.items() for v in values}
@@ -94,12 +94,12 @@ def trend(fr: Frames, q: Query, vals: pd.Series, base: dict[str, Any]) -> dict[s
     ``q.group_by`` names it: "is AHI correlated with the arousal index?")."""
     against = q.group_by if q.group_by in ("age", "bmi") or q.group_by in METRIC_LABELS else "age"
     if against not in fr.nights.columns:
-        raise _decline(f"no {metric_label(against)} is stored for these nights, so there is no trend against it.")
+        raise decline(f"no {metric_label(against)} is stored for these nights, so there is no trend against it.")
     a = pd.to_numeric(fr.nights.loc[vals.index, against], errors="coerce")
     x = pd.to_numeric(vals, errors="coerce")
     ok = a.notna() & x.notna()
     if ok.sum() < 3:
-        raise _decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
+        raise decline(f"a trend needs at least 3 nights with both {against} and {base['label']}; "
                        f"this cohort has {int(ok.sum())}.")
     res = sps.spearmanr(a[ok], x[ok])
     base.update({"against": against, "against_label": metric_label(against) if against in METRIC_LABELS else against,

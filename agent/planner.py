@@ -25,7 +25,7 @@ from .conditions import (
     with_night_conditions,
 )
 from .declines import declined_outright, understood
-from .executor import INDEX_EVENTS, filter_text
+from .executor import filter_text
 from .follow_ups import (
     NORMAL_WORDS,
     follow_up_query,
@@ -36,6 +36,7 @@ from .follow_ups import (
 )
 from .grouping import VERSUS_COHORT, groups_asked
 from .intents import FEATURE_FILTERS, Context, Plan, parse, route
+from .measure_values import INDEX_EVENTS
 from .measures import (
     STAGE_TOKEN,
     STAGE_WORD,

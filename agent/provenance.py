@@ -12,7 +12,7 @@ from .query import DURATION_KINDS, Measure
 from .vocab import EVENT_GROUPS, METRIC_SCORING_KIND
 
 if TYPE_CHECKING:
-    from .executor import Frames
+    from .measure_values import Frames
 
 
 def needed_kinds(m: Measure) -> list[str]:

@@ -26,7 +26,7 @@ from .query import ATTRIBUTES, STAGE_GROUPS, Decline, Measure, Query, Window
 from .vocab import EVENT_GROUPS
 
 if TYPE_CHECKING:
-    from .executor import Frames
+    from .measure_values import Frames
 
 # ------------------------------------------------------------------ reading a window from a question
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -254,7 +254,7 @@ def place(window: Window, rec: str, night: pd.DataFrame) -> Span:
 # ------------------------------------------------------------------ measures within the window
 #: Event types each per-hour index counts (the same table as the whole-night metrics).
 def _index_events() -> dict[str, tuple[str, ...]]:
-    from .executor import INDEX_EVENTS
+    from .measure_values import INDEX_EVENTS
 
     return INDEX_EVENTS
 
@@ -321,7 +321,7 @@ class WindowData:
         if m.kind == "event_count":
             types = EVENT_GROUPS.get(m.name, (m.name,))
             if m.stage and not (mask & (stage == m.stage)).any():  # no REM in the window: nothing "in REM" to count
-                from .executor import measure_label
+                from .measure_values import measure_label
 
                 return none(f"no epoch of {where} is scored {m.stage}, so {measure_label(m)} is undefined")
             return float(events_in(types, stage == m.stage if m.stage else None))
@@ -376,15 +376,15 @@ def values(fr: Frames, m: Measure) -> pd.Series:
     Unanswerable
         For a whole-night measure (sleep latency, REM latency, time in bed, position-based values).
     """
-    from . import executor
-    from .executor import Unanswerable, measure_label
+    from .measure_values import Unanswerable, measure_label
+    from .measure_values import values as whole_night_values
     from .provenance import needed_kinds, unscored_kinds
 
     wd = fr.window_data()
     if m.kind in ("attribute", "missing_channels"):  # the same whatever the time
         window, fr.window = fr.window, None
         try:
-            return executor.values(fr, m)
+            return whole_night_values(fr, m)
         finally:
             fr.window = window
     if m.kind == "metric" and m.name not in WINDOW_METRICS and m.name not in _index_events() \
@@ -453,15 +453,16 @@ def check_window(q: Query) -> None:
     Unanswerable
         For a count or list of nights, or a metric threshold, together with a window.
     """
-    from .executor import _decline, filter_text
+    from .executor import filter_text
+    from .measure_values import decline
     from .vocab import metric_label
 
     w = q.window.text()
     if q.ask in ("count", "list"):
-        raise _decline(f"counting or listing nights by what happens {w} is not something I can do yet.",
+        raise decline(f"counting or listing nights by what happens {w} is not something I can do yet.",
                        f"a count or list of nights, {w}", f"rank the nights by AHI {w}")
     thresholds = [f for f in q.filters if f.field not in ATTRIBUTES and f.field != "missing_channels"]
     if thresholds:
-        raise _decline(f"a threshold ({filter_text(thresholds[0])}) together with {w} is ambiguous: the whole "
+        raise decline(f"a threshold ({filter_text(thresholds[0])}) together with {w} is ambiguous: the whole "
                        "night's value or that part's?", f"{filter_text(thresholds[0])}, {w}",
                        f"rank the nights by {metric_label(thresholds[0].field).split(' (')[0]} {w}")
